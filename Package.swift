@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+// Facet: a face-swap workbench whose whole project lives in one SQLite file.
+import PackageDescription
+
+/// Hot-loop modules target Haswell (AVX2 + FMA): without FMA, SIMD `addProduct` becomes a slow
+/// library call. Every machine this project runs on (x86-64 since 2013) has it.
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "Facet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "facet", targets: ["facet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (Debian packages named in the providers).
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Value types shared by every module.
+        .target(name: "FacetCore", swiftSettings: fastMath),
+        // The project file and its query layer: the only module that knows SQL.
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Video decode/encode, PNG, JPEG.
+        .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
+        // The neural-network engine.
+        .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        // Detection, landmarks, alignment, signatures.
+        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        // The command-line tool: parses and calls.
+        .executableTarget(name: "facet", dependencies: [
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "FacetCoreTests", dependencies: ["FacetCore"]),
+        .testTarget(name: "FacetStoreTests", dependencies: ["FacetStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetMediaTests", dependencies: ["FacetMedia"]),
+        .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
+        .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
+        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,57 @@
+/// The 68-point facial landmarks (iBUG 300-W order) and their byte form in the project file.
+import Foundation
+
+/// 68 points in image (frame) coordinates, in the iBUG 300-W order dlib uses.
+public struct Landmarks68: Sendable, Equatable {
+    public var points: [Point2]
+
+    public init(points: [Point2]) {
+        precondition(points.count == 68, "68 landmarks expected, got \(points.count)")
+        self.points = points
+    }
+
+    /// Little-endian float32 pairs x0 y0 x1 y1 ... (544 bytes), the `face.landmarks` column.
+    public var packed: Data { packFloat32(points.flatMap { [Float($0.x), Float($0.y)] }) }
+
+    public init?(packed data: Data) {
+        let v = unpackFloat32(data)
+        guard v.count == 136 else { return nil }
+        self.points = (0..<68).map { Point2(Double(v[2 * $0]), Double(v[2 * $0 + 1])) }
+    }
+
+    /// Every point mapped through `m`.
+    public func transformed(by m: Affine2D) -> Landmarks68 { Landmarks68(points: points.map(m.apply)) }
+}
+
+/// Little-endian float32 bytes of `values`.
+public func packFloat32(_ values: [Float]) -> Data {
+    var d = Data(capacity: values.count * 4)
+    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+    return d
+}
+
+/// Floats from little-endian float32 bytes (a trailing partial value is ignored).
+public func unpackFloat32(_ data: Data) -> [Float] {
+    let n = data.count / 4
+    var out = [Float](repeating: 0, count: n)
+    data.withUnsafeBytes { raw in
+        for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+    }
+    return out
+}
+
+/// Little-endian float64 bytes of `values` (the `face.matrix` column).
+public func packFloat64(_ values: [Double]) -> Data {
+    var d = Data(capacity: values.count * 8)
+    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+    return d
+}
+
+public func unpackFloat64(_ data: Data) -> [Double] {
+    let n = data.count / 8
+    var out = [Double](repeating: 0, count: n)
+    data.withUnsafeBytes { raw in
+        for i in 0..<n { out[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+    }
+    return out
+}

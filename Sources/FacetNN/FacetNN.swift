@@ -1,0 +1,2 @@
+/// FacetNN: module entry (filled in by its issue).
+public enum FacetNNModule { public static let name = "FacetNN" }

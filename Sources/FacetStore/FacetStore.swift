@@ -1,0 +1,2 @@
+/// FacetStore: module entry (filled in by its issue).
+public enum FacetStoreModule { public static let name = "FacetStore" }

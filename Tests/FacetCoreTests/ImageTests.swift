@@ -1,0 +1,50 @@
+import XCTest
+@testable import FacetCore
+
+final class ImageTests: XCTestCase {
+    func testAffineInverseRoundTrip() throws {
+        let m = Affine2D(a: 0.8, b: -0.3, tx: 12, c: 0.3, d: 0.8, ty: -5)
+        let inv = try XCTUnwrap(m.inverted)
+        let p = Point2(37.5, -4.25)
+        let q = inv.apply(m.apply(p))
+        XCTAssertEqual(q.x, p.x, accuracy: 1e-9)
+        XCTAssertEqual(q.y, p.y, accuracy: 1e-9)
+        XCTAssertNil(Affine2D(a: 1, b: 2, tx: 0, c: 2, d: 4, ty: 0).inverted)
+    }
+
+    func testWarpByIntegerShiftMovesPixelsExactly() {
+        var img = Image(width: 8, height: 6, channels: 3)
+        for y in 0..<6 { for x in 0..<8 { for c in 0..<3 { img[x, y, c] = UInt8(x * 20 + y * 3 + c) } } }
+        let shift = Affine2D(a: 1, b: 0, tx: -2, c: 0, d: 1, ty: -1)
+        let out = img.warped(by: shift, width: 6, height: 5)
+        for y in 0..<5 { for x in 0..<6 { for c in 0..<3 { XCTAssertEqual(out[x, y, c], img[x + 2, y + 1, c]) } } }
+    }
+
+    func testResizeAreaAveragesBlocks() {
+        var img = Image(width: 4, height: 2, channels: 1)
+        img.pixels = [0, 100, 200, 200, 100, 200, 0, 0]
+        let out = img.resized(width: 2, height: 1, filter: .area)
+        XCTAssertEqual(out.pixels, [100, 100])
+    }
+
+    func testBilinearResizeOfConstantImageIsConstant() {
+        var img = Image(width: 10, height: 7, channels: 3)
+        for i in img.pixels.indices { img.pixels[i] = 77 }
+        let up = img.resized(width: 23, height: 15)
+        XCTAssertTrue(up.pixels.allSatisfy { $0 == 77 })
+    }
+
+    func testCropClipsToImage() {
+        let img = Image(width: 10, height: 10, channels: 3)
+        let c = img.cropped(x: -3, y: 8, width: 6, height: 6)
+        XCTAssertEqual(c.width, 3)
+        XCTAssertEqual(c.height, 2)
+    }
+
+    func testLandmarkPackingRoundTrip() throws {
+        let lm = Landmarks68(points: (0..<68).map { Point2(Double($0) * 1.5, Double($0) * -0.25) })
+        XCTAssertEqual(lm.packed.count, 544)
+        XCTAssertEqual(try XCTUnwrap(Landmarks68(packed: lm.packed)), lm)
+        XCTAssertNil(Landmarks68(packed: Data([1, 2, 3])))
+    }
+}
