@@ -1,2 +1,0 @@
-/// FacetMedia: module entry (filled in by its issue).
-public enum FacetMediaModule { public static let name = "FacetMedia" }
