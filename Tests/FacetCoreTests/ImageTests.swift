@@ -48,3 +48,23 @@ final class ImageTests: XCTestCase {
         XCTAssertNil(Landmarks68(packed: Data([1, 2, 3])))
     }
 }
+
+final class SHA256Tests: XCTestCase {
+    func testKnownVectors() {
+        XCTAssertEqual(SHA256.hex(of: Data()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex(of: Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(of: Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+
+    func testStreamingEqualsOneShotOnARealFile() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Fixtures/video/src-d18.mp4").path
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var h = SHA256()
+        var i = 0
+        while i < data.count { let n = min(1000 + i % 77, data.count - i); h.update(data.subdata(in: i..<(i + n))); i += n }
+        let streamed = h.finalizeHex()
+        XCTAssertEqual(streamed, "1dc94c1fec7ef7dc831c8a49f0e1788ae568812cb68e62f6875d9070f573d02a")  // sha256sum
+        XCTAssertEqual(streamed, try SHA256.hex(ofFile: path))
+    }
+}

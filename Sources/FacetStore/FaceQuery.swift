@@ -1,0 +1,133 @@
+/// The query layer over faces: filter, sort, page and count, all as SQL over stored signatures.
+import Foundation
+import GRDB
+import FacetCore
+
+/// A stored numeric column a user can filter and sort faces by.
+public enum FaceField: String, CaseIterable, Sendable {
+    case id, mediaId = "media_id", frameIndex = "frame_index", faceIndex = "face_index", pts, score
+    case blur, motionBlur = "motion_blur", yaw, pitch, roll, brightness, hue, faceSize = "face_size"
+
+    /// Parses `blur`, `motion_blur`, `motion-blur` or `motionBlur`.
+    public init?(name: String) {
+        let snake = name.replacingOccurrences(of: "-", with: "_")
+        if let f = FaceField(rawValue: snake) { self = f; return }
+        if let f = FaceField.allCases.first(where: { "\($0)" == name }) { self = f; return }
+        return nil
+    }
+}
+
+/// `blur` ascending or `-blur` descending.
+public struct FaceSort: Sendable, Equatable {
+    public var field: FaceField
+    public var descending: Bool
+    public init(_ field: FaceField, descending: Bool = false) { self.field = field; self.descending = descending }
+
+    /// Parses `FIELD` or `-FIELD`; nil for an unknown field.
+    public init?(parsing text: String) {
+        let desc = text.hasPrefix("-")
+        guard let f = FaceField(name: desc ? String(text.dropFirst()) : text) else { return nil }
+        self.init(f, descending: desc)
+    }
+}
+
+/// Which faces, in which order. Every part is optional; the default is every face by id.
+public struct FaceQuery: Sendable {
+    public var role: Role?
+    /// nil means every status.
+    public var status: FaceStatus?
+    public var tag: String?
+    public var mediaId: Int64?
+    public var ids: [Int64]?
+    /// Inclusive numeric bounds on stored signatures.
+    public var ranges: [(field: FaceField, min: Double?, max: Double?)] = []
+    /// A user's SQL expression over the `face` table's columns (and `tags`), evaluated read-only.
+    public var whereSQL: String?
+    public var sort: [FaceSort] = []
+    public var limit: Int?
+    public var offset: Int = 0
+
+    public init(role: Role? = nil, status: FaceStatus? = nil, tag: String? = nil, whereSQL: String? = nil,
+                sort: [FaceSort] = [], limit: Int? = nil, offset: Int = 0) {
+        self.role = role; self.status = status; self.tag = tag; self.whereSQL = whereSQL
+        self.sort = sort; self.limit = limit; self.offset = offset
+    }
+
+    /// The WHERE clause and its arguments. The user's expression is wrapped in parentheses and
+    /// only ever runs in a read-only transaction (see `Project.checkedStatement`).
+    func whereClause() -> (sql: String, arguments: StatementArguments) {
+        var parts: [String] = []
+        var args: StatementArguments = []
+        if let r = role { parts.append("face.role = ?"); args += [r.rawValue] }
+        if let s = status { parts.append("face.status = ?"); args += [s.rawValue] }
+        if let m = mediaId { parts.append("face.media_id = ?"); args += [m] }
+        if let t = tag { parts.append("EXISTS (SELECT 1 FROM face_tag ft WHERE ft.face_id = face.id AND ft.tag = ?)"); args += [t] }
+        if let ids {
+            parts.append(ids.isEmpty ? "0" : "face.id IN (\(ids.map(String.init).joined(separator: ",")))")
+        }
+        for r in ranges {
+            if let lo = r.min { parts.append("face.\(r.field.rawValue) >= ?"); args += [lo] }
+            if let hi = r.max { parts.append("face.\(r.field.rawValue) <= ?"); args += [hi] }
+        }
+        if let w = whereSQL, !w.trimmingCharacters(in: .whitespaces).isEmpty { parts.append("(\(w)\n)") }
+        return (parts.isEmpty ? "1" : parts.joined(separator: " AND "), args)
+    }
+
+    func orderClause() -> String {
+        let keys = sort.map { "face.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" } + ["face.id ASC"]
+        return keys.joined(separator: ", ")
+    }
+}
+
+/// Columns a user's expression can name besides the face table's: `tags` (comma-separated).
+private let faceSelectSource = """
+    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags FROM face) AS face
+    """
+
+extension Project {
+    /// Faces matching `query`, in its order. O(log n + k) with an index on the sort field.
+    public func faces(matching query: FaceQuery) throws -> [FaceRecord] {
+        let (w, args) = query.whereClause()
+        var sql = "SELECT face.* FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 { sql += " LIMIT -1 OFFSET \(query.offset)" }
+        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { db, stmt in
+            try FaceRecord.fetchAll(stmt)
+        }
+    }
+
+    /// The ids of faces matching `query`, in its order.
+    public func faceIDs(matching query: FaceQuery) throws -> [Int64] {
+        let (w, args) = query.whereClause()
+        var sql = "SELECT face.id FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" }
+        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int64.fetchAll(stmt) }
+    }
+
+    /// How many faces match `query` (limit and offset ignored).
+    public func countFaces(matching query: FaceQuery) throws -> Int {
+        let (w, args) = query.whereClause()
+        let sql = "SELECT count(*) FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w)"
+        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int.fetchOne(stmt) ?? 0 }
+    }
+
+    /// Runs `sql` in a read-only transaction after checking that it is one statement that reads.
+    /// A user's expression that tries to write, or is not valid SQL, is a clear error, never a change.
+    func checkedRead<T>(sql: String, arguments: StatementArguments, userExpression: String?,
+                        _ body: @escaping (Database, Statement) throws -> T) throws -> T {
+        do {
+            return try reader.read { db in
+                let stmt = try db.makeStatement(sql: sql)
+                guard stmt.isReadonly else { throw FacetError("--where: the expression must only read (\(userExpression ?? sql))") }
+                try stmt.setArguments(arguments)
+                return try body(db, stmt)
+            }
+        } catch let e as FacetError {
+            throw e
+        } catch let e as DatabaseError where userExpression != nil {
+            let reason = (e.message ?? "").hasPrefix("Multiple statements") ? "must be one SQL expression, not statements" : (e.message ?? "invalid SQL expression")
+            throw FacetError("--where \"\(userExpression!)\": \(reason)")
+        } catch {
+            throw FacetError.file(path, "query failed: \(Project.describe(error))")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// FacetStore: module entry (filled in by its issue).
-public enum FacetStoreModule { public static let name = "FacetStore" }

@@ -1,0 +1,118 @@
+/// Faces in the project: the extraction engine's batched writes and per-face reads.
+import Foundation
+import GRDB
+import FacetCore
+
+/// Which detector and landmark model produced a run's faces, and with which options.
+public struct ExtractionProvenance: Sendable {
+    public var role: Role
+    public var detector: String
+    public var detectorSHA256: String
+    public var landmarker: String
+    public var landmarkerSHA256: String
+    public var optionsJSON: String
+    public init(role: Role, detector: String, detectorSHA256: String, landmarker: String, landmarkerSHA256: String, optionsJSON: String) {
+        self.role = role; self.detector = detector; self.detectorSHA256 = detectorSHA256
+        self.landmarker = landmarker; self.landmarkerSHA256 = landmarkerSHA256; self.optionsJSON = optionsJSON
+    }
+}
+
+extension Project {
+    /// Records the start of an extraction run; returns its id.
+    public func beginExtraction(_ p: ExtractionProvenance) throws -> Int64 {
+        try write("extract") { db in
+            try db.execute(sql: """
+                INSERT INTO extraction(role, detector, detector_sha256, landmarker, landmarker_sha256, options_json)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [p.role.rawValue, p.detector, p.detectorSHA256, p.landmarker, p.landmarkerSHA256, p.optionsJSON])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func finishExtraction(id: Int64) throws {
+        try write("extract") { db in
+            try db.execute(sql: "UPDATE extraction SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Frame indices of `mediaId` already processed (with or without faces): a rerun skips them.
+    public func processedFrames(mediaId: Int64) throws -> Set<Int> {
+        try read { db in Set(try Int.fetchAll(db, sql: "SELECT frame_index FROM frame WHERE media_id = ?", arguments: [mediaId])) }
+    }
+
+    /// Stores a batch of processed frames and their faces in ONE transaction, so a crash loses at
+    /// most this batch and a rerun redoes exactly it. Frames already stored are skipped.
+    public func storeFrames(_ frames: [ExtractedFrame], extractionId: Int64, role: Role) throws {
+        guard !frames.isEmpty else { return }
+        try write("storing extracted faces") { db in
+            let insertFrame = try db.cachedStatement(sql: """
+                INSERT INTO frame(media_id, frame_index, pts, extraction_id, face_count, error) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(media_id, frame_index) DO NOTHING
+                """)
+            let insertFace = try db.cachedStatement(sql: """
+                INSERT INTO face(frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
+                    box_x, box_y, box_w, box_h, points5, landmarks, matrix, face_type, crop_size,
+                    blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
+            let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
+            for fr in frames {
+                try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
+                guard db.changesCount > 0 else { continue }   // already stored by an earlier run
+                let frameId = db.lastInsertedRowID
+                for f in fr.faces {
+                    precondition(f.histogram.count == 768, "a histogram signature has 3 x 256 bins")
+                    let p5 = f.points5.isEmpty ? nil : packFloat32(f.points5.flatMap { [Float($0.x), Float($0.y)] })
+                    var args: StatementArguments = [frameId, fr.mediaId, role.rawValue, fr.frameIndex, f.faceIndex, fr.pts, extractionId, f.score]
+                    args += [f.box.x, f.box.y, f.box.width, f.box.height, p5, f.landmarks.packed, packFloat64(f.matrix.values), f.faceType, f.cropSize]
+                    args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize]
+                    try insertFace.execute(arguments: args)
+                    let faceId = db.lastInsertedRowID
+                    try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
+                    try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
+                }
+            }
+        }
+    }
+
+    /// One face by id, or a clear error naming the id.
+    public func face(id: Int64) throws -> FaceRecord {
+        guard let f = try read({ db in try FaceRecord.fetchOne(db, sql: "SELECT * FROM face WHERE id = ?", arguments: [id]) }) else {
+            throw FacetError.file(path, "has no face \(id)")
+        }
+        return f
+    }
+
+    /// The encoded aligned crop of a face: its format (jpeg | png) and bytes.
+    public func faceCrop(id: Int64) throws -> (format: String, data: Data) {
+        guard let row = try read({ db in try Row.fetchOne(db, sql: "SELECT format, data FROM face_crop WHERE face_id = ?", arguments: [id]) }) else {
+            throw FacetError.file(path, "has no face \(id)")
+        }
+        return (row["format"], row["data"])
+    }
+
+    /// Histogram signatures (768 floats each) of the given faces, keyed by id.
+    public func histograms(faceIDs: [Int64]) throws -> [Int64: [Float]] {
+        try read { db in
+            var out: [Int64: [Float]] = [:]
+            out.reserveCapacity(faceIDs.count)
+            let stmt = try db.cachedStatement(sql: "SELECT histogram FROM face_histogram WHERE face_id = ?")
+            for id in faceIDs {
+                if let d = try Data.fetchOne(stmt, arguments: [id]) { out[id] = unpackFloat32(d) }
+            }
+            return out
+        }
+    }
+
+    /// Frames of a media processed so far, with their face counts, by frame index.
+    public func frameFaceCounts(mediaId: Int64) throws -> [Int: Int] {
+        try read { db in
+            var out: [Int: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT frame_index, face_count FROM frame WHERE media_id = ?", arguments: [mediaId]) {
+                out[r["frame_index"]] = r["face_count"]
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,87 @@
+/// The `facet` command line: the root command, shared options, and how errors become exit codes.
+import ArgumentParser
+import FacetCore
+import Foundation
+
+@main
+struct Facet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facet",
+        abstract: "Face-swap workbench: the whole project (videos, faces, models) in one SQLite file.",
+        discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
+        version: FacetVersion.string,
+        subcommands: [
+            InitCommand.self, InfoCommand.self, FacesCommand.self,
+        ]
+    )
+
+    /// Exit status: 0 success; 1 bad input or a failed operation (one line on stderr); 2 usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as FacetError {
+            FileHandle.standardError.write(Data("facet: \(error.message)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { Facet.exit(withError: error) }
+            if code == .validationFailure || error is ValidationError {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            Facet.exit(withError: error)
+        }
+    }
+}
+
+enum FacetVersion {
+    static let string = "0.1.0"
+}
+
+/// The project file argument every project command takes first.
+struct ProjectArgument: ParsableArguments {
+    @Argument(help: "The project file (NAME.facet).")
+    var project: String
+}
+
+/// `--json` for listing commands.
+struct JSONFlag: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON (snake_case keys) instead of a table.")
+    var json = false
+}
+
+/// Writes `value` as pretty JSON with snake_case keys to stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.keyEncodingStrategy = .convertToSnakeCase
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data = try enc.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// A progress line on stderr, rewritten in place when stderr is a terminal.
+struct ProgressLine {
+    let isTTY = isatty(STDERR_FILENO) != 0
+    var lastPrint = Date.distantPast
+    mutating func update(_ text: String, force: Bool = false) {
+        let now = Date()
+        guard force || now.timeIntervalSince(lastPrint) >= (isTTY ? 0.2 : 5) else { return }
+        lastPrint = now
+        FileHandle.standardError.write(Data((isTTY ? "\r\u{1B}[K" + text : text + "\n").utf8))
+    }
+    func finish(_ text: String) {
+        FileHandle.standardError.write(Data((isTTY ? "\r\u{1B}[K" + text + "\n" : text + "\n").utf8))
+    }
+}
+
+/// Formats a number for tables: fixed decimals, right-aligned to `width`.
+func fmt(_ v: Double, _ decimals: Int = 2, width: Int = 8) -> String {
+    let s = String(format: "%.\(decimals)f", v)
+    return String(repeating: " ", count: max(0, width - s.count)) + s
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}

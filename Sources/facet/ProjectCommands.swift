@@ -1,0 +1,119 @@
+/// `facet init`, `facet info`, `facet faces`: create a project, summarise it, list its faces.
+import ArgumentParser
+import FacetCore
+import FacetStore
+import Foundation
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create an empty project file.")
+    @OptionGroup var target: ProjectArgument
+    @Flag(help: "Replace an existing file.") var force = false
+
+    func run() throws {
+        let p = try Project.create(at: target.project, force: force)
+        print("created \(p.path) (schema version \(try p.schemaVersion()))")
+    }
+}
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Summarise a project: media, faces, models, checkpoints.")
+    @OptionGroup var target: ProjectArgument
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        let s = try p.summary()
+        if output.json { try printJSON(s); return }
+        print("project   \(s.path)")
+        print("schema    version \(s.schemaVersion)")
+        print("size      \(ByteCountFormatter.string(fromByteCount: s.fileBytes, countStyle: .file))")
+        if let c = s.createdAt { print("created   \(c)") }
+        print("\nmedia (\(s.media.count))")
+        for m in s.media {
+            print("  #\(m.id) \(pad(m.role, 3)) \(m.name)  \(m.kind) \(m.storage)  \(m.codec) \(m.width)x\(m.height) \(String(format: "%.2f", m.fps)) fps  \(m.frameCount) frames\(m.hasAudio ? "  audio" : "")  extracted \(m.framesExtracted) frames, \(m.faces) faces")
+        }
+        print("\nfaces")
+        for role in Role.allCases {
+            let kept = s.faceCounts.first { $0.role == role.rawValue && $0.status == "kept" }?.count ?? 0
+            let rej = s.faceCounts.first { $0.role == role.rawValue && $0.status == "rejected" }?.count ?? 0
+            print("  \(role.rawValue): \(kept) kept, \(rej) rejected")
+        }
+        print("\nmodels (\(s.models.count)), checkpoints \(s.checkpoints)")
+        for m in s.models {
+            let best = m.bestValLoss.map { String(format: "%.5f", $0) } ?? "-"
+            print("  \(m.name)  \(m.architecture) \(m.resolution)px  \(m.checkpoints) checkpoints  iteration \(m.lastIteration ?? 0)  best val loss \(best)")
+        }
+    }
+}
+
+/// A face as `facet faces --json` prints it.
+struct FaceJSON: Encodable {
+    var id: Int64, role: String, mediaId: Int64, frameIndex: Int, faceIndex: Int, pts: Double, status: String
+    var score: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
+    var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
+    init(_ f: FaceRecord) {
+        id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
+        pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
+        yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
+        box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
+    }
+}
+
+/// Options that pick faces: role, status, tag, SQL expression. Shared by listing and curation commands.
+struct FaceFilterOptions: ParsableArguments {
+    @Option(help: "Only faces of this role (src or dst).") var role: Role?
+    @Option(help: "kept, rejected or all (default kept).") var status: String = "kept"
+    @Option(help: "Only faces with this tag.") var tag: String?
+    @Option(name: .customLong("where"), help: "An SQL expression over face columns, e.g. \"blur < 20 AND yaw > 10\" (read-only).")
+    var whereSQL: String?
+
+    func validate() throws {
+        guard status == "all" || FaceStatus(rawValue: status) != nil else {
+            throw ValidationError("--status must be kept, rejected or all")
+        }
+    }
+
+    var query: FaceQuery {
+        FaceQuery(role: role, status: status == "all" ? nil : FaceStatus(rawValue: status), tag: tag, whereSQL: whereSQL)
+    }
+}
+
+extension Role: ExpressibleByArgument {}
+
+struct FacesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "faces", abstract: "List faces: filter, sort by any signature, page.")
+    @OptionGroup var target: ProjectArgument
+    @OptionGroup var filter: FaceFilterOptions
+    @Option(parsing: .unconditionalSingleValue, help: "Sort by FIELD ascending or -FIELD descending: \(FaceField.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var sort: [String] = []
+    @Option(help: "At most N faces.") var limit: Int?
+    @Option(help: "Skip the first N faces.") var offset: Int = 0
+    @Flag(help: "Print only the number of matching faces.") var count = false
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        for s in sort where FaceSort(parsing: s) == nil {
+            throw ValidationError("unknown sort field '\(s)': use one of \(FaceField.allCases.map(\.rawValue).joined(separator: ", ")) (prefix - for descending)")
+        }
+        if let l = limit, l < 0 { throw ValidationError("--limit must be 0 or more") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        var q = filter.query
+        q.sort = sort.compactMap(FaceSort.init(parsing:))
+        q.limit = limit
+        q.offset = offset
+        if count {
+            let n = try p.countFaces(matching: q)
+            if output.json { try printJSON(["count": n]) } else { print(n) }
+            return
+        }
+        let faces = try p.faces(matching: q)
+        if output.json { try printJSON(faces.map(FaceJSON.init)); return }
+        print("    id role media  frame face status       blur motion_blur      yaw    pitch     roll")
+        for f in faces {
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(fmt(f.blur))    \(fmt(f.motionBlur)) \(fmt(f.yaw, 1)) \(fmt(f.pitch, 1)) \(fmt(f.roll, 1))")
+        }
+    }
+}
