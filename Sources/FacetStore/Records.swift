@@ -30,7 +30,7 @@ public struct MediaRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.id = id; self.role = role; self.name = name; self.kind = kind; self.storage = storage; self.path = path
         self.sha256 = sha256; self.byteSize = byteSize; self.container = container; self.codec = codec
         self.width = width; self.height = height; self.fps = fps; self.frameCount = frameCount
-        self.duration = duration; self.hasAudio = hasAudio; self.importedAt = importedAt
+        self.duration = duration; self.hasAudio = hasAudio; self.importedAt = importedAt ?? isoNow()
     }
 
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
@@ -147,7 +147,7 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
     public init(id: Int64? = nil, name: String, architecture: String, resolution: Int, faceType: String, optionsJson: String, seed: Int64) {
         self.id = id; self.name = name; self.architecture = architecture; self.resolution = resolution
-        self.faceType = faceType; self.optionsJson = optionsJson; self.seed = seed
+        self.faceType = faceType; self.optionsJson = optionsJson; self.seed = seed; self.createdAt = isoNow()
     }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
@@ -169,4 +169,11 @@ public struct CheckpointRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var tags: String?
     public var bytes: Int64
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
+
+/// The current time as the project file writes it: ISO-8601 UTC with milliseconds.
+func isoNow() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
 }
