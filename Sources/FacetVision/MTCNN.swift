@@ -1,0 +1,286 @@
+/// MTCNN face detection (Zhang et al. 2016): P-Net over an image pyramid, then R-Net and O-Net, in Swift.
+import FacetCore
+import Foundation
+
+/// A face box in image pixel coordinates (x right, y down).
+public struct FaceBox: Sendable, Equatable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        self.x = x; self.y = y; self.width = width; self.height = height
+    }
+
+    public var right: Double { x + width }
+    public var bottom: Double { y + height }
+    public var center: Point2 { Point2(x + width / 2, y + height / 2) }
+
+    /// Intersection over union with `other` (0 when either is empty).
+    public func iou(_ other: FaceBox) -> Double {
+        let w = min(right, other.right) - max(x, other.x), h = min(bottom, other.bottom) - max(y, other.y)
+        guard w > 0, h > 0 else { return 0 }
+        let inter = w * h
+        return inter / (width * height + other.width * other.height - inter)
+    }
+}
+
+/// One face MTCNN found.
+public struct DetectedFace: Sendable {
+    public var box: FaceBox
+    /// O-Net's face probability, 0...1.
+    public var score: Double
+    /// Left eye, right eye, nose, mouth left, mouth right (left and right as seen in the image).
+    public var points5: [Point2]
+
+    public init(box: FaceBox, score: Double, points5: [Point2]) {
+        self.box = box; self.score = score; self.points5 = points5
+    }
+}
+
+/// The MTCNN detector over the weights Tools/fetch-models converts from the `mtcnn` 0.1.1 package.
+/// Follows that package's pipeline (itself David Sandberg's port of the original MATLAB code), box
+/// conventions included, so its results match what users of the Python package see.
+///
+/// `detect` allocates its own buffers per call and only reads the weights, so one detector can serve
+/// several threads at once.
+public final class MTCNNDetector: @unchecked Sendable {
+    private let pnet: PNet
+    private let rnet: RNet
+    private let onet: ONet
+    /// Pyramid step between P-Net scales.
+    public let scaleFactor = 0.709
+
+    public init(weightsPath: String) throws {
+        let file = try SafeTensorsFile(path: weightsPath)
+        pnet = try PNet(file)
+        rnet = try RNet(file)
+        onet = try ONet(file)
+    }
+
+    /// Finds the weights with `ModelFiles.mtcnnWeights()`.
+    public convenience init() throws {
+        try self.init(weightsPath: ModelFiles.mtcnnWeights())
+    }
+
+    /// Faces in `image` (grey, RGB or RGBA), best score first, boxes clipped to the image.
+    /// `minFaceSize` is the smallest face side in pixels looked for (it sets the pyramid's first
+    /// scale, 12 / minFaceSize); `thresholds` are the P-Net, R-Net and O-Net score cut-offs.
+    public func detect(_ image: Image, minFaceSize: Int = 20,
+                       thresholds: (Float, Float, Float) = (0.6, 0.7, 0.7)) -> [DetectedFace] {
+        let rgb = image.channels == 3 ? image : image.rgb()
+        guard rgb.width > 0, rgb.height > 0, minFaceSize > 0 else { return [] }
+        return rgb.pixels.withUnsafeBufferPointer { pixels in
+            let source = SourceImage(pixels: pixels.baseAddress!, width: rgb.width, height: rgb.height)
+            var boxes = proposals(source, minFaceSize: minFaceSize, threshold: Double(thresholds.0))
+            if boxes.isEmpty { return [] }
+            boxes = refine(source, boxes, threshold: Double(thresholds.1))
+            if boxes.isEmpty { return [] }
+            boxes = output(source, boxes, threshold: Double(thresholds.2))
+            let w = Double(rgb.width), h = Double(rgb.height)
+            return boxes.map { c in
+                let x1 = min(max(c.x1, 0), w), y1 = min(max(c.y1, 0), h)
+                let x2 = min(max(c.x2, 0), w), y2 = min(max(c.y2, 0), h)
+                let points = (0..<5).map { Point2(c.points[$0], c.points[$0 + 5]) }
+                return DetectedFace(box: FaceBox(x: x1, y: y1, width: x2 - x1, height: y2 - y1), score: c.score, points5: points)
+            }.sorted { $0.score > $1.score }
+        }
+    }
+
+    /// The pyramid scales: 12 / minFaceSize, shrinking by `scaleFactor` while the short side stays >= 12.
+    func pyramidScales(width: Int, height: Int, minFaceSize: Int) -> [Double] {
+        let m = 12.0 / Double(minFaceSize)
+        var minLayer = Double(min(width, height)) * m
+        var scales: [Double] = []
+        var scale = m
+        while minLayer >= 12 {
+            scales.append(scale)
+            scale *= scaleFactor
+            minLayer *= scaleFactor
+        }
+        return scales
+    }
+
+    // MARK: Stage 1: P-Net proposals over the pyramid
+
+    private func proposals(_ source: SourceImage, minFaceSize: Int, threshold: Double) -> [Candidate] {
+        let scales = pyramidScales(width: source.width, height: source.height, minFaceSize: minFaceSize)
+        guard let first = scales.first else { return [] }
+        // Buffers sized for the largest level, reused by every smaller one.
+        let maxW = Int((Double(source.width) * first).rounded(.up)), maxH = Int((Double(source.height) * first).rounded(.up))
+        let workspace = PNet.Workspace(rows: maxW, cols: maxH, sourceRows: source.height)
+        var all: [Candidate] = []
+        for scale in scales {
+            let ws = Int((Double(source.width) * scale).rounded(.up)), hs = Int((Double(source.height) * scale).rounded(.up))
+            let taps = AxisTaps.pair(sourceWidth: source.width, sourceHeight: source.height, width: ws, height: hs)
+            resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
+                                   originX: 0, originY: 0, windowWidth: source.width, windowHeight: source.height,
+                                   width: ws, height: hs, taps: taps, into: workspace.input, rowScratch: workspace.resample)
+            // The input is transposed: rows run along x, columns along y.
+            let (rows, cols) = pnet.forward(workspace, rows: ws, cols: hs)
+            var level: [Candidate] = []
+            let out = workspace.heads
+            for i in 0..<rows {
+                for j in 0..<cols {
+                    let o = out + (i * cols + j) * 6
+                    let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
+                    guard score >= threshold else { continue }
+                    // A 12x12 cell at stride 2, in the 1-based coordinates of the original code.
+                    let x1 = ((2 * Double(i) + 1) / scale).rounded(.towardZero)
+                    let y1 = ((2 * Double(j) + 1) / scale).rounded(.towardZero)
+                    let x2 = ((2 * Double(i) + 12) / scale).rounded(.towardZero)
+                    let y2 = ((2 * Double(j) + 12) / scale).rounded(.towardZero)
+                    level.append(Candidate(x1: x1, y1: y1, x2: x2, y2: y2, score: score,
+                                           reg: [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]))
+                }
+            }
+            all += nonMaximumSuppression(level, threshold: 0.5, byMinimum: false)
+        }
+        all = nonMaximumSuppression(all, threshold: 0.7, byMinimum: false)
+        return all.map { c in
+            // Stage 1 regresses against the cell's width without the +1 the later stages use.
+            let w = c.x2 - c.x1, h = c.y2 - c.y1
+            var r = Candidate(x1: c.x1 + c.reg[0] * w, y1: c.y1 + c.reg[1] * h,
+                              x2: c.x2 + c.reg[2] * w, y2: c.y2 + c.reg[3] * h, score: c.score)
+            r.square()
+            r.truncate()
+            return r
+        }
+    }
+
+    // MARK: Stage 2: R-Net on 24x24 crops
+
+    private func refine(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
+        let results = runOnCrops(source, boxes, size: 24, network: rnet)
+        var kept: [Candidate] = []
+        for (c, o) in zip(boxes, results) {
+            let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
+            guard score > threshold else { continue }
+            var k = c
+            k.score = score
+            k.reg = [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]
+            kept.append(k)
+        }
+        return nonMaximumSuppression(kept, threshold: 0.7, byMinimum: false).map { c in
+            var r = c
+            r.regress()
+            r.square()
+            return r
+        }
+    }
+
+    // MARK: Stage 3: O-Net on 48x48 crops, with the five points
+
+    private func output(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
+        let truncated = boxes.map { c -> Candidate in var t = c; t.truncate(); return t }
+        let results = runOnCrops(source, truncated, size: 48, network: onet)
+        var kept: [Candidate] = []
+        for (c, o) in zip(truncated, results) {
+            let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
+            guard score > threshold else { continue }
+            var k = c
+            k.score = score
+            k.reg = [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]
+            // Points are fractions of the (inclusive) box; -1 turns the 1-based box corner 0-based.
+            let w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1
+            k.points = (0..<5).map { w * Double(o[6 + $0]) + c.x1 - 1 } + (0..<5).map { h * Double(o[11 + $0]) + c.y1 - 1 }
+            k.regress()
+            kept.append(k)
+        }
+        return nonMaximumSuppression(kept, threshold: 0.7, byMinimum: true)
+    }
+
+    /// Crops every box (integer corners, 1-based inclusive; outside the image reads black), resamples
+    /// it to `size x size`, and runs `network` over them in batches. One output row per box.
+    private func runOnCrops<Net: CropNetwork>(_ source: SourceImage, _ boxes: [Candidate], size: Int, network: Net) -> [[Float]] {
+        let batch = 32
+        let inputFloats = size * size * 3
+        let workspace = network.makeWorkspace(batch: batch)
+        let maxWindow = boxes.reduce(1) { max($0, Int($1.y2 - $1.y1) + 1) }
+        let resampleScratch = UnsafeMutablePointer<Float>.allocate(capacity: (maxWindow + 1) * size * 3)
+        defer { resampleScratch.deallocate() }
+        var results: [[Float]] = []
+        results.reserveCapacity(boxes.count)
+        var start = 0
+        while start < boxes.count {
+            let n = min(batch, boxes.count - start)
+            for b in 0..<n {
+                let c = boxes[start + b]
+                let windowW = max(1, Int(c.x2 - c.x1) + 1), windowH = max(1, Int(c.y2 - c.y1) + 1)
+                let taps = AxisTaps.pair(sourceWidth: windowW, sourceHeight: windowH, width: size, height: size)
+                resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
+                                       originX: Int(c.x1) - 1, originY: Int(c.y1) - 1,
+                                       windowWidth: windowW, windowHeight: windowH, width: size, height: size,
+                                       taps: taps, into: workspace.input + b * inputFloats, rowScratch: resampleScratch)
+            }
+            let out = network.forward(workspace, n: n)
+            for b in 0..<n {
+                results.append(Array(UnsafeBufferPointer(start: out + b * network.outputCount, count: network.outputCount)))
+            }
+            start += n
+        }
+        return results
+    }
+}
+
+/// The RGB pixels `detect` reads, valid for the duration of the call.
+struct SourceImage {
+    let pixels: UnsafePointer<UInt8>
+    let width: Int
+    let height: Int
+}
+
+/// A box between stages: corners (x1, y1, x2, y2) in the original code's conventions, score,
+/// the regression the last network gave, and O-Net's points (5 x, then 5 y).
+struct Candidate {
+    var x1: Double, y1: Double, x2: Double, y2: Double
+    var score: Double
+    var reg: [Double] = [0, 0, 0, 0]
+    var points: [Double] = []
+
+    /// Applies the regression, offsets in units of the inclusive box size.
+    mutating func regress() {
+        let w = x2 - x1 + 1, h = y2 - y1 + 1
+        x1 += reg[0] * w; y1 += reg[1] * h; x2 += reg[2] * w; y2 += reg[3] * h
+    }
+
+    /// Grows the shorter side about the centre to make the box square.
+    mutating func square() {
+        let w = x2 - x1, h = y2 - y1, side = max(w, h)
+        x1 += w * 0.5 - side * 0.5
+        y1 += h * 0.5 - side * 0.5
+        x2 = x1 + side
+        y2 = y1 + side
+    }
+
+    /// Truncates the corners towards zero, as the original code does before cropping.
+    mutating func truncate() {
+        x1.round(.towardZero); y1.round(.towardZero); x2.round(.towardZero); y2.round(.towardZero)
+    }
+}
+
+/// Greedy non-maximum suppression: keep the best box, drop those overlapping it by more than
+/// `threshold` (intersection over union, or over the smaller box with `byMinimum`), repeat.
+/// Areas count whole pixels (+1), as in the original code. O(n^2) in the worst case.
+func nonMaximumSuppression(_ boxes: [Candidate], threshold: Double, byMinimum: Bool) -> [Candidate] {
+    if boxes.count < 2 { return boxes }
+    let order = boxes.indices.sorted { boxes[$0].score > boxes[$1].score }
+    var suppressed = [Bool](repeating: false, count: boxes.count)
+    var kept: [Candidate] = []
+    for (rank, i) in order.enumerated() where !suppressed[i] {
+        let a = boxes[i]
+        kept.append(a)
+        let areaA = (a.x2 - a.x1 + 1) * (a.y2 - a.y1 + 1)
+        for j in order[(rank + 1)...] where !suppressed[j] {
+            let b = boxes[j]
+            let w = max(0, min(a.x2, b.x2) - max(a.x1, b.x1) + 1)
+            let h = max(0, min(a.y2, b.y2) - max(a.y1, b.y1) + 1)
+            let inter = w * h
+            let areaB = (b.x2 - b.x1 + 1) * (b.y2 - b.y1 + 1)
+            let overlap = byMinimum ? inter / min(areaA, areaB) : inter / (areaA + areaB - inter)
+            if overlap > threshold { suppressed[j] = true }
+        }
+    }
+    return kept
+}
