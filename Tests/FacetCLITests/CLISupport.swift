@@ -1,0 +1,68 @@
+/// Runs the built `facet` binary as a user would: arguments in, exit status, stdout and stderr out.
+import XCTest
+import Foundation
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+class CLITestCase: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "facet-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func path(_ name: String) -> String { dir + "/" + name }
+
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = repo.appendingPathComponent("Tests/Fixtures").path
+
+    /// The `facet` executable built beside this test bundle.
+    static var facetBinary: String {
+        let productDir = Bundle.main.bundleURL.deletingLastPathComponent()
+        for candidate in [productDir.appendingPathComponent("facet"), Bundle.main.bundleURL.appendingPathComponent("facet"),
+                          repo.appendingPathComponent(".build/debug/facet")] where FileManager.default.isExecutableFile(atPath: candidate.path) {
+            return candidate.path
+        }
+        return repo.appendingPathComponent(".build/debug/facet").path
+    }
+
+    @discardableResult
+    func facet(_ args: [String], cwd: String? = nil) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.facetBinary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? dir)
+        // Files rather than pipes: nothing can fill up and block, whatever the command prints.
+        let outPath = path(".stdout-\(UUID().uuidString)"), errPath = path(".stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath); try? FileManager.default.removeItem(atPath: errPath) }
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let outData = FileManager.default.contents(atPath: outPath) ?? Data()
+        let errData = FileManager.default.contents(atPath: errPath) ?? Data()
+        return CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Asserts exit 1 with one line on stderr containing `text`.
+    func assertFailsCleanly(_ r: CommandResult, mentioning text: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 1, "stderr: \(r.stderr)", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(text), "expected '\(text)' in: \(r.stderr)", file: file, line: line)
+    }
+
+    func snapshot(_ file: String) -> (Data?, [String]) {
+        (FileManager.default.contents(atPath: file), (try? FileManager.default.contentsOfDirectory(atPath: (file as NSString).deletingLastPathComponent).sorted()) ?? [])
+    }
+}
