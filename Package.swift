@@ -34,9 +34,11 @@ let package = Package(
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         // Detection, landmarks, alignment, signatures.
         .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        // The import and extraction engines: media and faces into the project, through FacetStore.
+        .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "FacetMediaTests", dependencies: ["FacetMedia"]),
         .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
+        .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,88 @@
+/// Frames of a media stored in (or linked from) the project, whatever its kind, through one interface.
+import Foundation
+import FacetCore
+import FacetMedia
+import FacetStore
+
+/// An embedded video's bytes as FFmpeg's custom AVIO reads them: straight from the project's chunks.
+final class StoredVideoBytes: RandomAccessByteSource, @unchecked Sendable {
+    private let bytes: StoredMediaBytes
+    private let lock = NSLock()
+    init(_ bytes: StoredMediaBytes) { self.bytes = bytes }
+    var size: Int64 { bytes.size }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return try bytes.read(at: offset, into: buffer)
+    }
+}
+
+/// One frame of a media: its index in the full-rate stream, time in seconds, RGB pixels.
+public struct MediaFrame: Sendable {
+    public var index: Int
+    public var pts: Double
+    public var image: Image
+}
+
+/// Iterates the frames of one media record: a video (embedded or linked) or a folder of stills.
+public final class MediaFrames {
+    public let media: MediaRecord
+    private var decoder: VideoDecoder?
+    private var stills: (project: Project, names: [String], next: Int)?
+    private let selection: Double?
+
+    /// Opens `media` for decoding at `fps` (nil: every frame). A linked file that moved or changed is a
+    /// clear error naming the file.
+    public init(project: Project, media: MediaRecord, fps: Double? = nil) throws {
+        self.media = media
+        self.selection = fps
+        guard let id = media.id else { throw FacetError("media has no id") }
+        if media.kind == "stills" {
+            stills = (project, try project.stillNames(mediaId: id), 0)
+            return
+        }
+        if media.storage == "linked" {
+            let path = media.path ?? media.name
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw FacetError.file(path, "linked video \(media.id!) (\(media.name)) is missing: it moved or was deleted; import it again")
+            }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? -1
+            guard size == media.byteSize, try SHA256.hex(ofFile: path) == media.sha256 else {
+                throw FacetError.file(path, "linked video \(media.id!) changed since it was imported (its SHA-256 differs); import it again")
+            }
+            decoder = try VideoDecoder(path: path, fps: fps)
+        } else {
+            decoder = try VideoDecoder(source: StoredVideoBytes(try project.storedBytes(mediaId: id)), name: media.name, fps: fps)
+        }
+    }
+
+    /// The next frame (index in the full-rate stream, pts in seconds, RGB image), nil at the end.
+    public func next() throws -> MediaFrame? {
+        if let decoder { return try decoder.nextFrame().map { MediaFrame(index: $0.index, pts: $0.pts, image: $0.image) } }
+        guard var s = stills else { return nil }
+        let fps = media.fps > 0 ? media.fps : 25
+        // Stills are all kept at their own rate; with --fps, keep every k-th.
+        let step = selection.map { max(1, Int((fps / $0).rounded())) } ?? 1
+        while s.next < s.names.count {
+            let index = s.next
+            s.next += 1
+            stills = s
+            if index % step != 0 { continue }
+            let data = try s.project.stillData(mediaId: media.id!, index: index)
+            do {
+                return MediaFrame(index: index, pts: Double(index) / fps, image: try decodeImage(data))
+            } catch {
+                throw FacetError.file(s.names[index], "still \(index) cannot be decoded: \(error)")
+            }
+        }
+        return nil
+    }
+}
+
+/// PNG or JPEG bytes as RGB, judged by their first bytes.
+func decodeImage(_ data: Data) throws -> Image {
+    switch ImageFile.kind(of: data) {
+    case .png: return try PNGCodec.decode(data).rgb()
+    case .jpeg: return try JPEGCodec.decode(data)
+    case nil: throw FacetError("not a PNG or JPEG image")
+    }
+}
