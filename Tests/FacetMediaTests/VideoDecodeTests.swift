@@ -228,7 +228,7 @@ final class VideoDecodeTests: XCTestCase {
         assertFacetError(try VideoProbe.probe(path: locked), contains: [locked, "cannot read"])
     }
 
-    func testMadeWithFFmpegAudioOnlyAndOddPixelFormatsAreRefused() throws {
+    func testMadeWithFFmpegAudioOnlyZeroFramesAndOddPixelFormatsAreRefused() throws {
         let folder = try temporaryFolder(self)
         let audio = folder + "/tone.m4a"
         guard let made = try runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio]) else {
@@ -237,6 +237,13 @@ final class VideoDecodeTests: XCTestCase {
         XCTAssertEqual(made.status, 0)
         assertFacetError(try VideoProbe.probe(path: audio), contains: [audio, "has no video stream", "audio"])
         assertFacetError(try VideoDecoder(path: audio), contains: [audio, "has no video stream"])
+
+        // A video stream with no pictures in it.
+        let empty = folder + "/empty.raw", zero = folder + "/zero.avi"
+        try Data().write(to: URL(fileURLWithPath: empty))
+        try runTool("ffmpeg", ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "32x16", "-r", "5", "-i", empty, "-c:v", "copy", zero])
+        assertFacetError(try VideoProbe.probe(path: zero), contains: [zero, "no frames"])
+        assertFacetError(try VideoDecoder(path: zero), contains: [zero, "no frames"])
 
         // Raw video in a pixel layout swscale cannot read (uyyvyy411), stored without conversion.
         let raw = folder + "/odd.raw", odd = folder + "/odd.nut"
