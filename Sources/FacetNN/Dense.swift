@@ -1,0 +1,60 @@
+/// Fully connected layer: y = x W + b over the flattened per-sample features.
+import COpenBLAS
+
+/// `y[N, cout] = x[N, cin] * W[cin, cout] + b`; any input whose samples hold `cin` elements is
+/// accepted (it is read as flattened). Cost: 2 * N * cin * cout flops per pass (sgemm).
+public final class Dense: Layer {
+    public let inFeatures: Int
+    public let outFeatures: Int
+    public let activation: Activation
+    /// `[cin, cout]`.
+    public let weight: Parameter
+    /// `[cout]`.
+    public let bias: Parameter
+    private var input: Tensor?
+    private let output = Tensor(shape: [0])
+    private let preGradient = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+
+    public init(inFeatures: Int, outFeatures: Int, activation: Activation = .identity) {
+        precondition(inFeatures > 0 && outFeatures > 0, "Dense: bad sizes \(inFeatures) -> \(outFeatures)")
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        self.activation = activation
+        weight = Parameter(shape: [inFeatures, outFeatures])
+        bias = Parameter(shape: [outFeatures])
+    }
+
+    /// Glorot-uniform weights, zero bias.
+    public func initialize(using generator: inout SeededGenerator) {
+        weight.value.fillGlorotUniform(fanIn: inFeatures, fanOut: outFeatures, using: &generator)
+        bias.value.fill(0)
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count >= 2 && x.perSample == inFeatures,
+                     "Dense(\(inFeatures)->\(outFeatures)): input shape \(x.shape) does not hold \(inFeatures) features per sample")
+        input = x
+        let n = x.batch
+        output.resize(to: [n, outFeatures])
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
+                    1, x.data, Int32(inFeatures), weight.value.data, Int32(outFeatures), 0, output.data, Int32(outFeatures))
+        addBiasActivate(output.data, rows: n, channels: outFeatures, bias: bias.value.data, activation)
+        return output
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("Dense.backward called before forward") }
+        output.expectSameShape(dy, "Dense(\(inFeatures)->\(outFeatures)).backward gradient")
+        let n = Int32(x.batch), ci = Int32(inFeatures), co = Int32(outFeatures)
+        preGradient.resize(to: dy.shape)
+        activation.backward(dy: dy.data, y: output.data, out: preGradient.data, dy.count)
+        columnSums(preGradient.data, rows: x.batch, channels: outFeatures, into: bias.gradient.data)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, n, 1, x.data, ci, preGradient.data, co, 0, weight.gradient.data, co)
+        inputGradient.resize(to: x.shape)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ci, co, 1, preGradient.data, co, weight.value.data, co, 0, inputGradient.data, ci)
+        return inputGradient
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+}

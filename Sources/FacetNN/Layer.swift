@@ -1,0 +1,204 @@
+/// The layer protocol, parameters, and the composite layers that make models trees of named layers.
+import Foundation
+
+/// A trainable tensor and the gradient of the loss with respect to it.
+public final class Parameter: @unchecked Sendable {
+    public let value: Tensor
+    /// Set by the owning layer's `backward` (overwritten, not accumulated).
+    public let gradient: Tensor
+    public init(shape: [Int]) {
+        value = Tensor(shape: shape)
+        gradient = Tensor(shape: shape)
+    }
+}
+
+/// A differentiable function of one tensor.
+///
+/// Contract: `forward` returns a tensor the layer owns, valid until its next `forward`; the layer
+/// keeps a reference to its input (which must stay unchanged) for `backward`. `backward(dy)` takes
+/// dLoss/dOutput of the latest forward, *sets* the gradients of the layer's parameters (a layer runs
+/// once per step; Quick96 runs its shared encoder once on the src and dst batches stacked), and
+/// returns dLoss/dInput, also owned by the layer.
+public protocol Layer: AnyObject {
+    func forward(_ x: Tensor) -> Tensor
+    func backward(_ dy: Tensor) -> Tensor
+    /// The parameters of this layer and its sublayers, with dotted paths relative to this layer
+    /// (`down1.weight`), in a fixed order.
+    var namedParameters: [(name: String, parameter: Parameter)] { get }
+}
+
+extension Layer {
+    public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
+}
+
+/// An element-wise nonlinearity that a layer can apply to its own output in the same pass
+/// (fusing saves one read and write of the activation per layer).
+public enum Activation: Sendable, Equatable {
+    case identity
+    /// x for x > 0, slope * x otherwise (slope in (0, 1)).
+    case leakyReLU(Float)
+    case sigmoid
+
+    /// Applies the activation in place to `count` values.
+    func apply(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        switch self {
+        case .identity: return
+        case .leakyReLU(let a):
+            parallelRanges(count) { r in
+                for i in r { let v = p[i]; p[i] = v > 0 ? v : v * a }
+            }
+        case .sigmoid:
+            parallelRanges(count, grain: 4096) { r in
+                for i in r { p[i] = 1 / (1 + expf(-p[i])) }
+            }
+        }
+    }
+
+    /// out = dy * f'(pre), expressed through the output y = f(pre) (for leaky ReLU, y > 0 exactly
+    /// when pre > 0). `out` may alias `dy`.
+    func backward(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ count: Int) {
+        switch self {
+        case .identity:
+            if UnsafePointer(out) != dy { out.update(from: dy, count: count) }
+        case .leakyReLU(let a):
+            parallelRanges(count) { r in
+                for i in r { out[i] = y[i] > 0 ? dy[i] : dy[i] * a }
+            }
+        case .sigmoid:
+            parallelRanges(count) { r in
+                for i in r { out[i] = dy[i] * y[i] * (1 - y[i]) }
+            }
+        }
+    }
+}
+
+/// Layers run one after another; a parameter's path is `childName.parameterPath`.
+public final class Sequential: Layer {
+    public let layers: [(name: String, layer: any Layer)]
+
+    public init(_ layers: [(String, any Layer)]) {
+        self.layers = layers.map { (name: $0.0, layer: $0.1) }
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        var h = x
+        for l in layers { h = l.layer.forward(h) }
+        return h
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        var g = dy
+        for l in layers.reversed() { g = l.layer.backward(g) }
+        return g
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        layers.flatMap { l in l.layer.namedParameters.map { (name: "\(l.name).\($0.name)", parameter: $0.parameter) } }
+    }
+
+    /// The child called `name`.
+    public subscript(name: String) -> (any Layer)? { layers.first { $0.name == name }?.layer }
+}
+
+/// `activation(x + body(x))`: the residual add. Parameter paths are the body's, unprefixed.
+public final class Residual: Layer {
+    public let body: any Layer
+    public let activation: Activation
+    private let output = Tensor(shape: [0])
+    private let sumGradient = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+
+    public init(_ body: any Layer, activation: Activation = .identity) {
+        self.body = body
+        self.activation = activation
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let y = body.forward(x)
+        x.expectSameShape(y, "Residual: the body's output")
+        output.resize(to: x.shape)
+        let o = output.data, a = x.data, b = y.data
+        parallelRanges(x.count) { r in for i in r { o[i] = a[i] + b[i] } }
+        activation.apply(o, x.count)
+        return output
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        output.expectSameShape(dy, "Residual.backward: the gradient")
+        sumGradient.resize(to: dy.shape)
+        activation.backward(dy: dy.data, y: output.data, out: sumGradient.data, dy.count)
+        let db = body.backward(sumGradient)
+        inputGradient.resize(to: dy.shape)
+        let o = inputGradient.data, a = sumGradient.data, b = db.data
+        parallelRanges(dy.count) { r in for i in r { o[i] = a[i] + b[i] } }
+        return inputGradient
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { body.namedParameters }
+}
+
+/// Runs every branch on the same input and concatenates their NHWC outputs on channels, in
+/// branch order. A parameter's path is `branchName.parameterPath`.
+public final class ConcatChannels: Layer {
+    public let branches: [(name: String, layer: any Layer)]
+    private let output = Tensor(shape: [0])
+    private var branchGradients: [Tensor] = []
+    private var branchChannels: [Int] = []
+    private let inputGradient = Tensor(shape: [0])
+
+    public init(_ branches: [(String, any Layer)]) {
+        precondition(!branches.isEmpty, "ConcatChannels: needs at least one branch")
+        self.branches = branches.map { (name: $0.0, layer: $0.1) }
+        branchGradients = branches.map { _ in Tensor(shape: [0]) }
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let outs = branches.map { $0.layer.forward(x) }
+        let (n, h, w, _) = outs[0].expectNHWC("ConcatChannels: branch '\(branches[0].name)'")
+        for (i, o) in outs.enumerated() {
+            o.expectNHWC(height: h, width: w, "ConcatChannels: branch '\(branches[i].name)'")
+        }
+        branchChannels = outs.map { $0.shape[3] }
+        let total = branchChannels.reduce(0, +)
+        output.resize(to: [n, h, w, total])
+        let dst = output.data
+        var offset = 0
+        for (b, o) in outs.enumerated() {
+            let c = branchChannels[b], src = o.data, off = offset
+            parallelRanges(n * h * w, grain: 2048) { r in
+                for p in r { (dst + p * total + off).update(from: src + p * c, count: c) }
+            }
+            offset += c
+        }
+        return output
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        output.expectSameShape(dy, "ConcatChannels.backward: the gradient")
+        let (n, h, w, total) = (dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3])
+        var offset = 0
+        for (b, branch) in branches.enumerated() {
+            let c = branchChannels[b], g = branchGradients[b], off = offset
+            g.resize(to: [n, h, w, c])
+            let src = dy.data, dst = g.data
+            parallelRanges(n * h * w, grain: 2048) { r in
+                for p in r { (dst + p * c).update(from: src + p * total + off, count: c) }
+            }
+            offset += c
+            let dx = branch.layer.backward(g)
+            if b == 0 {
+                inputGradient.copy(from: dx)
+            } else {
+                inputGradient.expectSameShape(dx, "ConcatChannels: input gradient of '\(branch.name)'")
+                let o = inputGradient.data, s = dx.data
+                parallelRanges(dx.count) { r in for i in r { o[i] += s[i] } }
+            }
+        }
+        return inputGradient
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        branches.flatMap { b in b.layer.namedParameters.map { (name: "\(b.name).\($0.name)", parameter: $0.parameter) } }
+    }
+}

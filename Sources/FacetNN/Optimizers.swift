@@ -1,0 +1,227 @@
+/// Optimizers with per-parameter state: RMSprop and Adam, both with DeepFaceLab's lr dropout.
+import Foundation
+import FacetCore
+
+/// Updates parameters from their gradients and keeps the state that update needs.
+public protocol Optimizer: AnyObject {
+    /// One update of every parameter from its current `gradient`.
+    func step(_ parameters: [(name: String, parameter: Parameter)])
+    /// The optimizer's state for these parameters as named tensors (all names start with
+    /// `optimizer.`), zeros for parameters not yet updated.
+    func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor]
+    /// Restores state saved by `stateTensors`; `tensors` holds exactly the names that would
+    /// export (the caller checks that), keyed by name.
+    func loadState(_ tensors: [String: NamedTensor], for parameters: [(name: String, parameter: Parameter)]) throws
+    /// The names `stateTensors` produces, with their shapes.
+    func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])]
+}
+
+/// The shared lr-dropout and bookkeeping of FacetNN's optimizers.
+public class DropoutOptimizerBase {
+    /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a given step
+    /// (Quick96 uses 0.3); 1 updates every weight.
+    public let lrDropout: Float
+    /// Steps taken; part of the saved state (it also seeds each step's dropout mask).
+    public internal(set) var iterations: Int = 0
+    /// Seeds the dropout masks: mask(step, parameter, element) is a hash, so a resumed run draws
+    /// the same masks as an uninterrupted one.
+    public let seed: UInt32
+
+    init(lrDropout: Float, seed: UInt32) {
+        precondition(lrDropout > 0 && lrDropout <= 1, "optimizer: lr dropout must be in (0, 1], got \(lrDropout)")
+        self.lrDropout = lrDropout
+        self.seed = seed
+    }
+
+    /// The stream key of one (step, parameter) pair.
+    func stream(parameterIndex: Int) -> UInt32 {
+        hash32(seed ^ hash32(UInt32(truncatingIfNeeded: iterations) &* 0x9E37_79B9 ^ UInt32(truncatingIfNeeded: parameterIndex) &* 0x85EB_CA6B))
+    }
+
+    var keepThreshold: UInt32 { lrDropout >= 1 ? UInt32.max : UInt32(Double(lrDropout) * 4_294_967_296.0) }
+
+    var counterState: NamedTensor {
+        // Float holds integers exactly up to 2^24; split the step count so any count survives.
+        NamedTensor(name: "optimizer.iterations", shape: [2],
+                    data: [Float(iterations % 16_777_216), Float(iterations / 16_777_216)])
+    }
+
+    func loadCounter(_ t: NamedTensor) throws {
+        guard t.shape == [2], t.data.count == 2 else { throw FacetError("tensor 'optimizer.iterations': expected shape [2], got \(t.shape)") }
+        iterations = Int(t.data[0]) + Int(t.data[1]) * 16_777_216
+    }
+}
+
+/// RMSprop as DeepFaceLab's leras implements it:
+/// `a = rho a + (1 - rho) g^2; w -= lr g / (sqrt(a) + eps)`, each weight's update kept with
+/// probability `lrDropout`. State: `optimizer.acc.<parameter>` and `optimizer.iterations`.
+public final class RMSprop: DropoutOptimizerBase, Optimizer {
+    public var learningRate: Float
+    public let rho: Float
+    public let epsilon: Float
+    private var accumulators: [String: Tensor] = [:]
+
+    /// Defaults are Quick96's: lr 2e-4, rho 0.9, eps 1e-6, lr dropout 0.3.
+    public init(learningRate: Float = 2e-4, rho: Float = 0.9, epsilon: Float = 1e-6, lrDropout: Float = 0.3, seed: UInt32 = 0) {
+        self.learningRate = learningRate
+        self.rho = rho
+        self.epsilon = epsilon
+        super.init(lrDropout: lrDropout, seed: seed)
+    }
+
+    private func accumulator(_ name: String, _ p: Parameter) -> Tensor {
+        if let a = accumulators[name] { return a }
+        let a = Tensor(shape: p.value.shape)
+        accumulators[name] = a
+        return a
+    }
+
+    public func step(_ parameters: [(name: String, parameter: Parameter)]) {
+        let (lr, rho, eps, threshold) = (learningRate, rho, epsilon, keepThreshold)
+        for (index, (name, p)) in parameters.enumerated() {
+            let acc = accumulator(name, p).data, w = p.value.data, g = p.gradient.data
+            let key = stream(parameterIndex: index)
+            parallelRanges(p.value.count, grain: 32_768) { r in
+                for i in r {
+                    let gi = g[i]
+                    let a = rho * acc[i] + (1 - rho) * gi * gi
+                    acc[i] = a
+                    let keep = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold
+                    if keep { w[i] -= lr * gi / (a.squareRoot() + eps) }
+                }
+            }
+        }
+        iterations += 1
+    }
+
+    public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
+        parameters.map { (name: "optimizer.acc.\($0.name)", shape: $0.parameter.value.shape) } + [(name: "optimizer.iterations", shape: [2])]
+    }
+
+    public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
+        parameters.map { accumulator($0.name, $0.parameter).named("optimizer.acc.\($0.name)") } + [counterState]
+    }
+
+    public func loadState(_ tensors: [String: NamedTensor], for parameters: [(name: String, parameter: Parameter)]) throws {
+        for (name, p) in parameters {
+            guard let t = tensors["optimizer.acc.\(name)"] else { throw FacetError("missing tensor 'optimizer.acc.\(name)'") }
+            try accumulator(name, p).load(t)
+        }
+        guard let c = tensors["optimizer.iterations"] else { throw FacetError("missing tensor 'optimizer.iterations'") }
+        try loadCounter(c)
+    }
+}
+
+/// Adam with bias correction: `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+/// w -= lr * m_hat / (sqrt(v_hat) + eps)`, with the same lr dropout as `RMSprop`.
+/// State: `optimizer.m.<parameter>`, `optimizer.v.<parameter>`, `optimizer.iterations`.
+public final class Adam: DropoutOptimizerBase, Optimizer {
+    public var learningRate: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+    private var moments: [String: (m: Tensor, v: Tensor)] = [:]
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
+                lrDropout: Float = 1, seed: UInt32 = 0) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        super.init(lrDropout: lrDropout, seed: seed)
+    }
+
+    private func state(_ name: String, _ p: Parameter) -> (m: Tensor, v: Tensor) {
+        if let s = moments[name] { return s }
+        let s = (m: Tensor(shape: p.value.shape), v: Tensor(shape: p.value.shape))
+        moments[name] = s
+        return s
+    }
+
+    public func step(_ parameters: [(name: String, parameter: Parameter)]) {
+        let t = Double(iterations + 1)
+        let (b1, b2, eps, threshold) = (beta1, beta2, epsilon, keepThreshold)
+        // Bias corrections folded into the step size and epsilon.
+        let c1 = Float(1 - pow(Double(b1), t)), c2 = Float(1 - pow(Double(b2), t))
+        let lrT = learningRate * c2.squareRoot() / c1, epsT = eps * c2.squareRoot()
+        for (index, (name, p)) in parameters.enumerated() {
+            let s = state(name, p)
+            let m = s.m.data, v = s.v.data, w = p.value.data, g = p.gradient.data
+            let key = stream(parameterIndex: index)
+            parallelRanges(p.value.count, grain: 32_768) { r in
+                for i in r {
+                    let gi = g[i]
+                    let mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi
+                    m[i] = mi
+                    v[i] = vi
+                    let keep = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold
+                    if keep { w[i] -= lrT * mi / (vi.squareRoot() + epsT) }
+                }
+            }
+        }
+        iterations += 1
+    }
+
+    public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
+        parameters.flatMap { [(name: "optimizer.m.\($0.name)", shape: $0.parameter.value.shape),
+                              (name: "optimizer.v.\($0.name)", shape: $0.parameter.value.shape)] }
+            + [(name: "optimizer.iterations", shape: [2])]
+    }
+
+    public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
+        parameters.flatMap { (name, p) -> [NamedTensor] in
+            let s = state(name, p)
+            return [s.m.named("optimizer.m.\(name)"), s.v.named("optimizer.v.\(name)")]
+        } + [counterState]
+    }
+
+    public func loadState(_ tensors: [String: NamedTensor], for parameters: [(name: String, parameter: Parameter)]) throws {
+        for (name, p) in parameters {
+            let s = state(name, p)
+            guard let m = tensors["optimizer.m.\(name)"], let v = tensors["optimizer.v.\(name)"] else {
+                throw FacetError("missing Adam state for '\(name)'")
+            }
+            try s.m.load(m)
+            try s.v.load(v)
+        }
+        guard let c = tensors["optimizer.iterations"] else { throw FacetError("missing tensor 'optimizer.iterations'") }
+        try loadCounter(c)
+    }
+}
+
+/// Saving and loading a parameter tree plus optimizer state as one named-tensor list.
+public enum Checkpoint {
+    /// Parameters (by path) followed by the optimizer's state.
+    public static func export(parameters: [(name: String, parameter: Parameter)], optimizer: (any Optimizer)?) -> [NamedTensor] {
+        parameters.map { $0.parameter.value.named($0.name) } + (optimizer?.stateTensors(for: parameters) ?? [])
+    }
+
+    /// Loads `tensors` into the parameters and optimizer. The list must hold exactly the names
+    /// `export` produces with the same shapes; otherwise nothing is changed and the error names
+    /// the first problem (missing, unexpected, duplicated or mis-shaped tensor).
+    public static func load(_ tensors: [NamedTensor], parameters: [(name: String, parameter: Parameter)], optimizer: (any Optimizer)?) throws {
+        var byName: [String: NamedTensor] = [:]
+        for t in tensors {
+            guard byName.updateValue(t, forKey: t.name) == nil else { throw FacetError("checkpoint holds tensor '\(t.name)' twice") }
+        }
+        let expected: [(name: String, shape: [Int])] = parameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+            + (optimizer?.stateShapes(for: parameters) ?? [])
+        for e in expected {
+            guard let t = byName[e.name] else {
+                throw FacetError("checkpoint lacks tensor '\(e.name)' (shape \(e.shape)); it was saved by a different model or optimizer")
+            }
+            guard t.shape == e.shape else {
+                throw FacetError("tensor '\(e.name)': saved shape \(t.shape) does not match the model's \(e.shape); was it saved with other model options?")
+            }
+            guard t.data.count == e.shape.reduce(1, *) else {
+                throw FacetError("tensor '\(e.name)': \(t.data.count) values for shape \(t.shape); the checkpoint is corrupt")
+            }
+        }
+        let known = Set(expected.map(\.name))
+        if let extra = tensors.first(where: { !known.contains($0.name) }) {
+            throw FacetError("checkpoint holds tensor '\(extra.name)' that this model does not have; it was saved by a different model or optimizer")
+        }
+        for (name, p) in parameters { try p.value.load(byName[name]!) }
+        try optimizer?.loadState(byName, for: parameters)
+    }
+}

@@ -1,0 +1,62 @@
+/// Spreading FacetNN's element-wise work over the cores, and keeping OpenBLAS's threads in step.
+import Dispatch
+import COpenBLAS
+
+/// Thread settings of the engine. Element-wise passes run on `threads` Dispatch workers; GEMMs run
+/// on OpenBLAS's own pool. The two never overlap (every pass finishes before the next GEMM), so
+/// both may use every core.
+public enum Engine {
+    /// Number of workers for element-wise passes and OpenBLAS (the core count by default).
+    public static var threads: Int {
+        get { _threads }
+        set {
+            _threads = max(1, newValue)
+            openblas_set_num_threads(Int32(_threads))
+        }
+    }
+    nonisolated(unsafe) static var _threads: Int = {
+        let n = max(1, Int(openblas_get_num_procs()))
+        openblas_set_num_threads(Int32(n))
+        return n
+    }()
+}
+
+/// Runs `body` over `0..<count` split into one contiguous chunk per worker; small jobs (fewer
+/// than `grain` items per worker) run on the calling thread, where waking workers costs more
+/// than it saves.
+@inline(__always)
+func parallelRanges(_ count: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
+    let workers = min(Engine.threads, count / max(grain, 1))
+    if workers <= 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        // The chunks are disjoint by construction; the box only tells the compiler so.
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: workers) { t in
+            box.value((count * t / workers)..<(count * (t + 1) / workers))
+        }
+    }
+}
+
+/// Runs `body(i)` for every `i` in `0..<count` spread over the workers (each call must be
+/// independent of the others).
+@inline(__always)
+func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count <= 1 || Engine.threads == 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+    }
+}
+
+/// Carries a closure whose captures (raw buffer pointers) the caller guarantees are used without
+/// data races into `concurrentPerform`.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

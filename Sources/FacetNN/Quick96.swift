@@ -1,0 +1,323 @@
+/// DeepFaceLab's Quick96 autoencoder (shared encoder + inter, one decoder per role) and its
+/// training step, parametrised so a tiny variant is the same code.
+import FacetCore
+
+/// conv 3x3 (cin -> 4*cout) + leaky ReLU 0.1 + depth-to-space 2: doubles the resolution.
+/// Parameters: `weight`, `bias` (the convolution's).
+public final class Upscale: Layer {
+    public let conv: Conv2D
+    private let shuffle = DepthToSpace(blockSize: 2)
+    public init(_ cin: Int, _ cout: Int) {
+        conv = Conv2D(inChannels: cin, outChannels: cout * 4, kernelSize: 3, activation: .leakyReLU(0.1))
+    }
+    public func forward(_ x: Tensor) -> Tensor { shuffle.forward(conv.forward(x)) }
+    public func backward(_ dy: Tensor) -> Tensor { conv.backward(shuffle.backward(dy)) }
+    public var namedParameters: [(name: String, parameter: Parameter)] { conv.namedParameters }
+}
+
+/// conv 5x5 stride 2 + leaky ReLU 0.1: halves the resolution. Parameters: `weight`, `bias`.
+public func downscale(_ cin: Int, _ cout: Int) -> Conv2D {
+    Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: .leakyReLU(0.1))
+}
+
+/// `lrelu(x + conv2(lrelu(conv1(x), 0.2)), 0.2)`. Parameters: `conv1.*`, `conv2.*`.
+public func resBlock(_ c: Int) -> Residual {
+    Residual(Sequential([
+        ("conv1", Conv2D(inChannels: c, outChannels: c, kernelSize: 3, activation: .leakyReLU(0.2))),
+        ("conv2", Conv2D(inChannels: c, outChannels: c, kernelSize: 3)),
+    ]), activation: .leakyReLU(0.2))
+}
+
+/// Sizes of a Quick96-family model. Widths follow DeepFaceLab's DeepFakeArchi with opts "ud".
+public struct Quick96Config: Sendable, Equatable, Codable {
+    /// Face size in pixels; a multiple of 32.
+    public var resolution: Int
+    /// Encoder width (`e_dims`): its four convolutions have 1, 2, 4, 8 times this many channels.
+    public var encoderDims: Int
+    /// Bottleneck width (`ae_dims`).
+    public var aeDims: Int
+    /// Decoder width (`d_dims`).
+    public var decoderDims: Int
+    /// Mask decoder width (`d_mask_dims`).
+    public var maskDims: Int
+
+    public init(resolution: Int, encoderDims: Int, aeDims: Int, decoderDims: Int, maskDims: Int) {
+        self.resolution = resolution
+        self.encoderDims = encoderDims
+        self.aeDims = aeDims
+        self.decoderDims = decoderDims
+        self.maskDims = maskDims
+    }
+
+    /// DeepFaceLab's Quick96: 96 px, e 64, ae 128, d 64, mask 16 (38.3 M parameters).
+    public static let quick96 = Quick96Config(resolution: 96, encoderDims: 64, aeDims: 128, decoderDims: 64, maskDims: 16)
+    /// A demo-sized model that visibly trains in minutes on two cores: 64 px, e 32, ae 64, d 32, mask 8.
+    public static let tiny = Quick96Config(resolution: 64, encoderDims: 32, aeDims: 64, decoderDims: 32, maskDims: 8)
+
+    /// Spatial size of the dense bottleneck (3 for 96 px).
+    public var lowestDenseResolution: Int { resolution / 32 }
+    /// DSSIM window of the loss, as leras sizes it: `int(resolution / 11.6)`.
+    public var dssimFilterSize: Int { Int(Double(resolution) / 11.6) }
+
+    func validate() throws {
+        guard resolution >= 32, resolution % 32 == 0 else { throw FacetError("Quick96: resolution \(resolution) must be a positive multiple of 32") }
+        guard encoderDims > 0, aeDims > 0, decoderDims > 0, maskDims > 0 else { throw FacetError("Quick96: every width must be positive") }
+    }
+}
+
+/// Which decoder: the source face's or the destination face's.
+public enum FaceRole: String, Sendable, CaseIterable {
+    case src, dst
+}
+
+/// One decoder: the image branch and the mask branch both read the same code.
+/// Parameters: `up0`, `res0`, ..., `out.conv0` ... `out.conv3`, `mask_up0` ... `mask_up3`, `mask_out`.
+public final class Quick96Decoder {
+    public let image: Sequential
+    public let mask: Sequential
+    private let codeGradient = Tensor(shape: [0])
+
+    init(_ c: Quick96Config) {
+        let d = c.decoderDims, m = c.maskDims
+        image = Sequential([
+            ("up0", Upscale(c.aeDims, d * 8)), ("res0", resBlock(d * 8)),
+            ("up1", Upscale(d * 8, d * 4)), ("res1", resBlock(d * 4)),
+            ("up2", Upscale(d * 4, d * 2)), ("res2", resBlock(d * 2)),
+            ("out", ConcatChannels([
+                ("conv0", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 1)),
+                ("conv1", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 3)),
+                ("conv2", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 3)),
+                ("conv3", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 3)),
+            ])),
+            ("shuffle", DepthToSpace(blockSize: 2)),
+            ("sigmoid", Sigmoid()),
+        ])
+        mask = Sequential([
+            ("mask_up0", Upscale(c.aeDims, m * 8)), ("mask_up1", Upscale(m * 8, m * 4)),
+            ("mask_up2", Upscale(m * 4, m * 2)), ("mask_up3", Upscale(m * 2, m)),
+            ("mask_out", Conv2D(inChannels: m, outChannels: 1, kernelSize: 1, activation: .sigmoid)),
+        ])
+    }
+
+    /// Image `[N, R, R, 3]` and mask `[N, R, R, 1]`, both in (0, 1), owned by the decoder.
+    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
+        (image.forward(code), mask.forward(code))
+    }
+
+    /// dLoss/dCode from the gradients of both outputs.
+    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor {
+        codeGradient.copy(from: image.backward(dImage))
+        let gm = mask.backward(dMask)
+        codeGradient.expectSameShape(gm, "Quick96Decoder: mask branch code gradient")
+        let o = codeGradient.data, s = gm.data
+        for i in 0..<gm.count { o[i] += s[i] }
+        return codeGradient
+    }
+
+    var namedParameters: [(name: String, parameter: Parameter)] { image.namedParameters + mask.namedParameters }
+}
+
+/// One role's training inputs, images in [0, 1]: the augmented (warped) face `[B, R, R, 3]` the
+/// encoder sees, the unwarped target `[B, R, R, 3]`, and its face mask `[B, R, R, 1]`.
+public struct TrainingBatch {
+    public var warped: Tensor
+    public var target: Tensor
+    public var mask: Tensor
+    public init(warped: Tensor, target: Tensor, mask: Tensor) {
+        self.warped = warped
+        self.target = target
+        self.mask = mask
+    }
+}
+
+/// Per-sample losses of one training step (before the update), per role.
+public struct StepLosses: Sendable {
+    public var src: [Float]
+    public var dst: [Float]
+    public var srcMean: Float { src.reduce(0, +) / Float(max(src.count, 1)) }
+    public var dstMean: Float { dst.reduce(0, +) / Float(max(dst.count, 1)) }
+}
+
+/// DeepFaceLab's Quick96 (or a smaller variant with the same structure): a shared encoder and
+/// inter, and a decoder (image + mask) per role, trained with masked DSSIM + MSE + mask MSE and
+/// RMSprop with lr dropout, exactly as `bench/bench_quick96_tf.py` spells out.
+///
+/// Parameter paths: `encoder.down1.weight` ... `encoder.down4.*`, `inter.dense1.*`,
+/// `inter.dense2.*`, `inter.up.*`, `decoder_src.*`, `decoder_dst.*` (see `Quick96Decoder`).
+///
+/// Usage:
+/// ```
+/// let model = try Quick96(config: .quick96, seed: 1)
+/// let losses = model.trainStep(src: srcBatch, dst: dstBatch)     // forward, backward, update
+/// let (face, mask) = model.predict(dstFaces, decoder: .src)      // the swap, for merge
+/// let tensors = model.exportTensors()                            // weights + optimizer state
+/// try model.importTensors(tensors)
+/// ```
+/// Not thread-safe: one thread drives a model at a time.
+public final class Quick96 {
+    public let config: Quick96Config
+    public let encoder: Sequential
+    public let inter: Sequential
+    public let decoderSrc: Quick96Decoder
+    public let decoderDst: Quick96Decoder
+    /// The optimizer of `trainStep` (RMSprop lr 2e-4, lr dropout 0.3 by default).
+    public let optimizer: any Optimizer
+
+    private let stacked = Tensor(shape: [0])
+    private let codeGradient = Tensor(shape: [0])
+    private let blurSrc = GaussianBlur(sigma: 3), blurDst = GaussianBlur(sigma: 3)
+    private let dssim: MaskedLoss, mse: MaskedLoss
+    private let maskMSE = MSELoss(scale: 10)
+    private let imageGradSrc = Tensor(shape: [0]), maskGradSrc = Tensor(shape: [0])
+    private let imageGradDst = Tensor(shape: [0]), maskGradDst = Tensor(shape: [0])
+
+    /// A freshly initialised model: Glorot-uniform kernels from `seed`, zero biases.
+    public init(config: Quick96Config = .quick96, seed: UInt64 = 0, optimizer: (any Optimizer)? = nil) throws {
+        try config.validate()
+        self.config = config
+        let e = config.encoderDims, low = config.lowestDenseResolution, r16 = config.resolution / 16
+        let first = downscale(3, e)
+        first.computesInputGradient = false
+        encoder = Sequential([
+            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4", downscale(e * 4, e * 8)),
+            ("flatten", Reshape(to: [r16 * r16 * e * 8])), ("norm", PixelNorm()),
+        ])
+        inter = Sequential([
+            ("dense1", Dense(inFeatures: r16 * r16 * e * 8, outFeatures: config.aeDims)),
+            ("dense2", Dense(inFeatures: config.aeDims, outFeatures: low * low * config.aeDims)),
+            ("reshape", Reshape(to: [low, low, config.aeDims])),
+            ("up", Upscale(config.aeDims, config.aeDims)),
+        ])
+        decoderSrc = Quick96Decoder(config)
+        decoderDst = Quick96Decoder(config)
+        self.optimizer = optimizer ?? RMSprop(seed: UInt32(truncatingIfNeeded: seed))
+        dssim = MaskedLoss(DSSIMLoss(filterSize: config.dssimFilterSize, sigma: 1.5, scale: 10))
+        mse = MaskedLoss(MSELoss(scale: 10))
+        var generator = SeededGenerator(seed: seed)
+        for (_, p) in namedParameters { p.value.initializeGlorot(using: &generator) }
+    }
+
+    /// Every parameter with its full path, in a fixed order.
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        func prefixed(_ p: String, _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
+            list.map { (name: "\(p).\($0.name)", parameter: $0.parameter) }
+        }
+        return prefixed("encoder", encoder.namedParameters) + prefixed("inter", inter.namedParameters)
+            + prefixed("decoder_src", decoderSrc.namedParameters) + prefixed("decoder_dst", decoderDst.namedParameters)
+    }
+
+    /// Number of trainable floats.
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
+
+    private func check(_ t: Tensor, channels: Int, _ what: String) {
+        let r = config.resolution
+        t.expectNHWC(channels: channels, height: r, width: r, "Quick96(\(r) px) \(what)")
+    }
+
+    /// The code `[N, R/16, R/16, aeDims]` of faces `[N, R, R, 3]` (owned by the model until its
+    /// next call).
+    public func encode(_ faces: Tensor) -> Tensor {
+        check(faces, channels: 3, "faces")
+        return inter.forward(encoder.forward(faces))
+    }
+
+    /// Encodes `faces` and decodes them with the chosen decoder: for merge, dst faces through the
+    /// src decoder. Returns copies: image `[N, R, R, 3]` and mask `[N, R, R, 1]`, in (0, 1).
+    public func predict(_ faces: Tensor, decoder role: FaceRole) -> (image: Tensor, mask: Tensor) {
+        let (image, mask) = (role == .src ? decoderSrc : decoderDst).forward(encode(faces))
+        let i = Tensor(shape: image.shape), m = Tensor(shape: mask.shape)
+        i.copy(from: image)
+        m.copy(from: mask)
+        return (i, m)
+    }
+
+    /// One training iteration (DeepFaceLab's `src_dst_train`): both batches through the shared
+    /// encoder and inter (stacked into one batch: the same math, one pass), each through its own
+    /// decoder, per-sample losses `10*DSSIM + 10*MSE` on the images masked by the blurred target
+    /// mask plus `10*MSE` on the mask, the gradient of their sum, and one optimizer step over all
+    /// weights. Returns the losses before the update.
+    @discardableResult
+    public func trainStep(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
+        let losses = computeGradients(src: src, dst: dst)
+        optimizer.step(namedParameters)
+        return losses
+    }
+
+    /// Forward and backward of `trainStep` without the update: afterwards every parameter's
+    /// `gradient` holds d(sum of all per-sample losses)/d(parameter).
+    public func computeGradients(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
+        for (b, role) in [(src, "src"), (dst, "dst")] {
+            check(b.warped, channels: 3, "\(role) warped batch")
+            check(b.target, channels: 3, "\(role) target batch")
+            check(b.mask, channels: 1, "\(role) mask batch")
+            precondition(b.warped.batch == b.target.batch && b.target.batch == b.mask.batch,
+                         "Quick96.trainStep: \(role) warped, target and mask batches differ in size")
+        }
+        let bs = src.warped.batch, bd = dst.warped.batch, r = config.resolution
+        stacked.resize(to: [bs + bd, r, r, 3])
+        stacked.data.update(from: src.warped.data, count: src.warped.count)
+        (stacked.data + src.warped.count).update(from: dst.warped.data, count: dst.warped.count)
+
+        let code = encode(stacked)
+        let srcOut = decoderSrc.forward(code.batchSlice(0..<bs))
+        let srcLoss = sideLoss(src, srcOut, blurSrc, imageGradSrc, maskGradSrc)
+        let dstOut = decoderDst.forward(code.batchSlice(bs..<(bs + bd)))
+        let dstLoss = sideLoss(dst, dstOut, blurDst, imageGradDst, maskGradDst)
+
+        let gs = decoderSrc.backward(image: imageGradSrc, mask: maskGradSrc)
+        let gd = decoderDst.backward(image: imageGradDst, mask: maskGradDst)
+        codeGradient.resize(to: code.shape)
+        codeGradient.data.update(from: gs.data, count: gs.count)
+        (codeGradient.data + gs.count).update(from: gd.data, count: gd.count)
+        _ = encoder.backward(inter.backward(codeGradient))
+        return StepLosses(src: srcLoss, dst: dstLoss)
+    }
+
+    /// The per-sample loss of one role and its gradients with respect to the decoder's outputs.
+    private func sideLoss(_ batch: TrainingBatch, _ out: (image: Tensor, mask: Tensor), _ blur: GaussianBlur,
+                          _ imageGrad: Tensor, _ maskGrad: Tensor) -> [Float] {
+        let blurred = blur.forward(batch.mask)
+        dssim.mask = blurred
+        mse.mask = blurred
+        let a = dssim.evaluate(prediction: out.image, target: batch.target, gradient: imageGrad, accumulate: false)
+        let b = mse.evaluate(prediction: out.image, target: batch.target, gradient: imageGrad, accumulate: true)
+        let c = maskMSE.evaluate(prediction: out.mask, target: batch.mask, gradient: maskGrad, accumulate: false)
+        return (0..<a.count).map { a[$0] + b[$0] + c[$0] }
+    }
+
+    /// The losses `trainStep` would report, without training (for held-out evaluation).
+    public func evaluate(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
+        var out: [[Float]] = []
+        for (batch, decoder, blur) in [(src, decoderSrc, blurSrc), (dst, decoderDst, blurDst)] {
+            let o = decoder.forward(encode(batch.warped))
+            let blurred = blur.forward(batch.mask)
+            dssim.mask = blurred
+            mse.mask = blurred
+            let a = dssim(o.image, batch.target), b = mse(o.image, batch.target), c = maskMSE(o.mask, batch.mask)
+            out.append((0..<a.count).map { a[$0] + b[$0] + c[$0] })
+        }
+        return StepLosses(src: out[0], dst: out[1])
+    }
+
+    /// Weights then optimizer state, ready for the store (one blob per tensor).
+    public func exportTensors() -> [NamedTensor] {
+        Checkpoint.export(parameters: namedParameters, optimizer: optimizer)
+    }
+
+    /// Restores what `exportTensors` produced; throws (changing nothing) on a missing,
+    /// unexpected or mis-shaped tensor.
+    public func importTensors(_ tensors: [NamedTensor]) throws {
+        try Checkpoint.load(tensors, parameters: namedParameters, optimizer: optimizer)
+    }
+}
+
+extension Tensor {
+    /// Glorot-uniform for kernels (`[k, k, cin, cout]` or `[cin, cout]`), zeros for biases.
+    public func initializeGlorot(using generator: inout SeededGenerator) {
+        switch shape.count {
+        case 4: fillGlorotUniform(fanIn: shape[0] * shape[1] * shape[2], fanOut: shape[0] * shape[1] * shape[3], using: &generator)
+        case 2: fillGlorotUniform(fanIn: shape[0], fanOut: shape[1], using: &generator)
+        default: fill(0)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+/// Convolution forward against a direct (naive, double-precision) implementation.
+import XCTest
+@testable import FacetNN
+
+final class ConvolutionTests: XCTestCase {
+    /// TensorFlow's SAME convolution written out as its definition.
+    func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int) -> [Double] {
+        let (n, h, wd, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), cout = w.shape[3]
+        let (oh, pt) = samePadding(input: h, kernel: k, stride: s), (ow, pl) = samePadding(input: wd, kernel: k, stride: s)
+        var out = [Double](repeating: 0, count: n * oh * ow * cout)
+        for b0 in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for co in 0..<cout {
+            var acc = Double(b[co])
+            for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * s - pt + ky, ix = ox * s - pl + kx
+                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                for ci in 0..<cin {
+                    acc += Double(x[((b0 * h + iy) * wd + ix) * cin + ci]) * Double(w[((ky * k + kx) * cin + ci) * cout + co])
+                }
+            } }
+            out[((b0 * oh + oy) * ow + ox) * cout + co] = acc
+        } } } }
+        return out
+    }
+
+    func testForwardMatchesDirectConvolution() {
+        var gen = SeededGenerator(seed: 11)
+        let cases: [(k: Int, s: Int, cin: Int, cout: Int, h: Int, w: Int)] = [
+            (1, 1, 5, 3, 6, 6), (3, 1, 3, 8, 9, 7), (3, 1, 16, 12, 8, 8), (3, 1, 7, 5, 5, 9), (5, 2, 3, 6, 12, 12),
+            (5, 2, 8, 4, 9, 11), (3, 2, 4, 4, 7, 8), (4, 2, 3, 2, 8, 8), (5, 1, 2, 3, 6, 5),
+        ]
+        for c in cases {
+            let conv = Conv2D(inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.s)
+            conv.initialize(using: &gen)
+            for i in 0..<c.cout { conv.bias!.value[i] = gen.nextUnitFloat() - 0.5 }
+            let x = randomTensor([2, c.h, c.w, c.cin], &gen)
+            let y = conv.forward(x)
+            let expected = directConvolution(x, conv.weight.value, conv.bias!.value, k: c.k, s: c.s)
+            XCTAssertEqual(y.shape, [2, (c.h + c.s - 1) / c.s, (c.w + c.s - 1) / c.s, c.cout], "\(c)")
+            var worst = 0.0
+            for i in 0..<expected.count { worst = max(worst, abs(Double(y[i]) - expected[i])) }
+            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w)")
+        }
+    }
+
+    func testSamePaddingMatchesTensorFlow() {
+        // TF: 96 -> 48 with a 5x5 stride-2 kernel pads 1 before and 2 after.
+        XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).output, 48)
+        XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).before, 1)
+        XCTAssertEqual(samePadding(input: 12, kernel: 3, stride: 1).before, 1)
+    }
+
+    func testDepthToSpaceUsesTensorFlowChannelOrder() {
+        // tf.nn.depth_to_space(arange(8).reshape(1,1,1,8), 2) = [[[[0,1],[2,3]],[[4,5],[6,7]]]].
+        let x = Tensor(shape: [1, 1, 1, 8], values: (0..<8).map(Float.init))
+        let y = DepthToSpace(blockSize: 2).forward(x)
+        XCTAssertEqual(y.shape, [1, 2, 2, 2])
+        XCTAssertEqual(y.values, [0, 1, 2, 3, 4, 5, 6, 7])
+        let x2 = Tensor(shape: [1, 1, 2, 4], values: (0..<8).map(Float.init))
+        // Two pixels, one channel out: out[0,0]=0 out[0,1]=1 out[0,2]=4 out[0,3]=5 / row 1: 2 3 6 7.
+        XCTAssertEqual(DepthToSpace(blockSize: 2).forward(x2).values, [0, 1, 4, 5, 2, 3, 6, 7])
+    }
+}

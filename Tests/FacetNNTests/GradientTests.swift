@@ -1,0 +1,123 @@
+/// Every layer's and loss's backward pass against central finite differences.
+import XCTest
+@testable import FacetNN
+
+final class GradientTests: XCTestCase {
+    var gen = SeededGenerator(seed: 7)
+
+    func conv(_ cin: Int, _ cout: Int, k: Int, s: Int, _ act: Activation = .identity) -> Conv2D {
+        let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: s, activation: act)
+        c.initialize(using: &gen)
+        for i in 0..<cout { c.bias!.value[i] = Float(i) * 0.1 - 0.1 }
+        return c
+    }
+
+    func testConvolutionGradients() {
+        for (k, s, act) in [(3, 1, Activation.identity), (5, 2, .leakyReLU(0.1)), (1, 1, .identity), (3, 2, .leakyReLU(0.2)),
+                            (4, 2, .identity), (3, 1, .sigmoid)] {
+            let layer = conv(3, 4, k: k, s: s, act)
+            let x = randomTensor([2, 6, 7, 3], &gen)
+            let err = checkLayerGradients(layer, input: x)
+            XCTAssertLessThan(err, 1e-2, "conv k\(k) s\(s)")
+        }
+    }
+
+    func testDenseGradients() {
+        let d = Dense(inFeatures: 12, outFeatures: 5)
+        d.initialize(using: &gen)
+        checkLayerGradients(d, input: randomTensor([3, 2, 2, 3], &gen))
+    }
+
+    func testActivationGradients() {
+        checkLayerGradients(LeakyReLU(slope: 0.2), input: randomTensor([2, 3, 3, 4], &gen))
+        checkLayerGradients(Sigmoid(), input: randomTensor([2, 3, 3, 4], &gen, in: -3...3))
+    }
+
+    func testReshapeShuffleAndNormGradients() {
+        checkLayerGradients(DepthToSpace(blockSize: 2), input: randomTensor([2, 3, 2, 8], &gen))
+        checkLayerGradients(Reshape(to: [24]), input: randomTensor([2, 2, 3, 4], &gen))
+        checkLayerGradients(PixelNorm(), input: randomTensor([3, 10], &gen))
+        checkLayerGradients(GaussianBlur(sigma: 1), input: randomTensor([2, 7, 6, 2], &gen))
+    }
+
+    func testResidualConcatAndUpscaleGradients() {
+        let res = Residual(Sequential([("conv1", conv(4, 4, k: 3, s: 1, .leakyReLU(0.2))), ("conv2", conv(4, 4, k: 3, s: 1))]),
+                           activation: .leakyReLU(0.2))
+        checkLayerGradients(res, input: randomTensor([2, 5, 5, 4], &gen))
+        let cat = ConcatChannels([("a", conv(3, 2, k: 1, s: 1)), ("b", conv(3, 3, k: 3, s: 1))])
+        checkLayerGradients(cat, input: randomTensor([2, 4, 5, 3], &gen))
+        let up = Upscale(3, 2)
+        for (_, p) in up.namedParameters { p.value.initializeGlorot(using: &gen) }
+        checkLayerGradients(up, input: randomTensor([2, 3, 3, 3], &gen))
+    }
+
+    /// d(sum of per-sample losses)/d(prediction) against central differences.
+    func checkLoss(_ loss: any ImageLoss, prediction: Tensor, target: Tensor, eps: Float = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
+        let g = Tensor(shape: [0])
+        _ = loss.evaluate(prediction: prediction, target: target, gradient: g, accumulate: false)
+        let analytic = g.values
+        let idx = sampleIndices(prediction.count, 40, &gen)
+        let num = numericGradient(of: { loss(prediction, target).reduce(0.0) { $0 + Double($1) } }, wrt: prediction, at: idx, eps: eps)
+        let err = relativeError(idx.map { Double(analytic[$0]) }, num)
+        XCTAssertLessThan(err, 1e-2, "\(type(of: loss)) gradient", file: file, line: line)
+    }
+
+    func testLossGradients() {
+        let p = randomTensor([2, 12, 11, 3], &gen, in: 0...1), t = randomTensor([2, 12, 11, 3], &gen, in: 0...1)
+        checkLoss(MSELoss(scale: 10), prediction: p, target: t)
+        checkLoss(DSSIMLoss(filterSize: 5, sigma: 1.5, scale: 10), prediction: p, target: t)
+        let mask = randomTensor([2, 12, 11, 1], &gen, in: 0...1)
+        checkLoss(MaskedLoss(DSSIMLoss(filterSize: 4, sigma: 1.5, scale: 10), mask: mask), prediction: p, target: t)
+        checkLoss(MaskedLoss(MSELoss(scale: 10), mask: mask), prediction: p, target: t)
+    }
+
+    func testLossValuesPerSample() {
+        let p = randomTensor([3, 10, 10, 3], &gen, in: 0...1)
+        let t = Tensor(shape: p.shape)
+        t.copy(from: p)
+        let dssim = DSSIMLoss(filterSize: 4, sigma: 1.5)
+        XCTAssertEqual(dssim(p, t).count, 3)
+        for v in dssim(p, t) { XCTAssertEqual(v, 0, accuracy: 1e-5, "identical images have DSSIM 0") }
+        // Sample 1 differs: only its MSE is non-zero, and it equals the mean squared difference.
+        for i in 300..<600 { t[i] = p[i] + 0.5 }
+        let mse = MSELoss()(p, t)
+        XCTAssertEqual(mse[0], 0)
+        XCTAssertEqual(mse[1], 0.25, accuracy: 1e-6)
+        XCTAssertEqual(mse[2], 0)
+        XCTAssertGreaterThan(dssim(p, t)[1], 0.001)
+    }
+
+    func testQuick96EncoderAndInterGradients() throws {
+        let model = try Quick96(config: Quick96Config(resolution: 32, encoderDims: 4, aeDims: 8, decoderDims: 4, maskDims: 2), seed: 3)
+        checkCompositeGradients(model.encoder, input: randomTensor([3, 32, 32, 3], &gen, in: 0...1), checkInput: false)
+        checkCompositeGradients(model.inter, input: randomTensor([3, 2, 2, 32], &gen))
+        checkCompositeGradients(model.decoderSrc.image, input: randomTensor([2, 2, 2, 8], &gen))
+        checkCompositeGradients(model.decoderSrc.mask, input: randomTensor([2, 2, 2, 8], &gen))
+    }
+
+    /// The whole Quick96 composition (stacked encoder pass, both decoders, blurred-mask losses)
+    /// on a small configuration: parameter gradients of the summed loss against central differences.
+    func testQuick96GradientsEndToEnd() throws {
+        let model = try Quick96(config: Quick96Config(resolution: 32, encoderDims: 4, aeDims: 8, decoderDims: 4, maskDims: 2), seed: 3)
+        let src = TrainingBatch(warped: randomTensor([2, 32, 32, 3], &gen, in: 0...1), target: randomTensor([2, 32, 32, 3], &gen, in: 0...1),
+                                mask: ellipseMask(batch: 2, size: 32))
+        let dst = TrainingBatch(warped: randomTensor([1, 32, 32, 3], &gen, in: 0...1), target: randomTensor([1, 32, 32, 3], &gen, in: 0...1),
+                                mask: ellipseMask(batch: 1, size: 32))
+        _ = model.computeGradients(src: src, dst: dst)
+        let params = model.namedParameters
+        let grads = params.map { $0.parameter.gradient.values }
+        func total() -> Double {
+            let l = model.evaluate(src: src, dst: dst)
+            return (l.src + l.dst).reduce(0.0) { $0 + Double($1) }
+        }
+        // The summed loss is a float near 30, too coarse for one-entry differences: each
+        // parameter is checked along its own gradient direction instead.
+        for name in ["encoder.down1.weight", "encoder.down4.bias", "inter.dense1.weight", "inter.up.weight",
+                     "decoder_src.res0.conv1.weight", "decoder_src.out.conv0.weight", "decoder_dst.out.conv3.bias",
+                     "decoder_dst.mask_up0.weight", "decoder_src.mask_up3.weight"] {
+            guard let k = params.firstIndex(where: { $0.name == name }) else { return XCTFail("no parameter \(name)") }
+            let ratio = directionalRatio(of: total, wrt: params[k].parameter.value, gradient: grads[k], eps: 1e-3)
+            XCTAssertEqual(ratio, 1, accuracy: 5e-2, "directional derivative / |gradient| of \(name)")
+        }
+    }
+}
