@@ -21,11 +21,11 @@ public class DropoutOptimizerBase {
     /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a given step
     /// (Quick96 uses 0.3); 1 updates every weight.
     public let lrDropout: Float
-    /// Steps taken; part of the saved state (it also seeds each step's dropout mask).
+    /// Steps taken; part of the saved state (with `seed`, it keys each step's dropout mask).
     public internal(set) var iterations: Int = 0
     /// Seeds the dropout masks: mask(step, parameter, element) is a hash, so a resumed run draws
     /// the same masks as an uninterrupted one.
-    public let seed: UInt32
+    public internal(set) var seed: UInt32
 
     init(lrDropout: Float, seed: UInt32) {
         precondition(lrDropout > 0 && lrDropout <= 1, "optimizer: lr dropout must be in (0, 1], got \(lrDropout)")
@@ -40,15 +40,19 @@ public class DropoutOptimizerBase {
 
     var keepThreshold: UInt32 { lrDropout >= 1 ? UInt32.max : UInt32(Double(lrDropout) * 4_294_967_296.0) }
 
+    /// The step count and dropout seed, as `optimizer.iterations` `[4]`: floats hold integers
+    /// exactly only up to 2^24, so each is split into 16-bit halves.
     var counterState: NamedTensor {
-        // Float holds integers exactly up to 2^24; split the step count so any count survives.
-        NamedTensor(name: "optimizer.iterations", shape: [2],
-                    data: [Float(iterations % 16_777_216), Float(iterations / 16_777_216)])
+        NamedTensor(name: "optimizer.iterations", shape: [4],
+                    data: [Float(iterations & 0xFFFF), Float(iterations >> 16), Float(seed & 0xFFFF), Float(seed >> 16)])
     }
 
     func loadCounter(_ t: NamedTensor) throws {
-        guard t.shape == [2], t.data.count == 2 else { throw FacetError("tensor 'optimizer.iterations': expected shape [2], got \(t.shape)") }
-        iterations = Int(t.data[0]) + Int(t.data[1]) * 16_777_216
+        guard t.shape == [4], t.data.count == 4, t.data.allSatisfy({ $0 >= 0 && $0 < 65_536 && $0 == $0.rounded() }) else {
+            throw FacetError("tensor 'optimizer.iterations': expected 4 integers below 65536, got shape \(t.shape); the checkpoint is corrupt")
+        }
+        iterations = Int(t.data[0]) | Int(t.data[1]) << 16
+        seed = UInt32(t.data[2]) | UInt32(t.data[3]) << 16
     }
 }
 
@@ -95,7 +99,7 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
     }
 
     public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
-        parameters.map { (name: "optimizer.acc.\($0.name)", shape: $0.parameter.value.shape) } + [(name: "optimizer.iterations", shape: [2])]
+        parameters.map { (name: "optimizer.acc.\($0.name)", shape: $0.parameter.value.shape) } + [(name: "optimizer.iterations", shape: [4])]
     }
 
     public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
@@ -165,7 +169,7 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
     public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
         parameters.flatMap { [(name: "optimizer.m.\($0.name)", shape: $0.parameter.value.shape),
                               (name: "optimizer.v.\($0.name)", shape: $0.parameter.value.shape)] }
-            + [(name: "optimizer.iterations", shape: [2])]
+            + [(name: "optimizer.iterations", shape: [4])]
     }
 
     public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
