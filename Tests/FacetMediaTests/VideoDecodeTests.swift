@@ -219,8 +219,14 @@ final class VideoDecodeTests: XCTestCase {
         assertFacetError(try StillsFolder(path: garbage), contains: [garbage, "not a folder"])
     }
 
-    func testUnreadablePathIsReported() throws {
-        guard getuid() != 0 else { throw XCTSkip("root can read any file") }
+    func testFileWhoseReadsFailIsReported() throws {
+        // Reading /proc/self/mem at offset 0 fails with EIO, even for root.
+        guard FileManager.default.fileExists(atPath: "/proc/self/mem") else { throw XCTSkip("no /proc") }
+        assertFacetError(try VideoProbe.probe(path: "/proc/self/mem"), contains: ["/proc/self/mem: ", "Input/output error"])
+    }
+
+    func testFileWithoutReadPermissionIsReported() throws {
+        guard getuid() != 0 else { throw XCTSkip("root can read any file, so permissions cannot be tested") }
         let folder = try temporaryFolder(self)
         let locked = folder + "/locked.mp4"
         try FileManager.default.copyItem(atPath: Fixtures.video("src-d18.mp4"), toPath: locked)
@@ -275,6 +281,7 @@ final class VideoDecodeTests: XCTestCase {
             let decoder = try VideoDecoder(path: out)
             XCTAssertEqual(decoder.info.codec, codecName)
             XCTAssertEqual(decoder.info.frameCount, 12, name)
+            XCTAssertEqual(try VideoProbe.probe(path: out), decoder.info, name)
             XCTAssertEqual([decoder.info.width, decoder.info.height], [96, 64])
             XCTAssertFalse(decoder.info.hasAudio)
             var frames = 0
