@@ -44,24 +44,28 @@ public struct DetectedFace: Sendable {
 /// conventions included, so its results match what users of the Python package see.
 ///
 /// `detect` allocates its own buffers per call and only reads the weights, so one detector can serve
-/// several threads at once.
+/// several threads at once. Within a call it spreads the pyramid levels and crop batches over
+/// `threads` threads (the whole work is split in two nearly equal halves, so more than two gain little).
 public final class MTCNNDetector: @unchecked Sendable {
     private let pnet: PNet
     private let rnet: RNet
     private let onet: ONet
     /// Pyramid step between P-Net scales.
     public let scaleFactor = 0.709
+    /// Threads one `detect` call uses; 1 when the caller already runs several detections at once.
+    public let threads: Int
 
-    public init(weightsPath: String) throws {
+    public init(weightsPath: String, threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) throws {
         let file = try SafeTensorsFile(path: weightsPath)
         pnet = try PNet(file)
         rnet = try RNet(file)
         onet = try ONet(file)
+        self.threads = max(1, threads)
     }
 
     /// Finds the weights with `ModelFiles.mtcnnWeights()`.
-    public convenience init() throws {
-        try self.init(weightsPath: ModelFiles.mtcnnWeights())
+    public convenience init(threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) throws {
+        try self.init(weightsPath: ModelFiles.mtcnnWeights(), threads: threads)
     }
 
     /// Faces in `image` (grey, RGB or RGBA), best score first, boxes clipped to the image.
@@ -106,38 +110,55 @@ public final class MTCNNDetector: @unchecked Sendable {
 
     private func proposals(_ source: SourceImage, minFaceSize: Int, threshold: Double) -> [Candidate] {
         let scales = pyramidScales(width: source.width, height: source.height, minFaceSize: minFaceSize)
-        guard let first = scales.first else { return [] }
-        // Buffers sized for the largest level, reused by every smaller one.
-        let maxW = Int((Double(source.width) * first).rounded(.up)), maxH = Int((Double(source.height) * first).rounded(.up))
-        let workspace = PNet.Workspace(rows: maxW, cols: maxH, sourceRows: source.height)
-        var all: [Candidate] = []
-        for scale in scales {
-            let ws = Int((Double(source.width) * scale).rounded(.up)), hs = Int((Double(source.height) * scale).rounded(.up))
-            let taps = AxisTaps.pair(sourceWidth: source.width, sourceHeight: source.height, width: ws, height: hs)
-            resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
-                                   originX: 0, originY: 0, windowWidth: source.width, windowHeight: source.height,
-                                   width: ws, height: hs, taps: taps, into: workspace.input, rowScratch: workspace.resample)
-            // The input is transposed: rows run along x, columns along y.
-            let (rows, cols) = pnet.forward(workspace, rows: ws, cols: hs)
-            var level: [Candidate] = []
-            let out = workspace.heads
-            for i in 0..<rows {
-                for j in 0..<cols {
-                    let o = out + (i * cols + j) * 6
-                    let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
-                    guard score >= threshold else { continue }
-                    // A 12x12 cell at stride 2, in the 1-based coordinates of the original code.
-                    let x1 = ((2 * Double(i) + 1) / scale).rounded(.towardZero)
-                    let y1 = ((2 * Double(j) + 1) / scale).rounded(.towardZero)
-                    let x2 = ((2 * Double(i) + 12) / scale).rounded(.towardZero)
-                    let y2 = ((2 * Double(j) + 12) / scale).rounded(.towardZero)
-                    level.append(Candidate(x1: x1, y1: y1, x2: x2, y2: y2, score: score,
-                                           reg: [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]))
-                }
-            }
-            all += nonMaximumSuppression(level, threshold: 0.5, byMinimum: false)
+        if scales.isEmpty { return [] }
+        let sizes = scales.map { scale in
+            (Int((Double(source.width) * scale).rounded(.up)), Int((Double(source.height) * scale).rounded(.up)))
         }
-        all = nonMaximumSuppression(all, threshold: 0.7, byMinimum: false)
+        // Deal the levels to threads by area, largest first: level 0 is about half the work, so two
+        // threads split it nearly evenly.
+        var groups = [[Int]](repeating: [], count: min(threads, scales.count))
+        var load = [Int](repeating: 0, count: groups.count)
+        for level in scales.indices {
+            let t = load.indices.min { load[$0] < load[$1] }!
+            groups[t].append(level)
+            load[t] += sizes[level].0 * sizes[level].1
+        }
+        // A P-Net score passes when its logit difference does: no exp for the many cells that fail.
+        let logitThreshold = threshold >= 1 ? Double.infinity : threshold <= 0 ? -Double.infinity : log(threshold / (1 - threshold))
+        let perLevel = ResultSlots<[Candidate]>(count: scales.count)
+        let pnet = self.pnet, levelGroups = groups
+        parallel(levelGroups.count) { g in
+            let largest = levelGroups[g][0]
+            // Buffers sized for this thread's largest level, reused by its smaller ones.
+            let workspace = PNet.Workspace(rows: sizes[largest].0, cols: sizes[largest].1, sourceWidth: source.width)
+            for level in levelGroups[g] {
+                let scale = scales[level], (ws, hs) = sizes[level]
+                let taps = AxisTaps.pair(sourceWidth: source.width, sourceHeight: source.height, width: ws, height: hs)
+                resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
+                                       originX: 0, originY: 0, windowWidth: source.width, windowHeight: source.height,
+                                       width: ws, height: hs, taps: taps, into: workspace.input, rowScratch: workspace.resample)
+                // The input is transposed: rows run along x, columns along y.
+                let (rows, cols) = pnet.forward(workspace, rows: ws, cols: hs)
+                var found: [Candidate] = []
+                let out = workspace.heads
+                for i in 0..<rows {
+                    for j in 0..<cols {
+                        let o = out + (i * cols + j) * 6
+                        let logit = Double(o[1]) - Double(o[0])
+                        guard logit >= logitThreshold else { continue }
+                        // A 12x12 cell at stride 2, in the 1-based coordinates of the original code.
+                        let x1 = ((2 * Double(i) + 1) / scale).rounded(.towardZero)
+                        let y1 = ((2 * Double(j) + 1) / scale).rounded(.towardZero)
+                        let x2 = ((2 * Double(i) + 12) / scale).rounded(.towardZero)
+                        let y2 = ((2 * Double(j) + 12) / scale).rounded(.towardZero)
+                        found.append(Candidate(x1: x1, y1: y1, x2: x2, y2: y2, score: 1 / (1 + exp(-logit)),
+                                               reg: [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]))
+                    }
+                }
+                perLevel.set(level, nonMaximumSuppression(found, threshold: 0.5, byMinimum: false))
+            }
+        }
+        let all = nonMaximumSuppression(perLevel.values.flatMap { $0 ?? [] }, threshold: 0.7, byMinimum: false)
         return all.map { c in
             // Stage 1 regresses against the cell's width without the +1 the later stages use.
             let w = c.x2 - c.x1, h = c.y2 - c.y1
@@ -152,7 +173,7 @@ public final class MTCNNDetector: @unchecked Sendable {
     // MARK: Stage 2: R-Net on 24x24 crops
 
     private func refine(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
-        let results = runOnCrops(source, boxes, size: 24, network: rnet)
+        let results = runOnCrops(source, boxes, network: rnet)
         var kept: [Candidate] = []
         for (c, o) in zip(boxes, results) {
             let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
@@ -174,7 +195,7 @@ public final class MTCNNDetector: @unchecked Sendable {
 
     private func output(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
         let truncated = boxes.map { c -> Candidate in var t = c; t.truncate(); return t }
-        let results = runOnCrops(source, truncated, size: 48, network: onet)
+        let results = runOnCrops(source, truncated, network: onet)
         var kept: [Candidate] = []
         for (c, o) in zip(truncated, results) {
             let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
@@ -192,40 +213,63 @@ public final class MTCNNDetector: @unchecked Sendable {
     }
 
     /// Crops every box (integer corners, 1-based inclusive; outside the image reads black), resamples
-    /// it to `size x size`, and runs `network` over them in batches. One output row per box.
-    private func runOnCrops<Net: CropNetwork>(_ source: SourceImage, _ boxes: [Candidate], size: Int, network: Net) -> [[Float]] {
-        let batch = 32
+    /// it to the network's input size, and runs the network over them in batches spread over the
+    /// threads. One row of `outputCount` floats per box.
+    private func runOnCrops<Net: CropNetwork>(_ source: SourceImage, _ boxes: [Candidate], network: Net) -> [[Float]] {
+        let batch = 32, size = network.size
         let inputFloats = size * size * 3
-        let workspace = network.makeWorkspace(batch: batch)
-        let maxWindow = boxes.reduce(1) { max($0, Int($1.y2 - $1.y1) + 1) }
-        let resampleScratch = UnsafeMutablePointer<Float>.allocate(capacity: (maxWindow + 1) * size * 3)
-        defer { resampleScratch.deallocate() }
-        var results: [[Float]] = []
-        results.reserveCapacity(boxes.count)
-        var start = 0
-        while start < boxes.count {
-            let n = min(batch, boxes.count - start)
-            for b in 0..<n {
-                let c = boxes[start + b]
-                let windowW = max(1, Int(c.x2 - c.x1) + 1), windowH = max(1, Int(c.y2 - c.y1) + 1)
-                let taps = AxisTaps.pair(sourceWidth: windowW, sourceHeight: windowH, width: size, height: size)
-                resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
-                                       originX: Int(c.x1) - 1, originY: Int(c.y1) - 1,
-                                       windowWidth: windowW, windowHeight: windowH, width: size, height: size,
-                                       taps: taps, into: workspace.input + b * inputFloats, rowScratch: resampleScratch)
+        let batches = (boxes.count + batch - 1) / batch
+        let maxWindow = boxes.reduce(1) { max($0, Int($1.x2 - $1.x1) + 1) }
+        let results = ResultSlots<[Float]>(count: boxes.count)
+        let workers = min(threads, batches)
+        parallel(workers) { worker in
+            let workspace = network.makeWorkspace(batch: batch, resampleCount: maxWindow * 3)
+            for index in stride(from: worker, to: batches, by: workers) {
+                let start = index * batch, n = min(batch, boxes.count - start)
+                for b in 0..<n {
+                    let c = boxes[start + b]
+                    let windowW = max(1, Int(c.x2 - c.x1) + 1), windowH = max(1, Int(c.y2 - c.y1) + 1)
+                    let taps = AxisTaps.pair(sourceWidth: windowW, sourceHeight: windowH, width: size, height: size)
+                    resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
+                                           originX: Int(c.x1) - 1, originY: Int(c.y1) - 1,
+                                           windowWidth: windowW, windowHeight: windowH, width: size, height: size,
+                                           taps: taps, into: workspace.input + b * inputFloats, rowScratch: workspace.resample)
+                }
+                let out = network.forward(workspace, n: n)
+                for b in 0..<n {
+                    results.set(start + b, Array(UnsafeBufferPointer(start: out + b * network.outputCount, count: network.outputCount)))
+                }
             }
-            let out = network.forward(workspace, n: n)
-            for b in 0..<n {
-                results.append(Array(UnsafeBufferPointer(start: out + b * network.outputCount, count: network.outputCount)))
-            }
-            start += n
         }
-        return results
+        return results.values.map { $0! }
     }
 }
 
-/// The RGB pixels `detect` reads, valid for the duration of the call.
-struct SourceImage {
+/// Runs `body(0..<count)` on `count` threads (inline when 1) and returns when all are done.
+private func parallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    if count <= 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}
+
+/// Slots the threads of one call fill, each index by exactly one thread.
+final class ResultSlots<Value>: @unchecked Sendable {
+    private(set) var values: [Value?]
+    private let lock = NSLock()
+
+    init(count: Int) { values = [Value?](repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Value) {
+        lock.lock()
+        values[index] = value
+        lock.unlock()
+    }
+}
+
+/// The RGB pixels `detect` reads, valid for the duration of the call (its threads only read them).
+struct SourceImage: @unchecked Sendable {
     let pixels: UnsafePointer<UInt8>
     let width: Int
     let height: Int

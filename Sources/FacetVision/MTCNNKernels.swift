@@ -1,6 +1,5 @@
-/// The kernels MTCNN's three networks run on: convolution as im2col + sgemm with fused bias and PReLU,
-/// max pooling by TensorFlow's SAME/VALID rules, and OpenCV-style INTER_AREA resampling.
-import COpenBLAS
+/// The kernels MTCNN's three networks run on: direct SIMD convolution with fused bias and PReLU,
+/// dense layers as 1x1 convolutions, max pooling by TensorFlow's SAME/VALID rules, and OpenCV-style INTER_AREA resampling.
 import FacetCore
 
 /// Immutable float32 weights at a stable address, so kernels take raw pointers without copying.
@@ -17,85 +16,138 @@ final class WeightBuffer: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-/// A stride-1, VALID-padded convolution followed by an optional per-channel PReLU. A dense layer
-/// is the 1x1 case over a 1x1 map. Weights are Keras's `[kh, kw, cin, cout]`, which is exactly the
-/// `[K, cout]` matrix an im2col row `(dy, dx, c)` multiplies.
+/// A stride-1, VALID-padded convolution with bias and optional per-channel PReLU, computed
+/// directly (no im2col): each step of the micro-kernel broadcasts one input value of each of six
+/// output pixels' patches and multiplies it by 16 output channels' weights (twelve FMAs on
+/// AVX2 registers). Output channels go in blocks of 16, the weights packed `[block][K][16]`
+/// (zero-padded), `K = kh * kw * cin` in Keras's `(dy, dx, c)` order. Cost: `K * ceil(cout / 16) * 16`
+/// multiply-adds per output pixel, no allocation.
 struct ConvLayer: Sendable {
+    static let lanes = 16
+    typealias Vector = SIMD16<Float>
+
     let kh: Int, kw: Int, cin: Int, cout: Int
-    let weight: WeightBuffer
+    let blocks: Int
+    /// `[block][K][16]`.
+    let packed: WeightBuffer
+    /// `[block * 16]`, zero-padded.
     let bias: WeightBuffer
-    /// PReLU slopes, one per output channel; nil for a linear layer.
+    /// PReLU slopes `[block * 16]`; nil for a linear layer.
     let alpha: WeightBuffer?
+
+    /// `weight` is Keras's `[kh, kw, cin, cout]`, row-major.
+    init(kh: Int, kw: Int, cin: Int, cout: Int, weight: [Float], bias: [Float], alpha: [Float]?) {
+        precondition(weight.count == kh * kw * cin * cout && bias.count == cout && (alpha?.count ?? cout) == cout)
+        self.kh = kh; self.kw = kw; self.cin = cin; self.cout = cout
+        let lanes = Self.lanes
+        let blocks = (cout + lanes - 1) / lanes
+        self.blocks = blocks
+        let k = kh * kw * cin
+        var packed = [Float](repeating: 0, count: blocks * k * lanes)
+        for b in 0..<blocks {
+            for i in 0..<k {
+                for l in 0..<lanes where b * lanes + l < cout {
+                    packed[(b * k + i) * lanes + l] = weight[i * cout + b * lanes + l]
+                }
+            }
+        }
+        func padded(_ v: [Float]) -> [Float] { v + [Float](repeating: 0, count: blocks * lanes - cout) }
+        self.packed = WeightBuffer(packed)
+        self.bias = WeightBuffer(padded(bias))
+        self.alpha = alpha.map { WeightBuffer(padded($0)) }
+    }
 
     var patchSize: Int { kh * kw * cin }
 
     /// `n` maps of `h x w x cin` in, `n` maps of `(h - kh + 1) x (w - kw + 1) x cout` out.
-    /// `scratch` (`scratchCount` floats, at least one im2col row: `(w - kw + 1) * kh * kw * cin`)
-    /// holds im2col rows in chunks, sized to stay in cache. Cost: one sgemm of
-    /// `n * outH * outW x K x cout` in chunks, plus one pass over the output.
-    func forward(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int,
-                 into output: UnsafeMutablePointer<Float>,
-                 scratch: UnsafeMutablePointer<Float>, scratchCount: Int) {
+    func forward(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
         let outH = h - kh + 1, outW = w - kw + 1
         precondition(outH > 0 && outW > 0, "convolution input \(h)x\(w) smaller than its \(kh)x\(kw) kernel")
-        let k = patchSize
-        if kh == 1 && kw == 1 {
-            // 1x1: the input already is the im2col matrix.
-            let m = n * h * w
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cout), Int32(k),
-                        1, input, Int32(k), weight.pointer, Int32(cout), 0, output, Int32(cout))
-            biasAndActivation(output, rows: m)
-            return
+        let total = n * outH * outW
+        let k = patchSize, run = kw * cin, rowStride = w * cin
+        // Raw pointers hoisted out of the loops: touching the buffers' class references in the
+        // loops would retain and release them per pixel.
+        let weightBase = UnsafePointer(packed.pointer), biasBase = UnsafePointer(bias.pointer)
+        let alphaBase = alpha.map { UnsafePointer($0.pointer) }
+        let cout = self.cout
+        /// Where output pixel `q` (in batch, row, column order) reads its patch.
+        @inline(__always) func patch(_ q: Int) -> UnsafePointer<Float> {
+            let t = q / outH / outW * h + (q / outW) % outH
+            return input + t * rowStride + (q % outW) * cin
         }
-        let rowFloats = outW * k
-        precondition(scratchCount >= rowFloats, "im2col scratch of \(scratchCount) floats < one row of \(rowFloats)")
-        let rowsPerChunk = max(1, scratchCount / rowFloats)
-        let totalRows = n * outH
-        let runLength = kw * cin
-        var row = 0
-        while row < totalRows {
-            let rows = min(rowsPerChunk, totalRows - row)
-            // Fill im2col rows: for each output pixel, kh runs of kw*cin contiguous input floats.
-            var dst = scratch
-            for t in row..<(row + rows) {
-                let b = t / outH, r = t % outH
-                for c in 0..<outW {
-                    for dy in 0..<kh {
-                        let src = input + ((b * h + r + dy) * w + c) * cin
-                        dst.update(from: src, count: runLength)
-                        dst += runLength
-                    }
-                }
+        // The output pixels are taken six at a time in storage order, across row and map
+        // boundaries, so narrow maps (R-Net, O-Net) keep the full tile busy. A last short group
+        // repeats its final pixel and stores only the real ones.
+        var q = 0
+        while q < total {
+            let valid = min(6, total - q)
+            let p0 = patch(q)
+            let p1 = valid > 1 ? patch(q + 1) : p0
+            let p2 = valid > 2 ? patch(q + 2) : p1
+            let p3 = valid > 3 ? patch(q + 3) : p2
+            let p4 = valid > 4 ? patch(q + 4) : p3
+            let p5 = valid > 5 ? patch(q + 5) : p4
+            for block in 0..<blocks {
+                let offset = block * Self.lanes, count = min(Self.lanes, cout - offset)
+                let acc = Self.tile6((p0, p1, p2, p3, p4, p5), rowStride: rowStride, kh: kh, run: run,
+                                     weights: weightBase + block * k * Self.lanes)
+                let biasVector = UnsafeRawPointer(biasBase + offset).loadUnaligned(as: Vector.self)
+                let slope = alphaBase.map { UnsafeRawPointer($0 + offset).loadUnaligned(as: Vector.self) }
+                let out = output + q * cout + offset
+                Self.store(acc.0, out, count: count, bias: biasVector, slope: slope)
+                if valid > 1 { Self.store(acc.1, out + cout, count: count, bias: biasVector, slope: slope) }
+                if valid > 2 { Self.store(acc.2, out + 2 * cout, count: count, bias: biasVector, slope: slope) }
+                if valid > 3 { Self.store(acc.3, out + 3 * cout, count: count, bias: biasVector, slope: slope) }
+                if valid > 4 { Self.store(acc.4, out + 4 * cout, count: count, bias: biasVector, slope: slope) }
+                if valid > 5 { Self.store(acc.5, out + 5 * cout, count: count, bias: biasVector, slope: slope) }
             }
-            let m = rows * outW
-            let out = output + row * outW * cout
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cout), Int32(k),
-                        1, scratch, Int32(k), weight.pointer, Int32(cout), 0, out, Int32(cout))
-            biasAndActivation(out, rows: m)
-            row += rows
+            q += 6
         }
     }
 
-    /// Adds the bias and applies PReLU in one pass while the sgemm output is still in cache.
+    /// Six output pixels x 16 channels: 12 accumulator registers; per step 2 weight loads and 6
+    /// broadcasts feed 12 FMAs.
     @inline(__always)
-    private func biasAndActivation(_ out: UnsafeMutablePointer<Float>, rows: Int) {
-        let b = bias.pointer
-        var p = out
-        if let alpha {
-            let a = alpha.pointer
-            for _ in 0..<rows {
-                for j in 0..<cout {
-                    let v = p[j] + b[j]
-                    p[j] = v > 0 ? v : v * a[j]
-                }
-                p += cout
-            }
-        } else {
-            for _ in 0..<rows {
-                for j in 0..<cout { p[j] += b[j] }
-                p += cout
+    private static func tile6(_ p: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                    UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+                              rowStride: Int, kh: Int, run: Int,
+                              weights: UnsafePointer<Float>) -> (Vector, Vector, Vector, Vector, Vector, Vector) {
+        var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector(), c4 = Vector(), c5 = Vector()
+        var wp = UnsafeRawPointer(weights)
+        for dy in 0..<kh {
+            let d = dy * rowStride
+            let a0 = p.0 + d, a1 = p.1 + d, a2 = p.2 + d, a3 = p.3 + d, a4 = p.4 + d, a5 = p.5 + d
+            for i in 0..<run {
+                let wv = wp.loadUnaligned(as: Vector.self)
+                c0.addProduct(a0[i], wv)
+                c1.addProduct(a1[i], wv)
+                c2.addProduct(a2[i], wv)
+                c3.addProduct(a3[i], wv)
+                c4.addProduct(a4[i], wv)
+                c5.addProduct(a5[i], wv)
+                wp += MemoryLayout<Vector>.size
             }
         }
+        return (c0, c1, c2, c3, c4, c5)
+    }
+
+    /// Bias, PReLU, and the block's `count` real channels into `dst`.
+    @inline(__always)
+    private static func store(_ acc: Vector, _ dst: UnsafeMutablePointer<Float>, count: Int, bias: Vector, slope: Vector?) {
+        var v = acc + bias
+        if let slope { v = v.replacing(with: v * slope, where: v .< Vector()) }
+        if count == lanes {
+            UnsafeMutableRawPointer(dst).storeBytes(of: v, as: Vector.self)
+        } else {
+            for l in 0..<count { dst[l] = v[l] }
+        }
+    }
+
+    /// A dense layer (`[in, out]` weights) over `n` rows of `in` values is this 1x1 convolution
+    /// over a 1 x n map, so the six-pixel tile shares each weight load among six rows.
+    func dense(_ input: UnsafePointer<Float>, n: Int, into output: UnsafeMutablePointer<Float>) {
+        precondition(kh == 1 && kw == 1, "dense layers are 1x1 convolutions")
+        forward(input, n: 1, h: 1, w: n, into: output)
     }
 }
 
@@ -204,53 +256,46 @@ struct AxisTaps {
 /// Resamples the `windowWidth x windowHeight` window at (originX, originY) of an RGB image (cells
 /// outside the image read 0, as MTCNN's zero-padded crops do) to `width x height`, writing the
 /// networks' input: `(v - 127.5) / 128`, transposed (`out[(x * height + y) * 3 + c]`) because the
-/// networks were trained on transposed images. `rowScratch` needs `windowHeight * width * 3 + width * 3`
-/// floats. Separable: a horizontal pass per window row, then a vertical pass per output row.
+/// networks were trained on transposed images. `rowScratch` needs `windowWidth * 3` floats.
+/// Separable, vertical pass first: per output row, a weighted sum of whole source rows (contiguous,
+/// vectorised), then the horizontal taps along that one row.
 func resampleToNetworkInput(_ pixels: UnsafePointer<UInt8>, imageWidth: Int, imageHeight: Int,
                             originX: Int, originY: Int, windowWidth: Int, windowHeight: Int,
                             width: Int, height: Int, taps: (x: AxisTaps, y: AxisTaps),
                             into out: UnsafeMutablePointer<Float>, rowScratch: UnsafeMutablePointer<Float>) {
-    let rowFloats = width * 3
-    let horizontal = rowScratch
-    let accumulator = rowScratch + windowHeight * rowFloats
-    taps.x.starts.withUnsafeBufferPointer { xs in
-    taps.x.indices.withUnsafeBufferPointer { xi in
-    taps.x.weights.withUnsafeBufferPointer { xw in
-        for v in 0..<windowHeight {
-            let dst = horizontal + v * rowFloats
-            let y = originY + v
-            guard y >= 0 && y < imageHeight else {
-                dst.update(repeating: 0, count: rowFloats)
-                continue
-            }
-            let row = pixels + y * imageWidth * 3
-            for ox in 0..<width {
-                var r: Float = 0, g: Float = 0, b: Float = 0
-                for t in xs[ox]..<xs[ox + 1] {
-                    let x = originX + xi[t]
-                    guard x >= 0 && x < imageWidth else { continue }
-                    let p = row + x * 3, wt = xw[t]
-                    r += wt * Float(p[0]); g += wt * Float(p[1]); b += wt * Float(p[2])
-                }
-                dst[ox * 3] = r; dst[ox * 3 + 1] = g; dst[ox * 3 + 2] = b
-            }
-        }
-    }}}
+    // The part of each window row inside the image; the rest stays 0.
+    let x0 = max(0, originX), x1 = min(imageWidth, originX + windowWidth)
+    let rowFloats = windowWidth * 3
+    let acc = rowScratch
     taps.y.starts.withUnsafeBufferPointer { ys in
     taps.y.indices.withUnsafeBufferPointer { yi in
     taps.y.weights.withUnsafeBufferPointer { yw in
+    taps.x.starts.withUnsafeBufferPointer { xs in
+    taps.x.indices.withUnsafeBufferPointer { xi in
+    taps.x.weights.withUnsafeBufferPointer { xw in
         for oy in 0..<height {
-            accumulator.update(repeating: 0, count: rowFloats)
-            for t in ys[oy]..<ys[oy + 1] {
-                let src = horizontal + yi[t] * rowFloats, wt = yw[t]
-                for j in 0..<rowFloats { accumulator[j] += wt * src[j] }
+            acc.update(repeating: 0, count: rowFloats)
+            if x1 > x0 {
+                let dst = acc + (x0 - originX) * 3
+                let count = (x1 - x0) * 3
+                for t in ys[oy]..<ys[oy + 1] {
+                    let y = originY + yi[t]
+                    guard y >= 0 && y < imageHeight else { continue }
+                    let src = pixels + (y * imageWidth + x0) * 3, wt = yw[t]
+                    for j in 0..<count { dst[j] += wt * Float(src[j]) }
+                }
             }
             for ox in 0..<width {
+                var r: Float = 0, g: Float = 0, b: Float = 0
+                for t in xs[ox]..<xs[ox + 1] {
+                    let p = acc + xi[t] * 3, wt = xw[t]
+                    r += wt * p[0]; g += wt * p[1]; b += wt * p[2]
+                }
                 let dst = out + (ox * height + oy) * 3
-                dst[0] = (accumulator[ox * 3] - 127.5) * 0.0078125
-                dst[1] = (accumulator[ox * 3 + 1] - 127.5) * 0.0078125
-                dst[2] = (accumulator[ox * 3 + 2] - 127.5) * 0.0078125
+                dst[0] = (r - 127.5) * 0.0078125
+                dst[1] = (g - 127.5) * 0.0078125
+                dst[2] = (b - 127.5) * 0.0078125
             }
         }
-    }}}
+    }}}}}}
 }
