@@ -14,6 +14,18 @@ public enum Engine {
             openblas_set_num_threads(Int32(_threads))
         }
     }
+    /// The kernel family OpenBLAS chose at load time (`Haswell`, `SkylakeX`, ...).
+    public static var blasCoreName: String { String(cString: openblas_get_corename()) }
+
+    /// A one-line warning when OpenBLAS fell back to its generic SSE3 kernels (`Prescott`): its
+    /// CPU detection (0.3.21) does not know recent Xeons, and sgemm then runs about 3x slower.
+    /// The fix is to set `OPENBLAS_CORETYPE` (`SkylakeX` with AVX-512, `Haswell` with AVX2) in
+    /// the environment before the process starts; OpenBLAS reads it only at load time.
+    public static var blasKernelWarning: String? {
+        guard blasCoreName.lowercased() == "prescott" else { return nil }
+        return "OpenBLAS is using its generic Prescott kernels (sgemm about 3x slower); set OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) before starting"
+    }
+
     nonisolated(unsafe) static var _threads: Int = {
         let n = max(1, Int(openblas_get_num_procs()))
         openblas_set_num_threads(Int32(n))

@@ -134,6 +134,10 @@ public struct TrainingBatch {
 public struct StepLosses: Sendable {
     public var src: [Float]
     public var dst: [Float]
+    public init(src: [Float], dst: [Float]) {
+        self.src = src
+        self.dst = dst
+    }
     public var srcMean: Float { src.reduce(0, +) / Float(max(src.count, 1)) }
     public var dstMean: Float { dst.reduce(0, +) / Float(max(dst.count, 1)) }
 }
