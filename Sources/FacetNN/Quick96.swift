@@ -83,7 +83,7 @@ public final class Quick96Decoder {
             ("up0", Upscale(c.aeDims, d * 8)), ("res0", resBlock(d * 8)),
             ("up1", Upscale(d * 8, d * 4)), ("res1", resBlock(d * 4)),
             ("up2", Upscale(d * 4, d * 2)), ("res2", resBlock(d * 2)),
-            ("out", ConcatChannels([
+            ("out", ParallelConvs([
                 ("conv0", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 1)),
                 ("conv1", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 3)),
                 ("conv2", Conv2D(inChannels: d * 2, outChannels: 3, kernelSize: 3)),

@@ -51,6 +51,24 @@ final class GradientTests: XCTestCase {
         checkLayerGradients(up, input: randomTensor([2, 3, 3, 3], &gen))
     }
 
+    func testParallelConvsEqualConcatenatedConvolutions() {
+        let convs = [conv(5, 3, k: 1, s: 1), conv(5, 3, k: 3, s: 1), conv(5, 2, k: 5, s: 1)]
+        let fused = ParallelConvs([("a", convs[0]), ("b", convs[1]), ("c", convs[2])])
+        let plain = ConcatChannels([("a", convs[0]), ("b", convs[1]), ("c", convs[2])])
+        let x = randomTensor([2, 6, 7, 5], &gen)
+        let y1 = fused.forward(x).values, y2 = plain.forward(x).values
+        XCTAssertEqual(y1.count, 2 * 6 * 7 * 8)
+        for i in 0..<y1.count { XCTAssertEqual(y1[i], y2[i], accuracy: 1e-5) }
+        let dy = randomTensor([2, 6, 7, 8], &gen)
+        let dx2 = plain.backward(dy).values
+        let g2 = plain.namedParameters.map { $0.parameter.gradient.values }
+        let dx1 = fused.backward(dy).values
+        let g1 = fused.namedParameters.map { $0.parameter.gradient.values }
+        for i in 0..<dx1.count { XCTAssertEqual(dx1[i], dx2[i], accuracy: 1e-4) }
+        for (a, b) in zip(g1, g2) { for i in 0..<a.count { XCTAssertEqual(a[i], b[i], accuracy: 1e-4) } }
+        checkLayerGradients(fused, input: x)
+    }
+
     /// d(sum of per-sample losses)/d(prediction) against central differences.
     func checkLoss(_ loss: any ImageLoss, prediction: Tensor, target: Tensor, eps: Float = 1e-3, file: StaticString = #filePath, line: UInt = #line) {
         let g = Tensor(shape: [0])
