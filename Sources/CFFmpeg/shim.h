@@ -5,3 +5,4 @@
 #include <libavutil/opt.h>
 #include <libavutil/error.h>
 #include <libavutil/dict.h>
+#include <libavutil/display.h>

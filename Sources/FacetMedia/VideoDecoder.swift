@@ -238,7 +238,9 @@ public final class VideoDecoder {
         guard sws_isSupportedInput(format) > 0 else {
             throw FacetError.file(name, "unsupported pixel format \(FFmpeg.pixelFormatName(source.format)) at frame \(index)")
         }
-        let width = info.width, height = info.height
+        // Convert at the stored (coded) size; a rotated video is turned upright afterwards.
+        let sideways = info.rotation == 90 || info.rotation == 270
+        let width = sideways ? info.height : info.width, height = sideways ? info.width : info.height
         let previous = scaler
         scaler = sws_getCachedContext(scaler, source.width, source.height, format, Int32(width), Int32(height),
                                       AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
@@ -279,7 +281,33 @@ public final class VideoDecoder {
             initialized = rowBytes * height
         }
         if failed { throw FacetError.file(name, "pixel conversion to RGB failed at frame \(index)") }
-        return Image(width: width, height: height, channels: 3, pixels: pixels)
+        let image = Image(width: width, height: height, channels: 3, pixels: pixels)
+        return info.rotation == 0 ? image : Self.turned(image, clockwise: info.rotation)
+    }
+
+    /// `image` (RGB) turned clockwise by 90, 180 or 270 degrees. O(pixels), one pass.
+    static func turned(_ image: Image, clockwise degrees: Int) -> Image {
+        let w = image.width, h = image.height
+        let outWidth = degrees == 180 ? w : h, outHeight = degrees == 180 ? h : w
+        let pixels = [UInt8](unsafeUninitializedCapacity: w * h * 3) { out, initialized in
+            image.pixels.withUnsafeBufferPointer { src in
+                for y in 0..<outHeight {
+                    for x in 0..<outWidth {
+                        // The source pixel that lands at (x, y).
+                        let sx: Int, sy: Int
+                        switch degrees {
+                        case 90: sx = y; sy = h - 1 - x
+                        case 180: sx = w - 1 - x; sy = h - 1 - y
+                        default: sx = w - 1 - y; sy = x
+                        }
+                        let s = (sy * w + sx) * 3, d = (y * outWidth + x) * 3
+                        out[d] = src[s]; out[d + 1] = src[s + 1]; out[d + 2] = src[s + 2]
+                    }
+                }
+            }
+            initialized = w * h * 3
+        }
+        return Image(width: outWidth, height: outHeight, channels: 3, pixels: pixels)
     }
 
     /// The deprecated "J" formats that mean full-range YUV by themselves.

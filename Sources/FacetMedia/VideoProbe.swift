@@ -18,8 +18,13 @@ public struct VideoInfo: Sendable, Equatable {
     /// Seconds.
     public var duration: Double
     public var hasAudio: Bool
+    /// Degrees clockwise (0, 90, 180, 270) the stored picture is turned to show upright, from the
+    /// stream's display matrix (phones record this way). Decoded frames come out upright, and
+    /// `width`/`height` are the upright size, as with the ffmpeg command line.
+    public var rotation: Int
 
-    public init(container: String, codec: String, width: Int, height: Int, fps: Double, frameCount: Int, duration: Double, hasAudio: Bool) {
+    public init(container: String, codec: String, width: Int, height: Int, fps: Double, frameCount: Int, duration: Double, hasAudio: Bool,
+                rotation: Int = 0) {
         self.container = container
         self.codec = codec
         self.width = width
@@ -28,6 +33,7 @@ public struct VideoInfo: Sendable, Equatable {
         self.frameCount = frameCount
         self.duration = duration
         self.hasAudio = hasAudio
+        self.rotation = rotation
     }
 }
 
@@ -83,9 +89,22 @@ public enum VideoProbe {
             throw FacetError.file(input.name, "video stream has no picture size (\(parameters.width)x\(parameters.height))")
         }
         let container = input.context.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
+        let turn = rotation(of: stream)
+        let sideways = turn == 90 || turn == 270
         return VideoInfo(container: container, codec: FFmpeg.codecName(parameters.codec_id),
-                         width: Int(parameters.width), height: Int(parameters.height), fps: fps,
-                         frameCount: frameCount, duration: duration, hasAudio: input.hasAudio)
+                         width: Int(sideways ? parameters.height : parameters.width), height: Int(sideways ? parameters.width : parameters.height),
+                         fps: fps, frameCount: frameCount, duration: duration, hasAudio: input.hasAudio, rotation: turn)
+    }
+
+    /// The clockwise turn that shows the stream upright, rounded to a quarter turn the way the
+    /// ffmpeg command line's autorotate does.
+    static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        var size: Int = 0
+        guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+        guard counterClockwise.isFinite else { return 0 }
+        let quarter = Int((-counterClockwise / 90).rounded())
+        return ((quarter % 4) + 4) % 4 * 90
     }
 
     /// Video packets in the stream, and the time from the first to the end of the last.

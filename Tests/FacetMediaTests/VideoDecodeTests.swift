@@ -261,6 +261,35 @@ final class VideoDecodeTests: XCTestCase {
         assertFacetError(try decoder.nextFrame(), contains: [odd, "unsupported pixel format uyyvyy411", "frame 0"])
     }
 
+    func testRotatedPhoneVideoComesOutUprightLikeFFmpeg() throws {
+        let folder = try temporaryFolder(self)
+        let plain = folder + "/plain.mp4"
+        guard try runTool("ffmpeg", ["-v", "error", "-y", "-i", Fixtures.video("src-d18.mp4"), "-frames:v", "3", "-vf", "scale=96:64",
+                                     "-an", "-c:v", "libx264", "-preset", "ultrafast", plain]) != nil else {
+            throw XCTSkip("ffmpeg is not installed")
+        }
+        for rotate in [90, 180, 270] {
+            // The rotate tag becomes a display matrix, as phones write it.
+            let turned = folder + "/turned\(rotate).mp4"
+            try runTool("ffmpeg", ["-v", "error", "-y", "-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=\(rotate)", turned])
+            let decoder = try VideoDecoder(path: turned)
+            // ffprobe gives the matrix's counter-clockwise angle (FFmpeg 5.1 writes the tag with the
+            // opposite sign, so 90 becomes 90 counter-clockwise); `rotation` is the clockwise turn.
+            let probed = try XCTUnwrap(try runTool("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries",
+                                                               "stream_side_data=rotation", "-of", "csv=p=0", turned]))
+            let counterClockwise = try XCTUnwrap(Int(probed.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+            XCTAssertEqual(decoder.info.rotation, ((-counterClockwise) % 360 + 360) % 360, "rotate \(rotate)")
+            XCTAssertEqual([decoder.info.width, decoder.info.height], rotate == 180 ? [96, 64] : [64, 96])
+            let ours = try XCTUnwrap(try decoder.nextFrame()).image
+            XCTAssertEqual([ours.width, ours.height], [decoder.info.width, decoder.info.height])
+            // ffmpeg autorotates by default; the same pixels must come out.
+            let theirs = try rawOutput("ffmpeg", ["-v", "error", "-i", turned, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+            XCTAssertEqual(theirs.count, ours.pixels.count)
+            let worst = zip(ours.pixels, theirs).map { abs(Int($0) - Int($1)) }.max() ?? 999
+            XCTAssertLessThanOrEqual(worst, 4, "rotate \(rotate)")
+        }
+    }
+
     func testOtherContainersAndCodecs() throws {
         // Small clips re-encoded from a fixture: Matroska and WebM lack a frame count (packets are
         // counted), AVI carries MPEG-4 Part 2, MOV carries H.264.
