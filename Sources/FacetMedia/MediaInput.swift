@@ -60,7 +60,8 @@ final class MediaInput {
         name = path
         cursor = nil
         var opened: UnsafeMutablePointer<AVFormatContext>?
-        let status = avformat_open_input(&opened, path, nil, nil)
+        // "file:" keeps a name with a colon ("take:2.mp4", "http:x") from being read as a protocol.
+        let status = avformat_open_input(&opened, "file:" + path, nil, nil)
         guard status >= 0, let opened else { throw Self.openError(path, status) }
         context = opened
         try readStreamInfo()

@@ -65,7 +65,7 @@ public final class VideoEncoder {
         output = context
         // The muxer reopens its url to move the index to the front (faststart): point it at the bytes.
         av_free(context.pointee.url)
-        context.pointee.url = av_strdup(temporaryPath)
+        context.pointee.url = av_strdup("file:" + temporaryPath)
         guard let encoder = avcodec_find_encoder_by_name("libx264") else {
             avformat_free_context(context)
             output = nil
@@ -85,7 +85,7 @@ public final class VideoEncoder {
         try openVideoEncoder(encoder, rate: rate, crf: crf, preset: preset)
         for (key, value) in metadata { av_dict_set(&context.pointee.metadata, key, value, 0) }
 
-        var status = avio_open(&context.pointee.pb, temporaryPath, AVIO_FLAG_WRITE)
+        var status = avio_open(&context.pointee.pb, "file:" + temporaryPath, AVIO_FLAG_WRITE)
         guard status >= 0 else { throw FacetError.file(path, "cannot create the file (\(FFmpeg.errorText(status)))") }
         var options: OpaquePointer?
         // The index goes in front so the video plays (e.g. in the gallery) before it fully loads.

@@ -219,6 +219,22 @@ final class VideoDecodeTests: XCTestCase {
         assertFacetError(try StillsFolder(path: garbage), contains: [garbage, "not a folder"])
     }
 
+    func testNamesWithColonsAreFilesNotProtocols() throws {
+        let folder = try temporaryFolder(self)
+        // Relative names: "take:2.mp4" would otherwise ask FFmpeg for a protocol called "take".
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder))
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        let odd = "take:2.mp4"
+        try FileManager.default.copyItem(atPath: Fixtures.video("extra-d20.mp4"), toPath: odd)
+        XCTAssertEqual(try VideoProbe.probe(path: odd).frameCount, 175)
+        let out = "out:1.mp4"
+        let encoder = try VideoEncoder(path: out, width: 16, height: 16, fps: 25, preset: "ultrafast", audioFrom: .file(path: odd))
+        try encoder.append(Image(width: 16, height: 16))
+        try encoder.finish()
+        XCTAssertEqual(try VideoProbe.probe(path: out).frameCount, 1)
+    }
+
     func testFileWhoseReadsFailIsReported() throws {
         // Reading /proc/self/mem at offset 0 fails with EIO, even for root.
         guard FileManager.default.fileExists(atPath: "/proc/self/mem") else { throw XCTSkip("no /proc") }
