@@ -244,7 +244,7 @@ private final class AudioCopy {
         inputStream = stream
         let codecID = stream.pointee.codecpar.pointee.codec_id
         guard avformat_query_codec(output.pointee.oformat, codecID, FF_COMPLIANCE_NORMAL) == 1 else {
-            throw FacetError.file(outputName, "the audio of \(input.name) (\(FFmpeg.codecName(codecID))) cannot be copied into this format without re-encoding")
+            throw FacetError.file(outputName, "the audio of \(input.name) (\(FFmpeg.codecName(codecID))) cannot be copied into this format without re-encoding (write .mkv, which holds any audio)")
         }
         guard let out = avformat_new_stream(output, nil), let packet = av_packet_alloc() else {
             throw FacetError.file(outputName, "out of memory adding the audio stream")

@@ -109,6 +109,26 @@ final class VideoEncodeTests: XCTestCase {
         XCTAssertFalse(try VideoProbe.probe(path: folder + "/silent2.mp4").hasAudio)
     }
 
+    func testAudioThatMP4CannotHoldGoesIntoMatroska() throws {
+        let folder = try temporaryFolder(self)
+        let pcm = folder + "/pcm.avi"
+        guard let made = try runTool("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=10:duration=1",
+                                                "-f", "lavfi", "-i", "sine=duration=1", "-c:v", "mpeg4", "-c:a", "pcm_s16le", pcm]) else {
+            throw XCTSkip("ffmpeg is not installed")
+        }
+        XCTAssertEqual(made.status, 0)
+        assertFacetError(try VideoEncoder(path: folder + "/out.mp4", width: 32, height: 32, fps: 10, audioFrom: .file(path: pcm)),
+                         contains: [folder + "/out.mp4", "pcm_s16le", ".mkv"])
+        let mkv = folder + "/out.mkv"
+        let encoder = try VideoEncoder(path: mkv, width: 32, height: 32, fps: 10, preset: "ultrafast", audioFrom: .file(path: pcm))
+        for i in 0..<10 { try encoder.append(clipFrame(i, width: 32, height: 32)) }
+        try encoder.finish()
+        let info = try VideoProbe.probe(path: mkv)
+        XCTAssertEqual([info.frameCount, info.width], [10, 32])
+        XCTAssertTrue(info.hasAudio)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).sorted(), ["out.mkv", "pcm.avi"])
+    }
+
     func testEncoderRefusesBadSettingsAndFrames() throws {
         let folder = try temporaryFolder(self)
         let out = folder + "/x.mp4"
