@@ -90,8 +90,9 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
                     let gi = g[i]
                     let a = rho * acc[i] + (1 - rho) * gi * gi
                     acc[i] = a
-                    let keep = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold
-                    if keep { w[i] -= lr * gi / (a.squareRoot() + eps) }
+                    // Branch-free so the loop vectorises: the update times 1 or 0.
+                    let keep: Float = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold ? 1 : 0
+                    w[i] -= keep * lr * gi / (a.squareRoot() + eps)
                 }
             }
         }
@@ -158,8 +159,8 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
                     let mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi
                     m[i] = mi
                     v[i] = vi
-                    let keep = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold
-                    if keep { w[i] -= lrT * mi / (vi.squareRoot() + epsT) }
+                    let keep: Float = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold ? 1 : 0
+                    w[i] -= keep * lrT * mi / (vi.squareRoot() + epsT)
                 }
             }
         }

@@ -27,10 +27,14 @@ final class ConvolutionTests: XCTestCase {
         let cases: [(k: Int, s: Int, cin: Int, cout: Int, h: Int, w: Int)] = [
             (1, 1, 5, 3, 6, 6), (3, 1, 3, 8, 9, 7), (3, 1, 16, 12, 8, 8), (3, 1, 7, 5, 5, 9), (5, 2, 3, 6, 12, 12),
             (5, 2, 8, 4, 9, 11), (3, 2, 4, 4, 7, 8), (4, 2, 3, 2, 8, 8), (5, 1, 2, 3, 6, 5),
+            // Winograd F(2x2, 3x3) (channels multiples of 8), even and odd sizes.
+            (3, 1, 8, 8, 6, 6), (3, 1, 16, 24, 7, 9), (3, 1, 8, 16, 3, 3), (3, 1, 32, 8, 1, 5),
         ]
         for c in cases {
             let conv = Conv2D(inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.s)
+            conv.useWinograd = true
             conv.initialize(using: &gen)
+            XCTAssertEqual(conv.winogradApplies, c.k == 3 && c.s == 1 && c.cin % 8 == 0 && c.cout % 8 == 0)
             for i in 0..<c.cout { conv.bias!.value[i] = gen.nextUnitFloat() - 0.5 }
             let x = randomTensor([2, c.h, c.w, c.cin], &gen)
             let y = conv.forward(x)
@@ -39,6 +43,30 @@ final class ConvolutionTests: XCTestCase {
             var worst = 0.0
             for i in 0..<expected.count { worst = max(worst, abs(Double(y[i]) - expected[i])) }
             XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w)")
+        }
+    }
+
+    /// The Winograd path and the im2col path agree on forward and both gradients.
+    func testWinogradMatchesIm2col() {
+        var gen = SeededGenerator(seed: 12)
+        for (h, w, cin, cout, act) in [(8, 8, 16, 8, Activation.leakyReLU(0.1)), (5, 7, 8, 16, .identity), (3, 3, 8, 8, .leakyReLU(0.2))] {
+            let a = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 3, activation: act)
+            let b = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 3, activation: act)
+            a.initialize(using: &gen)
+            b.weight.value.copy(from: a.weight.value)
+            for i in 0..<cout { a.bias!.value[i] = gen.nextUnitFloat() - 0.5; b.bias!.value[i] = a.bias!.value[i] }
+            a.useWinograd = true
+            b.useWinograd = false
+            XCTAssertTrue(a.winogradApplies)
+            let x = randomTensor([2, h, w, cin], &gen)
+            let ya = a.forward(x).values, yb = b.forward(x).values
+            for i in 0..<ya.count { XCTAssertEqual(ya[i], yb[i], accuracy: 1e-4) }
+            let dy = randomTensor([2, h, w, cout], &gen)
+            let dxa = a.backward(dy).values, dxb = b.backward(dy).values
+            for i in 0..<dxa.count { XCTAssertEqual(dxa[i], dxb[i], accuracy: 1e-4) }
+            let ga = a.weight.gradient.values, gb = b.weight.gradient.values
+            for i in 0..<ga.count { XCTAssertEqual(ga[i], gb[i], accuracy: 1e-3 * max(1, abs(gb[i]))) }
+            XCTAssertEqual(a.bias!.gradient.values, b.bias!.gradient.values)
         }
     }
 

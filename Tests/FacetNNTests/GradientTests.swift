@@ -22,6 +22,13 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    func testWinogradConvolutionGradients() {
+        let layer = conv(8, 16, k: 3, s: 1, .leakyReLU(0.1))
+        layer.useWinograd = true
+        XCTAssertTrue(layer.winogradApplies)
+        checkLayerGradients(layer, input: randomTensor([2, 5, 6, 8], &gen))
+    }
+
     func testDenseGradients() {
         let d = Dense(inFeatures: 12, outFeatures: 5)
         d.initialize(using: &gen)
