@@ -178,7 +178,8 @@ public final class VideoDecoder {
             let read = av_read_frame(input.context, packet)
             if read < 0 {
                 demuxerFinished = true
-                if read != FFmpeg.endOfFile { pendingReadStatus = read }
+                // Junk after the last promised frame is no loss worth an error.
+                if read != FFmpeg.endOfFile && packetsRead < info.frameCount { pendingReadStatus = read }
                 avcodec_send_packet(codec, nil)
                 continue
             }
