@@ -118,7 +118,7 @@ func columnSums(_ a: UnsafePointer<Float>, rows: Int, channels: Int, into out: U
 /// A 2-D convolution with TensorFlow's SAME padding: kernel `[k, k, cin, cout]` (TF's HWIO
 /// layout), optional bias `[cout]`, and an activation fused into the output pass.
 ///
-/// Forward and both gradients are single `cblas_sgemm` calls over the im2col matrix (built in a
+/// Forward and both gradients are single GEMMs (`gemm`, both cores) over the im2col matrix (built in a
 /// shared scratch buffer); 3x3 stride-1 layers use Winograd F(2x2, 3x3) instead (2.25x fewer
 /// multiplications in all three passes, see `Winograd.swift`). Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
 public final class Conv2D: Layer {
@@ -147,8 +147,16 @@ public final class Conv2D: Layer {
     nonisolated(unsafe) public static var winogradByDefault = true
     #endif
 
-    var winogradApplies: Bool {
+    /// Whether this layer can take the Winograd path (shape and settings; see `usesWinograd`).
+    public var winogradApplies: Bool {
         useWinograd && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
+    }
+
+    /// Winograd for this call: measured on Quick96's layers, it loses where there are few tiles
+    /// for many channels (6x6 inputs with 128 -> 2048 channels: tiny GEMMs, large kernel
+    /// transforms), and wins 1.5-2x from 12x12 inputs up.
+    func usesWinograd(_ g: ConvGeometry) -> Bool {
+        winogradApplies && 4 * WinogradShape(g).tiles >= max(inChannels, outChannels)
     }
 
     private var input: Tensor?
@@ -181,18 +189,18 @@ public final class Conv2D: Layer {
         let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
         input = x
         output.resize(to: [n, g.oh, g.ow, outChannels])
-        if winogradApplies {
+        if usesWinograd(g) {
             // Bias and activation are fused into the output transform.
             winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, output.data)
             return output
         }
         if kernelSize == 1 && stride == 1 {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(inChannels),
+            gemm(CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(inChannels),
                         1, x.data, Int32(inChannels), weight.value.data, Int32(outChannels), 0, output.data, Int32(outChannels))
         } else {
             Scratch.with([g.rows * g.depth]) { bufs in
                 im2col(x.data, g, bufs[0])
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(g.depth),
+                gemm(CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(g.depth),
                             1, bufs[0], Int32(g.depth), weight.value.data, Int32(outChannels), 0, output.data, Int32(outChannels))
             }
         }
@@ -210,22 +218,22 @@ public final class Conv2D: Layer {
         if let bias { columnSums(dPre, rows: g.rows, channels: outChannels, into: bias.gradient.data) }
         if computesInputGradient { inputGradient.resize(to: x.shape) } else { inputGradient.resize(to: [0]) }
         let m = Int32(g.rows), co = Int32(outChannels)
-        if winogradApplies {
+        if usesWinograd(g) {
             winogradBackward(x.data, weight.value.data, dPre, g, weight.gradient.data, computesInputGradient ? inputGradient.data : nil)
         } else if kernelSize == 1 && stride == 1 {
             let ci = Int32(inChannels)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, m, 1, x.data, ci, dPre, co, 0, weight.gradient.data, co)
+            gemm(CblasTrans, CblasNoTrans, ci, co, m, 1, x.data, ci, dPre, co, 0, weight.gradient.data, co)
             if computesInputGradient {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, ci, co, 1, dPre, co, weight.value.data, co, 0, inputGradient.data, ci)
+                gemm(CblasNoTrans, CblasTrans, m, ci, co, 1, dPre, co, weight.value.data, co, 0, inputGradient.data, ci)
             }
         } else {
             let kd = Int32(g.depth)
             Scratch.with([g.rows * g.depth]) { bufs in
                 let col = bufs[0]
                 im2col(x.data, g, col)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kd, co, m, 1, col, kd, dPre, co, 0, weight.gradient.data, co)
+                gemm(CblasTrans, CblasNoTrans, kd, co, m, 1, col, kd, dPre, co, 0, weight.gradient.data, co)
                 if computesInputGradient {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, kd, co, 1, dPre, co, weight.value.data, co, 0, col, kd)
+                    gemm(CblasNoTrans, CblasTrans, m, kd, co, 1, dPre, co, weight.value.data, co, 0, col, kd)
                     col2im(col, g, inputGradient.data)
                 }
             }

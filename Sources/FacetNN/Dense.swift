@@ -37,7 +37,7 @@ public final class Dense: Layer {
         input = x
         let n = x.batch
         output.resize(to: [n, outFeatures])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
+        gemm(CblasNoTrans, CblasNoTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
                     1, x.data, Int32(inFeatures), weight.value.data, Int32(outFeatures), 0, output.data, Int32(outFeatures))
         addBiasActivate(output.data, rows: n, channels: outFeatures, bias: bias.value.data, activation)
         return output
@@ -50,9 +50,9 @@ public final class Dense: Layer {
         preGradient.resize(to: dy.shape)
         activation.backward(dy: dy.data, y: output.data, out: preGradient.data, dy.count)
         columnSums(preGradient.data, rows: x.batch, channels: outFeatures, into: bias.gradient.data)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ci, co, n, 1, x.data, ci, preGradient.data, co, 0, weight.gradient.data, co)
+        gemm(CblasTrans, CblasNoTrans, ci, co, n, 1, x.data, ci, preGradient.data, co, 0, weight.gradient.data, co)
         inputGradient.resize(to: x.shape)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ci, co, 1, preGradient.data, co, weight.value.data, co, 0, inputGradient.data, ci)
+        gemm(CblasNoTrans, CblasTrans, n, ci, co, 1, preGradient.data, co, weight.value.data, co, 0, inputGradient.data, ci)
         return inputGradient
     }
 

@@ -2,16 +2,15 @@
 import Dispatch
 import COpenBLAS
 
-/// Thread settings of the engine. Element-wise passes run on `threads` Dispatch workers; GEMMs run
-/// on OpenBLAS's own pool. The two never overlap (every pass finishes before the next GEMM), so
-/// both may use every core.
+/// Thread settings of the engine. Every parallel pass, GEMMs included, runs on `threads` Dispatch
+/// workers; OpenBLAS itself is kept single-threaded (see `gemm`), so no idle thread spins.
 public enum Engine {
-    /// Number of workers for element-wise passes and OpenBLAS (the core count by default).
+    /// Number of workers (the core count by default).
     public static var threads: Int {
         get { _threads }
         set {
             _threads = max(1, newValue)
-            openblas_set_num_threads(Int32(_threads))
+            openblas_set_num_threads(1)
         }
     }
     /// The kernel family OpenBLAS chose at load time (`Haswell`, `SkylakeX`, ...).
@@ -28,7 +27,7 @@ public enum Engine {
 
     nonisolated(unsafe) static var _threads: Int = {
         let n = max(1, Int(openblas_get_num_procs()))
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(1)
         return n
     }()
 }

@@ -174,7 +174,8 @@ func winogradTransformWeightGradient(_ du: UnsafePointer<Float>, _ s: WinogradSh
 private func batchedGemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
                          _ a: UnsafePointer<Float>, lda: Int, strideA: Int, _ b: UnsafePointer<Float>, ldb: Int, strideB: Int,
                          _ c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
-    for xi in 0..<16 {
+    // Sixteen independent products: one single-threaded GEMM per task, spread over the workers.
+    parallelFor(16) { xi in
         cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1, a + xi * strideA, Int32(lda),
                     b + xi * strideB, Int32(ldb), 0, c + xi * strideC, Int32(ldc))
     }

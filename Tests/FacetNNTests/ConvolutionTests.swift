@@ -28,7 +28,7 @@ final class ConvolutionTests: XCTestCase {
             (1, 1, 5, 3, 6, 6), (3, 1, 3, 8, 9, 7), (3, 1, 16, 12, 8, 8), (3, 1, 7, 5, 5, 9), (5, 2, 3, 6, 12, 12),
             (5, 2, 8, 4, 9, 11), (3, 2, 4, 4, 7, 8), (4, 2, 3, 2, 8, 8), (5, 1, 2, 3, 6, 5),
             // Winograd F(2x2, 3x3) (channels multiples of 8), even and odd sizes.
-            (3, 1, 8, 8, 6, 6), (3, 1, 16, 24, 7, 9), (3, 1, 8, 16, 3, 3), (3, 1, 32, 8, 1, 5),
+            (3, 1, 8, 8, 6, 6), (3, 1, 16, 24, 7, 9), (3, 1, 8, 16, 3, 3), (3, 1, 16, 8, 1, 5),
         ]
         for c in cases {
             let conv = Conv2D(inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.s)

@@ -81,6 +81,8 @@ func benchQuick96() throws {
 }
 
 /// Forward + both gradients of every distinct Quick96 convolution shape at this batch size.
+/// GFLOP/s count the direct convolution's multiply-adds (2 * N*OH*OW*k*k*cin*cout per pass, three
+/// passes), so the Winograd layers' figure is an effective rate.
 func benchConvolutions() {
     let batch = option("--batch", 4), reps = option("--reps", 5)
     // (input size, cin, cout, kernel, stride, layers of this shape in one iteration, samples per layer)
@@ -103,19 +105,30 @@ func benchConvolutions() {
         let dy = Tensor(shape: y.shape)
         for i in 0..<dy.count { dy[i] = generator.nextUnitFloat() - 0.5 }
         _ = conv.backward(dy)
-        var best = Double.infinity
+        // Default path and, where Winograd applies, plain im2col, timed alternately so that
+        // load from other processes hits both alike; best of `reps`.
+        let winograd = conv.winogradApplies
+        var best = Double.infinity, bestIm2col = Double.infinity
         for _ in 0..<reps {
-            let t = now()
-            _ = conv.forward(x)
-            _ = conv.backward(dy)
-            best = min(best, now() - t)
+            for plain in winograd ? [false, true] : [false] {
+                conv.useWinograd = !plain
+                let t = now()
+                _ = conv.forward(x)
+                _ = conv.backward(dy)
+                let dt = now() - t
+                if plain { bestIm2col = min(bestIm2col, dt) } else { best = min(best, dt) }
+            }
         }
+        conv.useWinograd = true
         let oh = y.shape[1]
         let flops = 3 * 2 * Double(n * oh * oh * s.k * s.k * s.cin * s.cout)
         totalFlops += flops
         totalTime += best
-        rows.append(["layer": s.name, "n": n, "in": "\(s.h)x\(s.h)x\(s.cin)", "out_channels": s.cout, "kernel": s.k, "stride": s.s,
-                     "ms_fwd_bwd": (best * 1e4).rounded() / 10, "gflops_per_s": (flops / best / 1e8).rounded() / 10])
+        var row: [String: Any] = ["layer": s.name, "n": n, "in": "\(s.h)x\(s.h)x\(s.cin)", "out_channels": s.cout, "kernel": s.k,
+                                  "stride": s.s, "winograd": winograd,
+                                  "ms_fwd_bwd": (best * 1e4).rounded() / 10, "gflops_per_s": (flops / best / 1e8).rounded() / 10]
+        if winograd { row["ms_fwd_bwd_im2col"] = (bestIm2col * 1e4).rounded() / 10 }
+        rows.append(row)
     }
     print(json(["bench": "conv_facetnn", "batch": batch, "threads": Engine.threads, "openblas_core": Engine.blasCoreName, "layers": rows,
                 "all_layers_gflops_per_s": (totalFlops / totalTime / 1e8).rounded() / 10]))
