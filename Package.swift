@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         // The import and extraction engines: media and faces into the project, through FacetStore.
         .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
+        // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
+        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
         .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
     ],
     swiftLanguageModes: [.v6]

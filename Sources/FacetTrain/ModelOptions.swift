@@ -1,0 +1,131 @@
+/// The trainable architectures and the options stored with a model (its `options_json`).
+import Foundation
+import FacetCore
+import FacetNN
+
+/// The models `facet train --model` knows.
+public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
+    /// DeepFaceLab's Quick96: 96 px, RMSprop 2e-4 with lr dropout 0.3, batch 4.
+    case quick96
+    /// A demo-sized model (64 px) that shows a recognisable face in minutes on two cores.
+    case tiny
+
+    /// The network sizes a new model of this architecture gets.
+    public var network: Quick96Config {
+        switch self {
+        case .quick96: return .quick96
+        case .tiny: return .tiny
+        }
+    }
+
+    /// DeepFaceLab fixes Quick96's batch at 4 per device; tiny is cheap enough for 8.
+    public var defaultBatchSize: Int {
+        switch self {
+        case .quick96: return 4
+        case .tiny: return 8
+        }
+    }
+
+    /// Quick96 keeps DeepFaceLab's optimizer; tiny uses Adam at 5e-4 without lr dropout, which
+    /// shows a face several times sooner (RMSprop at 2e-4 with 70% of updates dropped is slow on purpose).
+    public var defaultOptimizer: OptimizerOptions {
+        switch self {
+        case .quick96: return OptimizerOptions(kind: .rmsprop, learningRate: 2e-4, lrDropout: 0.3)
+        case .tiny: return OptimizerOptions(kind: .adam, learningRate: 5e-4, lrDropout: 1)
+        }
+    }
+}
+
+/// Which optimizer trains a model, with what learning rate and lr dropout.
+public struct OptimizerOptions: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case rmsprop, adam }
+    public var kind: Kind
+    public var learningRate: Double
+    /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a step (1 = always).
+    public var lrDropout: Double
+    public init(kind: Kind, learningRate: Double, lrDropout: Double) {
+        self.kind = kind; self.learningRate = learningRate; self.lrDropout = lrDropout
+    }
+
+    /// A fresh optimizer; `seed` keys its lr-dropout masks.
+    func make(seed: UInt64) throws -> any Optimizer {
+        guard learningRate > 0, learningRate.isFinite else { throw FacetError("the learning rate must be positive, got \(learningRate)") }
+        guard lrDropout > 0, lrDropout <= 1 else { throw FacetError("lr dropout must be in (0, 1], got \(lrDropout)") }
+        let s = UInt32(truncatingIfNeeded: seed)
+        switch kind {
+        case .rmsprop: return RMSprop(learningRate: Float(learningRate), lrDropout: Float(lrDropout), seed: s)
+        case .adam: return Adam(learningRate: Float(learningRate), lrDropout: Float(lrDropout), seed: s)
+        }
+    }
+}
+
+/// The augmentation applied to the encoder's input (warp) and to input and target alike (the rest).
+public struct AugmentationOptions: Codable, Sendable, Equatable {
+    /// DeepFaceLab's random grid warp of the input face.
+    public var randomWarp: Bool = true
+    /// Probability of a horizontal flip.
+    public var flipProbability: Double = 0.5
+    /// Maximum rotation, degrees (uniform in +-).
+    public var rotationDegrees: Double = 10
+    /// Maximum relative scale change (uniform in +-).
+    public var scale: Double = 0.05
+    /// Maximum shift as a fraction of the face size (uniform in +-, each axis).
+    public var shift: Double = 0.05
+    public init() {}
+}
+
+/// Everything about a model fixed at creation, stored as JSON in `model.options_json`.
+public struct ModelOptions: Codable, Sendable, Equatable {
+    /// Bumped when the meaning of a field changes.
+    public var formatVersion: Int = 1
+    public var architecture: TrainArchitecture
+    /// The network's sizes (kept here so a later change of the preset does not change the model).
+    public var network: Quick96Config
+    public var optimizer: OptimizerOptions
+    public var batchSize: Int
+    public var augmentation: AugmentationOptions
+    /// Share of each role's kept faces held out for the validation loss (at most `maxValidationFaces`).
+    public var validationFraction: Double = 0.1
+    public var maxValidationFaces: Int = 32
+
+    public init(architecture: TrainArchitecture, batchSize: Int? = nil, optimizer: OptimizerOptions? = nil,
+                augmentation: AugmentationOptions = AugmentationOptions()) {
+        self.architecture = architecture
+        self.network = architecture.network
+        self.optimizer = optimizer ?? architecture.defaultOptimizer
+        self.batchSize = batchSize ?? architecture.defaultBatchSize
+        self.augmentation = augmentation
+    }
+
+    public var resolution: Int { network.resolution }
+
+    /// The JSON the model row stores (sorted snake_case keys, so it diffs and greps well).
+    public func json() throws -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a model row's options, saying which model is unreadable and why.
+    public static func parse(_ json: String, model: String) throws -> ModelOptions {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try d.decode(ModelOptions.self, from: Data(json.utf8))
+        } catch {
+            throw FacetError("model '\(model)': its stored options are not ones this build understands (\(describeDecoding(error))); was it made by a newer Facet?")
+        }
+    }
+}
+
+/// One line for a JSON decoding failure.
+func describeDecoding(_ error: Error) -> String {
+    switch error {
+    case DecodingError.keyNotFound(let k, _): return "missing '\(k.stringValue)'"
+    case DecodingError.dataCorrupted(let c): return c.debugDescription
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+        return "bad value at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+    default: return "\(error)"
+    }
+}

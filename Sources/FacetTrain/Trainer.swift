@@ -1,0 +1,404 @@
+/// The training loop: a new or resumed model, batches from the store's kept faces, every
+/// iteration's loss written back, and periodic checkpoints (weights, optimizer state, random
+/// state, losses, held-out loss, preview) each saved in one transaction.
+import Foundation
+import FacetCore
+import FacetNN
+import FacetStore
+
+/// When a run stops (besides an interruption, which always saves and stops).
+public enum StopCondition: Sendable, Equatable {
+    /// Train until interrupted.
+    case never
+    /// When the model reaches this iteration (counted over all its runs, as DeepFaceLab's target
+    /// iteration: a resumed run with the same value finishes where an uninterrupted one would).
+    case iterations(Int)
+    /// After this much training time in this run.
+    case minutes(Double)
+    /// When the recent mean loss ((src + dst) / 2 over the last 50 iterations) is at or below this.
+    case targetLoss(Double)
+}
+
+/// What `facet train` asks for.
+public struct TrainOptions: Sendable {
+    /// A new model of this architecture (nil when resuming).
+    public var architecture: TrainArchitecture?
+    /// The new model's name (default: the architecture's name), or the model to resume.
+    public var name: String?
+    /// Resume the model `name` from its latest checkpoint.
+    public var resume = false
+    /// Batch size per role (default: the model's).
+    public var batchSize: Int?
+    public var stop: StopCondition = .never
+    /// Minutes of training between checkpoints (one is always saved at the end).
+    public var saveEveryMinutes: Double = 10
+    /// Seeds weights, the split, sampling and augmentation of a new model (default 1).
+    public var seed: UInt64?
+    /// Overrides the architecture's optimizer for a new model.
+    public var optimizer: OptimizerOptions?
+    /// Seconds between the batched writes of iteration losses.
+    public var lossFlushSeconds: Double = 2
+    /// Rows of the preview grid.
+    public var previewRows: Int = 4
+
+    public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
+                stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
+        self.architecture = architecture; self.name = name; self.resume = resume; self.batchSize = batchSize
+        self.stop = stop; self.saveEveryMinutes = saveEveryMinutes; self.seed = seed; self.optimizer = optimizer
+    }
+}
+
+/// A snapshot of the run for the progress line.
+public struct TrainProgress: Sendable {
+    public var iteration: Int
+    /// Iterations per second over the recent window.
+    public var iterationsPerSecond: Double
+    /// Losses of the latest iteration.
+    public var lossSrc: Double
+    public var lossDst: Double
+    /// Mean of (src + dst) / 2 over the last 50 iterations: what `--target-loss` compares.
+    public var recentLoss: Double
+    /// Held-out loss of the latest checkpoint.
+    public var validationLoss: Double?
+    /// Estimated seconds until `recentLoss` reaches the target (nil: no target or not falling).
+    public var secondsToTarget: Double?
+    /// The checkpoint just saved, if this update reports a save.
+    public var saved: CheckpointRecord?
+}
+
+/// How a run ended.
+public struct TrainResult: Sendable {
+    public var model: ModelRecord
+    public var checkpoint: CheckpointRecord
+    public var iterationsThisRun: Int
+    public var interrupted: Bool
+}
+
+/// The trainer's random state, stored with each checkpoint: randomness is keyed by (seed,
+/// iteration), so these two numbers reproduce every later draw.
+struct RandomState: Codable, Equatable {
+    var seed: UInt64
+    var iteration: Int
+}
+
+/// One training run of one model. Create it (checks the faces, creates or loads the model), then
+/// `run`. Not thread-safe; `shouldStop` may be flipped from another thread.
+public final class Trainer {
+    public let project: Project
+    public private(set) var model: ModelRecord
+    public let options: ModelOptions
+    public let network: Quick96
+    /// The last completed iteration (0 before the first).
+    public private(set) var iteration: Int
+    /// The checkpoint this run resumed from.
+    public let resumedFrom: CheckpointRecord?
+    /// Whether the optimizer state came back with the weights on resume.
+    public let resumedOptimizerState: Bool
+
+    let batchSize: Int
+    let seed: UInt64
+    let src: RoleSamples
+    let dst: RoleSamples
+    let augmenter: Augmenter
+    private let srcBatch: TrainingBatch
+    private let dstBatch: TrainingBatch
+    private var trainSeconds: Double
+    private var pendingLosses: [LossRow] = []
+    private var recent: [(src: Double, dst: Double)] = []
+    private var lastValidation: (src: Double?, dst: Double?)
+    private let runOptions: TrainOptions
+    private var savesThisRun = 0
+
+    /// Crash injection for tests: with `FACET_TEST_KILL_DURING_SAVE=N`, the process SIGKILLs
+    /// itself halfway through writing the tensors of its N-th checkpoint of the run, inside the
+    /// save's transaction (what a kill -9 or power cut at the worst moment does).
+    static let killDuringSave: Int? = ProcessInfo.processInfo.environment["FACET_TEST_KILL_DURING_SAVE"].flatMap { Int($0) }
+
+    /// Checks the request and the faces, then creates (or loads) the model. Every bad-input error
+    /// comes before any decoding or training; a new model's row is written only once its faces
+    /// have all decoded.
+    public init(project: Project, options run: TrainOptions) throws {
+        self.project = project
+        self.runOptions = run
+        if let b = run.batchSize, b < 1 { throw FacetError("--batch must be at least 1, got \(b)") }
+        guard run.saveEveryMinutes > 0 else { throw FacetError("--save-every-minutes must be positive") }
+
+        var existing: ModelRecord? = nil
+        let modelOptions: ModelOptions
+        if run.resume {
+            guard let name = run.name else { throw FacetError("--resume needs the name of a model") }
+            let m = try project.requireModel(named: name)
+            let stored = try ModelOptions.parse(m.optionsJson, model: m.name)
+            if let a = run.architecture, a != stored.architecture {
+                throw FacetError("model '\(name)' is a \(stored.architecture.rawValue) model, not \(a.rawValue); drop --model to resume it, or train a new one with --name")
+            }
+            modelOptions = stored
+            existing = m
+        } else {
+            guard let a = run.architecture else { throw FacetError("name an architecture with --model (\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume one with --resume NAME") }
+            let name = run.name ?? a.rawValue
+            if try project.model(named: name) != nil {
+                throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+            }
+            modelOptions = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer)
+        }
+        options = modelOptions
+        batchSize = run.batchSize ?? modelOptions.batchSize
+        seed = existing.map { UInt64(bitPattern: $0.seed) } ?? run.seed ?? 1
+
+        // Which faces: a new model splits the kept faces now; a resumed one keeps its split and
+        // trains also on faces kept since (never on its held-out ones, nor on rejected ones).
+        var split = ModelFaceSplit()
+        var added = ModelFaceSplit()
+        for role in Role.allCases {
+            let kept = try project.faceIDs(matching: FaceQuery(role: role, status: .kept))
+            if let m = existing {
+                let stored = try project.modelFaces(modelId: m.id!)
+                let held = Set(stored.validation[role] ?? []), known = held.union(stored.train[role] ?? [])
+                split.validation[role] = kept.filter { held.contains($0) }
+                split.train[role] = kept.filter { !held.contains($0) }
+                added.train[role] = kept.filter { !known.contains($0) }
+            } else {
+                let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: modelOptions, seed: mix(seed, role == .src ? 11 : 12))
+                split.train[role] = train
+                split.validation[role] = validation
+            }
+            let nTrain = split.train[role]?.count ?? 0
+            if kept.isEmpty {
+                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces: import a \(role.rawValue) video and run facet extract --role \(role.rawValue) first")
+            }
+            if nTrain < batchSize {
+                throw FacetError.file(project.path, "has \(nTrain) \(role.rawValue) faces to train on, fewer than a batch of \(batchSize): extract more faces, restore rejected ones, or lower --batch")
+            }
+        }
+
+        // Decode every face once, at the model's resolution.
+        let r = modelOptions.resolution
+        func load(_ ids: [Int64]) throws -> [FaceSample] {
+            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r) }
+        }
+        src = RoleSamples(role: .src, train: try load(split.train[.src]!), validation: try load(split.validation[.src] ?? []), seed: seed)
+        dst = RoleSamples(role: .dst, train: try load(split.train[.dst]!), validation: try load(split.validation[.dst] ?? []), seed: seed)
+
+        network = try Quick96(config: modelOptions.network, seed: seed, optimizer: try modelOptions.optimizer.make(seed: seed))
+        augmenter = Augmenter(resolution: r, options: modelOptions.augmentation)
+        srcBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
+        dstBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
+
+        if let m = existing {
+            model = m
+            if !(added.train[.src]?.isEmpty ?? true) || !(added.train[.dst]?.isEmpty ?? true) {
+                try project.addModelFaces(modelId: m.id!, split: added)
+            }
+            // The newest checkpoint that still has weights; none means the run died before its first save.
+            let checkpoints = try project.checkpoints(modelId: m.id!).filter { !$0.tensorsPruned }
+            if let c = checkpoints.last {
+                resumedOptimizerState = try CheckpointIO.load(network, project: project, checkpoint: c, model: m, optimizer: true)
+                iteration = c.iteration
+                trainSeconds = c.trainSeconds
+                lastValidation = (c.valLossSrc, c.valLossDst)
+                resumedFrom = c
+                if let state = try project.checkpointRNGState(id: c.id),
+                   let rs = try? JSONDecoder().decode(RandomState.self, from: state), rs.seed != seed || rs.iteration != c.iteration {
+                    throw FacetError("model '\(m.name)': checkpoint \(c.id) holds random state for seed \(rs.seed) at iteration \(rs.iteration), not \(seed) at \(c.iteration); the checkpoint is damaged")
+                }
+            } else {
+                resumedOptimizerState = false
+                iteration = 0
+                trainSeconds = 0
+                lastValidation = (nil, nil)
+                resumedFrom = nil
+            }
+            // Iterations after the checkpoint are redone, so their old losses go.
+            try project.discardLosses(modelId: m.id!, after: iteration)
+        } else {
+            let a = modelOptions.architecture
+            let record = ModelRecord(name: run.name ?? a.rawValue, architecture: a.rawValue, resolution: r, faceType: "full",
+                                     optionsJson: try modelOptions.json(), seed: Int64(bitPattern: seed))
+            model = try project.createModel(record, split: split)
+            resumedOptimizerState = false
+            resumedFrom = nil
+            iteration = 0
+            trainSeconds = 0
+            lastValidation = (nil, nil)
+        }
+    }
+
+    /// A seeded split of `ids`: `validationFraction` of them (at most `maxValidationFaces`, at least
+    /// one when there are more faces than a batch) held out, the rest trained on.
+    static func split(_ ids: [Int64], batchSize: Int, options: ModelOptions, seed: UInt64) -> (train: [Int64], validation: [Int64]) {
+        var wanted = Int((Double(ids.count) * options.validationFraction).rounded())
+        wanted = min(max(wanted, 1), options.maxValidationFaces, max(0, ids.count - batchSize))
+        var g = SeededGenerator(seed: seed)
+        var shuffled = ids
+        shuffled.shuffle(using: &g)
+        let validation = Set(shuffled.prefix(wanted))
+        return (ids.filter { !validation.contains($0) }, ids.filter { validation.contains($0) })
+    }
+
+    /// Faces trained on and held out, per role.
+    public var faceCounts: (train: [Role: Int], validation: [Role: Int]) {
+        ([.src: src.train.count, .dst: dst.train.count], [.src: src.validation.count, .dst: dst.validation.count])
+    }
+
+    /// The batch size of this run.
+    public var runBatchSize: Int { batchSize }
+
+    /// One iteration: draw and augment both batches, train, record the losses.
+    @discardableResult
+    public func step() -> StepLosses {
+        let next = iteration + 1
+        for (samples, batch, salt) in [(src, srcBatch, UInt64(1)), (dst, dstBatch, UInt64(2))] {
+            let indices = samples.batchIndices(iteration: next, batchSize: batchSize)
+            var g = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xA11A))
+            for (k, i) in indices.enumerated() {
+                augmenter.fill(batch, index: k, sample: samples.train[i], generator: &g, augment: true)
+            }
+        }
+        let started = Date()
+        let losses = network.trainStep(src: srcBatch, dst: dstBatch)
+        trainSeconds += Date().timeIntervalSince(started)
+        iteration = next
+        let (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
+        pendingLosses.append(LossRow(iteration: next, lossSrc: ls, lossDst: ld, seconds: trainSeconds))
+        recent.append((ls, ld))
+        if recent.count > 50 { recent.removeFirst(recent.count - 50) }
+        return losses
+    }
+
+    /// Mean (src + dst) / 2 over the last 50 iterations.
+    public var recentLoss: Double {
+        guard !recent.isEmpty else { return .nan }
+        return recent.reduce(0) { $0 + ($1.src + $1.dst) / 2 } / Double(recent.count)
+    }
+
+    /// Writes the losses not yet stored, in one transaction.
+    public func flushLosses() throws {
+        guard !pendingLosses.isEmpty else { return }
+        try project.appendLosses(modelId: model.id!, pendingLosses)
+        pendingLosses.removeAll(keepingCapacity: true)
+    }
+
+    /// Held-out losses over every validation face, unaugmented (nil for a role without any).
+    public func validationLosses() -> (src: Double?, dst: Double?) {
+        let r = options.resolution, chunk = max(1, batchSize)
+        func batch(_ samples: ArraySlice<FaceSample>) -> TrainingBatch {
+            let b = TrainingBatch(warped: Tensor(shape: [samples.count, r, r, 3]), target: Tensor(shape: [samples.count, r, r, 3]),
+                                  mask: Tensor(shape: [samples.count, r, r, 1]))
+            var g = SeededGenerator(seed: 0)
+            for (k, s) in samples.enumerated() {
+                augmenter.fill(b, index: k, sample: s, generator: &g, augment: false)
+            }
+            b.warped.copy(from: b.target)
+            return b
+        }
+        let sv = src.validation, dv = dst.validation
+        guard !sv.isEmpty || !dv.isEmpty else { return (nil, nil) }
+        var sums = (src: 0.0, dst: 0.0)
+        let chunks = (max(sv.count, dv.count) + chunk - 1) / chunk
+        // Both decoders run per call; a role with fewer faces repeats its first chunk, ignored.
+        let fallbackSrc = sv.isEmpty ? Array(src.train.prefix(1)) : sv, fallbackDst = dv.isEmpty ? Array(dst.train.prefix(1)) : dv
+        for c in 0..<chunks {
+            let lo = c * chunk
+            let sPart = lo < sv.count ? sv[lo..<min(lo + chunk, sv.count)] : fallbackSrc[0..<min(chunk, fallbackSrc.count)]
+            let dPart = lo < dv.count ? dv[lo..<min(lo + chunk, dv.count)] : fallbackDst[0..<min(chunk, fallbackDst.count)]
+            let l = network.evaluate(src: batch(sPart), dst: batch(dPart))
+            if lo < sv.count { sums.src += l.src.reduce(0) { $0 + Double($1) } }
+            if lo < dv.count { sums.dst += l.dst.reduce(0) { $0 + Double($1) } }
+        }
+        return (sv.isEmpty ? nil : sums.src / Double(sv.count), dv.isEmpty ? nil : sums.dst / Double(dv.count))
+    }
+
+    /// The preview grid (PNG) over fixed faces: held-out ones first, so it shows generalisation.
+    public func previewPNG() throws -> Data {
+        let rows = runOptions.previewRows
+        func pick(_ s: RoleSamples) -> [FaceSample] { Array((s.validation + s.train).prefix(rows)) }
+        return try PreviewGrid.render(network, src: pick(src), dst: pick(dst))
+    }
+
+    /// Saves a checkpoint now, with the pending losses, in one transaction.
+    @discardableResult
+    public func saveCheckpoint() throws -> CheckpointRecord {
+        let validation = validationLosses()
+        lastValidation = validation
+        let recentSrc = recent.isEmpty ? nil : recent.reduce(0) { $0 + $1.src } / Double(recent.count)
+        let recentDst = recent.isEmpty ? nil : recent.reduce(0) { $0 + $1.dst } / Double(recent.count)
+        let rng = try JSONEncoder().encode(RandomState(seed: seed, iteration: iteration))
+        let png = try previewPNG()
+        let c = NewCheckpoint(modelId: model.id!, iteration: iteration, lossSrc: recentSrc, lossDst: recentDst,
+                              valLossSrc: validation.src, valLossDst: validation.dst, trainSeconds: trainSeconds, rngState: rng)
+        let network = self.network
+        savesThisRun += 1
+        let killHere = Trainer.killDuringSave == savesThisRun
+        let saved = try project.saveCheckpoint(c, losses: pendingLosses, previews: ["grid": png]) { writer in
+            try CheckpointIO.write(network, to: writer, killHalfway: killHere)
+        }
+        pendingLosses.removeAll(keepingCapacity: true)
+        return saved
+    }
+
+    /// Trains until `options.stop` or `shouldStop()`, flushing losses every few seconds and saving
+    /// every `saveEveryMinutes` and at the end. `progress` gets every iteration and every save.
+    public func run(shouldStop: () -> Bool = { false }, progress: (TrainProgress) -> Void = { _ in }) throws -> TrainResult {
+        let runStart = Date(), startIteration = iteration
+        var lastFlush = Date(), lastSave = Date()
+        var window: [(time: Date, iteration: Int, loss: Double)] = []
+        var interrupted = false
+        var last: CheckpointRecord? = nil
+        func report(_ losses: StepLosses?, saved: CheckpointRecord?) {
+            let now = Date()
+            let first = window.first
+            let rate = first.map { Double(iteration - $0.iteration) / max(now.timeIntervalSince($0.time), 1e-9) } ?? 0
+            var eta: Double? = nil
+            if case .targetLoss(let target) = runOptions.stop, let f = first, window.count >= 10 {
+                let current = recentLoss, earlier = f.loss, dt = now.timeIntervalSince(f.time)
+                if current <= target { eta = 0 } else if current < earlier, dt > 0 {
+                    // Exponential decay fitted through the window's ends.
+                    let k = log(earlier / current) / dt
+                    eta = log(current / target) / k
+                }
+            }
+            let val: Double? = (lastValidation.src != nil && lastValidation.dst != nil) ? (lastValidation.src! + lastValidation.dst!) / 2 : (lastValidation.src ?? lastValidation.dst)
+            progress(TrainProgress(iteration: iteration, iterationsPerSecond: rate, lossSrc: Double(losses?.srcMean ?? .nan),
+                                   lossDst: Double(losses?.dstMean ?? .nan), recentLoss: recentLoss, validationLoss: val,
+                                   secondsToTarget: eta, saved: saved))
+        }
+        while true {
+            if shouldStop() { interrupted = true; break }
+            let done: Bool
+            switch runOptions.stop {
+            case .never: done = false
+            case .iterations(let n): done = iteration >= n
+            case .minutes(let m): done = Date().timeIntervalSince(runStart) >= m * 60
+            case .targetLoss(let t): done = recent.count >= 20 && recentLoss <= t
+            }
+            if done { break }
+            let losses = step()
+            let now = Date()
+            window.append((now, iteration, recentLoss))
+            if window.count > 200 || (window.count > 10 && now.timeIntervalSince(window[0].time) > 300) { window.removeFirst() }
+            if now.timeIntervalSince(lastSave) >= runOptions.saveEveryMinutes * 60 {
+                last = try saveCheckpoint()
+                lastSave = Date()
+                lastFlush = lastSave
+                report(losses, saved: last)
+            } else {
+                if now.timeIntervalSince(lastFlush) >= runOptions.lossFlushSeconds {
+                    try flushLosses()
+                    lastFlush = Date()
+                }
+                report(losses, saved: nil)
+            }
+        }
+        // The end of a run is always a checkpoint, unless nothing changed since the last one.
+        if last == nil || last!.iteration != iteration {
+            if iteration == startIteration, let r = resumedFrom {
+                last = r
+            } else {
+                last = try saveCheckpoint()
+                report(nil, saved: last)
+            }
+        }
+        return TrainResult(model: model, checkpoint: last!, iterationsThisRun: iteration - startIteration, interrupted: interrupted)
+    }
+}

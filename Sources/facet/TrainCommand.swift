@@ -1,0 +1,129 @@
+/// `facet train`: train a new model (quick96 or tiny) or resume one, everything in the project file.
+import ArgumentParser
+import Dispatch
+import FacetCore
+import FacetStore
+import FacetTrain
+import Foundation
+
+extension TrainArchitecture: ExpressibleByArgument {}
+extension OptimizerOptions.Kind: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a face-swap model on the kept src and dst faces (Ctrl-C saves and stops).",
+        discussion: """
+            Every iteration's loss, and a checkpoint (weights, optimizer state, held-out loss, preview grid) every \
+            --save-every-minutes and at the end, go into the project file. --resume NAME carries on from the model's \
+            latest checkpoint with the same iteration numbering.
+            """)
+
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "Architecture of a new model: quick96 (DeepFaceLab's, 96 px) or tiny (64 px demo).") var model: TrainArchitecture?
+    @Option(help: "Name of the new model (default: the architecture's name).") var name: String?
+    @Option(help: "Resume the model with this name from its latest checkpoint.") var resume: String?
+    @Option(help: "Faces per role per iteration (default: quick96 4, tiny 8).") var batch: Int?
+    @Option(help: "Stop when the model reaches iteration N (counted over all its runs).") var iterations: Int?
+    @Option(help: "Stop after M minutes of this run.") var minutes: Double?
+    @Option(help: "Stop when the mean loss of the last 50 iterations, (src + dst) / 2, reaches L.") var targetLoss: Double?
+    @Option(help: "Minutes between checkpoints (one is always saved at the end).") var saveEveryMinutes: Double = 10
+    @Option(help: "Seed of a new model's weights, split, sampling and augmentation.") var seed: UInt64?
+    @Option(help: "Optimizer of a new model: rmsprop or adam (default: quick96 rmsprop, tiny adam).") var optimizer: OptimizerOptions.Kind?
+    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4).") var learningRate: Double?
+
+    func validate() throws {
+        if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|tiny (a new model) or --resume NAME") }
+        if resume != nil && name != nil { throw ValidationError("--name names a new model; --resume already names the model") }
+        if resume != nil && (seed != nil || optimizer != nil || learningRate != nil) {
+            throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; they cannot change on --resume")
+        }
+        if [iterations != nil, minutes != nil, targetLoss != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give at most one of --iterations, --minutes and --target-loss")
+        }
+        if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
+        if let i = iterations, i < 1 { throw ValidationError("--iterations must be at least 1") }
+        if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
+        if let l = targetLoss, !(l > 0) { throw ValidationError("--target-loss must be positive") }
+        if !(saveEveryMinutes > 0) { throw ValidationError("--save-every-minutes must be positive") }
+        if let r = learningRate, !(r > 0) { throw ValidationError("--learning-rate must be positive") }
+    }
+
+    func run() throws {
+        var options = TrainOptions(architecture: model, name: resume ?? name, resume: resume != nil, batchSize: batch,
+                                   saveEveryMinutes: saveEveryMinutes, seed: seed)
+        if let i = iterations { options.stop = .iterations(i) } else if let m = minutes { options.stop = .minutes(m) } else if let l = targetLoss { options.stop = .targetLoss(l) }
+        if let arch = model, optimizer != nil || learningRate != nil {
+            var o = arch.defaultOptimizer
+            if let k = optimizer, k != o.kind {
+                o = k == .rmsprop ? TrainArchitecture.quick96.defaultOptimizer : TrainArchitecture.tiny.defaultOptimizer
+            }
+            if let r = learningRate { o.learningRate = r }
+            options.optimizer = o
+        }
+
+        let project = try Project(path: target.project)
+        let trainer = try Trainer(project: project, options: options)
+        let counts = trainer.faceCounts
+        let from = trainer.resumedFrom.map { " from checkpoint #\($0.id) at iteration \($0.iteration)" + (trainer.resumedOptimizerState ? "" : " (no optimizer state stored: it starts afresh)") } ?? ""
+        FileHandle.standardError.write(Data(("""
+            \(options.resume ? "resuming" : "training") model '\(trainer.model.name)' (\(trainer.model.architecture), \(trainer.options.resolution) px, \
+            batch \(trainer.runBatchSize))\(from): src \(counts.train[.src] ?? 0) faces + \(counts.validation[.src] ?? 0) held out, \
+            dst \(counts.train[.dst] ?? 0) + \(counts.validation[.dst] ?? 0) held out. Ctrl-C saves and stops.\n
+            """).utf8))
+
+        let stop = StopFlag()
+        let signals = stop.installSignalHandlers()
+        defer { withExtendedLifetime(signals) {} }
+
+        var line = ProgressLine()
+        let result = try trainer.run(shouldStop: { stop.isSet }) { p in
+            var text = "iter \(p.iteration)  \(String(format: "%.2f", p.iterationsPerSecond)) it/s  src \(String(format: "%.4f", p.lossSrc)) dst \(String(format: "%.4f", p.lossDst))  mean50 \(String(format: "%.4f", p.recentLoss))"
+            if let v = p.validationLoss { text += "  val \(String(format: "%.4f", v))" }
+            if case .targetLoss(let t) = options.stop {
+                text += "  target \(t): " + (p.secondsToTarget.map { "~" + Self.duration($0) } ?? "eta unknown")
+            }
+            if let c = p.saved {
+                line.finish("saved checkpoint #\(c.id) at iteration \(c.iteration)" + (c.valLoss.map { String(format: " (val loss %.4f)", $0) } ?? ""))
+            } else {
+                line.update(text)
+            }
+        }
+        let c = result.checkpoint
+        print("\(result.interrupted ? "interrupted: " : "")model '\(result.model.name)' checkpoint #\(c.id) at iteration \(c.iteration)"
+              + (c.valLoss.map { String(format: ", val loss %.5f", $0) } ?? "") + " (\(result.iterationsThisRun) iterations this run)")
+    }
+
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+    }
+}
+
+/// Set by SIGINT/SIGTERM; the training loop checks it between iterations, then saves and exits.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return set }
+
+    /// Routes SIGINT and SIGTERM to the flag (the default action would kill mid-iteration and lose
+    /// the work since the last checkpoint); a second Ctrl-C quits at once, the last checkpoint
+    /// being intact either way. Keep the returned sources alive while training.
+    func installSignalHandlers() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                let again = set
+                set = true
+                lock.unlock()
+                if again { _exit(130) }
+                FileHandle.standardError.write(Data("\nstopping: saving a checkpoint (Ctrl-C again quits without saving; the last checkpoint stays intact)\n".utf8))
+            }
+            source.resume()
+            return source
+        }
+    }
+}
