@@ -1,0 +1,281 @@
+/// Puts one swapped face back into its frame: mask, erode/blur, colour transfer, face scale, warp back, blend.
+import FacetCore
+import Foundation
+
+/// A destination face as the merge needs it: its stored image-to-face matrix (for an aligned crop
+/// of `cropSize` pixels) and its 68 landmarks in frame coordinates. Never re-detected.
+public struct MergeFace: Sendable, Equatable {
+    public var imageToFace: Affine2D
+    public var cropSize: Int
+    public var landmarks: Landmarks68
+
+    public init(imageToFace: Affine2D, cropSize: Int, landmarks: Landmarks68) {
+        self.imageToFace = imageToFace; self.cropSize = cropSize; self.landmarks = landmarks
+    }
+}
+
+/// The window of the frame one face was blended into, and the alpha used at each of its pixels.
+/// Every frame pixel outside the window, or with alpha 0, is exactly the destination's.
+public struct BlendRegion: Sendable {
+    public var x: Int
+    public var y: Int
+    public var width: Int
+    public var height: Int
+    /// `width * height` values in 0...1, row-major.
+    public var alpha: [Float]
+
+    /// The alpha at frame pixel (px, py); 0 outside the window.
+    public func alpha(atX px: Int, y py: Int) -> Float {
+        let lx = px - x, ly = py - y
+        guard lx >= 0, ly >= 0, lx < width, ly < height else { return 0 }
+        return alpha[ly * width + lx]
+    }
+}
+
+/// The model-independent half of the merge. A value: share it between threads freely.
+public struct FaceCompositor: Sendable {
+    public let options: MergeOptions
+    /// The model's face side in pixels.
+    public let resolution: Int
+    /// Masks are processed at 4x the model resolution (DeepFaceLab's mask sub-resolution), so
+    /// erode and blur amounts mean what they mean there and edges stay smooth when enlarged.
+    public var maskResolution: Int { 4 * resolution }
+
+    public init(options: MergeOptions, resolution: Int) {
+        precondition(resolution > 0, "model resolution must be positive")
+        self.options = options
+        self.resolution = resolution
+    }
+
+    /// Frame to model-face coordinates: the stored matrix scaled from the crop size to the resolution.
+    public func faceMatrix(_ face: MergeFace) -> Affine2D {
+        let s = Double(resolution) / Double(face.cropSize)
+        return Affine2D(a: s, b: 0, tx: 0, c: 0, d: s, ty: 0).concatenating(face.imageToFace)
+    }
+
+    /// Frame to output coordinates: the face matrix with the face scale applied about the centre.
+    public func outputMatrix(_ face: MergeFace) -> Affine2D {
+        let s = 1 + options.faceScale / 100, h = Double(resolution) / 2
+        return Affine2D(a: s, b: 0, tx: h - s * h, c: 0, d: s, ty: h - s * h).concatenating(faceMatrix(face))
+    }
+
+    /// The aligned destination face the model takes: the crop at its stored size, as extraction
+    /// stored it, then area-resized to the model resolution, as training reads crops.
+    public func alignedFace(from frame: Image, face: MergeFace) -> Image {
+        let crop = frame.warped(by: face.imageToFace, width: face.cropSize, height: face.cropSize)
+        return crop.resized(width: resolution, height: resolution, filter: .area)
+    }
+
+    /// The mask in face space at `maskResolution`, processed (erode/dilate, blur) unless raw.
+    func processedMask(face: MergeFace, learned: Image) -> Plane {
+        let sub = maskResolution
+        var mask: Plane
+        switch options.mask {
+        case .learned:
+            mask = upsampled(learned, to: sub)
+        case .hull:
+            mask = hullMask(face)
+        case .learnedAndHull:
+            mask = upsampled(learned, to: sub)
+            let hull = hullMask(face)
+            for i in mask.values.indices { mask.values[i] *= hull.values[i] }
+        }
+        // DeepFaceLab's "get rid of noise": a learned mask is never exactly 0 where it should be.
+        for i in mask.values.indices where mask.values[i] < 1 / 255 { mask.values[i] = 0 }
+        if options.mode != .raw { MaskOps.process(&mask, erode: options.erode, blur: options.blur) }
+        return mask
+    }
+
+    /// The convex hull of the stored landmarks, in face space at the mask resolution.
+    func hullMask(_ face: MergeFace) -> Plane {
+        let k = Double(maskResolution) / Double(resolution)
+        let toMask = Affine2D(a: k, b: 0, tx: 0, c: 0, d: k, ty: 0).concatenating(faceMatrix(face))
+        return MaskOps.hull(points: face.landmarks.transformed(by: toMask).points, size: maskResolution)
+    }
+
+    /// A grey (or first-channel) mask image enlarged to `size`, sampled at the same index scaling
+    /// the warp back uses, 0...1.
+    func upsampled(_ mask: Image, to size: Int) -> Plane {
+        var small = Plane(width: mask.width, height: mask.height)
+        let c = mask.channels
+        for i in 0..<(mask.width * mask.height) { small.values[i] = Float(mask.pixels[i * c]) / 255 }
+        var out = Plane(width: size, height: size)
+        let kx = Double(mask.width) / Double(size), ky = Double(mask.height) / Double(size)
+        out.values.withUnsafeMutableBufferPointer { o in
+            for y in 0..<size {
+                for x in 0..<size {
+                    let sx = min(Double(mask.width - 1), Double(x) * kx), sy = min(Double(mask.height - 1), Double(y) * ky)
+                    o[y * size + x] = small.sample(sx, sy)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Blends one swapped face into `frame` and returns where (with the alpha used).
+    /// `aligned` is the model's input for this face (the destination face at the resolution) and
+    /// `swapped` what the model made of it.
+    @discardableResult
+    public func blend(into frame: inout Image, face: MergeFace, aligned: Image, swapped: (face: Image, mask: Image)) throws -> BlendRegion {
+        let res = resolution
+        guard swapped.face.width == res, swapped.face.height == res, swapped.face.channels >= 3 else {
+            throw FacetError("the model returned a \(swapped.face.width)x\(swapped.face.height) face, expected \(res)x\(res) RGB")
+        }
+        guard swapped.mask.width == res, swapped.mask.height == res else {
+            throw FacetError("the model returned a \(swapped.mask.width)x\(swapped.mask.height) mask, expected \(res)x\(res)")
+        }
+        guard aligned.width == res, aligned.height == res, frame.channels == 3 else {
+            throw FacetError("the aligned face must be \(res)x\(res) and the frame RGB")
+        }
+        let sub = maskResolution
+        let k = Double(sub) / Double(res)
+        let mask = processedMask(face: face, learned: swapped.mask)
+
+        var predicted = floats(swapped.face)
+        if options.mode != .raw {
+            let reference = floats(aligned)
+            // Colour statistics come from where the processed mask shows the face.
+            var area = [Bool](repeating: false, count: res * res)
+            let step = Int(k)
+            for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * sub + x * step] > 0 } }
+            ColorTransferOps.apply(options.color, to: &predicted, reference: reference, mask: area)
+            if options.mode == .histMatch { ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area) }
+        }
+
+        let out = outputMatrix(face)
+        guard let back = out.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
+        // The frame window the output square lands on.
+        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)), Point2(Double(res), Double(res))].map(back.apply)
+        let x0 = max(0, Int(corners.map(\.x).min()!.rounded(.down)) - 1)
+        let y0 = max(0, Int(corners.map(\.y).min()!.rounded(.down)) - 1)
+        let x1 = min(frame.width - 1, Int(corners.map(\.x).max()!.rounded(.up)) + 1)
+        let y1 = min(frame.height - 1, Int(corners.map(\.y).max()!.rounded(.up)) + 1)
+        guard x1 >= x0, y1 >= y0 else { return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: []) }
+        let w = x1 - x0 + 1, h = y1 - y0 + 1
+        var alpha = [Float](repeating: 0, count: w * h)
+        var warped = [Float](repeating: 0, count: w * h * 3)
+        var inside = [Bool](repeating: false, count: w * h)
+        let maxCoord = Double(res - 1)
+        let raw = options.mode == .raw
+        predicted.withUnsafeBufferPointer { pf in
+            mask.values.withUnsafeBufferPointer { mv in
+                for ly in 0..<h {
+                    let fy = Double(y0 + ly)
+                    for lx in 0..<w {
+                        let fx = Double(x0 + lx)
+                        let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty
+                        let q = ly * w + lx
+                        let within = u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5
+                        inside[q] = within
+                        var a: Float
+                        if raw {
+                            a = within ? 1 : 0
+                        } else {
+                            a = sampleMask(mv, sub, u * k, v * k)
+                            if a < 1 / 255 { a = 0 }
+                        }
+                        alpha[q] = min(1, a)
+                        guard within else { continue }
+                        let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                        warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
+                    }
+                }
+            }
+        }
+
+        if options.mode == .seamless {
+            // DeepFaceLab's seamless mask: the alpha above the lowest tenth that has any pixels.
+            var threshold: Float = 0
+            for i in 1..<10 where alpha.contains(where: { $0 > Float(i) / 10 }) { threshold = Float(i) / 10; break }
+            if threshold > 0 {
+                var target = [Float](repeating: 0, count: w * h * 3)
+                var region = [Bool](repeating: false, count: w * h)
+                for ly in 0..<h {
+                    for lx in 0..<w {
+                        let q = ly * w + lx, p = ((y0 + ly) * frame.width + x0 + lx) * 3
+                        for c in 0..<3 { target[q * 3 + c] = Float(frame.pixels[p + c]) / 255 }
+                        // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
+                        if !inside[q] { for c in 0..<3 { warped[q * 3 + c] = target[q * 3 + c] } }
+                        region[q] = alpha[q] > threshold && inside[q]
+                    }
+                }
+                SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
+            }
+        }
+
+        // out = dst (1 - a) + face a, only where a > 0: elsewhere the frame keeps its exact bytes.
+        let fw = frame.width
+        frame.pixels.withUnsafeMutableBufferPointer { px in
+            for ly in 0..<h {
+                for lx in 0..<w {
+                    let q = ly * w + lx
+                    let a = alpha[q]
+                    guard a > 0 else { continue }
+                    let p = ((y0 + ly) * fw + x0 + lx) * 3
+                    for c in 0..<3 {
+                        let v = Float(px[p + c]) * (1 - a) + warped[q * 3 + c] * 255 * a
+                        px[p + c] = UInt8(min(255, max(0, v + 0.5)))
+                    }
+                }
+            }
+        }
+        return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha)
+    }
+
+    /// Swaps and blends every face of one frame; returns the regions in face order.
+    public func merge(frame: inout Image, faces: [MergeFace], swapper: any FaceSwapper) throws -> [BlendRegion] {
+        guard !faces.isEmpty else { return [] }
+        let aligned = faces.map { alignedFace(from: frame, face: $0) }
+        let swapped = try swapper.swap(aligned)
+        guard swapped.count == faces.count else {
+            throw FacetError("the model returned \(swapped.count) faces for \(faces.count)")
+        }
+        var regions: [BlendRegion] = []
+        for i in faces.indices {
+            regions.append(try blend(into: &frame, face: faces[i], aligned: aligned[i], swapped: swapped[i]))
+        }
+        return regions
+    }
+}
+
+/// An image's first three channels as floats in 0...1, interleaved.
+func floats(_ image: Image) -> [Float] {
+    let n = image.width * image.height, c = image.channels
+    var out = [Float](repeating: 0, count: n * 3)
+    image.pixels.withUnsafeBufferPointer { src in
+        for i in 0..<n {
+            for k in 0..<3 { out[i * 3 + k] = Float(src[i * c + min(k, c - 1)]) / 255 }
+        }
+    }
+    return out
+}
+
+/// Bilinear mask sample at (x, y); 0 outside the `size x size` plane.
+@inline(__always)
+func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> Float {
+    let xf = x.rounded(.down), yf = y.rounded(.down)
+    let x0 = Int(xf), y0 = Int(yf)
+    if x0 < -1 || y0 < -1 || x0 >= size || y0 >= size { return 0 }
+    let ax = Float(x - xf), ay = Float(y - yf)
+    @inline(__always) func at(_ xx: Int, _ yy: Int) -> Float {
+        (xx >= 0 && yy >= 0 && xx < size && yy < size) ? m[yy * size + xx] : 0
+    }
+    let top = at(x0, y0) + ax * (at(x0 + 1, y0) - at(x0, y0))
+    let bottom = at(x0, y0 + 1) + ax * (at(x0 + 1, y0 + 1) - at(x0, y0 + 1))
+    return top + ay * (bottom - top)
+}
+
+/// Bilinear RGB sample of an interleaved float square at (x, y) already clamped into it.
+@inline(__always)
+func sampleRGB(_ f: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> (Float, Float, Float) {
+    let x0 = min(Int(x), size - 1), y0 = min(Int(y), size - 1)
+    let x1 = min(x0 + 1, size - 1), y1 = min(y0 + 1, size - 1)
+    let ax = Float(x - Double(x0)), ay = Float(y - Double(y0))
+    let p00 = (y0 * size + x0) * 3, p01 = (y0 * size + x1) * 3, p10 = (y1 * size + x0) * 3, p11 = (y1 * size + x1) * 3
+    func ch(_ k: Int) -> Float {
+        let top = f[p00 + k] + ax * (f[p01 + k] - f[p00 + k])
+        let bottom = f[p10 + k] + ax * (f[p11 + k] - f[p10 + k])
+        return top + ay * (bottom - top)
+    }
+    return (ch(0), ch(1), ch(2))
+}

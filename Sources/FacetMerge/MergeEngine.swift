@@ -1,0 +1,139 @@
+/// The merge over a project: the destination video and its stored faces in, the swapped H.264 video out.
+import FacetCore
+import FacetExtract
+import FacetMedia
+import FacetStore
+import Foundation
+
+extension MergeFace {
+    /// The merge's view of a stored face; a face row with damaged landmarks is a clear error.
+    public init(_ record: FaceRecord) throws {
+        guard let lm = record.landmarks68 else { throw FacetError("face \(record.id): its stored landmarks are damaged (not 68 points)") }
+        self.init(imageToFace: record.imageToFace, cropSize: record.cropSize, landmarks: lm)
+    }
+}
+
+public enum MergeEngine {
+    /// The container tags every merged video carries, so players and platforms can tell it is synthetic.
+    public static let metadata: [String: String] = [
+        "comment": "synthetic media: faces swapped with Facet",
+        "description": "This video was altered with Facet (face swap). The people shown may not have done or said what it shows.",
+    ]
+
+    /// The destination video to merge into: `mediaId`, or the project's only dst video.
+    public static func destination(in project: Project, mediaId: Int64?) throws -> MediaRecord {
+        if let mediaId {
+            let m = try project.media(id: mediaId)
+            guard m.role == .dst else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a src video; merge needs a dst video") }
+            guard m.kind == "video" else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a folder of stills; merge writes a video from a dst video") }
+            return m
+        }
+        let videos = try project.media(role: .dst).filter { $0.kind == "video" }
+        guard let only = videos.first else {
+            throw FacetError.file(project.path, "has no dst video: import one with `facet import \(project.path) --role dst VIDEO`")
+        }
+        guard videos.count == 1 else {
+            throw FacetError.file(project.path, "has \(videos.count) dst videos (\(videos.compactMap { $0.id }.map(String.init).joined(separator: ", "))): choose one with --media ID")
+        }
+        return only
+    }
+
+    /// The kept faces of `media` by frame index, within `frames` when given. Refuses a video with no
+    /// kept faces, and (when `faceType` is given) faces of another face type than the model's.
+    public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil) throws -> [Int: [MergeFace]] {
+        var query = FaceQuery(role: .dst, status: .kept, sort: [FaceSort(.frameIndex), FaceSort(.faceIndex)])
+        query.mediaId = media.id
+        if let frames { query.ranges = [(field: .frameIndex, min: Double(frames.lowerBound), max: Double(frames.upperBound))] }
+        let records = try project.faces(matching: query)
+        guard !records.isEmpty else {
+            let where_ = frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? ""
+            throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): run `facet extract \(project.path) --role dst` first")
+        }
+        if let faceType, let other = records.first(where: { $0.faceType != faceType }) {
+            throw FacetError.file(project.path, "the model was trained on \(faceType) faces but dst face \(other.id) is \(other.faceType): extract the dst video again with --face-type \(faceType)")
+        }
+        var out: [Int: [MergeFace]] = [:]
+        for r in records { out[r.frameIndex, default: []].append(try MergeFace(r)) }
+        return out
+    }
+
+    /// Merges the destination video into `output` (H.264 mp4): every frame, or only `frames` (then
+    /// without audio, which would not line up). The file appears only when the whole video is
+    /// written; on any error nothing is left at `output`.
+    public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
+                             output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
+                             progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
+        try options.validate()
+        if let frames { try check(frames, in: media) }
+        let faces = try faces(in: project, media: media, frames: frames, faceType: faceType)
+        // Opening the frames checks a linked file's hash before anything is written.
+        let source = try MediaFrames(project: project, media: media)
+        let audio: AudioSource? = (media.hasAudio && (frames == nil)) ? try audioSource(project: project, media: media) : nil
+        let encoder = try VideoEncoder(path: output, width: media.width, height: media.height, fps: media.fps,
+                                       crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio)
+        let range = frames ?? 0...max(0, media.frameCount - 1)
+        let expected = frames.map { $0.count } ?? media.frameCount
+        let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
+        let facesByFrame = Handed(faces)
+        let stats = try MergePipeline.run(
+            frameCount: expected,
+            nextFrame: {
+                while let f = try source.next() {
+                    if f.index < range.lowerBound { continue }
+                    if f.index > range.upperBound { return nil }
+                    return (f.index, f.image)
+                }
+                return nil
+            },
+            faces: { facesByFrame.value[$0] ?? [] },
+            compositor: compositor, swapper: swapper,
+            write: { try encoder.append($0) },
+            progress: progress)
+        if frames != nil && stats.frames != expected {
+            throw FacetError.file(output, "the dst video ended after \(stats.frames) of the \(expected) frames asked for")
+        }
+        try encoder.finish()
+        return stats
+    }
+
+    /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
+    public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
+                               options: MergeOptions, faceType: String? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+        try options.validate()
+        try check(index...index, in: media)
+        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType)
+        let source = try MediaFrames(project: project, media: media)
+        while let f = try source.next() {
+            guard f.index == index else { continue }
+            var image = f.image
+            let regions = try FaceCompositor(options: options, resolution: swapper.resolution)
+                .merge(frame: &image, faces: faces[index] ?? [], swapper: swapper)
+            return (image, regions)
+        }
+        throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) ended before frame \(index)")
+    }
+
+    static func check(_ frames: ClosedRange<Int>, in media: MediaRecord) throws {
+        guard frames.lowerBound >= 0, frames.upperBound < media.frameCount else {
+            throw FacetError("frames \(frames.lowerBound)...\(frames.upperBound) are outside dst video \(media.id ?? 0) (\(media.name)), which has frames 0...\(media.frameCount - 1)")
+        }
+    }
+
+    /// Where the encoder copies the destination's audio from: the project's chunks or the linked file.
+    static func audioSource(project: Project, media: MediaRecord) throws -> AudioSource {
+        if media.storage == "linked" { return .file(path: media.path ?? media.name) }
+        return .source(LockedStoredBytes(try project.storedBytes(mediaId: media.id!)), name: media.name)
+    }
+}
+
+/// A stored video's bytes for FFmpeg's reader; the store's reader is used by one thread at a time.
+final class LockedStoredBytes: RandomAccessByteSource, @unchecked Sendable {
+    private let bytes: StoredMediaBytes
+    private let lock = NSLock()
+    init(_ bytes: StoredMediaBytes) { self.bytes = bytes }
+    var size: Int64 { bytes.size }
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return try bytes.read(at: offset, into: buffer)
+    }
+}

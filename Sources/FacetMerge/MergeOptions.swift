@@ -1,0 +1,117 @@
+/// The merge settings users know from DeepFaceLab's converter, as one value stored with each result.
+import FacetCore
+import Foundation
+
+/// How the swapped face is put into the frame.
+public enum MergeMode: String, Codable, Sendable, CaseIterable {
+    /// Alpha blend of the predicted face through the processed mask.
+    case overlay
+    /// Overlay after matching the predicted face's per-channel histograms to the destination face's.
+    case histMatch = "hist-match"
+    /// Poisson blending (like cv2.seamlessClone NORMAL_CLONE), then the masked overlay.
+    case seamless
+    /// The predicted square pasted as it is, no mask.
+    case raw
+}
+
+/// Which mask decides where the swapped face shows.
+public enum MaskKind: String, Codable, Sendable, CaseIterable {
+    /// The mask the model's decoder predicts.
+    case learned
+    /// The convex hull of the face's 68 stored landmarks.
+    case hull
+    /// Both multiplied.
+    case learnedAndHull = "learned-and-hull"
+}
+
+/// Colour transfer applied to the predicted face, towards the destination face (DeepFaceLab names).
+public enum ColorTransfer: String, Codable, Sendable, CaseIterable {
+    case none
+    /// Reinhard: mean and standard deviation per channel in L*a*b*, inside the mask.
+    case rct
+    /// Linear: the covariance of the RGB colours matched (PCA square roots).
+    case lct
+    /// Per-channel histogram matching inside the mask.
+    case histMatch = "hist-match"
+    /// Iterative distribution transfer: 1-D histogram matching along rotated colour axes.
+    case idt
+}
+
+/// Everything that decides how a merged frame looks, plus the encoder's quality settings.
+/// Codable with snake_case keys: this is the `options_json` of a `merge_config` row.
+public struct MergeOptions: Codable, Sendable, Equatable {
+    public var mode: MergeMode = .overlay
+    public var mask: MaskKind = .learned
+    /// Mask erosion (positive) or dilation (negative) in pixels of the mask's working size (4x the
+    /// model resolution), as DeepFaceLab's erode modifier (-400...400).
+    public var erode: Int = 0
+    /// Gaussian blur of the mask edge in the same pixels (0...400).
+    public var blur: Int = 0
+    /// Output face scale in percent (-50...50): positive pastes the face smaller, as DeepFaceLab's
+    /// output face scale modifier does.
+    public var faceScale: Double = 0
+    public var color: ColorTransfer = .none
+    /// libx264 quality (0 lossless ... 51 worst).
+    public var crf: Int = 18
+    /// libx264 preset.
+    public var preset: String = "medium"
+
+    public init(mode: MergeMode = .overlay, mask: MaskKind = .learned, erode: Int = 0, blur: Int = 0,
+                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium") {
+        self.mode = mode; self.mask = mask; self.erode = erode; self.blur = blur
+        self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset
+    }
+
+    /// Throws a one-line error for a value out of range.
+    public func validate() throws {
+        guard (-400...400).contains(erode) else { throw FacetError("--erode must be -400...400, got \(erode)") }
+        guard (0...400).contains(blur) else { throw FacetError("--blur must be 0...400, got \(blur)") }
+        guard (-50...50).contains(faceScale) else { throw FacetError("--face-scale must be -50...50 (percent), got \(faceScale)") }
+        guard (0...51).contains(crf) else { throw FacetError("--crf must be 0...51, got \(crf)") }
+        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+        guard presets.contains(preset) else { throw FacetError("unknown --preset '\(preset)' (use one of \(presets.joined(separator: ", ")))") }
+    }
+
+    /// Sorted-key JSON, the form stored in `merge_config.options_json`.
+    public var json: String {
+        let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
+        enc.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? enc.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// Options back from stored JSON; keys left out keep their defaults.
+    public init(json: String) throws {
+        let dec = JSONDecoder()
+        dec.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            self = try dec.decode(MergeOptions.self, from: Data(json.utf8))
+        } catch {
+            throw FacetError("merge configuration options are not valid: \(error)")
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mode = try c.decodeIfPresent(MergeMode.self, forKey: .mode) ?? .overlay
+        mask = try c.decodeIfPresent(MaskKind.self, forKey: .mask) ?? .learned
+        erode = try c.decodeIfPresent(Int.self, forKey: .erode) ?? 0
+        blur = try c.decodeIfPresent(Int.self, forKey: .blur) ?? 0
+        faceScale = try c.decodeIfPresent(Double.self, forKey: .faceScale) ?? 0
+        color = try c.decodeIfPresent(ColorTransfer.self, forKey: .color) ?? .none
+        crf = try c.decodeIfPresent(Int.self, forKey: .crf) ?? 18
+        preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? "medium"
+    }
+}
+
+/// What the model does for the merge: for each aligned destination face at `resolution`, the
+/// face the source decoder predicts and its learned mask. Called from one worker thread at a time;
+/// batching several faces per call lets the network run them together.
+public protocol FaceSwapper: Sendable {
+    /// Side of the square faces the model takes and returns.
+    var resolution: Int { get }
+    /// One `(face: RGB, mask: grey)` pair per input, each `resolution x resolution`, in input order.
+    func swap(_ alignedDstFaces: [Image]) throws -> [(face: Image, mask: Image)]
+}

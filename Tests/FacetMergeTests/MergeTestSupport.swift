@@ -1,0 +1,154 @@
+/// Helpers for merge tests: a project with the dst sample video and its real faces, test swappers, frames.
+import XCTest
+import FacetCore
+import FacetExtract
+import FacetMedia
+import FacetStore
+@testable import FacetMerge
+
+/// Returns each aligned destination face unchanged, with an all-white learned mask: a merge with
+/// it should leave the frame almost as it was.
+struct IdentitySwapper: FaceSwapper {
+    let resolution: Int
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { ($0, Image(width: resolution, height: resolution, channels: 1, pixels: [UInt8](repeating: 255, count: resolution * resolution))) }
+    }
+}
+
+/// Returns each face with its colours shifted (red up, blue down) and a centred elliptic learned
+/// mask: the change is easy to see and to measure.
+struct ShiftedSwapper: FaceSwapper {
+    let resolution: Int
+    var shift: (Int, Int, Int) = (70, 0, -50)
+    /// Also turn the face upside down: a change of content, not only of colour.
+    var upsideDown = false
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { face in
+            var f = face
+            for i in 0..<(resolution * resolution) {
+                let from = upsideDown ? ((resolution - 1 - i / resolution) * resolution + i % resolution) : i
+                f.pixels[i * 3] = UInt8(clamping: Int(face.pixels[from * 3]) + shift.0)
+                f.pixels[i * 3 + 1] = UInt8(clamping: Int(face.pixels[from * 3 + 1]) + shift.1)
+                f.pixels[i * 3 + 2] = UInt8(clamping: Int(face.pixels[from * 3 + 2]) + shift.2)
+            }
+            var m = Image(width: resolution, height: resolution, channels: 1)
+            let c = Double(resolution) / 2
+            for y in 0..<resolution {
+                for x in 0..<resolution {
+                    let dx = (Double(x) - c) / (0.36 * Double(resolution)), dy = (Double(y) - c * 1.1) / (0.42 * Double(resolution))
+                    m.pixels[y * resolution + x] = dx * dx + dy * dy <= 1 ? 255 : 0
+                }
+            }
+            return (f, m)
+        }
+    }
+}
+
+/// A swapper whose output has the wrong size: the merge must refuse it.
+struct WrongSizeSwapper: FaceSwapper {
+    let resolution: Int
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { _ in (Image(width: resolution / 2, height: resolution / 2), Image(width: resolution / 2, height: resolution / 2, channels: 1)) }
+    }
+}
+
+enum MergeFixture {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let dstVideo = repo.appendingPathComponent("Tests/Fixtures/video/dst-d19.mp4").path
+    static let srcVideo = repo.appendingPathComponent("Tests/Fixtures/video/src-d18.mp4").path
+
+    typealias Row = (frame: Int, score: Double, box: [Double], landmarks: Landmarks68, matrix: Affine2D)
+
+    /// The stored faces: frame index, score, MTCNN box, landmarks, full-face matrix for 256 pixels.
+    static let rows: [Row] = {
+        let json = try! JSONSerialization.jsonObject(with: Data(dstD19Faces.utf8)) as! [[Any]]
+        return json.map { row in
+            let values = (row[3] as! [NSNumber]).map(\.doubleValue)
+            let points = (0..<68).map { Point2(values[2 * $0], values[2 * $0 + 1]) }
+            return ((row[0] as! NSNumber).intValue, (row[1] as! NSNumber).doubleValue, (row[2] as! [NSNumber]).map(\.doubleValue),
+                    Landmarks68(points: points), Affine2D((row[4] as! [NSNumber]).map(\.doubleValue)))
+        }
+    }()
+
+    /// The face as extraction stores it: full face type, 256-pixel crop matrix from the landmarks.
+    static func newFace(_ row: Row) -> NewFace {
+        var histogram = [Float](repeating: 0, count: 768)
+        histogram[128] = 1; histogram[384] = 1; histogram[640] = 1
+        return NewFace(faceIndex: 0, score: row.score, box: (row.box[0], row.box[1], row.box[2], row.box[3]), points5: [],
+                       landmarks: row.landmarks, matrix: row.matrix,
+                       faceType: "full", cropSize: 256, cropFormat: "jpeg", crop: Data([0xFF, 0xD8, 0xFF]), histogram: histogram,
+                       blur: 10, motionBlur: 10, yaw: 0, pitch: 0, roll: 0, brightness: 100, hue: 20, faceSize: 250)
+    }
+
+    /// A new project at `path` with the dst sample video (embedded, or linked from `linkFrom`) and
+    /// the stored faces of its first 60 frames (or none).
+    @discardableResult
+    static func makeProject(at path: String, link linkFrom: String? = nil, withFaces: Bool = true) throws -> (Project, MediaRecord) {
+        let p = try Project.create(at: path)
+        let media = try MediaImporter.importMedia(path: linkFrom ?? dstVideo, role: .dst, link: linkFrom != nil, into: p)
+        if withFaces {
+            let run = try p.beginExtraction(ExtractionProvenance(role: .dst, detector: "mtcnn", detectorSHA256: "0", landmarker: "dlib68", landmarkerSHA256: "0", optionsJSON: "{}"))
+            let frames = rows.map { ExtractedFrame(mediaId: media.id!, frameIndex: $0.frame, pts: Double($0.frame) / 30, faces: [newFace($0)]) }
+            try p.storeFrames(frames, extractionId: run, role: .dst)
+            try p.finishExtraction(id: run)
+        }
+        return (p, media)
+    }
+
+    /// Decoded frame `index` of the dst sample video.
+    static func frame(_ index: Int) throws -> Image {
+        let d = try VideoDecoder(path: dstVideo)
+        while let f = try d.nextFrame() { if f.index == index { return f.image } }
+        throw FacetError("no frame \(index)")
+    }
+
+    static func face(_ index: Int) -> MergeFace {
+        let row = rows.first { $0.frame == index }!
+        return MergeFace(imageToFace: row.matrix, cropSize: 256, landmarks: row.landmarks)
+    }
+}
+
+class MergeTestCase: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "facet-merge-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func path(_ name: String) -> String { dir + "/" + name }
+
+    /// Saves an image for a person to look at when FACET_MERGE_LOOK names a folder.
+    func look(_ image: Image, _ name: String) {
+        guard let folder = ProcessInfo.processInfo.environment["FACET_MERGE_LOOK"] else { return }
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try? ImageFile.write(image, path: folder + "/" + name + ".png")
+    }
+
+    /// Mean of each channel over the frame pixels where `inside` holds.
+    func meanColour(_ image: Image, where inside: (Int, Int) -> Bool) -> [Double] {
+        var sum = [0.0, 0.0, 0.0], n = 0.0
+        for y in 0..<image.height {
+            for x in 0..<image.width where inside(x, y) {
+                for c in 0..<3 { sum[c] += Double(image[x, y, c]) }
+                n += 1
+            }
+        }
+        return sum.map { $0 / max(n, 1) }
+    }
+
+    /// ffprobe's answer for one entry of a file, e.g. ("stream", "nb_read_frames") of the video.
+    func probe(_ file: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+        p.arguments = ["-v", "error"] + args + [file]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
