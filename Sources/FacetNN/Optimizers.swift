@@ -27,14 +27,6 @@ public class DropoutOptimizerBase {
     /// the same masks as an uninterrupted one.
     public internal(set) var seed: UInt32
 
-    /// Updates 16 weights at a time with explicit SIMD (the compiler does not vectorise the
-    /// scalar loop). Off in debug builds, where unoptimised SIMD code is far slower than scalar.
-    #if DEBUG
-    nonisolated(unsafe) public static var vectorizedUpdates = false
-    #else
-    nonisolated(unsafe) public static var vectorizedUpdates = true
-    #endif
-
     init(lrDropout: Float, seed: UInt32) {
         precondition(lrDropout > 0 && lrDropout <= 1, "optimizer: lr dropout must be in (0, 1], got \(lrDropout)")
         self.lrDropout = lrDropout
@@ -93,24 +85,15 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
         for (index, (name, p)) in parameters.enumerated() {
             let acc = accumulator(name, p).data, w = p.value.data, g = p.gradient.data
             let key = stream(parameterIndex: index)
-            let vectorized = Self.vectorizedUpdates
+            // Written so LLVM vectorises it: no branch, and `rootOf` instead of squareRoot(),
+            // which Swift lowers to scalar code.
             parallelRanges(p.value.count, grain: 32_768) { r in
-                var i = r.lowerBound
-                while vectorized && i + 16 <= r.upperBound {
-                    let gi = load16(g + i)
-                    let a = rho * load16(acc + i) + (1 - rho) * gi * gi
-                    a.store(acc + i)
-                    let keep = dropoutKeep16(i, key, threshold)
-                    let step = (lr * gi / (a.squareRoot() + eps)).replacing(with: 0, where: .!keep)
-                    (load16(w + i) - step).store(w + i)
-                    i += 16
-                }
-                while i < r.upperBound {
+                for i in r {
                     let gi = g[i]
                     let a = rho * acc[i] + (1 - rho) * gi * gi
                     acc[i] = a
-                    if hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold { w[i] -= lr * gi / (a.squareRoot() + eps) }
-                    i += 1
+                    let keep: Float = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold ? 1 : 0
+                    w[i] -= keep * lr * gi / (rootOf(a) + eps)
                 }
             }
         }
@@ -171,26 +154,14 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
             let s = state(name, p)
             let m = s.m.data, v = s.v.data, w = p.value.data, g = p.gradient.data
             let key = stream(parameterIndex: index)
-            let vectorized = Self.vectorizedUpdates
             parallelRanges(p.value.count, grain: 32_768) { r in
-                var i = r.lowerBound
-                while vectorized && i + 16 <= r.upperBound {
-                    let gi = load16(g + i)
-                    let mi = b1 * load16(m + i) + (1 - b1) * gi, vi = b2 * load16(v + i) + (1 - b2) * gi * gi
-                    mi.store(m + i)
-                    vi.store(v + i)
-                    let keep = dropoutKeep16(i, key, threshold)
-                    let step = (lrT * mi / (vi.squareRoot() + epsT)).replacing(with: 0, where: .!keep)
-                    (load16(w + i) - step).store(w + i)
-                    i += 16
-                }
-                while i < r.upperBound {
+                for i in r {
                     let gi = g[i]
                     let mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi
                     m[i] = mi
                     v[i] = vi
-                    if hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold { w[i] -= lrT * mi / (vi.squareRoot() + epsT) }
-                    i += 1
+                    let keep: Float = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold ? 1 : 0
+                    w[i] -= keep * lrT * mi / (rootOf(vi) + epsT)
                 }
             }
         }
@@ -261,23 +232,14 @@ public enum Checkpoint {
     }
 }
 
-typealias V16 = SIMD16<Float>
-
-@inline(__always) func load16(_ p: UnsafePointer<Float>) -> V16 { UnsafeRawPointer(p).loadUnaligned(as: V16.self) }
-
-extension SIMD16 where Scalar == Float {
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: V16.self) }
-}
-
-/// The lr-dropout keep mask of elements i..<i+16: the same hash as the scalar path, 16 lanes.
+/// sqrt(x) for x >= 0 (relative error below 3e-7) from the bit-level reciprocal square-root
+/// estimate and three Newton steps: plain arithmetic that vectorises, unlike `squareRoot()`.
 @inline(__always)
-func dropoutKeep16(_ i: Int, _ key: UInt32, _ threshold: UInt32) -> SIMDMask<SIMD16<Int32>> {
-    let lanes = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-    var h = (SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: i)) &+ lanes) &* 0x9E37_79B9 &+ key
-    h ^= h &>> 16
-    h &*= 0x7FEB_352D
-    h ^= h &>> 15
-    h &*= 0x846C_A68B
-    h ^= h &>> 16
-    return h .< threshold
+func rootOf(_ x: Float) -> Float {
+    let y = x + 1e-30
+    var r = Float(bitPattern: 0x5F37_5A86 &- (y.bitPattern >> 1))
+    r = r * (1.5 - 0.5 * y * r * r)
+    r = r * (1.5 - 0.5 * y * r * r)
+    r = r * (1.5 - 0.5 * y * r * r)
+    return y * r
 }
