@@ -39,10 +39,10 @@ let package = Package(
         // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
         .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
         // The merge: swapped faces back into the destination video, written as H.264.
-        .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract"], swiftSettings: fastMath),
+        .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetTrain"], swiftSettings: fastMath),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
         .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetVision", "FacetCore"]),
+        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -12,7 +12,7 @@ struct Facet: ParsableCommand {
         version: FacetVersion.string,
         subcommands: [
             InitCommand.self, InfoCommand.self, ImportCommand.self, FacesCommand.self,
-            TrainCommand.self,
+            TrainCommand.self, MergeCommand.self,
         ]
     )
 

@@ -4,6 +4,7 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetStore
+import FacetTrain
 @testable import FacetMerge
 
 /// Returns each aligned destination face unchanged, with an all-white learned mask: a merge with
@@ -59,40 +60,82 @@ enum MergeFixture {
 
     typealias Row = (frame: Int, score: Double, box: [Double], landmarks: Landmarks68, matrix: Affine2D)
 
-    /// The stored faces: frame index, score, MTCNN box, landmarks, full-face matrix for 256 pixels.
-    static let rows: [Row] = {
-        let json = try! JSONSerialization.jsonObject(with: Data(dstD19Faces.utf8)) as! [[Any]]
+    /// The stored faces of dst-d19: frame index, score, MTCNN box, landmarks, full-face matrix for 256 pixels.
+    static let rows: [Row] = parse(dstD19Faces)
+    /// The same for src-d18.
+    static let srcRows: [Row] = parse(srcD18Faces)
+
+    static func parse(_ text: String) -> [Row] {
+        let json = try! JSONSerialization.jsonObject(with: Data(text.utf8)) as! [[Any]]
         return json.map { row in
             let values = (row[3] as! [NSNumber]).map(\.doubleValue)
             let points = (0..<68).map { Point2(values[2 * $0], values[2 * $0 + 1]) }
             return ((row[0] as! NSNumber).intValue, (row[1] as! NSNumber).doubleValue, (row[2] as! [NSNumber]).map(\.doubleValue),
                     Landmarks68(points: points), Affine2D((row[4] as! [NSNumber]).map(\.doubleValue)))
         }
-    }()
+    }
 
     /// The face as extraction stores it: full face type, 256-pixel crop matrix from the landmarks.
-    static func newFace(_ row: Row) -> NewFace {
+    static func newFace(_ row: Row, crop: Data = Data([0xFF, 0xD8, 0xFF])) -> NewFace {
         var histogram = [Float](repeating: 0, count: 768)
         histogram[128] = 1; histogram[384] = 1; histogram[640] = 1
         return NewFace(faceIndex: 0, score: row.score, box: (row.box[0], row.box[1], row.box[2], row.box[3]), points5: [],
                        landmarks: row.landmarks, matrix: row.matrix,
-                       faceType: "full", cropSize: 256, cropFormat: "jpeg", crop: Data([0xFF, 0xD8, 0xFF]), histogram: histogram,
+                       faceType: "full", cropSize: 256, cropFormat: "jpeg", crop: crop, histogram: histogram,
                        blur: 10, motionBlur: 10, yaw: 0, pitch: 0, roll: 0, brightness: 100, hue: 20, faceSize: 250)
     }
 
     /// A new project at `path` with the dst sample video (embedded, or linked from `linkFrom`) and
-    /// the stored faces of its first 60 frames (or none).
+    /// the stored faces of its first 60 frames (or none); with `source`, also the src sample video
+    /// and its faces, all with real aligned crops (what training reads).
     @discardableResult
-    static func makeProject(at path: String, link linkFrom: String? = nil, withFaces: Bool = true) throws -> (Project, MediaRecord) {
+    static func makeProject(at path: String, link linkFrom: String? = nil, withFaces: Bool = true, source: Bool = false) throws -> (Project, MediaRecord) {
         let p = try Project.create(at: path)
         let media = try MediaImporter.importMedia(path: linkFrom ?? dstVideo, role: .dst, link: linkFrom != nil, into: p)
-        if withFaces {
-            let run = try p.beginExtraction(ExtractionProvenance(role: .dst, detector: "mtcnn", detectorSHA256: "0", landmarker: "dlib68", landmarkerSHA256: "0", optionsJSON: "{}"))
-            let frames = rows.map { ExtractedFrame(mediaId: media.id!, frameIndex: $0.frame, pts: Double($0.frame) / 30, faces: [newFace($0)]) }
-            try p.storeFrames(frames, extractionId: run, role: .dst)
-            try p.finishExtraction(id: run)
+        if withFaces { try storeFaces(rows, of: dstVideo, media: media.id!, role: .dst, crops: source, in: p) }
+        if source {
+            let src = try MediaImporter.importMedia(path: srcVideo, role: .src, link: false, into: p)
+            try storeFaces(srcRows, of: srcVideo, media: src.id!, role: .src, crops: true, in: p)
         }
         return (p, media)
+    }
+
+    static func storeFaces(_ list: [Row], of video: String, media: Int64, role: Role, crops: Bool, in p: Project) throws {
+        let run = try p.beginExtraction(ExtractionProvenance(role: role, detector: "mtcnn", detectorSHA256: "0", landmarker: "dlib68", landmarkerSHA256: "0", optionsJSON: "{}"))
+        var frames: [ExtractedFrame] = []
+        let decoder = crops ? try VideoDecoder(path: video) : nil
+        for row in list {
+            var crop = Data([0xFF, 0xD8, 0xFF])
+            if let decoder {
+                while let f = try decoder.nextFrame() {
+                    guard f.index == row.frame else { continue }
+                    crop = try JPEGCodec.encode(f.image.warped(by: row.matrix, width: 256, height: 256), quality: 90)
+                    break
+                }
+            }
+            frames.append(ExtractedFrame(mediaId: media, frameIndex: row.frame, pts: Double(row.frame) / 30, faces: [newFace(row, crop: crop)]))
+        }
+        try p.storeFrames(frames, extractionId: run, role: role)
+        try p.finishExtraction(id: run)
+    }
+
+    /// A project with both sample videos, their faces, and a `tiny` model trained for a few
+    /// iterations: made once per test run, copied by each test that needs it.
+    static let trainedProject: String = {
+        let folder = NSTemporaryDirectory() + "facet-merge-fixture-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let file = folder + "/trained.facet"
+        let (p, _) = try! makeProject(at: file, source: true)
+        _ = try! Trainer(project: p, options: TrainOptions(architecture: .tiny, batchSize: 4, stop: .iterations(6), seed: 11)).run()
+        try! p.close()
+        return file
+    }()
+
+    /// A copy of the trained fixture project at `path`.
+    static func trainedCopy(at path: String) throws -> (Project, MediaRecord) {
+        try FileManager.default.copyItem(atPath: trainedProject, toPath: path)
+        let p = try Project(path: path)
+        return (p, try MergeEngine.destination(in: p, mediaId: nil))
     }
 
     /// Decoded frame `index` of the dst sample video.
