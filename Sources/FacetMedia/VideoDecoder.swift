@@ -53,7 +53,7 @@ public final class VideoDecoder {
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var frame: UnsafeMutablePointer<AVFrame>?
-    private var scaler: OpaquePointer?
+    private let converter = PixelConverter()
     private var scalerColour: (space: Int32, fullRange: Bool)?
     private var selection: FrameSelection
 
@@ -97,7 +97,6 @@ public final class VideoDecoder {
     }
 
     deinit {
-        sws_freeContext(scaler)
         av_frame_free(&frame)
         av_packet_free(&packet)
         avcodec_free_context(&codec)
@@ -242,46 +241,28 @@ public final class VideoDecoder {
         // Convert at the stored (coded) size; a rotated video is turned upright afterwards.
         let sideways = info.rotation == 90 || info.rotation == 270
         let width = sideways ? info.height : info.width, height = sideways ? info.width : info.height
-        let previous = scaler
-        scaler = sws_getCachedContext(scaler, source.width, source.height, format, Int32(width), Int32(height),
-                                      AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
-        guard let scaler else {
+        guard let rebuilt = converter.prepare(from: source.width, source.height, format, to: Int32(width), Int32(height), AV_PIX_FMT_RGB24) else {
             throw FacetError.file(name, "cannot convert pixel format \(FFmpeg.pixelFormatName(source.format)) to RGB at frame \(index)")
         }
         // The frame's own matrix (BT.601/709/...) and range, the way ffmpeg's scale filter reads them.
         let fullRange = source.color_range == AVCOL_RANGE_JPEG || Self.fullRangeFormats.contains(format)
         let space = Int32(bitPattern: source.colorspace.rawValue)
-        if scaler != previous || scalerColour?.space != space || scalerColour?.fullRange != fullRange {
+        if rebuilt || scalerColour?.space != space || scalerColour?.fullRange != fullRange {
             let isYUV = av_pix_fmt_desc_get(format).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && $0.pointee.nb_components >= 3 } ?? false
             if isYUV {
-                let coefficients = sws_getCoefficients(space == Int32(bitPattern: AVCOL_SPC_UNSPECIFIED.rawValue) ? SWS_CS_DEFAULT : space)
-                sws_setColorspaceDetails(scaler, coefficients, fullRange ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16)
+                let matrix = space == Int32(bitPattern: AVCOL_SPC_UNSPECIFIED.rawValue) ? SWS_CS_DEFAULT : space
+                converter.setColourDetails(sourceMatrix: matrix, sourceFullRange: fullRange, targetFullRange: true)
             }
             scalerColour = (space, fullRange)
         }
         let rowBytes = width * 3
-        var failed = false
+        var converted = false
         let pixels = [UInt8](unsafeUninitializedCapacity: rowBytes * height) { buffer, initialized in
-            var planes = [UnsafePointer<UInt8>?](repeating: nil, count: 4)
-            var strides = [Int32](repeating: 0, count: 4)
-            withUnsafeBytes(of: source.data) { data in
-                let pointers = data.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)
-                for i in 0..<4 { planes[i] = UnsafePointer(pointers[i]) }
-            }
-            withUnsafeBytes(of: source.linesize) { sizes in
-                let values = sizes.bindMemory(to: Int32.self)
-                for i in 0..<4 { strides[i] = values[i] }
-            }
-            var destination: [UnsafeMutablePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            var destinationStrides: [Int32] = [Int32(rowBytes), 0, 0, 0]
-            let rows = sws_scale(scaler, planes, strides, 0, source.height, &destination, &destinationStrides)
-            if rows != Int32(height) {
-                failed = true
-                buffer.initialize(repeating: 0)
-            }
+            converted = converter.convert(frame, into: UnsafeMutableRawBufferPointer(buffer), rowBytes: rowBytes)
+            if !converted { buffer.initialize(repeating: 0) }
             initialized = rowBytes * height
         }
-        if failed { throw FacetError.file(name, "pixel conversion to RGB failed at frame \(index)") }
+        if !converted { throw FacetError.file(name, "pixel conversion to RGB failed at frame \(index)") }
         let image = Image(width: width, height: height, channels: 3, pixels: pixels)
         return info.rotation == 0 ? image : Self.turned(image, clockwise: info.rotation)
     }

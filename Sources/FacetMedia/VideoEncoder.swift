@@ -31,8 +31,8 @@ public final class VideoEncoder {
     private let videoStream: UnsafeMutablePointer<AVStream>
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
-    private var scaler: OpaquePointer?
-    private var scalerInputFormat: AVPixelFormat?
+    /// RGB to BT.601 limited-range YUV: swscale's defaults, which the stream's colour tags declare.
+    private let converter = PixelConverter()
     private var audio: AudioCopy?
     private var finished = false
     private var headerWritten = false
@@ -134,7 +134,6 @@ public final class VideoEncoder {
     }
 
     deinit {
-        sws_freeContext(scaler)
         av_frame_free(&frame)
         av_packet_free(&packet)
         avcodec_free_context(&codec)
@@ -161,24 +160,13 @@ public final class VideoEncoder {
         // The encoder may still hold the previous picture; this copies only if it does.
         var status = av_frame_make_writable(frame)
         guard status >= 0 else { throw FacetError.file(path, "out of memory at frame \(framesWritten)") }
-        if scaler == nil || scalerInputFormat != format {
-            sws_freeContext(scaler)
-            scaler = sws_getContext(Int32(width), Int32(height), format, Int32(width), Int32(height), AV_PIX_FMT_YUV420P,
-                                    SWS_BICUBIC, nil, nil, nil)
-            scalerInputFormat = format
+        guard converter.prepare(from: Int32(width), Int32(height), format, to: Int32(width), Int32(height), AV_PIX_FMT_YUV420P) != nil else {
+            throw FacetError.file(path, "cannot convert frames to yuv420p")
         }
-        guard let scaler else { throw FacetError.file(path, "cannot convert frames to yuv420p") }
-        image.pixels.withUnsafeBufferPointer { pixels in
-            var sourcePlanes: [UnsafePointer<UInt8>?] = [pixels.baseAddress, nil, nil, nil]
-            var sourceStrides: [Int32] = [Int32(image.rowBytes), 0, 0, 0]
-            withUnsafeMutableBytes(of: &frame.pointee.data) { data in
-                withUnsafeBytes(of: frame.pointee.linesize) { sizes in
-                    let planes = data.bindMemory(to: UnsafeMutablePointer<UInt8>?.self)
-                    let strides = sizes.bindMemory(to: Int32.self)
-                    _ = sws_scale(scaler, &sourcePlanes, &sourceStrides, 0, Int32(height), planes.baseAddress, strides.baseAddress)
-                }
-            }
+        let converted = image.pixels.withUnsafeBytes { pixels in
+            converter.convert(pixels, rowBytes: image.rowBytes, into: frame)
         }
+        guard converted else { throw FacetError.file(path, "conversion to yuv420p failed at frame \(framesWritten)") }
         frame.pointee.pts = Int64(framesWritten)
         status = avcodec_send_frame(codec, frame)
         guard status >= 0 else { throw FacetError.file(path, "cannot encode frame \(framesWritten) (\(FFmpeg.errorText(status)))") }
