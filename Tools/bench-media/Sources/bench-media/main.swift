@@ -170,8 +170,8 @@ do {
     }
 
     if let video = options.encodeVideo {
-        // Frames decoded once, kept in memory for Facet and written raw for ffmpeg, so both encode
-        // the same RGB pictures and neither pays for decoding.
+        // Frames decoded once and written raw; both encoders read that file in a fresh process, so
+        // they encode the same RGB pictures and neither pays for decoding.
         let decoder = try VideoDecoder(path: video)
         var images: [Image] = []
         while let frame = try decoder.nextFrame() { images.append(frame.image) }
@@ -184,10 +184,12 @@ do {
             for image in images { bytes.append(contentsOf: image.pixels) }
             try bytes.write(to: URL(fileURLWithPath: raw))
         }
+        let n = Double(images.count)
+        images = []
         let info = decoder.info
         let rate = String(format: "%.6f", info.fps)
         print("")
-        print("FacetMedia encode RGB to H.264 mp4 (libx264 preset \(options.preset), crf \(options.crf)), \(images.count) frames \(info.width)x\(info.height), best of \(options.encodeReps) (frames/s)")
+        print("FacetMedia encode RGB to H.264 mp4 (libx264 preset \(options.preset), crf \(options.crf)), \(Int(n)) frames \(info.width)x\(info.height), best of \(options.encodeReps) (frames/s)")
         print("  ffmpeg = `ffmpeg -f rawvideo -pix_fmt rgb24 -s WxH -r FPS -i frames.rgb -c:v libx264 -preset \(options.preset) -crf \(options.crf) -pix_fmt yuv420p OUT.mp4`")
         var bestOurs = Double.infinity, bestWall = Double.infinity, bestTranscode = Double.infinity
         var oursCPU = Double.infinity, theirsCPU = Double.infinity, bestOursEncode = Double.infinity
@@ -215,7 +217,6 @@ do {
         for round in 0..<options.encodeReps {
             if round % 2 == 0 { try encodeWithFacet(); try encodeWithFFmpeg() } else { try encodeWithFFmpeg(); try encodeWithFacet() }
         }
-        let n = Double(images.count)
         func fps(_ seconds: Double) -> String { String(format: "%.1f", n / seconds) }
         print("  Both run as fresh processes reading the same raw file; 'process' is wall time, 'encode' the time")
         print("  from opening the input to the finished file (ffmpeg's -benchmark rtime), 'CPU' user+system of all threads.")
