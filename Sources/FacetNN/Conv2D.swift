@@ -152,12 +152,20 @@ public final class Conv2D: Layer {
         useWinograd && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
-    /// Winograd for this call: measured on Quick96's layers, it loses where there are few tiles
-    /// for many channels (6x6 inputs with 128 -> 2048 channels: tiny GEMMs, large kernel
-    /// transforms), and wins 1.5-2x from 12x12 inputs up.
+    /// Winograd for this call: measured on Quick96's layers, it loses on small images (3x3 and
+    /// 6x6: a few tiles per image make tiny GEMMs next to large kernel transforms) and wins
+    /// 1.3-2x from 12x12 up, so it needs `winogradMinimumTiles` 2x2 tiles per image.
     func usesWinograd(_ g: ConvGeometry) -> Bool {
-        winogradApplies && 4 * WinogradShape(g).tiles >= max(inChannels, outChannels)
+        winogradApplies && ((g.h + 1) / 2) * ((g.w + 1) / 2) >= Conv2D.winogradMinimumTiles
     }
+
+    /// Whether a call on `height` x `width` inputs takes the Winograd path.
+    public func usesWinograd(height: Int, width: Int) -> Bool {
+        usesWinograd(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
+    }
+
+    /// 16 tiles = an 8x8 image (tests lower it to cover the path on tiny inputs).
+    nonisolated(unsafe) static var winogradMinimumTiles = 16
 
     private var input: Tensor?
     private let output = Tensor(shape: [0])

@@ -6,10 +6,16 @@
 /// centre tap of a 3x3 one). Quick96's four 128->3 output convolutions then share one im2col and
 /// one GEMM with 12 columns instead of four GEMMs with 3 (which run at a few GFLOP/s).
 /// Parameters stay the branches' own (`conv0.weight`, ...); gradients are scattered back to them.
+/// The merged convolution's channels are padded to a multiple of 8 (zero kernels) so that it can
+/// take the Winograd path.
 public final class ParallelConvs: Layer {
     public let branches: [(name: String, conv: Conv2D)]
     private let merged: Conv2D
     private let offsets: [Int]
+    /// Output channels of all branches (the merged convolution may have a few more, all zero).
+    public let outChannels: Int
+    private let output = Tensor(shape: [0])
+    private let paddedGradient = Tensor(shape: [0])
 
     public init(_ branches: [(String, Conv2D)]) {
         precondition(!branches.isEmpty, "ParallelConvs: needs at least one branch")
@@ -23,7 +29,8 @@ public final class ParallelConvs: Layer {
         var o: [Int] = [], total = 0
         for (_, c) in branches { o.append(total); total += c.outChannels }
         offsets = o
-        merged = Conv2D(inChannels: cin, outChannels: total, kernelSize: k)
+        outChannels = total
+        merged = Conv2D(inChannels: cin, outChannels: (total + 7) / 8 * 8, kernelSize: k)
     }
 
     /// Kernel side of the merged convolution.
@@ -43,15 +50,39 @@ public final class ParallelConvs: Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         merged.weight.value.fill(0)
-        let w = merged.weight.value.data
-        forEachRow { c, src, dst, n in (w + dst).update(from: c.weight.value.data + src, count: n) }
+        let mw = merged.weight.value.data
+        forEachRow { c, src, dst, n in (mw + dst).update(from: c.weight.value.data + src, count: n) }
         let b = merged.bias!.value.data
+        merged.bias!.value.fill(0)
         for (i, (_, c)) in branches.enumerated() { (b + offsets[i]).update(from: c.bias!.value.data, count: c.outChannels) }
-        return merged.forward(x)
+        let y = merged.forward(x)
+        let padded = merged.outChannels, total = outChannels
+        if padded == total { return y }
+        let (n, h, w, _) = y.expectNHWC("ParallelConvs output")
+        output.resize(to: [n, h, w, total])
+        let src = y.data, dst = output.data
+        parallelRanges(n * h * w, grain: 4096) { r in
+            for p in r { (dst + p * total).update(from: src + p * padded, count: total) }
+        }
+        return output
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        let dx = merged.backward(dy)
+        let padded = merged.outChannels, total = outChannels
+        var upstream = dy
+        if padded != total {
+            let (n, h, w, _) = dy.expectNHWC(channels: total, "ParallelConvs.backward gradient")
+            paddedGradient.resize(to: [n, h, w, padded])
+            let src = dy.data, dst = paddedGradient.data
+            parallelRanges(n * h * w, grain: 4096) { r in
+                for p in r {
+                    (dst + p * padded).update(from: src + p * total, count: total)
+                    (dst + p * padded + total).update(repeating: 0, count: padded - total)
+                }
+            }
+            upstream = paddedGradient
+        }
+        let dx = merged.backward(upstream)
         let g = merged.weight.gradient.data
         forEachRow { c, src, dst, n in (c.weight.gradient.data + src).update(from: g + dst, count: n) }
         let gb = merged.bias!.gradient.data

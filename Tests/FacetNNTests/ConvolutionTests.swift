@@ -3,6 +3,10 @@ import XCTest
 @testable import FacetNN
 
 final class ConvolutionTests: XCTestCase {
+    // Small test images would otherwise fall below the size where Winograd is used.
+    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
+    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+
     /// TensorFlow's SAME convolution written out as its definition.
     func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int) -> [Double] {
         let (n, h, wd, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), cout = w.shape[3]

@@ -4,6 +4,10 @@ import FacetCore
 @testable import FacetNN
 
 final class TrainingTests: XCTestCase {
+    // Small test images would otherwise fall below the size where Winograd is used.
+    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
+    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+
     static let smallConfig = Quick96Config(resolution: 32, encoderDims: 8, aeDims: 32, decoderDims: 8, maskDims: 4)
 
     /// src: two crops of one woman; dst: two different men. Targets are the inputs (no warp).

@@ -1,7 +1,7 @@
 /// Times FacetNN: one full Quick96 training iteration per batch size, and each convolution shape.
 ///
 /// Usage: bench-nn quick96 [--batch 4] [--warmup 2] [--iters 5] [--tiny]
-///        bench-nn conv [--batch 4] [--reps 5]
+///        bench-nn conv [--batch 4] [--reps 5] [--layer decoder.up1]
 ///        bench-nn core   (the OpenBLAS kernel family in use)
 /// Prints one JSON line, shaped like bench_quick96_tf.py's.
 import Foundation
@@ -85,17 +85,19 @@ func benchQuick96() throws {
 /// passes), so the Winograd layers' figure is an effective rate.
 func benchConvolutions() {
     let batch = option("--batch", 4), reps = option("--reps", 5)
-    // (input size, cin, cout, kernel, stride, layers of this shape in one iteration, samples per layer)
+    // (input size, cin, cout, kernel, stride, name); decoder.out is the merged 1x1 + 3x 3x3 output
+    // convolution (12 channels padded to 16, see ParallelConvs).
     let shapes: [(h: Int, cin: Int, cout: Int, k: Int, s: Int, name: String)] = [
         (96, 3, 64, 5, 2, "encoder.down1"), (48, 64, 128, 5, 2, "encoder.down2"), (24, 128, 256, 5, 2, "encoder.down3"),
         (12, 256, 512, 5, 2, "encoder.down4"), (3, 128, 512, 3, 1, "inter.up"), (6, 128, 2048, 3, 1, "decoder.up0"),
         (12, 512, 512, 3, 1, "decoder.res0"), (12, 512, 1024, 3, 1, "decoder.up1"), (24, 256, 256, 3, 1, "decoder.res1"),
-        (24, 256, 512, 3, 1, "decoder.up2"), (48, 128, 128, 3, 1, "decoder.res2"), (48, 128, 3, 3, 1, "decoder.out"),
+        (24, 256, 512, 3, 1, "decoder.up2"), (48, 128, 128, 3, 1, "decoder.res2"), (48, 128, 16, 3, 1, "decoder.out"),
         (6, 128, 512, 3, 1, "mask.up0"), (12, 128, 256, 3, 1, "mask.up1"), (24, 64, 128, 3, 1, "mask.up2"), (48, 32, 64, 3, 1, "mask.up3"),
     ]
     var rows: [[String: Any]] = []
     var totalFlops = 0.0, totalTime = 0.0
-    for s in shapes {
+    let only = CommandLine.arguments.firstIndex(of: "--layer").map { CommandLine.arguments[$0 + 1] }
+    for s in shapes where only == nil || only == s.name {
         let n = s.name.hasPrefix("encoder") || s.name.hasPrefix("inter") ? 2 * batch : batch
         let conv = Conv2D(inChannels: s.cin, outChannels: s.cout, kernelSize: s.k, stride: s.s, activation: .leakyReLU(0.1))
         conv.initialize(using: &generator)
@@ -107,7 +109,7 @@ func benchConvolutions() {
         _ = conv.backward(dy)
         // Default path and, where Winograd applies, plain im2col, timed alternately so that
         // load from other processes hits both alike; best of `reps`.
-        let winograd = conv.winogradApplies
+        let winograd = conv.usesWinograd(height: s.h, width: s.h)
         var best = Double.infinity, bestIm2col = Double.infinity
         for _ in 0..<reps {
             for plain in winograd ? [false, true] : [false] {
