@@ -119,8 +119,8 @@ func columnSums(_ a: UnsafePointer<Float>, rows: Int, channels: Int, into out: U
 /// layout), optional bias `[cout]`, and an activation fused into the output pass.
 ///
 /// Forward and both gradients are single GEMMs (`gemm`, both cores) over the im2col matrix (built in a
-/// shared scratch buffer); 3x3 stride-1 layers use Winograd F(2x2, 3x3) instead (2.25x fewer
-/// multiplications in all three passes, see `Winograd.swift`). Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
+/// shared scratch buffer); 3x3 stride-1 layers use Winograd F(4x4, 3x3) or F(2x2, 3x3) instead
+/// (4x or 2.25x fewer multiplications in all three passes, see `Winograd.swift`). Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
 public final class Conv2D: Layer {
     public let inChannels: Int
     public let outChannels: Int
@@ -134,7 +134,7 @@ public final class Conv2D: Layer {
     /// When false, `backward` computes only the parameter gradients and returns an empty tensor
     /// (for a model's first layer, whose input needs no gradient).
     public var computesInputGradient = true
-    /// Uses Winograd F(2x2, 3x3) where it applies: 3x3 kernel, stride 1, channel counts that are
+    /// Uses Winograd (see `winogradTile`) where it applies: 3x3 kernel, stride 1, channel counts that are
     /// multiples of 8, no fused sigmoid. Off forces im2col + GEMM. Defaults to
     /// `Conv2D.winogradByDefault`.
     public var useWinograd = Conv2D.winogradByDefault
@@ -152,17 +152,22 @@ public final class Conv2D: Layer {
         useWinograd && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
-    /// Winograd for this call: measured on Quick96's layers, it loses on small images (3x3 and
-    /// 6x6: a few tiles per image make tiny GEMMs next to large kernel transforms) and wins
-    /// 1.3-2x from 12x12 up, so it needs `winogradMinimumTiles` 2x2 tiles per image.
-    func usesWinograd(_ g: ConvGeometry) -> Bool {
-        winogradApplies && ((g.h + 1) / 2) * ((g.w + 1) / 2) >= Conv2D.winogradMinimumTiles
+    /// The Winograd output tile side for this call (4, 2), or nil for im2col. Measured on
+    /// Quick96's layers, Winograd loses on small images (3x3 and 6x6: a few tiles per image make
+    /// tiny GEMMs next to large kernel transforms) and wins from 12x12 up; F(4x4) (4x fewer
+    /// multiplications) is used where it still gives `winogradMinimumTiles` tiles per image
+    /// (24x24 and up), F(2x2) below.
+    func winogradTile(_ g: ConvGeometry) -> Int? {
+        guard winogradApplies else { return nil }
+        if let forced = Conv2D.winogradTileOverride { return forced }
+        for m in [4, 2] where ((g.h + m - 1) / m) * ((g.w + m - 1) / m) >= Conv2D.winogradMinimumTiles { return m }
+        return nil
     }
 
-    /// Whether a call on `height` x `width` inputs takes the Winograd path.
-    public func usesWinograd(height: Int, width: Int) -> Bool {
-        usesWinograd(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
-    }
+    func usesWinograd(_ g: ConvGeometry) -> Bool { winogradTile(g) != nil }
+
+    /// Forces one tile size (tests cover both variants on small inputs).
+    nonisolated(unsafe) static var winogradTileOverride: Int?
 
     /// 16 tiles = an 8x8 image (tests lower it to cover the path on tiny inputs).
     nonisolated(unsafe) static var winogradMinimumTiles = 16
@@ -197,9 +202,9 @@ public final class Conv2D: Layer {
         let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
         input = x
         output.resize(to: [n, g.oh, g.ow, outChannels])
-        if usesWinograd(g) {
+        if let tile = winogradTile(g) {
             // Bias and activation are fused into the output transform.
-            winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, output.data)
+            winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile, output.data)
             return output
         }
         if kernelSize == 1 && stride == 1 {
@@ -226,8 +231,8 @@ public final class Conv2D: Layer {
         if let bias { columnSums(dPre, rows: g.rows, channels: outChannels, into: bias.gradient.data) }
         if computesInputGradient { inputGradient.resize(to: x.shape) } else { inputGradient.resize(to: [0]) }
         let m = Int32(g.rows), co = Int32(outChannels)
-        if usesWinograd(g) {
-            winogradBackward(x.data, weight.value.data, dPre, g, weight.gradient.data, computesInputGradient ? inputGradient.data : nil)
+        if let tile = winogradTile(g) {
+            winogradBackward(x.data, weight.value.data, dPre, g, tile: tile, weight.gradient.data, computesInputGradient ? inputGradient.data : nil)
         } else if kernelSize == 1 && stride == 1 {
             let ci = Int32(inChannels)
             gemm(CblasTrans, CblasNoTrans, ci, co, m, 1, x.data, ci, dPre, co, 0, weight.gradient.data, co)

@@ -1,26 +1,32 @@
-/// Winograd F(2x2, 3x3) for 3x3 stride-1 SAME convolutions: forward and both gradients with
-/// 2.25x fewer multiplications than im2col + GEMM.
+/// Winograd F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 SAME convolutions: forward and both
+/// gradients with 2.25x (4x) fewer multiplications than im2col + GEMM.
 ///
-/// Each 2x2 output tile reads a 4x4 input tile. In the transformed domain the convolution
-/// becomes 16 independent GEMMs (one per tile element xi): M[xi] = V[xi] U[xi] with V the input
-/// tiles `[tiles, cin]` and U the kernel `[cin, cout]`. Both gradients are the adjoints of the
-/// same linear maps, so they are 16 GEMMs each too: dU[xi] = V[xi]^T dM[xi] and
+/// Each m x m output tile reads an (m+2) x (m+2) input tile. In the transformed domain the
+/// convolution becomes (m+2)^2 independent GEMMs (one per tile element xi): M[xi] = V[xi] U[xi]
+/// with V the input tiles `[tiles, cin]` and U the kernel `[cin, cout]`. Both gradients are the
+/// adjoints of the same linear maps, so they are GEMMs too: dU[xi] = V[xi]^T dM[xi] and
 /// dV[xi] = dM[xi] U[xi]^T. The transforms are the unrolled SIMD kernels of WinogradKernels.swift.
 import COpenBLAS
 
 /// Shapes of one Winograd call; channels are multiples of 8 (the SIMD width of the kernels).
 struct WinogradShape {
     let n, h, w, cin, cout: Int
-    var th: Int { (h + 1) / 2 }
-    var tw: Int { (w + 1) / 2 }
+    /// Output tile side: 2 or 4.
+    let m: Int
+    /// Input tile side, m + 2.
+    var a: Int { m + 2 }
+    /// Tile elements: the number of GEMMs.
+    var points: Int { a * a }
+    var th: Int { (h + m - 1) / m }
+    var tw: Int { (w + m - 1) / m }
     var tiles: Int { n * th * tw }
-    init(_ g: ConvGeometry) { (n, h, w, cin, cout) = (g.n, g.h, g.w, g.cin, g.cout) }
+    init(_ g: ConvGeometry, tile m: Int) { (n, h, w, cin, cout, self.m) = (g.n, g.h, g.w, g.cin, g.cout, m) }
 }
 
-/// Per-worker pointer tables (16 sources, 16 destinations) and a zero row / sink row.
+/// Per-worker pointer tables (up to 36 sources and destinations) and a zero row / sink row.
 private final class TileScratch {
-    let src = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 16)
-    let dst = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 16)
+    let src = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 36)
+    let dst = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: 36)
     let zero: UnsafeMutablePointer<Float>
     let sink: UnsafeMutablePointer<Float>
     init(channels: Int) {
@@ -34,43 +40,51 @@ private final class TileScratch {
 
 /// V[xi][t][c] = (B^T d B)[xi] of every input tile t (zeros outside the image).
 func winogradTransformInput(_ x: UnsafePointer<Float>, _ s: WinogradShape, _ v: UnsafeMutablePointer<Float>) {
-    let (h, w, cin, th, tw, tiles) = (s.h, s.w, s.cin, s.th, s.tw, s.tiles)
+    let (h, w, cin, th, tw, tiles, m, a) = (s.h, s.w, s.cin, s.th, s.tw, s.tiles, s.m, s.a)
     parallelRanges(tiles, grain: 32) { range in
         let ts = TileScratch(channels: cin)
         for t in range {
             let nn = t / (th * tw), ty = (t % (th * tw)) / tw, tx = t % tw
-            for i in 0..<4 {
-                let iy = 2 * ty - 1 + i
-                for j in 0..<4 {
-                    let ix = 2 * tx - 1 + j
-                    ts.src[i * 4 + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((nn * h + iy) * w + ix) * cin : UnsafePointer(ts.zero)
-                    ts.dst[i * 4 + j] = v + ((i * 4 + j) * tiles + t) * cin
+            for i in 0..<a {
+                let iy = m * ty - 1 + i
+                for j in 0..<a {
+                    let ix = m * tx - 1 + j
+                    ts.src[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((nn * h + iy) * w + ix) * cin : UnsafePointer(ts.zero)
+                    ts.dst[i * a + j] = v + ((i * a + j) * tiles + t) * cin
                 }
             }
             var c = 0
-            while c < cin { winogradInputKernel(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            if m == 4 {
+                while c < cin { winogradInputKernel4(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            } else {
+                while c < cin { winogradInputKernel2(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            }
         }
     }
 }
 
 /// U[xi][ci][co] = (G w G^T)[xi] of the `[3, 3, cin, cout]` kernel.
 func winogradTransformWeights(_ weight: UnsafePointer<Float>, _ s: WinogradShape, _ u: UnsafeMutablePointer<Float>) {
-    let (cin, cout) = (s.cin, s.cout)
+    let (cin, cout, points, m) = (s.cin, s.cout, s.points, s.m)
     parallelRanges(cin, grain: 16) { range in
         let ts = TileScratch(channels: 8)
         for ci in range {
             for k in 0..<9 { ts.src[k] = weight + (k * cin + ci) * cout }
-            for xi in 0..<16 { ts.dst[xi] = u + (xi * cin + ci) * cout }
+            for xi in 0..<points { ts.dst[xi] = u + (xi * cin + ci) * cout }
             var c = 0
-            while c < cout { winogradWeightKernel(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            if m == 4 {
+                while c < cout { winogradWeightKernel4(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            } else {
+                while c < cout { winogradWeightKernel2(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            }
         }
     }
 }
 
 /// y = A^T M A per tile, plus bias and activation, cropped to the image.
-func winogradTransformOutput(_ m: UnsafePointer<Float>, _ s: WinogradShape, _ y: UnsafeMutablePointer<Float>,
+func winogradTransformOutput(_ m_: UnsafePointer<Float>, _ s: WinogradShape, _ y: UnsafeMutablePointer<Float>,
                              bias: UnsafePointer<Float>?, _ activation: Activation) {
-    let (h, w, cout, th, tw, tiles) = (s.h, s.w, s.cout, s.th, s.tw, s.tiles)
+    let (h, w, cout, th, tw, tiles, m, points) = (s.h, s.w, s.cout, s.th, s.tw, s.tiles, s.m, s.points)
     let slope: Float
     switch activation {
     case .identity: slope = 1
@@ -79,23 +93,23 @@ func winogradTransformOutput(_ m: UnsafePointer<Float>, _ s: WinogradShape, _ y:
     }
     parallelRanges(tiles, grain: 32) { range in
         let ts = TileScratch(channels: cout)
-        for xi in 0..<16 { ts.src[xi] = m + xi * tiles * cout }
         for t in range {
             let nn = t / (th * tw), ty = (t % (th * tw)) / tw, tx = t % tw
-            for xi in 0..<16 { ts.src[xi] = m + (xi * tiles + t) * cout }
-            for a in 0..<2 {
-                for b in 0..<2 {
-                    let oy = 2 * ty + a, ox = 2 * tx + b
-                    ts.dst[a * 2 + b] = oy < h && ox < w ? y + ((nn * h + oy) * w + ox) * cout : ts.sink
+            for xi in 0..<points { ts.src[xi] = m_ + (xi * tiles + t) * cout }
+            for a in 0..<m {
+                for b in 0..<m {
+                    let oy = m * ty + a, ox = m * tx + b
+                    ts.dst[a * m + b] = oy < h && ox < w ? y + ((nn * h + oy) * w + ox) * cout : ts.sink
                 }
             }
             var c = 0
             while c < cout {
                 let bv = bias.map { load8($0 + c) } ?? V8()
-                winogradOutputKernel(ts.src, ts.dst, c) { v, _ in
+                let post: (V8, Int) -> V8 = { v, _ in
                     let z = v + bv
                     return slope == 1 ? z : z.replacing(with: z * slope, where: z .< 0)
                 }
+                if m == 4 { winogradOutputKernel4(ts.src, ts.dst, c, post) } else { winogradOutputKernel2(ts.src, ts.dst, c, post) }
                 c += 8
             }
         }
@@ -104,28 +118,32 @@ func winogradTransformOutput(_ m: UnsafePointer<Float>, _ s: WinogradShape, _ y:
 
 /// dM[xi][t][co] = (A dY A^T)[xi]: the adjoint of the output transform (dY zero outside the image).
 func winogradTransformOutputGradient(_ dy: UnsafePointer<Float>, _ s: WinogradShape, _ dm: UnsafeMutablePointer<Float>) {
-    let (h, w, cout, th, tw, tiles) = (s.h, s.w, s.cout, s.th, s.tw, s.tiles)
+    let (h, w, cout, th, tw, tiles, m, points) = (s.h, s.w, s.cout, s.th, s.tw, s.tiles, s.m, s.points)
     parallelRanges(tiles, grain: 32) { range in
         let ts = TileScratch(channels: cout)
         for t in range {
             let nn = t / (th * tw), ty = (t % (th * tw)) / tw, tx = t % tw
-            for a in 0..<2 {
-                for b in 0..<2 {
-                    let oy = 2 * ty + a, ox = 2 * tx + b
-                    ts.src[a * 2 + b] = oy < h && ox < w ? dy + ((nn * h + oy) * w + ox) * cout : UnsafePointer(ts.zero)
+            for a in 0..<m {
+                for b in 0..<m {
+                    let oy = m * ty + a, ox = m * tx + b
+                    ts.src[a * m + b] = oy < h && ox < w ? dy + ((nn * h + oy) * w + ox) * cout : UnsafePointer(ts.zero)
                 }
             }
-            for xi in 0..<16 { ts.dst[xi] = dm + (xi * tiles + t) * cout }
+            for xi in 0..<points { ts.dst[xi] = dm + (xi * tiles + t) * cout }
             var c = 0
-            while c < cout { winogradOutputGradientKernel(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            if m == 4 {
+                while c < cout { winogradOutputGradientKernel4(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            } else {
+                while c < cout { winogradOutputGradientKernel2(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            }
         }
     }
 }
 
 /// dx += B dV B^T per tile, overlapping tiles summed. Tiles two rows apart never touch the same
-/// pixels, so even tile rows run in parallel first, then odd ones.
+/// pixels (neighbours overlap by two), so even tile rows run in parallel first, then odd ones.
 func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradShape, _ dx: UnsafeMutablePointer<Float>) {
-    let (h, w, cin, th, tw, tiles) = (s.h, s.w, s.cin, s.th, s.tw, s.tiles)
+    let (h, w, cin, th, tw, tiles, m, a, points) = (s.h, s.w, s.cin, s.th, s.tw, s.tiles, s.m, s.a, s.points)
     dx.update(repeating: 0, count: s.n * h * w * cin)
     for parity in 0..<2 {
         let rowsOfParity = (th - parity + 1) / 2
@@ -135,19 +153,20 @@ func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradSha
                 let nn = r / rowsOfParity, ty = 2 * (r % rowsOfParity) + parity
                 for tx in 0..<tw {
                     let t = (nn * th + ty) * tw + tx
-                    for xi in 0..<16 { ts.src[xi] = dv + (xi * tiles + t) * cin }
-                    for i in 0..<4 {
-                        let iy = 2 * ty - 1 + i
-                        for j in 0..<4 {
-                            let ix = 2 * tx - 1 + j
-                            ts.dst[i * 4 + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? dx + ((nn * h + iy) * w + ix) * cin : ts.sink
+                    for xi in 0..<points { ts.src[xi] = dv + (xi * tiles + t) * cin }
+                    for i in 0..<a {
+                        let iy = m * ty - 1 + i
+                        for j in 0..<a {
+                            let ix = m * tx - 1 + j
+                            ts.dst[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? dx + ((nn * h + iy) * w + ix) * cin : ts.sink
                         }
                     }
                     let dst = ts.dst
                     var c = 0
                     while c < cin {
                         let cc = c
-                        winogradInputGradientKernel(ts.src, dst, c) { v, k in v + load8(dst[k] + cc) }
+                        let accumulate: (V8, Int) -> V8 = { v, k in v + load8(dst[k] + cc) }
+                        if m == 4 { winogradInputGradientKernel4(ts.src, dst, c, accumulate) } else { winogradInputGradientKernel2(ts.src, dst, c, accumulate) }
                         c += 8
                     }
                 }
@@ -158,24 +177,28 @@ func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradSha
 
 /// dw[3, 3, cin, cout] = G^T dU G per (ci, co).
 func winogradTransformWeightGradient(_ du: UnsafePointer<Float>, _ s: WinogradShape, _ dw: UnsafeMutablePointer<Float>) {
-    let (cin, cout) = (s.cin, s.cout)
+    let (cin, cout, points, m) = (s.cin, s.cout, s.points, s.m)
     parallelRanges(cin, grain: 16) { range in
         let ts = TileScratch(channels: 8)
         for ci in range {
-            for xi in 0..<16 { ts.src[xi] = du + (xi * cin + ci) * cout }
+            for xi in 0..<points { ts.src[xi] = du + (xi * cin + ci) * cout }
             for k in 0..<9 { ts.dst[k] = dw + (k * cin + ci) * cout }
             var c = 0
-            while c < cout { winogradWeightGradientKernel(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            if m == 4 {
+                while c < cout { winogradWeightGradientKernel4(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            } else {
+                while c < cout { winogradWeightGradientKernel2(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
+            }
         }
     }
 }
 
-/// The 16 GEMMs `C[xi] = op(A[xi]) op(B[xi])`.
-private func batchedGemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
+/// The `count` GEMMs `C[xi] = op(A[xi]) op(B[xi])`.
+private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
                          _ a: UnsafePointer<Float>, lda: Int, strideA: Int, _ b: UnsafePointer<Float>, ldb: Int, strideB: Int,
                          _ c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
-    // Sixteen independent products: one single-threaded GEMM per task, spread over the workers.
-    parallelFor(16) { xi in
+    // Independent products: one single-threaded GEMM per task, spread over the workers.
+    parallelFor(count) { xi in
         cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1, a + xi * strideA, Int32(lda),
                     b + xi * strideB, Int32(ldb), 0, c + xi * strideC, Int32(ldc))
     }
@@ -183,13 +206,13 @@ private func batchedGemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n
 
 /// Forward: y = activation(conv3x3(x, weight) + bias).
 func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     _ activation: Activation, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
-    let s = WinogradShape(g), t = s.tiles
-    Scratch.with([16 * t * s.cin, 16 * s.cin * s.cout, 16 * t * s.cout]) { b in
+                     _ activation: Activation, _ g: ConvGeometry, tile: Int, _ y: UnsafeMutablePointer<Float>) {
+    let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
+    Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
         let (v, u, m) = (b[0], b[1], b[2])
         winogradTransformInput(x, s, v)
         winogradTransformWeights(weight, s, u)
-        batchedGemm(CblasNoTrans, CblasNoTrans, m: t, n: s.cout, k: s.cin, v, lda: s.cin, strideA: t * s.cin,
+        batchedGemm(s.points, CblasNoTrans, CblasNoTrans, m: t, n: s.cout, k: s.cin, v, lda: s.cin, strideA: t * s.cin,
                     u, ldb: s.cout, strideB: s.cin * s.cout, m, ldc: s.cout, strideC: t * s.cout)
         winogradTransformOutput(m, s, y, bias: bias, activation)
     }
@@ -198,20 +221,20 @@ func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
 /// Backward from dPre (the gradient before the activation): the weight gradient, and the input
 /// gradient when `dx` is given.
 func winogradBackward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>, _ g: ConvGeometry,
-                      _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?) {
-    let s = WinogradShape(g), t = s.tiles
-    Scratch.with([16 * t * s.cin, 16 * s.cin * s.cout, 16 * t * s.cout]) { b in
+                      tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?) {
+    let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
+    Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
         let (v, u, dm) = (b[0], b[1], b[2])
         winogradTransformInput(x, s, v)
         winogradTransformOutputGradient(dPre, s, dm)
         // dU[xi] = V[xi]^T dM[xi], into u's buffer, then back to the 3x3 kernel.
-        batchedGemm(CblasTrans, CblasNoTrans, m: s.cin, n: s.cout, k: t, v, lda: s.cin, strideA: t * s.cin,
+        batchedGemm(s.points, CblasTrans, CblasNoTrans, m: s.cin, n: s.cout, k: t, v, lda: s.cin, strideA: t * s.cin,
                     dm, ldb: s.cout, strideB: t * s.cout, u, ldc: s.cout, strideC: s.cin * s.cout)
         winogradTransformWeightGradient(u, s, dw)
         guard let dx else { return }
         // dV[xi] = dM[xi] U[xi]^T, into v's buffer (V is no longer needed).
         winogradTransformWeights(weight, s, u)
-        batchedGemm(CblasNoTrans, CblasTrans, m: t, n: s.cin, k: s.cout, dm, lda: s.cout, strideA: t * s.cout,
+        batchedGemm(s.points, CblasNoTrans, CblasTrans, m: t, n: s.cin, k: s.cout, dm, lda: s.cout, strideA: t * s.cout,
                     u, ldb: s.cout, strideB: s.cin * s.cout, v, ldc: s.cin, strideC: t * s.cin)
         winogradTransformInputGradient(v, s, dx)
     }

@@ -5,7 +5,7 @@ import XCTest
 final class ConvolutionTests: XCTestCase {
     // Small test images would otherwise fall below the size where Winograd is used.
     override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+    override func tearDown() { Conv2D.winogradMinimumTiles = 16; Conv2D.winogradTileOverride = nil }
 
     /// TensorFlow's SAME convolution written out as its definition.
     func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int) -> [Double] {
@@ -27,6 +27,13 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testForwardMatchesDirectConvolution() {
+        for tile in [2, 4] {
+            Conv2D.winogradTileOverride = tile
+            forwardMatchesDirectConvolution()
+        }
+    }
+
+    func forwardMatchesDirectConvolution() {
         var gen = SeededGenerator(seed: 11)
         let cases: [(k: Int, s: Int, cin: Int, cout: Int, h: Int, w: Int)] = [
             (1, 1, 5, 3, 6, 6), (3, 1, 3, 8, 9, 7), (3, 1, 16, 12, 8, 8), (3, 1, 7, 5, 5, 9), (5, 2, 3, 6, 12, 12),
@@ -46,12 +53,19 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertEqual(y.shape, [2, (c.h + c.s - 1) / c.s, (c.w + c.s - 1) / c.s, c.cout], "\(c)")
             var worst = 0.0
             for i in 0..<expected.count { worst = max(worst, abs(Double(y[i]) - expected[i])) }
-            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w)")
+            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w) tile \(Conv2D.winogradTileOverride ?? 0)")
         }
     }
 
     /// The Winograd path and the im2col path agree on forward and both gradients.
     func testWinogradMatchesIm2col() {
+        for tile in [2, 4] {
+            Conv2D.winogradTileOverride = tile
+            winogradMatchesIm2col()
+        }
+    }
+
+    func winogradMatchesIm2col() {
         var gen = SeededGenerator(seed: 12)
         for (h, w, cin, cout, act) in [(8, 8, 16, 8, Activation.leakyReLU(0.1)), (5, 7, 8, 16, .identity), (3, 3, 8, 8, .leakyReLU(0.2))] {
             let a = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 3, activation: act)

@@ -5,7 +5,7 @@ import XCTest
 final class GradientTests: XCTestCase {
     // Small test images would otherwise fall below the size where Winograd is used.
     override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+    override func tearDown() { Conv2D.winogradMinimumTiles = 16; Conv2D.winogradTileOverride = nil }
 
     var gen = SeededGenerator(seed: 7)
 
@@ -27,10 +27,14 @@ final class GradientTests: XCTestCase {
     }
 
     func testWinogradConvolutionGradients() {
-        let layer = conv(8, 16, k: 3, s: 1, .leakyReLU(0.1))
-        layer.useWinograd = true
-        XCTAssertTrue(layer.winogradApplies)
-        checkLayerGradients(layer, input: randomTensor([2, 5, 6, 8], &gen))
+        for tile in [2, 4] {
+            Conv2D.winogradTileOverride = tile
+            let layer = conv(8, 16, k: 3, s: 1, .leakyReLU(0.1))
+            layer.useWinograd = true
+            XCTAssertTrue(layer.winogradApplies)
+            checkLayerGradients(layer, input: randomTensor([2, 5, 6, 8], &gen))
+            checkLayerGradients(layer, input: randomTensor([1, 9, 8, 8], &gen))
+        }
     }
 
     func testDenseGradients() {
