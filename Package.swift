@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
     ],
     targets: [
         // System libraries (Debian packages named in the providers).
@@ -27,7 +28,7 @@ let package = Package(
         // Value types shared by every module.
         .target(name: "FacetCore", swiftSettings: fastMath),
         // The project file and its query layer: the only module that knows SQL.
-        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]),
         // Video decode/encode, PNG, JPEG.
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
         // The neural-network engine.
@@ -36,13 +37,17 @@ let package = Package(
         .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         // The import and extraction engines: media and faces into the project, through FacetStore.
         .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
-        // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
-        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
+        // Curation that needs images: export of the curated set, sample faces from real frames.
+        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        // The gallery in the browser (Hummingbird 2), live over the project file.
+        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", .product(name: "Hummingbird", package: "hummingbird")]),
         // The merge: swapped faces back into the destination video, written as H.264.
         .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetTrain"], swiftSettings: fastMath),
+        // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
+        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -52,6 +57,8 @@ let package = Package(
         .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
         .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
+        .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),

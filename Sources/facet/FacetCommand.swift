@@ -13,6 +13,7 @@ struct Facet: ParsableCommand {
         subcommands: [
             InitCommand.self, InfoCommand.self, ImportCommand.self, FacesCommand.self,
             TrainCommand.self, MergeCommand.self,
+            SortCommand.self, SimilarCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
         ]
     )
 

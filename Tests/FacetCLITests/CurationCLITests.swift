@@ -1,0 +1,143 @@
+/// The curation commands as a user runs them: sort, similar, duplicates, reject/restore/tag/undo, export, bad input.
+import XCTest
+import Foundation
+
+final class CurationCLITests: CLITestCase {
+    var project: String { path("c.facet") }
+
+    /// A project of 60 sample faces, made once with `facet sample-faces` and copied for each test.
+    nonisolated(unsafe) static var template: String?
+
+    override class func tearDown() {
+        if let t = template { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) } }
+        template = nil
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        if Self.template == nil {
+            let t = NSTemporaryDirectory() + "facet-cli-curation-\(getpid()).facet"
+            try? FileManager.default.removeItem(atPath: t)
+            XCTAssertEqual(try facet(["init", t]).status, 0)
+            let r = try facet(["sample-faces", t, "--role", "src", "--count", "60", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            Self.template = t
+        }
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: Self.template! + suffix) {
+            try FileManager.default.copyItem(atPath: Self.template! + suffix, toPath: project + suffix)
+        }
+    }
+
+    func ids(_ args: [String]) throws -> [Int64] {
+        let r = try facet(args + ["--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let arr = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        return arr.map { ($0["id"] as! NSNumber).int64Value }
+    }
+
+    func testSortSaveAndTag() throws {
+        let chain = try ids(["sort", project, "--sort", "hist", "--role", "src"])
+        XCTAssertEqual(chain.count, 60)
+        XCTAssertEqual(chain.first, 1)
+        XCTAssertEqual(Set(chain).count, 60)
+        let blur = try ids(["sort", project, "--sort", "-blur", "--role", "src", "--limit", "5"])
+        XCTAssertEqual(blur, Array(try ids(["faces", project, "--role", "src", "--sort", "-blur"]).prefix(5)))
+        let best = try ids(["sort", project, "--sort", "best:10", "--role", "src", "--save", "final", "--tag-as", "final"])
+        XCTAssertEqual(best.count, 10)
+        XCTAssertEqual(Set(try ids(["faces", project, "--tag", "final"])), Set(best))
+        XCTAssertTrue(try facet(["orderings", project]).stdout.contains("final"))
+        XCTAssertEqual(try ids(["sort", project, "--sort", "ordering:final"]), best)
+        let unknown = try facet(["sort", project, "--sort", "sideways"])
+        XCTAssertEqual(unknown.status, 2)
+    }
+
+    func testRejectRestoreTagUndoRoundTrip() throws {
+        var r = try facet(["reject", project, "3", "4", "5", "9"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("rejected 4 faces: 3-5, 9"), r.stdout)
+        XCTAssertEqual(try ids(["faces", project, "--status", "rejected"]), [3, 4, 5, 9])
+        r = try facet(["restore", project, "--where", "id IN (4, 5)"])
+        XCTAssertTrue(r.stdout.hasPrefix("restored 2 faces: 4-5"), r.stdout)
+        r = try facet(["tag", project, "side", "--where", "yaw > 0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let side = try ids(["faces", project, "--status", "all", "--where", "yaw > 0"])
+        XCTAssertEqual(try ids(["faces", project, "--status", "all", "--tag", "side"]), side)
+        r = try facet(["undo", project])
+        XCTAssertTrue(r.stdout.contains("undid change 3"), r.stdout)
+        XCTAssertEqual(try ids(["faces", project, "--status", "all", "--tag", "side"]), [])
+        _ = try facet(["undo", project])
+        XCTAssertEqual(try ids(["faces", project, "--status", "rejected"]), [3, 4, 5, 9])
+        _ = try facet(["undo", project])
+        XCTAssertEqual(try ids(["faces", project, "--status", "rejected"]), [])
+        XCTAssertEqual(try facet(["undo", project]).stdout, "nothing to undo\n")
+        // The worst 5 by sharpness: the last five of -blur, the blurriest kept faces.
+        r = try facet(["reject", project, "--role", "src", "--sort", "-blur", "--worst", "5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(Set(try ids(["faces", project, "--status", "rejected"])), Set(try ids(["faces", project, "--status", "all", "--sort", "blur", "--limit", "5"])))
+        r = try facet(["reject", project, "--blur-below", "1e9"])
+        XCTAssertTrue(r.stdout.hasPrefix("rejected 55 faces"), r.stdout)
+    }
+
+    func testSimilarAndDuplicates() throws {
+        let r = try facet(["similar", project, "10", "--k", "4", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let near = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(near.count, 4)
+        let d = near.map { ($0["distance"] as! NSNumber).doubleValue }
+        XCTAssertEqual(d, d.sorted())
+        XCTAssertFalse(near.contains { ($0["id"] as! NSNumber).int64Value == 10 })
+        let dup = try facet(["duplicates", project, "--threshold", "1.0", "--reject"])
+        XCTAssertEqual(dup.status, 0, dup.stderr)
+        let n = Int(dup.stdout.split(separator: "\n").last!.split(separator: " ")[2])!
+        XCTAssertGreaterThan(n, 0)
+        XCTAssertEqual(try ids(["faces", project, "--status", "rejected"]).count, n)
+    }
+
+    func testExportWritesOrderedFilesAndManifest() throws {
+        _ = try facet(["reject", project, "1", "2"])
+        let out = path("set")
+        let r = try facet(["export", project, "--role", "src", "--out", out, "--sort", "-blur", "--size", "48", "--format", "png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        XCTAssertEqual(files.count, 59)
+        XCTAssertEqual(files.last, "manifest.jsonl")
+        let order = try ids(["faces", project, "--role", "src", "--sort", "-blur"])
+        XCTAssertEqual(files.dropLast().map { Int64($0.split(separator: "_f")[1].split(separator: ".")[0])! }, order)
+        XCTAssertEqual(files.first, "000001_f\(order[0]).png")
+        let lines = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 58)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual((first["face_id"] as! NSNumber).int64Value, order[0])
+        XCTAssertEqual(first["media"] as? String, "src-d18.mp4")
+        XCTAssertEqual((first["landmarks"] as! [[Double]]).count, 68)
+        XCTAssertEqual((first["size"] as! NSNumber).intValue, 48)
+        XCTAssertNotNil((first["signatures"] as! [String: Any])["blur"])
+        let png = FileManager.default.contents(atPath: out + "/" + files[0])!
+        XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        // A non-empty folder is refused without --force, and left as it was.
+        let again = try facet(["export", project, "--role", "src", "--out", out])
+        assertFailsCleanly(again, mentioning: "is not empty")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).count, 59)
+        // --force replaces the earlier export.
+        let forced = try facet(["export", project, "--role", "src", "--out", out, "--force", "--where", "id <= 10"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).count, 9)
+    }
+
+    func testBadInputIsOneClearLineAndChangesNothing() throws {
+        assertFailsCleanly(try facet(["reject", project, "5", "424242"]), mentioning: "has no face 424242; nothing changed")
+        assertFailsCleanly(try facet(["tag", project, "x", "--where", "blur <"]), mentioning: "--where \"blur <\"")
+        assertFailsCleanly(try facet(["reject", project, "--where", "1); DELETE FROM face; --"]), mentioning: "--where")
+        assertFailsCleanly(try facet(["similar", project, "31337"]), mentioning: "has no face 31337")
+        assertFailsCleanly(try facet(["sort", project, "--sort", "ordering:none"]), mentioning: "no ordering named 'none'")
+        FileManager.default.createFile(atPath: path("plain.txt"), contents: Data("x".utf8))
+        assertFailsCleanly(try facet(["export", project, "--role", "src", "--out", path("plain.txt") + "/set"]), mentioning: "cannot be created")
+        assertFailsCleanly(try facet(["export", project, "--role", "src", "--out", path("plain.txt")]), mentioning: "is a file, not a folder")
+        XCTAssertEqual(try facet(["reject", project]).status, 2)
+        XCTAssertEqual(try facet(["reject", project, "3", "--where", "id > 1"]).status, 2)
+        XCTAssertEqual(try facet(["reject", project, "--worst", "3"]).status, 2)
+        XCTAssertEqual(try ids(["faces", project, "--status", "rejected"]), [])
+        XCTAssertEqual(try facet(["undo", project]).stdout, "nothing to undo\n", "no change was recorded")
+    }
+}

@@ -1,0 +1,127 @@
+/// Reject, restore, tag and undo round trips, saved orderings, and bad input that must change nothing.
+import XCTest
+import GRDB
+import FacetCore
+@testable import FacetStore
+
+final class CurationChangeTests: StoreTestCase {
+    func statuses(_ p: Project) throws -> [Int64: FaceStatus] {
+        Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery()).map { ($0.id, $0.status) })
+    }
+
+    func changeCount(_ p: Project) throws -> Int {
+        try DatabaseQueue(path: p.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM curation_change") ?? 0 }
+    }
+
+    func testRejectRestoreAndUndoRoundTrip() throws {
+        let p = try projectWithFaces(30)
+        let before = try statuses(p)
+        let r = try p.setStatus(.rejected, faceIDs: [3, 5, 7, 5], command: "reject 3 5 7")
+        XCTAssertEqual(r.changed, [3, 5, 7])
+        XCTAssertEqual(r.unchanged, 0)
+        XCTAssertNotNil(r.changeId)
+        XCTAssertEqual(try p.countFaces(matching: FaceQuery(status: .rejected)), 3)
+        // Rejecting never deletes: the rows, crops and histograms are all still there.
+        XCTAssertEqual(try p.countFaces(matching: FaceQuery()), 30)
+        XCTAssertNotNil(try p.faceCrop(id: 5))
+        XCTAssertEqual(try p.histograms(faceIDs: [5]).count, 1)
+
+        // Rejecting again changes nothing and records nothing.
+        let again = try p.setStatus(.rejected, faceIDs: [3, 5], command: "reject 3 5")
+        XCTAssertEqual(again.changed, [])
+        XCTAssertEqual(again.unchanged, 2)
+        XCTAssertNil(again.changeId)
+
+        let restored = try p.setStatus(.kept, faceIDs: [5, 9], command: "restore 5 9")
+        XCTAssertEqual(restored.changed, [5])
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).map(\.id), [3, 7])
+
+        // Undo walks back: first the restore, then the reject.
+        let u1 = try XCTUnwrap(try p.undoLastChange())
+        XCTAssertEqual(u1.command, "restore 5 9")
+        XCTAssertEqual(u1.faces, [5])
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).map(\.id), [3, 5, 7])
+        let u2 = try XCTUnwrap(try p.undoLastChange())
+        XCTAssertEqual(u2.command, "reject 3 5 7")
+        XCTAssertEqual(try statuses(p), before)
+        XCTAssertNil(try p.undoLastChange())
+        XCTAssertEqual(try p.curationHistory().map(\.undoneAt).allSatisfy { $0 != nil }, true)
+    }
+
+    func testTagAndUntagRoundTrip() throws {
+        let p = try projectWithFaces(20)
+        let r = try p.setTag("final", on: [1, 2, 3], command: "tag final 1 2 3")
+        XCTAssertEqual(r.changed, [1, 2, 3])
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [1, 2, 3])
+        XCTAssertEqual(try p.tags(faceIDs: [1, 4]), [1: ["final"]])
+        let again = try p.setTag("final", on: [2, 3, 4], command: "tag final 2 3 4")
+        XCTAssertEqual(again.changed, [4])
+        let removed = try p.setTag("final", on: [1, 4, 5], remove: true, command: "untag")
+        XCTAssertEqual(removed.changed, [1, 4])
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [2, 3])
+        _ = try p.undoLastChange()
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [1, 2, 3, 4])
+        _ = try p.undoLastChange()
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [1, 2, 3])
+        _ = try p.undoLastChange()
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [])
+        XCTAssertThrowsError(try p.setTag("a,b", on: [1], command: "tag")) { e in XCTAssertTrue("\(e)".contains("without commas"), "\(e)") }
+    }
+
+    func testUnknownFaceChangesNothing() throws {
+        let p = try projectWithFaces(10)
+        let before = try statuses(p)
+        XCTAssertThrowsError(try p.setStatus(.rejected, faceIDs: [1, 2, 4242], command: "reject")) { e in
+            XCTAssertEqual("\(e)", "\(p.path): has no face 4242; nothing changed")
+        }
+        XCTAssertThrowsError(try p.setTag("x", on: [777], command: "tag")) { e in XCTAssertTrue("\(e)".contains("has no face 777")) }
+        XCTAssertEqual(try statuses(p), before)
+        XCTAssertEqual(try changeCount(p), 0)
+        XCTAssertEqual(try p.allTags().count, 0)
+    }
+
+    func testBadSQLExpressionIsAClearErrorAndChangesNothing() throws {
+        let p = try projectWithFaces(10)
+        for bad in ["blur <", "1; DELETE FROM face", "no_such_column > 3"] {
+            XCTAssertThrowsError(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: bad), by: .hist(reversed: false))) { e in
+                XCTAssertTrue(e is FacetError, "\(e)")
+                XCTAssertTrue("\(e)".hasPrefix("--where"), "\(e)")
+            }
+        }
+        XCTAssertEqual(try p.countFaces(matching: FaceQuery()), 10)
+    }
+
+    /// One-hot histograms make many exact ties: the chain must break them as the definition does
+    /// (the earliest position in the current list wins).
+    func testHistChainBreaksTiesLikeTheDefinition() throws {
+        let p = try projectWithFaces(60)
+        let ids = try p.faceIDs(matching: FaceQuery())
+        let h = try p.histograms(faceIDs: ids)
+        var list = ids
+        for i in 0..<(list.count - 1) {
+            var best = Double.infinity, jMin = i + 1
+            for j in (i + 1)..<list.count {
+                let d = histogramDistance(h[list[i]]!, h[list[j]]!)
+                if d < best { best = d; jMin = j }
+            }
+            list.swapAt(i + 1, jMin)
+        }
+        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(), by: .hist(reversed: false)), list)
+    }
+
+    func testSavedOrderingsAndSortParsing() throws {
+        let p = try projectWithFaces(25)
+        let order = try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: CurationSort(parsing: "-blur")!)
+        try p.saveOrdering(name: "sharp", role: .src, sort: CurationSort(parsing: "-blur")!, faceIDs: order)
+        XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), order)
+        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: "id <= 10"), by: .ordering("sharp")), order.filter { $0 <= 10 })
+        let info = try XCTUnwrap(try p.orderings().first)
+        XCTAssertEqual(info.name, "sharp"); XCTAssertEqual(info.faces, 25); XCTAssertEqual(info.sortSpec, "-blur")
+        XCTAssertThrowsError(try p.orderingFaceIDs(name: "nope")) { e in XCTAssertTrue("\(e)".contains("no ordering named 'nope' (saved: sharp)"), "\(e)") }
+        XCTAssertEqual(CurationSort(parsing: "best 12"), .best(12))
+        XCTAssertEqual(CurationSort(parsing: "hist_dissim"), .histDissim(reversed: false))
+        XCTAssertEqual(CurationSort(parsing: "-motion-blur"), .column(FaceSort(.motionBlur, descending: true)))
+        XCTAssertNil(CurationSort(parsing: "best:0"))
+        XCTAssertNil(CurationSort(parsing: "sideways"))
+    }
+}
