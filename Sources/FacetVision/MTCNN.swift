@@ -152,7 +152,7 @@ public final class MTCNNDetector: @unchecked Sendable {
                         let x2 = ((2 * Double(i) + 12) / scale).rounded(.towardZero)
                         let y2 = ((2 * Double(j) + 12) / scale).rounded(.towardZero)
                         found.append(Candidate(x1: x1, y1: y1, x2: x2, y2: y2, score: 1 / (1 + exp(-logit)),
-                                               reg: [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]))
+                                               reg: SIMD4(Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5]))))
                     }
                 }
                 perLevel.set(level, nonMaximumSuppression(found, threshold: 0.5, byMinimum: false))
@@ -180,7 +180,7 @@ public final class MTCNNDetector: @unchecked Sendable {
             guard score > threshold else { continue }
             var k = c
             k.score = score
-            k.reg = [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]
+            k.reg = SIMD4(Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5]))
             kept.append(k)
         }
         return nonMaximumSuppression(kept, threshold: 0.7, byMinimum: false).map { c in
@@ -202,7 +202,7 @@ public final class MTCNNDetector: @unchecked Sendable {
             guard score > threshold else { continue }
             var k = c
             k.score = score
-            k.reg = [Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5])]
+            k.reg = SIMD4(Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5]))
             // Points are fractions of the (inclusive) box; -1 turns the 1-based box corner 0-based.
             let w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1
             k.points = (0..<5).map { w * Double(o[6 + $0]) + c.x1 - 1 } + (0..<5).map { h * Double(o[11 + $0]) + c.y1 - 1 }
@@ -280,7 +280,7 @@ struct SourceImage: @unchecked Sendable {
 struct Candidate {
     var x1: Double, y1: Double, x2: Double, y2: Double
     var score: Double
-    var reg: [Double] = [0, 0, 0, 0]
+    var reg = SIMD4<Double>()
     var points: [Double] = []
 
     /// Applies the regression, offsets in units of the inclusive box size.

@@ -1,5 +1,5 @@
-/// The kernels MTCNN's three networks run on: direct SIMD convolution with fused bias and PReLU,
-/// dense layers as 1x1 convolutions, max pooling by TensorFlow's SAME/VALID rules, and OpenCV-style INTER_AREA resampling.
+/// The kernels MTCNN's networks run on: convolution (direct SIMD; im2col + sgemm in debug builds), TF max pooling, INTER_AREA resampling.
+import COpenBLAS
 import FacetCore
 
 /// Immutable float32 weights at a stable address, so kernels take raw pointers without copying.
@@ -22,6 +22,11 @@ final class WeightBuffer: @unchecked Sendable {
 /// AVX2 registers). Output channels go in blocks of 16, the weights packed `[block][K][16]`
 /// (zero-padded), `K = kh * kw * cin` in Keras's `(dy, dx, c)` order. Cost: `K * ceil(cout / 16) * 16`
 /// multiply-adds per output pixel, no allocation.
+///
+/// Debug builds (what `swift test` runs) leave Swift's SIMD generics unspecialised, some 30x slower
+/// than optimised code, which would make every detection in the test suites take most of a minute.
+/// So debug builds multiply with OpenBLAS instead (im2col + sgemm, prebuilt and fast in any build);
+/// the kernel tests check both paths against plain loops in every build.
 struct ConvLayer: Sendable {
     static let lanes = 16
     typealias Vector = SIMD16<Float>
@@ -30,6 +35,8 @@ struct ConvLayer: Sendable {
     let blocks: Int
     /// `[block][K][16]`.
     let packed: WeightBuffer
+    /// Keras's `[K, cout]`, for the sgemm path.
+    let matrix: WeightBuffer
     /// `[block * 16]`, zero-padded.
     let bias: WeightBuffer
     /// PReLU slopes `[block * 16]`; nil for a linear layer.
@@ -53,6 +60,7 @@ struct ConvLayer: Sendable {
         }
         func padded(_ v: [Float]) -> [Float] { v + [Float](repeating: 0, count: blocks * lanes - cout) }
         self.packed = WeightBuffer(packed)
+        self.matrix = WeightBuffer(weight)
         self.bias = WeightBuffer(padded(bias))
         self.alpha = alpha.map { WeightBuffer(padded($0)) }
     }
@@ -61,6 +69,15 @@ struct ConvLayer: Sendable {
 
     /// `n` maps of `h x w x cin` in, `n` maps of `(h - kh + 1) x (w - kw + 1) x cout` out.
     func forward(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
+        #if DEBUG
+        forwardGEMM(input, n: n, h: h, w: w, into: output)
+        #else
+        forwardDirect(input, n: n, h: h, w: w, into: output)
+        #endif
+    }
+
+    /// The SIMD kernel: what release builds run.
+    func forwardDirect(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
         let outH = h - kh + 1, outW = w - kw + 1
         precondition(outH > 0 && outW > 0, "convolution input \(h)x\(w) smaller than its \(kh)x\(kw) kernel")
         let total = n * outH * outW
@@ -140,6 +157,70 @@ struct ConvLayer: Sendable {
             UnsafeMutableRawPointer(dst).storeBytes(of: v, as: Vector.self)
         } else {
             for l in 0..<count { dst[l] = v[l] }
+        }
+    }
+
+    /// im2col + sgemm with OpenBLAS, then bias and PReLU: what debug builds run. The im2col rows
+    /// go through a scratch buffer of a few hundred KB, one chunk of output rows at a time.
+    func forwardGEMM(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
+        let outH = h - kh + 1, outW = w - kw + 1
+        precondition(outH > 0 && outW > 0, "convolution input \(h)x\(w) smaller than its \(kh)x\(kw) kernel")
+        let k = patchSize
+        let weights = UnsafePointer(matrix.pointer)
+        if kh == 1 && kw == 1 {
+            // 1x1: the input already is the im2col matrix.
+            let m = n * h * w
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cout), Int32(k),
+                        1, input, Int32(k), weights, Int32(cout), 0, output, Int32(cout))
+            biasAndActivation(output, rows: m)
+            return
+        }
+        let rowFloats = outW * k
+        let rowsPerChunk = max(1, (1 << 16) / rowFloats)
+        let totalRows = n * outH, run = kw * cin
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rowsPerChunk * rowFloats) { scratch in
+            var row = 0
+            while row < totalRows {
+                let rows = min(rowsPerChunk, totalRows - row)
+                // Each output pixel's patch is kh runs of kw * cin contiguous input floats.
+                var dst = scratch.baseAddress!
+                for t in row..<(row + rows) {
+                    let b = t / outH, r = t % outH
+                    for c in 0..<outW {
+                        for dy in 0..<kh {
+                            dst.update(from: input + ((b * h + r + dy) * w + c) * cin, count: run)
+                            dst += run
+                        }
+                    }
+                }
+                let m = rows * outW
+                let out = output + row * outW * cout
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(cout), Int32(k),
+                            1, scratch.baseAddress!, Int32(k), weights, Int32(cout), 0, out, Int32(cout))
+                biasAndActivation(out, rows: m)
+                row += rows
+            }
+        }
+    }
+
+    /// Adds the bias and applies PReLU over `rows` pixels of sgemm output.
+    private func biasAndActivation(_ out: UnsafeMutablePointer<Float>, rows: Int) {
+        let b = bias.pointer
+        var p = out
+        if let alpha {
+            let a = alpha.pointer
+            for _ in 0..<rows {
+                for j in 0..<cout {
+                    let v = p[j] + b[j]
+                    p[j] = v > 0 ? v : v * a[j]
+                }
+                p += cout
+            }
+        } else {
+            for _ in 0..<rows {
+                for j in 0..<cout { p[j] += b[j] }
+                p += cout
+            }
         }
     }
 
