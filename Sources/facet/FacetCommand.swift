@@ -11,7 +11,7 @@ struct Facet: ParsableCommand {
         discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
         version: FacetVersion.string,
         subcommands: [
-            InitCommand.self, InfoCommand.self, ImportCommand.self, FacesCommand.self,
+            InitCommand.self, InfoCommand.self, ImportCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self,
             TrainCommand.self, MergeCommand.self,
             SortCommand.self, SimilarCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
         ]

@@ -1,0 +1,177 @@
+/// `facet extract`: stream frames from stored media, find faces, align, score, store in batches.
+import Foundation
+import Dispatch
+import FacetCore
+import FacetMedia
+import FacetStore
+import FacetVision
+
+/// What `facet extract` was asked to do.
+public struct ExtractionOptions: Sendable, Codable {
+    public var role: Role
+    /// Frames per second to sample, nil for every frame.
+    public var fps: Double?
+    public var faceType: String = FaceType.full.rawValue
+    public var size: Int = 256
+    /// Smallest face side in frame pixels that the detector looks for.
+    public var minFace: Int = 40
+    /// At most this many faces per frame (the highest-scoring ones); nil for all.
+    public var maxFaces: Int?
+    public var jpegQuality: Int = 95
+    public var png: Bool = false
+    /// Frames per transaction: a kill loses at most this many frames of work.
+    public var batchFrames: Int = 16
+
+    public init(role: Role) { self.role = role }
+}
+
+/// Progress after each stored batch.
+public struct ExtractionProgress: Sendable {
+    public var media: String
+    public var framesDone: Int
+    public var framesTotal: Int
+    public var facesFound: Int
+    public var framesPerSecond: Double
+    public var secondsLeft: Double?
+}
+
+public struct ExtractionSummary: Sendable {
+    public var framesProcessed = 0
+    public var framesSkipped = 0
+    public var facesStored = 0
+    public var framesWithoutFace = 0
+    public var decodeErrors: [String] = []
+    public var seconds = 0.0
+}
+
+/// Runs extraction for one role over every media of that role. A rerun skips frames already stored,
+/// so a killed run carries on where it stopped and never duplicates a face.
+public final class Extractor: @unchecked Sendable {  // immutable after init
+    let project: Project
+    let options: ExtractionOptions
+    let pipeline: FacePipeline
+    let faceType: FaceType
+    let detectorSHA: String
+    let landmarkerSHA: String
+
+    public init(project: Project, options: ExtractionOptions) throws {
+        guard let ft = FaceType(rawValue: options.faceType) else {
+            throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (32...1024).contains(options.size) else { throw FacetError("--size must be between 32 and 1024, got \(options.size)") }
+        self.project = project
+        self.options = options
+        self.faceType = ft
+        let mtcnnPath = try ModelFiles.mtcnnWeights()
+        let predictorPath = try ModelFiles.shapePredictor()
+        self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
+        self.landmarkerSHA = try SHA256.hex(ofFile: predictorPath)
+        self.pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: ShapePredictor(path: predictorPath))
+    }
+
+    public func run(progress: (ExtractionProgress) -> Void) throws -> ExtractionSummary {
+        let start = Date()
+        var summary = ExtractionSummary()
+        let media = try project.media(role: options.role)
+        guard !media.isEmpty else {
+            throw FacetError.file(project.path, "has no \(options.role.rawValue) media: import a video first (facet import \(project.path) --role \(options.role.rawValue) VIDEO)")
+        }
+        let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+        let runId = try project.beginExtraction(ExtractionProvenance(
+            role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
+            landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON))
+        for m in media {
+            try extract(m, runId: runId, summary: &summary, progress: progress)
+        }
+        try project.finishExtraction(id: runId)
+        summary.seconds = Date().timeIntervalSince(start)
+        return summary
+    }
+
+    private func extract(_ m: MediaRecord, runId: Int64, summary: inout ExtractionSummary, progress: (ExtractionProgress) -> Void) throws {
+        let done = try project.processedFrames(mediaId: m.id!)
+        let frames = try MediaFrames(project: project, media: m, fps: options.fps)
+        let expected = options.fps.map { f in m.fps > 0 ? Int((Double(m.frameCount) * min(1, f / m.fps)).rounded(.up)) : m.frameCount } ?? m.frameCount
+        let began = Date()
+        var processedHere = 0, seen = 0, faces = 0
+        var pending: [MediaFrame] = []
+        var finished = false
+        while !finished {
+            // Decode a batch of frames not yet stored.
+            pending.removeAll(keepingCapacity: true)
+            while pending.count < options.batchFrames {
+                let frame: MediaFrame?
+                do { frame = try frames.next() } catch {
+                    summary.decodeErrors.append("\(error)")
+                    if summary.decodeErrors.count > 50 { throw FacetError.file(m.name, "too many decoding errors; last: \(error)") }
+                    continue
+                }
+                guard let frame else { finished = true; break }
+                seen += 1
+                if done.contains(frame.index) { summary.framesSkipped += 1; continue }
+                pending.append(frame)
+            }
+            guard !pending.isEmpty else { continue }
+            // Detect, align and score the batch on every core; results keep frame order.
+            let results = Slots<ExtractedFrame>(count: pending.count)
+            defer { results.free() }
+            let batch = pending, mediaId = m.id!
+            DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                results.set(i, self.process(batch[i], mediaId: mediaId))
+            }
+            let stored = results.values()
+            try project.storeFrames(stored, extractionId: runId, role: options.role)
+            for f in stored {
+                faces += f.faces.count
+                if f.faces.isEmpty { summary.framesWithoutFace += 1 }
+            }
+            processedHere += stored.count
+            summary.framesProcessed += stored.count
+            summary.facesStored += stored.reduce(0) { $0 + $1.faces.count }
+            let elapsed = Date().timeIntervalSince(began)
+            let rate = Double(processedHere) / max(elapsed, 1e-6)
+            let left = max(0, expected - seen)
+            progress(ExtractionProgress(media: m.name, framesDone: seen, framesTotal: expected, facesFound: faces,
+                                        framesPerSecond: rate, secondsLeft: rate > 0 ? Double(left) / rate : nil))
+        }
+    }
+
+    /// One frame: faces found, aligned, scored and encoded. Thread-safe.
+    private func process(_ frame: MediaFrame, mediaId: Int64) -> ExtractedFrame {
+        let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
+        var faces: [NewFace] = []
+        var problems: [String] = []
+        for f in found {
+            let encoded: Data
+            do {
+                encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)
+            } catch {
+                problems.append("face \(f.faceIndex): \(error)")
+                continue
+            }
+            let s = f.signatures
+            faces.append(NewFace(faceIndex: f.faceIndex, score: f.score, box: (f.box.x, f.box.y, f.box.width, f.box.height), points5: f.points5,
+                                 landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue, cropSize: options.size,
+                                 cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
+                                 motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
+                                 hue: s.hue, faceSize: s.faceSize))
+        }
+        return ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
+                              error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces)
+    }
+}
+
+/// Result slots that parallel workers fill, each worker its own index.
+final class Slots<T>: @unchecked Sendable {
+    private let buffer: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        buffer = .allocate(capacity: count)
+        buffer.initialize(repeating: nil)
+    }
+    func set(_ i: Int, _ value: T) { buffer[i] = value }
+    func values() -> [T] { buffer.compactMap { $0 } }
+    func free() {
+        _ = buffer.deinitialize()
+        buffer.deallocate()
+    }
+}

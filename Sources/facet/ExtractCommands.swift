@@ -1,0 +1,92 @@
+/// `facet extract` (faces from stored videos into the project) and `facet detect` (the same on images).
+import ArgumentParser
+import FacetCore
+import FacetExtract
+import FacetMedia
+import FacetStore
+import FacetVision
+import Foundation
+
+struct ExtractCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "extract", abstract: "Find, align and score every face in the role's videos.")
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "src or dst.") var role: Role
+    @Option(help: "Frames per second to sample (default: every frame).") var fps: Double?
+    @Option(help: "half, mid_full, full, whole_face or head.") var faceType: String = "full"
+    @Option(help: "Side of the aligned face crop in pixels.") var size: Int = 256
+    @Option(help: "Smallest face to find, in frame pixels.") var minFace: Int = 40
+    @Option(help: "Keep at most N faces per frame (highest detector score first).") var maxFaces: Int?
+    @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
+    @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
+
+    func validate() throws {
+        if let f = fps, !(f > 0) { throw ValidationError("--fps must be positive") }
+        guard (1...100).contains(jpegQuality) else { throw ValidationError("--jpeg-quality must be 1...100") }
+        guard minFace >= 12 else { throw ValidationError("--min-face must be at least 12") }
+        if let m = maxFaces, m < 1 { throw ValidationError("--max-faces must be at least 1") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        var o = ExtractionOptions(role: role)
+        o.fps = fps; o.faceType = faceType; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
+        o.jpegQuality = jpegQuality; o.png = png
+        let extractor = try Extractor(project: p, options: o)
+        var line = ProgressLine()
+        let s = try extractor.run { pr in
+            let eta = pr.secondsLeft.map { String(format: "ETA %.0fs", $0) } ?? ""
+            line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, \(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
+        }
+        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
+        for e in s.decodeErrors.prefix(10) { FileHandle.standardError.write(Data("warning: \(e)\n".utf8)) }
+    }
+}
+
+/// A face as `facet detect --json` prints it.
+struct DetectedFaceJSON: Encodable {
+    var image: String
+    var faceIndex: Int
+    var box: [Double]
+    var score: Double
+    var points5: [[Double]]
+    var landmarks: [[Double]]
+    var matrix: [Double]?
+    var crop: String?
+}
+
+struct DetectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "detect", abstract: "Find faces and 68 landmarks in images (no project needed).")
+    @Argument(help: "PNG or JPEG images.") var images: [String]
+    @Option(help: "Write aligned crops of this face type into --out.") var faceType: String = "full"
+    @Option(help: "Side of the aligned crops in pixels.") var size: Int = 256
+    @Option(help: "Smallest face to find, in pixels.") var minFace: Int = 20
+    @Option(help: "Folder for the aligned crops (PNG).") var out: String?
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        guard let ft = FaceType(rawValue: faceType) else { throw ValidationError("unknown face type '\(faceType)'") }
+        let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
+                                        shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+        if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        var all: [DetectedFaceJSON] = []
+        for path in images {
+            let image = try ImageFile.read(path: path)
+            for f in pipeline.faces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil) {
+                var cropPath: String?
+                if let out {
+                    let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                    cropPath = "\(out)/\(base)_\(f.faceIndex).png"
+                    try ImageFile.write(f.crop, path: cropPath!)
+                }
+                all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
+                                            score: f.score, points5: f.points5.map { [$0.x, $0.y] },
+                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath))
+            }
+        }
+        if output.json { try printJSON(all); return }
+        for f in all {
+            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score))\(f.crop.map { " -> \($0)" } ?? "")")
+        }
+        if all.isEmpty { print("no faces found") }
+    }
+}
