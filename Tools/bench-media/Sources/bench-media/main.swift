@@ -5,7 +5,7 @@ import Foundation
 
 struct Options {
     var reps = 5
-    var encodeReps = 2
+    var encodeReps = 4
     var preset = "medium"
     var crf = 18
     var encodeVideo: String?
