@@ -248,6 +248,7 @@ public final class Trainer {
     @discardableResult
     public func step() -> StepLosses {
         let next = iteration + 1
+        let started = Date()
         for (samples, batch, salt) in [(src, srcBatch, UInt64(1)), (dst, dstBatch, UInt64(2))] {
             let indices = samples.batchIndices(iteration: next, batchSize: batchSize)
             var g = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xA11A))
@@ -255,7 +256,6 @@ public final class Trainer {
                 augmenter.fill(batch, index: k, sample: samples.train[i], generator: &g, augment: true)
             }
         }
-        let started = Date()
         let losses = network.trainStep(src: srcBatch, dst: dstBatch)
         trainSeconds += Date().timeIntervalSince(started)
         iteration = next
@@ -342,7 +342,7 @@ public final class Trainer {
     public func run(shouldStop: () -> Bool = { false }, progress: (TrainProgress) -> Void = { _ in }) throws -> TrainResult {
         let runStart = Date(), startIteration = iteration
         var lastFlush = Date(), lastSave = Date()
-        var window: [(time: Date, iteration: Int, loss: Double)] = []
+        var window: [(time: Date, iteration: Int, loss: Double)] = [(runStart, startIteration, .nan)]
         var interrupted = false
         var last: CheckpointRecord? = nil
         func report(_ losses: StepLosses?, saved: CheckpointRecord?) {
@@ -350,7 +350,7 @@ public final class Trainer {
             let first = window.first
             let rate = first.map { Double(iteration - $0.iteration) / max(now.timeIntervalSince($0.time), 1e-9) } ?? 0
             var eta: Double? = nil
-            if case .targetLoss(let target) = runOptions.stop, let f = first, window.count >= 10 {
+            if case .targetLoss(let target) = runOptions.stop, window.count >= 10, let f = window.dropFirst().first {
                 let current = recentLoss, earlier = f.loss, dt = now.timeIntervalSince(f.time)
                 if current <= target { eta = 0 } else if current < earlier, dt > 0 {
                     // Exponential decay fitted through the window's ends.

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Dispatch
 import FacetCore
+import FacetNN
 import FacetStore
 import FacetTrain
 import Foundation
@@ -64,6 +65,8 @@ struct TrainCommand: ParsableCommand {
 
         let project = try Project(path: target.project)
         let trainer = try Trainer(project: project, options: options)
+        // After the checks, so a refused request stays one line on stderr.
+        if let warning = Engine.blasKernelWarning { FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8)) }
         let counts = trainer.faceCounts
         let from = trainer.resumedFrom.map { " from checkpoint #\($0.id) at iteration \($0.iteration)" + (trainer.resumedOptimizerState ? "" : " (no optimizer state stored: it starts afresh)") } ?? ""
         FileHandle.standardError.write(Data(("""

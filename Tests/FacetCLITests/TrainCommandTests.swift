@@ -95,6 +95,44 @@ final class TrainCommandTests: CLITestCase {
         XCTAssertEqual(try q.checkpoints(modelId: model.id!).map(\.iteration), [1, 3])
     }
 
+    /// Ctrl-C (SIGINT) during an open-ended run: the loop stops between iterations, saves a
+    /// checkpoint holding every iteration it trained, and exits 0.
+    func testInterruptSavesAndExitsCleanly() throws {
+        let file = try projectWithFaces(5)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.facetBinary)
+        process.arguments = ["train", file, "--model", "tiny", "--batch", "2", "--seed", "2"]
+        let out = path("train.out")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first batched loss write (every 2 s of training), then interrupt.
+        let deadline = Date().addingTimeInterval(300)
+        var trained = 0
+        while trained == 0 && process.isRunning && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            if let p = try? Project(path: file, mode: .readOnly), let m = try? p.model(named: "tiny") {
+                trained = (try? p.losses(modelId: m.id!).count) ?? 0
+                try? p.close()
+            }
+        }
+        XCTAssertGreaterThan(trained, 0, "training wrote losses before the interrupt")
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        let stdout = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
+        XCTAssertTrue(stdout.hasPrefix("interrupted: model 'tiny' checkpoint #1 at iteration "), stdout)
+
+        let p = try Project(path: file, mode: .readOnly)
+        let model = try XCTUnwrap(try p.model(named: "tiny"))
+        let losses = try p.losses(modelId: model.id!)
+        let checkpoint = try p.checkpoint(resolving: "latest")
+        XCTAssertGreaterThanOrEqual(losses.count, trained)
+        XCTAssertEqual(losses.map(\.iteration), Array(1...checkpoint.iteration), "every trained iteration is in the curve")
+    }
+
     func testBadInputIsOneClearLine() throws {
         let file = try projectWithFaces(3, roles: [.src])
         assertFailsCleanly(try facet(["train", file, "--model", "tiny", "--batch", "2"]), mentioning: "has no kept dst faces")

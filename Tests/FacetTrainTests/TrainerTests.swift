@@ -30,11 +30,11 @@ final class TrainerTests: TrainTestCase {
         XCTAssertEqual(losses.map(\.iteration), Array(1...24))
         XCTAssertTrue(losses.allSatisfy { $0.lossSrc.isFinite && $0.lossDst.isFinite && $0.seconds > 0 })
         XCTAssertEqual(losses.map(\.seconds), losses.map(\.seconds).sorted(), "training time only grows")
-        // Measured with seed 7: the first four iterations average about 2.6, the last four 1.3.
+        // Measured with seed 7: the first four iterations average 3.04, the last four 1.14.
         func mean(_ rows: ArraySlice<LossRow>) -> Double { rows.reduce(0) { $0 + ($1.lossSrc + $1.lossDst) / 2 } / Double(rows.count) }
         let first = mean(losses.prefix(4)), last = mean(losses.suffix(4))
         print("tiny, seed 7: mean loss of iterations 1-4 \(first), 21-24 \(last)")
-        XCTAssertLessThan(last, 0.8 * first, "mean loss of iterations 21-24 (\(last)) vs 1-4 (\(first))")
+        XCTAssertLessThan(last, 0.6 * first, "mean loss of iterations 21-24 (\(last)) vs 1-4 (\(first))")
 
         let checkpoints = try p.checkpoints(modelId: model.id!)
         XCTAssertEqual(checkpoints.map(\.iteration), [24])
