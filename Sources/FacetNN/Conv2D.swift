@@ -166,6 +166,11 @@ public final class Conv2D: Layer {
 
     func usesWinograd(_ g: ConvGeometry) -> Bool { winogradTile(g) != nil }
 
+    /// The Winograd output tile side (4 or 2) for `height` x `width` inputs, nil for im2col.
+    public func winogradTile(height: Int, width: Int) -> Int? {
+        winogradTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
+    }
+
     /// Forces one tile size (tests cover both variants on small inputs).
     nonisolated(unsafe) static var winogradTileOverride: Int?
 

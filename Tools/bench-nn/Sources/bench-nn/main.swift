@@ -109,7 +109,7 @@ func benchConvolutions() {
         _ = conv.backward(dy)
         // Default path and, where Winograd applies, plain im2col, timed alternately so that
         // load from other processes hits both alike; best of `reps`.
-        let winograd = conv.usesWinograd(height: s.h, width: s.h)
+        let tile = conv.winogradTile(height: s.h, width: s.h), winograd = tile != nil
         var best = Double.infinity, bestIm2col = Double.infinity
         for _ in 0..<reps {
             for plain in winograd ? [false, true] : [false] {
@@ -127,7 +127,7 @@ func benchConvolutions() {
         totalFlops += flops
         totalTime += best
         var row: [String: Any] = ["layer": s.name, "n": n, "in": "\(s.h)x\(s.h)x\(s.cin)", "out_channels": s.cout, "kernel": s.k,
-                                  "stride": s.s, "winograd": winograd,
+                                  "stride": s.s, "winograd_tile": tile ?? 0,
                                   "ms_fwd_bwd": (best * 1e4).rounded() / 10, "gflops_per_s": (flops / best / 1e8).rounded() / 10]
         if winograd { row["ms_fwd_bwd_im2col"] = (bestIm2col * 1e4).rounded() / 10 }
         rows.append(row)
