@@ -181,6 +181,8 @@ public final class Conv2D: Layer {
     private let output = Tensor(shape: [0])
     private let preGradient = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
+    /// The kernel in the Winograd domain, from forward to backward (saves one transform a step).
+    private let winogradWeights = Tensor(shape: [0])
 
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, bias: Bool = true,
                 activation: Activation = .identity) {
@@ -209,7 +211,9 @@ public final class Conv2D: Layer {
         output.resize(to: [n, g.oh, g.ow, outChannels])
         if let tile = winogradTile(g) {
             // Bias and activation are fused into the output transform.
-            winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile, output.data)
+            winogradWeights.resize(to: [(tile + 2) * (tile + 2), inChannels, outChannels])
+            winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile,
+                            transformedWeights: winogradWeights.data, output.data)
             return output
         }
         if kernelSize == 1 && stride == 1 {
@@ -237,7 +241,8 @@ public final class Conv2D: Layer {
         if computesInputGradient { inputGradient.resize(to: x.shape) } else { inputGradient.resize(to: [0]) }
         let m = Int32(g.rows), co = Int32(outChannels)
         if let tile = winogradTile(g) {
-            winogradBackward(x.data, weight.value.data, dPre, g, tile: tile, weight.gradient.data, computesInputGradient ? inputGradient.data : nil)
+            winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile, weight.gradient.data,
+                             computesInputGradient ? inputGradient.data : nil)
         } else if kernelSize == 1 && stride == 1 {
             let ci = Int32(inChannels)
             gemm(CblasTrans, CblasNoTrans, ci, co, m, 1, x.data, ci, dPre, co, 0, weight.gradient.data, co)

@@ -204,12 +204,14 @@ private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSP
     }
 }
 
-/// Forward: y = activation(conv3x3(x, weight) + bias).
+/// Forward: y = activation(conv3x3(x, weight) + bias). Leaves the transformed kernel in `u`
+/// (`points * cin * cout` floats, owned by the layer) for the backward pass.
 func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     _ activation: Activation, _ g: ConvGeometry, tile: Int, _ y: UnsafeMutablePointer<Float>) {
+                     _ activation: Activation, _ g: ConvGeometry, tile: Int, transformedWeights u: UnsafeMutablePointer<Float>,
+                     _ y: UnsafeMutablePointer<Float>) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
-    Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
-        let (v, u, m) = (b[0], b[1], b[2])
+    Scratch.with([p * t * s.cin, p * t * s.cout]) { b in
+        let (v, m) = (b[0], b[1])
         winogradTransformInput(x, s, v)
         winogradTransformWeights(weight, s, u)
         batchedGemm(s.points, CblasNoTrans, CblasNoTrans, m: t, n: s.cout, k: s.cin, v, lda: s.cin, strideA: t * s.cin,
@@ -219,21 +221,20 @@ func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
 }
 
 /// Backward from dPre (the gradient before the activation): the weight gradient, and the input
-/// gradient when `dx` is given.
-func winogradBackward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>, _ g: ConvGeometry,
-                      tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?) {
+/// gradient when `dx` is given. `u` is the transformed kernel the forward pass left.
+func winogradBackward(_ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>,
+                      _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
-        let (v, u, dm) = (b[0], b[1], b[2])
+        let (v, du, dm) = (b[0], b[1], b[2])
         winogradTransformInput(x, s, v)
         winogradTransformOutputGradient(dPre, s, dm)
-        // dU[xi] = V[xi]^T dM[xi], into u's buffer, then back to the 3x3 kernel.
+        // dU[xi] = V[xi]^T dM[xi], then back to the 3x3 kernel.
         batchedGemm(s.points, CblasTrans, CblasNoTrans, m: s.cin, n: s.cout, k: t, v, lda: s.cin, strideA: t * s.cin,
-                    dm, ldb: s.cout, strideB: t * s.cout, u, ldc: s.cout, strideC: s.cin * s.cout)
-        winogradTransformWeightGradient(u, s, dw)
+                    dm, ldb: s.cout, strideB: t * s.cout, du, ldc: s.cout, strideC: s.cin * s.cout)
+        winogradTransformWeightGradient(du, s, dw)
         guard let dx else { return }
         // dV[xi] = dM[xi] U[xi]^T, into v's buffer (V is no longer needed).
-        winogradTransformWeights(weight, s, u)
         batchedGemm(s.points, CblasNoTrans, CblasTrans, m: t, n: s.cin, k: s.cout, dm, lda: s.cout, strideA: t * s.cout,
                     u, ldb: s.cout, strideB: s.cin * s.cout, v, ldc: s.cin, strideC: t * s.cin)
         winogradTransformInputGradient(v, s, dx)
