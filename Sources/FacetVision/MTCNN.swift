@@ -54,6 +54,9 @@ public final class MTCNNDetector: @unchecked Sendable {
     public let scaleFactor = 0.709
     /// Threads one `detect` call uses; 1 when the caller already runs several detections at once.
     public let threads: Int
+    private let pyramidBuffers = WorkspacePool<PNet.Workspace>()
+    private let rnetBuffers = WorkspacePool<CropWorkspace>()
+    private let onetBuffers = WorkspacePool<CropWorkspace>()
 
     public init(weightsPath: String, threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) throws {
         let file = try SafeTensorsFile(path: weightsPath)
@@ -126,11 +129,13 @@ public final class MTCNNDetector: @unchecked Sendable {
         // A P-Net score passes when its logit difference does: no exp for the many cells that fail.
         let logitThreshold = threshold >= 1 ? Double.infinity : threshold <= 0 ? -Double.infinity : log(threshold / (1 - threshold))
         let perLevel = ResultSlots<[Candidate]>(count: scales.count)
-        let pnet = self.pnet, levelGroups = groups
+        let pnet = self.pnet, levelGroups = groups, pool = pyramidBuffers
         parallel(levelGroups.count) { g in
-            let largest = levelGroups[g][0]
-            // Buffers sized for this thread's largest level, reused by its smaller ones.
-            let workspace = PNet.Workspace(rows: sizes[largest].0, cols: sizes[largest].1, sourceWidth: source.width)
+            let (maxRows, maxCols) = sizes[levelGroups[g][0]]
+            // Buffers for this thread's largest level, reused by its smaller ones and by later calls.
+            let workspace = pool.take(where: { $0.rows >= maxRows && $0.cols >= maxCols && $0.sourceWidth >= source.width },
+                                      make: { PNet.Workspace(rows: maxRows, cols: maxCols, sourceWidth: source.width) })
+            defer { pool.give(workspace) }
             for level in levelGroups[g] {
                 let scale = scales[level], (ws, hs) = sizes[level]
                 let taps = AxisTaps.pair(sourceWidth: source.width, sourceHeight: source.height, width: ws, height: hs)
@@ -173,7 +178,7 @@ public final class MTCNNDetector: @unchecked Sendable {
     // MARK: Stage 2: R-Net on 24x24 crops
 
     private func refine(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
-        let results = runOnCrops(source, boxes, network: rnet)
+        let results = runOnCrops(source, boxes, network: rnet, buffers: rnetBuffers)
         var kept: [Candidate] = []
         for (c, o) in zip(boxes, results) {
             let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
@@ -195,7 +200,7 @@ public final class MTCNNDetector: @unchecked Sendable {
 
     private func output(_ source: SourceImage, _ boxes: [Candidate], threshold: Double) -> [Candidate] {
         let truncated = boxes.map { c -> Candidate in var t = c; t.truncate(); return t }
-        let results = runOnCrops(source, truncated, network: onet)
+        let results = runOnCrops(source, truncated, network: onet, buffers: onetBuffers)
         var kept: [Candidate] = []
         for (c, o) in zip(truncated, results) {
             let score = 1 / (1 + exp(Double(o[0]) - Double(o[1])))
@@ -215,7 +220,8 @@ public final class MTCNNDetector: @unchecked Sendable {
     /// Crops every box (integer corners, 1-based inclusive; outside the image reads black), resamples
     /// it to the network's input size, and runs the network over them in batches spread over the
     /// threads. One row of `outputCount` floats per box.
-    private func runOnCrops<Net: CropNetwork>(_ source: SourceImage, _ boxes: [Candidate], network: Net) -> [[Float]] {
+    private func runOnCrops<Net: CropNetwork>(_ source: SourceImage, _ boxes: [Candidate], network: Net,
+                                              buffers: WorkspacePool<CropWorkspace>) -> [[Float]] {
         let batch = 32, size = network.size
         let inputFloats = size * size * 3
         let batches = (boxes.count + batch - 1) / batch
@@ -223,7 +229,9 @@ public final class MTCNNDetector: @unchecked Sendable {
         let results = ResultSlots<[Float]>(count: boxes.count)
         let workers = min(threads, batches)
         parallel(workers) { worker in
-            let workspace = network.makeWorkspace(batch: batch, resampleCount: maxWindow * 3)
+            let workspace = buffers.take(where: { $0.resampleCount >= maxWindow * 3 },
+                                         make: { network.makeWorkspace(batch: batch, resampleCount: maxWindow * 3) })
+            defer { buffers.give(workspace) }
             for index in stride(from: worker, to: batches, by: workers) {
                 let start = index * batch, n = min(batch, boxes.count - start)
                 for b in 0..<n {

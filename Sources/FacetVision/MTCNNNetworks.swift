@@ -1,5 +1,6 @@
 /// MTCNN's three networks (P-Net, R-Net, O-Net): their layers, weights and per-call buffers.
 import FacetCore
+import Foundation
 
 /// Loads conv layer `net.name` (Keras `[kh, kw, cin, cout]`) and its PReLU `net.prelu`, checking shapes.
 private func loadConv(_ file: SafeTensorsFile, _ net: String, _ name: String, prelu: String?,
@@ -74,7 +75,11 @@ struct PNet: Sendable {
         let a: UnsafeMutablePointer<Float>, b: UnsafeMutablePointer<Float>
         let heads: UnsafeMutablePointer<Float>
 
+        /// The largest level and source width these buffers hold.
+        let rows: Int, cols: Int, sourceWidth: Int
+
         init(rows: Int, cols: Int, sourceWidth: Int) {
+            self.rows = rows; self.cols = cols; self.sourceWidth = sourceWidth
             input = buffers.make(rows * cols * 3)
             resample = buffers.make(sourceWidth * 3)
             // conv1's output is the largest map; conv2's fits in the same buffer.
@@ -92,6 +97,33 @@ struct PNet: Sendable {
         conv3.forward(ws.a, n: 1, h: ph - 2, w: pw - 2, into: ws.b)
         heads.forward(ws.b, n: 1, h: ph - 4, w: pw - 4, into: ws.heads)
         return (ph - 4, pw - 4)
+    }
+}
+
+/// Buffers kept between `detect` calls, so a stream of frames reuses memory instead of paging in
+/// fresh megabytes for every one. Each buffer set is used by one thread at a time: taken, then given back.
+final class WorkspacePool<Workspace: AnyObject>: @unchecked Sendable {
+    private var free: [Workspace] = []
+    private let lock = NSLock()
+    /// At most this many idle sets are kept (two threads per call, a few calls at once).
+    private let limit = 8
+
+    /// An idle set for which `fits` holds, or a new one from `make`.
+    func take(where fits: (Workspace) -> Bool, make: () -> Workspace) -> Workspace {
+        lock.lock()
+        if let index = free.firstIndex(where: fits) {
+            let found = free.remove(at: index)
+            lock.unlock()
+            return found
+        }
+        lock.unlock()
+        return make()
+    }
+
+    func give(_ workspace: Workspace) {
+        lock.lock()
+        if free.count < limit { free.append(workspace) }
+        lock.unlock()
     }
 }
 
