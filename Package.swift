@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
-        .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
     ],

@@ -14,9 +14,15 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     public var network: Quick96Config {
         switch self {
         case .quick96: return .quick96
-        case .tiny: return .tiny
+        case .tiny: return TrainArchitecture.tinyNetwork
         }
     }
+
+    /// The demo network: FacetNN's `.tiny` structure at 64 px with encoder and decoder widths 24
+    /// instead of 32 (5.8 M parameters instead of 9.2 M). Measured on two busy cores at batch 8:
+    /// 1.75 it/s against 0.72 for `.tiny`, which left the preview at a blurred mean face after 12
+    /// minutes; the faster one gets several times more iterations into the same minutes.
+    public static let tinyNetwork = Quick96Config(resolution: 64, encoderDims: 24, aeDims: 64, decoderDims: 24, maskDims: 8)
 
     /// DeepFaceLab fixes Quick96's batch at 4 per device; tiny is cheap enough for 8.
     public var defaultBatchSize: Int {

@@ -23,7 +23,7 @@ final class TrainerTests: TrainTestCase {
         XCTAssertEqual(model.architecture, "tiny")
         XCTAssertEqual(model.resolution, 64)
         let stored = try ModelOptions.parse(model.optionsJson, model: "tiny")
-        XCTAssertEqual(stored.network, Quick96Config.tiny)
+        XCTAssertEqual(stored.network, TrainArchitecture.tinyNetwork)
         XCTAssertEqual(stored.optimizer.kind, .adam)
 
         let losses = try p.losses(modelId: model.id!)
@@ -49,7 +49,7 @@ final class TrainerTests: TrainTestCase {
         let parameters = trainer.network.namedParameters
         XCTAssertEqual(Set(infos.filter { $0.kind == .weight }.map(\.name)), Set(parameters.map(\.name)))
         XCTAssertEqual(infos.filter { $0.kind == .optimizer }.count, 2 * parameters.count + 1)
-        XCTAssertEqual(infos.first { $0.name == "encoder.down1.weight" }?.shape, [5, 5, 3, 32])
+        XCTAssertEqual(infos.first { $0.name == "encoder.down1.weight" }?.shape, [5, 5, 3, 24])
         XCTAssertEqual(c.bytes, Int64(infos.reduce(0) { $0 + $1.byteCount }))
         XCTAssertEqual(c.bytes, Int64(3 * 4 * trainer.network.parameterCount + 16))
 
@@ -149,12 +149,12 @@ final class TrainerTests: TrainTestCase {
         try Trainer(project: p, options: TrainOptions(architecture: .tiny, batchSize: 2, stop: .iterations(1), seed: 1)).run()
         let model = try XCTUnwrap(try p.model(named: "tiny"))
         var options = try ModelOptions.parse(model.optionsJson, model: "tiny")
-        options.network.encoderDims = 24
+        options.network.encoderDims = 16
         let queue = try DatabaseQueue(path: p.path)
         try queue.write { db in try db.execute(sql: "UPDATE model SET options_json = ? WHERE id = ?", arguments: [try options.json(), model.id!]) }
         try queue.close()
         XCTAssertThrowsError(try Trainer(project: p, options: TrainOptions(name: "tiny", resume: true, stop: .iterations(2)))) { e in
-            XCTAssertTrue("\(e)".contains("does not match the tiny network of this build: weight 'encoder.down1.weight' is [5, 5, 3, 32] there and [5, 5, 3, 24] here"), "\(e)")
+            XCTAssertTrue("\(e)".contains("does not match the tiny network of this build: weight 'encoder.down1.weight' is [5, 5, 3, 24] there and [5, 5, 3, 16] here"), "\(e)")
         }
         XCTAssertThrowsError(try Trainer(project: p, options: TrainOptions(architecture: .quick96, name: "tiny", resume: true))) { e in
             XCTAssertTrue("\(e)".contains("is a tiny model, not quick96"), "\(e)")
