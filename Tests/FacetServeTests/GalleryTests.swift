@@ -108,8 +108,8 @@ final class GalleryTests: XCTestCase {
     /// Load the page in headless Chromium, reject a face by clicking and one by keyboard, and see the
     /// project file change.
     func testRejectByClickingInARealBrowser() async throws {
-        let driver = try WebDriver.start()
-        defer { driver.stop() }
+        let driver = try await WebDriver.start()
+        defer { driver.kill() }
         let session = try await driver.newSession()
         try await driver.go(session, base + "/faces?role=src&status=all&per=100")
         let title = try await driver.script(session, "return document.title")
@@ -132,6 +132,7 @@ final class GalleryTests: XCTestCase {
         let other = try Project(path: project.path, mode: .readOnly)
         XCTAssertEqual(try other.face(id: 9).status, .rejected)
         XCTAssertEqual(try other.curationHistory().count, 4, "3 clicks/keys + the setup tag")
+        await driver.stop()
     }
 
     func waitFor(_ cond: () throws -> Bool, timeout: Double = 10, file: StaticString = #filePath, line: UInt = #line) async throws {
@@ -163,7 +164,7 @@ final class WebDriver: @unchecked Sendable {
     let process: Process
     let base: String
 
-    static func start() throws -> WebDriver {
+    static func start() async throws -> WebDriver {
         let candidates = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
               FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") else {
@@ -180,10 +181,10 @@ final class WebDriver: @unchecked Sendable {
         // Wait for it to listen.
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if (try? d.syncGet("/status")) != nil { return d }
-            usleep(100_000)
+            if let r = try? exchange(port: d.port, method: "GET", path: "/status", body: nil), r.status == 200 { return d }
+            try await Task.sleep(nanoseconds: 100_000_000)
         }
-        d.stop()
+        d.kill()
         throw FacetError("chromedriver did not start on port \(port)")
     }
 
@@ -192,36 +193,93 @@ final class WebDriver: @unchecked Sendable {
     private var sessions: [String] = []
 
     /// Ends the browser sessions (closing Chromium), then chromedriver.
-    func stop() {
-        for s in sessions {
-            var req = URLRequest(url: URL(string: base + "/session/\(s)")!)
-            req.httpMethod = "DELETE"
-            let sem = DispatchSemaphore(value: 0)
-            URLSession.shared.dataTask(with: req) { _, _, _ in sem.signal() }.resume()
-            _ = sem.wait(timeout: .now() + 10)
-        }
+    func stop() async {
+        for s in sessions { _ = try? Self.exchange(port: port, method: "DELETE", path: "/session/\(s)", body: nil) }
         sessions = []
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
+        kill()
     }
 
-    func syncGet(_ path: String) throws -> Data {
-        let sem = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        URLSession.shared.dataTask(with: URL(string: base + path)!) { d, _, e in box.data = d; box.error = e; sem.signal() }.resume()
-        sem.wait()
-        if let e = box.error { throw e }
-        return box.data ?? Data()
+    /// Stops chromedriver (after a failure, without waiting for the browser). SIGKILL: the child
+    /// inherits the test runner's blocked signals, so it never sees SIGTERM.
+    func kill() {
+        if process.isRunning { _ = Glibc.kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
     }
+
+    /// One HTTP/1.1 exchange over a plain socket (`Connection: close`, read to the end). Not URLSession:
+    /// swift-corelibs-foundation fails on chromedriver's response headers ("Failed writing header").
+    static func exchange(port: UInt16, method: String, path: String, body: Data?) throws -> (status: Int, body: Data) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw FacetError("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { throw FacetError("connect to 127.0.0.1:\(port): \(String(cString: strerror(errno)))") }
+        var request = Data("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n".utf8)
+        if let body { request += Data("Content-Type: application/json\r\nContent-Length: \(body.count)\r\n".utf8) }
+        request += Data("\r\n".utf8)
+        if let body { request += body }
+        try request.withUnsafeBytes { raw in
+            var sent = 0
+            while sent < raw.count {
+                let n = send(fd, raw.baseAddress! + sent, raw.count - sent, 0)
+                guard n > 0 else { throw FacetError("send: \(String(cString: strerror(errno)))") }
+                sent += n
+            }
+        }
+        // Read the head, then Content-Length bytes (chromedriver keeps the connection open).
+        var response = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var split: Range<Data.Index>?
+        var expected: Int?
+        while true {
+            if split == nil, let r = response.range(of: Data("\r\n\r\n".utf8)) {
+                split = r
+                let head = String(decoding: response[..<r.lowerBound], as: UTF8.self).lowercased()
+                if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }) {
+                    expected = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                }
+            }
+            if let r = split, let e = expected, response.count - r.upperBound >= e { break }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            response.append(buffer, count: n)
+        }
+        guard let split else { throw FacetError("webdriver: no HTTP response") }
+        let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        var payload = Data(response[split.upperBound...])
+        if head.lowercased().contains("transfer-encoding: chunked") { payload = dechunk(payload) }
+        return (status, payload)
+    }
+
+    static func dechunk(_ d: Data) -> Data {
+        var out = Data(), i = d.startIndex
+        while let lineEnd = d[i...].range(of: Data("\r\n".utf8)) {
+            let size = Int(String(decoding: d[i..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";")[0], radix: 16) ?? 0
+            if size == 0 { break }
+            out += d[lineEnd.upperBound..<(lineEnd.upperBound + size)]
+            i = lineEnd.upperBound + size + 2
+        }
+        return out
+    }
+
+    var port: UInt16 { UInt16(base.split(separator: ":").last!)! }
 
     func call(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {
-        var req = URLRequest(url: URL(string: base + path)!)
-        req.httpMethod = method
-        req.timeoutInterval = 60
-        if let body { req.httpBody = try JSONSerialization.data(withJSONObject: body); req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        let (data, resp) = try await URLSession.shared.data(for: req)
-        let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        guard (resp as! HTTPURLResponse).statusCode == 200 else { throw FacetError("webdriver \(method) \(path): \(String(decoding: data, as: UTF8.self).prefix(400))") }
-        return obj?["value"]
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let port = self.port
+        // Off the cooperative pool: chromedriver answers only once the page has loaded from the
+        // gallery, whose handlers need those threads.
+        let r = try await withCheckedThrowingContinuation { (k: CheckedContinuation<(status: Int, body: Data), Error>) in
+            DispatchQueue.global().async { k.resume(with: Result { try Self.exchange(port: port, method: method, path: path, body: payload) }) }
+        }
+        guard r.status == 200 else { throw FacetError("webdriver \(method) \(path): \(r.status) \(String(decoding: r.body, as: UTF8.self).prefix(400))") }
+        return (try JSONSerialization.jsonObject(with: r.body) as? [String: Any])?["value"]
     }
 
     func newSession() async throws -> String {
@@ -254,4 +312,3 @@ final class WebDriver: @unchecked Sendable {
     }
 }
 
-final class ResultBox: @unchecked Sendable { var data: Data?; var error: Error? }
