@@ -42,6 +42,7 @@ public enum MediaImporter {
             }
         }
         let info = try VideoProbe.probe(path: path)
+        try VideoProbe.verifyComplete(path: path)
         let sha = try SHA256.hex(ofFile: path)
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
         let record = MediaRecord(role: role, name: name, kind: "video", storage: link ? "linked" : "embedded", path: absolute, sha256: sha,

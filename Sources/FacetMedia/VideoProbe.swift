@@ -51,6 +51,26 @@ public enum VideoProbe {
         return try info(of: input, countFrames: { input })
     }
 
+    /// Checks that every frame the container promises is present, reading packets only (no
+    /// decoding, so it costs about as much as reading the file). Throws a one-line error for a
+    /// truncated or damaged file; returns the number of video packets.
+    @discardableResult
+    public static func verifyComplete(path: String) throws -> Int {
+        let input = try MediaInput(path: path)
+        let info = try info(of: input, countFrames: { input })
+        let stream = try input.videoStream()
+        let counted: (packets: Int, duration: Double)
+        do {
+            counted = try countPackets(in: MediaInput(path: path), streamIndex: stream.pointee.index)
+        } catch let e as FacetError {
+            throw FacetError.file(path, "is damaged or truncated (\(e.message.replacingOccurrences(of: path + ": ", with: "")))")
+        }
+        if counted.packets < info.frameCount {
+            throw FacetError.file(path, "is truncated: it promises \(info.frameCount) frames but only \(counted.packets) are present")
+        }
+        return counted.packets
+    }
+
     /// The container's metadata tags (title, comment, description, ...), e.g. to check that a merged
     /// video says it is synthetic.
     public static func tags(path: String) throws -> [String: String] {

@@ -76,10 +76,12 @@ final class ImportTests: XCTestCase {
         try MediaImporter.importMedia(path: Self.fixtures + "/video/src-d18.mp4", role: .src, link: false, into: p)
         let garbage = dir + "/garbage.mp4"
         try Data((0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }).write(to: URL(fileURLWithPath: garbage))
+        let truncated = dir + "/truncated.mp4"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/video/extra-d20.mp4")).prefix(100_000)).write(to: URL(fileURLWithPath: truncated))
         let emptyFolder = dir + "/empty"
         try FileManager.default.createDirectory(atPath: emptyFolder, withIntermediateDirectories: false)
         let cases: [(String, String)] = [
-            (garbage, "garbage.mp4"), (emptyFolder, "no images"), (dir + "/missing.mp4", "no such file"),
+            (garbage, "garbage.mp4"), (truncated, "truncated"), (emptyFolder, "no images"), (dir + "/missing.mp4", "no such file"),
             (Self.fixtures + "/video/src-d18.mp4", "already imported"),
             (Self.fixtures + "/images/faces/testing.xml", "testing.xml"),
         ]
