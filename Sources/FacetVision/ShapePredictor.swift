@@ -144,6 +144,22 @@ public final class ShapePredictor: @unchecked Sendable {
         landmarks(in: image, box: box, legacyBoxMapping: false)
     }
 
+    /// The square box in which the predictor's mean face best fits `landmarks` (least-squares
+    /// similarity, rotation ignored), rounded to whole pixels. Fitting the next video frame in the
+    /// box of this frame's landmarks tracks a face without running the detector again.
+    public func trackingBox(for landmarks: Landmarks68) -> FaceRect {
+        let mean = (0..<pointCount).map { Point2(Double(initialShape[2 * $0]), Double(initialShape[2 * $0 + 1])) }
+        guard pointCount == landmarks.points.count,
+              let t = similarityTransform(from: mean, to: landmarks.points) else {
+            let p = landmarks.points.first ?? Point2(0, 0)
+            return FaceRect(left: p.x.rounded(), top: p.y.rounded(), right: p.x.rounded(), bottom: p.y.rounded())
+        }
+        let centre = t.apply(Point2(0.5, 0.5))
+        let side = max(1, t.scale.rounded())
+        let left = (centre.x - side / 2).rounded(), top = (centre.y - side / 2).rounded()
+        return FaceRect(left: left, top: top, right: left + side, bottom: top + side)
+    }
+
     /// `legacyBoxMapping` reproduces dlib 18.x, which mapped non-square boxes with a similarity
     /// transform (see `BoxTransform`); only tests against old dlib output want it.
     func landmarks(in image: Image, box: FaceRect, legacyBoxMapping: Bool) -> Landmarks68 {
