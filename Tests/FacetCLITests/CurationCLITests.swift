@@ -141,3 +141,35 @@ final class CurationCLITests: CLITestCase {
         XCTAssertEqual(try facet(["undo", project]).stdout, "nothing to undo\n", "no change was recorded")
     }
 }
+
+/// End to end on faces that `facet extract` found (MTCNN, landmarks, alignment, signatures).
+final class CurationExtractedCLITests: CLITestCase {
+    func testSortRejectExportUndoOnExtractedFaces() throws {
+        let p = path("x.facet")
+        XCTAssertEqual(try facet(["init", p]).status, 0)
+        XCTAssertEqual(try facet(["import", p, "--role", "src", Self.fixtures + "/video/src-d18.mp4"]).status, 0)
+        let x = try facet(["extract", p, "--role", "src", "--fps", "0.5", "--size", "64"])
+        XCTAssertEqual(x.status, 0, x.stderr)
+        let all = try JSONSerialization.jsonObject(with: Data(try facet(["faces", p, "--json"]).stdout.utf8)) as! [[String: Any]]
+        XCTAssertGreaterThanOrEqual(all.count, 3, "one face per sampled frame of the sample video")
+        let ids = all.map { ($0["id"] as! NSNumber).int64Value }
+        let chain = try JSONSerialization.jsonObject(with: Data(try facet(["sort", p, "--sort", "hist", "--json"]).stdout.utf8)) as! [[String: Any]]
+        XCTAssertEqual(Set(chain.map { ($0["id"] as! NSNumber).int64Value }), Set(ids))
+        XCTAssertEqual((chain[0]["id"] as! NSNumber).int64Value, ids[0])
+        let near = try facet(["similar", p, "\(ids[0])", "--k", "2", "--json"])
+        XCTAssertEqual(near.status, 0, near.stderr)
+        let r = try facet(["reject", p, "--sort", "-blur", "--worst", "1"])
+        XCTAssertTrue(r.stdout.hasPrefix("rejected 1 faces"), r.stdout)
+        let out = path("set")
+        XCTAssertEqual(try facet(["export", p, "--role", "src", "--out", out, "--sort", "hist"]).status, 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        XCTAssertEqual(files.count, all.count - 1 + 1, "kept faces plus the manifest")
+        let manifest = try String(contentsOfFile: out + "/manifest.jsonl", encoding: .utf8).split(separator: "\n")
+        let first = try JSONSerialization.jsonObject(with: Data(manifest[0].utf8)) as! [String: Any]
+        // Landmarks in face coordinates lie inside the 64-pixel crop for a real aligned face.
+        let lm = first["landmarks"] as! [[Double]]
+        XCTAssertTrue(lm.allSatisfy { $0[0] > -8 && $0[0] < 72 && $0[1] > -8 && $0[1] < 72 }, "\(lm.prefix(3))")
+        XCTAssertTrue(try facet(["undo", p]).stdout.hasPrefix("undid change"))
+        XCTAssertEqual(try facet(["faces", p, "--count"]).stdout, "\(all.count)\n")
+    }
+}
