@@ -1,6 +1,7 @@
 /// The `facet` command line: the root command, shared options, and how errors become exit codes.
 import ArgumentParser
 import FacetCore
+import FacetNN
 import Foundation
 
 @main
@@ -11,7 +12,7 @@ struct Facet: ParsableCommand {
         discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
         version: FacetVersion.string,
         subcommands: [
-            InitCommand.self, InfoCommand.self, ImportCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self,
+            InitCommand.self, InfoCommand.self, ImportCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, DemoCommand.self,
             TrainCommand.self, MergeCommand.self,
             SortCommand.self, SimilarCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
         ]
@@ -19,6 +20,7 @@ struct Facet: ParsableCommand {
 
     /// Exit status: 0 success; 1 bad input or a failed operation (one line on stderr); 2 usage.
     static func main() {
+        selectFastBLASKernels()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -35,6 +37,21 @@ struct Facet: ParsableCommand {
             Facet.exit(withError: error)
         }
     }
+}
+
+/// Debian's OpenBLAS 0.3.21 does not recognise some current Xeons and falls back to generic kernels
+/// (sgemm about 3x slower). It reads OPENBLAS_CORETYPE only at start-up, so when it has picked the
+/// generic kernels and the user set nothing, name the right family and start again.
+func selectFastBLASKernels() {
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("FACET_BLAS_REEXEC") == nil, Engine.blasKernelWarning != nil else { return }
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let family = cpuinfo.contains(" avx512f") ? "SkylakeX" : cpuinfo.contains(" avx2") ? "Haswell" : nil
+    guard let family else { return }
+    setenv("OPENBLAS_CORETYPE", family, 1)
+    setenv("FACET_BLAS_REEXEC", "1", 1)
+    var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", &argv)
+    // execv returned: carry on with the slow kernels rather than fail.
 }
 
 enum FacetVersion {
