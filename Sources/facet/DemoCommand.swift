@@ -14,7 +14,7 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run the whole pipeline on the sample videos: import, extract, curate, train, merge.",
         discussion: "Writes DIR/demo.facet, DIR/swapped.mp4, DIR/side_by_side.mp4, DIR/loss.png and DIR/preview.png.")
     @Option(help: "Folder for the project and the results.") var workdir: String = "demo-out"
-    @Option(help: "Minutes of training (the whole demo takes about this plus 3-4 minutes on 2 cores).") var minutes: Double = 6
+    @Option(help: "Minutes of training (the whole demo takes about this plus 3-4 minutes on 2 cores).") var minutes: Double = 7
     @Option(help: "Folder holding src-d18.mp4 and dst-d19.mp4 (default: the bundled Tests/Fixtures/video).") var videos: String?
     @Option(help: "Random seed of the model.") var seed: UInt64 = 1
 
