@@ -98,6 +98,10 @@ public final class ShapePredictor: @unchecked Sendable {
         } catch let problem as DlibFormatProblem {
             throw FacetError.file(path, "not a valid dlib shape predictor: \(problem.message)")
         }
+        guard parsed.initialShape.count == 136 else {
+            parsed.leaves.deallocate()
+            throw FacetError.file(path, "a dlib shape predictor with \(parsed.initialShape.count / 2) landmarks; Facet needs the 68-point model (shape_predictor_68_face_landmarks.dat)")
+        }
         pointCount = parsed.initialShape.count / 2
         initialShape = parsed.initialShape
         stageTreeStart = parsed.stageTreeStart

@@ -7,8 +7,8 @@ public struct FaceSignatures: Sendable, Equatable {
     /// Sharpness inside the face (higher is sharper): the inverse width of the face's edges, as
     /// 8 x sqrt(E1 / E2 - 1) where E1 and E2 are the gradient energies of the grey crop and of the
     /// crop blurred with sigma 2, inside the landmark hull shrunk by 10%, scaled to a 256 px crop.
-    /// Contrast and brightness cancel out, so faces from different shots compare. A Gaussian edge
-    /// of sigma s scores about 16 / sqrt(s^2 + 2) when sharp-ish.
+    /// Contrast and brightness cancel out, so faces from different shots compare. An edge blurred
+    /// to a Gaussian of s pixels (s >= 2, in a 256 px crop) scores about 11 / s.
     public var blur: Double
     /// Variance of the Laplacian of the grey crop inside the same region (DeepFaceLab's motion-blur
     /// sort): depends on contrast, low for smeared faces.
