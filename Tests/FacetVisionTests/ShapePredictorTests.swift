@@ -221,6 +221,77 @@ final class ShapePredictorTests: XCTestCase {
         try refused(header, "stages.dat", mentions: "cascade stages")
     }
 
+    /// A tiny model written in dlib's format: 68 points on a circle, one stage of two one-split
+    /// trees comparing the pixels under points 0 and 34. Small enough to build every damaged variant.
+    private func tinyModel(points: Int = 68, leaves: Int = 2, splitIndex: Int = 1, trailing: [UInt8] = []) -> Data {
+        var out: [UInt8] = []
+        func int(_ v: Int) {
+            var m = UInt64(v.magnitude), bytes: [UInt8] = []
+            repeat { bytes.append(UInt8(m & 0xFF)); m >>= 8 } while m != 0
+            out.append(UInt8(bytes.count) | (v < 0 ? 0x80 : 0)); out += bytes
+        }
+        func float(_ v: Float) {
+            // value = mantissa * 2^exponent with a 24-bit integer mantissa.
+            if v == 0 { int(0); int(0); return }
+            let e = Int(v.exponent) - 23
+            int(Int((v / Float(sign: .plus, exponent: e, significand: 1)).rounded())); int(e)
+        }
+        int(1)
+        int(-2 * points); int(-1)
+        for i in 0..<points {
+            let a = Double(i) / Double(points) * 2 * .pi
+            float(Float(0.5 + 0.3 * cos(a))); float(Float(0.5 + 0.3 * sin(a)))
+        }
+        int(1)                                  // stages
+        int(2)                                  // trees
+        for tree in 0..<2 {
+            int(1); int(0); int(splitIndex); float(10)   // one split: f0 - f1 > 10
+            int(leaves)
+            for leaf in 0..<leaves {
+                int(-2 * points); int(-1)
+                for j in 0..<(2 * points) { float(j % 2 == 0 ? (leaf == 0 ? 0.125 : -0.125) * Float(tree + 1) : 0) }
+            }
+        }
+        int(1); int(2); int(0); int(points / 2)  // anchors of stage 0: points 0 and 34 (of 68)
+        int(1); int(2); float(0); float(0); float(0); float(0)   // deltas: on the points themselves
+        out += trailing
+        return Data(out)
+    }
+
+    /// The tree walk on a model whose answer is known: pixel under point 0 bright, under point 34
+    /// dark, so both trees take their left leaf and every x moves right by 0.125 + 0.25 box widths.
+    func testTinyModelWalksTreesAsDlib() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facet-lmk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("tiny.dat").path
+        try tinyModel().write(to: URL(fileURLWithPath: file))
+        let sp = try ShapePredictor(path: file)
+        XCTAssertEqual(sp.stageCount, 1); XCTAssertEqual(sp.treeCount, 2)
+        let box = FaceRect(left: 10, top: 20, right: 110, bottom: 120)
+        var image = Image(width: 140, height: 140, channels: 3)
+        // Point 0 sits at (0.8, 0.5) of the box: (90, 70). Point 34 at the opposite side, dark.
+        for k in 0..<3 { image[90, 70, k] = 255 }
+        let bright = sp.landmarks(in: image, box: box)
+        XCTAssertEqual(bright.points[0].x, 10 + (0.8 + 0.375) * 100, accuracy: 1e-4)
+        XCTAssertEqual(bright.points[0].y, 20 + 0.5 * 100, accuracy: 1e-4)
+        // All dark: 0 - 0 > 10 is false, so both trees go right.
+        let dark = sp.landmarks(in: Image(width: 140, height: 140, channels: 3), box: box)
+        XCTAssertEqual(dark.points[0].x, 10 + (0.8 - 0.375) * 100, accuracy: 1e-4)
+
+        func refused(_ data: Data, mentions expected: String) throws {
+            try data.write(to: URL(fileURLWithPath: file))
+            XCTAssertThrowsError(try ShapePredictor(path: file)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+        try refused(tinyModel(trailing: [0x01, 0x00]), mentions: "unexpected bytes after the model")
+        try refused(tinyModel(points: 5), mentions: "5 landmarks")
+        try refused(tinyModel(leaves: 3), mentions: "leaf count")
+        try refused(tinyModel(splitIndex: 2), mentions: "reads pixel 2 of 2")
+        XCTAssertNoThrow(try ShapePredictor(path: { try! tinyModel().write(to: URL(fileURLWithPath: file)); return file }()))
+    }
+
     /// Byte offset of the stage count: after the version and the 136 x 1 initial shape.
     private func stageCountOffset(_ data: Data) throws -> Int {
         let offset = data.withUnsafeBytes { raw -> Int in
