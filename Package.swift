@@ -45,9 +45,13 @@ let package = Package(
         .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetTrain"], swiftSettings: fastMath),
         // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
         .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
+        // Plots: a small raster plotter with a bitmap font, SVG, and the project's loss curves.
+        .target(name: "FacetPlot", dependencies: ["FacetCore", "FacetMedia", "FacetStore"]),
+        // Model selection: checkpoint listing, convergence, compare, prune, export.
+        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe", "FacetPlot", "FacetSelect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +65,8 @@ let package = Package(
         .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
+        .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
+        .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,298 @@
+/// A line chart (series on shared axes, ticks, legend, labels) rendered to a raster `Image` or to SVG text.
+import Foundation
+import FacetCore
+
+/// One thing drawn on the chart.
+public struct ChartSeries: Sendable {
+    public enum Style: Sendable {
+        /// A polyline `width` pixels wide; `dash` (on, off) in pixels makes it dashed.
+        case line(width: Double, dash: [Double]? = nil)
+        /// A filled disc per point.
+        case markers(radius: Double)
+    }
+    /// The legend entry; nil keeps the series out of the legend.
+    public var label: String?
+    public var color: RGB
+    public var style: Style
+    public var points: [(x: Double, y: Double)]
+    public init(label: String?, color: RGB, style: Style, points: [(x: Double, y: Double)]) {
+        self.label = label; self.color = color; self.style = style; self.points = points
+    }
+}
+
+/// A chart: series on shared axes, an optional logarithmic y axis, a legend with notes under it.
+public struct Chart: Sendable {
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var logY: Bool
+    public var series: [ChartSeries]
+    /// Lines of text under the legend entries (e.g. what a fit projects).
+    public var notes: [String]
+    /// The x range to show; nil fits the data.
+    public var xDomain: ClosedRange<Double>?
+
+    public init(title: String, xLabel: String, yLabel: String, logY: Bool = false, series: [ChartSeries] = [], notes: [String] = [],
+                xDomain: ClosedRange<Double>? = nil) {
+        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.logY = logY; self.series = series; self.notes = notes
+        self.xDomain = xDomain
+    }
+
+    /// Font pixels are drawn 2x2 so labels read at a normal viewing distance.
+    static let textScale = 2
+    static let lineHeight = 20
+    static let axisColor = RGB(40, 40, 40), gridColor = RGB(228, 228, 228), textColor = RGB(20, 20, 20)
+
+    /// Where everything goes for a given size: the plot rectangle, the domains and the ticks.
+    struct Layout {
+        var left: Double, top: Double, right: Double, bottom: Double
+        var x0: Double, x1: Double, y0: Double, y1: Double
+        var logY: Bool
+        var xTicks: [Double], yTicks: [Double]
+        var yStep: Double, xStep: Double
+
+        func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-300) * (right - left) }
+        func py(_ y: Double) -> Double {
+            let t = logY ? (log10(max(y, 1e-300)) - log10(y0)) / max(log10(y1) - log10(y0), 1e-300) : (y - y0) / max(y1 - y0, 1e-300)
+            return bottom - t * (bottom - top)
+        }
+        var clip: (Int, Int, Int, Int) { (Int(left), Int(top), Int(right), Int(bottom)) }
+    }
+
+    /// The finite points a series can show (positive only on a log axis).
+    func drawable(_ s: ChartSeries) -> [(x: Double, y: Double)] {
+        s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+    }
+
+    func layout(width: Int, height: Int) -> Layout {
+        let all = series.flatMap { drawable($0) }
+        var xs = all.map(\.x), ys = all.map(\.y)
+        if xs.isEmpty { xs = [0, 1] }
+        if ys.isEmpty { ys = logY ? [0.1, 1] : [0, 1] }
+        var x0 = xDomain?.lowerBound ?? xs.min()!, x1 = xDomain?.upperBound ?? xs.max()!
+        if x1 <= x0 { x1 = x0 + 1 }
+        var y0 = ys.min()!, y1 = ys.max()!
+        let xStep = Chart.niceStep(x1 - x0, count: 6)
+        if xDomain == nil { x0 = (x0 / xStep).rounded(.down) * xStep; x1 = (x1 / xStep).rounded(.up) * xStep }
+        let xTicks = Chart.ticks(x0, x1, step: xStep)
+        var yTicks: [Double], yStep: Double
+        if logY {
+            if y1 <= y0 { y0 /= 2; y1 *= 2 }
+            // 4% of the log span as headroom, so the extreme points are not on the frame.
+            let pad = (log10(y1) - log10(y0)) * 0.04
+            y0 = pow(10, log10(y0) - pad); y1 = pow(10, log10(y1) + pad)
+            yTicks = Chart.logTicks(y0, y1)
+            yStep = 0
+        } else {
+            if y1 <= y0 { y0 -= 0.5; y1 += 0.5 }
+            yStep = Chart.niceStep(y1 - y0, count: 6)
+            y0 = (y0 / yStep).rounded(.down) * yStep; y1 = (y1 / yStep).rounded(.up) * yStep
+            yTicks = Chart.ticks(y0, y1, step: yStep)
+        }
+        let labelWidth = yTicks.map { BitmapFont.width(of: Chart.yTickLabel($0, step: yStep, log: logY), scale: Chart.textScale) }.max() ?? 0
+        let left = Double(labelWidth + 18 + 14 + 16)   // tick labels, tick marks, the rotated y label
+        return Layout(left: left, top: 44, right: Double(width - 20), bottom: Double(height - 56),
+                      x0: x0, x1: x1, y0: y0, y1: y1, logY: logY, xTicks: xTicks, yTicks: yTicks, yStep: yStep, xStep: xStep)
+    }
+
+    /// 1, 2 or 5 times a power of ten, giving about `count` steps over `range`.
+    static func niceStep(_ range: Double, count: Int) -> Double {
+        guard range > 0, range.isFinite else { return 1 }
+        let raw = range / Double(count), mag = pow(10, (log10(raw)).rounded(.down)), f = raw / mag
+        return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag
+    }
+
+    static func ticks(_ lo: Double, _ hi: Double, step: Double) -> [Double] {
+        var out: [Double] = []
+        var k = (lo / step).rounded(.up)
+        while k * step <= hi + step * 1e-9 && out.count < 50 { out.append(k * step); k += 1 }
+        return out
+    }
+
+    /// Ticks of a log axis: 1, 2 and 5 per decade, thinned to decades when there are many, and
+    /// every integer multiple when the span is under a decade and that would leave too few.
+    static func logTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        func candidates(_ multiples: [Double]) -> [Double] {
+            var out: [Double] = []
+            var e = Int(log10(lo).rounded(.down))
+            while pow(10, Double(e)) <= hi * 1.0000001 && out.count < 200 {
+                for m in multiples {
+                    let v = m * pow(10, Double(e))
+                    if v >= lo * 0.9999999 && v <= hi * 1.0000001 { out.append(v) }
+                }
+                e += 1
+            }
+            return out
+        }
+        var t = candidates([1, 2, 5])
+        if t.count > 10 { t = candidates([1]) }
+        if t.count < 3 { t = candidates([1, 2, 3, 4, 5, 6, 7, 8, 9]) }
+        if t.count > 12 { t = stride(from: 0, to: t.count, by: 2).map { t[$0] } }
+        return t
+    }
+
+    static func yTickLabel(_ v: Double, step: Double, log: Bool) -> String {
+        if log { return shortNumber(v) }
+        let decimals = max(0, min(8, -Int(log10(step).rounded(.down))))
+        return String(format: "%.\(decimals)f", v)
+    }
+
+    static func xTickLabel(_ v: Double, step: Double) -> String {
+        if step >= 1000, (v / 1000).rounded() == v / 1000 { return "\(Int((v / 1000).rounded()))k" }
+        if step >= 1 { return "\(Int(v.rounded()))" }
+        return shortNumber(v)
+    }
+
+    /// A short form of `v`: up to 3 significant digits, no trailing zeros.
+    static func shortNumber(_ v: Double) -> String {
+        var s = String(format: "%.3g", v)
+        if s.contains("e") { return s }
+        if s.contains(".") { while s.hasSuffix("0") { s.removeLast() }; if s.hasSuffix(".") { s.removeLast() } }
+        return s
+    }
+
+    /// The legend's rows: a swatch and a label per labelled series, then the notes.
+    var legendRows: [(series: ChartSeries?, text: String)] {
+        var rows: [(series: ChartSeries?, text: String)] = []
+        for s in series { if let label = s.label { rows.append((series: s, text: label)) } }
+        for n in notes { rows.append((series: nil, text: n)) }
+        return rows
+    }
+
+    // MARK: Raster
+
+    /// The chart as an RGB image of `width` x `height` pixels.
+    public func render(width: Int, height: Int) -> Image {
+        var c = Canvas(width: width, height: height)
+        let L = layout(width: width, height: height)
+        let s = Chart.textScale
+        // Grid and ticks.
+        for t in L.yTicks {
+            let y = L.py(t).rounded()
+            c.line(L.left, y, L.right, y, color: Chart.gridColor, width: 1)
+            c.line(L.left - 6, y, L.left, y, color: Chart.axisColor, width: 1.5)
+            let label = Chart.yTickLabel(t, step: L.yStep, log: L.logY)
+            c.text(label, x: Int(L.left) - 10 - BitmapFont.width(of: label, scale: s), y: Int(y) - 7, scale: s, color: Chart.textColor)
+        }
+        for t in L.xTicks {
+            let x = L.px(t).rounded()
+            c.line(x, L.top, x, L.bottom, color: Chart.gridColor, width: 1)
+            c.line(x, L.bottom, x, L.bottom + 6, color: Chart.axisColor, width: 1.5)
+            let label = Chart.xTickLabel(t, step: L.xStep)
+            c.text(label, x: Int(x) - BitmapFont.width(of: label, scale: s) / 2, y: Int(L.bottom) + 11, scale: s, color: Chart.textColor)
+        }
+        // Series, clipped to the plot area.
+        for sr in series {
+            let pts = drawable(sr).map { (L.px($0.x), L.py($0.y)) }
+            switch sr.style {
+            case .line(let w, let dash):
+                c.polyline(pts, color: sr.color, width: w, dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) }, clip: L.clip)
+            case .markers(let r):
+                for p in pts {
+                    c.disc(p.0, p.1, radius: r + 1.5, color: .white, clip: L.clip)
+                    c.disc(p.0, p.1, radius: r, color: sr.color, clip: L.clip)
+                }
+            }
+        }
+        // Frame, title, axis labels.
+        c.strokeRect(x0: Int(L.left), y0: Int(L.top), x1: Int(L.right), y1: Int(L.bottom), Chart.axisColor)
+        c.text(title, x: (width - BitmapFont.width(of: title, scale: s)) / 2, y: 14, scale: s, color: Chart.textColor)
+        c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: height - 24, scale: s, color: Chart.textColor)
+        c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s, color: Chart.textColor, vertical: true)
+        // Legend, top right inside the plot.
+        let rows = legendRows
+        if !rows.isEmpty {
+            let swatch = 30
+            let w = rows.map { BitmapFont.width(of: $0.text, scale: s) + ($0.series == nil ? 0 : swatch + 8) }.max()! + 20
+            let h = rows.count * Chart.lineHeight + 12
+            let x0 = Int(L.right) - w - 10, y0 = Int(L.top) + 10
+            c.fillRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, .white)
+            c.strokeRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, RGB(170, 170, 170))
+            for (k, row) in rows.enumerated() {
+                let y = y0 + 8 + k * Chart.lineHeight
+                var tx = x0 + 10
+                if let sr = row.series {
+                    let cy = Double(y + 7)
+                    switch sr.style {
+                    case .line(let lw, let dash):
+                        c.polyline([(Double(tx), cy), (Double(tx + swatch), cy)], color: sr.color, width: max(lw, 2),
+                                   dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) })
+                    case .markers(let r):
+                        c.disc(Double(tx + swatch / 2), cy, radius: r, color: sr.color)
+                    }
+                    tx += swatch + 8
+                }
+                c.text(row.text, x: tx, y: y, scale: s, color: Chart.textColor)
+            }
+        }
+        return c.image
+    }
+
+    // MARK: SVG
+
+    /// The chart as a standalone SVG document of `width` x `height` user units.
+    public func svg(width: Int, height: Int) -> String {
+        let L = layout(width: width, height: height)
+        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        func esc(_ s: String) -> String {
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        var o = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" \
+            font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="14">
+            <rect width="100%" height="100%" fill="#ffffff"/>
+
+            """
+        for t in L.yTicks {
+            let y = f(L.py(t))
+            o += "<line x1=\"\(f(L.left))\" y1=\"\(y)\" x2=\"\(f(L.right))\" y2=\"\(y)\" stroke=\"\(Chart.gridColor.hex)\"/>\n"
+            o += "<text x=\"\(f(L.left - 10))\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(esc(Chart.yTickLabel(t, step: L.yStep, log: L.logY)))</text>\n"
+        }
+        for t in L.xTicks {
+            let x = f(L.px(t))
+            o += "<line x1=\"\(x)\" y1=\"\(f(L.top))\" x2=\"\(x)\" y2=\"\(f(L.bottom))\" stroke=\"\(Chart.gridColor.hex)\"/>\n"
+            o += "<text x=\"\(x)\" y=\"\(f(L.bottom + 22))\" text-anchor=\"middle\">\(esc(Chart.xTickLabel(t, step: L.xStep)))</text>\n"
+        }
+        o += "<clipPath id=\"plot\"><rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" height=\"\(f(L.bottom - L.top))\"/></clipPath>\n"
+        o += "<g clip-path=\"url(#plot)\">\n"
+        for sr in series {
+            let pts = drawable(sr).map { (L.px($0.x), L.py($0.y)) }
+            switch sr.style {
+            case .line(let w, let dash):
+                let d = dash.map { " stroke-dasharray=\"\($0.map { f($0) }.joined(separator: " "))\"" } ?? ""
+                o += "<polyline fill=\"none\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(w))\" stroke-linejoin=\"round\"\(d) points=\""
+                o += pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ") + "\"/>\n"
+            case .markers(let r):
+                for p in pts { o += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n" }
+            }
+        }
+        o += "</g>\n"
+        o += "<rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" height=\"\(f(L.bottom - L.top))\" fill=\"none\" stroke=\"\(Chart.axisColor.hex)\"/>\n"
+        o += "<text x=\"\(width / 2)\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">\(esc(title))</text>\n"
+        o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(height - 12)\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
+        let my = f((L.top + L.bottom) / 2)
+        o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(my))\">\(esc(yLabel))</text>\n"
+        let rows = legendRows
+        if !rows.isEmpty {
+            let w = Double(rows.map { $0.text.count * 9 + ($0.series == nil ? 0 : 38) }.max()! + 20)
+            let x0 = L.right - w - 10, y0 = L.top + 10
+            o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(rows.count * Chart.lineHeight + 12)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
+            for (k, row) in rows.enumerated() {
+                let cy = y0 + 16 + Double(k * Chart.lineHeight)
+                var tx = x0 + 10
+                if let sr = row.series {
+                    switch sr.style {
+                    case .line(let lw, let dash):
+                        let d = dash.map { " stroke-dasharray=\"\($0.map { f($0) }.joined(separator: " "))\"" } ?? ""
+                        o += "<line x1=\"\(f(tx))\" y1=\"\(f(cy))\" x2=\"\(f(tx + 30))\" y2=\"\(f(cy))\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(max(lw, 2)))\"\(d)/>\n"
+                    case .markers(let r):
+                        o += "<circle cx=\"\(f(tx + 15))\" cy=\"\(f(cy))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\"/>\n"
+                    }
+                    tx += 38
+                }
+                o += "<text x=\"\(f(tx))\" y=\"\(f(cy))\" dominant-baseline=\"middle\">\(esc(row.text))</text>\n"
+            }
+        }
+        return o + "</svg>\n"
+    }
+}

@@ -1,0 +1,115 @@
+/// The checkpoint table of `facet checkpoints`: every checkpoint with its smoothed and held-out losses, tags and size, and per model the aliases and the convergence fit.
+import Foundation
+import FacetCore
+import FacetStore
+import FacetPlot
+
+/// One checkpoint as the listing shows it.
+public struct CheckpointSummary: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var model: String
+    public var architecture: String
+    public var iteration: Int
+    public var createdAt: String
+    /// Training losses averaged over the last iterations before the save (up to 50).
+    public var lossSrc: Double?
+    public var lossDst: Double?
+    /// Held-out loss, mean of the roles, and per role.
+    public var valLoss: Double?
+    public var valLossSrc: Double?
+    public var valLossDst: Double?
+    public var trainSeconds: Double
+    /// User tags, sorted.
+    public var tags: [String]
+    /// Bytes of stored tensors (0 once pruned).
+    public var bytes: Int64
+    public var pruned: Bool
+    /// `best` and/or `latest` when the alias resolves to this checkpoint.
+    public var aliases: [String]
+}
+
+/// One model's line above its checkpoints.
+public struct ModelSummary: Codable, Sendable, Equatable {
+    public var name: String
+    public var architecture: String
+    public var resolution: Int
+    public var checkpoints: Int
+    /// The last iteration with a stored loss.
+    public var iterations: Int
+    public var best: Int64?
+    public var latest: Int64?
+    public var convergence: ConvergenceFit?
+}
+
+public struct CheckpointListing: Codable, Sendable, Equatable {
+    public var models: [ModelSummary]
+    public var checkpoints: [CheckpointSummary]
+}
+
+/// Resolves what a user names a checkpoint by: an id, `best`, `latest` or a tag, optionally
+/// prefixed `MODEL:` (`b:best`), which is how to say "best of model b" in one word where two
+/// checkpoints are given (compare). `model` applies when there is no prefix.
+public func resolveCheckpoint(_ project: Project, _ reference: String, model: String? = nil) throws -> CheckpointRecord {
+    if Int64(reference) == nil, let colon = reference.lastIndex(of: ":") {
+        let name = String(reference[..<colon]), ref = String(reference[reference.index(after: colon)...])
+        guard !name.isEmpty, !ref.isEmpty else { throw FacetError("'\(reference)' is not a checkpoint: use an id, best, latest, a tag, or MODEL:best") }
+        return try project.checkpoint(resolving: ref, model: name)
+    }
+    return try project.checkpoint(resolving: reference, model: model)
+}
+
+/// The checkpoints of `model` (all models when nil), by model then iteration, with each model's
+/// aliases and its convergence fit for `target` (nil: 5% above the projected floor).
+public func listCheckpoints(project: Project, model: String? = nil, target: Double? = nil) throws -> CheckpointListing {
+    let models = try model.map { [try project.requireModel(named: $0)] } ?? project.models()
+    var listing = CheckpointListing(models: [], checkpoints: [])
+    for m in models {
+        let records = try project.checkpoints(modelId: m.id!)
+        let live = records.filter { !$0.tensorsPruned }
+        let latest = live.max { $0.iteration < $1.iteration }?.id
+        // Same rule as `checkpoint(resolving: "best")`: lowest held-out loss, the later on a tie,
+        // the latest when none has one.
+        let best = live.filter { $0.valLoss != nil }.min { ($0.valLoss!, -$0.iteration) < ($1.valLoss!, -$1.iteration) }?.id ?? latest
+        let curve = try lossCurves(project: project, models: [m.name], target: target).first
+        listing.models.append(ModelSummary(name: m.name, architecture: m.architecture, resolution: m.resolution, checkpoints: records.count,
+                                           iterations: curve?.iterations.last ?? 0, best: best, latest: latest, convergence: curve?.fit))
+        for c in records {
+            var lossSrc = c.lossSrc, lossDst = c.lossDst
+            if lossSrc == nil || lossDst == nil {
+                // Older rows without the saved average: the mean of the 50 iterations up to the save.
+                let rows = try project.losses(modelId: m.id!, iterations: max(0, c.iteration - 49)...c.iteration)
+                if !rows.isEmpty {
+                    lossSrc = lossSrc ?? rows.map(\.lossSrc).reduce(0, +) / Double(rows.count)
+                    lossDst = lossDst ?? rows.map(\.lossDst).reduce(0, +) / Double(rows.count)
+                }
+            }
+            var aliases: [String] = []
+            if c.id == best { aliases.append("best") }
+            if c.id == latest { aliases.append("latest") }
+            listing.checkpoints.append(CheckpointSummary(
+                id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration, createdAt: c.createdAt,
+                lossSrc: lossSrc, lossDst: lossDst, valLoss: c.valLoss, valLossSrc: c.valLossSrc, valLossDst: c.valLossDst,
+                trainSeconds: c.trainSeconds, tags: (c.tags ?? "").split(separator: ",").map(String.init).sorted(),
+                bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases))
+        }
+    }
+    return listing
+}
+
+/// Tags a checkpoint. Refuses names the resolver would read as something else (`best`,
+/// `latest`, a number, anything with a colon), since such a tag could never be used.
+public func tagCheckpoint(project: Project, reference: String, tag: String, model: String? = nil, remove: Bool = false) throws -> CheckpointRecord {
+    let c = try resolveCheckpoint(project, reference, model: model)
+    if !remove {
+        guard !tag.isEmpty, tag.trimmingCharacters(in: .whitespaces) == tag else { throw FacetError("a checkpoint tag must be a non-empty word without surrounding spaces, got '\(tag)'") }
+        guard tag != "best", tag != "latest", Int64(tag) == nil, !tag.contains(":"), !tag.contains(",") else {
+            throw FacetError("'\(tag)' cannot be a checkpoint tag: best, latest, numbers and names with ':' or ',' already mean something else; pick another word")
+        }
+        try project.tagCheckpoint(id: c.id, tag: tag)
+    } else {
+        let tags = (c.tags ?? "").split(separator: ",").map(String.init)
+        guard tags.contains(tag) else { throw FacetError.file(project.path, "checkpoint \(c.id) has no tag '\(tag)'" + (tags.isEmpty ? "" : " (its tags: \(tags.joined(separator: ", ")))")) }
+        try project.untagCheckpoint(id: c.id, tag: tag)
+    }
+    return try project.checkpoint(id: c.id)
+}

@@ -1,0 +1,271 @@
+/// `facet compare`: two checkpoints evaluated now on the same held-out faces, their stored losses, and their swaps of those faces side by side.
+import Foundation
+import FacetCore
+import FacetMedia
+import FacetNN
+import FacetPlot
+import FacetStore
+import FacetTrain
+
+/// Losses per role and their mean.
+public struct RoleLosses: Codable, Sendable, Equatable {
+    public var src: Double?
+    public var dst: Double?
+    public var mean: Double? {
+        guard let s = src, let d = dst else { return src ?? dst }
+        return (s + d) / 2
+    }
+    public init(src: Double?, dst: Double?) { self.src = src; self.dst = dst }
+
+    enum CodingKeys: String, CodingKey { case src, dst, mean }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(src, forKey: .src); try c.encode(dst, forKey: .dst); try c.encode(mean, forKey: .mean)
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        src = try c.decodeIfPresent(Double.self, forKey: .src); dst = try c.decodeIfPresent(Double.self, forKey: .dst)
+    }
+}
+
+/// One side of a comparison.
+public struct ComparedCheckpoint: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var model: String
+    public var architecture: String
+    public var iteration: Int
+    /// What was stored at its save: training losses averaged before it, and held-out loss on its own model's held-out faces.
+    public var storedLoss: RoleLosses
+    public var storedValLoss: RoleLosses
+    /// Evaluated now on the comparison's faces.
+    public var evaluated: RoleLosses
+}
+
+public struct Comparison: Codable, Sendable, Equatable {
+    public var a: ComparedCheckpoint
+    public var b: ComparedCheckpoint
+    /// The faces both were evaluated on, by role, ascending ids (the same for both).
+    public var srcFaces: [Int64]
+    public var dstFaces: [Int64]
+    /// Where the faces came from: held out by both models, or trained on by neither.
+    public var faceSource: String
+    /// "a", "b" or "tie" by the evaluated mean loss (lower is better).
+    public var better: String
+}
+
+/// A face ready for the network: RGB at the model resolution and its landmark-hull mask.
+struct EvaluationFace {
+    var id: Int64
+    var image: Image
+    var mask: Image
+}
+
+/// Decodes stored faces as training does (area resize to `resolution`, the hull of the landmarks
+/// mapped into the crop as the mask), so a checkpoint evaluated on its own held-out faces gives
+/// the held-out loss the trainer stored.
+func loadEvaluationFaces(_ ids: [Int64], project: Project, resolution: Int) throws -> [EvaluationFace] {
+    try ids.map { id in
+        let face = try project.face(id: id)
+        let crop = try project.faceCrop(id: id)
+        let full: Image
+        do {
+            full = crop.format == "png" ? try PNGCodec.decode(crop.data) : try JPEGCodec.decode(crop.data)
+        } catch {
+            throw FacetError.file(project.path, "face \(id): its aligned crop cannot be decoded (\(error)); reject it with facet reject")
+        }
+        guard let landmarks = face.landmarks68 else { throw FacetError.file(project.path, "face \(id): its landmarks are unreadable; reject it with facet reject") }
+        let image = full.rgb().resized(width: resolution, height: resolution, filter: .area)
+        let s = Double(resolution) / Double(full.width > 0 ? full.width : face.cropSize)
+        let points = landmarks.points.map { p -> Point2 in
+            let q = face.imageToFace.apply(p)
+            return Point2((q.x + 0.5) * s - 0.5, (q.y + 0.5) * s - 0.5)
+        }
+        return EvaluationFace(id: id, image: image, mask: hullMask(points, size: resolution))
+    }
+}
+
+/// The hull mask FacetTrain trains with (its `hullMask` is internal to training): convex hull of
+/// the points, 4x4 supersampled coverage, 255 inside. Kept identical so evaluated losses match
+/// the stored held-out losses.
+func hullMask(_ points: [Point2], size: Int) -> Image {
+    var out = Image(width: size, height: size, channels: 1)
+    let p = points.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+    guard p.count >= 3 else { return out }
+    func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
+    var lower: [Point2] = [], upper: [Point2] = []
+    for q in p {
+        while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
+        lower.append(q)
+    }
+    for q in p.reversed() {
+        while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
+        upper.append(q)
+    }
+    let hull = Array(lower.dropLast() + upper.dropLast())
+    guard hull.count >= 3 else { return out }
+    let n = hull.count
+    let minX = max(0, Int((hull.map(\.x).min()! - 1).rounded(.down))), maxX = min(size - 1, Int((hull.map(\.x).max()! + 1).rounded(.up)))
+    let minY = max(0, Int((hull.map(\.y).min()! - 1).rounded(.down))), maxY = min(size - 1, Int((hull.map(\.y).max()! + 1).rounded(.up)))
+    guard minX <= maxX, minY <= maxY else { return out }
+    func inside(_ x: Double, _ y: Double) -> Bool {
+        for i in 0..<n {
+            let a = hull[i], b = hull[(i + 1) % n]
+            if (b.x - a.x) * (y - a.y) - (b.y - a.y) * (x - a.x) < 0 { return false }
+        }
+        return true
+    }
+    let sub = 4
+    for y in minY...maxY {
+        for x in minX...maxX {
+            var hits = 0
+            for sy in 0..<sub {
+                for sx in 0..<sub where inside(Double(x) - 0.5 + (Double(sx) + 0.5) / Double(sub), Double(y) - 0.5 + (Double(sy) + 0.5) / Double(sub)) {
+                    hits += 1
+                }
+            }
+            out.pixels[y * size + x] = UInt8((hits * 255 + sub * sub / 2) / (sub * sub))
+        }
+    }
+    return out
+}
+
+/// Faces as a [N, R, R, C] tensor in [0, 1].
+func tensor(_ images: [Image], channels: Int) -> Tensor {
+    let r = images.first?.width ?? 1
+    let t = Tensor(shape: [images.count, r, r, channels])
+    for (k, im) in images.enumerated() {
+        let o = t.data + k * r * r * channels
+        for i in 0..<(r * r * channels) { o[i] = Float(im.pixels[i]) * (1 / 255) }
+    }
+    return t
+}
+
+/// Sample `index` of an NHWC tensor in [0, 1] as an 8-bit RGB image.
+func image(_ t: Tensor, index: Int) -> Image {
+    let h = t.shape[1], w = t.shape[2]
+    var out = Image(width: w, height: h, channels: 3)
+    let src = t.data + index * h * w * 3
+    for i in 0..<(h * w * 3) { out.pixels[i] = UInt8(max(0, min(255, (src[i] * 255).rounded()))) }
+    return out
+}
+
+/// The held-out loss of `model` over `src` and `dst` faces, unaugmented, exactly as training
+/// reports it (10*DSSIM + 10*MSE masked, plus 10*MSE of the mask), in chunks of 8.
+func evaluate(_ model: SwapModel, src: [EvaluationFace], dst: [EvaluationFace]) -> RoleLosses {
+    let chunk = 8
+    func batch(_ faces: ArraySlice<EvaluationFace>) -> TrainingBatch {
+        let target = tensor(faces.map(\.image), channels: 3)
+        let warped = tensor(faces.map(\.image), channels: 3)
+        return TrainingBatch(warped: warped, target: target, mask: tensor(faces.map(\.mask), channels: 1))
+    }
+    guard !src.isEmpty || !dst.isEmpty else { return RoleLosses(src: nil, dst: nil) }
+    var sums = (src: 0.0, dst: 0.0)
+    let chunks = (max(src.count, dst.count) + chunk - 1) / chunk
+    // Both decoders run per call; a role with fewer faces repeats its first chunk, ignored.
+    let fallbackSrc = src.isEmpty ? dst : src, fallbackDst = dst.isEmpty ? src : dst
+    for c in 0..<chunks {
+        let lo = c * chunk
+        let s = lo < src.count ? src[lo..<min(lo + chunk, src.count)] : fallbackSrc[0..<min(chunk, fallbackSrc.count)]
+        let d = lo < dst.count ? dst[lo..<min(lo + chunk, dst.count)] : fallbackDst[0..<min(chunk, fallbackDst.count)]
+        let l = model.network.evaluate(src: batch(s), dst: batch(d))
+        if lo < src.count { sums.src += l.src.reduce(0) { $0 + Double($1) } }
+        if lo < dst.count { sums.dst += l.dst.reduce(0) { $0 + Double($1) } }
+    }
+    return RoleLosses(src: src.isEmpty ? nil : sums.src / Double(src.count), dst: dst.isEmpty ? nil : sums.dst / Double(dst.count))
+}
+
+/// The faces to compare on, per role: held out by both models when they share any (always so for
+/// two checkpoints of one model), else kept faces neither trained on. Ascending ids, at most `limit`.
+func comparisonFaces(project: Project, a: ModelRecord, b: ModelRecord, limit: Int) throws -> (src: [Int64], dst: [Int64], source: String) {
+    let sa = try project.modelFaces(modelId: a.id!), sb = try project.modelFaces(modelId: b.id!)
+    var out: [Role: [Int64]] = [:]
+    var sources: Set<String> = []
+    for role in Role.allCases {
+        let kept = Set(try project.faceIDs(matching: FaceQuery(role: role, status: .kept)))
+        let both = Set(sa.validation[role] ?? []).intersection(sb.validation[role] ?? []).intersection(kept)
+        if !both.isEmpty {
+            out[role] = Array(both.sorted().prefix(limit))
+            sources.insert("held out by both models")
+            continue
+        }
+        let trained = Set(sa.train[role] ?? []).union(sb.train[role] ?? [])
+        let neither = kept.subtracting(trained)
+        guard !neither.isEmpty else {
+            throw FacetError.file(project.path, "models '\(a.name)' and '\(b.name)' hold out no \(role.rawValue) face in common and every kept \(role.rawValue) face trained one of them, so no face is fair to both; compare checkpoints of one model, or of models trained with the same --seed on the same faces")
+        }
+        out[role] = Array(neither.sorted().prefix(limit))
+        sources.insert("trained on by neither model")
+    }
+    return (out[.src]!, out[.dst]!, sources.sorted().joined(separator: "; "))
+}
+
+/// Evaluates checkpoints `a` and `b` now on the same faces (see `comparisonFaces`), and renders
+/// both swaps of the first `previewRows` of them side by side. Refuses checkpoints of models of
+/// different resolution: their losses are computed on different images and do not compare.
+public func compareCheckpoints(project: Project, a refA: String, b refB: String, model: String? = nil, faces: Int = 32,
+                               previewRows: Int = 4) throws -> (comparison: Comparison, preview: Image) {
+    guard faces >= 1 else { throw FacetError("--faces must be at least 1, got \(faces)") }
+    let ca = try resolveCheckpoint(project, refA, model: model), cb = try resolveCheckpoint(project, refB, model: model)
+    let ma = try project.requireModel(named: ca.modelName), mb = try project.requireModel(named: cb.modelName)
+    guard ma.resolution == mb.resolution, ma.faceType == mb.faceType else {
+        throw FacetError("checkpoint \(ca.id) is a \(ma.architecture) model (\(ma.resolution) px, \(ma.faceType) face) and \(cb.id) a \(mb.architecture) model (\(mb.resolution) px, \(mb.faceType) face): their losses are measured on different images and do not compare; compare checkpoints of the same architecture")
+    }
+    for c in [ca, cb] where c.tensorsPruned {
+        throw FacetError.file(project.path, "checkpoint \(c.id) was pruned (its weights are gone); pick one listed with weights by facet checkpoints")
+    }
+    let chosen = try comparisonFaces(project: project, a: ma, b: mb, limit: faces)
+    let r = ma.resolution
+    let src = try loadEvaluationFaces(chosen.src, project: project, resolution: r)
+    let dst = try loadEvaluationFaces(chosen.dst, project: project, resolution: r)
+    let modelA = try loadModel(project: project, checkpoint: String(ca.id))
+    let modelB = ca.id == cb.id ? modelA : try loadModel(project: project, checkpoint: String(cb.id))
+    func side(_ c: CheckpointRecord, _ m: ModelRecord, _ sm: SwapModel) -> ComparedCheckpoint {
+        ComparedCheckpoint(id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration,
+                           storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst), storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
+                           evaluated: evaluate(sm, src: src, dst: dst))
+    }
+    let sa = side(ca, ma, modelA), sb = side(cb, mb, modelB)
+    let la = sa.evaluated.mean ?? .infinity, lb = sb.evaluated.mean ?? .infinity
+    let better = abs(la - lb) <= 1e-9 * max(la, lb) ? "tie" : la < lb ? "a" : "b"
+    let comparison = Comparison(a: sa, b: sb, srcFaces: chosen.src, dstFaces: chosen.dst, faceSource: chosen.source, better: better)
+    let preview = renderComparison(comparison, src: Array(src.prefix(previewRows)), dst: Array(dst.prefix(previewRows)), a: modelA, b: modelB)
+    return (comparison, preview)
+}
+
+/// The side-by-side image: per row a src face with A's and B's reconstructions, then a dst face
+/// with A's and B's swaps (dst -> src), cells at least 128 px, a caption naming A and B.
+func renderComparison(_ c: Comparison, src: [EvaluationFace], dst: [EvaluationFace], a: SwapModel, b: SwapModel) -> Image {
+    let rows = max(src.count, dst.count)
+    let r = a.resolution, cell = max(r, 128), gap = 4, columns = 6
+    let header = 64
+    let width = columns * cell + (columns + 1) * gap + gap * 2
+    let height = header + rows * cell + (rows + 1) * gap
+    var canvas = Canvas(width: width, height: height, background: RGB(48, 48, 48))
+    func predict(_ m: SwapModel, _ faces: [EvaluationFace], decoder: FaceRole) -> [Image] {
+        guard !faces.isEmpty else { return [] }
+        let out = m.network.predict(tensor(faces.map(\.image), channels: 3), decoder: decoder).image
+        return (0..<faces.count).map { image(out, index: $0) }
+    }
+    let cells: [[Image]] = [
+        src.map(\.image), predict(a, src, decoder: .src), predict(b, src, decoder: .src),
+        dst.map(\.image), predict(a, dst, decoder: .src), predict(b, dst, decoder: .src),
+    ]
+    let titles = ["src", "A src rec", "B src rec", "dst", "A dst->src", "B dst->src"]
+    for (col, column) in cells.enumerated() {
+        let x0 = gap + col * (cell + gap) + (col >= 3 ? gap * 2 : 0)
+        for (row, face) in column.enumerated() {
+            canvas.paste(face.width == cell ? face : face.resized(width: cell, height: cell), x: x0, y: header + gap + row * (cell + gap))
+        }
+    }
+    func caption(_ s: ComparedCheckpoint) -> String {
+        "#\(s.id) \(s.model) it \(s.iteration) loss " + (s.evaluated.mean.map { String(format: "%.4f", $0) } ?? "-")
+    }
+    canvas.text("A = " + caption(c.a) + "   B = " + caption(c.b), x: gap + 4, y: 10, scale: 1, color: .white)
+    canvas.text("same \(c.srcFaces.count) src + \(c.dstFaces.count) dst faces (\(c.faceSource)); lower is better: \(c.better == "tie" ? "tie" : c.better.uppercased())",
+                x: gap + 4, y: 24, scale: 1, color: RGB(200, 200, 200))
+    for (col, t) in titles.enumerated() {
+        let x0 = gap + col * (cell + gap) + (col >= 3 ? gap * 2 : 0)
+        canvas.text(t, x: x0 + (cell - BitmapFont.width(of: t, scale: 2)) / 2, y: header - 18, scale: 2, color: .white)
+    }
+    return canvas.image
+}

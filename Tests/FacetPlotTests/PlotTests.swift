@@ -1,0 +1,123 @@
+/// The plotter on its own: font, anti-aliased drawing, chart layout (PNG and SVG) and the power-law fit, on synthetic curves with known answers.
+import XCTest
+import FacetCore
+import FacetMedia
+@testable import FacetPlot
+
+final class PlotTests: XCTestCase {
+    func testFontCoversPrintableASCIIWithDistinctGlyphs() {
+        XCTAssertEqual(BitmapFont.glyphs.count, 95)
+        for g in BitmapFont.glyphs { XCTAssertEqual(g.count, 7); XCTAssertTrue(g.allSatisfy { $0 < 32 }) }
+        // Every glyph but space is visible, and no two printable glyphs are the same picture.
+        let visible = BitmapFont.glyphs.dropFirst()
+        XCTAssertTrue(visible.allSatisfy { $0.contains { $0 != 0 } })
+        XCTAssertEqual(Set(BitmapFont.glyphs.map { $0.map(String.init).joined(separator: ",") }).count, 95)
+        // '1' has its stem in the middle column, 'L' its bar along the bottom.
+        XCTAssertTrue((1...5).allSatisfy { BitmapFont.isSet("1", x: 2, y: $0) })
+        XCTAssertTrue((0..<5).allSatisfy { BitmapFont.isSet("L", x: $0, y: 6) })
+        XCTAssertEqual(BitmapFont.width(of: "loss", scale: 2), (4 * 6 - 1) * 2)
+    }
+
+    func testLinesAreAntiAliasedAndAsWideAsAsked() {
+        var c = Canvas(width: 60, height: 30)
+        c.line(5, 10, 55, 10, color: .black, width: 3)
+        let g = c.image.grey()
+        XCTAssertEqual(g[30, 10, 0], 0)           // centre row: fully covered
+        XCTAssertEqual(g[30, 9, 0], 0)            // 1.5 px each side
+        XCTAssertEqual(g[30, 11, 0], 0)
+        XCTAssertEqual(g[30, 13, 0], 255)         // well outside
+        // A diagonal has partly covered pixels along its edges: that is the anti-aliasing.
+        var d = Canvas(width: 40, height: 40)
+        d.line(2, 5, 38, 30, color: .black, width: 2)
+        let partial = d.image.grey().pixels.filter { $0 > 20 && $0 < 235 }.count
+        XCTAssertGreaterThan(partial, 20)
+    }
+
+    func testTextDrawsTheGlyphPixels() {
+        var c = Canvas(width: 40, height: 20)
+        c.text("I", x: 2, y: 2, scale: 2, color: .black)
+        let g = c.image.grey()
+        // 'I' row 0 is ".###.": columns 1-3 set, scaled 2x from (2, 2).
+        XCTAssertEqual(g[2 + 2, 2, 0], 0)
+        XCTAssertEqual(g[2 + 7, 3, 0], 0)
+        XCTAssertEqual(g[2, 2, 0], 255)
+        XCTAssertEqual(g[2 + 5, 2 + 6, 0], 0)     // the stem, row 3
+    }
+
+    /// A loss-like curve 2 * k^-0.7 + 0.3 with a little deterministic noise.
+    func syntheticCurve(_ n: Int) -> (ks: [Int], ys: [Double]) {
+        let ks = Array(1...n)
+        let ys = ks.map { k in 2 * pow(Double(k), -0.7) + 0.3 + 0.01 * sin(Double(k) * 1.7) }
+        return (ks, ys)
+    }
+
+    func testPowerLawFitRecoversFloorAndProjectsTheTarget() throws {
+        let (ks, ys) = syntheticCurve(1000)
+        let fit = try XCTUnwrap(Convergence.fit(iterations: ks, losses: ys, target: 0.31))
+        XCTAssertEqual(fit.floor, 0.3, accuracy: 0.02)
+        XCTAssertEqual(fit.b, 0.7, accuracy: 0.15)
+        // 2 * k^-0.7 = 0.01 at k = 200^(1/0.7) ~ 1944.
+        let k = try XCTUnwrap(fit.targetIteration)
+        XCTAssertGreaterThan(k, 1000)
+        XCTAssertLessThan(abs(Double(k) - 1944) / 1944, 0.35)
+        XCTAssertFalse(fit.flattened)
+        // A target under the floor is never reached.
+        XCTAssertNil(Convergence.fit(iterations: ks, losses: ys, target: 0.2)!.targetIteration)
+        // The same law far along has flattened: doubling from 100k gains under 1%.
+        let late = Array(stride(from: 90_000, through: 100_000, by: 50))
+        let lateFit = try XCTUnwrap(Convergence.fit(iterations: late, losses: late.map { 2 * pow(Double($0), -0.7) + 0.3 }))
+        XCTAssertTrue(lateFit.flattened)
+        // Too few points: no fit.
+        XCTAssertNil(Convergence.fit(iterations: [1, 2, 3], losses: [3, 2, 1]))
+    }
+
+    func testChartRendersAxesCurvesAndLegend() throws {
+        let (ks, ys) = syntheticCurve(300)
+        let blue = RGB(31, 119, 180)
+        var chart = Chart(title: "Training loss", xLabel: "iteration", yLabel: "loss")
+        chart.series = [ChartSeries(label: "a src", color: blue, style: .line(width: 2.5), points: zip(ks, ys).map { (Double($0), $1) })]
+        chart.notes = ["note line"]
+        let image = chart.render(width: 800, height: 500)
+        XCTAssertEqual(image.width, 800); XCTAssertEqual(image.height, 500); XCTAssertEqual(image.channels, 3)
+        // The curve's colour is drawn, and plenty of it (a 2.5 px line across the plot).
+        var bluePixels = 0, nonWhite = 0
+        for i in 0..<(800 * 500) {
+            let p = (image.pixels[3 * i], image.pixels[3 * i + 1], image.pixels[3 * i + 2])
+            if p != (255, 255, 255) { nonWhite += 1 }
+            if p == (blue.r, blue.g, blue.b) { bluePixels += 1 }
+        }
+        XCTAssertGreaterThan(bluePixels, 1000)
+        XCTAssertGreaterThan(nonWhite, 800 * 500 / 50)
+        // The layout puts ticks at nice numbers covering the data.
+        let layout = chart.layout(width: 800, height: 500)
+        XCTAssertLessThanOrEqual(layout.y0, ys.min()!); XCTAssertGreaterThanOrEqual(layout.y1, ys.max()!)
+        XCTAssertEqual(layout.xTicks.first, 0); XCTAssertEqual(layout.xTicks.last, 300)
+        // The first point (highest loss) maps near the top, the last near the bottom.
+        XCTAssertLessThan(layout.py(ys[0]), layout.py(ys.last!))
+        // PNG round trip keeps the picture.
+        XCTAssertEqual(try PNGCodec.decode(try PNGCodec.encode(image)), image)
+
+        let svg = chart.svg(width: 800, height: 500)
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertTrue(svg.contains("<polyline"))
+        XCTAssertTrue(svg.contains(">a src<"))
+        XCTAssertTrue(svg.contains(">iteration<"))
+        XCTAssertTrue(svg.hasSuffix("</svg>\n"))
+    }
+
+    func testLogAxisTicksArePowersAndMultiples() {
+        XCTAssertEqual(Chart.logTicks(0.01, 10).map { Chart.shortNumber($0) }, ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10"])
+        // Under a decade: every integer multiple.
+        XCTAssertEqual(Chart.logTicks(0.3, 0.9).map { Chart.shortNumber($0) }, ["0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"])
+        var chart = Chart(title: "t", xLabel: "x", yLabel: "y", logY: true)
+        chart.series = [ChartSeries(label: nil, color: .black, style: .line(width: 1), points: [(1, 0.01), (2, 10)])]
+        let l = chart.layout(width: 600, height: 400)
+        // Equal ratios are equal distances on a log axis.
+        XCTAssertEqual(l.py(0.1) - l.py(1), l.py(1) - l.py(10), accuracy: 1e-9)
+    }
+
+    func testMovingAverage() {
+        XCTAssertEqual(movingAverage([1, 2, 3, 4, 5], window: 2), [1, 1.5, 2.5, 3.5, 4.5])
+        XCTAssertEqual(movingAverage([4, 4, 4], window: 10), [4, 4, 4])
+    }
+}
