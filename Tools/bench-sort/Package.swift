@@ -1,0 +1,29 @@
+// swift-tools-version: 6.0
+// The curation benchmark (Tools/bench sort), a package of its own: run on purpose, never by
+// `swift test`. It compiles the project's store, media, curation and gallery sources through
+// symlinks, with the same flags as the main Package.swift.
+import PackageDescription
+
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "BenchSort",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .target(name: "FacetCore", swiftSettings: fastMath),
+        .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
+        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", .product(name: "Hummingbird", package: "hummingbird")]),
+        .executableTarget(name: "bench-sort", dependencies: ["FacetStore", "FacetCurate", "FacetServe", "COpenBLAS"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
