@@ -87,7 +87,8 @@ do {
 
     let gallery = Gallery(project: p)
     let port = PortBox()
-    let server = Task { try await gallery.run(host: "127.0.0.1", port: 0) { port.set($0) } }
+    // Detached: top-level code holds the main actor while it waits for the port below.
+    let server = Task.detached { try await gallery.run(host: "127.0.0.1", port: 0) { port.set($0) } }
     while port.value == nil { usleep(10_000) }
     var pages: [String: Double] = [:]
     let perPage = 100
