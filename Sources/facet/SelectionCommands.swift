@@ -1,0 +1,187 @@
+/// Model selection commands: checkpoints, tag-checkpoint, compare, plot, prune, export-model.
+import ArgumentParser
+import FacetCore
+import FacetMedia
+import FacetPlot
+import FacetSelect
+import FacetStore
+import Foundation
+
+/// Bytes for people: 1.2 MB.
+func byteCount(_ n: Int64) -> String {
+    let v = Double(n)
+    return v >= 1e9 ? String(format: "%.2f GB", v / 1e9) : v >= 1e6 ? String(format: "%.1f MB", v / 1e6) : v >= 1e3 ? String(format: "%.1f kB", v / 1e3) : "\(n) B"
+}
+
+func lossText(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? "-" }
+
+struct CheckpointsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoints",
+        abstract: "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading.",
+        discussion: "best (lowest held-out loss) and latest resolve per model wherever a checkpoint is expected; MODEL:best names another model's.")
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "Only this model's checkpoints.") var model: String?
+    @Option(help: "The loss to project the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        let listing = try listCheckpoints(project: p, model: model, target: targetLoss)
+        if output.json { try printJSON(listing); return }
+        if listing.models.isEmpty { print("no models yet (train one with facet train)"); return }
+        for m in listing.models {
+            print("model \(m.name) (\(m.architecture), \(m.resolution) px): \(m.checkpoints) checkpoints, \(m.iterations) iterations"
+                  + (m.best.map { ", best #\($0)" } ?? "") + (m.latest.map { ", latest #\($0)" } ?? ""))
+            if let f = m.convergence { print("  convergence: \(f.summary)") } else { print("  convergence: too few iterations to fit (8 needed)") }
+        }
+        print("")
+        print("\(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("created", 20)) \(pad("loss_src", 9)) \(pad("loss_dst", 9)) \(pad("val_loss", 9)) \(pad("bytes", 10)) tags")
+        for c in listing.checkpoints {
+            let tags = (c.aliases + c.tags + (c.pruned ? ["(pruned)"] : [])).joined(separator: ",")
+            print("\(pad(String(c.id), 6)) \(pad(c.model, 12)) \(pad(String(c.iteration), 8)) \(pad(String(c.createdAt.prefix(19)), 20)) "
+                  + "\(pad(lossText(c.lossSrc), 9)) \(pad(lossText(c.lossDst), 9)) \(pad(lossText(c.valLoss), 9)) \(pad(byteCount(c.bytes), 10)) \(tags)")
+        }
+    }
+}
+
+struct TagCheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tag-checkpoint",
+        abstract: "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected.")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
+    @Argument(help: "The tag (a word; not best, latest or a number).") var tag: String
+    @Option(help: "The model, when the project has several and the checkpoint is not an id.") var model: String?
+    @Flag(help: "Remove the tag instead of adding it.") var remove = false
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let c = try tagCheckpoint(project: p, reference: checkpoint, tag: tag, model: model, remove: remove)
+        print("checkpoint #\(c.id) (\(c.modelName), iteration \(c.iteration)) \(remove ? "untagged" : "tagged") '\(tag)'; its tags: \(c.tags ?? "none")")
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side.")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "Checkpoint A: an id, best, latest, a tag, or MODEL:best.") var a: String
+    @Argument(help: "Checkpoint B, named the same ways.") var b: String
+    @Option(help: "The model best/latest/tags refer to when not prefixed with MODEL:.") var model: String?
+    @Option(help: "Faces per role to evaluate on (the lowest ids of the shared held-out faces).") var faces: Int = 32
+    @Option(help: "Write the side-by-side preview to this PNG.") var out: String?
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        if faces < 1 { throw ValidationError("--faces must be at least 1") }
+        if let o = out, !o.lowercased().hasSuffix(".png") { throw ValidationError("--out must name a .png file") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        let (c, preview) = try compareCheckpoints(project: p, a: a, b: b, model: model, faces: faces)
+        if let out { try writeFile(try PNGCodec.encode(preview), to: out) }
+        if output.json { try printJSON(c); return }
+        print("evaluated on the same \(c.srcFaces.count) src and \(c.dstFaces.count) dst faces (\(c.faceSource))")
+        print("\(pad("", 3)) \(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("now src", 9)) \(pad("now dst", 9)) \(pad("now mean", 9)) \(pad("stored val", 10)) \(pad("stored src", 10)) stored dst")
+        for (name, s) in [("A", c.a), ("B", c.b)] {
+            print("\(pad(name, 3)) \(pad("#\(s.id)", 6)) \(pad(s.model, 12)) \(pad(String(s.iteration), 8)) \(pad(lossText(s.evaluated.src), 9)) \(pad(lossText(s.evaluated.dst), 9)) "
+                  + "\(pad(lossText(s.evaluated.mean), 9)) \(pad(lossText(s.storedValLoss.mean), 10)) \(pad(lossText(s.storedLoss.src), 10)) \(lossText(s.storedLoss.dst))")
+        }
+        print(c.better == "tie" ? "tie on these faces" : "\(c.better.uppercased()) has the lower loss on these faces")
+        if let out { print("wrote \(out)") }
+    }
+}
+
+struct PlotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plot",
+        abstract: "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG.")
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "A model to plot (repeat for several; default all).") var model: [String] = []
+    @Flag(help: "Logarithmic loss axis.") var log = false
+    @Option(help: "The file to write: .png or .svg.") var out: String
+    @Option(help: "Width in pixels.") var width: Int = 1200
+    @Option(help: "Height in pixels.") var height: Int = 720
+    @Option(help: "The loss the fit projects the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
+
+    func validate() throws {
+        let o = out.lowercased()
+        if !o.hasSuffix(".png") && !o.hasSuffix(".svg") { throw ValidationError("--out must name a .png or .svg file") }
+        if !(400...8000).contains(width) || !(300...8000).contains(height) { throw ValidationError("--width must be 400...8000 and --height 300...8000") }
+        if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        if out.lowercased().hasSuffix(".svg") {
+            try writeFile(Data(try renderLossPlotSVG(project: p, models: model, log: log, width: width, height: height, target: targetLoss).utf8), to: out)
+        } else {
+            try writeFile(try PNGCodec.encode(try renderLossPlot(project: p, models: model, log: log, width: width, height: height, target: targetLoss)), to: out)
+        }
+        print("wrote \(out)")
+    }
+}
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay.")
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "Only this model (default: every model, each keeping its own).") var model: String?
+    @Option(help: "Keep the N checkpoints with the lowest held-out loss.") var keepBest: Int
+    @Option(help: "Keep the N latest checkpoints (at least 1: training resumes from the latest).") var keepLatest: Int
+    @Flag(help: "Then rewrite the file so it shrinks (needs free disk as large as the file).") var vacuum = false
+    @Flag(help: "Report what would be pruned without changing anything.") var dryRun = false
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        if keepBest < 0 { throw ValidationError("--keep-best must be 0 or more") }
+        if keepLatest < 1 { throw ValidationError("--keep-latest must be at least 1: training resumes from the latest checkpoint") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let r = try pruneCheckpoints(project: p, model: model, keepBest: keepBest, keepLatest: keepLatest, vacuum: vacuum, dryRun: dryRun)
+        if output.json { try printJSON(r); return }
+        for k in r.kept { print("keep  #\(k.id) \(k.model) iteration \(k.iteration) (\(k.reasons.joined(separator: ", ")))") }
+        print("\(dryRun ? "would prune" : "pruned") \(r.pruned.count) checkpoints" + (r.pruned.isEmpty ? "" : " (\(idRanges(r.pruned)))")
+              + ": \(byteCount(r.tensorBytesFreed)) of tensors" + (r.alreadyPruned.isEmpty ? "" : "; \(r.alreadyPruned.count) were pruned before"))
+        if r.vacuumed {
+            print("file: \(byteCount(r.fileBytesBefore)) -> \(byteCount(r.fileBytesAfter))")
+        } else if !dryRun && r.tensorBytesFreed > 0 {
+            print("the file keeps its size until --vacuum (SQLite reuses the freed pages)")
+        }
+    }
+}
+
+struct ExportModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-model",
+        abstract: "Write a checkpoint's weights as safetensors (float32, named as in the project), for other tools.")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
+    @Option(help: "The model, when the project has several and the checkpoint is not an id.") var model: String?
+    @Option(help: "The .safetensors file to write (replaced if it exists).") var out: String
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
+        print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+    }
+}
+
+/// Writes `data` to `path` whole (a temporary file renamed into place), or one clear error.
+func writeFile(_ data: Data, to path: String) throws {
+    do {
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw FacetError.file(path, "cannot be written (check the folder exists and is writable)")
+    }
+}
