@@ -156,7 +156,7 @@ struct DemoCommand: ParsableCommand {
 extension DemoCommand {
     /// The loss curve (raw, smoothed, validation points) as a PNG.
     func writeLossPlot(project: Project, out: String) throws {
-        let image = try renderLossPlot(project: project, models: ["demo"], width: 1200, height: 720)
+        let image = try renderLossPlot(project: project, models: ["demo"], log: true, width: 1200, height: 720)
         do {
             try PNGCodec.encode(image).write(to: URL(fileURLWithPath: out))
         } catch {
