@@ -37,7 +37,7 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
     public var targetIteration: Int?
     /// True when doubling the iterations is projected to lower the loss by less than 1%.
     public var flattened: Bool
-    /// Root-mean-square error of the fit against the smoothed curve.
+    /// Root-mean-square relative error of the fit against the binned curve.
     public var rmse: Double
 
     /// The fitted loss at iteration `k`.
@@ -51,27 +51,28 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
         return "floor \(format(floor)), \(when), " + (flattened ? "flattened" : "still falling")
     }
 
-    private func format(_ v: Double) -> String { String(format: v < 0.01 ? "%.2e" : "%.4f", v) }
+    private func format(_ v: Double) -> String { String(format: v != 0 && abs(v) < 0.01 ? "%.2e" : "%.4f", v) }
 }
 
 public enum Convergence {
-    /// Fits `a * k^-b + c` to the smoothed curve of (iteration, loss) pairs. Returns nil for fewer
+    /// Fits `a * k^-b + c` to the binned curve of (iteration, loss) pairs. Returns nil for fewer
     /// than 8 points. `target` nil projects "within 5% of the floor".
     ///
     /// For each candidate floor c (a grid below the smallest loss, then refined by golden-section
     /// search) log(loss - c) is linear in log k, so a and b come from least squares; the c with
-    /// the least squared error in loss units wins. A curve that does not fall gets b = 0.
+    /// the least squared relative error wins (so the early, large losses do not outweigh the tail). A curve that does not fall gets b = 0.
     public static func fit(iterations: [Int], losses: [Double], target: Double? = nil) -> ConvergenceFit? {
         let pairs = zip(iterations, losses).filter { $0.0 >= 1 && $0.1.isFinite && $0.1 > 0 }
         guard pairs.count >= 8 else { return nil }
-        let smoothed = movingAverage(pairs.map { $0.1 }, window: smoothingWindow(count: pairs.count))
-        // At most ~400 evenly spaced points: the fit is the same, the cost bounded for long runs.
-        let stride = max(1, pairs.count / 400)
-        // The first points of a trailing average lag the curve; skip the first window.
-        let skip = min(smoothingWindow(count: pairs.count), pairs.count / 4)
+        // Means of consecutive bins (at most ~200): noise averages out without the lag a trailing
+        // average has on a falling curve (which would make it look steeper than it is).
+        let bin = max(1, pairs.count / 200)
         var ks: [Double] = [], ys: [Double] = []
-        for i in Swift.stride(from: skip, to: pairs.count, by: stride) { ks.append(Double(pairs[i].0)); ys.append(smoothed[i]) }
-        if ks.last != Double(pairs.last!.0) { ks.append(Double(pairs.last!.0)); ys.append(smoothed.last!) }
+        for start in Swift.stride(from: 0, to: pairs.count, by: bin) {
+            let part = pairs[start..<min(start + bin, pairs.count)]
+            ks.append(part.reduce(0.0) { $0 + Double($1.0) } / Double(part.count))
+            ys.append(part.reduce(0.0) { $0 + $1.1 } / Double(part.count))
+        }
         let lk = ks.map { log($0) }
         let minY = ys.min()!
 
@@ -90,7 +91,7 @@ public enum Convergence {
             let la = (sy + b * sx) / n
             let a = exp(la)
             var sse = 0.0
-            for i in 0..<ks.count { let r = a * pow(ks[i], -b) + c - ys[i]; sse += r * r }
+            for i in 0..<ks.count { let r = (a * pow(ks[i], -b) + c - ys[i]) / ys[i]; sse += r * r }
             return (a, b, sse)
         }
 

@@ -58,8 +58,8 @@ final class PlotTests: XCTestCase {
         XCTAssertEqual(fit.b, 0.7, accuracy: 0.15)
         // 2 * k^-0.7 = 0.01 at k = 200^(1/0.7) ~ 1944.
         let k = try XCTUnwrap(fit.targetIteration)
-        XCTAssertGreaterThan(k, 1000)
-        XCTAssertLessThan(abs(Double(k) - 1944) / 1944, 0.35)
+        // The projection is sensitive to the fitted floor (0.01 above it), so a factor-2 band.
+        XCTAssertTrue((1200...4000).contains(k), "projected \(k)")
         XCTAssertFalse(fit.flattened)
         // A target under the floor is never reached.
         XCTAssertNil(Convergence.fit(iterations: ks, losses: ys, target: 0.2)!.targetIteration)
