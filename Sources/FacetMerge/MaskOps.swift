@@ -1,5 +1,6 @@
 /// Merge masks: the landmark hull, erosion/dilation by an ellipse and Gaussian blur, as DeepFaceLab's MergeMasked does.
 import FacetCore
+import FacetVision
 import Foundation
 
 /// A single-channel float plane (mask values 0...1), row-major. Internal working storage of the merge.
@@ -59,7 +60,7 @@ enum MaskOps {
     /// pixel is inside when its centre is (cv2.fillConvexPoly's rule, closely).
     static func hull(points: [Point2], size: Int) -> Plane {
         var plane = Plane(width: size, height: size)
-        let hull = convexHull(points)
+        let hull = FacetVision.convexHull(points)
         guard hull.count >= 3 else { return plane }
         plane.values.withUnsafeMutableBufferPointer { v in
             for y in 0..<size {
@@ -83,23 +84,6 @@ enum MaskOps {
             }
         }
         return plane
-    }
-
-    /// Andrew's monotone chain, counter-clockwise, without collinear points.
-    static func convexHull(_ points: [Point2]) -> [Point2] {
-        let p = points.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
-        guard p.count >= 3 else { return p }
-        func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
-        var lower: [Point2] = [], upper: [Point2] = []
-        for q in p {
-            while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
-            lower.append(q)
-        }
-        for q in p.reversed() {
-            while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
-            upper.append(q)
-        }
-        return Array(lower.dropLast() + upper.dropLast())
     }
 
     /// DeepFaceLab's mask processing: erode (`amount` > 0) or dilate (< 0) with an ellipse of

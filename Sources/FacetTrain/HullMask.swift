@@ -1,23 +1,6 @@
 /// The training target mask: the convex hull of the 68 landmarks, rasterised with soft edges.
 import FacetCore
-
-/// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in image coordinates
-/// (y down), without repeated or collinear points. Fewer than 3 distinct points give them back.
-func convexHull(_ points: [Point2]) -> [Point2] {
-    let p = points.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
-    guard p.count >= 3 else { return p }
-    func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
-    var lower: [Point2] = [], upper: [Point2] = []
-    for q in p {
-        while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
-        lower.append(q)
-    }
-    for q in p.reversed() {
-        while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
-        upper.append(q)
-    }
-    return Array(lower.dropLast() + upper.dropLast())
-}
+import FacetVision
 
 /// A `size x size` grey mask (255 inside) of the landmarks' convex hull, with landmarks in the
 /// mask's pixel coordinates (pixel centres at integers, as `Image.warped` samples them, so pixel

@@ -36,8 +36,8 @@ func hullMask(of points: [Point2], width: Int, height: Int) -> Image {
 }
 
 /// The convex hull, counter-clockwise in a y-down image (Andrew's monotone chain); collinear
-/// points are dropped.
-func convexHull(_ points: [Point2]) -> [Point2] {
+/// points and non-finite points are dropped. Shared by training and merge masks.
+public func convexHull(_ points: [Point2]) -> [Point2] {
     let p = points.filter { $0.x.isFinite && $0.y.isFinite }.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
     guard p.count >= 3 else { return p }
     func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }

@@ -5,6 +5,7 @@ import FacetCore
 import FacetMedia
 import FacetNN
 import FacetStore
+import FacetVision
 import GRDB
 @testable import FacetTrain
 
