@@ -5,12 +5,16 @@ import FacetMedia
 import FacetStore
 
 /// An embedded video's bytes as FFmpeg's custom AVIO reads them: straight from the project's chunks.
-final class StoredVideoBytes: RandomAccessByteSource, @unchecked Sendable {
+/// The one adapter from the store's chunk reader (FacetStore, which knows no FFmpeg) to FacetMedia's
+/// byte source: decoding here, and the merge's audio copy. The store's reader is used by one thread
+/// at a time; the lock makes concurrent `read` calls (allowed by the protocol) safe.
+public final class StoredVideoBytes: RandomAccessByteSource, @unchecked Sendable {
     private let bytes: StoredMediaBytes
     private let lock = NSLock()
-    init(_ bytes: StoredMediaBytes) { self.bytes = bytes }
-    var size: Int64 { bytes.size }
-    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    /// The bytes of embedded video `mediaId` of `project`.
+    public init(project: Project, mediaId: Int64) throws { bytes = try project.storedBytes(mediaId: mediaId) }
+    public var size: Int64 { bytes.size }
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         lock.lock(); defer { lock.unlock() }
         return try bytes.read(at: offset, into: buffer)
     }
@@ -51,7 +55,7 @@ public final class MediaFrames {
             }
             decoder = try VideoDecoder(path: path, fps: fps)
         } else {
-            decoder = try VideoDecoder(source: StoredVideoBytes(try project.storedBytes(mediaId: id)), name: media.name, fps: fps)
+            decoder = try VideoDecoder(source: StoredVideoBytes(project: project, mediaId: id), name: media.name, fps: fps)
         }
     }
 

@@ -10,8 +10,9 @@ public enum AudioSource {
 }
 
 /// Encodes RGB frames to an H.264 yuv420p video (mp4, mov or mkv by the path's extension), copying
-/// the first audio stream of `audioFrom` without re-encoding. The file appears at `path` only when
-/// `finish()` succeeds: until then it is written beside it under a hidden temporary name.
+/// the first audio stream of `audioFrom` (or the slice of it under `audioSpan`) without re-encoding.
+/// The file appears at `path` only when `finish()` succeeds: until then it is written beside it
+/// under a hidden temporary name.
 ///
 /// Cost per frame: one swscale RGB to YUV conversion and libx264's encode (its own threads).
 public final class VideoEncoder {
@@ -39,9 +40,11 @@ public final class VideoEncoder {
 
     /// Opens the output. `fps` may be fractional (29.97 is stored as 30000/1001); `crf` is libx264's
     /// quality (0 lossless ... 51 worst, 18 visually lossless); `metadata` goes into the container
-    /// (e.g. ["comment": "synthetic media: face-swapped with Facet"]).
+    /// (e.g. ["comment": "synthetic media: face-swapped with Facet"]). `audioSpan` (seconds from the
+    /// first video frame of `audioFrom`) copies only the audio packets that overlap it, moved to start
+    /// at 0: the sound of a slice of frames (packet-exact, so within one audio packet, ~23 ms for AAC).
     public init(path: String, width: Int, height: Int, fps: Double, crf: Int = 18, preset: String = "medium",
-                metadata: [String: String] = [:], audioFrom: AudioSource? = nil) throws {
+                metadata: [String: String] = [:], audioFrom: AudioSource? = nil, audioSpan: Range<Double>? = nil) throws {
         _ = FFmpeg.configureLogging
         self.path = path
         self.width = width
@@ -79,7 +82,7 @@ public final class VideoEncoder {
         }
         videoStream = stream
         // Every stored property is set from here on, so a throw runs deinit, which frees what was made.
-        if let audioFrom { audio = try AudioCopy(from: audioFrom, into: context, outputName: path) }
+        if let audioFrom { audio = try AudioCopy(from: audioFrom, span: audioSpan, into: context, outputName: path) }
 
         let rate = av_d2q(fps, 1_001_000)
         try openVideoEncoder(encoder, rate: rate, crf: crf, preset: preset)
@@ -220,9 +223,11 @@ private final class AudioCopy {
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var holding = false
     private var done = false
+    /// With a span: the packets overlapping start..<end (audio time base) are copied, shifted by -start.
+    private var span: (start: Int64, end: Int64)?
 
     /// Nil when the source has no audio.
-    init?(from source: AudioSource, into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
+    init?(from source: AudioSource, span seconds: Range<Double>?, into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
         switch source {
         case .file(let path): input = try MediaInput(path: path)
         case .source(let bytes, let name): input = try MediaInput(source: bytes, name: name)
@@ -245,6 +250,19 @@ private final class AudioCopy {
         out.pointee.codecpar.pointee.codec_tag = 0
         out.pointee.time_base = stream.pointee.time_base
         for other in input.streams where other != stream { other.pointee.discard = AVDISCARD_ALL }
+        if let seconds {
+            // Seconds count from the first video frame: the container's clock at the video's start.
+            var origin = 0.0
+            if let v = input.streams.first(where: { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO }),
+               v.pointee.start_time != FFmpeg.noTimestamp {
+                origin = Double(v.pointee.start_time) * av_q2d(v.pointee.time_base)
+            }
+            let base = av_q2d(stream.pointee.time_base)
+            let start = Int64(((origin + seconds.lowerBound) / base).rounded()), end = Int64(((origin + seconds.upperBound) / base).rounded())
+            span = (start, end)
+            // Start reading at the slice (nothing has been read yet: if the seek fails, from the top).
+            if start > 0 { _ = av_seek_frame(input.context, index, start, AVSEEK_FLAG_BACKWARD) }
+        }
     }
 
     deinit { av_packet_free(&packet) }
@@ -258,6 +276,17 @@ private final class AudioCopy {
                 if status == FFmpeg.endOfFile { done = true; return }
                 guard status >= 0 else { throw input.readError(status, doing: "cannot read the audio to copy") }
                 guard packet.pointee.stream_index == inputStream.pointee.index else { av_packet_unref(packet); continue }
+                if let span {
+                    let t = packet.pointee.pts != FFmpeg.noTimestamp ? packet.pointee.pts : packet.pointee.dts
+                    if t != FFmpeg.noTimestamp {
+                        // Ends before the slice: skip it (a slice from 0 keeps the encoder's priming
+                        // packet, as the whole copy does). Starts at or after its end: done.
+                        if span.start > 0 && t + max(packet.pointee.duration, 1) <= span.start { av_packet_unref(packet); continue }
+                        if t >= span.end { av_packet_unref(packet); done = true; return }
+                    }
+                    if packet.pointee.pts != FFmpeg.noTimestamp { packet.pointee.pts -= span.start }
+                    if packet.pointee.dts != FFmpeg.noTimestamp { packet.pointee.dts -= span.start }
+                }
                 holding = true
             }
             let time = packet.pointee.dts != FFmpeg.noTimestamp ? packet.pointee.dts : packet.pointee.pts

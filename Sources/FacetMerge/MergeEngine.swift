@@ -57,9 +57,9 @@ public enum MergeEngine {
         return out
     }
 
-    /// Merges the destination video into `output` (H.264 mp4): every frame, or only `frames` (then
-    /// without audio, which would not line up). The file appears only when the whole video is
-    /// written; on any error nothing is left at `output`.
+    /// Merges the destination video into `output` (H.264 mp4) with its audio: every frame, or only
+    /// `frames` with the audio of their time span (frame A's start to frame B's end). The file
+    /// appears only when the whole video is written; on any error nothing is left at `output`.
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
                              output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
@@ -68,9 +68,10 @@ public enum MergeEngine {
         let faces = try faces(in: project, media: media, frames: frames, faceType: faceType)
         // Opening the frames checks a linked file's hash before anything is written.
         let source = try MediaFrames(project: project, media: media)
-        let audio: AudioSource? = (media.hasAudio && (frames == nil)) ? try audioSource(project: project, media: media) : nil
+        let audio: AudioSource? = media.hasAudio ? try audioSource(project: project, media: media) : nil
+        let span = frames.map { Double($0.lowerBound) / media.fps ..< Double($0.upperBound + 1) / media.fps }
         let encoder = try VideoEncoder(path: output, width: media.width, height: media.height, fps: media.fps,
-                                       crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio)
+                                       crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio, audioSpan: span)
         let range = frames ?? 0...max(0, media.frameCount - 1)
         let expected = frames.map { $0.count } ?? media.frameCount
         let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
@@ -122,18 +123,6 @@ public enum MergeEngine {
     /// Where the encoder copies the destination's audio from: the project's chunks or the linked file.
     static func audioSource(project: Project, media: MediaRecord) throws -> AudioSource {
         if media.storage == "linked" { return .file(path: media.path ?? media.name) }
-        return .source(LockedStoredBytes(try project.storedBytes(mediaId: media.id!)), name: media.name)
-    }
-}
-
-/// A stored video's bytes for FFmpeg's reader; the store's reader is used by one thread at a time.
-final class LockedStoredBytes: RandomAccessByteSource, @unchecked Sendable {
-    private let bytes: StoredMediaBytes
-    private let lock = NSLock()
-    init(_ bytes: StoredMediaBytes) { self.bytes = bytes }
-    var size: Int64 { bytes.size }
-    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        lock.lock(); defer { lock.unlock() }
-        return try bytes.read(at: offset, into: buffer)
+        return .source(try StoredVideoBytes(project: project, mediaId: media.id!), name: media.name)
     }
 }

@@ -29,7 +29,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Colour transfer to the destination face: none, rct, lct, hist-match or idt (default none).") var color: ColorTransfer?
     @Option(help: "H.264 quality, 0 (lossless) ... 51 (default 18).") var crf: Int?
     @Option(help: "x264 preset, ultrafast ... veryslow (default medium).") var preset: String?
-    @Option(help: "Only frames A..B (inclusive) of the dst video, without audio.") var frames: String?
+    @Option(help: "Only frames A..B (inclusive) of the dst video, with the audio of their time span.") var frames: String?
     @Option(help: "Write only this frame (full-rate index) as an image, to tune settings quickly.") var preview: Int?
     @Option(help: "Save the settings under this name in the project (default: last).") var config: String = "last"
     @Option(help: "Start from settings saved under this name; options given here override them.") var fromConfig: String?

@@ -57,15 +57,33 @@ final class MergeEngineTests: MergeTestCase {
         }
     }
 
-    /// --frames: exactly those frames, no audio.
+    /// --frames: exactly those frames, with the destination's audio of their time span: its packets,
+    /// copied unchanged, from frame A's start to frame B's end.
     func testFrameRange() throws {
         let (p, media) = try MergeFixture.makeProject(at: path("work.facet"))
         let out = path("part.mp4")
         let stats = try MergeEngine.merge(project: p, media: media, swapper: ShiftedSwapper(resolution: 64),
-                                          options: MergeOptions(mask: .hull, preset: "ultrafast"), output: out, frames: 10...19)
-        XCTAssertEqual(stats.frames, 10)
-        XCTAssertEqual(try probe(out, ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"]), "10")
-        XCTAssertEqual(try probe(out, ["-select_streams", "a", "-show_entries", "stream=codec_name", "-of", "csv=p=0"]), "")
+                                          options: MergeOptions(mask: .hull, preset: "ultrafast"), output: out, frames: 45...104)
+        XCTAssertEqual(stats.frames, 60)
+        XCTAssertEqual(try probe(out, ["-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"]), "60")
+        XCTAssertEqual(try probe(out, ["-select_streams", "a", "-show_entries", "stream=codec_name", "-of", "csv=p=0"]), "aac")
+        // 60 frames at 30/s: 2 s of sound, within one AAC packet (1024 samples at 44.1 kHz, 23 ms) each end.
+        let audioSeconds = try XCTUnwrap(Double(try probe(out, ["-select_streams", "a:0", "-show_entries", "stream=duration", "-of", "csv=p=0"])))
+        XCTAssertEqual(audioSeconds, 2.0, accuracy: 0.05)
+        // The right slice: the output's audio packets are the source's from 1.5 s (frame 45) to 3.5 s.
+        func packets(_ file: String) throws -> [(time: Double, size: Int)] {
+            try probe(file, ["-select_streams", "a:0", "-show_entries", "packet=pts_time,size", "-of", "csv=p=0"])
+                .split(separator: "\n").map { line in
+                    let f = line.split(separator: ",")
+                    return (Double(f[0]) ?? .nan, Int(f[1]) ?? -1)
+                }
+        }
+        let copied = try packets(out), source = try packets(MergeFixture.dstVideo)
+        let first = try XCTUnwrap(source.firstIndex { $0.time + 1024.0 / 44100 > 1.5 + 1e-6 })
+        XCTAssertGreaterThan(copied.count, 80)
+        XCTAssertEqual(copied.map(\.size), source[first..<(first + copied.count)].map(\.size))
+        XCTAssertEqual(copied[0].time, source[first].time - 1.5, accuracy: 0.001, "the audio keeps its place against the frames")
+        XCTAssertGreaterThanOrEqual(source[first + copied.count].time, 3.5 - 1e-6, "the slice stops at frame 104's end")
         XCTAssertThrowsError(try MergeEngine.merge(project: p, media: media, swapper: ShiftedSwapper(resolution: 64),
                                                    options: MergeOptions(), output: path("no.mp4"), frames: 240...260)) { e in
             XCTAssertTrue("\(e)".contains("outside dst video"), "\(e)")
