@@ -73,8 +73,10 @@ public let maxPairwiseFaces = 20_000
 
 extension Project {
     /// Ids of the faces matching `query`, in the order of `sort`. Column sorts are one indexed query
-    /// (O(n log n) at worst, O(n) with the column's index). `hist` and `hist_dissim` read the stored
-    /// histograms and compute all n^2 / 2 distances with BLAS (about 0.3 s for 5,000 faces);
+    /// (O(n log n) at worst, O(n) with the column's index). `hist` reads the stored histograms and
+    /// bounds all n^2 / 2 distances with float32 BLAS, computing exact distances only where the bounds
+    /// cannot decide (`BoundedHistogramChain`; histograms it cannot bound take the double-precision
+    /// `HistogramChain`); `hist_dissim` computes all n^2 / 2 distances with double BLAS;
     /// `best:N` reads signatures and histograms of the faces matching `query`.
     /// `query.sort`, `limit` and `offset` are ignored for the order; `limit` caps the result.
     public func sortedFaceIDs(matching query: FaceQuery, by sort: CurationSort) throws -> [Int64] {
@@ -89,8 +91,11 @@ extension Project {
             return try faceIDs(matching: q)
         case .hist(let reversed):
             q.sort = []
-            let m = try histogramMatrix(faceIDs: try pairwiseSelection(q, sort))
-            ids = HistogramChain.order(m).map { m.ids[$0] }
+            let selected = try pairwiseSelection(q, sort)
+            let histograms = try loadHistograms(faceIDs: selected)
+            let order = histograms.withUnsafeBufferPointer { b in b.baseAddress.flatMap { BoundedHistogramChain.order($0, count: selected.count) } }
+                ?? HistogramChain.order(HistogramMatrix(ids: selected, histograms: histograms))
+            ids = order.map { selected[$0] }
             if reversed { ids.reverse() }
         case .histDissim(let reversed):
             q.sort = []

@@ -73,8 +73,12 @@ public struct FaceQuery: Sendable {
         return (parts.isEmpty ? "1" : parts.joined(separator: " AND "), args)
     }
 
+    /// The sort keys, then the id, in the direction of the first key: `-FIELD` is exactly the
+    /// reverse of `FIELD`, and a (role[, status], FIELD) index (which holds the id last, ascending)
+    /// gives the whole order in one walk, forwards or backwards, with no sort step.
     func orderClause() -> String {
-        let keys = sort.map { "face.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" } + ["face.id ASC"]
+        let tie = sort.first?.descending == true ? "DESC" : "ASC"
+        let keys = sort.map { "face.\($0.field.rawValue) \($0.descending ? "DESC" : "ASC")" } + ["face.id \(tie)"]
         return keys.joined(separator: ", ")
     }
 }

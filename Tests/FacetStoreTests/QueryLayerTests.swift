@@ -30,11 +30,12 @@ final class QueryLayerTests: StoreTestCase {
                     case .faceSize: f.faceSize
                     }
                 }
-                // Expected: stable order by key, ties by id, computed here independently.
+                // Expected: order by key, ties by id in the same direction (so -FIELD is the exact
+                // reverse of FIELD), computed here independently.
                 let expected = all.sorted { a, b in
                     let ka = key(a), kb = key(b)
                     if ka != kb { return desc ? ka > kb : ka < kb }
-                    return a.id < b.id
+                    return desc ? a.id > b.id : a.id < b.id
                 }.map(\.id)
                 XCTAssertEqual(got.map(\.id), expected, "sort \(desc ? "-" : "")\(field.rawValue)")
             }
