@@ -33,8 +33,11 @@ let package = Package(
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
         // The neural-network engine.
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        // Run-time CPU feature checks (cpuid), and the kernels built for AVX-512, called only where it runs.
+        .target(name: "CCPUFeatures"),
+        .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
         // Detection, landmarks, alignment, signatures.
-        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
         // The import and extraction engines: media and faces into the project, through FacetStore.
         .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
         // Curation that needs images: export of the curated set, sample faces from real frames.

@@ -1,6 +1,17 @@
 /// The kernels MTCNN's networks run on: convolution (direct SIMD; im2col + sgemm in debug builds), TF max pooling, INTER_AREA resampling.
+import CCPUFeatures
 import COpenBLAS
 import FacetCore
+import FacetKernelsAVX512
+import Foundation
+
+/// Which direct-convolution kernel release builds run: the AVX-512 one (FacetKernelsAVX512, six pixels x
+/// 32 channels in ZMM registers) where the processor and OS support it, else the AVX2 one here.
+/// `FACET_NO_AVX512=1` forces the AVX2 kernel (for comparisons).
+enum ConvKernel {
+    static let avx512Available = facet_cpu_has_avx512() != 0
+    static let useAVX512 = avx512Available && ProcessInfo.processInfo.environment["FACET_NO_AVX512"] == nil
+}
 
 /// Immutable float32 weights at a stable address, so kernels take raw pointers without copying.
 final class WeightBuffer: @unchecked Sendable {
@@ -72,8 +83,19 @@ struct ConvLayer: Sendable {
         #if DEBUG
         forwardGEMM(input, n: n, h: h, w: w, into: output)
         #else
-        forwardDirect(input, n: n, h: h, w: w, into: output)
+        if ConvKernel.useAVX512 {
+            forwardAVX512(input, n: n, h: h, w: w, into: output)
+        } else {
+            forwardDirect(input, n: n, h: h, w: w, into: output)
+        }
         #endif
+    }
+
+    /// The AVX-512 kernel; only call where `ConvKernel.avx512Available`. Bit-identical to `forwardDirect`.
+    func forwardAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
+        convDirectAVX512(input, n: n, h: h, w: w, kh: kh, kw: kw, cin: cin, cout: cout,
+                         packed: packed.pointer, bias: bias.pointer, alpha: alpha.map { UnsafePointer($0.pointer) },
+                         into: output)
     }
 
     /// The SIMD kernel: what release builds run.

@@ -17,7 +17,8 @@ final class MTCNNKernelTests: XCTestCase {
     /// by its six-pixel tiles, a short last tile) and im2col + sgemm, equal a naive VALID convolution
     /// with bias and PReLU.
     func testConvolutionMatchesNaiveLoops() {
-        for (n, h, w, cin, cout, kh, kw) in [(2, 7, 9, 5, 21, 3, 2), (1, 12, 12, 3, 10, 3, 3), (3, 4, 4, 48, 64, 2, 2), (1, 5, 3, 2, 6, 1, 1)] {
+        for (n, h, w, cin, cout, kh, kw) in [(2, 7, 9, 5, 21, 3, 2), (1, 12, 12, 3, 10, 3, 3), (3, 4, 4, 48, 64, 2, 2), (1, 5, 3, 2, 6, 1, 1),
+                                             (1, 9, 11, 4, 48, 3, 3), (2, 6, 7, 3, 16, 2, 3), (1, 3, 20, 5, 33, 1, 1)] {
             let weight = noise(kh * kw * cin * cout, seed: 1), bias = noise(cout, seed: 2)
             let alpha = noise(cout, seed: 3).map { abs($0) * 0.5 }
             let input = noise(n * h * w * cin, seed: 4)
@@ -27,6 +28,15 @@ final class MTCNNKernelTests: XCTestCase {
             input.withUnsafeBufferPointer { i in
                 direct.withUnsafeMutableBufferPointer { o in layer.forwardDirect(i.baseAddress!, n: n, h: h, w: w, into: o.baseAddress!) }
                 gemm.withUnsafeMutableBufferPointer { o in layer.forwardGEMM(i.baseAddress!, n: n, h: h, w: w, into: o.baseAddress!) }
+            }
+            // The AVX-512 kernel (tiles of 8 x 16, 6 x 32 and 6 x 16 channels) runs the same fused
+            // multiply-adds in the same order: bit-identical to the AVX2 one.
+            if ConvKernel.avx512Available {
+                var wide = [Float](repeating: .nan, count: direct.count)
+                input.withUnsafeBufferPointer { i in
+                    wide.withUnsafeMutableBufferPointer { o in layer.forwardAVX512(i.baseAddress!, n: n, h: h, w: w, into: o.baseAddress!) }
+                }
+                XCTAssertEqual(wide, direct, "AVX-512 kernel, n\(n) \(h)x\(w)x\(cin) -> \(cout), kernel \(kh)x\(kw)")
             }
             var worst: Float = 0
             for b in 0..<n {

@@ -15,7 +15,9 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "FacetCore", swiftSettings: fastMath),
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
-        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        .target(name: "CCPUFeatures"),
+        .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
         .executableTarget(name: "bench-detect", dependencies: ["FacetCore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v6]
