@@ -101,12 +101,18 @@ extension Project {
     // MARK: Models
 
     /// Creates a model and records its train/validation split in one transaction.
-    /// Refuses a name already taken, saying how to resume it instead.
-    public func createModel(_ model: ModelRecord, split: ModelFaceSplit) throws -> ModelRecord {
+    /// Refuses a name already taken, saying how to resume it instead; with `replacingUnsaved`, a
+    /// model of that name that has no checkpoint (its first run was killed before saving one) is
+    /// deleted with its split and losses in the same transaction, so the new one starts afresh.
+    public func createModel(_ model: ModelRecord, split: ModelFaceSplit, replacingUnsaved: Bool = false) throws -> ModelRecord {
         let name = model.name
         return try write("creating model '\(name)'") { db in
-            if try Int.fetchOne(db, sql: "SELECT 1 FROM model WHERE name = ?", arguments: [name]) != nil {
-                throw FacetError.file(self.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+            if let old = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) {
+                let saved = try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoint WHERE model_id = ?", arguments: [old]) ?? 0
+                guard replacingUnsaved && saved == 0 else {
+                    throw FacetError.file(self.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+                }
+                try db.execute(sql: "DELETE FROM model WHERE id = ?", arguments: [old])
             }
             var m = model
             try m.insert(db)
@@ -170,7 +176,18 @@ extension Project {
     /// (a resumed run redoes the iterations after its checkpoint).
     public func appendLosses(modelId: Int64, _ rows: [LossRow]) throws {
         guard !rows.isEmpty else { return }
-        try write("saving losses") { db in try Project.insertLosses(db, modelId: modelId, rows) }
+        try write("saving losses") { db in
+            try self.requireModelRow(db, modelId)
+            try Project.insertLosses(db, modelId: modelId, rows)
+        }
+    }
+
+    /// A run's model must still exist when it writes: another `facet train` may have started a
+    /// model of the same name afresh (it had no checkpoint yet), deleting this one.
+    private func requireModelRow(_ db: Database, _ modelId: Int64) throws {
+        if try Int.fetchOne(db, sql: "SELECT 1 FROM model WHERE id = ?", arguments: [modelId]) == nil {
+            throw FacetError.file(path, "no longer has model #\(modelId) (another facet train started a model of that name afresh before this run saved a checkpoint); this run stops")
+        }
     }
 
     private static func insertLosses(_ db: Database, modelId: Int64, _ rows: [LossRow]) throws {
@@ -215,6 +232,7 @@ extension Project {
                                tensors: (CheckpointTensorWriter) throws -> Void) throws -> CheckpointRecord {
         let id: Int64 = try withoutActuallyEscaping(tensors) { tensors in
             try write("saving the checkpoint at iteration \(c.iteration)") { db in
+                try self.requireModelRow(db, c.modelId)
                 try Project.insertLosses(db, modelId: c.modelId, losses)
                 if dropOlderOptimizerState {
                     try db.execute(sql: """

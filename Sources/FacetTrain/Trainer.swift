@@ -87,13 +87,16 @@ public final class Trainer {
     public let project: Project
     public private(set) var model: ModelRecord
     public let options: ModelOptions
-    public let network: Quick96
+    public let network: any SwapNetwork
     /// The last completed iteration (0 before the first).
     public private(set) var iteration: Int
     /// The checkpoint this run resumed from.
     public let resumedFrom: CheckpointRecord?
     /// Whether the optimizer state came back with the weights on resume.
     public let resumedOptimizerState: Bool
+    /// Whether a model of this name without any checkpoint (a first run killed before its first
+    /// save) was replaced by this new one.
+    public private(set) var replacesUnsavedModel = false
 
     let batchSize: Int
     let seed: UInt64
@@ -137,10 +140,15 @@ public final class Trainer {
         } else {
             guard let a = run.architecture else { throw FacetError("name an architecture with --model (\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume one with --resume NAME") }
             let name = run.name ?? a.rawValue
-            if try project.model(named: name) != nil {
-                throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+            if let old = try project.model(named: name) {
+                // A model without a checkpoint is what a first run killed before its first save
+                // leaves: nothing to keep, so the same command starts it afresh.
+                guard try project.checkpoints(modelId: old.id!).isEmpty else {
+                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+                }
+                replacesUnsavedModel = true
             }
-            modelOptions = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer)
+            modelOptions = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
         }
         options = modelOptions
         batchSize = run.batchSize ?? modelOptions.batchSize
@@ -213,9 +221,9 @@ public final class Trainer {
             try project.discardLosses(modelId: m.id!, after: iteration)
         } else {
             let a = modelOptions.architecture
-            let record = ModelRecord(name: run.name ?? a.rawValue, architecture: a.rawValue, resolution: r, faceType: "full",
+            let record = ModelRecord(name: run.name ?? a.rawValue, architecture: a.rawValue, resolution: r, faceType: modelOptions.faceType,
                                      optionsJson: try modelOptions.json(), seed: Int64(bitPattern: seed))
-            model = try project.createModel(record, split: split)
+            model = try project.createModel(record, split: split, replacingUnsaved: replacesUnsavedModel)
             resumedOptimizerState = false
             resumedFrom = nil
             iteration = 0

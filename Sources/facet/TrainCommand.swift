@@ -67,6 +67,9 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(project: project, options: options)
         // After the checks, so a refused request stays one line on stderr.
         if let warning = Engine.blasKernelWarning { FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8)) }
+        if trainer.replacesUnsavedModel {
+            FileHandle.standardError.write(Data("model '\(trainer.model.name)' had no checkpoint (its first run stopped before saving one): starting it afresh\n".utf8))
+        }
         let counts = trainer.faceCounts
         let from = trainer.resumedFrom.map { " from checkpoint #\($0.id) at iteration \($0.iteration)" + (trainer.resumedOptimizerState ? "" : " (no optimizer state stored: it starts afresh)") } ?? ""
         FileHandle.standardError.write(Data(("""

@@ -1,0 +1,207 @@
+/// Issue #10 in the test suite: SIGKILL at random moments of `facet extract` and `facet train`
+/// (a short version of Tools/stress), a training run killed before its first checkpoint, and the
+/// project file checked after every fault: integrity, foreign keys, no orphans, and a rerun that
+/// reaches the counts of an uninterrupted run.
+import XCTest
+import Foundation
+import FacetStore
+
+class ReliabilityTestCase: CLITestCase {
+    /// A project with both sample videos imported (base for extraction trials) and one with their
+    /// faces extracted too (base for training trials), made once per process.
+    nonisolated(unsafe) static var imported: String?
+    nonisolated(unsafe) static var extracted: String?
+    /// How long the uninterrupted extraction of both roles took, and its counts.
+    nonisolated(unsafe) static var extractSeconds: Double = 0
+    nonisolated(unsafe) static var extractCounts: ProjectCounts?
+
+    static let fps = "3"
+    static let extractArgs = ["--fps", fps, "--size", "96"]
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        if Self.extracted == nil {
+            let base = NSTemporaryDirectory() + "facet-reliability-\(getpid())"
+            try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+            let imported = base + "/imported.facet", extracted = base + "/extracted.facet"
+            for f in [imported, extracted] { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: f + s) } }
+            XCTAssertEqual(try facet(["init", imported]).status, 0)
+            for (role, video) in [("src", "src-d18.mp4"), ("dst", "dst-d19.mp4")] {
+                let r = try facet(["import", imported, "--role", role, Self.fixtures + "/video/" + video])
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+            try FileManager.default.copyItem(atPath: imported, toPath: extracted)
+            let start = Date()
+            for role in ["src", "dst"] {
+                let r = try facet(["extract", extracted, "--role", role] + Self.extractArgs)
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+            Self.extractSeconds = Date().timeIntervalSince(start)
+            let p = try Project(path: extracted, mode: .readOnly)
+            Self.extractCounts = try p.counts()
+            try p.close()
+            Self.imported = imported
+            Self.extracted = extracted
+        }
+    }
+
+    /// A copy of a base project in this test's folder.
+    func copy(_ base: String, to name: String) throws -> String {
+        let file = path(name)
+        for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file + s) }
+        try FileManager.default.copyItem(atPath: base, toPath: file)
+        return file
+    }
+
+    /// Starts `facet args` without waiting; output goes to files in the test folder.
+    func start(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.facetBinary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardInput = FileHandle.nullDevice
+        let err = path(".bg-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: err, contents: nil)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try p.run()
+        return p
+    }
+
+    /// SIGKILLs a started command (if still running) and waits for it; true if it was killed.
+    @discardableResult
+    func kill9(_ p: Process) -> Bool {
+        let running = p.isRunning
+        if running { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        return running && p.terminationReason == .uncaughtSignal
+    }
+
+    /// Problems with the file: SQLite's checks, Facet's invariants, and `facet info` opening it.
+    func problems(_ file: String) throws -> [String] {
+        let p = try Project(path: file, mode: .readOnly)
+        var found = try p.integrityProblems()
+        try p.close()
+        let info = try facet(["info", file])
+        if info.status != 0 { found.append("facet info failed: \(info.stderr)") }
+        return found
+    }
+
+    func counts(_ file: String) throws -> ProjectCounts {
+        let p = try Project(path: file, mode: .readOnly)
+        defer { try? p.close() }
+        return try p.counts()
+    }
+
+    func checkpointCount(_ file: String, model: String) throws -> Int? {
+        let p = try Project(path: file, mode: .readOnly)
+        defer { try? p.close() }
+        guard let m = try p.model(named: model) else { return nil }
+        return try p.checkpoints(modelId: m.id!).count
+    }
+}
+
+final class CrashRecoveryTests: ReliabilityTestCase {
+    let trainArgs = ["--model", "tiny", "--batch", "2", "--seed", "3"]
+
+    /// The bug of issue #10: a first run killed after its model row was written but before its
+    /// first checkpoint left a model that could not be trained again under its name. Now the same
+    /// command starts it afresh, and `--resume` of such a model starts at iteration 0.
+    func testTrainKilledBeforeItsFirstCheckpointReruns() throws {
+        for useResume in [false, true] {
+            let file = try copy(Self.extracted!, to: "t\(useResume).facet")
+            // Open-ended, checkpoints every 10 minutes: the only writes are the model and its losses.
+            let run = try start(["train", file] + trainArgs)
+            let deadline = Date().addingTimeInterval(300)
+            var losses = 0
+            while losses == 0 && run.isRunning && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.2)
+                let p = try Project(path: file, mode: .readOnly)
+                if let m = try p.model(named: "tiny") { losses = try p.losses(modelId: m.id!).count }
+                try p.close()
+            }
+            XCTAssertTrue(kill9(run), "killed while training")
+            XCTAssertGreaterThan(losses, 0, "the run wrote losses before the kill")
+            XCTAssertEqual(try checkpointCount(file, model: "tiny"), 0, "killed before its first checkpoint: a model without checkpoints")
+            XCTAssertEqual(try problems(file), [])
+
+            let rerun = try facet(["train", file] + (useResume ? ["--resume", "tiny"] : trainArgs) + ["--iterations", "3"])
+            XCTAssertEqual(rerun.status, 0, rerun.stderr)
+            if !useResume { XCTAssertTrue(rerun.stderr.contains("had no checkpoint (its first run stopped before saving one): starting it afresh"), rerun.stderr) }
+            XCTAssertTrue(rerun.stdout.hasPrefix("model 'tiny' checkpoint #1 at iteration 3") && rerun.stdout.contains("(3 iterations this run)"), rerun.stdout)
+            let p = try Project(path: file, mode: .readOnly)
+            XCTAssertEqual(try p.models().map(\.name), ["tiny"])
+            let m = try XCTUnwrap(try p.model(named: "tiny"))
+            XCTAssertEqual(try p.losses(modelId: m.id!).map(\.iteration), [1, 2, 3], "the killed run's losses are gone with it")
+            XCTAssertEqual(try p.checkpoints(modelId: m.id!).map(\.iteration), [3])
+            try p.close()
+            XCTAssertEqual(try problems(file), [])
+            // A model with a checkpoint is never replaced.
+            assertFailsCleanly(try facet(["train", file] + trainArgs + ["--iterations", "3"]), mentioning: "already has a model named 'tiny'")
+        }
+    }
+
+    /// Tools/stress in short: SIGKILL `facet extract` at spread-out moments, then check the file
+    /// and rerun; the rerun must reach exactly the counts of the uninterrupted extraction.
+    func testExtractKilledAtRandomMomentsRecovers() throws {
+        let total = Self.extractSeconds, expected = try XCTUnwrap(Self.extractCounts)
+        var kills = 0
+        for (trial, fraction) in [0.15, 0.4, 0.65, 0.9].enumerated() {
+            let file = try copy(Self.imported!, to: "x\(trial).facet")
+            // The two roles run one after the other, as a user would: the kill lands in one of them.
+            var at = total * fraction
+            for role in ["src", "dst"] {
+                let started = Date()
+                let run = try start(["extract", file, "--role", role] + Self.extractArgs)
+                while run.isRunning && Date().timeIntervalSince(started) < at { Thread.sleep(forTimeInterval: 0.01) }
+                if kill9(run) { kills += 1; break }
+                XCTAssertEqual(run.terminationStatus, 0, "extract \(role) finished")
+                at -= Date().timeIntervalSince(started)
+            }
+            XCTAssertEqual(try problems(file), [], "trial \(trial) after the kill")
+            for role in ["src", "dst"] {
+                let r = try facet(["extract", file, "--role", role] + Self.extractArgs)
+                XCTAssertEqual(r.status, 0, r.stderr)
+            }
+            XCTAssertEqual(try problems(file), [], "trial \(trial) after the rerun")
+            XCTAssertEqual(try counts(file), expected, "trial \(trial): the rerun reaches the uninterrupted counts")
+        }
+        XCTAssertGreaterThanOrEqual(kills, 3, "most trials killed a running extraction")
+    }
+
+    /// SIGKILL `facet train` at spread-out moments (loading faces, between iterations, inside a
+    /// save); the rerun (the same command while the model has no checkpoint, `--resume` once it has
+    /// one) reaches the same iteration with one loss row per iteration, and the last checkpoint's
+    /// weights load.
+    func testTrainKilledAtRandomMomentsRecovers() throws {
+        let args = ["--model", "tiny", "--name", "stress", "--batch", "2", "--seed", "1", "--save-every-minutes", "0.01", "--iterations", "16"]
+        let reference = try copy(Self.extracted!, to: "ref.facet")
+        let started = Date()
+        let r = try facet(["train", reference] + args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let total = Date().timeIntervalSince(started)
+        let expected = try counts(reference)
+        XCTAssertEqual(expected.lossRows, 16)
+        var kills = 0
+        for (trial, fraction) in [0.1, 0.35, 0.6, 0.85].enumerated() {
+            let file = try copy(Self.extracted!, to: "k\(trial).facet")
+            let run = try start(["train", file] + args)
+            let t0 = Date()
+            while run.isRunning && Date().timeIntervalSince(t0) < total * fraction { Thread.sleep(forTimeInterval: 0.01) }
+            if kill9(run) { kills += 1 }
+            XCTAssertEqual(try problems(file), [], "trial \(trial) after the kill")
+            let saved = try checkpointCount(file, model: "stress") ?? 0
+            let rerun = try facet(["train", file] + (saved == 0 ? args : ["--resume", "stress", "--iterations", "16", "--save-every-minutes", "0.01"]))
+            XCTAssertEqual(rerun.status, 0, "trial \(trial): \(rerun.stderr)")
+            XCTAssertEqual(try problems(file), [], "trial \(trial) after the rerun")
+            let got = try counts(file)
+            XCTAssertEqual([got.models, got.lossRows, got.maxLossIteration ?? 0], [1, 16, 16], "trial \(trial): \(got)")
+            // The last checkpoint is whole: its weights export.
+            let out = path("k\(trial).safetensors")
+            let export = try facet(["export-model", file, "latest", "--out", out])
+            XCTAssertEqual(export.status, 0, export.stderr)
+            XCTAssertGreaterThan((try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0, 100_000)
+        }
+        XCTAssertGreaterThanOrEqual(kills, 3, "most trials killed a running train")
+    }
+}
