@@ -115,12 +115,85 @@ func columnSums(_ a: UnsafePointer<Float>, rows: Int, channels: Int, into out: U
     }
 }
 
+
+// MARK: 5x5 stride-2 convolutions as 3x3 stride-1 convolutions on the space-to-depth input
+
+/// Channels of the space-to-depth image of a `cin`-channel input: the four phases (py, px) of
+/// each 2x2 block, `4 * cin`, padded with zero channels to a multiple of 8 (the Winograd kernels'
+/// SIMD width).
+@inline(__always)
+func spaceToDepthChannels(_ cin: Int) -> Int { (4 * cin + 7) / 8 * 8 }
+
+/// `out[n, Y, X, (py*2 + px)*cin + ci] = x[n, 2Y + py, 2X + px, ci]` (H and W even), the channels
+/// past `4 * cin` zero. Each output pixel is two contiguous runs of `2 * cin` floats.
+func spaceToDepth(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, _ out: UnsafeMutablePointer<Float>) {
+    let (h2, w2, cd) = (h / 2, w / 2, spaceToDepthChannels(cin))
+    parallelRanges(n * h2 * w2, grain: max(64, 16_384 / cd)) { r in
+        for p in r {
+            let nn = p / (h2 * w2), rem = p % (h2 * w2), y = rem / w2, xx = rem % w2
+            let d = out + p * cd
+            for py in 0..<2 { (d + py * 2 * cin).update(from: x + ((nn * h + 2 * y + py) * w + 2 * xx) * cin, count: 2 * cin) }
+            if cd > 4 * cin { (d + 4 * cin).update(repeating: 0, count: cd - 4 * cin) }
+        }
+    }
+}
+
+/// The adjoint of `spaceToDepth` (its inverse on the unpadded channels): dx from the gradient of
+/// the space-to-depth image.
+func depthToSpaceGradient(_ d: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let (h2, w2, cd) = (h / 2, w / 2, spaceToDepthChannels(cin))
+    parallelRanges(n * h2 * w2, grain: max(64, 16_384 / cd)) { r in
+        for p in r {
+            let nn = p / (h2 * w2), rem = p % (h2 * w2), y = rem / w2, xx = rem % w2
+            for py in 0..<2 { (dx + ((nn * h + 2 * y + py) * w + 2 * xx) * cin).update(from: d + p * cd + py * 2 * cin, count: 2 * cin) }
+        }
+    }
+}
+
+/// Visits the taps of the 3x3 kernel on the space-to-depth input: tap (ty, tx), phase (py, px)
+/// reads input pixel (2 oy - 1 + 2 (ty - 1) + py + 1, ...) = 5x5 tap ky = 2 ty + py - 1,
+/// kx = 2 tx + px - 1 (TF SAME padding of a 5x5 stride-2 kernel on an even size: 1 before).
+/// `body(dst, src)`: offsets (in floats) of a `cin * cout` block in the `[3, 3, cd, cout]` kernel
+/// and in the `[5, 5, cin, cout]` one, `src` nil where the 5x5 kernel has no tap (ky or kx = -1).
+@inline(__always)
+func forEachSpaceToDepthTap(cin: Int, cout: Int, _ body: (_ dst: Int, _ src: Int?) -> Void) {
+    let cd = spaceToDepthChannels(cin)
+    for ty in 0..<3 { for tx in 0..<3 { for py in 0..<2 { for px in 0..<2 {
+        let ky = 2 * ty + py - 1, kx = 2 * tx + px - 1
+        let dst = ((ty * 3 + tx) * cd + (py * 2 + px) * cin) * cout
+        body(dst, ky >= 0 && kx >= 0 ? (ky * 5 + kx) * cin * cout : nil)
+    } } } }
+}
+
+/// Layer-independent temporaries of the space-to-depth path (the input in that layout, its
+/// gradient, the 3x3 kernel or its gradient): one set shared by all layers, like `Scratch`
+/// (which the Winograd calls inside use). A caller on another thread while they are busy gets
+/// private temporaries.
+enum SpaceToDepthScratch {
+    nonisolated(unsafe) private static var buffers: [Tensor] = [Tensor(shape: [0]), Tensor(shape: [0]), Tensor(shape: [0])]
+    private static let lock = NSLock()
+
+    static func with<R>(_ counts: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> R) -> R {
+        precondition(counts.count <= 3)
+        if lock.try() {
+            defer { lock.unlock() }
+            for (i, c) in counts.enumerated() { buffers[i].resize(to: [c]) }
+            return body(buffers.prefix(counts.count).map { $0.data })
+        }
+        let temps = counts.map { Tensor(shape: [$0]) }
+        return body(temps.map { $0.data })
+    }
+}
+
 /// A 2-D convolution with TensorFlow's SAME padding: kernel `[k, k, cin, cout]` (TF's HWIO
 /// layout), optional bias `[cout]`, and an activation fused into the output pass.
 ///
 /// Forward and both gradients are single GEMMs (`gemm`, both cores) over the im2col matrix (built in a
 /// shared scratch buffer); 3x3 stride-1 layers use Winograd F(4x4, 3x3) or F(2x2, 3x3) instead
-/// (4x or 2.25x fewer multiplications in all three passes, see `Winograd.swift`). Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
+/// (4x or 2.25x fewer multiplications in all three passes, see `Winograd.swift`), and 5x5 stride-2
+/// layers on even sizes run as a 3x3 stride-1 Winograd convolution over the space-to-depth input
+/// (`spaceToDepthTile`: with F(4x4) 2.8x fewer multiplications than the 5x5 GEMM).
+/// Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
 public final class Conv2D: Layer {
     public let inChannels: Int
     public let outChannels: Int
@@ -166,16 +239,52 @@ public final class Conv2D: Layer {
 
     func usesWinograd(_ g: ConvGeometry) -> Bool { winogradTile(g) != nil }
 
+    /// Whether this layer can take the space-to-depth path: a 5x5 stride-2 kernel is a 3x3
+    /// stride-1 kernel over the input's 2x2 blocks (`4 * cin` channels, 25 of its 36 taps
+    /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
+    /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
+    public var spaceToDepthApplies: Bool {
+        useWinograd && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
+    }
+
+    /// The Winograd tile for the space-to-depth path (on the half-size image), or nil for im2col.
+    func spaceToDepthTile(_ g: ConvGeometry) -> Int? {
+        guard spaceToDepthApplies, g.h % 2 == 0, g.w % 2 == 0 else { return nil }
+        if let forced = Conv2D.winogradTileOverride { return forced }
+        let (h, w) = (g.h / 2, g.w / 2)
+        func tiles(_ m: Int) -> Int { ((h + m - 1) / m) * ((w + m - 1) / m) }
+        if tiles(4) >= Conv2D.spaceToDepthMinimumTiles { return 4 }
+        if tiles(2) >= Conv2D.winogradMinimumTiles { return 2 }
+        return nil
+    }
+
+    /// The space-to-depth Winograd tile (4 or 2) for `height` x `width` inputs, nil for im2col.
+    public func spaceToDepthTile(height: Int, width: Int) -> Int? {
+        spaceToDepthTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
+    }
+
+    /// F(4x4) tiles per half-size image from which the space-to-depth path uses F(4x4); below,
+    /// F(2x2) where it gives `winogradMinimumTiles` tiles, else im2col. Measured on Quick96's
+    /// encoder (batch 8): F(4x4) wins from 12x12 half-size images (9 tiles: 24x24x128 -> 256 in
+    /// 26-33 ms against 41-44 ms for im2col), while on 6x6 both F(4x4) (4 tiles, 88 ms) and
+    /// F(2x2) (9 tiles, 53 ms) lose to im2col (43-52 ms).
+    nonisolated(unsafe) public static var spaceToDepthMinimumTiles = 9
+
+    /// The 3x3 stride-1 geometry over the space-to-depth image of `g`'s input.
+    private func spaceToDepthGeometry(_ g: ConvGeometry) -> ConvGeometry {
+        ConvGeometry(n: g.n, h: g.h / 2, w: g.w / 2, cin: spaceToDepthChannels(inChannels), k: 3, s: 1, cout: outChannels)
+    }
+
     /// The Winograd output tile side (4 or 2) for `height` x `width` inputs, nil for im2col.
     public func winogradTile(height: Int, width: Int) -> Int? {
         winogradTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
     }
 
     /// Forces one tile size (tests cover both variants on small inputs).
-    nonisolated(unsafe) static var winogradTileOverride: Int?
+    nonisolated(unsafe) public static var winogradTileOverride: Int?
 
     /// 16 tiles = an 8x8 image (tests lower it to cover the path on tiny inputs).
-    nonisolated(unsafe) static var winogradMinimumTiles = 16
+    nonisolated(unsafe) public static var winogradMinimumTiles = 16
 
     private var input: Tensor?
     private let output = Tensor(shape: [0])
@@ -216,6 +325,22 @@ public final class Conv2D: Layer {
                             transformedWeights: winogradWeights.data, output.data)
             return output
         }
+        if let tile = spaceToDepthTile(g) {
+            let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
+            winogradWeights.resize(to: [(tile + 2) * (tile + 2), g3.cin, cout])
+            SpaceToDepthScratch.with([n * g3.h * g3.w * g3.cin, 9 * g3.cin * cout]) { b in
+                spaceToDepth(x.data, n: n, h: h, w: w, cin: cin, b[0])
+                let w5 = weight.value.data, w3 = b[1]
+                forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
+                    if let src { (w3 + dst).update(from: w5 + src, count: cin * cout) } else { (w3 + dst).update(repeating: 0, count: cin * cout) }
+                }
+                let pad = (g3.cin - 4 * cin) * cout
+                if pad > 0 { for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) } }
+                winogradForward(b[0], w3, bias: bias?.value.data, activation, g3, tile: tile,
+                                transformedWeights: winogradWeights.data, output.data)
+            }
+            return output
+        }
         if kernelSize == 1 && stride == 1 {
             gemm(CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(inChannels),
                         1, x.data, Int32(inChannels), weight.value.data, Int32(outChannels), 0, output.data, Int32(outChannels))
@@ -243,6 +368,19 @@ public final class Conv2D: Layer {
         if let tile = winogradTile(g) {
             winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile, weight.gradient.data,
                              computesInputGradient ? inputGradient.data : nil)
+        } else if let tile = spaceToDepthTile(g) {
+            let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
+            let size = g.n * g3.h * g3.w * g3.cin
+            SpaceToDepthScratch.with([size, computesInputGradient ? size : 0, 9 * g3.cin * cout]) { b in
+                spaceToDepth(x.data, n: g.n, h: g.h, w: g.w, cin: cin, b[0])
+                winogradBackward(b[0], transformedWeights: winogradWeights.data, dPre, g3, tile: tile, b[2],
+                                 computesInputGradient ? b[1] : nil)
+                let dw5 = weight.gradient.data, dw3 = b[2]
+                forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
+                    if let src { (dw5 + src).update(from: dw3 + dst, count: cin * cout) }
+                }
+                if computesInputGradient { depthToSpaceGradient(b[1], n: g.n, h: g.h, w: g.w, cin: cin, inputGradient.data) }
+            }
         } else if kernelSize == 1 && stride == 1 {
             let ci = Int32(inChannels)
             gemm(CblasTrans, CblasNoTrans, ci, co, m, 1, x.data, ci, dPre, co, 0, weight.gradient.data, co)

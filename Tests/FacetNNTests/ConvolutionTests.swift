@@ -88,6 +88,47 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// 5x5 stride-2 convolutions through space-to-depth + Winograd: forward against the direct
+    /// definition, and forward and both gradients against im2col, with both tile sizes, channel
+    /// counts that need zero padding (4 * 3 = 12 -> 16) and none, odd sizes falling back.
+    func testSpaceToDepthPathMatchesDirectConvolutionAndIm2col() {
+        for tile in [2, 4] {
+            Conv2D.winogradTileOverride = tile
+            var gen = SeededGenerator(seed: 13)
+            for (cin, cout, h, w, act) in [(3, 8, 8, 8, Activation.identity), (8, 16, 12, 10, .leakyReLU(0.1)), (5, 8, 6, 14, .leakyReLU(0.2)),
+                                           (16, 8, 2, 4, .identity), (2, 24, 10, 6, .leakyReLU(0.1))] {
+                let a = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: act)
+                let b = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: act)
+                a.initialize(using: &gen)
+                b.weight.value.copy(from: a.weight.value)
+                for i in 0..<cout { a.bias!.value[i] = gen.nextUnitFloat() - 0.5; b.bias!.value[i] = a.bias!.value[i] }
+                a.useWinograd = true
+                b.useWinograd = false
+                XCTAssertEqual(a.spaceToDepthTile(height: h, width: w), tile)
+                XCTAssertNil(a.spaceToDepthTile(height: h + 1, width: w))
+                XCTAssertNil(b.spaceToDepthTile(height: h, width: w))
+                let label = "cin \(cin) cout \(cout) \(h)x\(w) tile \(tile)"
+                let x = randomTensor([2, h, w, cin], &gen)
+                let ya = a.forward(x).values, yb = b.forward(x).values
+                if act == .identity {
+                    let expected = directConvolution(x, a.weight.value, a.bias!.value, k: 5, s: 2)
+                    var worst = 0.0
+                    for i in 0..<expected.count { worst = max(worst, abs(Double(ya[i]) - expected[i])) }
+                    XCTAssertLessThan(worst, 1e-4, label)
+                }
+                for i in 0..<ya.count { XCTAssertEqual(ya[i], yb[i], accuracy: 1e-4, label) }
+                let dy = randomTensor([2, h / 2, w / 2, cout], &gen)
+                let dxa = a.backward(dy).values, dxb = b.backward(dy).values
+                XCTAssertEqual(dxa.count, x.count)
+                for i in 0..<dxa.count { XCTAssertEqual(dxa[i], dxb[i], accuracy: 1e-4, label) }
+                let ga = a.weight.gradient.values, gb = b.weight.gradient.values
+                for i in 0..<ga.count { XCTAssertEqual(ga[i], gb[i], accuracy: 1e-3 * max(1, abs(gb[i])), label) }
+                let ba = a.bias!.gradient.values, bb = b.bias!.gradient.values
+                for i in 0..<ba.count { XCTAssertEqual(ba[i], bb[i], accuracy: 1e-4, label) }
+            }
+        }
+    }
+
     func testSamePaddingMatchesTensorFlow() {
         // TF: 96 -> 48 with a 5x5 stride-2 kernel pads 1 before and 2 after.
         XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).output, 48)

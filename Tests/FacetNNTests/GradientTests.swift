@@ -37,6 +37,26 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The space-to-depth + Winograd path of 5x5 stride-2 convolutions against finite differences
+    /// (without activation: a leaky ReLU's kink inside the difference step gives the im2col path
+    /// the same 1.7% bias-gradient error on some inputs; ConvolutionTests compares the two paths
+    /// with activations).
+    func testSpaceToDepthConvolutionGradients() {
+        for tile in [2, 4] {
+            Conv2D.winogradTileOverride = tile
+            for cin in [3, 8, 5] {
+                let layer = conv(cin, 8, k: 5, s: 2)
+                layer.useWinograd = true
+                XCTAssertEqual(layer.spaceToDepthTile(height: 6, width: 8), tile)
+                checkLayerGradients(layer, input: randomTensor([2, 6, 8, cin], &gen))
+            }
+            let first = conv(3, 16, k: 5, s: 2)
+            first.useWinograd = true
+            first.computesInputGradient = false
+            checkLayerGradients(first, input: randomTensor([1, 10, 4, 3], &gen), checkInput: false)
+        }
+    }
+
     func testDenseGradients() {
         let d = Dense(inFeatures: 12, outFeatures: 5)
         d.initialize(using: &gen)
