@@ -277,6 +277,7 @@ public final class Gallery: Sendable {
         <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="/face/\(id)">\
         <button type="submit" id="toggle-\(id)">\(f.status == .kept ? "reject" : "restore")</button></form></div></div>
         \(frame)
+        \(try similarPanel(for: f))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """
         return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: ""))
