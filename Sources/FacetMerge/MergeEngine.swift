@@ -3,6 +3,7 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetStore
+import FacetVision
 import Foundation
 
 extension MergeFace {
@@ -49,11 +50,20 @@ public enum MergeEngine {
             let where_ = frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? ""
             throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): run `facet extract \(project.path) --role dst` first")
         }
-        if let faceType, let other = records.first(where: { $0.faceType != faceType }) {
+        // A half-face model (H128) trains on faces re-aligned from their landmarks; they are
+        // re-aligned the same way here (the merge warps from the frame, which covers any type).
+        let realign = faceType == FaceType.half.rawValue
+        if let faceType, !realign, let other = records.first(where: { $0.faceType != faceType }) {
             throw FacetError.file(project.path, "the model was trained on \(faceType) faces but dst face \(other.id) is \(other.faceType): extract the dst video again with --face-type \(faceType)")
         }
         var out: [Int: [MergeFace]] = [:]
-        for r in records { out[r.frameIndex, default: []].append(try MergeFace(r)) }
+        for r in records {
+            var face = try MergeFace(r)
+            if realign && r.faceType != FaceType.half.rawValue {
+                face.imageToFace = alignmentMatrix(landmarks: face.landmarks, faceType: .half, size: face.cropSize)
+            }
+            out[r.frameIndex, default: []].append(face)
+        }
         return out
     }
 

@@ -1,4 +1,4 @@
-/// Moving a Quick96's weights and optimizer state to and from checkpoint rows, one tensor at a
+/// Moving a network's weights and optimizer state to and from checkpoint rows, one tensor at a
 /// time, checking first that the stored tensors fit the network this build makes.
 import Foundation
 import FacetCore
@@ -8,7 +8,7 @@ import FacetStore
 enum CheckpointIO {
     /// Writes every weight (straight from the parameter's memory) and then the optimizer state
     /// parameter by parameter, so at most one optimizer tensor is copied at a time.
-    static func write(_ network: Quick96, to writer: CheckpointTensorWriter, killHalfway: Bool = false) throws {
+    static func write(_ network: any SwapNetwork, to writer: CheckpointTensorWriter, killHalfway: Bool = false) throws {
         let parameters = network.namedParameters
         for (index, (name, p)) in parameters.enumerated() {
             if killHalfway && index == parameters.count / 2 { kill(getpid(), SIGKILL) }
@@ -26,7 +26,7 @@ enum CheckpointIO {
     /// Checks that checkpoint `checkpoint` holds exactly the weights `network` has, with the same
     /// shapes (and, with `optimizer`, the optimizer state it expects). The error names the model,
     /// the first differing tensor and what to do.
-    static func checkCompatible(_ network: Quick96, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> (hasOptimizerState: Bool, infos: [String: StoredTensorInfo]) {
+    static func checkCompatible(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> (hasOptimizerState: Bool, infos: [String: StoredTensorInfo]) {
         let infos = try project.checkpointTensorInfos(checkpointId: checkpoint.id)
         let byName = Dictionary(infos.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let mismatch = "model '\(model.name)' (\(model.architecture)): checkpoint \(checkpoint.id) at iteration \(checkpoint.iteration) does not match the \(model.architecture) network of this build"
@@ -56,7 +56,7 @@ enum CheckpointIO {
     /// Loads the weights (and the optimizer state when `optimizer` and stored) of a checkpoint into
     /// `network`, after `checkCompatible`. Returns whether optimizer state was loaded.
     @discardableResult
-    static func load(_ network: Quick96, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> Bool {
+    static func load(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> Bool {
         let (hasOptimizer, _) = try checkCompatible(network, project: project, checkpoint: checkpoint, model: model, optimizer: optimizer)
         let parameters = network.namedParameters
         let byName = Dictionary(parameters.map { ($0.name, $0.parameter) }, uniquingKeysWith: { a, _ in a })
@@ -80,12 +80,12 @@ enum CheckpointIO {
 
 /// A model ready to swap faces: the network with a checkpoint's weights, for merge.
 public final class SwapModel {
-    public let network: Quick96
+    public let network: any SwapNetwork
     public let model: ModelRecord
     public let options: ModelOptions
     public let checkpoint: CheckpointRecord
 
-    init(network: Quick96, model: ModelRecord, options: ModelOptions, checkpoint: CheckpointRecord) {
+    init(network: any SwapNetwork, model: ModelRecord, options: ModelOptions, checkpoint: CheckpointRecord) {
         self.network = network; self.model = model; self.options = options; self.checkpoint = checkpoint
     }
 
@@ -136,7 +136,7 @@ public func loadModel(project: Project, checkpoint reference: String = "latest",
     let checkpoint = try project.checkpoint(resolving: reference, model: name)
     let model = try project.requireModel(named: checkpoint.modelName)
     let options = try ModelOptions.parse(model.optionsJson, model: model.name)
-    let network = try Quick96(config: options.network, seed: UInt64(bitPattern: model.seed), optimizer: try options.optimizer.make(seed: 0))
+    let network = try options.makeNetwork(seed: UInt64(bitPattern: model.seed), optimizerSeed: 0)
     try CheckpointIO.load(network, project: project, checkpoint: checkpoint, model: model, optimizer: false)
     return SwapModel(network: network, model: model, options: options, checkpoint: checkpoint)
 }

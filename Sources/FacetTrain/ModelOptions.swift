@@ -2,6 +2,7 @@
 import Foundation
 import FacetCore
 import FacetNN
+import FacetVision
 
 /// The models `facet train --model` knows.
 public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
@@ -9,12 +10,33 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     case quick96
     /// A demo-sized model (64 px) that shows a recognisable face in minutes on two cores.
     case tiny
+    /// DeepFaceLab's classic H128: half face, 128 px, learned mask, Adam 5e-5 (beta1 0.5), batch 4.
+    case h128
 
     /// The network sizes a new model of this architecture gets.
+    /// For `h128` the same numbers as its `H128Config.h128` (resolution, encoder, dense and
+    /// decoder widths; the mask branch has the decoder's widths): the H128 network itself is
+    /// `ModelOptions.h128`.
     public var network: Quick96Config {
         switch self {
         case .quick96: return .quick96
         case .tiny: return TrainArchitecture.tinyNetwork
+        case .h128: return TrainArchitecture.mirror(.h128)
+        }
+    }
+
+    /// An H128 configuration's sizes in the `network` field's form.
+    static func mirror(_ c: H128Config) -> Quick96Config {
+        Quick96Config(resolution: c.resolution, encoderDims: c.encoderDims, aeDims: c.aeDims, decoderDims: c.decoderDims, maskDims: c.decoderDims)
+    }
+
+    /// The aligned face type the model trains on and swaps: H128 takes half faces (the trainer and
+    /// the merge re-align stored faces of a wider type from their landmarks), the others the
+    /// stored crops as they are.
+    public var faceType: String {
+        switch self {
+        case .h128: return "half"
+        case .quick96, .tiny: return "full"
         }
     }
 
@@ -27,7 +49,7 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     /// DeepFaceLab fixes Quick96's batch at 4 per device; tiny is cheap enough for 8.
     public var defaultBatchSize: Int {
         switch self {
-        case .quick96: return 4
+        case .quick96, .h128: return 4
         case .tiny: return 8
         }
     }
@@ -38,6 +60,7 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
         switch self {
         case .quick96: return OptimizerOptions(kind: .rmsprop, learningRate: 2e-4, lrDropout: 0.3)
         case .tiny: return OptimizerOptions(kind: .adam, learningRate: 5e-4, lrDropout: 1)
+        case .h128: return OptimizerOptions(kind: .adam, learningRate: 5e-5, lrDropout: 1, beta1: 0.5, beta2: 0.999)
         }
     }
 }
@@ -49,8 +72,12 @@ public struct OptimizerOptions: Codable, Sendable, Equatable {
     public var learningRate: Double
     /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a step (1 = always).
     public var lrDropout: Double
-    public init(kind: Kind, learningRate: Double, lrDropout: Double) {
+    /// Adam's moment decays (nil: 0.9 and 0.999; H128 uses 0.5 and 0.999).
+    public var beta1: Double?
+    public var beta2: Double?
+    public init(kind: Kind, learningRate: Double, lrDropout: Double, beta1: Double? = nil, beta2: Double? = nil) {
         self.kind = kind; self.learningRate = learningRate; self.lrDropout = lrDropout
+        self.beta1 = beta1; self.beta2 = beta2
     }
 
     /// A fresh optimizer; `seed` keys its lr-dropout masks.
@@ -60,7 +87,10 @@ public struct OptimizerOptions: Codable, Sendable, Equatable {
         let s = UInt32(truncatingIfNeeded: seed)
         switch kind {
         case .rmsprop: return RMSprop(learningRate: Float(learningRate), lrDropout: Float(lrDropout), seed: s)
-        case .adam: return Adam(learningRate: Float(learningRate), lrDropout: Float(lrDropout), seed: s)
+        case .adam:
+            let b1 = beta1 ?? 0.9, b2 = beta2 ?? 0.999
+            guard (0..<1).contains(b1), (0..<1).contains(b2) else { throw FacetError("Adam's beta1 and beta2 must be in [0, 1), got \(b1) and \(b2)") }
+            return Adam(learningRate: Float(learningRate), beta1: Float(b1), beta2: Float(b2), lrDropout: Float(lrDropout), seed: s)
         }
     }
 }
@@ -87,6 +117,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var architecture: TrainArchitecture
     /// The network's sizes (kept here so a later change of the preset does not change the model).
     public var network: Quick96Config
+    /// The H128 network (widths, `lighter`, `pixel_loss`) of an `h128` model; nil for the others.
+    public var h128: H128Config?
     public var optimizer: OptimizerOptions
     public var batchSize: Int
     public var augmentation: AugmentationOptions
@@ -94,16 +126,42 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var validationFraction: Double = 0.1
     public var maxValidationFaces: Int = 32
 
+    /// `h128` sets the network of an `h128` model (default `H128Config.h128`); other
+    /// architectures ignore it.
     public init(architecture: TrainArchitecture, batchSize: Int? = nil, optimizer: OptimizerOptions? = nil,
-                augmentation: AugmentationOptions = AugmentationOptions()) {
+                augmentation: AugmentationOptions = AugmentationOptions(), h128: H128Config? = nil) {
         self.architecture = architecture
         self.network = architecture.network
+        if architecture == .h128 {
+            let c = h128 ?? .h128
+            self.h128 = c
+            self.network = TrainArchitecture.mirror(c)
+        }
         self.optimizer = optimizer ?? architecture.defaultOptimizer
         self.batchSize = batchSize ?? architecture.defaultBatchSize
         self.augmentation = augmentation
     }
 
-    public var resolution: Int { network.resolution }
+    public var resolution: Int { h128?.resolution ?? network.resolution }
+
+    /// The face type this model's faces are aligned as (see `TrainArchitecture.faceType`).
+    public var faceType: String { architecture.faceType }
+    /// The face type stored faces are re-aligned to before training (`half` for H128); nil: the
+    /// stored crops as they are.
+    public var realignedFaceType: FaceType? { architecture == .h128 ? .half : nil }
+
+    /// A freshly initialised network of these options, weights from `seed`, optimizer lr-dropout
+    /// masks from `optimizerSeed`.
+    public func makeNetwork(seed: UInt64, optimizerSeed: UInt64) throws -> any SwapNetwork {
+        let optimizer = try self.optimizer.make(seed: optimizerSeed)
+        switch architecture {
+        case .quick96, .tiny:
+            return try Quick96(config: network, seed: seed, optimizer: optimizer)
+        case .h128:
+            guard let h128 else { throw FacetError("an h128 model's options lack its network ('h128'); the model row is damaged") }
+            return try H128(config: h128, seed: seed, optimizer: optimizer)
+        }
+    }
 
     /// The JSON the model row stores (sorted snake_case keys, so it diffs and greps well).
     public func json() throws -> String {

@@ -11,10 +11,10 @@ enum PreviewGrid {
 
     /// The grid for `src` and `dst` samples (one row per pair, as many rows as the shorter list),
     /// one pixel of grey between cells, as PNG bytes.
-    static func render(_ network: Quick96, src: [FaceSample], dst: [FaceSample]) throws -> Data {
+    static func render(_ network: any SwapNetwork, src: [FaceSample], dst: [FaceSample]) throws -> Data {
         let rows = min(src.count, dst.count)
         guard rows > 0 else { throw FacetError("a preview needs at least one face of each role") }
-        let r = network.config.resolution
+        let r = network.resolution
         func batch(_ samples: [FaceSample]) -> Tensor {
             let t = Tensor(shape: [rows, r, r, 3])
             for k in 0..<rows {

@@ -4,6 +4,7 @@ import FacetCore
 import FacetMedia
 import FacetMerge
 import FacetStore
+import FacetTrain
 import Foundation
 
 extension MergeMode: ExpressibleByArgument {}
@@ -21,7 +22,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "The model, when the project has several.") var model: String?
     @Option(help: "The dst video's media id, when the project has several.") var media: Int64?
     @Option(help: "Output: a video (.mp4, .mkv, .mov), or with --preview an image (.png, .jpg).") var out: String
-    @Option(help: "overlay, hist-match, seamless or raw (default overlay).") var mode: MergeMode?
+    @Option(help: "overlay, hist-match, seamless or raw (default overlay; seamless for an h128 model).") var mode: MergeMode?
     @Option(help: "learned, hull or learned-and-hull (default learned).") var mask: MaskKind?
     @Option(help: "Erode (positive) or dilate (negative) the mask, in pixels at 4x the model resolution (-400...400).") var erode: Int?
     @Option(help: "Blur the mask edge, in the same pixels (0...400).") var blur: Int?
@@ -70,6 +71,8 @@ struct MergeCommand: ParsableCommand {
 
         let destination = try MergeEngine.destination(in: project, mediaId: media)
         let swapper = try CheckpointSwapper(project: project, checkpoint: checkpoint, model: model)
+        // H128 merges seamlessly unless told otherwise, as DeepFaceLab's converter did for it.
+        if mode == nil && fromConfig == nil && swapper.model.model.architecture == TrainArchitecture.h128.rawValue { options.mode = .seamless }
 
         if let index = preview {
             let (image, _) = try MergeEngine.preview(project: project, media: destination, frame: index, swapper: swapper,

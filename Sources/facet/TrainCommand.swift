@@ -21,20 +21,22 @@ struct TrainCommand: ParsableCommand {
             """)
 
     @OptionGroup var target: ProjectArgument
-    @Option(help: "Architecture of a new model: quick96 (DeepFaceLab's, 96 px) or tiny (64 px demo).") var model: TrainArchitecture?
+    @Option(help: "Architecture of a new model: quick96 (DeepFaceLab's, 96 px), h128 (DeepFaceLab's H128: half face, 128 px) or tiny (64 px demo).") var model: TrainArchitecture?
+    @Flag(help: "h128 only: DeepFaceLab's lighter H128 (dense 256, decoders 256, 128, 64).") var lighter = false
+    @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).") var pixelLoss = false
     @Option(help: "Name of the new model (default: the architecture's name).") var name: String?
     @Option(help: "Resume the model with this name from its latest checkpoint.") var resume: String?
-    @Option(help: "Faces per role per iteration (default: quick96 4, tiny 8).") var batch: Int?
+    @Option(help: "Faces per role per iteration (default: quick96 and h128 4, tiny 8).") var batch: Int?
     @Option(help: "Stop when the model reaches iteration N (counted over all its runs).") var iterations: Int?
     @Option(help: "Stop after M minutes of this run.") var minutes: Double?
     @Option(help: "Stop when the mean loss of the last 50 iterations, (src + dst) / 2, reaches L.") var targetLoss: Double?
     @Option(help: "Minutes between checkpoints (one is always saved at the end).") var saveEveryMinutes: Double = 10
     @Option(help: "Seed of a new model's weights, split, sampling and augmentation.") var seed: UInt64?
-    @Option(help: "Optimizer of a new model: rmsprop or adam (default: quick96 rmsprop, tiny adam).") var optimizer: OptimizerOptions.Kind?
-    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4).") var learningRate: Double?
+    @Option(help: "Optimizer of a new model: rmsprop or adam (default: quick96 rmsprop, tiny and h128 adam).") var optimizer: OptimizerOptions.Kind?
+    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).") var learningRate: Double?
 
     func validate() throws {
-        if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|tiny (a new model) or --resume NAME") }
+        if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME") }
         if resume != nil && name != nil { throw ValidationError("--name names a new model; --resume already names the model") }
         if resume != nil && (seed != nil || optimizer != nil || learningRate != nil) {
             throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; they cannot change on --resume")
@@ -48,11 +50,17 @@ struct TrainCommand: ParsableCommand {
         if let l = targetLoss, !(l > 0) { throw ValidationError("--target-loss must be positive") }
         if !(saveEveryMinutes > 0) { throw ValidationError("--save-every-minutes must be positive") }
         if let r = learningRate, !(r > 0) { throw ValidationError("--learning-rate must be positive") }
+        if (lighter || pixelLoss) && model != .h128 { throw ValidationError("--lighter and --pixel-loss are options of --model h128") }
     }
 
     func run() throws {
         var options = TrainOptions(architecture: model, name: resume ?? name, resume: resume != nil, batchSize: batch,
                                    saveEveryMinutes: saveEveryMinutes, seed: seed)
+        if model == .h128 {
+            var network = lighter ? H128Config.lighter : H128Config.h128
+            network.pixelLoss = pixelLoss
+            options.h128 = network
+        }
         if let i = iterations { options.stop = .iterations(i) } else if let m = minutes { options.stop = .minutes(m) } else if let l = targetLoss { options.stop = .targetLoss(l) }
         if let arch = model, optimizer != nil || learningRate != nil {
             var o = arch.defaultOptimizer

@@ -138,6 +138,7 @@ func benchConvolutions() {
 
 switch CommandLine.arguments.dropFirst().first {
 case "quick96": try benchQuick96()
+case "h128": try benchH128()
 case "conv": benchConvolutions()
 case "core": print(Engine.blasCoreName)
 default:
