@@ -244,8 +244,16 @@ public final class Conv2D: Layer {
     /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
     /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
     public var spaceToDepthApplies: Bool {
-        useWinograd && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
+        useWinograd && Conv2D.spaceToDepthEnabled && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
     }
+
+    /// On: the Winograd paths' backward applies the activation's derivative and sums the bias
+    /// gradient inside the output-gradient transform (off: one pass each first, for same-run
+    /// comparisons).
+    nonisolated(unsafe) public static var fusesWinogradBackward = true
+
+    /// Off sends every 5x5 stride-2 layer through im2col (for same-run comparisons).
+    nonisolated(unsafe) public static var spaceToDepthEnabled = true
 
     /// The Winograd tile for the space-to-depth path (on the half-size image), or nil for im2col.
     func spaceToDepthTile(_ g: ConvGeometry) -> Int? {
@@ -359,22 +367,35 @@ public final class Conv2D: Layer {
         guard let x = input else { preconditionFailure("Conv2D.backward called before forward") }
         output.expectSameShape(dy, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
         let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
-        preGradient.resize(to: dy.shape)
-        activation.backward(dy: dy.data, y: output.data, out: preGradient.data, dy.count)
-        let dPre = preGradient.data
-        if let bias { columnSums(dPre, rows: g.rows, channels: outChannels, into: bias.gradient.data) }
+        let winograd = winogradTile(g), s2dTile = winograd == nil ? spaceToDepthTile(g) : nil
+        // The Winograd paths differentiate the activation and sum the bias gradient inside their
+        // output-gradient transform; the others take one pass for each first.
+        let fused = Conv2D.fusesWinogradBackward && (winograd != nil || s2dTile != nil)
+        var slope: Float = 1
+        if case .leakyReLU(let a) = activation { slope = a }
+        let dPre: UnsafePointer<Float>
+        if fused {
+            dPre = UnsafePointer(dy.data)
+        } else {
+            preGradient.resize(to: dy.shape)
+            activation.backward(dy: dy.data, y: output.data, out: preGradient.data, dy.count)
+            dPre = UnsafePointer(preGradient.data)
+            if let bias { columnSums(dPre, rows: g.rows, channels: outChannels, into: bias.gradient.data) }
+        }
+        let fusedY = fused ? UnsafePointer(output.data) : nil, fusedSlope: Float = fused ? slope : 1
+        let fusedBias = fused ? bias?.gradient.data : nil
         if computesInputGradient { inputGradient.resize(to: x.shape) } else { inputGradient.resize(to: [0]) }
         let m = Int32(g.rows), co = Int32(outChannels)
-        if let tile = winogradTile(g) {
+        if let tile = winograd {
             winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile, weight.gradient.data,
-                             computesInputGradient ? inputGradient.data : nil)
-        } else if let tile = spaceToDepthTile(g) {
+                             computesInputGradient ? inputGradient.data : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias)
+        } else if let tile = s2dTile {
             let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
             let size = g.n * g3.h * g3.w * g3.cin
             SpaceToDepthScratch.with([size, computesInputGradient ? size : 0, 9 * g3.cin * cout]) { b in
                 spaceToDepth(x.data, n: g.n, h: g.h, w: g.w, cin: cin, b[0])
                 winogradBackward(b[0], transformedWeights: winogradWeights.data, dPre, g3, tile: tile, b[2],
-                                 computesInputGradient ? b[1] : nil)
+                                 computesInputGradient ? b[1] : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias)
                 let dw5 = weight.gradient.data, dw3 = b[2]
                 forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
                     if let src { (dw5 + src).update(from: dw3 + dst, count: cin * cout) }

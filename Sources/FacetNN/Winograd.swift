@@ -7,6 +7,7 @@
 /// adjoints of the same linear maps, so they are GEMMs too: dU[xi] = V[xi]^T dM[xi] and
 /// dV[xi] = dM[xi] U[xi]^T. The transforms are the unrolled SIMD kernels of WinogradKernels.swift.
 import COpenBLAS
+import Foundation
 
 /// Shapes of one Winograd call; channels are multiples of 8 (the SIMD width of the kernels).
 struct WinogradShape {
@@ -117,16 +118,47 @@ func winogradTransformOutput(_ m_: UnsafePointer<Float>, _ s: WinogradShape, _ y
 }
 
 /// dM[xi][t][co] = (A dY A^T)[xi]: the adjoint of the output transform (dY zero outside the image).
-func winogradTransformOutputGradient(_ dy: UnsafePointer<Float>, _ s: WinogradShape, _ dm: UnsafeMutablePointer<Float>) {
+///
+/// With `y` (the forward output) the leaky ReLU of slope `slope` is differentiated on the way:
+/// dY is then dy * f'(pre), computed per tile into a small buffer that the transform reads from
+/// cache, instead of a separate pass over the whole gradient. With `biasGradient`, the column sums
+/// of dY (the bias gradient) are taken in the same pass (each output pixel lies in exactly one tile).
+func winogradTransformOutputGradient(_ dy: UnsafePointer<Float>, _ s: WinogradShape, _ dm: UnsafeMutablePointer<Float>,
+                                     y: UnsafePointer<Float>? = nil, slope: Float = 1,
+                                     biasGradient: UnsafeMutablePointer<Float>? = nil) {
     let (h, w, cout, th, tw, tiles, m, points) = (s.h, s.w, s.cout, s.th, s.tw, s.tiles, s.m, s.points)
+    let fuseActivation = y != nil && slope != 1
+    biasGradient?.update(repeating: 0, count: cout)
+    let lock = NSLock()
     parallelRanges(tiles, grain: 32) { range in
         let ts = TileScratch(channels: cout)
+        let local = UnsafeMutablePointer<Float>.allocate(capacity: fuseActivation ? m * m * cout : 1)
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: cout)
+        sums.initialize(repeating: 0, count: cout)
+        defer { local.deallocate(); sums.deallocate() }
         for t in range {
             let nn = t / (th * tw), ty = (t % (th * tw)) / tw, tx = t % tw
             for a in 0..<m {
                 for b in 0..<m {
                     let oy = m * ty + a, ox = m * tx + b
-                    ts.src[a * m + b] = oy < h && ox < w ? dy + ((nn * h + oy) * w + ox) * cout : UnsafePointer(ts.zero)
+                    guard oy < h && ox < w else { ts.src[a * m + b] = UnsafePointer(ts.zero); continue }
+                    let pixel = ((nn * h + oy) * w + ox) * cout
+                    var src = dy + pixel
+                    if fuseActivation, let y {
+                        let l = local + (a * m + b) * cout, yp = y + pixel
+                        var c = 0
+                        while c < cout {
+                            let v = load8(src + c)
+                            v.replacing(with: v * slope, where: load8(yp + c) .<= 0).store(l + c)
+                            c += 8
+                        }
+                        src = UnsafePointer(l)
+                    }
+                    if biasGradient != nil {
+                        var c = 0
+                        while c < cout { (load8(sums + c) + load8(src + c)).store(sums + c); c += 8 }
+                    }
+                    ts.src[a * m + b] = src
                 }
             }
             for xi in 0..<points { ts.dst[xi] = dm + (xi * tiles + t) * cout }
@@ -136,6 +168,11 @@ func winogradTransformOutputGradient(_ dy: UnsafePointer<Float>, _ s: WinogradSh
             } else {
                 while c < cout { winogradOutputGradientKernel2(ts.src, ts.dst, c) { v, _ in v }; c += 8 }
             }
+        }
+        if let biasGradient {
+            lock.lock()
+            for c in 0..<cout { biasGradient[c] += sums[c] }
+            lock.unlock()
         }
     }
 }
@@ -222,13 +259,18 @@ func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
 
 /// Backward from dPre (the gradient before the activation): the weight gradient, and the input
 /// gradient when `dx` is given. `u` is the transformed kernel the forward pass left.
+///
+/// With `y` and a leaky-ReLU `slope`, `dPre` is the gradient after the activation (dLoss/dy) and
+/// the activation's derivative is applied inside the output-gradient transform; with
+/// `biasGradient` the bias gradient is summed there too (see `winogradTransformOutputGradient`).
 func winogradBackward(_ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>,
-                      _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?) {
+                      _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
+                      y: UnsafePointer<Float>? = nil, slope: Float = 1, biasGradient: UnsafeMutablePointer<Float>? = nil) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
         let (v, du, dm) = (b[0], b[1], b[2])
         winogradTransformInput(x, s, v)
-        winogradTransformOutputGradient(dPre, s, dm)
+        winogradTransformOutputGradient(dPre, s, dm, y: y, slope: slope, biasGradient: biasGradient)
         // dU[xi] = V[xi]^T dM[xi], then back to the 3x3 kernel.
         batchedGemm(s.points, CblasTrans, CblasNoTrans, m: s.cin, n: s.cout, k: t, v, lda: s.cin, strideA: t * s.cin,
                     dm, ldb: s.cout, strideB: t * s.cout, du, ldc: s.cout, strideC: s.cin * s.cout)
