@@ -132,12 +132,15 @@ public struct FaceCompositor: Sendable {
         let mask = processedMask(face: face, learned: swapped.mask)
 
         var predicted = floats(swapped.face)
-        if options.mode != .raw {
+        // Colour statistics come from where the processed mask shows the face.
+        var area = [Bool](repeating: false, count: res * res)
+        let step = Int(k)
+        for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * sub + x * step] > 0 } }
+        // Colour transfer goes to the predicted face before it is warped back, except in seamless
+        // mode: the Poisson blend would undo it (it keeps only the face's gradients), so there, as in
+        // DeepFaceLab's merger, it goes to the blended result, taken back into face space, below.
+        if options.mode != .raw && options.mode != .seamless {
             let reference = floats(aligned)
-            // Colour statistics come from where the processed mask shows the face.
-            var area = [Bool](repeating: false, count: res * res)
-            let step = Int(k)
-            for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * sub + x * step] > 0 } }
             ColorTransferOps.apply(options.color, to: &predicted, reference: reference, mask: area)
             if options.mode == .histMatch { ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area) }
         }
@@ -201,6 +204,10 @@ public struct FaceCompositor: Sendable {
                 }
                 SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
             }
+            if options.color != .none {
+                try transferColourAfterBlend(frame: frame, window: (x0, y0, w, h), alpha: alpha, warped: &warped,
+                                             face: face, reference: floats(aligned), area: area)
+            }
         }
 
         // out = dst (1 - a) + face a, only where a > 0: elsewhere the frame keeps its exact bytes.
@@ -220,6 +227,57 @@ public struct FaceCompositor: Sendable {
             }
         }
         return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha)
+    }
+
+    /// Seamless mode's colour transfer, as DeepFaceLab's merger does it: the blended window
+    /// (frame * (1 - alpha) + warped * alpha) is taken into face space with the face matrix (no face
+    /// scale), colour-transferred towards the destination face inside `area`, and put back into
+    /// `warped`, which the caller then blends with the same alpha.
+    func transferColourAfterBlend(frame: Image, window: (x0: Int, y0: Int, w: Int, h: Int), alpha: [Float],
+                                  warped: inout [Float], face: MergeFace, reference: [Float], area: [Bool]) throws {
+        let res = resolution, (x0, y0, w, h) = window
+        let toFace = faceMatrix(face)
+        guard let toFrame = toFace.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
+        var blended = [Float](repeating: 0, count: w * h * 3)
+        for q in 0..<(w * h) {
+            let p = ((y0 + q / w) * frame.width + x0 + q % w) * 3, a = alpha[q]
+            for c in 0..<3 { blended[q * 3 + c] = Float(frame.pixels[p + c]) / 255 * (1 - a) + warped[q * 3 + c] * a }
+        }
+        // The blended result at a frame point: the window bilinearly, the frame's own pixels outside it.
+        func value(_ fx: Double, _ fy: Double, _ c: Int) -> Float {
+            let xf = fx.rounded(.down), yf = fy.rounded(.down)
+            let ax = Float(fx - xf), ay = Float(fy - yf)
+            func at(_ x: Int, _ y: Int) -> Float {
+                let cx = min(max(x, 0), frame.width - 1), cy = min(max(y, 0), frame.height - 1)
+                let lx = cx - x0, ly = cy - y0
+                if lx >= 0, ly >= 0, lx < w, ly < h { return blended[(ly * w + lx) * 3 + c] }
+                return Float(frame.pixels[(cy * frame.width + cx) * 3 + c]) / 255
+            }
+            let x = Int(xf), y = Int(yf)
+            let top = at(x, y) + ax * (at(x + 1, y) - at(x, y)), bottom = at(x, y + 1) + ax * (at(x + 1, y + 1) - at(x, y + 1))
+            return top + ay * (bottom - top)
+        }
+        var out = [Float](repeating: 0, count: res * res * 3)
+        for v in 0..<res {
+            for u in 0..<res {
+                let f = toFrame.apply(Point2(Double(u), Double(v)))
+                for c in 0..<3 { out[(v * res + u) * 3 + c] = value(f.x, f.y, c) }
+            }
+        }
+        ColorTransferOps.apply(options.color, to: &out, reference: reference, mask: area)
+        let maxCoord = Double(res - 1)
+        out.withUnsafeBufferPointer { o in
+            for q in 0..<(w * h) where alpha[q] > 0 {
+                let fx = Double(x0 + q % w), fy = Double(y0 + q / w)
+                let u = toFace.a * fx + toFace.b * fy + toFace.tx, v = toFace.c * fx + toFace.d * fy + toFace.ty
+                if u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5 {
+                    let (r, g, b) = sampleRGB(o, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                    warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
+                } else {
+                    for c in 0..<3 { warped[q * 3 + c] = blended[q * 3 + c] }
+                }
+            }
+        }
     }
 
     /// Swaps and blends every face of one frame; returns the regions in face order.

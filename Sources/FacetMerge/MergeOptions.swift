@@ -8,7 +8,8 @@ public enum MergeMode: String, Codable, Sendable, CaseIterable {
     case overlay
     /// Overlay after matching the predicted face's per-channel histograms to the destination face's.
     case histMatch = "hist-match"
-    /// Poisson blending (like cv2.seamlessClone NORMAL_CLONE), then the masked overlay.
+    /// Poisson blending (like cv2.seamlessClone NORMAL_CLONE), then the masked overlay; the colour
+    /// transfer goes to that result (the blend would undo it on the predicted face), as DeepFaceLab's.
     case seamless
     /// The predicted square pasted as it is, no mask.
     case raw

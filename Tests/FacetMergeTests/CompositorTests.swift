@@ -188,6 +188,51 @@ final class CompositorTests: MergeTestCase {
         XCTAssertLessThan(seamlessGap / n, overlayGap / n * 0.5, "seamless \(seamlessGap / n) vs overlay \(overlayGap / n) at the edge")
     }
 
+    /// Seamless with colour transfer, in DeepFaceLab's order: Poisson blend first, then rct on the
+    /// result. The swapped face has a red patch in its middle; the Poisson blend keeps it (it keeps
+    /// the face's gradients) and ties the edge to the frame, so only a transfer after the blend can
+    /// bring the face's colour back to the destination's (rct on the predicted face first would be
+    /// partly undone by the blend).
+    func testSeamlessTransfersColourAfterTheBlend() throws {
+        let swapper = RedPatchSwapper(resolution: res)
+        let (plain, region) = try merged(MergeOptions(mode: .seamless, mask: .hull), swapper: swapper)
+        let (rct, _) = try merged(MergeOptions(mode: .seamless, mask: .hull, color: .rct), swapper: swapper)
+        look(plain, "frame0-seamless-redpatch"); look(rct, "frame0-seamless-redpatch-rct")
+        let inFace = { (x: Int, y: Int) in region.alpha(atX: x, y: y) > 0.99 }
+        let target = meanColour(Self.frame0, where: inFace)
+        let before = zip(meanColour(plain, where: inFace), target).map { abs($0 - $1) }.reduce(0, +)
+        let after = zip(meanColour(rct, where: inFace), target).map { abs($0 - $1) }.reduce(0, +)
+        // The other order, for comparison: rct on the predicted face, then the Poisson blend.
+        let compositor = FaceCompositor(options: MergeOptions(mode: .seamless, mask: .hull), resolution: res)
+        let mask = compositor.processedMask(face: MergeFixture.face(0), learned: Image(width: res, height: res, channels: 1))
+        let step = compositor.maskResolution / res
+        let area = (0..<(res * res)).map { mask.values[($0 / res * step) * compositor.maskResolution + $0 % res * step] > 0 }
+        let (first, _) = try merged(MergeOptions(mode: .seamless, mask: .hull), swapper: TransferFirst(inner: swapper, area: area))
+        let transferFirst = zip(meanColour(first, where: inFace), target).map { abs($0 - $1) }.reduce(0, +)
+        XCTAssertGreaterThan(before, 8, "the red patch survives the Poisson blend")
+        XCTAssertLessThan(after, before * 0.3, "seamless + rct: mean colour distance \(after), without rct \(before)")
+        XCTAssertLessThan(after, transferFirst * 0.5, "rct after the blend \(after), before it \(transferFirst) (without: \(before))")
+        XCTAssertLessThan(after, 6)
+        // Outside the blend, still the frame's bytes.
+        for (x, y) in [(2, 2), (470, 10), (5, 470)] { XCTAssertEqual(region.alpha(atX: x, y: y), 0); XCTAssertEqual(rct[x, y, 0], Self.frame0[x, y, 0]) }
+    }
+
+    /// Applies rct to the inner swapper's faces (towards the aligned destination face it is given),
+    /// as a merge that transfers colour before blending would.
+    struct TransferFirst: FaceSwapper {
+        let inner: RedPatchSwapper
+        let area: [Bool]
+        var resolution: Int { inner.resolution }
+        func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+            try zip(faces, inner.swap(faces)).map { dst, out in
+                var f = floats(out.face), face = out.face
+                ColorTransferOps.apply(.rct, to: &f, reference: floats(dst), mask: area)
+                for i in f.indices { face.pixels[i] = UInt8(min(255, max(0, f[i] * 255 + 0.5))) }
+                return (face, out.mask)
+            }
+        }
+    }
+
     /// The model's output must have the model's size.
     func testWrongSizedModelOutputIsRefused() {
         var image = Self.frame0

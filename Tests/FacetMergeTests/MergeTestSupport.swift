@@ -45,6 +45,27 @@ struct ShiftedSwapper: FaceSwapper {
     }
 }
 
+/// Returns each face with a strongly red disc in its middle (a change of content the Poisson blend
+/// keeps, unlike a plain colour shift) and an all-white learned mask.
+struct RedPatchSwapper: FaceSwapper {
+    let resolution: Int
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { face in
+            var f = face
+            let c = Double(resolution) / 2, r = 0.22 * Double(resolution)
+            for y in 0..<resolution {
+                for x in 0..<resolution where (Double(x) - c) * (Double(x) - c) + (Double(y) - c) * (Double(y) - c) <= r * r {
+                    let i = (y * resolution + x) * 3
+                    f.pixels[i] = UInt8(clamping: Int(face.pixels[i]) + 90)
+                    f.pixels[i + 1] = UInt8(clamping: Int(face.pixels[i + 1]) - 40)
+                    f.pixels[i + 2] = UInt8(clamping: Int(face.pixels[i + 2]) - 40)
+                }
+            }
+            return (f, Image(width: resolution, height: resolution, channels: 1, pixels: [UInt8](repeating: 255, count: resolution * resolution)))
+        }
+    }
+}
+
 /// A swapper whose output has the wrong size: the merge must refuse it.
 struct WrongSizeSwapper: FaceSwapper {
     let resolution: Int
