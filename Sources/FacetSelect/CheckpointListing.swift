@@ -65,11 +65,11 @@ public func listCheckpoints(project: Project, model: String? = nil, target: Doub
     var listing = CheckpointListing(models: [], checkpoints: [])
     for m in models {
         let records = try project.checkpoints(modelId: m.id!)
-        let live = records.filter { !$0.tensorsPruned }
-        let latest = live.max { $0.iteration < $1.iteration }?.id
-        // Same rule as `checkpoint(resolving: "best")`: lowest held-out loss, the later on a tie,
-        // the latest when none has one.
-        let best = live.filter { $0.valLoss != nil }.min { ($0.valLoss!, -$0.iteration) < ($1.valLoss!, -$1.iteration) }?.id ?? latest
+        // The aliases as the store resolves them everywhere else (its one definition of best and
+        // latest); a model with no checkpoint left with weights has neither.
+        let hasLive = records.contains { !$0.tensorsPruned }
+        let latest = hasLive ? try project.checkpoint(resolving: "latest", model: m.name).id : nil
+        let best = hasLive ? try project.checkpoint(resolving: "best", model: m.name).id : nil
         let curve = try lossCurves(project: project, models: [m.name], target: target).first
         listing.models.append(ModelSummary(name: m.name, architecture: m.architecture, resolution: m.resolution, checkpoints: records.count,
                                            iterations: curve?.iterations.last ?? 0, best: best, latest: latest, convergence: curve?.fit))

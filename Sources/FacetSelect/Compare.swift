@@ -53,82 +53,6 @@ public struct Comparison: Codable, Sendable, Equatable {
     public var better: String
 }
 
-/// A face ready for the network: RGB at the model resolution and its landmark-hull mask.
-struct EvaluationFace {
-    var id: Int64
-    var image: Image
-    var mask: Image
-}
-
-/// Decodes stored faces as training does (area resize to `resolution`, the hull of the landmarks
-/// mapped into the crop as the mask), so a checkpoint evaluated on its own held-out faces gives
-/// the held-out loss the trainer stored.
-func loadEvaluationFaces(_ ids: [Int64], project: Project, resolution: Int) throws -> [EvaluationFace] {
-    try ids.map { id in
-        let face = try project.face(id: id)
-        let crop = try project.faceCrop(id: id)
-        let full: Image
-        do {
-            full = crop.format == "png" ? try PNGCodec.decode(crop.data) : try JPEGCodec.decode(crop.data)
-        } catch {
-            throw FacetError.file(project.path, "face \(id): its aligned crop cannot be decoded (\(error)); reject it with facet reject")
-        }
-        guard let landmarks = face.landmarks68 else { throw FacetError.file(project.path, "face \(id): its landmarks are unreadable; reject it with facet reject") }
-        let image = full.rgb().resized(width: resolution, height: resolution, filter: .area)
-        let s = Double(resolution) / Double(full.width > 0 ? full.width : face.cropSize)
-        let points = landmarks.points.map { p -> Point2 in
-            let q = face.imageToFace.apply(p)
-            return Point2((q.x + 0.5) * s - 0.5, (q.y + 0.5) * s - 0.5)
-        }
-        return EvaluationFace(id: id, image: image, mask: hullMask(points, size: resolution))
-    }
-}
-
-/// The hull mask FacetTrain trains with (its `hullMask` is internal to training): convex hull of
-/// the points, 4x4 supersampled coverage, 255 inside. Kept identical so evaluated losses match
-/// the stored held-out losses.
-func hullMask(_ points: [Point2], size: Int) -> Image {
-    var out = Image(width: size, height: size, channels: 1)
-    let p = points.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
-    guard p.count >= 3 else { return out }
-    func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
-    var lower: [Point2] = [], upper: [Point2] = []
-    for q in p {
-        while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], q) <= 0 { lower.removeLast() }
-        lower.append(q)
-    }
-    for q in p.reversed() {
-        while upper.count >= 2 && cross(upper[upper.count - 2], upper[upper.count - 1], q) <= 0 { upper.removeLast() }
-        upper.append(q)
-    }
-    let hull = Array(lower.dropLast() + upper.dropLast())
-    guard hull.count >= 3 else { return out }
-    let n = hull.count
-    let minX = max(0, Int((hull.map(\.x).min()! - 1).rounded(.down))), maxX = min(size - 1, Int((hull.map(\.x).max()! + 1).rounded(.up)))
-    let minY = max(0, Int((hull.map(\.y).min()! - 1).rounded(.down))), maxY = min(size - 1, Int((hull.map(\.y).max()! + 1).rounded(.up)))
-    guard minX <= maxX, minY <= maxY else { return out }
-    func inside(_ x: Double, _ y: Double) -> Bool {
-        for i in 0..<n {
-            let a = hull[i], b = hull[(i + 1) % n]
-            if (b.x - a.x) * (y - a.y) - (b.y - a.y) * (x - a.x) < 0 { return false }
-        }
-        return true
-    }
-    let sub = 4
-    for y in minY...maxY {
-        for x in minX...maxX {
-            var hits = 0
-            for sy in 0..<sub {
-                for sx in 0..<sub where inside(Double(x) - 0.5 + (Double(sx) + 0.5) / Double(sub), Double(y) - 0.5 + (Double(sy) + 0.5) / Double(sub)) {
-                    hits += 1
-                }
-            }
-            out.pixels[y * size + x] = UInt8((hits * 255 + sub * sub / 2) / (sub * sub))
-        }
-    }
-    return out
-}
-
 /// Faces as a [N, R, R, C] tensor in [0, 1].
 func tensor(_ images: [Image], channels: Int) -> Tensor {
     let r = images.first?.width ?? 1
@@ -147,31 +71,6 @@ func image(_ t: Tensor, index: Int) -> Image {
     let src = t.data + index * h * w * 3
     for i in 0..<(h * w * 3) { out.pixels[i] = UInt8(max(0, min(255, (src[i] * 255).rounded()))) }
     return out
-}
-
-/// The held-out loss of `model` over `src` and `dst` faces, unaugmented, exactly as training
-/// reports it (10*DSSIM + 10*MSE masked, plus 10*MSE of the mask), in chunks of 8.
-func evaluate(_ model: SwapModel, src: [EvaluationFace], dst: [EvaluationFace]) -> RoleLosses {
-    let chunk = 8
-    func batch(_ faces: ArraySlice<EvaluationFace>) -> TrainingBatch {
-        let target = tensor(faces.map(\.image), channels: 3)
-        let warped = tensor(faces.map(\.image), channels: 3)
-        return TrainingBatch(warped: warped, target: target, mask: tensor(faces.map(\.mask), channels: 1))
-    }
-    guard !src.isEmpty || !dst.isEmpty else { return RoleLosses(src: nil, dst: nil) }
-    var sums = (src: 0.0, dst: 0.0)
-    let chunks = (max(src.count, dst.count) + chunk - 1) / chunk
-    // Both decoders run per call; a role with fewer faces repeats its first chunk, ignored.
-    let fallbackSrc = src.isEmpty ? dst : src, fallbackDst = dst.isEmpty ? src : dst
-    for c in 0..<chunks {
-        let lo = c * chunk
-        let s = lo < src.count ? src[lo..<min(lo + chunk, src.count)] : fallbackSrc[0..<min(chunk, fallbackSrc.count)]
-        let d = lo < dst.count ? dst[lo..<min(lo + chunk, dst.count)] : fallbackDst[0..<min(chunk, fallbackDst.count)]
-        let l = model.network.evaluate(src: batch(s), dst: batch(d))
-        if lo < src.count { sums.src += l.src.reduce(0) { $0 + Double($1) } }
-        if lo < dst.count { sums.dst += l.dst.reduce(0) { $0 + Double($1) } }
-    }
-    return RoleLosses(src: src.isEmpty ? nil : sums.src / Double(src.count), dst: dst.isEmpty ? nil : sums.dst / Double(dst.count))
 }
 
 /// The faces to compare on, per role: held out by both models when they share any (always so for
@@ -214,17 +113,20 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
         throw FacetError.file(project.path, "checkpoint \(c.id) was pruned (its weights are gone); pick one listed with weights by facet checkpoints")
     }
     let chosen = try comparisonFaces(project: project, a: ma, b: mb, limit: faces)
-    let r = ma.resolution
-    let src = try loadEvaluationFaces(chosen.src, project: project, resolution: r)
-    let dst = try loadEvaluationFaces(chosen.dst, project: project, resolution: r)
     let modelA = try loadModel(project: project, checkpoint: String(ca.id))
     let modelB = ca.id == cb.id ? modelA : try loadModel(project: project, checkpoint: String(cb.id))
-    func side(_ c: CheckpointRecord, _ m: ModelRecord, _ sm: SwapModel) -> ComparedCheckpoint {
-        ComparedCheckpoint(id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration,
-                           storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst), storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
-                           evaluated: evaluate(sm, src: src, dst: dst))
+    // Loaded and evaluated by FacetTrain's own definition of the held-out loss, so a checkpoint
+    // evaluated on its model's held-out faces gives back the val_loss the trainer stored. Both
+    // models take the same faces (same resolution and face type, checked above).
+    let src = try modelA.loadFaces(chosen.src, project: project)
+    let dst = try modelA.loadFaces(chosen.dst, project: project)
+    func side(_ c: CheckpointRecord, _ m: ModelRecord, _ sm: SwapModel) throws -> ComparedCheckpoint {
+        let now = try sm.evaluate(src: src, dst: dst)
+        return ComparedCheckpoint(id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration,
+                                  storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst), storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
+                                  evaluated: RoleLosses(src: now.src, dst: now.dst))
     }
-    let sa = side(ca, ma, modelA), sb = side(cb, mb, modelB)
+    let sa = try side(ca, ma, modelA), sb = try side(cb, mb, modelB)
     let la = sa.evaluated.mean ?? .infinity, lb = sb.evaluated.mean ?? .infinity
     let better = abs(la - lb) <= 1e-9 * max(la, lb) ? "tie" : la < lb ? "a" : "b"
     let comparison = Comparison(a: sa, b: sb, srcFaces: chosen.src, dstFaces: chosen.dst, faceSource: chosen.source, better: better)
@@ -234,14 +136,14 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
 
 /// The side-by-side image: per row a src face with A's and B's reconstructions, then a dst face
 /// with A's and B's swaps (dst -> src), cells at least 128 px, a caption naming A and B.
-func renderComparison(_ c: Comparison, src: [EvaluationFace], dst: [EvaluationFace], a: SwapModel, b: SwapModel) -> Image {
+func renderComparison(_ c: Comparison, src: [FaceSample], dst: [FaceSample], a: SwapModel, b: SwapModel) -> Image {
     let rows = max(src.count, dst.count)
     let r = a.resolution, cell = max(r, 128), gap = 4, columns = 6
     let header = 64
     let width = columns * cell + (columns + 1) * gap + gap * 2
     let height = header + rows * cell + (rows + 1) * gap
     var canvas = Canvas(width: width, height: height, background: RGB(48, 48, 48))
-    func predict(_ m: SwapModel, _ faces: [EvaluationFace], decoder: FaceRole) -> [Image] {
+    func predict(_ m: SwapModel, _ faces: [FaceSample], decoder: FaceRole) -> [Image] {
         guard !faces.isEmpty else { return [] }
         let out = m.network.predict(tensor(faces.map(\.image), channels: 3), decoder: decoder).image
         return (0..<faces.count).map { image(out, index: $0) }

@@ -40,8 +40,6 @@ public struct TrainOptions: Sendable {
     public var lossFlushSeconds: Double = 2
     /// Rows of the preview grid.
     public var previewRows: Int = 4
-    /// The network of a new `h128` model (default `H128Config.h128`; `.lighter` for --lighter).
-    public var h128: H128Config?
 
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
                 stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
@@ -185,12 +183,12 @@ public final class Trainer {
         // Decode every face once, at the model's resolution.
         let r = modelOptions.resolution
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r, alignAs: modelOptions.realignedFaceType) }
+            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r) }
         }
         src = RoleSamples(role: .src, train: try load(split.train[.src]!), validation: try load(split.validation[.src] ?? []), seed: seed)
         dst = RoleSamples(role: .dst, train: try load(split.train[.dst]!), validation: try load(split.validation[.dst] ?? []), seed: seed)
 
-        network = try modelOptions.makeNetwork(seed: seed, optimizerSeed: seed)
+        network = try Quick96(config: modelOptions.network, seed: seed, optimizer: try modelOptions.optimizer.make(seed: seed))
         augmenter = Augmenter(resolution: r, options: modelOptions.augmentation)
         srcBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
         dstBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
@@ -289,34 +287,10 @@ public final class Trainer {
         pendingLosses.removeAll(keepingCapacity: true)
     }
 
-    /// Held-out losses over every validation face, unaugmented (nil for a role without any).
+    /// Held-out losses over every validation face, unaugmented (nil for a role without any): the
+    /// shared definition in `heldOutLosses`, which `SwapModel.evaluate` also uses.
     public func validationLosses() -> (src: Double?, dst: Double?) {
-        let r = options.resolution, chunk = max(1, batchSize)
-        func batch(_ samples: ArraySlice<FaceSample>) -> TrainingBatch {
-            let b = TrainingBatch(warped: Tensor(shape: [samples.count, r, r, 3]), target: Tensor(shape: [samples.count, r, r, 3]),
-                                  mask: Tensor(shape: [samples.count, r, r, 1]))
-            var g = SeededGenerator(seed: 0)
-            for (k, s) in samples.enumerated() {
-                augmenter.fill(b, index: k, sample: s, generator: &g, augment: false)
-            }
-            b.warped.copy(from: b.target)
-            return b
-        }
-        let sv = src.validation, dv = dst.validation
-        guard !sv.isEmpty || !dv.isEmpty else { return (nil, nil) }
-        var sums = (src: 0.0, dst: 0.0)
-        let chunks = (max(sv.count, dv.count) + chunk - 1) / chunk
-        // Both decoders run per call; a role with fewer faces repeats its first chunk, ignored.
-        let fallbackSrc = sv.isEmpty ? Array(src.train.prefix(1)) : sv, fallbackDst = dv.isEmpty ? Array(dst.train.prefix(1)) : dv
-        for c in 0..<chunks {
-            let lo = c * chunk
-            let sPart = lo < sv.count ? sv[lo..<min(lo + chunk, sv.count)] : fallbackSrc[0..<min(chunk, fallbackSrc.count)]
-            let dPart = lo < dv.count ? dv[lo..<min(lo + chunk, dv.count)] : fallbackDst[0..<min(chunk, fallbackDst.count)]
-            let l = network.evaluate(src: batch(sPart), dst: batch(dPart))
-            if lo < sv.count { sums.src += l.src.reduce(0) { $0 + Double($1) } }
-            if lo < dv.count { sums.dst += l.dst.reduce(0) { $0 + Double($1) } }
-        }
-        return (sv.isEmpty ? nil : sums.src / Double(sv.count), dv.isEmpty ? nil : sums.dst / Double(dv.count))
+        heldOutLosses(src: src.validation, dst: dst.validation, chunk: max(1, batchSize)) { network.evaluate(src: $0, dst: $1) }
     }
 
     /// The preview grid (PNG) over fixed faces: held-out ones first, so it shows generalisation.

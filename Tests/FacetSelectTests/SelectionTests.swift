@@ -148,8 +148,8 @@ final class SelectionTests: XCTestCase {
         // the trainer stored at the save: the same faces, the same loss.
         for side in [c.a, c.b] {
             XCTAssertEqual(side.iteration, 12)
-            XCTAssertEqual(side.evaluated.src!, side.storedValLoss.src!, accuracy: 1e-3 * side.storedValLoss.src!)
-            XCTAssertEqual(side.evaluated.dst!, side.storedValLoss.dst!, accuracy: 1e-3 * side.storedValLoss.dst!)
+            XCTAssertEqual(side.evaluated.src!, side.storedValLoss.src!, accuracy: 1e-5 * side.storedValLoss.src!)
+            XCTAssertEqual(side.evaluated.dst!, side.storedValLoss.dst!, accuracy: 1e-5 * side.storedValLoss.dst!)
         }
         XCTAssertNotEqual(c.a.evaluated.src, c.b.evaluated.src, "different batch sizes train different weights")
         XCTAssertEqual(c.better, c.a.evaluated.mean! < c.b.evaluated.mean! ? "a" : "b")
@@ -175,6 +175,49 @@ final class SelectionTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("do not compare"), "\($0)")
         }
         XCTAssertThrowsError(try compareCheckpoints(project: p, a: "a:latest", b: "4242")) { XCTAssertTrue("\($0)".contains("has no checkpoint 4242"), "\($0)") }
+    }
+
+    /// FacetTrain's one definition of the held-out loss: every checkpoint evaluated now on its
+    /// model's held-out faces gives back the val_loss the trainer stored at its save, however the
+    /// faces are batched; on other faces it gives something else.
+    func testEvaluatingACheckpointOnItsHeldOutFacesGivesItsStoredValLoss() throws {
+        let p = try project()
+        for m in try p.models() {
+            let held = try p.modelFaces(modelId: m.id!).validation
+            let loader = try loadModel(project: p, checkpoint: "latest", model: m.name)
+            let src = try loader.loadFaces(held[.src]!, project: p)
+            let dst = try loader.loadFaces(held[.dst]!, project: p)
+            XCTAssertFalse(src.isEmpty); XCTAssertFalse(dst.isEmpty)
+            XCTAssertEqual(src.map(\.faceId), held[.src]!)
+            let trained = try loader.loadFaces(Array(try p.modelFaces(modelId: m.id!).train[.src]!.prefix(4)), project: p)
+            for c in try p.checkpoints(modelId: m.id!) {
+                let model = try loadModel(project: p, checkpoint: String(c.id))
+                let storedSrc = try XCTUnwrap(c.valLossSrc), storedDst = try XCTUnwrap(c.valLossDst)
+                for chunk in [1, 8] {
+                    let now = try model.evaluate(src: src, dst: dst, chunk: chunk)
+                    XCTAssertEqual(now.src!, storedSrc, accuracy: 1e-5 * storedSrc, "\(m.name) #\(c.id) chunk \(chunk)")
+                    XCTAssertEqual(now.dst!, storedDst, accuracy: 1e-5 * storedDst, "\(m.name) #\(c.id) chunk \(chunk)")
+                }
+                // Other faces give another loss (so the match above is not a constant), and a role
+                // without faces has none.
+                let other = try model.evaluate(src: trained, dst: [])
+                XCTAssertNil(other.dst)
+                XCTAssertGreaterThan(abs(other.src! - storedSrc), 1e-4 * storedSrc)
+            }
+            // Faces at another resolution are refused, saying why.
+            let big = try loadFaceSamples([held[.src]![0]], project: p, resolution: m.resolution * 2)
+            XCTAssertThrowsError(try loadModel(project: p, checkpoint: "latest", model: m.name).evaluate(src: big, dst: [])) {
+                XCTAssertTrue("\($0)".contains("works at \(m.resolution) px"), "\($0)")
+            }
+        }
+        // compare evaluates by the same definition: two earlier checkpoints of one model.
+        let first = try p.checkpoints(modelId: try p.requireModel(named: "b").id!)
+        let early = try compareCheckpoints(project: p, a: String(first[0].id), b: String(first[1].id)).comparison
+        XCTAssertEqual([early.a.iteration, early.b.iteration], [4, 8])
+        for side in [early.a, early.b] {
+            XCTAssertEqual(side.evaluated.src!, side.storedValLoss.src!, accuracy: 1e-5 * side.storedValLoss.src!)
+            XCTAssertEqual(side.evaluated.dst!, side.storedValLoss.dst!, accuracy: 1e-5 * side.storedValLoss.dst!)
+        }
     }
 
     func testPlotHasTheRightSizeAndShowsBothModels() throws {
