@@ -5,6 +5,7 @@ import FacetCore
 import FacetMedia
 import FacetNN
 import FacetStore
+import FacetVision
 
 /// One face at the model's resolution: RGB and its hull mask, 8-bit (a quarter of float memory).
 public struct FaceSample: Sendable {
@@ -15,8 +16,9 @@ public struct FaceSample: Sendable {
 
 extension FaceSample {
     /// Decodes a stored face crop, resizes it to `resolution` (area filter) and builds the mask
-    /// from its landmarks mapped into the crop.
-    static func load(_ face: FaceRecord, project: Project, resolution: Int) throws -> FaceSample {
+    /// from its landmarks mapped into the crop. With `faceType` (H128 trains on `half` faces), a
+    /// face stored as another type is re-aligned from its crop (see below).
+    static func load(_ face: FaceRecord, project: Project, resolution: Int, alignAs faceType: FaceType? = nil) throws -> FaceSample {
         let crop = try project.faceCrop(id: face.id)
         let full: Image
         do {
@@ -26,6 +28,23 @@ extension FaceSample {
         }
         guard let landmarks = face.landmarks68 else {
             throw FacetError.file(project.path, "face \(face.id): its landmarks are unreadable; reject it and train again")
+        }
+        if let faceType, face.faceType != faceType.rawValue {
+            // Re-aligned from the stored crop rather than the source frame (no video decode): the
+            // stored matrix takes the frame to the crop, DeepFaceLab's matrix for `faceType` from
+            // the landmarks takes the frame to the wanted face, so crop -> face is the second after
+            // the inverse of the first. Every type Facet stores is at least as wide as `half` about
+            // the same centre, so the stored crop covers a half face (a 256 px full crop holds it
+            // in about 160 px, enough for 128).
+            let k = Double(full.width > 0 ? full.width : face.cropSize) / Double(face.cropSize)
+            let cropFromFrame = Affine2D(a: k, b: 0, tx: 0, c: 0, d: k, ty: 0).concatenating(face.imageToFace)
+            guard let frameFromCrop = cropFromFrame.inverted else {
+                throw FacetError.file(project.path, "face \(face.id): its stored matrix is singular; reject it and train again")
+            }
+            let toFace = alignmentMatrix(landmarks: landmarks, faceType: faceType, size: resolution)
+            let image = full.rgb().warped(by: toFace.concatenating(frameFromCrop), width: resolution, height: resolution, border: .replicate)
+            let points = landmarks.points.map { toFace.apply($0) }
+            return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution))
         }
         let image = full.rgb().resized(width: resolution, height: resolution, filter: .area)
         // Frame -> crop (crop_size px) -> model resolution, pixel centres kept where the resize put them.

@@ -40,6 +40,8 @@ public struct TrainOptions: Sendable {
     public var lossFlushSeconds: Double = 2
     /// Rows of the preview grid.
     public var previewRows: Int = 4
+    /// The network of a new `h128` model (default `H128Config.h128`; `.lighter` for --lighter).
+    public var h128: H128Config?
 
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
                 stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
@@ -183,12 +185,12 @@ public final class Trainer {
         // Decode every face once, at the model's resolution.
         let r = modelOptions.resolution
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r) }
+            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r, alignAs: modelOptions.realignedFaceType) }
         }
         src = RoleSamples(role: .src, train: try load(split.train[.src]!), validation: try load(split.validation[.src] ?? []), seed: seed)
         dst = RoleSamples(role: .dst, train: try load(split.train[.dst]!), validation: try load(split.validation[.dst] ?? []), seed: seed)
 
-        network = try Quick96(config: modelOptions.network, seed: seed, optimizer: try modelOptions.optimizer.make(seed: seed))
+        network = try modelOptions.makeNetwork(seed: seed, optimizerSeed: seed)
         augmenter = Augmenter(resolution: r, options: modelOptions.augmentation)
         srcBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
         dstBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
