@@ -1,4 +1,4 @@
-/// The merge as three overlapping stages: decode, swap and composite, encode, each on its own thread.
+/// The merge as four overlapping stages: decode, model, blend, encode, each on its own thread.
 import FacetCore
 import Foundation
 
@@ -67,20 +67,38 @@ final class Handed<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
+/// A frame on its way from the model to the blend: its faces, their aligned crops and the model's output.
+struct SwappedFrame {
+    var index: Int
+    var image: Image
+    var faces: [MergeFace]
+    var aligned: [Image]
+    var swapped: [(face: Image, mask: Image)]
+}
+
 public enum MergePipeline {
-    /// Merges `frameCount` frames: `nextFrame` (on a decode thread) yields each frame with its index,
-    /// `faces` gives the stored faces of a frame index, the compositor and swapper run on a second
-    /// thread, and `write` (on the calling thread) gets every merged frame in order. Frames without
-    /// faces pass through untouched. The first error anywhere stops every stage and is rethrown.
+    /// Merges `frameCount` frames in four overlapping stages, each on its own thread: `nextFrame`
+    /// (decoding) yields each frame with its index; the model stage takes the frames `batchFrames`
+    /// at a time, crops their stored faces (`faces` of a frame index) and runs the swapper once on
+    /// all of them (a batch keeps the network's matrix products large); the blend stage puts each
+    /// swapped face back with the compositor; and `write` (encoding, on the calling thread) gets
+    /// every merged frame in order. Frames without faces pass through untouched. The first error
+    /// anywhere stops every stage and is rethrown.
     public static func run(frameCount: Int,
                            nextFrame: @escaping () throws -> (index: Int, image: Image)?,
                            faces: @escaping @Sendable (Int) -> [MergeFace],
                            compositor: FaceCompositor, swapper: any FaceSwapper,
+                           batchFrames: Int = 4,
                            write: (Image) throws -> Void,
                            progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         let start = Date()
+        let batch = max(1, batchFrames)
         let decoded = HandOver<(Int, Image)>(capacity: 3)
+        let modelled = HandOver<SwappedFrame>(capacity: batch)
         let merged = HandOver<(Image, Int)>(capacity: 3)
+        let failAll: @Sendable (Error) -> Void = { error in
+            decoded.fail(error); modelled.fail(error); merged.fail(error)
+        }
         let source = Handed(nextFrame)
         let decodeThread = Thread {
             do {
@@ -88,29 +106,52 @@ public enum MergePipeline {
                     guard decoded.put((frame.index, frame.image)) else { return }
                 }
                 decoded.close()
-            } catch {
-                decoded.fail(error)
-                merged.fail(error)
-            }
+            } catch { failAll(error) }
         }
-        let mergeThread = Thread {
+        let modelThread = Thread {
             do {
-                while let (index, image) = try decoded.take() {
-                    var frame = image
-                    let list = faces(index)
-                    if !list.isEmpty { _ = try compositor.merge(frame: &frame, faces: list, swapper: swapper) }
-                    guard merged.put((frame, list.count)) else { return }
+                var frames: [(Int, Image)] = []
+                var ended = false
+                while !ended {
+                    frames.removeAll(keepingCapacity: true)
+                    while frames.count < batch, let frame = try decoded.take() { frames.append(frame) }
+                    ended = frames.count < batch
+                    var items = frames.map { frame in
+                        let (index, image) = frame, list = faces(index)
+                        return SwappedFrame(index: index, image: image, faces: list,
+                                            aligned: list.map { compositor.alignedFace(from: image, face: $0) }, swapped: [])
+                    }
+                    let all = items.flatMap(\.aligned)
+                    if !all.isEmpty {
+                        let out = try swapper.swap(all)
+                        guard out.count == all.count else { throw FacetError("the model returned \(out.count) faces for \(all.count)") }
+                        var k = 0
+                        for i in items.indices {
+                            items[i].swapped = Array(out[k..<(k + items[i].faces.count)])
+                            k += items[i].faces.count
+                        }
+                    }
+                    for item in items { guard modelled.put(item) else { return } }
+                }
+                modelled.close()
+            } catch { failAll(error) }
+        }
+        let blendThread = Thread {
+            do {
+                while let item = try modelled.take() {
+                    var frame = item.image
+                    for i in item.faces.indices {
+                        try compositor.blend(into: &frame, face: item.faces[i], aligned: item.aligned[i], swapped: item.swapped[i])
+                    }
+                    guard merged.put((frame, item.faces.count)) else { return }
                 }
                 merged.close()
-            } catch {
-                decoded.fail(error)
-                merged.fail(error)
-            }
+            } catch { failAll(error) }
         }
-        decodeThread.stackSize = 8 << 20
-        mergeThread.stackSize = 8 << 20
-        decodeThread.start()
-        mergeThread.start()
+        for thread in [decodeThread, modelThread, blendThread] {
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
         var stats = MergeStats(frames: 0, framesWithFaces: 0, facesMerged: 0, seconds: 0)
         do {
             while let (frame, faceCount) = try merged.take() {
@@ -121,8 +162,7 @@ public enum MergePipeline {
             }
         } catch {
             // Stop the other stages before leaving, so nothing keeps decoding into the void.
-            decoded.fail(error)
-            merged.fail(error)
+            failAll(error)
             throw error
         }
         stats.seconds = Date().timeIntervalSince(start)

@@ -57,6 +57,40 @@ final class MergeEngineTests: MergeTestCase {
         }
     }
 
+    /// The model stage takes the faces of several frames in one call; every frame still comes out
+    /// exactly as merging it on its own makes it, in order.
+    func testPipelineBatchesFramesThroughTheModel() throws {
+        final class Counting: FaceSwapper, @unchecked Sendable {
+            let inner = ShiftedSwapper(resolution: 64)
+            let lock = NSLock()
+            var calls: [Int] = []
+            var resolution: Int { 64 }
+            func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+                lock.lock(); calls.append(faces.count); lock.unlock()
+                return try inner.swap(faces)
+            }
+        }
+        let decoder = try VideoDecoder(path: MergeFixture.dstVideo)
+        let compositor = FaceCompositor(options: MergeOptions(mask: .hull, blur: 10), resolution: 64)
+        let facesAt: @Sendable (Int) -> [MergeFace] = { $0 % 3 == 2 ? [] : [MergeFixture.face($0)] }
+        let counting = Counting()
+        var written: [Image] = []
+        let stats = try MergePipeline.run(frameCount: 10, nextFrame: {
+            guard let f = try decoder.nextFrame(), f.index < 10 else { return nil }
+            return (f.index, f.image)
+        }, faces: facesAt, compositor: compositor, swapper: counting, batchFrames: 4, write: { written.append($0) })
+        XCTAssertEqual(stats.frames, 10)
+        XCTAssertEqual(stats.facesMerged, 7)
+        // Frames 0-3 hold faces at 0, 1, 3; frames 4-7 at 4, 6, 7; frames 8-9 at 9.
+        XCTAssertEqual(counting.calls, [3, 3, 1])
+        let reference = try VideoDecoder(path: MergeFixture.dstVideo)
+        for i in 0..<10 {
+            var expected = try XCTUnwrap(try reference.nextFrame()).image
+            _ = try compositor.merge(frame: &expected, faces: facesAt(i), swapper: ShiftedSwapper(resolution: 64))
+            XCTAssertEqual(written[i], expected, "frame \(i)")
+        }
+    }
+
     /// --frames: exactly those frames, with the destination's audio of their time span: its packets,
     /// copied unchanged, from frame A's start to frame B's end.
     func testFrameRange() throws {
