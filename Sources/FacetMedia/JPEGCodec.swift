@@ -18,6 +18,7 @@ public enum JPEGCodec {
                   width > 0, height > 0 else {
                 throw FacetError("not a readable JPEG image (\(errorText(handle)))")
             }
+            try ImageLimits.check(width: Int(width), height: Int(height), format: "JPEG")
             let count = Int(width) * Int(height) * 3
             var status: Int32 = 0
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in

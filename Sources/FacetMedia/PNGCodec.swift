@@ -9,6 +9,7 @@ public enum PNGCodec {
     /// The image with the file's own layout: grey, RGB, or RGBA (grey+alpha becomes RGBA).
     /// 16-bit files are reduced to 8 bits. O(pixels).
     public static func decode(_ data: Data) throws -> Image {
+        try checkChunkLengths(data)
         var png = png_image()
         png.version = png_uint_32(PNG_IMAGE_VERSION)
         defer { png_image_free(&png) }
@@ -23,6 +24,7 @@ public enum PNGCodec {
             // 8-bit sRGB output: RGBA keeps straight (not premultiplied) alpha in this mode.
             png.format = channels == 4 ? formatRGBA : (channels == 3 ? formatRGB : formatGrey)
             let width = Int(png.width), height = Int(png.height)
+            try ImageLimits.check(width: width, height: height, format: "PNG")
             let count = width * height * channels
             var failure: String?
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -36,6 +38,24 @@ public enum PNGCodec {
             return Image(width: width, height: height, channels: channels, pixels: pixels)
         }
         return image
+    }
+
+    /// Refuses a chunk whose length runs past the end of the data before libpng sees it: libpng
+    /// allocates a chunk's declared length before reading it, so 200 bytes claiming a 2 GB chunk
+    /// would reserve 2 GB. With this walk no allocation exceeds the file's own size.
+    static func checkChunkLengths(_ data: Data) throws {
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var at = 8
+            while at + 8 <= bytes.count {
+                let length = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+                let type = String(decoding: (4..<8).map { (0x20...0x7E).contains(bytes[at + $0]) ? bytes[at + $0] : 0x3F }, as: UTF8.self)
+                guard at + 12 + length <= bytes.count else {
+                    throw FacetError("damaged PNG image (chunk \(type) at byte \(at) declares \(length) bytes; the data ends \(bytes.count - at - 8) bytes later)")
+                }
+                if type == "IEND" { return }
+                at += 12 + length
+            }
+        }
     }
 
     /// A PNG holding the image's channels exactly (grey, RGB or RGBA; 8 bits). O(pixels).

@@ -82,8 +82,10 @@ public final class Project: @unchecked Sendable {
         config.foreignKeysEnabled = true
         do {
             if mode == .readWrite && writable {
+                let pageLimit = Project.testMaxPageCount
                 config.prepareDatabase { db in
                     try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                    if let pageLimit { _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pageLimit)") }
                 }
                 let pool = try DatabasePool(path: path, configuration: config)
                 if header.userVersion < known {
@@ -113,6 +115,11 @@ public final class Project: @unchecked Sendable {
             throw FacetError.file(path, "cannot be opened: \(Project.describe(error))")
         }
     }
+
+    /// Full-disk injection for tests: with `FACET_TEST_MAX_PAGE_COUNT=N`, a writable project cannot
+    /// grow past N pages, and the write that would is refused with SQLITE_FULL, exactly as when the
+    /// disk fills up (a portable stand-in for a small filesystem).
+    static let testMaxPageCount: Int? = ProcessInfo.processInfo.environment["FACET_TEST_MAX_PAGE_COUNT"].flatMap { Int($0) }
 
     /// Closes the database now (otherwise on deinit). Later calls fail.
     public func close() throws {

@@ -66,8 +66,16 @@ public struct SafeTensorsFile: Sendable {
                   let offsetValues = entry["data_offsets"] as? [Any], offsetValues.count == 2 else {
                 throw corrupt("tensor \(name) lacks dtype, shape or data_offsets")
             }
-            let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
-            let offsets = offsetValues.compactMap { ($0 as? NSNumber)?.intValue }
+            // Whole numbers a double holds exactly (|n| < 2^53): a larger or fractional value is
+            // malformed, never rounded or clamped into range.
+            func integer(_ value: Any) -> Int? {
+                guard let n = value as? NSNumber else { return nil }
+                let d = n.doubleValue
+                guard d.rounded() == d, abs(d) < 9_007_199_254_740_992 else { return nil }
+                return Int(d)
+            }
+            let shape = shapeValues.compactMap(integer)
+            let offsets = offsetValues.compactMap(integer)
             guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }), offsets.count == 2 else {
                 throw corrupt("tensor \(name) has a malformed shape or data_offsets")
             }
@@ -86,7 +94,7 @@ public struct SafeTensorsFile: Sendable {
             }
             let bytes = count.multipliedReportingOverflow(by: elementSize)
             guard !bytes.overflow, bytes.partialValue == end - begin else {
-                throw corrupt("tensor \(name) of shape \(shape) \(dtype) needs \(count * elementSize) bytes, has \(end - begin)")
+                throw corrupt("tensor \(name) of shape \(shape) \(dtype) needs \(bytes.overflow ? "more than \(Int.max)" : "\(bytes.partialValue)") bytes, has \(end - begin)")
             }
             tensors[name] = TensorInfo(dtype: dtype, shape: shape, range: begin..<end)
         }
