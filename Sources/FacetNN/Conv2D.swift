@@ -252,6 +252,11 @@ public final class Conv2D: Layer {
     /// comparisons).
     nonisolated(unsafe) public static var fusesWinogradBackward = true
 
+    /// On: the Winograd paths keep their transformed input from forward to backward (one input
+    /// transform, and for 5x5 stride-2 layers one space-to-depth copy, less per step, for
+    /// memory: about 140 MiB more for Quick96 at batch 4). Off: backward transforms it again.
+    nonisolated(unsafe) public static var keepsWinogradInput = true
+
     /// Off sends every 5x5 stride-2 layer through im2col (for same-run comparisons).
     nonisolated(unsafe) public static var spaceToDepthEnabled = true
 
@@ -300,6 +305,9 @@ public final class Conv2D: Layer {
     private let inputGradient = Tensor(shape: [0])
     /// The kernel in the Winograd domain, from forward to backward (saves one transform a step).
     private let winogradWeights = Tensor(shape: [0])
+    /// The input in the Winograd domain, from forward to backward when `keepsWinogradInput`.
+    private let winogradInput = Tensor(shape: [0])
+    private var hasWinogradInput = false
 
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, bias: Bool = true,
                 activation: Activation = .identity) {
@@ -326,11 +334,12 @@ public final class Conv2D: Layer {
         let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
         input = x
         output.resize(to: [n, g.oh, g.ow, outChannels])
+        hasWinogradInput = false
         if let tile = winogradTile(g) {
             // Bias and activation are fused into the output transform.
             winogradWeights.resize(to: [(tile + 2) * (tile + 2), inChannels, outChannels])
             winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile,
-                            transformedWeights: winogradWeights.data, output.data)
+                            transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g, tile))
             return output
         }
         if let tile = spaceToDepthTile(g) {
@@ -345,7 +354,7 @@ public final class Conv2D: Layer {
                 let pad = (g3.cin - 4 * cin) * cout
                 if pad > 0 { for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) } }
                 winogradForward(b[0], w3, bias: bias?.value.data, activation, g3, tile: tile,
-                                transformedWeights: winogradWeights.data, output.data)
+                                transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g3, tile))
             }
             return output
         }
@@ -361,6 +370,14 @@ public final class Conv2D: Layer {
         }
         addBiasActivate(output.data, rows: g.rows, channels: outChannels, bias: bias?.value.data, activation)
         return output
+    }
+
+    /// The layer's buffer for the transformed input when `keepsWinogradInput`, else nil.
+    private func savedWinogradInput(_ g: ConvGeometry, _ tile: Int) -> UnsafeMutablePointer<Float>? {
+        guard Conv2D.keepsWinogradInput else { return nil }
+        winogradInput.resize(to: [winogradInputSize(g, tile: tile)])
+        hasWinogradInput = true
+        return winogradInput.data
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
@@ -385,17 +402,20 @@ public final class Conv2D: Layer {
         let fusedY = fused ? UnsafePointer(output.data) : nil, fusedSlope: Float = fused ? slope : 1
         let fusedBias = fused ? bias?.gradient.data : nil
         if computesInputGradient { inputGradient.resize(to: x.shape) } else { inputGradient.resize(to: [0]) }
+        let saved = hasWinogradInput ? UnsafePointer(winogradInput.data) : nil
         let m = Int32(g.rows), co = Int32(outChannels)
         if let tile = winograd {
             winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile, weight.gradient.data,
-                             computesInputGradient ? inputGradient.data : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias)
+                             computesInputGradient ? inputGradient.data : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias,
+                             savedInput: saved)
         } else if let tile = s2dTile {
             let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
             let size = g.n * g3.h * g3.w * g3.cin
-            SpaceToDepthScratch.with([size, computesInputGradient ? size : 0, 9 * g3.cin * cout]) { b in
-                spaceToDepth(x.data, n: g.n, h: g.h, w: g.w, cin: cin, b[0])
+            SpaceToDepthScratch.with([saved == nil ? size : 0, computesInputGradient ? size : 0, 9 * g3.cin * cout]) { b in
+                if saved == nil { spaceToDepth(x.data, n: g.n, h: g.h, w: g.w, cin: cin, b[0]) }
                 winogradBackward(b[0], transformedWeights: winogradWeights.data, dPre, g3, tile: tile, b[2],
-                                 computesInputGradient ? b[1] : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias)
+                                 computesInputGradient ? b[1] : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias,
+                                 savedInput: saved)
                 let dw5 = weight.gradient.data, dw3 = b[2]
                 forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
                     if let src { (dw5 + src).update(from: dw3 + dst, count: cin * cout) }

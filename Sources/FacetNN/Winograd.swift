@@ -230,6 +230,12 @@ func winogradTransformWeightGradient(_ du: UnsafePointer<Float>, _ s: WinogradSh
     }
 }
 
+/// Floats of the transformed input V of one call (what `winogradForward` can keep for backward).
+func winogradInputSize(_ g: ConvGeometry, tile: Int) -> Int {
+    let s = WinogradShape(g, tile: tile)
+    return s.points * s.tiles * s.cin
+}
+
 /// The `count` GEMMs `C[xi] = op(A[xi]) op(B[xi])`.
 private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
                          _ a: UnsafePointer<Float>, lda: Int, strideA: Int, _ b: UnsafePointer<Float>, ldb: Int, strideB: Int,
@@ -243,12 +249,15 @@ private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSP
 
 /// Forward: y = activation(conv3x3(x, weight) + bias). Leaves the transformed kernel in `u`
 /// (`points * cin * cout` floats, owned by the layer) for the backward pass.
+///
+/// With `savedInput` (`points * tiles * cin` floats, see `winogradInputSize`) the transformed
+/// input V is left there for the backward pass, which then skips its own input transform.
 func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                      _ activation: Activation, _ g: ConvGeometry, tile: Int, transformedWeights u: UnsafeMutablePointer<Float>,
-                     _ y: UnsafeMutablePointer<Float>) {
+                     _ y: UnsafeMutablePointer<Float>, savedInput: UnsafeMutablePointer<Float>? = nil) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
-    Scratch.with([p * t * s.cin, p * t * s.cout]) { b in
-        let (v, m) = (b[0], b[1])
+    Scratch.with([savedInput == nil ? p * t * s.cin : 0, p * t * s.cout]) { b in
+        let (v, m) = (savedInput ?? b[0], b[1])
         winogradTransformInput(x, s, v)
         winogradTransformWeights(weight, s, u)
         batchedGemm(s.points, CblasNoTrans, CblasNoTrans, m: t, n: s.cout, k: s.cin, v, lda: s.cin, strideA: t * s.cin,
@@ -265,20 +274,24 @@ func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
 /// `biasGradient` the bias gradient is summed there too (see `winogradTransformOutputGradient`).
 func winogradBackward(_ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>,
                       _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
-                      y: UnsafePointer<Float>? = nil, slope: Float = 1, biasGradient: UnsafeMutablePointer<Float>? = nil) {
+                      y: UnsafePointer<Float>? = nil, slope: Float = 1, biasGradient: UnsafeMutablePointer<Float>? = nil,
+                      savedInput: UnsafePointer<Float>? = nil) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
-        let (v, du, dm) = (b[0], b[1], b[2])
-        winogradTransformInput(x, s, v)
+        let (du, dm) = (b[1], b[2])
+        // V: the forward pass's, or transformed again here into the buffer dV reuses below.
+        let v: UnsafePointer<Float>
+        if let savedInput { v = savedInput } else { winogradTransformInput(x, s, b[0]); v = UnsafePointer(b[0]) }
         winogradTransformOutputGradient(dPre, s, dm, y: y, slope: slope, biasGradient: biasGradient)
         // dU[xi] = V[xi]^T dM[xi], then back to the 3x3 kernel.
         batchedGemm(s.points, CblasTrans, CblasNoTrans, m: s.cin, n: s.cout, k: t, v, lda: s.cin, strideA: t * s.cin,
                     dm, ldb: s.cout, strideB: t * s.cout, du, ldc: s.cout, strideC: s.cin * s.cout)
         winogradTransformWeightGradient(du, s, dw)
         guard let dx else { return }
-        // dV[xi] = dM[xi] U[xi]^T, into v's buffer (V is no longer needed).
+        // dV[xi] = dM[xi] U[xi]^T, into the scratch V used (V is no longer needed).
+        let dv = b[0]
         batchedGemm(s.points, CblasNoTrans, CblasTrans, m: t, n: s.cin, k: s.cout, dm, lda: s.cout, strideA: t * s.cout,
-                    u, ldb: s.cout, strideB: s.cin * s.cout, v, ldc: s.cin, strideC: t * s.cin)
-        winogradTransformInputGradient(v, s, dx)
+                    u, ldb: s.cout, strideB: s.cin * s.cout, dv, ldc: s.cin, strideC: t * s.cin)
+        winogradTransformInputGradient(dv, s, dx)
     }
 }

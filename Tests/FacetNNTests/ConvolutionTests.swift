@@ -130,6 +130,32 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// Keeping the transformed input from forward to backward, and fusing the activation's
+    /// derivative and the bias gradient into the output-gradient transform, change nothing but
+    /// the work done: the gradients equal those of the unfused path that transforms again.
+    func testWinogradBackwardVariantsAgree() {
+        defer { Conv2D.keepsWinogradInput = true; Conv2D.fusesWinogradBackward = true }
+        var gen = SeededGenerator(seed: 14)
+        for (k, s, cin, h) in [(3, 1, 8, 8), (5, 2, 3, 8), (5, 2, 8, 12)] {
+            let conv = Conv2D(inChannels: cin, outChannels: 16, kernelSize: k, stride: s, activation: .leakyReLU(0.2))
+            conv.initialize(using: &gen)
+            for i in 0..<16 { conv.bias!.value[i] = gen.nextUnitFloat() - 0.5 }
+            conv.useWinograd = true
+            let x = randomTensor([2, h, h, cin], &gen)
+            let dy = randomTensor([2, h / s, h / s, 16], &gen)
+            var results: [[Float]] = []
+            for (keep, fuse) in [(false, false), (true, false), (false, true), (true, true)] {
+                Conv2D.keepsWinogradInput = keep
+                Conv2D.fusesWinogradBackward = fuse
+                _ = conv.forward(x)
+                results.append(conv.backward(dy).values + conv.weight.gradient.values + conv.bias!.gradient.values)
+            }
+            for r in results.dropFirst() {
+                for i in 0..<r.count { XCTAssertEqual(r[i], results[0][i], accuracy: 1e-4 * max(1, abs(results[0][i])), "k\(k) s\(s) cin \(cin)") }
+            }
+        }
+    }
+
     func testSamePaddingMatchesTensorFlow() {
         // TF: 96 -> 48 with a 5x5 stride-2 kernel pads 1 before and 2 after.
         XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).output, 48)
