@@ -80,6 +80,22 @@ func benchQuick96() throws {
     ]))
 }
 
+/// (input size, cin, cout, kernel, stride, name); decoder.out is the merged 1x1 + 3x 3x3 output
+/// convolution (12 channels padded to 16, see ParallelConvs).
+let convShapes: [(h: Int, cin: Int, cout: Int, k: Int, s: Int, name: String)] = [
+    (96, 3, 64, 5, 2, "encoder.down1"), (48, 64, 128, 5, 2, "encoder.down2"), (24, 128, 256, 5, 2, "encoder.down3"),
+    (12, 256, 512, 5, 2, "encoder.down4"), (3, 128, 512, 3, 1, "inter.up"), (6, 128, 2048, 3, 1, "decoder.up0"),
+    (12, 512, 512, 3, 1, "decoder.res0"), (12, 512, 1024, 3, 1, "decoder.up1"), (24, 256, 256, 3, 1, "decoder.res1"),
+    (24, 256, 512, 3, 1, "decoder.up2"), (48, 128, 128, 3, 1, "decoder.res2"), (48, 128, 16, 3, 1, "decoder.out"),
+    (6, 128, 512, 3, 1, "mask.up0"), (12, 128, 256, 3, 1, "mask.up1"), (24, 64, 128, 3, 1, "mask.up2"), (48, 32, 64, 3, 1, "mask.up3"),
+]
+
+/// H128's encoder (DeepFaceLab's H128: e_dims 128 at 128 px), for `ab`.
+let h128EncoderShapes: [(h: Int, cin: Int, cout: Int, k: Int, s: Int, name: String)] = [
+    (128, 3, 128, 5, 2, "h128.encoder.down1"), (64, 128, 256, 5, 2, "h128.encoder.down2"),
+    (32, 256, 512, 5, 2, "h128.encoder.down3"), (16, 512, 1024, 5, 2, "h128.encoder.down4"),
+]
+
 /// Forward + both gradients of every distinct Quick96 convolution shape at this batch size.
 /// GFLOP/s count the direct convolution's multiply-adds (2 * N*OH*OW*k*k*cin*cout per pass, three
 /// passes), so the Winograd layers' figure is an effective rate.
@@ -87,13 +103,7 @@ func benchConvolutions() {
     let batch = option("--batch", 4), reps = option("--reps", 5)
     // (input size, cin, cout, kernel, stride, name); decoder.out is the merged 1x1 + 3x 3x3 output
     // convolution (12 channels padded to 16, see ParallelConvs).
-    let shapes: [(h: Int, cin: Int, cout: Int, k: Int, s: Int, name: String)] = [
-        (96, 3, 64, 5, 2, "encoder.down1"), (48, 64, 128, 5, 2, "encoder.down2"), (24, 128, 256, 5, 2, "encoder.down3"),
-        (12, 256, 512, 5, 2, "encoder.down4"), (3, 128, 512, 3, 1, "inter.up"), (6, 128, 2048, 3, 1, "decoder.up0"),
-        (12, 512, 512, 3, 1, "decoder.res0"), (12, 512, 1024, 3, 1, "decoder.up1"), (24, 256, 256, 3, 1, "decoder.res1"),
-        (24, 256, 512, 3, 1, "decoder.up2"), (48, 128, 128, 3, 1, "decoder.res2"), (48, 128, 16, 3, 1, "decoder.out"),
-        (6, 128, 512, 3, 1, "mask.up0"), (12, 128, 256, 3, 1, "mask.up1"), (24, 64, 128, 3, 1, "mask.up2"), (48, 32, 64, 3, 1, "mask.up3"),
-    ]
+    let shapes = convShapes
     var rows: [[String: Any]] = []
     var totalFlops = 0.0, totalTime = 0.0
     let only = CommandLine.arguments.firstIndex(of: "--layer").map { CommandLine.arguments[$0 + 1] }
@@ -109,7 +119,7 @@ func benchConvolutions() {
         _ = conv.backward(dy)
         // Default path and, where Winograd applies, plain im2col, timed alternately so that
         // load from other processes hits both alike; best of `reps`.
-        let tile = conv.winogradTile(height: s.h, width: s.h), winograd = tile != nil
+        let tile = conv.winogradTile(height: s.h, width: s.h) ?? conv.spaceToDepthTile(height: s.h, width: s.h), winograd = tile != nil
         var best = Double.infinity, bestIm2col = Double.infinity
         for _ in 0..<reps {
             for plain in winograd ? [false, true] : [false] {
@@ -136,7 +146,191 @@ func benchConvolutions() {
                 "all_layers_gflops_per_s": (totalFlops / totalTime / 1e8).rounded() / 10]))
 }
 
+
+/// Per-layer profile of one Quick96 training iteration: every layer's forward and backward timed
+/// separately (the layers of `trainStep`, run by hand in the same order; upscale = conv + shuffle,
+/// residual = conv1 + conv2 + add), the optimizer step, and the rest of a full `trainStep`
+/// (loss, blur, copies). Median over `--iters` runs, ms.
+func profileQuick96() throws {
+    let batch = option("--batch", 4), iters = option("--iters", 5)
+    let config: Quick96Config = CommandLine.arguments.contains("--tiny") ? .tiny : .quick96
+    let r = config.resolution
+    let model = try Quick96(config: config, seed: 0)
+    let src = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
+    let dst = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
+    for _ in 0..<2 { model.trainStep(src: src, dst: dst) }
+    var samples: [String: [Double]] = [:]
+    var order: [String] = []
+    func record(_ key: String, _ dt: Double) {
+        if samples[key] == nil { order.append(key); samples[key] = [] }
+        samples[key]!.append(dt)
+    }
+    func timed<T>(_ key: String, _ body: () -> T) -> T {
+        let t = now(); let v = body(); record(key, now() - t); return v
+    }
+    // One shuffle per upscale layer (each keeps its output until its backward).
+    var shuffles: [ObjectIdentifier: DepthToSpace] = [:]
+    func shuffleOf(_ u: Upscale) -> DepthToSpace {
+        if let s = shuffles[ObjectIdentifier(u)] { return s }
+        let s = DepthToSpace(blockSize: 2); shuffles[ObjectIdentifier(u)] = s; return s
+    }
+    // Forward/backward of one child of a Sequential, split where it helps.
+    func fwd(_ name: String, _ l: any Layer, _ x: Tensor) -> Tensor {
+        if let s = l as? Sequential {
+            var h = x
+            for c in s.layers { h = fwd("\(name).\(c.name)", c.layer, h) }
+            return h
+        }
+        if let u = l as? Upscale {
+            let y = timed("\(name).conv fwd") { u.conv.forward(x) }
+            return timed("\(name).d2s fwd") { shuffleOf(u).forward(y) }
+        }
+        if let c = l as? Conv2D { return timed("\(name) fwd [k\(c.kernelSize)s\(c.stride) \(x.shape[1])x\(x.shape[2])x\(c.inChannels)->\(c.outChannels)]") { c.forward(x) } }
+        return timed("\(name) fwd") { l.forward(x) }
+    }
+    func bwd(_ name: String, _ l: any Layer, _ dy: Tensor) -> Tensor {
+        if let s = l as? Sequential {
+            var g = dy
+            for c in s.layers.reversed() { g = bwd("\(name).\(c.name)", c.layer, g) }
+            return g
+        }
+        if let u = l as? Upscale {
+            let g = timed("\(name).d2s bwd") { shuffleOf(u).backward(dy) }
+            return timed("\(name).conv bwd") { u.conv.backward(g) }
+        }
+        return timed("\(name) bwd") { l.backward(dy) }
+    }
+    var totals: [Double] = []
+    let stacked = Tensor(shape: [2 * batch, r, r, 3])
+    stacked.data.update(from: src.warped.data, count: src.warped.count)
+    (stacked.data + src.warped.count).update(from: dst.warped.data, count: dst.warped.count)
+    for _ in 0..<iters {
+        var t = now()
+        model.trainStep(src: src, dst: dst)
+        totals.append(now() - t)
+        t = now()
+        let e = fwd("encoder", model.encoder, stacked)
+        let code = fwd("inter", model.inter, e)
+        var dcode: [Tensor] = []
+        for (i, d) in [model.decoderSrc, model.decoderDst].enumerated() {
+            let c = code.batchSlice((i * batch)..<((i + 1) * batch))
+            let img = fwd("dec.image", d.image, c)
+            let msk = fwd("dec.mask", d.mask, c)
+            let gi = Tensor(shape: img.shape), gm = Tensor(shape: msk.shape)
+            gi.fill(1e-3); gm.fill(1e-3)
+            let a = bwd("dec.image", d.image, gi)
+            let out = Tensor(shape: a.shape); out.copy(from: a)
+            let b = bwd("dec.mask", d.mask, gm)
+            for j in 0..<b.count { out[j] += b[j] }
+            dcode.append(out)
+        }
+        let g = Tensor(shape: code.shape)
+        g.data.update(from: dcode[0].data, count: dcode[0].count)
+        (g.data + dcode[0].count).update(from: dcode[1].data, count: dcode[1].count)
+        _ = bwd("encoder", model.encoder, bwd("inter", model.inter, g))
+        timed("optimizer step") { model.optimizer.step(model.namedParameters) }
+        record("(sum of the above)", now() - t)
+    }
+    func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+    let step = median(totals)
+    print(String(format: "full trainStep median %.1f ms (batch %d, %d iters)", step * 1000, batch, iters))
+    var rows: [(String, Double)] = order.map { ($0, median(samples[$0]!) * (($0.hasPrefix("dec.") ) ? 2 : 1)) }
+    rows.sort { $0.1 > $1.1 }
+    for (k, v) in rows { print(String(format: "%8.2f ms %5.1f%%  %@", v * 1000, 100 * v / step, k)) }
+}
+
+if CommandLine.arguments.contains("--wino-min-tiles") { Conv2D.winogradMinimumTiles = option("--wino-min-tiles", 16) }
+if CommandLine.arguments.contains("--s2d-min-tiles") { Conv2D.spaceToDepthMinimumTiles = option("--s2d-min-tiles", 16) }
+/// Same-run A/B of one convolution shape between two paths, alternating so that load from other
+/// processes hits both alike: `bench-nn ab --layer encoder.down2 --a im2col --b f4 [--reps 9]`.
+/// Paths: im2col, f2, f4 (Winograd tile forced; 5x5 stride 2 via space-to-depth), default.
+func benchAB() {
+    let batch = option("--batch", 4), reps = option("--reps", 9)
+    let args = CommandLine.arguments
+    func arg(_ name: String, _ fallback: String) -> String { args.firstIndex(of: name).map { args[$0 + 1] } ?? fallback }
+    let name = arg("--layer", "encoder.down2"), modes = [arg("--a", "im2col"), arg("--b", "default")]
+    guard let s = (convShapes + h128EncoderShapes).first(where: { $0.name == name }) else { fatalError("unknown layer \(name)") }
+    let n = s.name.hasPrefix("encoder") || s.name.hasPrefix("inter") || s.name.hasPrefix("h128.encoder") ? 2 * batch : batch
+    let conv = Conv2D(inChannels: s.cin, outChannels: s.cout, kernelSize: s.k, stride: s.s, activation: .leakyReLU(0.1))
+    conv.initialize(using: &generator)
+    let x = Tensor(shape: [n, s.h, s.h, s.cin])
+    for i in 0..<x.count { x[i] = generator.nextUnitFloat() - 0.5 }
+    func set(_ mode: String) {
+        conv.useWinograd = mode != "im2col"
+        Conv2D.winogradTileOverride = mode == "f2" ? 2 : mode == "f4" ? 4 : nil
+    }
+    set(modes[0])
+    let y = conv.forward(x)
+    let dy = Tensor(shape: y.shape)
+    for i in 0..<dy.count { dy[i] = generator.nextUnitFloat() - 0.5 }
+    var times: [[Double]] = [[], []]
+    for rep in 0..<(reps + 1) {
+        for k in 0..<2 {
+            set(modes[k])
+            let t = now()
+            _ = conv.forward(x)
+            _ = conv.backward(dy)
+            if rep > 0 { times[k].append(now() - t) }
+        }
+    }
+    Conv2D.winogradTileOverride = nil
+    func ms(_ v: Double) -> Double { (v * 1e4).rounded() / 10 }
+    var out: [String: Any] = ["bench": "conv_ab", "layer": name, "n": n, "reps": reps]
+    for k in 0..<2 {
+        let t = times[k].sorted()
+        out[modes[k]] = ["best_ms": ms(t[0]), "median_ms": ms(t[t.count / 2])]
+    }
+    print(json(out))
+}
+
+/// Same-run A/B of whole Quick96 training iterations: one model, iterations alternating between
+/// the engine's setting A and B, so load from other processes hits both alike.
+/// `bench-nn quick96-ab --flag s2d [--batch 4] [--iters 8]`; flags: s2d (5x5 stride-2 via
+/// space-to-depth Winograd vs im2col), plus those listed in `abFlags`.
+nonisolated(unsafe) var abFlags: [String: (Bool) -> Void] = [
+    "s2d": { Conv2D.spaceToDepthEnabled = $0 },
+    "fuse": { Conv2D.fusesWinogradBackward = $0 },
+    "keepv": { Conv2D.keepsWinogradInput = $0 },
+]
+func benchQuick96AB() throws {
+    let batch = option("--batch", 4), iters = option("--iters", 8)
+    let args = CommandLine.arguments
+    let flag = args.firstIndex(of: "--flag").map { args[$0 + 1] } ?? "s2d"
+    guard let set = abFlags[flag] else { fatalError("unknown flag \(flag); known: \(abFlags.keys.sorted())") }
+    let r = Quick96Config.quick96.resolution
+    let model = try Quick96(config: .quick96, seed: 0)
+    let src = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
+    let dst = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
+    for on in [false, true] { set(on); model.trainStep(src: src, dst: dst) }
+    var times: [[Double]] = [[], []]
+    for i in 0..<(2 * iters) {
+        // ABBA order: neither setting always runs first.
+        let on = (i % 4 == 1 || i % 4 == 2)
+        set(on)
+        let t = now()
+        model.trainStep(src: src, dst: dst)
+        times[on ? 1 : 0].append(now() - t)
+    }
+    set(true)
+    func ms(_ v: Double) -> Double { (v * 1e4).rounded() / 10 }
+    func stats(_ v: [Double]) -> [String: Double] {
+        let s = v.sorted()
+        return ["best_ms": ms(s[0]), "median_ms": ms(s[s.count / 2]), "mean_ms": ms(s.reduce(0, +) / Double(s.count))]
+    }
+    let (off, on) = (stats(times[0]), stats(times[1]))
+    print(json(["bench": "quick96_ab", "flag": flag, "batch": batch, "iters_each": iters, "off": off, "on": on,
+                "speedup_median": ((off["median_ms"]! / on["median_ms"]!) * 1000).rounded() / 1000,
+                "load": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""]))
+}
+
+// `--off FLAG` (repeatable): run with that engine setting off (see `abFlags`).
+for (i, a) in CommandLine.arguments.enumerated() where a == "--off" && i + 1 < CommandLine.arguments.count {
+    abFlags[CommandLine.arguments[i + 1]]?(false)
+}
 switch CommandLine.arguments.dropFirst().first {
+case "quick96-ab": try benchQuick96AB()
+case "ab": benchAB()
+case "profile": try profileQuick96()
 case "quick96": try benchQuick96()
 case "h128": try benchH128()
 case "conv": benchConvolutions()
