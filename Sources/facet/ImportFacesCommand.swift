@@ -1,0 +1,35 @@
+/// `facet import-faces`: a folder of already-aligned faces (a DeepFaceLab `aligned` folder) as faces of a role.
+import ArgumentParser
+import FacetCore
+import FacetExtract
+import FacetStore
+import FacetVision
+import Foundation
+
+struct ImportFacesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-faces",
+        abstract: "Import a folder of aligned face images (PNG/JPEG) as faces: landmarks found on each, signatures computed.")
+    @OptionGroup var target: ProjectArgument
+    @Option(help: "src or dst.") var role: Role
+    @Option(help: "How the images were aligned: half, mid_full, full, whole_face or head.") var faceType: String = "full"
+    @Argument(help: "The folder of aligned face images.") var folder: String
+
+    func run() throws {
+        guard let ft = FaceType(rawValue: faceType) else {
+            throw FacetError("unknown face type '\(faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        // Everything is checked with the file open read-only: bad input leaves it byte for byte as it was.
+        let reader = try Project(path: target.project, mode: .readOnly)
+        let plan = try FaceSetImporter.plan(folder: folder, role: role, in: reader)
+        try reader.close()
+        let p = try Project(path: target.project)
+        var line = ProgressLine()
+        let s = try FaceSetImporter.importFaces(plan, faceType: ft, into: p) { done, total in
+            line.update("import-faces \(folder): \(done)/\(total)")
+        }
+        line.finish("import-faces \(role.rawValue): \(s.facesStored) faces from \(s.media.name) (media #\(s.media.id ?? 0))"
+            + (s.withoutDetection > 0 ? ", \(s.withoutDetection) without a detection (landmarks fitted in the aligned face box)" : "")
+            + ", \(String(format: "%.1f", s.seconds)) s")
+    }
+}
