@@ -15,8 +15,11 @@ public struct ChartSeries: Sendable {
     public var color: RGB
     public var style: Style
     public var points: [(x: Double, y: Double)]
-    public init(label: String?, color: RGB, style: Style, points: [(x: Double, y: Double)]) {
-        self.label = label; self.color = color; self.style = style; self.points = points
+    /// Whether the y axis stretches to show every point. False for what only annotates the data
+    /// (a fitted curve): it is drawn clipped to the range the data sets.
+    public var setsYRange: Bool
+    public init(label: String?, color: RGB, style: Style, points: [(x: Double, y: Double)], setsYRange: Bool = true) {
+        self.label = label; self.color = color; self.style = style; self.points = points; self.setsYRange = setsYRange
     }
 }
 
@@ -57,6 +60,42 @@ public struct Chart: Sendable {
             return bottom - t * (bottom - top)
         }
         var clip: (Int, Int, Int, Int) { (Int(left), Int(top), Int(right), Int(bottom)) }
+
+        /// The parts of a polyline (pixel coordinates) inside the plot rectangle grown by
+        /// `margin`, each segment cut where it crosses the edge (Liang-Barsky): a curve that leaves
+        /// the y range is drawn up to the frame, and no coordinate is far outside the image.
+        func visibleRuns(_ pts: [(Double, Double)], margin: Double) -> [[(Double, Double)]] {
+            let x0 = left - margin, x1 = right + margin, y0 = top - margin, y1 = bottom + margin
+            guard pts.count >= 2 else { return pts.filter { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }.map { [$0] } }
+            var runs: [[(Double, Double)]] = [], run: [(Double, Double)] = []
+            for k in 1..<pts.count {
+                let (ax, ay) = pts[k - 1], (bx, by) = pts[k]
+                let dx = bx - ax, dy = by - ay
+                var t0 = 0.0, t1 = 1.0, visible = true
+                for (p, q) in [(-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)] {
+                    if p == 0 {
+                        if q < 0 { visible = false; break }
+                    } else {
+                        let r = q / p
+                        if p < 0 { t0 = max(t0, r) } else { t1 = min(t1, r) }
+                        if t0 > t1 { visible = false; break }
+                    }
+                }
+                guard visible else {
+                    if !run.isEmpty { runs.append(run); run = [] }
+                    continue
+                }
+                let a = (ax + t0 * dx, ay + t0 * dy), b = (ax + t1 * dx, ay + t1 * dy)
+                if run.isEmpty || t0 > 0 {
+                    if !run.isEmpty { runs.append(run) }
+                    run = [a]
+                }
+                run.append(b)
+                if t1 < 1 { runs.append(run); run = [] }
+            }
+            if !run.isEmpty { runs.append(run) }
+            return runs
+        }
     }
 
     /// The finite points a series can show (positive only on a log axis).
@@ -64,9 +103,11 @@ public struct Chart: Sendable {
         s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
     }
 
-    func layout(width: Int, height: Int) -> Layout {
+    /// The plot rectangle, domains and ticks; `reserveBelow` pixels under the x-axis label are
+    /// left free (for a legend that fits nowhere inside the plot).
+    func layout(width: Int, height: Int, reserveBelow: Int = 0) -> Layout {
         let all = series.flatMap { drawable($0) }
-        var xs = all.map(\.x), ys = all.map(\.y)
+        var xs = all.map(\.x), ys = series.filter(\.setsYRange).flatMap { drawable($0) }.map(\.y)
         if xs.isEmpty { xs = [0, 1] }
         if ys.isEmpty { ys = logY ? [0.1, 1] : [0, 1] }
         var x0 = xDomain?.lowerBound ?? xs.min()!, x1 = xDomain?.upperBound ?? xs.max()!
@@ -91,7 +132,7 @@ public struct Chart: Sendable {
         }
         let labelWidth = yTicks.map { BitmapFont.width(of: Chart.yTickLabel($0, step: yStep, log: logY), scale: Chart.textScale) }.max() ?? 0
         let left = Double(labelWidth + 18 + 14 + 16)   // tick labels, tick marks, the rotated y label
-        return Layout(left: left, top: 44, right: Double(width - 20), bottom: Double(height - 56),
+        return Layout(left: left, top: 44, right: Double(width - 20), bottom: Double(height - 56 - reserveBelow),
                       x0: x0, x1: x1, y0: y0, y1: y1, logY: logY, xTicks: xTicks, yTicks: yTicks, yStep: yStep, xStep: xStep)
     }
 
@@ -159,12 +200,66 @@ public struct Chart: Sendable {
         return rows
     }
 
+    /// The legend box's size in pixels (raster metrics; the SVG uses the same box).
+    var legendSize: (w: Int, h: Int)? {
+        let rows = legendRows
+        guard !rows.isEmpty else { return nil }
+        let w = rows.map { BitmapFont.width(of: $0.text, scale: Chart.textScale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
+        return (w, rows.count * Chart.lineHeight + 12)
+    }
+
+    static let swatch = 30
+
+    /// Pixel positions along everything drawn in the plot (lines sampled every 3 px), for
+    /// finding where the legend hides nothing.
+    func drawnSamples(_ L: Layout) -> [(Double, Double)] {
+        var out: [(Double, Double)] = []
+        for sr in series {
+            let pts = drawable(sr).map { (L.px($0.x), L.py($0.y)) }
+            switch sr.style {
+            case .markers:
+                out += pts.filter { $0.0 >= L.left && $0.0 <= L.right && $0.1 >= L.top && $0.1 <= L.bottom }
+            case .line:
+                for run in L.visibleRuns(pts, margin: 0) {
+                    out.append(run[0])
+                    for k in 1..<max(run.count, 1) {
+                        let (ax, ay) = run[k - 1], (bx, by) = run[k]
+                        let n = max(1, Int((((bx - ax) * (bx - ax) + (by - ay) * (by - ay)).squareRoot() / 3).rounded(.up)))
+                        for i in 1...n { out.append((ax + (bx - ax) * Double(i) / Double(n), ay + (by - ay) * Double(i) / Double(n))) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The plot layout and the legend box (x, y, w, h): inside the plot in the first corner where
+    /// it covers nothing drawn (top right, top left, bottom right, bottom left), else under the
+    /// plot, which is shortened to make room (unless that would leave it under 160 px high; then
+    /// top right regardless).
+    func arrange(width: Int, height: Int) -> (layout: Layout, legend: (x: Int, y: Int, w: Int, h: Int)?) {
+        let L = layout(width: width, height: height)
+        guard let size = legendSize else { return (L, nil) }
+        let (w, h) = size
+        let left = Int(L.left) + 10, right = Int(L.right) - w - 10, top = Int(L.top) + 10, bottom = Int(L.bottom) - h - 10
+        let samples = drawnSamples(L)
+        if right >= left && bottom >= top {
+            for (x, y) in [(right, top), (left, top), (right, bottom), (left, bottom)] {
+                let x0 = Double(x - 6), x1 = Double(x + w + 6), y0 = Double(y - 6), y1 = Double(y + h + 6)
+                if !samples.contains(where: { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }) { return (L, (x, y, w, h)) }
+            }
+        }
+        let below = layout(width: width, height: height, reserveBelow: h + 14)
+        guard below.bottom - below.top >= 160 else { return (L, (max(left, right), top, w, h)) }
+        return (below, (max(10, min(Int(below.left), width - w - 10)), Int(below.bottom) + 50, w, h))
+    }
+
     // MARK: Raster
 
     /// The chart as an RGB image of `width` x `height` pixels.
     public func render(width: Int, height: Int) -> Image {
         var c = Canvas(width: width, height: height)
-        let L = layout(width: width, height: height)
+        let (L, legend) = arrange(width: width, height: height)
         let s = Chart.textScale
         // Grid and ticks.
         for t in L.yTicks {
@@ -186,7 +281,9 @@ public struct Chart: Sendable {
             let pts = drawable(sr).map { (L.px($0.x), L.py($0.y)) }
             switch sr.style {
             case .line(let w, let dash):
-                c.polyline(pts, color: sr.color, width: w, dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) }, clip: L.clip)
+                for run in L.visibleRuns(pts, margin: w + 2) {
+                    c.polyline(run, color: sr.color, width: w, dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) }, clip: L.clip)
+                }
             case .markers(let r):
                 for p in pts {
                     c.disc(p.0, p.1, radius: r + 1.5, color: .white, clip: L.clip)
@@ -197,15 +294,13 @@ public struct Chart: Sendable {
         // Frame, title, axis labels.
         c.strokeRect(x0: Int(L.left), y0: Int(L.top), x1: Int(L.right), y1: Int(L.bottom), Chart.axisColor)
         c.text(title, x: (width - BitmapFont.width(of: title, scale: s)) / 2, y: 14, scale: s, color: Chart.textColor)
-        c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: height - 24, scale: s, color: Chart.textColor)
+        c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: Int(L.bottom) + 32, scale: s, color: Chart.textColor)
         c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s, color: Chart.textColor, vertical: true)
-        // Legend, top right inside the plot.
+        // Legend, where `arrange` found room.
         let rows = legendRows
-        if !rows.isEmpty {
-            let swatch = 30
-            let w = rows.map { BitmapFont.width(of: $0.text, scale: s) + ($0.series == nil ? 0 : swatch + 8) }.max()! + 20
-            let h = rows.count * Chart.lineHeight + 12
-            let x0 = Int(L.right) - w - 10, y0 = Int(L.top) + 10
+        if let box = legend {
+            let (x0, y0, w, h) = box
+            let swatch = Chart.swatch
             c.fillRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, .white)
             c.strokeRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, RGB(170, 170, 170))
             for (k, row) in rows.enumerated() {
@@ -232,7 +327,7 @@ public struct Chart: Sendable {
 
     /// The chart as a standalone SVG document of `width` x `height` user units.
     public func svg(width: Int, height: Int) -> String {
-        let L = layout(width: width, height: height)
+        let (L, legend) = arrange(width: width, height: height)
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         func esc(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
@@ -260,8 +355,10 @@ public struct Chart: Sendable {
             switch sr.style {
             case .line(let w, let dash):
                 let d = dash.map { " stroke-dasharray=\"\($0.map { f($0) }.joined(separator: " "))\"" } ?? ""
-                o += "<polyline fill=\"none\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(w))\" stroke-linejoin=\"round\"\(d) points=\""
-                o += pts.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ") + "\"/>\n"
+                for run in L.visibleRuns(pts, margin: w + 2) {
+                    o += "<polyline fill=\"none\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(w))\" stroke-linejoin=\"round\"\(d) points=\""
+                    o += run.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ") + "\"/>\n"
+                }
             case .markers(let r):
                 for p in pts { o += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n" }
             }
@@ -269,14 +366,14 @@ public struct Chart: Sendable {
         o += "</g>\n"
         o += "<rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" height=\"\(f(L.bottom - L.top))\" fill=\"none\" stroke=\"\(Chart.axisColor.hex)\"/>\n"
         o += "<text x=\"\(width / 2)\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">\(esc(title))</text>\n"
-        o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(height - 12)\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
+        o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(f(L.bottom + 44))\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
         let my = f((L.top + L.bottom) / 2)
         o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(my))\">\(esc(yLabel))</text>\n"
         let rows = legendRows
-        if !rows.isEmpty {
-            let w = Double(rows.map { $0.text.count * 9 + ($0.series == nil ? 0 : 38) }.max()! + 20)
-            let x0 = L.right - w - 10, y0 = L.top + 10
-            o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(rows.count * Chart.lineHeight + 12)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
+        if let box = legend {
+            // The raster's box (12 px a character) holds the SVG's 14 px monospace text (about 8.4).
+            let w = Double(box.w), x0 = Double(box.x), y0 = Double(box.y)
+            o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(box.h)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
             for (k, row) in rows.enumerated() {
                 let cy = y0 + 16 + Double(k * Chart.lineHeight)
                 var tx = x0 + 10

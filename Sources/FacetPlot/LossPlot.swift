@@ -76,7 +76,7 @@ public func lossChart(_ curves: [ModelLossCurve], log: Bool = false) -> Chart {
                 return (x, fit.value(at: x))
             }
             chart.series.append(ChartSeries(label: "\(name) fit: \(fit.summary)", color: color.mixed(with: .black, 0.5),
-                                            style: .line(width: 1.5, dash: [3, 4]), points: pts))
+                                            style: .line(width: 1.5, dash: [3, 4]), points: pts, setsYRange: false))
         }
     }
     return chart

@@ -105,6 +105,72 @@ final class PlotTests: XCTestCase {
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
     }
 
+    /// A fit that starts far above the data (as a power law does near iteration 1) neither
+    /// stretches the y axis nor spills past the frame: the data set the range, the fit is clipped.
+    func testTheDataSetTheYRangeAndTheFitIsDrawnClipped() throws {
+        let (ks, ys) = syntheticCurve(300)
+        let data = Array(ks.dropFirst(20)).map(Double.init), dataY = Array(ys.dropFirst(20))
+        let red = RGB(200, 0, 0)
+        for logY in [false, true] {
+            var chart = Chart(title: "t", xLabel: "x", yLabel: "y", logY: logY)
+            chart.series = [
+                ChartSeries(label: "data", color: .black, style: .line(width: 2), points: zip(data, dataY).map { ($0, $1) }),
+                ChartSeries(label: "fit", color: red, style: .line(width: 2, dash: [3, 4]),
+                            points: (1...400).map { (Double($0), 50 * pow(Double($0), -1.5) + 0.3) }, setsYRange: false),
+            ]
+            let (l, legendBox) = chart.arrange(width: 800, height: 500)
+            let legend = try XCTUnwrap(legendBox)
+            XCTAssertLessThanOrEqual(l.y0, dataY.min()!); XCTAssertGreaterThanOrEqual(l.y1, dataY.max()!)
+            // The legend hides nothing drawn: in a free corner of the plot, or under it.
+            let covered = chart.drawnSamples(l).filter { Int($0.0) >= legend.x && Int($0.0) <= legend.x + legend.w && Int($0.1) >= legend.y && Int($0.1) <= legend.y + legend.h }
+            XCTAssertEqual(covered.count, 0, "log \(logY): legend at \(legend)")
+            // The fit reaches 50.3; the axis ends within one tick step (or a few % on a log axis) of the data.
+            XCTAssertLessThan(l.y1, logY ? dataY.max()! * 1.5 : dataY.max()! + 2 * l.yStep, "log \(logY)")
+            XCTAssertEqual(l.xTicks.last, 400, "the x range still covers the fit's projection")
+            let image = chart.render(width: 800, height: 500)
+            // The fit's colour appears, only inside the frame (left, top, right, bottom).
+            var inside = 0, outside = 0
+            for y in 0..<500 {
+                for x in 0..<800 where image[x, y, 0] > 150 && image[x, y, 1] < 90 && image[x, y, 2] < 90 {
+                    let inLegend = x >= legend.x && x <= legend.x + legend.w && y >= legend.y && y <= legend.y + legend.h
+                    if Double(x) >= l.left && Double(x) <= l.right && Double(y) >= l.top && Double(y) <= l.bottom { if !inLegend { inside += 1 } } else { outside += 1 }
+                }
+            }
+            XCTAssertGreaterThan(inside, 300, "the fit is drawn (log \(logY))")
+            XCTAssertEqual(outside, 0, "nothing of it outside the plot area (log \(logY))")
+            // The SVG draws the same clipped runs: no coordinate far outside the frame.
+            let svg = chart.svg(width: 800, height: 500)
+            let numbers = svg.components(separatedBy: "points=\"").dropFirst().flatMap { $0.prefix { $0 != "\"" }.split(whereSeparator: { $0 == " " || $0 == "," }) }
+            XCTAssertFalse(numbers.isEmpty)
+            XCTAssertTrue(numbers.allSatisfy { Double($0).map { $0 > -10 && $0 < 810 } ?? false }, "svg points within the image")
+        }
+        // A legend that fits in no corner goes under the plot, which gets shorter; the PNG keeps its size.
+        var crowded = Chart(title: "t", xLabel: "iteration", yLabel: "y")
+        crowded.series = (0..<6).map { k in
+            ChartSeries(label: "series \(k) with a long label to make the legend wide", color: .black, style: .line(width: 1),
+                        points: (0...40).map { i in (Double(i), Double((i * (k + 3)) % 17)) })
+        }
+        let (cl, cbox) = crowded.arrange(width: 900, height: 700)
+        let box = try XCTUnwrap(cbox)
+        XCTAssertGreaterThan(Double(box.y), cl.bottom + 40, "under the axis and its label")
+        XCTAssertLessThanOrEqual(box.y + box.h, 700)
+        XCTAssertLessThan(cl.bottom, crowded.layout(width: 900, height: 700).bottom)
+        let crowdedImage = crowded.render(width: 900, height: 700)
+        XCTAssertEqual(crowdedImage.width, 900); XCTAssertEqual(crowdedImage.height, 700)
+
+        // A segment crossing the frame is cut at the frame; one wholly outside is dropped.
+        var chart = Chart(title: "t", xLabel: "x", yLabel: "y")
+        chart.series = [ChartSeries(label: nil, color: .black, style: .line(width: 1), points: [(0, 0), (10, 1)])]
+        let l = chart.layout(width: 600, height: 400)
+        let runs = l.visibleRuns([(l.left + 10, l.top - 100), (l.left + 10, l.top + 50), (l.left + 20, l.top + 60), (l.left - 50, l.top - 500)], margin: 0)
+        XCTAssertEqual(runs.count, 1)
+        XCTAssertEqual(runs[0].count, 4)
+        XCTAssertEqual(runs[0][0].1, l.top, accuracy: 1e-9)
+        XCTAssertEqual(runs[0][1].1, l.top + 50, accuracy: 1e-9)
+        XCTAssertTrue(runs[0].allSatisfy { $0.0 >= l.left - 1e-9 && $0.1 >= l.top - 1e-9 })
+        XCTAssertEqual(l.visibleRuns([(l.left - 10, l.top - 10), (l.left - 20, l.bottom)], margin: 0).count, 0)
+    }
+
     func testLogAxisTicksArePowersAndMultiples() {
         XCTAssertEqual(Chart.logTicks(0.01, 10).map { Chart.shortNumber($0) }, ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10"])
         // Under a decade: every integer multiple.
