@@ -4,12 +4,13 @@ import Foundation
 import FacetCore
 import FacetNN
 import FacetStore
+import FacetVision
 
-/// Decodes the stored faces `ids` as training does (area resize to `resolution`, the soft hull of
-/// the landmarks as the mask), in the order given. A face that cannot be decoded is a clear error
-/// naming it.
-public func loadFaceSamples(_ ids: [Int64], project: Project, resolution: Int) throws -> [FaceSample] {
-    try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: resolution) }
+/// Decodes the stored faces `ids` as training does (area resize to `resolution`, or re-aligned as
+/// `alignAs` when that is another face type; the soft hull of the landmarks as the mask), in the
+/// order given. A face that cannot be decoded is a clear error naming it.
+public func loadFaceSamples(_ ids: [Int64], project: Project, resolution: Int, alignAs faceType: FaceType? = nil) throws -> [FaceSample] {
+    try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: resolution, alignAs: faceType) }
 }
 
 /// Faces as a [N, R, R, C] tensor in [0, 1], unaugmented (what `Augmenter.fill` gives with no
@@ -57,7 +58,7 @@ extension SwapModel {
     /// The stored faces `ids` decoded as training this model decodes them (its resolution and
     /// face type), in the order given: what `evaluate` takes.
     public func loadFaces(_ ids: [Int64], project: Project) throws -> [FaceSample] {
-        try loadFaceSamples(ids, project: project, resolution: resolution)
+        try loadFaceSamples(ids, project: project, resolution: resolution, alignAs: options.realignedFaceType)
     }
 
     /// This checkpoint's loss on `src` and `dst` faces (from `loadFaces`),
