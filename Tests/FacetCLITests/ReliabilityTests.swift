@@ -5,6 +5,9 @@
 import XCTest
 import Foundation
 import FacetStore
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 class ReliabilityTestCase: CLITestCase {
     /// A project with both sample videos imported (base for extraction trials) and one with their
@@ -328,5 +331,146 @@ final class FullDiskTests: ReliabilityTestCase {
         }
         XCTAssertEqual(try problems(moved), [])
         XCTAssertEqual(try counts(moved), Self.extractCounts)
+    }
+}
+
+/// Readers and writers at once: `facet faces`, `facet checkpoints` and the gallery read while
+/// `facet extract` and `facet train` write; several writers at once wait for each other (busy
+/// timeout); a writer blocked for longer than the timeout fails with one clear line and changes nothing.
+final class ConcurrencyTests: ReliabilityTestCase {
+    /// Starts `facet serve` on a free port and returns the process and its base URL.
+    func serve(_ file: String) throws -> (Process, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.facetBinary)
+        p.arguments = ["serve", file, "--port", "0"]
+        let out = path("serve.out")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.isRunning {
+            let text = String(decoding: FileManager.default.contents(atPath: out) ?? Data(), as: UTF8.self)
+            if let r = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) { return (p, String(text[r])) }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill9(p)
+        throw XCTSkip("the gallery did not start")
+    }
+
+    /// Status and body of a GET.
+    func get(_ url: String) -> (Int, String) {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result = (0, "")
+        URLSession.shared.dataTask(with: URL(string: url)!) { data, response, error in
+            result = ((response as? HTTPURLResponse)?.statusCode ?? -1, data.map { String(decoding: $0, as: UTF8.self) } ?? "\(error.map { "\($0)" } ?? "")")
+            done.signal()
+        }.resume()
+        _ = done.wait(timeout: .now() + 60)
+        return result
+    }
+
+    func testFacesAndGalleryReadWhileExtractAndTrainWrite() throws {
+        let file = try copy(Self.imported!, to: "live.facet")
+        let (gallery, base) = try serve(file)
+        defer { kill9(gallery) }
+        var reads = 0, lastCount = 0
+        /// Reads through every path while `writer` runs; each must succeed and see a consistent state.
+        func readWhile(_ writer: Process, checkpoints: Bool = false) throws {
+            while writer.isRunning {
+                let faces = try facet(["faces", file, "--count"])
+                XCTAssertEqual(faces.status, 0, faces.stderr)
+                let n = Int(faces.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+                XCTAssertGreaterThanOrEqual(n, lastCount, "face counts only grow while extraction writes")
+                lastCount = max(lastCount, n)
+                let (status, page) = get(base + "/faces?role=src&per=50")
+                XCTAssertEqual(status, 200, page)
+                let (cstatus, counts) = get(base + "/counts?role=dst")
+                XCTAssertEqual(cstatus, 200, counts)
+                XCTAssertTrue(counts.hasPrefix("{\"role\":\"dst\",\"kept\":"), counts)
+                if checkpoints {
+                    let c = try facet(["checkpoints", file, "--json"])
+                    XCTAssertEqual(c.status, 0, c.stderr)
+                }
+                reads += 1
+            }
+            writer.waitUntilExit()
+            XCTAssertEqual(writer.terminationStatus, 0, "the writer finished")
+        }
+        for role in ["src", "dst"] {
+            try readWhile(try start(["extract", file, "--role", role] + Self.extractArgs))
+        }
+        XCTAssertEqual(try counts(file), Self.extractCounts, "extraction under readers stores what it stores alone")
+        let readsDuringExtraction = reads
+        try readWhile(try start(["train", file, "--model", "tiny", "--batch", "2", "--iterations", "12", "--save-every-minutes", "0.005"]), checkpoints: true)
+        XCTAssertGreaterThanOrEqual(readsDuringExtraction, 2, "reads overlapped the extraction")
+        XCTAssertGreaterThan(reads, readsDuringExtraction, "reads overlapped the training")
+        XCTAssertEqual(try problems(file), [])
+        let done = try counts(file)
+        XCTAssertEqual([done.lossRows, done.maxLossIteration ?? 0], [12, 12])
+        // The gallery is still serving, and sees the finished project.
+        let (status, page) = get(base + "/faces?role=dst")
+        XCTAssertEqual(status, 200, page)
+    }
+
+    /// Four extractions at once, each role twice: every write waits its turn (busy timeout), frames
+    /// already stored by the other run are skipped, and the result is exactly one extraction's.
+    func testConcurrentWritersWaitForEachOther() throws {
+        let file = try copy(Self.imported!, to: "writers.facet")
+        let runs = try ["src", "dst", "src", "dst"].map { try start(["extract", file, "--role", $0] + Self.extractArgs) }
+        for r in runs { r.waitUntilExit(); XCTAssertEqual(r.terminationStatus, 0, "every writer finished") }
+        XCTAssertEqual(try problems(file), [])
+        XCTAssertEqual(try counts(file), Self.extractCounts)
+        // Two models trained at once on the same project.
+        let trains = try ["a", "b"].map { try start(["train", file, "--model", "tiny", "--name", $0, "--batch", "2", "--iterations", "6", "--save-every-minutes", "0.005"]) }
+        for t in trains { t.waitUntilExit(); XCTAssertEqual(t.terminationStatus, 0, "both trainings finished") }
+        XCTAssertEqual(try problems(file), [])
+        XCTAssertEqual(try counts(file).lossRows, 12)
+    }
+
+    /// Another program holds the write lock: a short hold is waited out, one longer than the busy
+    /// timeout (10 s) makes the command fail with one line saying the project is busy, unchanged.
+    func testWriterBlockedPastTheBusyTimeoutFailsCleanly() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") || FileManager.default.isExecutableFile(atPath: "/usr/local/bin/python3") else {
+            throw XCTSkip("python3 holds the lock in this test")
+        }
+        let file = try copy(Self.extracted!, to: "locked.facet")
+        func holdLock(seconds: Double) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            let ready = path("locked-\(UUID().uuidString)")
+            p.arguments = ["python3", "-c", """
+                import sqlite3, sys, time
+                c = sqlite3.connect(sys.argv[1], isolation_level=None)
+                c.execute("BEGIN IMMEDIATE")
+                c.execute("UPDATE face SET status = 'rejected' WHERE id = 2")
+                open(sys.argv[2], "w").close()
+                time.sleep(float(sys.argv[3]))
+                c.execute("ROLLBACK")
+                """, file, ready, "\(seconds)"]
+            try p.run()
+            let deadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: ready) && p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            XCTAssertTrue(FileManager.default.fileExists(atPath: ready), "python holds the lock")
+            return p
+        }
+        let long = try holdLock(seconds: 14)
+        let started = Date()
+        let blocked = try facet(["reject", file, "1"])
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 9, "it waited for the busy timeout")
+        assertFailsCleanly(blocked, mentioning: "the project is busy (another facet command is writing to it); try again when it has finished")
+        // Reads go on meanwhile (WAL).
+        let faces = try facet(["faces", file, "--status", "rejected", "--count"])
+        XCTAssertEqual(faces.stdout, "0\n", faces.stderr)
+        long.waitUntilExit()
+
+        let short = try holdLock(seconds: 2)
+        let waited = try facet(["reject", file, "1"])
+        XCTAssertEqual(waited.status, 0, "a short hold is waited out: \(waited.stderr)")
+        short.waitUntilExit()
+        let after = try facet(["faces", file, "--status", "rejected", "--json"])
+        XCTAssertTrue(after.stdout.contains("\"id\" : 1") || after.stdout.contains("\"id\":1"), after.stdout)
+        XCTAssertEqual(try facet(["faces", file, "--status", "rejected", "--count"]).stdout, "1\n", "only face 1: the other program rolled back")
+        XCTAssertEqual(try problems(file), [])
     }
 }
