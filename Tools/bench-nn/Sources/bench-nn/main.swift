@@ -286,11 +286,18 @@ func benchAB() {
 /// Same-run A/B of whole Quick96 training iterations: one model, iterations alternating between
 /// the engine's setting A and B, so load from other processes hits both alike.
 /// `bench-nn quick96-ab --flag s2d [--batch 4] [--iters 8]`; flags: s2d (5x5 stride-2 via
-/// space-to-depth Winograd vs im2col), plus those listed in `abFlags`.
+/// space-to-depth Winograd vs im2col), fuse (activation derivative and bias gradient inside the
+/// Winograd output-gradient transform), keepv (transformed input kept for backward), all (the
+/// three at once).
 nonisolated(unsafe) var abFlags: [String: (Bool) -> Void] = [
     "s2d": { Conv2D.spaceToDepthEnabled = $0 },
     "fuse": { Conv2D.fusesWinogradBackward = $0 },
     "keepv": { Conv2D.keepsWinogradInput = $0 },
+    "all": { on in
+        Conv2D.spaceToDepthEnabled = on
+        Conv2D.fusesWinogradBackward = on
+        Conv2D.keepsWinogradInput = on
+    },
 ]
 func benchQuick96AB() throws {
     let batch = option("--batch", 4), iters = option("--iters", 8)
