@@ -45,10 +45,12 @@ public struct Canvas {
         image.pixels[i + 2] = m(image.pixels[i + 2], color.b)
     }
 
-    /// Fills the pixels x0..<x1, y0..<y1.
+    /// Fills the pixels x0..<x1, y0..<y1, clipped to the canvas (nothing when that is empty).
     public mutating func fillRect(x0: Int, y0: Int, x1: Int, y1: Int, _ color: RGB) {
-        for y in max(0, y0)..<min(image.height, max(y1, 0)) {
-            for x in max(0, x0)..<min(image.width, max(x1, 0)) { blend(x, y, color, alpha: 1) }
+        let ya = max(0, y0), yb = min(image.height, y1), xa = max(0, x0), xb = min(image.width, x1)
+        guard ya < yb, xa < xb else { return }
+        for y in ya..<yb {
+            for x in xa..<xb { blend(x, y, color, alpha: 1) }
         }
     }
 

@@ -201,11 +201,14 @@ public struct Chart: Sendable {
     }
 
     /// The legend box's size in pixels (raster metrics; the SVG uses the same box).
-    var legendSize: (w: Int, h: Int)? {
+    /// Text at scale 2 (1 when that would be wider than the image), its row height.
+    func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int)? {
         let rows = legendRows
         guard !rows.isEmpty else { return nil }
-        let w = rows.map { BitmapFont.width(of: $0.text, scale: Chart.textScale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
-        return (w, rows.count * Chart.lineHeight + 12)
+        func w(_ scale: Int) -> Int { rows.map { BitmapFont.width(of: $0.text, scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20 }
+        let scale = w(Chart.textScale) <= width - 20 ? Chart.textScale : 1
+        let lineHeight = scale == Chart.textScale ? Chart.lineHeight : 12
+        return (w(scale), rows.count * lineHeight + 12, scale, lineHeight)
     }
 
     static let swatch = 30
@@ -239,8 +242,8 @@ public struct Chart: Sendable {
     /// top right regardless).
     func arrange(width: Int, height: Int) -> (layout: Layout, legend: (x: Int, y: Int, w: Int, h: Int)?) {
         let L = layout(width: width, height: height)
-        guard let size = legendSize else { return (L, nil) }
-        let (w, h) = size
+        guard let size = legendSize(width: width) else { return (L, nil) }
+        let (w, h) = (size.w, size.h)
         let left = Int(L.left) + 10, right = Int(L.right) - w - 10, top = Int(L.top) + 10, bottom = Int(L.bottom) - h - 10
         let samples = drawnSamples(L)
         if right >= left && bottom >= top {
@@ -301,13 +304,15 @@ public struct Chart: Sendable {
         if let box = legend {
             let (x0, y0, w, h) = box
             let swatch = Chart.swatch
+            let metrics = legendSize(width: width)!
+            let ts = metrics.scale, lh = metrics.lineHeight
             c.fillRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, .white)
             c.strokeRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, RGB(170, 170, 170))
             for (k, row) in rows.enumerated() {
-                let y = y0 + 8 + k * Chart.lineHeight
+                let y = y0 + 8 + k * lh
                 var tx = x0 + 10
                 if let sr = row.series {
-                    let cy = Double(y + 7)
+                    let cy = Double(y + 7 * ts / 2)
                     switch sr.style {
                     case .line(let lw, let dash):
                         c.polyline([(Double(tx), cy), (Double(tx + swatch), cy)], color: sr.color, width: max(lw, 2),
@@ -317,7 +322,7 @@ public struct Chart: Sendable {
                     }
                     tx += swatch + 8
                 }
-                c.text(row.text, x: tx, y: y, scale: s, color: Chart.textColor)
+                c.text(row.text, x: tx, y: y, scale: ts, color: Chart.textColor)
             }
         }
         return c.image
@@ -373,9 +378,11 @@ public struct Chart: Sendable {
         if let box = legend {
             // The raster's box (12 px a character) holds the SVG's 14 px monospace text (about 8.4).
             let w = Double(box.w), x0 = Double(box.x), y0 = Double(box.y)
+            let metrics = legendSize(width: width)!
+            let lh = metrics.lineHeight, fontSize = metrics.scale == Chart.textScale ? 14 : 9
             o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(box.h)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
             for (k, row) in rows.enumerated() {
-                let cy = y0 + 16 + Double(k * Chart.lineHeight)
+                let cy = y0 + 16 + Double(k * lh)
                 var tx = x0 + 10
                 if let sr = row.series {
                     switch sr.style {
@@ -387,7 +394,7 @@ public struct Chart: Sendable {
                     }
                     tx += 38
                 }
-                o += "<text x=\"\(f(tx))\" y=\"\(f(cy))\" dominant-baseline=\"middle\">\(esc(row.text))</text>\n"
+                o += "<text x=\"\(f(tx))\" y=\"\(f(cy))\" dominant-baseline=\"middle\" font-size=\"\(fontSize)\">\(esc(row.text))</text>\n"
             }
         }
         return o + "</svg>\n"

@@ -157,6 +157,18 @@ final class PlotTests: XCTestCase {
         XCTAssertLessThan(cl.bottom, crowded.layout(width: 900, height: 700).bottom)
         let crowdedImage = crowded.render(width: 900, height: 700)
         XCTAssertEqual(crowdedImage.width, 900); XCTAssertEqual(crowdedImage.height, 700)
+        // Too wide for a small image at 2x: the legend's text drops to 1x and the box fits the width.
+        XCTAssertEqual(crowded.legendSize(width: 400)?.scale, 1)
+        let small = crowded.render(width: 400, height: 300)
+        XCTAssertEqual(small.width, 400); XCTAssertEqual(small.height, 300)
+        XCTAssertTrue(crowded.svg(width: 400, height: 300).contains("font-size=\"9\""))
+        // Rectangles wholly or partly off the canvas are clipped, never a crash.
+        var c = Canvas(width: 20, height: 10)
+        c.strokeRect(x0: 15, y0: 5, x1: 40, y1: 30, .black)
+        c.fillRect(x0: 30, y0: 0, x1: 50, y1: 5, .black)
+        c.fillRect(x0: -9, y0: -9, x1: -1, y1: -1, .black)
+        XCTAssertEqual(c.image.grey()[15, 5, 0], 0)
+        XCTAssertEqual(c.image.grey().pixels.filter { $0 == 0 }.count, 5 + 5 - 1)
 
         // A segment crossing the frame is cut at the frame; one wholly outside is dropped.
         var chart = Chart(title: "t", xLabel: "x", yLabel: "y")
