@@ -43,7 +43,7 @@ let package = Package(
         // Curation that needs images: export of the curated set, sample faces from real frames.
         .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
         // The gallery in the browser (Hummingbird 2), live over the project file.
-        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", .product(name: "Hummingbird", package: "hummingbird")]),
+        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", "FacetPlot", "FacetSelect", .product(name: "Hummingbird", package: "hummingbird")]),
         // The merge: swapped faces back into the destination video, written as H.264.
         .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetTrain"], swiftSettings: fastMath),
         // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
         .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
-        .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
+        .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),

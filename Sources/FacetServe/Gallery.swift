@@ -59,6 +59,7 @@ public final class Gallery: Sendable {
             let form = try await self.form(req)
             return try self.respond { try self.undo(form: form, request: req) }
         }
+        addModelRoutes(to: router)
         return router
     }
 
@@ -225,6 +226,7 @@ public final class Gallery: Sendable {
         let title = "\(pq.role.rawValue) faces · \((project.path as NSString).lastPathComponent)"
         let body = """
         <header><h1>\(e(title))</h1>
+        <p class="links"><a id="models-link" href="/models">models and checkpoints</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
         · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
         <form method="get" action="/faces" class="controls">

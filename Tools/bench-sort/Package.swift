@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // The curation benchmark (Tools/bench sort), a package of its own: run on purpose, never by
 // `swift test`. It compiles the project's store, media, curation and gallery sources through
-// symlinks, with the same flags as the main Package.swift.
+// symlinks (the gallery's models view brings plot, selection and training along), with the same flags as the main Package.swift.
 import PackageDescription
 
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
@@ -22,7 +22,15 @@ let package = Package(
         .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
         .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
-        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", .product(name: "Hummingbird", package: "hummingbird")]),
+        // The gallery's models view needs the plot and checkpoint listing, and through them training.
+        .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
+        .target(name: "CCPUFeatures"),
+        .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
+        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
+        .target(name: "FacetPlot", dependencies: ["FacetCore", "FacetMedia", "FacetStore"]),
+        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
+        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", "FacetPlot", "FacetSelect", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(name: "bench-sort", dependencies: ["FacetStore", "FacetCurate", "FacetServe", "COpenBLAS"]),
     ],
     swiftLanguageModes: [.v6]
