@@ -285,7 +285,7 @@ func benchAB() {
 
 /// Same-run A/B of whole Quick96 training iterations: one model, iterations alternating between
 /// the engine's setting A and B, so load from other processes hits both alike.
-/// `bench-nn quick96-ab --flag s2d [--batch 4] [--iters 8]`; flags: s2d (5x5 stride-2 via
+/// `bench-nn quick96-ab --flag s2d [--batch 4] [--iters 8] [--model h128]`; flags: s2d (5x5 stride-2 via
 /// space-to-depth Winograd vs im2col), fuse (activation derivative and bias gradient inside the
 /// Winograd output-gradient transform), keepv (transformed input kept for backward), all (the
 /// three at once).
@@ -304,8 +304,10 @@ func benchQuick96AB() throws {
     let args = CommandLine.arguments
     let flag = args.firstIndex(of: "--flag").map { args[$0 + 1] } ?? "s2d"
     guard let set = abFlags[flag] else { fatalError("unknown flag \(flag); known: \(abFlags.keys.sorted())") }
-    let r = Quick96Config.quick96.resolution
-    let model = try Quick96(config: .quick96, seed: 0)
+    // `--model h128` runs H128 (its encoder has the same 5x5 stride-2 convolutions, wider).
+    let h128 = args.firstIndex(of: "--model").map { args[$0 + 1] } == "h128"
+    let model: any SwapNetwork = h128 ? try H128(config: .h128, seed: 0) : try Quick96(config: .quick96, seed: 0)
+    let r = model.resolution
     let src = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
     let dst = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
     for on in [false, true] { set(on); model.trainStep(src: src, dst: dst) }
@@ -325,7 +327,7 @@ func benchQuick96AB() throws {
         return ["best_ms": ms(s[0]), "median_ms": ms(s[s.count / 2]), "mean_ms": ms(s.reduce(0, +) / Double(s.count))]
     }
     let (off, on) = (stats(times[0]), stats(times[1]))
-    print(json(["bench": "quick96_ab", "flag": flag, "batch": batch, "iters_each": iters, "off": off, "on": on,
+    print(json(["bench": "quick96_ab", "model": h128 ? "h128" : "quick96", "flag": flag, "batch": batch, "iters_each": iters, "off": off, "on": on,
                 "speedup_median": ((off["median_ms"]! / on["median_ms"]!) * 1000).rounded() / 1000,
                 "load": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""]))
 }
