@@ -11,14 +11,22 @@ public struct FaceDistance: Codable, Sendable, Equatable {
 }
 
 /// The histograms of many faces, held to answer nearest-neighbour questions quickly: the gallery
-/// keeps one; the CLI builds one per command. Memory: 6 KiB per face (600 MB at 100,000 faces).
+/// keeps one; the CLI builds one per command. Memory: 3.8 KiB per face (380 MB at 100,000 faces).
 public final class SimilarityIndex: @unchecked Sendable {
     public let ids: [Int64]
     /// The stored histograms (the exact distance reads these).
     let raw: [Float]
-    /// `sqrt(h / channel sum)` in float32: three sgemv give every face's Bhattacharyya coefficients.
-    let roots: [Float]
+    /// Coarse square-root histograms, `sqrt(sum of 4 bins / channel sum)`, 3 x 64 float32 per face:
+    /// three sgemv give every face a lower bound of its distance (see `nearest`).
+    let coarse: [Float]
+    /// Faces whose histograms the bounds do not cover (see `BoundedHistogramChain`): always rescored.
+    let irregular: [Int]
     private let row: [Int64: Int]
+
+    static let group = 4
+    static let coarseBins = 256 / group
+    /// Slack on each float32 coefficient of the coarse sgemv (64-term dot products, see `BoundedHistogramChain.delta`).
+    static let delta: Float = 2e-5
 
     public var count: Int { ids.count }
 
@@ -26,28 +34,47 @@ public final class SimilarityIndex: @unchecked Sendable {
         precondition(histograms.count == ids.count * 768, "\(ids.count) faces need \(ids.count * 768) histogram bins")
         self.ids = ids
         self.raw = histograms
-        var roots = [Float](repeating: 0, count: histograms.count)
+        let n = ids.count, kb = Self.coarseBins
+        var coarse = [Float](repeating: 0, count: n * 3 * kb)
+        var regular = [Bool](repeating: true, count: n)
         histograms.withUnsafeBufferPointer { h in
-            roots.withUnsafeMutableBufferPointer { r in
-                concurrentChunks(ids.count, grain: 2048) { rows in
-                    for i in rows { Self.fillRoots(h.baseAddress! + i * 768, r.baseAddress! + i * 768) }
+            coarse.withUnsafeMutableBufferPointer { r in
+                regular.withUnsafeMutableBufferPointer { ok in
+                    let hb = UncheckedBox(h.baseAddress), rb = UncheckedBox(r.baseAddress), okb = UncheckedBox(ok.baseAddress)
+                    concurrentChunks(n, grain: 2048) { rows in
+                        for i in rows { okb.value![i] = Self.fillCoarse(hb.value! + i * 768, rb.value! + i * 3 * kb) }
+                    }
                 }
             }
         }
-        self.roots = roots
+        self.coarse = coarse
+        self.irregular = regular.indices.filter { !regular[$0] }
         var row: [Int64: Int] = [:]
         row.reserveCapacity(ids.count)
         for (i, id) in ids.enumerated() { row[id] = i }
         self.row = row
     }
 
-    static func fillRoots(_ h: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>) {
+    /// The coarse roots of one histogram; false when it is irregular (a negative or non-finite bin,
+    /// or a channel summing to less than 1e-3 but not 0).
+    static func fillCoarse(_ h: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>) -> Bool {
+        var ok = true
         for c in 0..<3 {
             var s = 0.0
-            for k in (c * 256)..<(c * 256 + 256) { s += Double(h[k]) }
-            let inv = s > 0 ? 1 / s : 0
-            for k in (c * 256)..<(c * 256 + 256) { r[k] = Float((Double(h[k]) * inv).squareRoot()) }
+            for k in (c * 256)..<(c * 256 + 256) {
+                let v = h[k]
+                if !(v >= 0) || !v.isFinite { ok = false }
+                s += Double(v)
+            }
+            if s != 0 && !(s >= 1e-3 && s.isFinite) { ok = false }
+            let inv = s > 0 && s.isFinite ? 1 / s : 0
+            for g in 0..<coarseBins {
+                var t = 0.0
+                for k in 0..<group { t += Double(max(h[c * 256 + g * group + k], 0)) }
+                r[c * coarseBins + g] = Float((t * inv).squareRoot())
+            }
         }
+        return ok
     }
 
     /// The stored histogram of face `id`, if indexed.
@@ -57,54 +84,63 @@ public final class SimilarityIndex: @unchecked Sendable {
     }
 
     /// The `k` indexed faces nearest to `histogram` (exact distances, nearest first, ties by id),
-    /// leaving out `excluding`. Cost: 3 sgemv over the index (n x 768 multiply-adds, about 20 ms at
-    /// 100,000 faces), then exact rescoring of the candidates the float32 bounds cannot rule out.
+    /// leaving out `excluding`. Cost: 3 sgemv over the coarse roots (n x 192 multiply-adds) give a
+    /// lower bound of every face's distance (merging bins can only raise a Bhattacharyya coefficient,
+    /// Cauchy-Schwarz); the exact distances of the 2k faces with the smallest bounds give a distance
+    /// T that the k nearest cannot exceed; then only faces whose bound is at most T are scored exactly.
     public func nearest(to histogram: [Float], k: Int, excluding: Int64? = nil) -> [FaceDistance] {
         precondition(histogram.count == 768, "a histogram signature has 3 x 256 bins")
-        let n = count
+        let n = count, kb = Self.coarseBins
         guard n > 0, k > 0 else { return [] }
-        var q = [Float](repeating: 0, count: 768)
-        histogram.withUnsafeBufferPointer { h in q.withUnsafeMutableBufferPointer { Self.fillRoots(h.baseAddress!, $0.baseAddress!) } }
+        var q = [Float](repeating: 0, count: 3 * kb)
+        let queryRegular = histogram.withUnsafeBufferPointer { h in q.withUnsafeMutableBufferPointer { Self.fillCoarse(h.baseAddress!, $0.baseAddress!) } }
         var bc = [Float](repeating: 0, count: 3 * n)
-        roots.withUnsafeBufferPointer { r in
+        coarse.withUnsafeBufferPointer { r in
             q.withUnsafeBufferPointer { v in
                 bc.withUnsafeMutableBufferPointer { o in
                     for c in 0..<3 {
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), 256, 1, r.baseAddress! + c * 256, 768,
-                                    v.baseAddress! + c * 256, 1, 0, o.baseAddress! + c * n, 1)
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(kb), 1, r.baseAddress! + c * kb, Int32(3 * kb),
+                                    v.baseAddress! + c * kb, 1, 0, o.baseAddress! + c * n, 1)
                     }
                 }
             }
         }
-        // A float32 coefficient is within `delta` of the exact one, so each channel's distance lies in
-        // [sqrt(1 - bc - delta), sqrt(1 - bc + delta)]: only faces whose lower bound beats the k-th
-        // smallest upper bound can be among the k nearest.
-        let delta: Float = 3e-5
-        let skip = excluding.flatMap { row[$0] } ?? -1
-        var lower = [Float](repeating: 0, count: n), upper = [Float](repeating: 0, count: n)
-        bc.withUnsafeBufferPointer { b in
-            for i in 0..<n {
-                var lo: Float = 0, hi: Float = 0
-                for c in 0..<3 {
-                    let x = 1 - b[c * n + i]
-                    lo += max(x - delta, 0).squareRoot()
-                    hi += max(x + delta, 0).squareRoot()
+        var lower = [Float](repeating: 0, count: n)
+        if queryRegular {
+            let top = 1 - Self.delta
+            bc.withUnsafeBufferPointer { b in
+                lower.withUnsafeMutableBufferPointer { l in
+                    for i in 0..<n {
+                        let x0 = top - b[i], x1 = top - b[n + i], x2 = top - b[2 * n + i]
+                        l[i] = ((x0 > 0 ? x0 : 0).squareRoot() + (x1 > 0 ? x1 : 0).squareRoot() + (x2 > 0 ? x2 : 0).squareRoot()) * (1 - 4 * Float.ulpOfOne)
+                    }
                 }
-                lower[i] = lo; upper[i] = hi
             }
+            for i in irregular { lower[i] = 0 }
         }
-        if skip >= 0 { lower[skip] = .infinity; upper[skip] = .infinity }
-        let kk = min(k, n - (skip >= 0 ? 1 : 0))
+        let skip = excluding.flatMap { row[$0] } ?? -1
+        if skip >= 0 { lower[skip] = .infinity }
+        let available = n - (skip >= 0 ? 1 : 0)
+        let kk = min(k, available)
         guard kk > 0 else { return [] }
-        var uppers = upper
-        let cut = Self.kthSmallest(&uppers, kk)
+        var scored: [Int: Double] = [:]
+        func exact(_ i: Int) -> Double {
+            if let d = scored[i] { return d }
+            let d = raw.withUnsafeBufferPointer { h in histogram.withUnsafeBufferPointer { histogramDistance($0.baseAddress!, h.baseAddress! + i * 768) } }
+            scored[i] = d
+            return d
+        }
+        // T: the k-th smallest exact distance among the faces with the smallest bounds.
+        let probe = min(available, max(2 * kk, kk + 8))
+        var bounds = lower
+        let probeCut = Self.kthSmallest(&bounds, probe)
+        var probed: [Double] = []
+        for i in 0..<n where lower[i] <= probeCut && i != skip { probed.append(exact(i)) }
+        probed.sort()
+        let t = probed[kk - 1]
         var found: [FaceDistance] = []
-        raw.withUnsafeBufferPointer { h in
-            histogram.withUnsafeBufferPointer { qh in
-                for i in 0..<n where lower[i] <= cut {
-                    found.append(FaceDistance(id: ids[i], distance: histogramDistance(qh.baseAddress!, h.baseAddress! + i * 768)))
-                }
-            }
+        for i in 0..<n where i != skip && Double(lower[i]) <= t {
+            found.append(FaceDistance(id: ids[i], distance: exact(i)))
         }
         found.sort { $0.distance != $1.distance ? $0.distance < $1.distance : $0.id < $1.id }
         return Array(found.prefix(kk))

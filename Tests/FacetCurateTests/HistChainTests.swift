@@ -93,4 +93,27 @@ final class HistChainTests: CurateTestCase {
         XCTAssertNil(Self.bounded(base + [negative], &stats))
         XCTAssertNil(Self.bounded(base + [nan], &stats))
     }
+
+    /// `similar`'s index (coarse lower bounds, then exact distances) against a brute-force ranking, with
+    /// exact copies (ties go to the smaller id) and an irregular histogram among the faces and as a query.
+    func testSimilarityIndexEqualsBruteForceWithTiesAndIrregularFaces() throws {
+        let p = try projectWithRealFaces(src: 400, dst: 60)
+        let ids = try p.faceIDs(matching: FaceQuery())
+        let hist = try p.histograms(faceIDs: ids)
+        var rows = ids.map { hist[$0]! }
+        for k in 0..<20 { rows.append(rows[k * 9]) }
+        var faint = rows[7]; for i in 256..<512 { faint[i] *= 1e-5 }
+        rows.append(faint)
+        let rowIDs = rows.indices.map { Int64($0 + 1) }
+        let index = SimilarityIndex(ids: rowIDs, histograms: rows.flatMap { $0 })
+        for (q, k) in [(0, 7), (9, 12), (200, 20), (rows.count - 1, 5), (459, 1), (3, 500)] {
+            let got = index.nearest(to: rows[q], k: k, excluding: rowIDs[q])
+            let all = rows.indices.filter { $0 != q }.map { FaceDistance(id: rowIDs[$0], distance: CurationSortTests.naiveDistance(rows[q], rows[$0])) }
+            let expected = Array(all.sorted { $0.distance != $1.distance ? $0.distance < $1.distance : $0.id < $1.id }.prefix(k))
+            XCTAssertEqual(got.map(\.id), expected.map(\.id), "query \(q)")
+            for (g, e) in zip(got, expected) { XCTAssertEqual(g.distance, e.distance, accuracy: 1e-12) }
+        }
+        // The copy of row 0 is at distance 0 from it, ahead of everything else.
+        XCTAssertEqual(index.nearest(to: rows[0], k: 1, excluding: rowIDs[0]).first?.id, rowIDs[400 + 60])
+    }
 }
