@@ -257,6 +257,10 @@ public final class Conv2D: Layer {
     /// memory: about 140 MiB more for Quick96 at batch 4). Off: backward transforms it again.
     nonisolated(unsafe) public static var keepsWinogradInput = true
 
+    /// This layer's choice of `keepsWinogradInput` (nil: the static setting). A model short of
+    /// memory can turn it off for its largest layers only.
+    public var keepsTransformedInput: Bool?
+
     /// Off sends every 5x5 stride-2 layer through im2col (for same-run comparisons).
     nonisolated(unsafe) public static var spaceToDepthEnabled = true
 
@@ -374,7 +378,7 @@ public final class Conv2D: Layer {
 
     /// The layer's buffer for the transformed input when `keepsWinogradInput`, else nil.
     private func savedWinogradInput(_ g: ConvGeometry, _ tile: Int) -> UnsafeMutablePointer<Float>? {
-        guard Conv2D.keepsWinogradInput else { return nil }
+        guard keepsTransformedInput ?? Conv2D.keepsWinogradInput else { return nil }
         winogradInput.resize(to: [winogradInputSize(g, tile: tile)])
         hasWinogradInput = true
         return winogradInput.data

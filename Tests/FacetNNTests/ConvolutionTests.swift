@@ -144,9 +144,11 @@ final class ConvolutionTests: XCTestCase {
             let x = randomTensor([2, h, h, cin], &gen)
             let dy = randomTensor([2, h / s, h / s, 16], &gen)
             var results: [[Float]] = []
-            for (keep, fuse) in [(false, false), (true, false), (false, true), (true, true)] {
+            for (keep, fuse, layerKeep) in [(false, false, nil), (true, false, nil), (false, true, nil), (true, true, nil),
+                                            (true, true, false), (false, true, true)] as [(Bool, Bool, Bool?)] {
                 Conv2D.keepsWinogradInput = keep
                 Conv2D.fusesWinogradBackward = fuse
+                conv.keepsTransformedInput = layerKeep
                 _ = conv.forward(x)
                 results.append(conv.backward(dy).values + conv.weight.gradient.values + conv.bias!.gradient.values)
             }
