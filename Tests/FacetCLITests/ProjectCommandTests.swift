@@ -1,6 +1,7 @@
 /// `facet init`, `info`, `faces` and `--help`, run as a user runs them, including every bad file.
 import XCTest
 import Foundation
+import FacetStore
 
 final class ProjectCommandTests: CLITestCase {
     func testHelpListsEveryCommandWithOneLine() throws {
@@ -16,7 +17,8 @@ final class ProjectCommandTests: CLITestCase {
         let info = try facet(["info", "w.facet", "--json"])
         XCTAssertEqual(info.status, 0, info.stderr)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(obj["schema_version"] as? Int, 1)
+        XCTAssertEqual(obj["schema_version"] as? Int, ProjectSchema.currentVersion)
+        XCTAssertGreaterThanOrEqual(ProjectSchema.currentVersion, 2)
         XCTAssertEqual((obj["media"] as? [Any])?.count, 0)
         let faces = try facet(["faces", "w.facet", "--json", "--sort", "-blur", "--where", "blur > 1"])
         XCTAssertEqual(faces.status, 0, faces.stderr)
