@@ -23,10 +23,13 @@ public final class Gallery: Sendable {
     /// Largest request body accepted (form posts are a few dozen bytes).
     public static let maxBodyBytes = 4096
     public static let pageSizes = [50, 100, 200, 500]
+    /// Requests handled at once; more are answered 503 (a browser opens about 6 connections a host).
+    let inFlight: InFlightLimit
 
-    public init(project: Project, sourceFrame: SourceFrameDecoder? = nil) {
+    public init(project: Project, sourceFrame: SourceFrameDecoder? = nil, maxConcurrentRequests: Int = 32) {
         self.project = project
         self.sourceFrame = sourceFrame
+        self.inFlight = InFlightLimit(limit: max(1, maxConcurrentRequests))
         var bytes = [UInt8](repeating: 0, count: 24)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = rng.next() }
@@ -36,15 +39,18 @@ public final class Gallery: Sendable {
     /// Serves until cancelled. `onRunning` receives the bound port (useful with port 0).
     public func run(host: String = "127.0.0.1", port: Int = 8080, onRunning: (@Sendable (Int) async -> Void)? = nil) async throws {
         let app = Application(
-            router: router(),
+            router: router(servingOn: host),
             configuration: .init(address: .hostname(host, port: port), serverName: "facet"),
             onServerRunning: { channel in await onRunning?(channel.localAddress?.port ?? port) })
         try await app.run()
     }
 
-    /// The routes. Anything else is 404: no route maps a path to a file.
-    public func router() -> Router<BasicRequestContext> {
+    /// The routes. Anything else is 404: no route maps a path to a file. Every route first checks
+    /// the Host header against the address served on (`GalleryHostPolicy`) and the requests in flight.
+    public func router(servingOn host: String = "127.0.0.1") -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: HostCheckMiddleware(policy: GalleryHostPolicy(servingOn: host)))
+        router.add(middleware: ConcurrencyLimitMiddleware(inFlight: inFlight))
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/faces?role=src"]) }
         router.get("/faces") { req, _ in try self.respond { try self.galleryPage(Self.params(req)) } }
         router.get("/face/:id") { _, ctx in try self.respond { try self.facePage(try self.id(ctx)) } }
