@@ -312,6 +312,19 @@ public final class Conv2D: Layer {
     /// The input in the Winograd domain, from forward to backward when `keepsWinogradInput`.
     private let winogradInput = Tensor(shape: [0])
     private var hasWinogradInput = false
+    /// What `winogradWeights` was transformed from while the kernel was frozen (see
+    /// `Parameter.freeze`): the weight's token, the path (3x3 or space-to-depth) and tile, or nil.
+    private var cachedWinogradWeights: (token: UInt64, spaceToDepth: Bool, tile: Int)?
+
+    /// Whether `winogradWeights` already holds the frozen kernel transformed for this path and
+    /// tile; when not, records that the call about to transform it leaves it so (a frozen kernel
+    /// only). Unfrozen kernels are transformed on every call, as training needs.
+    private func frozenWeightsReady(spaceToDepth: Bool, tile: Int) -> Bool {
+        guard let token = weight.frozenToken else { cachedWinogradWeights = nil; return false }
+        if let c = cachedWinogradWeights, c.token == token, c.spaceToDepth == spaceToDepth, c.tile == tile { return true }
+        cachedWinogradWeights = (token, spaceToDepth, tile)
+        return false
+    }
 
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, bias: Bool = true,
                 activation: Activation = .identity) {
@@ -342,23 +355,29 @@ public final class Conv2D: Layer {
         if let tile = winogradTile(g) {
             // Bias and activation are fused into the output transform.
             winogradWeights.resize(to: [(tile + 2) * (tile + 2), inChannels, outChannels])
+            let ready = frozenWeightsReady(spaceToDepth: false, tile: tile)
             winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile,
-                            transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g, tile))
+                            transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g, tile),
+                            weightsReady: ready)
             return output
         }
         if let tile = spaceToDepthTile(g) {
             let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
             winogradWeights.resize(to: [(tile + 2) * (tile + 2), g3.cin, cout])
-            SpaceToDepthScratch.with([n * g3.h * g3.w * g3.cin, 9 * g3.cin * cout]) { b in
+            let ready = frozenWeightsReady(spaceToDepth: true, tile: tile)
+            SpaceToDepthScratch.with([n * g3.h * g3.w * g3.cin, ready ? 0 : 9 * g3.cin * cout]) { b in
                 spaceToDepth(x.data, n: n, h: h, w: w, cin: cin, b[0])
                 let w5 = weight.value.data, w3 = b[1]
-                forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
-                    if let src { (w3 + dst).update(from: w5 + src, count: cin * cout) } else { (w3 + dst).update(repeating: 0, count: cin * cout) }
+                if !ready {
+                    forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
+                        if let src { (w3 + dst).update(from: w5 + src, count: cin * cout) } else { (w3 + dst).update(repeating: 0, count: cin * cout) }
+                    }
+                    let pad = (g3.cin - 4 * cin) * cout
+                    if pad > 0 { for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) } }
                 }
-                let pad = (g3.cin - 4 * cin) * cout
-                if pad > 0 { for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) } }
                 winogradForward(b[0], w3, bias: bias?.value.data, activation, g3, tile: tile,
-                                transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g3, tile))
+                                transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g3, tile),
+                                weightsReady: ready)
             }
             return output
         }

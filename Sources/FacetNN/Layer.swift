@@ -10,6 +10,30 @@ public final class Parameter: @unchecked Sendable {
         value = Tensor(shape: shape)
         gradient = Tensor(shape: shape)
     }
+
+    /// Non-nil while the value is frozen for inference (`freeze()`): layers may then keep forms
+    /// derived from it (Conv2D's Winograd-domain kernel) for as long as the token is the same.
+    /// Nil (the default, and always in training) makes every layer derive them again per call.
+    public private(set) var frozenToken: UInt64?
+
+    /// Promises that `value` stays as it is until `thaw()` or `valueChanged()`: layers may cache
+    /// what they derive from it. A new token each call, so freezing again drops those caches.
+    public func freeze() { frozenToken = Parameter.nextToken() }
+
+    /// Back to deriving everything from `value` on every call (training's behaviour).
+    public func thaw() { frozenToken = nil }
+
+    /// Says that `value` was written (an optimizer step, a checkpoint load): a frozen parameter
+    /// takes a new token, so that no layer keeps a form derived from the old value.
+    public func valueChanged() { if frozenToken != nil { freeze() } }
+
+    private static let tokenLock = NSLock()
+    nonisolated(unsafe) private static var lastToken: UInt64 = 0
+    private static func nextToken() -> UInt64 {
+        tokenLock.lock(); defer { tokenLock.unlock() }
+        lastToken += 1
+        return lastToken
+    }
 }
 
 /// A differentiable function of one tensor.

@@ -97,6 +97,7 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
                 }
             }
         }
+        for (_, p) in parameters { p.valueChanged() }
         iterations += 1
     }
 
@@ -165,6 +166,7 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
                 }
             }
         }
+        for (_, p) in parameters { p.valueChanged() }
         iterations += 1
     }
 
@@ -227,7 +229,7 @@ public enum Checkpoint {
         if let extra = tensors.first(where: { !known.contains($0.name) }) {
             throw FacetError("checkpoint holds tensor '\(extra.name)' that this model does not have; it was saved by a different model or optimizer")
         }
-        for (name, p) in parameters { try p.value.load(byName[name]!) }
+        for (name, p) in parameters { try p.value.load(byName[name]!); p.valueChanged() }
         try optimizer?.loadState(byName, for: parameters)
     }
 }

@@ -48,13 +48,23 @@ public final class ParallelConvs: Layer {
         }
     }
 
+    /// The branches' weight and bias tokens the merged kernel was last built from, when all were
+    /// frozen (`Parameter.freeze`): the merged kernel is then frozen too and kept as it is.
+    private var mergedFrom: [UInt64]?
+
     public func forward(_ x: Tensor) -> Tensor {
-        merged.weight.value.fill(0)
-        let mw = merged.weight.value.data
-        forEachRow { c, src, dst, n in (mw + dst).update(from: c.weight.value.data + src, count: n) }
-        let b = merged.bias!.value.data
-        merged.bias!.value.fill(0)
-        for (i, (_, c)) in branches.enumerated() { (b + offsets[i]).update(from: c.bias!.value.data, count: c.outChannels) }
+        let tokens = branches.flatMap { [$0.conv.weight.frozenToken, $0.conv.bias!.frozenToken] }
+        let frozen = tokens.allSatisfy { $0 != nil } ? tokens.map { $0! } : nil
+        if frozen == nil || frozen != mergedFrom {
+            merged.weight.value.fill(0)
+            let mw = merged.weight.value.data
+            forEachRow { c, src, dst, n in (mw + dst).update(from: c.weight.value.data + src, count: n) }
+            let b = merged.bias!.value.data
+            merged.bias!.value.fill(0)
+            for (i, (_, c)) in branches.enumerated() { (b + offsets[i]).update(from: c.bias!.value.data, count: c.outChannels) }
+            if frozen != nil { merged.weight.freeze() } else { merged.weight.thaw() }
+            mergedFrom = frozen
+        }
         let y = merged.forward(x)
         let padded = merged.outChannels, total = outChannels
         if padded == total { return y }

@@ -38,6 +38,15 @@ extension SwapNetwork {
     public func importTensors(_ tensors: [NamedTensor]) throws {
         try Checkpoint.load(tensors, parameters: namedParameters, optimizer: optimizer)
     }
+
+    /// For a network that only predicts from now on (merge): every parameter is frozen, so the
+    /// convolutions transform their kernels into the Winograd domain once and keep them, instead
+    /// of on every call. Outputs are unchanged. An optimizer step or a checkpoint load still makes
+    /// them transform again; `thawAfterInference()` returns to training's behaviour.
+    public func freezeForInference() { for (_, p) in namedParameters { p.freeze() } }
+
+    /// Undoes `freezeForInference()`.
+    public func thawAfterInference() { for (_, p) in namedParameters { p.thaw() } }
 }
 
 extension Quick96: SwapNetwork {

@@ -248,18 +248,19 @@ private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSP
 }
 
 /// Forward: y = activation(conv3x3(x, weight) + bias). Leaves the transformed kernel in `u`
-/// (`points * cin * cout` floats, owned by the layer) for the backward pass.
+/// (`points * cin * cout` floats, owned by the layer) for the backward pass. With `weightsReady`
+/// `u` already holds it (a frozen layer's cache) and `weight` is not read.
 ///
 /// With `savedInput` (`points * tiles * cin` floats, see `winogradInputSize`) the transformed
 /// input V is left there for the backward pass, which then skips its own input transform.
 func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                      _ activation: Activation, _ g: ConvGeometry, tile: Int, transformedWeights u: UnsafeMutablePointer<Float>,
-                     _ y: UnsafeMutablePointer<Float>, savedInput: UnsafeMutablePointer<Float>? = nil) {
+                     _ y: UnsafeMutablePointer<Float>, savedInput: UnsafeMutablePointer<Float>? = nil, weightsReady: Bool = false) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([savedInput == nil ? p * t * s.cin : 0, p * t * s.cout]) { b in
         let (v, m) = (savedInput ?? b[0], b[1])
         winogradTransformInput(x, s, v)
-        winogradTransformWeights(weight, s, u)
+        if !weightsReady { winogradTransformWeights(weight, s, u) }
         batchedGemm(s.points, CblasNoTrans, CblasNoTrans, m: t, n: s.cout, k: s.cin, v, lda: s.cin, strideA: t * s.cin,
                     u, ldb: s.cout, strideB: s.cin * s.cout, m, ldc: s.cout, strideC: t * s.cout)
         winogradTransformOutput(m, s, y, bias: bias, activation)

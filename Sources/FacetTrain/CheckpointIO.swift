@@ -65,6 +65,7 @@ enum CheckpointIO {
             t.data.withUnsafeBytes { raw in
                 UnsafeMutableRawPointer(p.value.data).copyMemory(from: raw.baseAddress!, byteCount: p.value.count * 4)
             }
+            p.valueChanged()
         }
         guard hasOptimizer else { return false }
         let counter = try project.checkpointTensors(checkpointId: checkpoint.id, names: ["optimizer.iterations"])
@@ -138,5 +139,7 @@ public func loadModel(project: Project, checkpoint reference: String = "latest",
     let options = try ModelOptions.parse(model.optionsJson, model: model.name)
     let network = try options.makeNetwork(seed: UInt64(bitPattern: model.seed), optimizerSeed: 0)
     try CheckpointIO.load(network, project: project, checkpoint: checkpoint, model: model, optimizer: false)
+    // Merge only predicts: the convolutions keep their Winograd-domain kernels between calls.
+    network.freezeForInference()
     return SwapModel(network: network, model: model, options: options, checkpoint: checkpoint)
 }
