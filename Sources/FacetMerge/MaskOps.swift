@@ -108,107 +108,90 @@ enum MaskOps {
         }
     }
 
-    /// Grey-level erosion (minimum) or dilation (maximum) over an ellipse `diameter` pixels across:
-    /// the ellipse is a stack of horizontal runs, so the result is the extreme, over each row offset,
-    /// of a running horizontal extreme (van Herk / Gil-Werman, 3 comparisons a pixel whatever the width).
-    /// Cost: O(diameter / 2 x area of the mask's bounds).
+    /// Grey-level erosion (minimum) or dilation (maximum) over an ellipse `diameter` pixels across
+    /// (its runs' half-widths by row offset as OpenCV's MORPH_ELLIPSE, closely). Outside the plane
+    /// counts as 0 along rows; for erosion, an ellipse reaching above or below the plane gives 0.
+    /// Only the mask's bounds (erosion) or the bounds grown by the radius (dilation) can change.
+    ///
+    /// The ellipse is a stack of horizontal runs whose half-widths shrink with the row offset, so
+    /// each source row's running extremes of every half-width 0...reach come one from the other
+    /// (half-width k = half-width k-1 and the two pixels k away) and are kept for the half-widths
+    /// the ellipse uses; each output row is then the extreme of 2 reach + 1 kept rows. Every step
+    /// is a straight loop over a row, which the compiler vectorises. Cost: O(reach x area of the
+    /// bounds); min and max are exact, so the result is the same as any other order of comparisons.
     static func morph(_ mask: inout Plane, diameter: Int, erode: Bool) {
+        if erode { morph(&mask, diameter: diameter, MinimumOp.self) } else { morph(&mask, diameter: diameter, MaximumOp.self) }
+    }
+
+    private static func morph<Op: ExtremeOp>(_ mask: inout Plane, diameter: Int, _: Op.Type) {
         guard diameter > 1, let b = mask.bounds() else { return }
+        let erode = Op.erodes
         let w = mask.width, h = mask.height
         let r = Double(diameter) / 2
         let reach = Int(r)
         // Rows and columns that can change: for erosion, inside the bounds; for dilation, around them.
         let x0 = erode ? b.x0 : max(0, b.x0 - reach), x1 = erode ? b.x1 : min(w - 1, b.x1 + reach)
         let y0 = erode ? b.y0 : max(0, b.y0 - reach), y1 = erode ? b.y1 : min(h - 1, b.y1 + reach)
-        let source = mask.values
-        var result = [Float](repeating: erode ? 1 : 0, count: w * h)
-        var line = [Float](repeating: 0, count: w)
-        var prefix = [Float](repeating: 0, count: w + 2 * reach + 1)
-        var suffix = prefix
         // Half-widths of the ellipse's runs by row offset (OpenCV's MORPH_ELLIPSE, closely).
         var halfWidths: [Int] = []
         for dy in 0...reach {
             let t = Double(dy) / max(r, 1)
             halfWidths.append(t >= 1 ? (dy == 0 ? reach : 0) : Int((r * (1 - t * t).squareRoot()).rounded(.down)))
         }
-        let outside: Float = 0
-        source.withUnsafeBufferPointer { src in
-            result.withUnsafeMutableBufferPointer { out in
-                for dy in 0...reach {
-                    let hw = halfWidths[dy]
-                    if dy > 0 && Double(dy) > r { break }
-                    let k = 2 * hw + 1
-                    // Every source row that feeds an output row in [y0, y1] with this offset.
-                    let rowsLo = max(0, y0 - dy), rowsHi = min(h - 1, y1 + dy)
-                    if rowsLo > rowsHi { continue }
-                    for sy in rowsLo...rowsHi {
-                        // Running extreme of width k centred on each x of row sy, outside = 0.
-                        let n = w + 2 * hw
-                        prefix.withUnsafeMutableBufferPointer { pre in
-                            suffix.withUnsafeMutableBufferPointer { suf in
-                                func value(_ i: Int) -> Float {
-                                    let x = i - hw
-                                    return (x >= 0 && x < w) ? src[sy * w + x] : outside
-                                }
-                                var i = 0
-                                while i < n {
-                                    let end = min(n, i + k)
-                                    var acc = value(i)
-                                    pre[i] = acc
-                                    var j = i + 1
-                                    while j < end {
-                                        let v = value(j)
-                                        acc = erode ? min(acc, v) : max(acc, v)
-                                        pre[j] = acc
-                                        j += 1
-                                    }
-                                    acc = value(end - 1)
-                                    suf[end - 1] = acc
-                                    j = end - 2
-                                    while j >= i {
-                                        let v = value(j)
-                                        acc = erode ? min(acc, v) : max(acc, v)
-                                        suf[j] = acc
-                                        j -= 1
-                                    }
-                                    i = end
-                                }
-                                line.withUnsafeMutableBufferPointer { ln in
-                                    for x in x0...x1 {
-                                        // Window [x, x + k - 1] in padded indices.
-                                        let a = suf[x], c = pre[x + k - 1]
-                                        ln[x] = erode ? min(a, c) : max(a, c)
-                                    }
-                                }
+        let maxHalfWidth = halfWidths.max()!
+        // Kept half-widths: slot of each (or -1).
+        var slot = [Int](repeating: -1, count: maxHalfWidth + 1)
+        var slots = 0
+        for hw in halfWidths where slot[hw] < 0 { slot[hw] = slots; slots += 1 }
+        let cols = x1 - x0 + 1
+        let rowLo = max(0, y0 - reach), rowHi = min(h - 1, y1 + reach), rows = rowHi - rowLo + 1
+        // kept[s][(sy - rowLo) * cols + i]: extreme of row sy over x0 + i - hw ... x0 + i + hw.
+        var kept = [Float](repeating: 0, count: slots * rows * cols)
+        var padded = [Float](repeating: 0, count: cols + 2 * maxHalfWidth)
+        var running = [Float](repeating: 0, count: cols)
+        var result = erode ? [Float](repeating: 0, count: w * h) : mask.values
+        mask.values.withUnsafeBufferPointer { srcBuffer in
+            let src = srcBuffer.baseAddress!
+            kept.withUnsafeMutableBufferPointer { keptBuffer in
+                let keep = keptBuffer.baseAddress!
+                padded.withUnsafeMutableBufferPointer { padBuffer in
+                    running.withUnsafeMutableBufferPointer { runBuffer in
+                        let pad = padBuffer.baseAddress!, run = runBuffer.baseAddress!
+                        for sy in rowLo...rowHi {
+                            // pad[j] = src[sy, x0 - maxHalfWidth + j], 0 outside the plane.
+                            let first = x0 - maxHalfWidth
+                            for j in 0..<(cols + 2 * maxHalfWidth) {
+                                let x = first + j
+                                pad[j] = x >= 0 && x < w ? src[sy * w + x] : 0
                             }
-                        }
-                        // This row feeds output rows sy - dy and sy + dy.
-                        for side in 0..<(dy == 0 ? 1 : 2) {
-                            let oy = side == 0 ? sy - dy : sy + dy
-                            guard oy >= y0 && oy <= y1 else { continue }
-                            line.withUnsafeBufferPointer { ln in
-                                for x in x0...x1 {
-                                    let q = oy * w + x
-                                    out[q] = erode ? min(out[q], ln[x]) : max(out[q], ln[x])
+                            let centre = pad + maxHalfWidth
+                            run.update(from: centre, count: cols)
+                            for hw in 0...maxHalfWidth {
+                                if hw > 0 {
+                                    let left = centre - hw, right = centre + hw
+                                    for i in 0..<cols { run[i] = Op.pick(run[i], Op.pick(left[i], right[i])) }
                                 }
+                                if slot[hw] >= 0 { (keep + (slot[hw] * rows + sy - rowLo) * cols).update(from: run, count: cols) }
                             }
-                        }
-                    }
-                    // Rows whose run at this offset reaches outside the plane see 0 there.
-                    if erode {
-                        for oy in y0...y1 where oy - dy < 0 || oy + dy >= h {
-                            for x in x0...x1 { out[oy * w + x] = 0 }
                         }
                     }
                 }
-                if erode {
-                    // Outside the bounds the mask was 0 and stays 0.
-                    for y in 0..<h {
-                        for x in 0..<w where y < y0 || y > y1 || x < x0 || x > x1 { out[y * w + x] = 0 }
-                    }
-                } else {
-                    for y in 0..<h {
-                        for x in 0..<w where y < y0 || y > y1 || x < x0 || x > x1 { out[y * w + x] = src[y * w + x] }
+                result.withUnsafeMutableBufferPointer { outBuffer in
+                    let out = outBuffer.baseAddress!
+                    for oy in y0...y1 {
+                        let acc = out + oy * w + x0
+                        acc.update(repeating: Op.start, count: cols)
+                        for dy in 0...reach {
+                            let base = keep + slot[halfWidths[dy]] * rows * cols
+                            for side in 0..<(dy == 0 ? 1 : 2) {
+                                let sy = side == 0 ? oy - dy : oy + dy
+                                guard sy >= 0 && sy < h else { continue }
+                                let line = base + (sy - rowLo) * cols
+                                for i in 0..<cols { acc[i] = Op.pick(acc[i], line[i]) }
+                            }
+                            // A run reaching above or below the plane sees 0 there (erosion).
+                            if erode && (oy - dy < 0 || oy + dy >= h) { acc.update(repeating: 0, count: cols) }
+                        }
                     }
                 }
             }
@@ -218,6 +201,8 @@ enum MaskOps {
 
     /// cv2.GaussianBlur with a `size x size` kernel and sigma from the size (OpenCV's rule),
     /// separable, zero outside. Only the mask's bounds grown by the kernel's reach are computed.
+    /// Each output value is the sum of its taps in kernel order, as a per-pixel loop would add
+    /// them; the loops run tap by tap over whole rows so that they vectorise.
     static func gaussianBlur(_ mask: inout Plane, size: Int) {
         guard size > 1, let b = mask.bounds() else { return }
         let radius = size / 2
@@ -231,41 +216,72 @@ enum MaskOps {
         let w = mask.width, h = mask.height
         let x0 = max(0, b.x0 - radius), x1 = min(w - 1, b.x1 + radius)
         let y0 = max(0, b.y0 - radius), y1 = min(h - 1, b.y1 + radius)
+        // Columns whose taps all lie inside the plane.
+        let inLo = max(x0, radius), inHi = min(x1, w - 1 - radius)
         var horizontal = [Float](repeating: 0, count: w * h)
-        let source = mask.values
-        source.withUnsafeBufferPointer { src in
-            horizontal.withUnsafeMutableBufferPointer { hz in
+        mask.values.withUnsafeBufferPointer { srcBuffer in
+            horizontal.withUnsafeMutableBufferPointer { hzBuffer in
                 kernel.withUnsafeBufferPointer { kr in
+                    let src = srcBuffer.baseAddress!, hz = hzBuffer.baseAddress!
                     // Rows outside the bounds are all zero: only rows b.y0...b.y1 need the pass.
                     for y in b.y0...b.y1 {
-                        for x in x0...x1 {
+                        let row = src + y * w, out = hz + y * w
+                        // Near the plane's sides: the taps that fall inside it.
+                        for x in x0...x1 where x < inLo || x > inHi {
                             var acc: Float = 0
                             let lo = max(-radius, -x), hi = min(radius, w - 1 - x)
                             var d = lo
-                            while d <= hi { acc += kr[d + radius] * src[y * w + x + d]; d += 1 }
-                            hz[y * w + x] = acc
+                            while d <= hi { acc += kr[d + radius] * row[x + d]; d += 1 }
+                            out[x] = acc
+                        }
+                        guard inLo <= inHi else { continue }
+                        let n = inHi - inLo + 1, o = out + inLo
+                        o.update(repeating: 0, count: n)
+                        for d in -radius...radius {
+                            let k = kr[d + radius], s = row + inLo + d
+                            for i in 0..<n { o[i] += k * s[i] }
                         }
                     }
                 }
             }
         }
-        var out = [Float](repeating: 0, count: w * h)
-        horizontal.withUnsafeBufferPointer { hz in
-            out.withUnsafeMutableBufferPointer { o in
+        var result = [Float](repeating: 0, count: w * h)
+        horizontal.withUnsafeBufferPointer { hzBuffer in
+            result.withUnsafeMutableBufferPointer { outBuffer in
                 kernel.withUnsafeBufferPointer { kr in
+                    let hz = hzBuffer.baseAddress!, out = outBuffer.baseAddress!
+                    let n = x1 - x0 + 1
                     for y in y0...y1 {
                         let lo = max(-radius, -y, b.y0 - y), hi = min(radius, h - 1 - y, b.y1 - y)
                         if lo > hi { continue }
-                        for x in x0...x1 {
-                            var acc: Float = 0
-                            var d = lo
-                            while d <= hi { acc += kr[d + radius] * hz[(y + d) * w + x]; d += 1 }
-                            o[y * w + x] = acc
+                        let o = out + y * w + x0
+                        for d in lo...hi {
+                            let k = kr[d + radius], s = hz + (y + d) * w + x0
+                            for i in 0..<n { o[i] += k * s[i] }
                         }
                     }
                 }
             }
         }
-        mask.values = out
+        mask.values = result
     }
+}
+
+/// The comparison of erosion (minimum, starting from 1) or dilation (maximum, from 0).
+private protocol ExtremeOp {
+    static var erodes: Bool { get }
+    static var start: Float { get }
+    static func pick(_ a: Float, _ b: Float) -> Float
+}
+
+private enum MinimumOp: ExtremeOp {
+    static var erodes: Bool { true }
+    static var start: Float { 1 }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { min(a, b) }
+}
+
+private enum MaximumOp: ExtremeOp {
+    static var erodes: Bool { false }
+    static var start: Float { 0 }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { max(a, b) }
 }
