@@ -58,8 +58,7 @@ final class SimilarityIndexCache: @unchecked Sendable {
 
     func index(_ project: Project, role: Role) throws -> SimilarityIndex {
         let q = FaceQuery(role: role)
-        let count = try project.countFaces(matching: q)
-        let maxID = try project.faceIDs(matching: FaceQuery(role: role, sort: [FaceSort(.id, descending: true)], limit: 1)).first ?? 0
+        let (count, maxID) = try project.faceStamp(role: role)
         let key = project.path + "|" + role.rawValue
         // One reader at a time: a second page waits for the first to finish loading, not loading twice.
         lock.lock()

@@ -222,6 +222,15 @@ extension Project {
         return SimilarityIndex(ids: ids, histograms: try loadHistograms(faceIDs: ids))
     }
 
+    /// How many faces `role` has and its largest face id, in one walk of an index: what a cached
+    /// `SimilarityIndex` of the role checks to know it is still complete.
+    public func faceStamp(role: Role) throws -> (count: Int, maxID: Int64) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(id), 0) FROM face WHERE role = ?", arguments: [role.rawValue])
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
+
     /// The `k` faces (of `role`, every status; all roles when nil) nearest to face `id` by histogram
     /// distance, nearest first. An unknown id is an error naming it.
     public func similarFaces(to id: Int64, k: Int, role: Role?) throws -> [FaceDistance] {
