@@ -75,4 +75,38 @@ final class FrozenInferenceTests: XCTestCase {
         try model.importTensors(other.exportTensors())
         XCTAssertEqual(predict(model), predict(other))
     }
+
+    /// Same-run A/B of Quick96 inference at batch 4 (the merge's batch), frozen and not, in ABBA
+    /// order; prints medians of process CPU time and wall time. Skipped unless FACET_BENCH_FROZEN=1.
+    func testFrozenPredictTiming() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["FACET_BENCH_FROZEN"] == "1", "set FACET_BENCH_FROZEN=1 to time it")
+        Conv2D.winogradMinimumTiles = 16
+        var gen = SeededGenerator(seed: 8)
+        let model = try Quick96(config: .quick96, seed: 1)
+        let faces = randomTensor([4, 96, 96, 3], &gen, in: 0...1)
+        func cpu() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+        }
+        var times: [Bool: [(cpu: Double, wall: Double)]] = [true: [], false: []]
+        var outputs: [Bool: [Float]] = [:]
+        for round in 0..<13 {
+            for frozen in (round % 2 == 0 ? [false, true] : [true, false]) {
+                if frozen { model.freezeForInference() } else { model.thawAfterInference() }
+                if frozen { _ = model.predict(faces, decoder: .src) }  // the one transforming call
+                let (c0, w0) = (cpu(), ProcessInfo.processInfo.systemUptime)
+                let o = model.predict(faces, decoder: .src)
+                let (c1, w1) = (cpu(), ProcessInfo.processInfo.systemUptime)
+                if round > 0 { times[frozen]!.append((c1 - c0, w1 - w0)) }
+                outputs[frozen] = o.image.values + o.mask.values
+            }
+        }
+        XCTAssertEqual(outputs[true], outputs[false])
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] * 1000 }
+        let (a, b) = (times[false]!, times[true]!)
+        print(String(format: "Quick96 predict, batch 4, %d runs each (ABBA): not frozen CPU %.1f ms wall %.1f ms; frozen CPU %.1f ms wall %.1f ms; CPU ratio %.3f",
+                     a.count, median(a.map(\.cpu)), median(a.map(\.wall)), median(b.map(\.cpu)), median(b.map(\.wall)),
+                     median(a.map(\.cpu)) / median(b.map(\.cpu))))
+    }
 }
