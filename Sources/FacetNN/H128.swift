@@ -98,13 +98,10 @@ public final class H128: SwapNetwork {
     public let decoderDst: H128Decoder
     public let optimizer: any Optimizer
 
-    private let stacked = Tensor(shape: [0])
-    private let codeGradient = Tensor(shape: [0])
+    private let step = TwoDecoderStep()
     private let blurSrc: GaussianBlur, blurDst: GaussianBlur
     private let imageLoss: MaskedLoss
     private let maskLoss = MAELoss()
-    private let imageGradSrc = Tensor(shape: [0]), maskGradSrc = Tensor(shape: [0])
-    private let imageGradDst = Tensor(shape: [0]), maskGradDst = Tensor(shape: [0])
 
     /// DeepFaceLab's H128 optimizer: Adam lr 5e-5, beta1 0.5, beta2 0.999.
     public static func defaultOptimizer(seed: UInt32 = 0) -> Adam { Adam(learningRate: 5e-5, beta1: 0.5, beta2: 0.999, seed: seed) }
@@ -157,48 +154,18 @@ public final class H128: SwapNetwork {
     }
 
     public func predict(_ faces: Tensor, decoder role: FaceRole) -> (image: Tensor, mask: Tensor) {
-        let (image, mask) = (role == .src ? decoderSrc : decoderDst).forward(encode(faces))
-        let i = Tensor(shape: image.shape), m = Tensor(shape: mask.shape)
-        i.copy(from: image)
-        m.copy(from: mask)
-        return (i, m)
-    }
-
-    @discardableResult
-    public func trainStep(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
-        let losses = computeGradients(src: src, dst: dst)
-        optimizer.step(namedParameters)
-        return losses
+        (role == .src ? decoderSrc : decoderDst).forwardCopies(encode(faces))
     }
 
     /// Both batches through the shared encoder stacked into one pass, each through its decoder,
     /// the per-sample losses and the gradient of their sum in every parameter's `gradient`.
     public func computeGradients(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
-        for (b, role) in [(src, "src"), (dst, "dst")] {
-            check(b.warped, channels: 3, "\(role) warped batch")
-            check(b.target, channels: 3, "\(role) target batch")
-            check(b.mask, channels: 1, "\(role) mask batch")
-            precondition(b.warped.batch == b.target.batch && b.target.batch == b.mask.batch,
-                         "H128.trainStep: \(role) warped, target and mask batches differ in size")
-        }
-        let bs = src.warped.batch, bd = dst.warped.batch, r = config.resolution
-        stacked.resize(to: [bs + bd, r, r, 3])
-        stacked.data.update(from: src.warped.data, count: src.warped.count)
-        (stacked.data + src.warped.count).update(from: dst.warped.data, count: dst.warped.count)
-
-        let code = encode(stacked)
-        let srcOut = decoderSrc.forward(code.batchSlice(0..<bs))
-        let srcLoss = sideLoss(src, srcOut, blurSrc, imageGradSrc, maskGradSrc)
-        let dstOut = decoderDst.forward(code.batchSlice(bs..<(bs + bd)))
-        let dstLoss = sideLoss(dst, dstOut, blurDst, imageGradDst, maskGradDst)
-
-        let gs = decoderSrc.backward(image: imageGradSrc, mask: maskGradSrc)
-        let gd = decoderDst.backward(image: imageGradDst, mask: maskGradDst)
-        codeGradient.resize(to: code.shape)
-        codeGradient.data.update(from: gs.data, count: gs.count)
-        (codeGradient.data + gs.count).update(from: gd.data, count: gd.count)
-        _ = encoder.backward(codeGradient)
-        return StepLosses(src: srcLoss, dst: dstLoss)
+        step.run(src: src, dst: dst, model: "H128", resolution: config.resolution, encode: encode,
+                 decoderSrc: decoderSrc, decoderDst: decoderDst,
+                 loss: { role, batch, out, imageGrad, maskGrad in
+                     sideLoss(batch, out, role == .src ? blurSrc : blurDst, imageGrad, maskGrad)
+                 },
+                 encoderBackward: { _ = encoder.backward($0) })
     }
 
     private func sideLoss(_ batch: TrainingBatch, _ out: (image: Tensor, mask: Tensor), _ blur: GaussianBlur,

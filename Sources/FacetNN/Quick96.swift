@@ -167,13 +167,10 @@ public final class Quick96 {
     /// The optimizer of `trainStep` (RMSprop lr 2e-4, lr dropout 0.3 by default).
     public let optimizer: any Optimizer
 
-    private let stacked = Tensor(shape: [0])
-    private let codeGradient = Tensor(shape: [0])
+    private let step = TwoDecoderStep()
     private let blurSrc = GaussianBlur(sigma: 3), blurDst = GaussianBlur(sigma: 3)
     private let dssim: MaskedLoss, mse: MaskedLoss
     private let maskMSE = MSELoss(scale: 10)
-    private let imageGradSrc = Tensor(shape: [0]), maskGradSrc = Tensor(shape: [0])
-    private let imageGradDst = Tensor(shape: [0]), maskGradDst = Tensor(shape: [0])
 
     /// A freshly initialised model: Glorot-uniform kernels from `seed`, zero biases.
     public init(config: Quick96Config = .quick96, seed: UInt64 = 0, optimizer: (any Optimizer)? = nil) throws {
@@ -210,9 +207,6 @@ public final class Quick96 {
             + prefixed("decoder_src", decoderSrc.namedParameters) + prefixed("decoder_dst", decoderDst.namedParameters)
     }
 
-    /// Number of trainable floats.
-    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
-
     private func check(_ t: Tensor, channels: Int, _ what: String) {
         let r = config.resolution
         t.expectNHWC(channels: channels, height: r, width: r, "Quick96(\(r) px) \(what)")
@@ -228,53 +222,22 @@ public final class Quick96 {
     /// Encodes `faces` and decodes them with the chosen decoder: for merge, dst faces through the
     /// src decoder. Returns copies: image `[N, R, R, 3]` and mask `[N, R, R, 1]`, in (0, 1).
     public func predict(_ faces: Tensor, decoder role: FaceRole) -> (image: Tensor, mask: Tensor) {
-        let (image, mask) = (role == .src ? decoderSrc : decoderDst).forward(encode(faces))
-        let i = Tensor(shape: image.shape), m = Tensor(shape: mask.shape)
-        i.copy(from: image)
-        m.copy(from: mask)
-        return (i, m)
+        (role == .src ? decoderSrc : decoderDst).forwardCopies(encode(faces))
     }
 
-    /// One training iteration (DeepFaceLab's `src_dst_train`): both batches through the shared
-    /// encoder and inter (stacked into one batch: the same math, one pass), each through its own
-    /// decoder, per-sample losses `10*DSSIM + 10*MSE` on the images masked by the blurred target
-    /// mask plus `10*MSE` on the mask, the gradient of their sum, and one optimizer step over all
-    /// weights. Returns the losses before the update.
-    @discardableResult
-    public func trainStep(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
-        let losses = computeGradients(src: src, dst: dst)
-        optimizer.step(namedParameters)
-        return losses
-    }
-
-    /// Forward and backward of `trainStep` without the update: afterwards every parameter's
-    /// `gradient` holds d(sum of all per-sample losses)/d(parameter).
+    /// Forward and backward of one training iteration (DeepFaceLab's `src_dst_train`) without the
+    /// update: both batches through the shared encoder and inter (stacked into one batch: the same
+    /// math, one pass), each through its own decoder, per-sample losses `10*DSSIM + 10*MSE` on the
+    /// images masked by the blurred target mask plus `10*MSE` on the mask; afterwards every
+    /// parameter's `gradient` holds d(sum of all per-sample losses)/d(parameter). `trainStep`
+    /// (from `SwapNetwork`) adds one optimizer step over all weights and returns these losses.
     public func computeGradients(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
-        for (b, role) in [(src, "src"), (dst, "dst")] {
-            check(b.warped, channels: 3, "\(role) warped batch")
-            check(b.target, channels: 3, "\(role) target batch")
-            check(b.mask, channels: 1, "\(role) mask batch")
-            precondition(b.warped.batch == b.target.batch && b.target.batch == b.mask.batch,
-                         "Quick96.trainStep: \(role) warped, target and mask batches differ in size")
-        }
-        let bs = src.warped.batch, bd = dst.warped.batch, r = config.resolution
-        stacked.resize(to: [bs + bd, r, r, 3])
-        stacked.data.update(from: src.warped.data, count: src.warped.count)
-        (stacked.data + src.warped.count).update(from: dst.warped.data, count: dst.warped.count)
-
-        let code = encode(stacked)
-        let srcOut = decoderSrc.forward(code.batchSlice(0..<bs))
-        let srcLoss = sideLoss(src, srcOut, blurSrc, imageGradSrc, maskGradSrc)
-        let dstOut = decoderDst.forward(code.batchSlice(bs..<(bs + bd)))
-        let dstLoss = sideLoss(dst, dstOut, blurDst, imageGradDst, maskGradDst)
-
-        let gs = decoderSrc.backward(image: imageGradSrc, mask: maskGradSrc)
-        let gd = decoderDst.backward(image: imageGradDst, mask: maskGradDst)
-        codeGradient.resize(to: code.shape)
-        codeGradient.data.update(from: gs.data, count: gs.count)
-        (codeGradient.data + gs.count).update(from: gd.data, count: gd.count)
-        _ = encoder.backward(inter.backward(codeGradient))
-        return StepLosses(src: srcLoss, dst: dstLoss)
+        step.run(src: src, dst: dst, model: "Quick96", resolution: config.resolution, encode: encode,
+                 decoderSrc: decoderSrc, decoderDst: decoderDst,
+                 loss: { role, batch, out, imageGrad, maskGrad in
+                     sideLoss(batch, out, role == .src ? blurSrc : blurDst, imageGrad, maskGrad)
+                 },
+                 encoderBackward: { _ = encoder.backward(inter.backward($0)) })
     }
 
     /// The per-sample loss of one role and its gradients with respect to the decoder's outputs.
@@ -301,17 +264,6 @@ public final class Quick96 {
             out.append((0..<a.count).map { a[$0] + b[$0] + c[$0] })
         }
         return StepLosses(src: out[0], dst: out[1])
-    }
-
-    /// Weights then optimizer state, ready for the store (one blob per tensor).
-    public func exportTensors() -> [NamedTensor] {
-        Checkpoint.export(parameters: namedParameters, optimizer: optimizer)
-    }
-
-    /// Restores what `exportTensors` produced; throws (changing nothing) on a missing,
-    /// unexpected or mis-shaped tensor.
-    public func importTensors(_ tensors: [NamedTensor]) throws {
-        try Checkpoint.load(tensors, parameters: namedParameters, optimizer: optimizer)
     }
 }
 

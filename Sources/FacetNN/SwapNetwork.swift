@@ -31,6 +31,14 @@ public protocol SwapNetwork: AnyObject {
 extension SwapNetwork {
     public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
 
+    /// `computeGradients`, then one optimizer step over every parameter; the losses before it.
+    @discardableResult
+    public func trainStep(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
+        let losses = computeGradients(src: src, dst: dst)
+        optimizer.step(namedParameters)
+        return losses
+    }
+
     public func exportTensors() -> [NamedTensor] {
         Checkpoint.export(parameters: namedParameters, optimizer: optimizer)
     }
@@ -51,4 +59,76 @@ extension SwapNetwork {
 
 extension Quick96: SwapNetwork {
     public var resolution: Int { config.resolution }
+}
+
+/// A decoder with an image and a mask branch that both read the same code.
+protocol TwoBranchDecoder: AnyObject {
+    /// Image and mask for `code`, owned by the decoder.
+    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor)
+    /// dLoss/dCode from the gradients of both outputs.
+    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor
+}
+
+extension TwoBranchDecoder {
+    /// `forward`, returning copies the caller owns.
+    func forwardCopies(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
+        let (image, mask) = forward(code)
+        let i = Tensor(shape: image.shape), m = Tensor(shape: mask.shape)
+        i.copy(from: image)
+        m.copy(from: mask)
+        return (i, m)
+    }
+}
+
+extension Quick96Decoder: TwoBranchDecoder {}
+extension H128Decoder: TwoBranchDecoder {}
+
+/// The outline of a two-decoder training step (Quick96 and H128 alike): both batches stacked into
+/// one pass through the shared encoder, each slice through its role's decoder and the model's own
+/// loss, both decoders backward, and the two code gradients concatenated back for the encoder's
+/// backward. Holds the step's scratch tensors; each model owns one.
+final class TwoDecoderStep {
+    private let stacked = Tensor(shape: [0])
+    private let codeGradient = Tensor(shape: [0])
+    private let imageGradSrc = Tensor(shape: [0]), maskGradSrc = Tensor(shape: [0])
+    private let imageGradDst = Tensor(shape: [0]), maskGradDst = Tensor(shape: [0])
+
+    /// The per-sample losses of both roles; afterwards every parameter's `gradient` holds the
+    /// gradient of their sum. `model` names the network in precondition messages; `loss` returns
+    /// one role's per-sample losses and writes their gradients with respect to the decoder's
+    /// image and mask into the two tensors it is given; `encoderBackward` takes dLoss/dCode of the
+    /// stacked batch.
+    func run<D: TwoBranchDecoder>(
+        src: TrainingBatch, dst: TrainingBatch, model: String, resolution r: Int,
+        encode: (Tensor) -> Tensor, decoderSrc: D, decoderDst: D,
+        loss: (_ role: FaceRole, _ batch: TrainingBatch, _ out: (image: Tensor, mask: Tensor),
+               _ imageGrad: Tensor, _ maskGrad: Tensor) -> [Float],
+        encoderBackward: (Tensor) -> Void
+    ) -> StepLosses {
+        for (b, role) in [(src, "src"), (dst, "dst")] {
+            for (t, channels, what) in [(b.warped, 3, "warped"), (b.target, 3, "target"), (b.mask, 1, "mask")] {
+                t.expectNHWC(channels: channels, height: r, width: r, "\(model)(\(r) px) \(role) \(what) batch")
+            }
+            precondition(b.warped.batch == b.target.batch && b.target.batch == b.mask.batch,
+                         "\(model).trainStep: \(role) warped, target and mask batches differ in size")
+        }
+        let bs = src.warped.batch, bd = dst.warped.batch
+        stacked.resize(to: [bs + bd, r, r, 3])
+        stacked.data.update(from: src.warped.data, count: src.warped.count)
+        (stacked.data + src.warped.count).update(from: dst.warped.data, count: dst.warped.count)
+
+        let code = encode(stacked)
+        let srcOut = decoderSrc.forward(code.batchSlice(0..<bs))
+        let srcLoss = loss(.src, src, srcOut, imageGradSrc, maskGradSrc)
+        let dstOut = decoderDst.forward(code.batchSlice(bs..<(bs + bd)))
+        let dstLoss = loss(.dst, dst, dstOut, imageGradDst, maskGradDst)
+
+        let gs = decoderSrc.backward(image: imageGradSrc, mask: maskGradSrc)
+        let gd = decoderDst.backward(image: imageGradDst, mask: maskGradDst)
+        codeGradient.resize(to: code.shape)
+        codeGradient.data.update(from: gs.data, count: gs.count)
+        (codeGradient.data + gs.count).update(from: gd.data, count: gd.count)
+        encoderBackward(codeGradient)
+        return StepLosses(src: srcLoss, dst: dstLoss)
+    }
 }
