@@ -10,46 +10,24 @@ import FacetStore
 @testable import FacetServe
 
 final class GalleryTests: XCTestCase {
-    var dir: String!
-    var project: Project!
-    var gallery: Gallery!
-    var server: Task<Void, Error>!
-    var base = ""
-
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    var served: ServedProject!
+    var project: Project { served.project }
+    var gallery: Gallery { served.gallery }
+    var base: String { served.base }
 
     override func setUp() async throws {
-        dir = NSTemporaryDirectory() + "facet-serve-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        project = try Project.create(at: dir + "/g.facet")
-        try SampleFaces.fill(project, role: .src, videos: [Self.fixtures + "/video/src-d18.mp4"], count: 60, cropSize: 64, framesPerVideo: 20, seed: 3)
-        // A tag with markup in it: it must come back escaped, never as markup.
-        _ = try project.setTag("<b>x</b>\"'", on: [1, 2], command: "test")
-        gallery = Gallery(project: project)
-        let started = PortBox()
-        let g = gallery!
-        server = Task { try await g.run(host: "127.0.0.1", port: 0) { port in started.set(port) } }
-        let deadline = Date().addingTimeInterval(20)
-        while started.port == nil && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
-        base = "http://127.0.0.1:\(try XCTUnwrap(started.port, "the gallery did not start"))"
+        served = try await ServedProject(prefix: "", file: "g.facet") { project in
+            try SampleFaces.fill(project, role: .src, videos: [ServedProject.fixtures + "/video/src-d18.mp4"], count: 60, cropSize: 64, framesPerVideo: 20, seed: 3)
+            // A tag with markup in it: it must come back escaped, never as markup.
+            _ = try project.setTag("<b>x</b>\"'", on: [1, 2], command: "test")
+        }
     }
 
-    override func tearDown() async throws {
-        server?.cancel()
-        _ = try? await server?.value
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    override func tearDown() async throws { await served?.stop() }
 
     func http(_ path: String, method: String = "GET", body: String? = nil, headers: [String: String] = [:]) async throws -> (Int, String, [AnyHashable: Any]) {
-        var req = URLRequest(url: URL(string: base + path)!)
-        req.httpMethod = method
-        if let body { req.httpBody = Data(body.utf8); req.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type") }
-        for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
-        let config = URLSessionConfiguration.ephemeral
-        let session = URLSession(configuration: config, delegate: NoRedirect(), delegateQueue: nil)
-        let (data, resp) = try await session.data(for: req)
-        let h = resp as! HTTPURLResponse
-        return (h.statusCode, String(decoding: data, as: UTF8.self), h.allHeaderFields)
+        let r = try await served.request(path, method: method, body: body, headers: headers)
+        return (r.status, String(decoding: r.body, as: UTF8.self), r.headers)
     }
 
     func status(_ id: Int64) throws -> FaceStatus { try project.face(id: id).status }
@@ -148,20 +126,6 @@ final class GalleryTests: XCTestCase {
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         XCTFail("condition not met in \(timeout) s", file: file, line: line)
-    }
-}
-
-final class PortBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int?
-    var port: Int? { lock.lock(); defer { lock.unlock() }; return value }
-    func set(_ p: Int) { lock.lock(); value = p; lock.unlock() }
-}
-
-final class NoRedirect: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-        completionHandler(nil)
     }
 }
 

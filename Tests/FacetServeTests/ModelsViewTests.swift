@@ -12,39 +12,22 @@ import FacetTrain
 @testable import FacetServe
 
 final class ModelsViewTests: XCTestCase {
-    var dir: String!
-    var project: Project!
-    var server: Task<Void, Error>!
-    var base = ""
-
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    var served: ServedProject!
+    var project: Project { served.project }
 
     override func setUp() async throws {
-        dir = NSTemporaryDirectory() + "facet-serve-models-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        project = try Project.create(at: dir + "/m.facet")
-        // 64 px crops of real frames with a landmark template: what the 64 px `tiny` model trains on.
-        try SampleFaces.fill(project, role: .src, videos: [Self.fixtures + "/video/src-d18.mp4"], count: 24, cropSize: 64, framesPerVideo: 12, seed: 5)
-        try SampleFaces.fill(project, role: .dst, videos: [Self.fixtures + "/video/dst-d19.mp4"], count: 24, cropSize: 64, framesPerVideo: 12, seed: 6)
-        let gallery = Gallery(project: project)
-        let started = PortBox()
-        server = Task { try await gallery.run(host: "127.0.0.1", port: 0) { port in started.set(port) } }
-        let deadline = Date().addingTimeInterval(20)
-        while started.port == nil && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
-        base = "http://127.0.0.1:\(try XCTUnwrap(started.port, "the gallery did not start"))"
+        served = try await ServedProject(prefix: "models-", file: "m.facet") { project in
+            // 64 px crops of real frames with a landmark template: what the 64 px `tiny` model trains on.
+            try SampleFaces.fill(project, role: .src, videos: [ServedProject.fixtures + "/video/src-d18.mp4"], count: 24, cropSize: 64, framesPerVideo: 12, seed: 5)
+            try SampleFaces.fill(project, role: .dst, videos: [ServedProject.fixtures + "/video/dst-d19.mp4"], count: 24, cropSize: 64, framesPerVideo: 12, seed: 6)
+        }
     }
 
-    override func tearDown() async throws {
-        server?.cancel()
-        _ = try? await server?.value
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    override func tearDown() async throws { await served?.stop() }
 
     func get(_ path: String) async throws -> (status: Int, body: Data, contentType: String?) {
-        let session = URLSession(configuration: .ephemeral, delegate: NoRedirect(), delegateQueue: nil)
-        let (data, resp) = try await session.data(for: URLRequest(url: URL(string: base + path)!))
-        let h = resp as! HTTPURLResponse
-        return (h.statusCode, data, h.allHeaderFields["Content-Type"] as? String)
+        let r = try await served.request(path)
+        return (r.status, r.body, r.headers["Content-Type"] as? String)
     }
 
     func page(_ path: String) async throws -> (status: Int, html: String) {

@@ -12,37 +12,21 @@ import FacetStore
 @testable import FacetServe
 
 final class SimilarPanelTests: XCTestCase {
-    var dir: String!
-    var project: Project!
-    var server: Task<Void, Error>!
-    var base = ""
-
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    var served: ServedProject!
+    var project: Project { served.project }
 
     override func setUp() async throws {
-        dir = NSTemporaryDirectory() + "facet-serve-similar-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        project = try Project.create(at: dir + "/s.facet")
-        try SampleFaces.fill(project, role: .src, videos: [Self.fixtures + "/video/src-d18.mp4"], count: 90, cropSize: 48, framesPerVideo: 30, seed: 21)
-        try SampleFaces.fill(project, role: .dst, videos: [Self.fixtures + "/video/dst-d19.mp4"], count: 30, cropSize: 48, framesPerVideo: 10, seed: 22)
-        let gallery = Gallery(project: project)
-        let started = PortBox()
-        server = Task { try await gallery.run(host: "127.0.0.1", port: 0) { port in started.set(port) } }
-        let deadline = Date().addingTimeInterval(20)
-        while started.port == nil && Date() < deadline { try await Task.sleep(nanoseconds: 20_000_000) }
-        base = "http://127.0.0.1:\(try XCTUnwrap(started.port, "the gallery did not start"))"
+        served = try await ServedProject(prefix: "similar-", file: "s.facet") { project in
+            try SampleFaces.fill(project, role: .src, videos: [ServedProject.fixtures + "/video/src-d18.mp4"], count: 90, cropSize: 48, framesPerVideo: 30, seed: 21)
+            try SampleFaces.fill(project, role: .dst, videos: [ServedProject.fixtures + "/video/dst-d19.mp4"], count: 30, cropSize: 48, framesPerVideo: 10, seed: 22)
+        }
     }
 
-    override func tearDown() async throws {
-        server?.cancel()
-        _ = try? await server?.value
-        try? FileManager.default.removeItem(atPath: dir)
-    }
+    override func tearDown() async throws { await served?.stop() }
 
     func get(_ path: String) async throws -> (Int, String) {
-        let session = URLSession(configuration: .ephemeral, delegate: NoRedirect(), delegateQueue: nil)
-        let (data, resp) = try await session.data(for: URLRequest(url: URL(string: base + path)!))
-        return ((resp as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        let r = try await served.request(path)
+        return (r.status, String(decoding: r.body, as: UTF8.self))
     }
 
     /// (id, distance) of every tile in the panel, in page order.
