@@ -43,12 +43,15 @@ func ellipse(_ n: Int, _ r: Int) -> Tensor {
     return m
 }
 
-func benchQuick96() throws {
+/// Times whole training iterations (src + dst batch, `trainStep`) of the model `make` builds, on
+/// three random batch pairs in turn: `--batch` (4), `--warmup` (2) untimed, then `--iters` (5)
+/// timed. Returns the JSON fields `quick96` and `h128` print alike (warm-up time includes building
+/// the model).
+func timeTraining(_ make: () throws -> any SwapNetwork) throws -> [String: Any] {
     let batch = option("--batch", 4), warmup = option("--warmup", 2), iters = option("--iters", 5)
-    let config: Quick96Config = CommandLine.arguments.contains("--tiny") ? .tiny : .quick96
-    let r = config.resolution
     let t0 = now()
-    let model = try Quick96(config: config, seed: 0)
+    let model = try make()
+    let r = model.resolution
     var pool: [(TrainingBatch, TrainingBatch)] = []
     for _ in 0..<3 {
         let src = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
@@ -70,14 +73,21 @@ func benchQuick96() throws {
     let median: Double = (1e4 * sorted[sorted.count / 2]).rounded() / 10
     let fastest: Double = (1e4 * sorted[0]).rounded() / 10
     let warmS: Double = (10 * warm).rounded() / 10
-    print(json([
-        "bench": "quick96_train_facetnn", "config": "\(config)", "batch": batch, "threads": Engine.threads,
-        "openblas_core": Engine.blasCoreName,
+    return [
+        "batch": batch, "threads": Engine.threads, "openblas_core": Engine.blasCoreName,
         "params": model.parameterCount, "warmup_iters": warmup, "timed_iters": iters,
         "iters_per_s": itersPerS, "ms_per_iter_mean": mean, "ms_per_iter_median": median, "ms_per_iter_min": fastest,
         "peak_rss_mib": peakMiB().rounded(), "warmup_s": warmS,
         "final_loss_src": Double(losses.srcMean),
-    ]))
+    ]
+}
+
+func benchQuick96() throws {
+    let config: Quick96Config = CommandLine.arguments.contains("--tiny") ? .tiny : .quick96
+    var fields = try timeTraining { try Quick96(config: config, seed: 0) }
+    fields["bench"] = "quick96_train_facetnn"
+    fields["config"] = "\(config)"
+    print(json(fields))
 }
 
 /// (input size, cin, cout, kernel, stride, name); decoder.out is the merged 1x1 + 3x 3x3 output
