@@ -24,34 +24,38 @@ public struct Landmarks68: Sendable, Equatable {
 }
 
 /// Little-endian float32 bytes of `values`.
-public func packFloat32(_ values: [Float]) -> Data {
-    var d = Data(capacity: values.count * 4)
-    for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
-    return d
-}
+public func packFloat32(_ values: [Float]) -> Data { packLittleEndian(values) }
 
 /// Floats from little-endian float32 bytes (a trailing partial value is ignored).
-public func unpackFloat32(_ data: Data) -> [Float] {
-    let n = data.count / 4
-    var out = [Float](repeating: 0, count: n)
-    data.withUnsafeBytes { raw in
-        for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
-    }
-    return out
-}
+public func unpackFloat32(_ data: Data) -> [Float] { unpackLittleEndian(data) }
 
 /// Little-endian float64 bytes of `values` (the `face.matrix` column).
-public func packFloat64(_ values: [Double]) -> Data {
-    var d = Data(capacity: values.count * 8)
+public func packFloat64(_ values: [Double]) -> Data { packLittleEndian(values) }
+
+/// Doubles from little-endian float64 bytes (a trailing partial value is ignored).
+public func unpackFloat64(_ data: Data) -> [Double] { unpackLittleEndian(data) }
+
+/// Float and Double by their IEEE bit patterns, for the byte forms above.
+protocol BitPatternFloat {
+    associatedtype Bits: FixedWidthInteger
+    var bitPattern: Bits { get }
+    init(bitPattern: Bits)
+}
+
+extension Float: BitPatternFloat {}
+extension Double: BitPatternFloat {}
+
+private func packLittleEndian<F: BitPatternFloat>(_ values: [F]) -> Data {
+    var d = Data(capacity: values.count * MemoryLayout<F.Bits>.size)
     for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
     return d
 }
 
-public func unpackFloat64(_ data: Data) -> [Double] {
-    let n = data.count / 8
-    var out = [Double](repeating: 0, count: n)
+private func unpackLittleEndian<F: BitPatternFloat>(_ data: Data) -> [F] {
+    let size = MemoryLayout<F.Bits>.size, n = data.count / size
+    var out = [F](repeating: F(bitPattern: 0), count: n)
     data.withUnsafeBytes { raw in
-        for i in 0..<n { out[i] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+        for i in 0..<n { out[i] = F(bitPattern: F.Bits(littleEndian: raw.loadUnaligned(fromByteOffset: i * size, as: F.Bits.self))) }
     }
     return out
 }

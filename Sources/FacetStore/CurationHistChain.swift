@@ -130,20 +130,10 @@ enum BoundedHistogramChain {
     static func fillRoots(_ h: UnsafePointer<Float>, _ fine: UnsafeMutablePointer<Float>, _ coarse: UnsafeMutablePointer<Float>) -> Bool {
         var ok = true
         for c in 0..<3 {
-            var s = 0.0
-            for k in (c * 256)..<(c * 256 + 256) {
-                let v = h[k]
-                if !(v >= 0) || !v.isFinite { ok = false }
-                s += Double(v)
-            }
-            if s != 0 && !(s >= 1e-3 && s.isFinite) { ok = false }
-            let inv = s > 0 && s.isFinite ? 1 / s : 0
+            let (inv, regular) = HistogramRoots.channelScale(h, channel: c)
+            if !regular { ok = false }
             for k in (c * 256)..<(c * 256 + 256) { fine[k] = Float((Double(max(h[k], 0)) * inv).squareRoot()) }
-            for g in 0..<coarseBins {
-                var t = 0.0
-                for k in 0..<group { t += Double(max(h[c * 256 + g * group + k], 0)) }
-                coarse[c * coarseBins + g] = Float((t * inv).squareRoot())
-            }
+            HistogramRoots.fillCoarse(h, channel: c, group: group, scale: inv, into: coarse)
         }
         return ok
     }
@@ -259,5 +249,36 @@ enum BoundedHistogramChain {
             hi += max(x + delta, 0).squareRoot()
         }
         return (lo * (1 - 4 * Float.ulpOfOne), hi * (1 + 4 * Float.ulpOfOne))
+    }
+}
+
+/// Square-root histograms under the Bhattacharyya bounds, shared by the `hist` chain and
+/// `SimilarityIndex` (which merge 2 and 4 bins per coarse bin).
+enum HistogramRoots {
+    /// `1 / sum` of channel `c` of a 768-bin histogram (0 when the sum is 0 or not finite), and
+    /// whether the channel is regular: every bin finite and non-negative, the sum 0 or at least 1e-3.
+    @inline(__always)
+    static func channelScale(_ h: UnsafePointer<Float>, channel c: Int) -> (scale: Double, regular: Bool) {
+        var ok = true
+        var s = 0.0
+        for k in (c * 256)..<(c * 256 + 256) {
+            let v = h[k]
+            if !(v >= 0) || !v.isFinite { ok = false }
+            s += Double(v)
+        }
+        if s != 0 && !(s >= 1e-3 && s.isFinite) { ok = false }
+        return (s > 0 && s.isFinite ? 1 / s : 0, ok)
+    }
+
+    /// The coarse roots of channel `c`: `sqrt(scale * sum of group bins)` (negative bins as 0),
+    /// `256 / group` of them at `coarse + c * 256 / group`.
+    @inline(__always)
+    static func fillCoarse(_ h: UnsafePointer<Float>, channel c: Int, group: Int, scale inv: Double, into coarse: UnsafeMutablePointer<Float>) {
+        let coarseBins = 256 / group
+        for g in 0..<coarseBins {
+            var t = 0.0
+            for k in 0..<group { t += Double(max(h[c * 256 + g * group + k], 0)) }
+            coarse[c * coarseBins + g] = Float((t * inv).squareRoot())
+        }
     }
 }

@@ -60,19 +60,9 @@ public final class SimilarityIndex: @unchecked Sendable {
     static func fillCoarse(_ h: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>) -> Bool {
         var ok = true
         for c in 0..<3 {
-            var s = 0.0
-            for k in (c * 256)..<(c * 256 + 256) {
-                let v = h[k]
-                if !(v >= 0) || !v.isFinite { ok = false }
-                s += Double(v)
-            }
-            if s != 0 && !(s >= 1e-3 && s.isFinite) { ok = false }
-            let inv = s > 0 && s.isFinite ? 1 / s : 0
-            for g in 0..<coarseBins {
-                var t = 0.0
-                for k in 0..<group { t += Double(max(h[c * 256 + g * group + k], 0)) }
-                r[c * coarseBins + g] = Float((t * inv).squareRoot())
-            }
+            let (inv, regular) = HistogramRoots.channelScale(h, channel: c)
+            if !regular { ok = false }
+            HistogramRoots.fillCoarse(h, channel: c, group: group, scale: inv, into: r)
         }
         return ok
     }
