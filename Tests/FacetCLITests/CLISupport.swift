@@ -20,6 +20,27 @@ class CLITestCase: XCTestCase {
 
     func path(_ name: String) -> String { dir + "/" + name }
 
+    /// Copies into `project` (with its WAL) a project made once per test class: the first call
+    /// builds it with `make` at `NSTemporaryDirectory()/facet-cli-NAME-PID.facet` and keeps the
+    /// path in `template`; the class's `tearDown` deletes it with `removeTemplate`.
+    func copyTemplate(_ template: inout String?, name: String, to project: String, make: (String) throws -> Void) throws {
+        if template == nil {
+            let t = NSTemporaryDirectory() + "facet-cli-\(name)-\(getpid()).facet"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) }
+            try make(t)
+            template = t
+        }
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: template! + suffix) {
+            try FileManager.default.copyItem(atPath: template! + suffix, toPath: project + suffix)
+        }
+    }
+
+    /// Deletes a template made by `copyTemplate` (and its WAL files).
+    static func removeTemplate(_ template: inout String?) {
+        if let t = template { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) } }
+        template = nil
+    }
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = repo.appendingPathComponent("Tests/Fixtures").path
 

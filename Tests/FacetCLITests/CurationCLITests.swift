@@ -9,23 +9,16 @@ final class CurationCLITests: CLITestCase {
     nonisolated(unsafe) static var template: String?
 
     override class func tearDown() {
-        if let t = template { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) } }
-        template = nil
+        removeTemplate(&template)
         super.tearDown()
     }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        if Self.template == nil {
-            let t = NSTemporaryDirectory() + "facet-cli-curation-\(getpid()).facet"
-            try? FileManager.default.removeItem(atPath: t)
+        try copyTemplate(&Self.template, name: "curation", to: project) { t in
             XCTAssertEqual(try facet(["init", t]).status, 0)
             let r = try facet(["sample-faces", t, "--role", "src", "--count", "60", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            Self.template = t
-        }
-        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: Self.template! + suffix) {
-            try FileManager.default.copyItem(atPath: Self.template! + suffix, toPath: project + suffix)
         }
     }
 

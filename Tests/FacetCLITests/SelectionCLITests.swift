@@ -12,16 +12,13 @@ final class SelectionCLITests: CLITestCase {
     nonisolated(unsafe) static var template: String?
 
     override class func tearDown() {
-        if let t = template { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) } }
-        template = nil
+        removeTemplate(&template)
         super.tearDown()
     }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        if Self.template == nil {
-            let t = NSTemporaryDirectory() + "facet-cli-selection-\(getpid()).facet"
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: t + suffix) }
+        try copyTemplate(&Self.template, name: "selection", to: project) { t in
             try run(["init", t])
             try run(["sample-faces", t, "--role", "src", "--count", "24", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
             try run(["sample-faces", t, "--role", "dst", "--count", "24", "--size", "64", Self.fixtures + "/video/dst-d19.mp4"])
@@ -31,10 +28,6 @@ final class SelectionCLITests: CLITestCase {
                 try run(["train", t, "--resume", name, "--iterations", "12"])
             }
             try run(["train", t, "--model", "quick96", "--name", "q", "--batch", "2", "--iterations", "1", "--seed", "1"])
-            Self.template = t
-        }
-        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: Self.template! + suffix) {
-            try FileManager.default.copyItem(atPath: Self.template! + suffix, toPath: project + suffix)
         }
     }
 
