@@ -135,9 +135,6 @@ public final class H128: SwapNetwork {
     public var resolution: Int { config.resolution }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        func prefixed(_ p: String, _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
-            list.map { (name: "\(p).\($0.name)", parameter: $0.parameter) }
-        }
         return prefixed("encoder", encoder.namedParameters)
             + prefixed("decoder_src", decoderSrc.namedParameters) + prefixed("decoder_dst", decoderDst.namedParameters)
     }

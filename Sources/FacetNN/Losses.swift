@@ -17,7 +17,7 @@ extension ImageLoss {
 }
 
 /// Prepares a gradient buffer for writing (`accumulate == false`) or adding into.
-private func prepare(_ gradient: Tensor, like prediction: Tensor, accumulate: Bool) {
+func prepare(_ gradient: Tensor, like prediction: Tensor, accumulate: Bool) {
     if accumulate {
         prediction.expectSameShape(gradient, "loss gradient to accumulate into")
     } else {

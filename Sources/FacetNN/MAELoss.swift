@@ -10,14 +10,7 @@ public final class MAELoss: ImageLoss {
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
         prediction.expectSameShape(target, "MAELoss: the target")
         let n = prediction.batch, per = prediction.perSample
-        if let gradient {
-            if accumulate {
-                prediction.expectSameShape(gradient, "loss gradient to accumulate into")
-            } else {
-                gradient.resize(to: prediction.shape)
-                gradient.fill(0)
-            }
-        }
+        if let gradient { prepare(gradient, like: prediction, accumulate: accumulate) }
         var out = [Float](repeating: 0, count: n)
         let p = prediction.data, t = target.data, g = gradient?.data
         let k = scale / Float(max(per, 1))

@@ -200,9 +200,6 @@ public final class Quick96 {
 
     /// Every parameter with its full path, in a fixed order.
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        func prefixed(_ p: String, _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
-            list.map { (name: "\(p).\($0.name)", parameter: $0.parameter) }
-        }
         return prefixed("encoder", encoder.namedParameters) + prefixed("inter", inter.namedParameters)
             + prefixed("decoder_src", decoderSrc.namedParameters) + prefixed("decoder_dst", decoderDst.namedParameters)
     }

@@ -61,6 +61,11 @@ extension Quick96: SwapNetwork {
     public var resolution: Int { config.resolution }
 }
 
+/// `list` with every name under `prefix` (`prefix.name`), for a network's `namedParameters`.
+func prefixed(_ prefix: String, _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
+    list.map { (name: "\(prefix).\($0.name)", parameter: $0.parameter) }
+}
+
 /// A decoder with an image and a mask branch that both read the same code.
 protocol TwoBranchDecoder: AnyObject {
     /// Image and mask for `code`, owned by the decoder.
