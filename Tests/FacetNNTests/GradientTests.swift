@@ -160,13 +160,7 @@ final class GradientTests: XCTestCase {
                                 mask: ellipseMask(batch: 2, size: 32))
         let dst = TrainingBatch(warped: randomTensor([1, 32, 32, 3], &gen, in: 0...1), target: randomTensor([1, 32, 32, 3], &gen, in: 0...1),
                                 mask: ellipseMask(batch: 1, size: 32))
-        _ = model.computeGradients(src: src, dst: dst)
-        let params = model.namedParameters
-        let grads = params.map { $0.parameter.gradient.values }
-        func total() -> Double {
-            let l = model.evaluate(src: src, dst: dst)
-            return (l.src + l.dst).reduce(0.0) { $0 + Double($1) }
-        }
+        let (params, grads, total) = probeGradients(model, src: src, dst: dst)
         // The summed loss is a float near 30, too coarse for one-entry differences: each
         // parameter is checked along its own gradient direction instead.
         for name in ["encoder.down1.weight", "encoder.down4.bias", "inter.dense1.weight", "inter.up.weight",

@@ -122,13 +122,7 @@ final class H128Tests: XCTestCase {
                 for i in 0..<b.target.count { b.target[i] = min(1, max(0, o.image[i] + (i % 2 == 0 ? 0.05 : -0.05))) }
                 for i in 0..<b.mask.count { b.mask[i] = min(1, max(0, o.mask[i] + (i % 3 == 0 ? 0.05 : -0.05))) }
             }
-            _ = model.computeGradients(src: src, dst: dst)
-            let params = model.namedParameters
-            let grads = params.map { $0.parameter.gradient.values }
-            func total() -> Double {
-                let l = model.evaluate(src: src, dst: dst)
-                return (l.src + l.dst).reduce(0.0) { $0 + Double($1) }
-            }
+            let (params, grads, total) = probeGradients(model, src: src, dst: dst)
             var checked = 0
             for (k, p) in params.enumerated() where p.name.hasSuffix(".weight") {
                 let norm = grads[k].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

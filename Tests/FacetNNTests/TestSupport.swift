@@ -54,10 +54,11 @@ func directionalRatio(of f: () -> Double, wrt t: Tensor, gradient g: [Float], ep
     return numeric / norm
 }
 
-/// Checks a composite layer's input and parameter gradients along their own directions.
-func checkCompositeGradients(_ layer: any Layer, input x: Tensor, checkInput: Bool = true, eps: Double = 1e-4,
-                             tolerance: Double = 5e-2, file: StaticString = #filePath, line: UInt = #line) {
-    var gen = SeededGenerator(seed: 98)
+/// One forward and backward of `layer` at `x` with a random output gradient `r` (drawn from
+/// `gen`): the input gradient, the parameters with their gradients, and `L = sum(r * layer(x))`
+/// (a fresh forward each call), whose gradients those are.
+func probeGradients(_ layer: any Layer, _ x: Tensor, _ gen: inout SeededGenerator)
+    -> (dx: [Float], params: [(name: String, parameter: Parameter)], grads: [[Float]], loss: () -> Double) {
     let y = layer.forward(x)
     let r = randomTensor(y.shape, &gen)
     let rv = r.values
@@ -70,6 +71,28 @@ func checkCompositeGradients(_ layer: any Layer, input x: Tensor, checkInput: Bo
         for i in 0..<out.count { s += Double(rv[i]) * Double(out[i]) }
         return s
     }
+    return (dx, params, grads, loss)
+}
+
+/// `computeGradients` of `model` on the two batches: its parameters with their gradients, and the
+/// summed per-sample loss (`evaluate`, a fresh forward each call) whose gradients those are.
+func probeGradients(_ model: any SwapNetwork, src: TrainingBatch, dst: TrainingBatch)
+    -> (params: [(name: String, parameter: Parameter)], grads: [[Float]], total: () -> Double) {
+    _ = model.computeGradients(src: src, dst: dst)
+    let params = model.namedParameters
+    let grads = params.map { $0.parameter.gradient.values }
+    func total() -> Double {
+        let l = model.evaluate(src: src, dst: dst)
+        return (l.src + l.dst).reduce(0.0) { $0 + Double($1) }
+    }
+    return (params, grads, total)
+}
+
+/// Checks a composite layer's input and parameter gradients along their own directions.
+func checkCompositeGradients(_ layer: any Layer, input x: Tensor, checkInput: Bool = true, eps: Double = 1e-4,
+                             tolerance: Double = 5e-2, file: StaticString = #filePath, line: UInt = #line) {
+    var gen = SeededGenerator(seed: 98)
+    let (dx, params, grads, loss) = probeGradients(layer, x, &gen)
     if checkInput {
         XCTAssertEqual(directionalRatio(of: loss, wrt: x, gradient: dx, eps: eps), 1, accuracy: tolerance,
                        "\(type(of: layer)) input gradient", file: file, line: line)
@@ -86,18 +109,7 @@ func checkCompositeGradients(_ layer: any Layer, input x: Tensor, checkInput: Bo
 func checkLayerGradients(_ layer: any Layer, input x: Tensor, eps: Float = 1e-3, samples: Int = 24, checkInput: Bool = true,
                          tolerance: Double = 1e-2, file: StaticString = #filePath, line: UInt = #line) -> Double {
     var gen = SeededGenerator(seed: 99)
-    let y = layer.forward(x)
-    let r = randomTensor(y.shape, &gen)
-    let rv = r.values
-    let dx = layer.backward(r).values
-    let params = layer.namedParameters
-    let paramGrads = params.map { $0.parameter.gradient.values }
-    func loss() -> Double {
-        let out = layer.forward(x)
-        var s = 0.0
-        for i in 0..<out.count { s += Double(rv[i]) * Double(out[i]) }
-        return s
-    }
+    let (dx, params, paramGrads, loss) = probeGradients(layer, x, &gen)
     var worst = 0.0
     if checkInput {
         let idx = sampleIndices(x.count, samples, &gen)
