@@ -41,8 +41,14 @@ func meanColour(_ image: Image) -> [Double] {
 func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String)? {
     let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
     guard let dir = paths.first(where: { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }) else { return nil }
+    let (status, data) = try runCapturingOutput("\(dir)/\(name)", arguments)
+    return (status, String(decoding: data, as: UTF8.self))
+}
+
+/// Runs `executable` with `arguments` (stderr discarded): exit status and standard output.
+func runCapturingOutput(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: Data) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "\(dir)/\(name)")
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -50,7 +56,7 @@ func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, ou
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return (process.terminationStatus, data)
 }
 
 /// Asserts that `body` throws a FacetError whose single-line message contains every fragment.

@@ -341,14 +341,5 @@ final class VideoDecodeTests: XCTestCase {
 
 /// The standard output of a tool as bytes.
 func rawOutput(_ name: String, _ arguments: [String]) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [name] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return data
+    try runCapturingOutput("/usr/bin/env", [name] + arguments).output
 }
