@@ -25,11 +25,21 @@ public final class Gallery: Sendable {
     public static let pageSizes = [50, 100, 200, 500]
     /// Requests handled at once; more are answered 503 (a browser opens about 6 connections a host).
     let inFlight: InFlightLimit
+    /// Where handlers do their blocking work (SQLite, image coding, plots), so it never holds one of
+    /// the cooperative pool's threads, which also run the server.
+    let pageWork: BlockingLane
+    /// Source frames (each decodes its video from the start, up to seconds) on a lane of their own:
+    /// a face page opened while frames decode still gets its threads.
+    let frameWork: BlockingLane
+    /// Threads of the two lanes.
+    public static let pageThreads = 4, frameThreads = 2
 
     public init(project: Project, sourceFrame: SourceFrameDecoder? = nil, maxConcurrentRequests: Int = 32) {
         self.project = project
         self.sourceFrame = sourceFrame
         self.inFlight = InFlightLimit(limit: max(1, maxConcurrentRequests))
+        self.pageWork = BlockingLane(name: "facet-serve-page", width: Self.pageThreads)
+        self.frameWork = BlockingLane(name: "facet-serve-frame", width: Self.frameThreads)
         var bytes = [UInt8](repeating: 0, count: 24)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = rng.next() }
@@ -52,18 +62,18 @@ public final class Gallery: Sendable {
         router.add(middleware: HostCheckMiddleware(policy: GalleryHostPolicy(servingOn: host)))
         router.add(middleware: ConcurrencyLimitMiddleware(inFlight: inFlight))
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/faces?role=src"]) }
-        router.get("/faces") { req, _ in try self.respond { try self.galleryPage(Self.params(req)) } }
-        router.get("/face/:id") { _, ctx in try self.respond { try self.facePage(try self.id(ctx)) } }
-        router.get("/crop/:id") { _, ctx in try self.respond { try self.crop(try self.id(ctx)) } }
-        router.get("/frame/:id") { _, ctx in try self.respond { try self.frame(try self.id(ctx)) } }
-        router.get("/counts") { req, _ in try self.respond { try self.countsJSON(Self.params(req)) } }
+        router.get("/faces") { req, _ in try await self.respond { try self.galleryPage(Self.params(req)) } }
+        router.get("/face/:id") { _, ctx in try await self.respond { try self.facePage(try self.id(ctx)) } }
+        router.get("/crop/:id") { _, ctx in try await self.respond { try self.crop(try self.id(ctx)) } }
+        router.get("/frame/:id") { _, ctx in try await self.respond(on: self.frameWork) { try self.frame(try self.id(ctx)) } }
+        router.get("/counts") { req, _ in try await self.respond { try self.countsJSON(Self.params(req)) } }
         router.post("/face/:id/status") { req, ctx in
             let form = try await self.form(req)
-            return try self.respond { try self.setStatus(try self.id(ctx), form: form, request: req) }
+            return try await self.respond { try self.setStatus(try self.id(ctx), form: form, request: req) }
         }
         router.post("/undo") { req, _ in
             let form = try await self.form(req)
-            return try self.respond { try self.undo(form: form, request: req) }
+            return try await self.respond { try self.undo(form: form, request: req) }
         }
         addModelRoutes(to: router)
         return router
@@ -115,8 +125,13 @@ public final class Gallery: Sendable {
 
     func wantsJSON(_ req: Request) -> Bool { (req.headers[.accept] ?? "").contains("application/json") }
 
-    /// Turns errors into pages: a FacetError (unknown face, bad SQL) is a 4xx with the escaped message.
-    func respond(_ body: () throws -> Response) throws -> Response {
+    /// Runs `body` on a lane (`pageWork` unless told), off the cooperative pool, and turns errors into
+    /// pages: a FacetError (unknown face, bad SQL) is a 4xx with the escaped message.
+    func respond(on lane: BlockingLane? = nil, _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
+        try await (lane ?? pageWork).run { try Self.errorsAsPages(body) }
+    }
+
+    static func errorsAsPages(_ body: () throws -> Response) throws -> Response {
         do {
             return try body()
         } catch let e as GalleryError {

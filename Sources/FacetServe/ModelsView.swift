@@ -14,10 +14,10 @@ extension Gallery {
     /// `/models` (the page), `/models/loss.png` (the plot) and `/models/preview/:id` (a
     /// checkpoint's stored preview grid). All read the file live, like the face pages.
     func addModelRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/models") { req, _ in try self.respond { try self.modelsPage(Self.params(req)) } }
-        router.get("/models/loss.png") { req, _ in try self.respond { try self.lossPlotPNG(Self.params(req)) } }
+        router.get("/models") { req, _ in try await self.respond { try self.modelsPage(Self.params(req)) } }
+        router.get("/models/loss.png") { req, _ in try await self.respond { try self.lossPlotPNG(Self.params(req)) } }
         router.get("/models/preview/:id") { _, ctx in
-            try self.respond {
+            try await self.respond {
                 guard let id = ctx.parameters.get("id", as: Int64.self) else { throw GalleryError(.badRequest, "a checkpoint id is a number") }
                 return try self.checkpointPreview(id)
             }
