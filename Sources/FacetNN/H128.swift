@@ -52,7 +52,7 @@ public struct H128Config: Sendable, Equatable, Codable {
 public final class H128Decoder {
     public let image: Sequential
     public let mask: Sequential
-    private let codeGradient = Tensor(shape: [0])
+    let codeGradient = Tensor(shape: [0])
 
     init(_ c: H128Config) {
         let d = c.decoderDims
@@ -65,22 +65,6 @@ public final class H128Decoder {
             ("mask_out", NarrowConv2D(inChannels: d / 4, outChannels: 1, kernelSize: 5, activation: .sigmoid)),
         ])
     }
-
-    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
-        (image.forward(code), mask.forward(code))
-    }
-
-    /// dLoss/dCode from the gradients of both outputs.
-    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor {
-        codeGradient.copy(from: image.backward(dImage))
-        let gm = mask.backward(dMask)
-        codeGradient.expectSameShape(gm, "H128Decoder: mask branch code gradient")
-        let o = codeGradient.data, s = gm.data
-        parallelRanges(gm.count) { r in for i in r { o[i] += s[i] } }
-        return codeGradient
-    }
-
-    var namedParameters: [(name: String, parameter: Parameter)] { image.namedParameters + mask.namedParameters }
 }
 
 /// DeepFaceLab's H128: a shared encoder (four 5x5 stride-2 downscales, dense, dense, reshape,

@@ -75,7 +75,7 @@ public enum FaceRole: String, Sendable, CaseIterable {
 public final class Quick96Decoder {
     public let image: Sequential
     public let mask: Sequential
-    private let codeGradient = Tensor(shape: [0])
+    let codeGradient = Tensor(shape: [0])
 
     init(_ c: Quick96Config) {
         let d = c.decoderDims, m = c.maskDims
@@ -98,23 +98,6 @@ public final class Quick96Decoder {
             ("mask_out", Conv2D(inChannels: m, outChannels: 1, kernelSize: 1, activation: .sigmoid)),
         ])
     }
-
-    /// Image `[N, R, R, 3]` and mask `[N, R, R, 1]`, both in (0, 1), owned by the decoder.
-    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
-        (image.forward(code), mask.forward(code))
-    }
-
-    /// dLoss/dCode from the gradients of both outputs.
-    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor {
-        codeGradient.copy(from: image.backward(dImage))
-        let gm = mask.backward(dMask)
-        codeGradient.expectSameShape(gm, "Quick96Decoder: mask branch code gradient")
-        let o = codeGradient.data, s = gm.data
-        for i in 0..<gm.count { o[i] += s[i] }
-        return codeGradient
-    }
-
-    var namedParameters: [(name: String, parameter: Parameter)] { image.namedParameters + mask.namedParameters }
 }
 
 /// One role's training inputs, images in [0, 1]: the augmented (warped) face `[B, R, R, 3]` the

@@ -66,15 +66,33 @@ func prefixed(_ prefix: String, _ list: [(name: String, parameter: Parameter)]) 
     list.map { (name: "\(prefix).\($0.name)", parameter: $0.parameter) }
 }
 
-/// A decoder with an image and a mask branch that both read the same code.
+/// A decoder with an image and a mask branch that both read the same code (Quick96's and H128's).
 protocol TwoBranchDecoder: AnyObject {
-    /// Image and mask for `code`, owned by the decoder.
-    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor)
-    /// dLoss/dCode from the gradients of both outputs.
-    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor
+    var image: Sequential { get }
+    var mask: Sequential { get }
+    /// Scratch for `backward`'s result.
+    var codeGradient: Tensor { get }
 }
 
 extension TwoBranchDecoder {
+    /// Image and mask for `code`, owned by the decoder.
+    func forward(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
+        (image.forward(code), mask.forward(code))
+    }
+
+    /// dLoss/dCode from the gradients of both outputs.
+    func backward(image dImage: Tensor, mask dMask: Tensor) -> Tensor {
+        codeGradient.copy(from: image.backward(dImage))
+        let gm = mask.backward(dMask)
+        codeGradient.expectSameShape(gm, "\(type(of: self)): mask branch code gradient")
+        let o = codeGradient.data, s = gm.data
+        parallelRanges(gm.count) { r in for i in r { o[i] += s[i] } }
+        return codeGradient
+    }
+
+    /// The image branch's parameters, then the mask branch's.
+    var namedParameters: [(name: String, parameter: Parameter)] { image.namedParameters + mask.namedParameters }
+
     /// `forward`, returning copies the caller owns.
     func forwardCopies(_ code: Tensor) -> (image: Tensor, mask: Tensor) {
         let (image, mask) = forward(code)
