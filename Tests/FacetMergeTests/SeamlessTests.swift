@@ -215,6 +215,9 @@ enum SeamlessFixture {
             let settings: [(String, MergeOptions, any FaceSwapper)] = [
                 ("hull, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .hull), ShiftedSwapper(resolution: 64, upsideDown: true)),
                 ("learned, erode 10 blur 20, red patch, 128 px", MergeOptions(mode: .seamless, mask: .learned, erode: 10, blur: 20), RedPatchSwapper(resolution: 128)),
+                // The settings of `Tools/bench merge` (and CompositorBenchmark), in seamless mode.
+                ("learned-and-hull, erode 10 blur 20, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .learnedAndHull, erode: 10, blur: 20),
+                 ShiftedSwapper(resolution: 64, upsideDown: true)),
             ]
             for (label, options, swapper) in settings {
                 if let w = try window(frame: frame, face: face, options: options, swapper: swapper, name: "frame \(index), \(label)") { list.append(w) }
@@ -293,7 +296,7 @@ final class SeamlessTests: XCTestCase {
 
     func testRealFaceWindowsMatchTheReference() throws {
         let windows = try SeamlessFixture.realWindows()
-        XCTAssertEqual(windows.count, 6)
+        XCTAssertEqual(windows.count, 9)
         for w in windows {
             XCTAssertGreaterThan(min(w.width, w.height), 200, "a face window of the 480x480 sample")
             check(w)
