@@ -30,31 +30,63 @@ extension Image {
         var out = Image(width: w, height: h, channels: channels)
         let c = channels
         let sx = Double(width) / Double(w), sy = Double(height) / Double(h)
+        // Each output column's (row's) source pixels and their overlap, worked out once; the sums
+        // then run in the same order with the same products as a pixel-by-pixel evaluation.
+        func spans(_ n: Int, _ scale: Double, _ limit: Int) -> (start: [Int], count: [Int], index: [Int], weight: [Double]) {
+            var start = [Int](), count = [Int](), index = [Int](), weight = [Double]()
+            for o in 0..<n {
+                let f0 = Double(o) * scale, f1 = f0 + scale
+                let i0 = Int(f0), i1 = min(limit, Int(f1.rounded(.up)))
+                start.append(index.count)
+                for i in i0..<max(i0, i1) {
+                    let wgt = min(f1, Double(i + 1)) - max(f0, Double(i))
+                    if wgt <= 0 { continue }
+                    index.append(i); weight.append(wgt)
+                }
+                count.append(index.count - start.last!)
+            }
+            return (start, count, index, weight)
+        }
+        let cols = spans(w, sx, width), rows = spans(h, sy, height)
         var acc = [Double](repeating: 0, count: c)
         pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                for oy in 0..<h {
-                    let fy0 = Double(oy) * sy, fy1 = fy0 + sy
-                    let iy0 = Int(fy0), iy1 = min(height, Int(fy1.rounded(.up)))
-                    for ox in 0..<w {
-                        let fx0 = Double(ox) * sx, fx1 = fx0 + sx
-                        let ix0 = Int(fx0), ix1 = min(width, Int(fx1.rounded(.up)))
-                        for k in 0..<c { acc[k] = 0 }
-                        var total = 0.0
-                        for iy in iy0..<iy1 {
-                            let wy = min(fy1, Double(iy + 1)) - max(fy0, Double(iy))
-                            if wy <= 0 { continue }
-                            for ix in ix0..<ix1 {
-                                let wx = min(fx1, Double(ix + 1)) - max(fx0, Double(ix))
-                                if wx <= 0 { continue }
-                                let wgt = wx * wy
-                                let p = (iy * width + ix) * c
-                                for k in 0..<c { acc[k] += wgt * Double(src[p + k]) }
-                                total += wgt
+                acc.withUnsafeMutableBufferPointer { acc in
+                    for oy in 0..<h {
+                        let ry = rows.start[oy], ny = rows.count[oy]
+                        for ox in 0..<w {
+                            let rx = cols.start[ox], nx = cols.count[ox]
+                            let q = (oy * w + ox) * c
+                            if c == 3 {
+                                // RGB unrolled: the same sums in the same order as the loop below.
+                                var a0 = 0.0, a1 = 0.0, a2 = 0.0, total = 0.0
+                                for j in ry..<(ry + ny) {
+                                    let iy = rows.index[j], wy = rows.weight[j]
+                                    for i in rx..<(rx + nx) {
+                                        let wgt = cols.weight[i] * wy
+                                        let p = (iy * width + cols.index[i]) * 3
+                                        a0 += wgt * Double(src[p]); a1 += wgt * Double(src[p + 1]); a2 += wgt * Double(src[p + 2])
+                                        total += wgt
+                                    }
+                                }
+                                dst[q] = UInt8(max(0, min(255, (a0 / total).rounded())))
+                                dst[q + 1] = UInt8(max(0, min(255, (a1 / total).rounded())))
+                                dst[q + 2] = UInt8(max(0, min(255, (a2 / total).rounded())))
+                                continue
                             }
+                            for k in 0..<c { acc[k] = 0 }
+                            var total = 0.0
+                            for j in ry..<(ry + ny) {
+                                let iy = rows.index[j], wy = rows.weight[j]
+                                for i in rx..<(rx + nx) {
+                                    let wgt = cols.weight[i] * wy
+                                    let p = (iy * width + cols.index[i]) * c
+                                    for k in 0..<c { acc[k] += wgt * Double(src[p + k]) }
+                                    total += wgt
+                                }
+                            }
+                            for k in 0..<c { dst[q + k] = UInt8(max(0, min(255, (acc[k] / total).rounded()))) }
                         }
-                        let q = (oy * w + ox) * c
-                        for k in 0..<c { dst[q + k] = UInt8(max(0, min(255, (acc[k] / total).rounded()))) }
                     }
                 }
             }
@@ -94,6 +126,16 @@ extension Image {
                         fx += m.a; fy += m.c
                         if x0 >= 0 && y0 >= 0 && x1 < sw && y1 < sh {
                             let p00 = (y0 * sw + x0) * c, p01 = p00 + c, p10 = p00 + sw * c, p11 = p10 + c
+                            if c == 3 {
+                                // RGB, the common case, unrolled (the same arithmetic as the loop below).
+                                @inline(__always) func channel(_ k: Int) -> UInt8 {
+                                    let top = Float(src[p00 + k]) + ax * (Float(src[p01 + k]) - Float(src[p00 + k]))
+                                    let bot = Float(src[p10 + k]) + ax * (Float(src[p11 + k]) - Float(src[p10 + k]))
+                                    return UInt8(top + ay * (bot - top) + 0.5)
+                                }
+                                dst[q] = channel(0); dst[q + 1] = channel(1); dst[q + 2] = channel(2)
+                                continue
+                            }
                             for k in 0..<c {
                                 let top = Float(src[p00 + k]) + ax * (Float(src[p01 + k]) - Float(src[p00 + k]))
                                 let bot = Float(src[p10 + k]) + ax * (Float(src[p11 + k]) - Float(src[p10 + k]))

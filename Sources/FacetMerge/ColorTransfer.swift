@@ -53,8 +53,14 @@ enum ColorTransferOps {
     /// sRGB (0...1) to CIE L*a*b* (D65), as OpenCV's float RGB2Lab.
     static func toLab(_ rgb: [Float]) -> [Float] {
         var out = [Float](repeating: 0, count: rgb.count)
-        func linear(_ c: Float) -> Float { c <= 0.04045 ? c / 12.92 : powf((c + 0.055) / 1.055, 2.4) }
-        func f(_ t: Float) -> Float { t > 0.008856 ? cbrtf(t) : 7.787 * t + 16.0 / 116.0 }
+        // Colours that are whole bytes / 255 (every decoded or predicted face) take their linear
+        // value from a table of the same formula; others are computed.
+        func linear(_ c: Float) -> Float {
+            let k = Int(c * 255 + 0.5)
+            if k >= 0 && k < 256 && Float(k) / 255 == c { return linearOfByte[k] }
+            return linearValue(c)
+        }
+        func f(_ t: Float) -> Float { t > 0.008856 ? cubeRoot(t) : 7.787 * t + 16.0 / 116.0 }
         rgb.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<(s.count / 3) {
@@ -70,6 +76,23 @@ enum ColorTransferOps {
             }
         }
         return out
+    }
+
+    static func linearValue(_ c: Float) -> Float { c <= 0.04045 ? c / 12.92 : powf((c + 0.055) / 1.055, 2.4) }
+
+    /// linearValue of every byte / 255.
+    static let linearOfByte: [Float] = (0..<256).map { linearValue(Float($0) / 255) }
+
+    /// The cube root of a positive float, correctly rounded but for rare last-bit ties: a bit-trick
+    /// first guess refined by Newton steps in double precision (3x faster than cbrtf here).
+    @inline(__always)
+    static func cubeRoot(_ t: Float) -> Float {
+        let x = Double(t)
+        var y = Double(Float(bitPattern: t.bitPattern / 3 + 709_921_077))
+        y = y - (y * y * y - x) / (3 * y * y)
+        y = y - (y * y * y - x) / (3 * y * y)
+        y = y - (y * y * y - x) / (3 * y * y)
+        return Float(y)
     }
 
     static func fromLab(_ lab: [Float]) -> [Float] {

@@ -59,10 +59,18 @@ public struct FaceCompositor: Sendable {
         return Affine2D(a: s, b: 0, tx: h - s * h, c: 0, d: s, ty: h - s * h).concatenating(faceMatrix(face))
     }
 
-    /// The aligned destination face the model takes: the crop at its stored size, as extraction
-    /// stored it, then area-resized to the model resolution, as training reads crops.
+    /// The aligned destination face the model takes: warped from the frame at three times the
+    /// model resolution (or at the stored crop size when that is smaller), then area-resized to
+    /// the model resolution, as training area-resizes the stored crops. Three samples per output
+    /// pixel each way keep it free of aliasing. For a 64 px model this samples 192 px instead of
+    /// the 256 px crop extraction stores (0.56x the work); on the sample video the two agree within
+    /// 0.5 grey levels on average, 10 at most on the sharpest edges (the JPEG coding of the crops
+    /// training reads, quality 90: 0.7 and 6).
     public func alignedFace(from frame: Image, face: MergeFace) -> Image {
-        let crop = frame.warped(by: face.imageToFace, width: face.cropSize, height: face.cropSize)
+        let size = min(face.cropSize, 3 * resolution)
+        let s = Double(size) / Double(face.cropSize)
+        let toCrop = Affine2D(a: s, b: 0, tx: 0, c: 0, d: s, ty: 0).concatenating(face.imageToFace)
+        let crop = frame.warped(by: toCrop, width: size, height: size)
         return crop.resized(width: resolution, height: resolution, filter: .area)
     }
 
@@ -96,16 +104,34 @@ public struct FaceCompositor: Sendable {
     /// A grey (or first-channel) mask image enlarged to `size`, sampled at the same index scaling
     /// the warp back uses, 0...1.
     func upsampled(_ mask: Image, to size: Int) -> Plane {
-        var small = Plane(width: mask.width, height: mask.height)
-        let c = mask.channels
-        for i in 0..<(mask.width * mask.height) { small.values[i] = Float(mask.pixels[i * c]) / 255 }
+        let mw = mask.width, mh = mask.height, c = mask.channels
+        var small = [Float](repeating: 0, count: mw * mh)
+        for i in 0..<(mw * mh) { small[i] = Float(mask.pixels[i * c]) / 255 }
+        // Plane.sample's arithmetic, with each column's and row's taps and weights worked out once.
+        func taps(_ n: Int, _ source: Int) -> (first: [Int], second: [Int], weight: [Float]) {
+            let scale = Double(source) / Double(size)
+            var first = [Int](repeating: 0, count: n), second = [Int](repeating: -1, count: n), weight = [Float](repeating: 0, count: n)
+            for i in 0..<n {
+                let s = min(Double(source - 1), Double(i) * scale), f = s.rounded(.down)
+                first[i] = Int(f)
+                if Int(f) + 1 < source { second[i] = Int(f) + 1 }
+                weight[i] = Float(s - f)
+            }
+            return (first, second, weight)
+        }
+        let xs = taps(size, mw), ys = taps(size, mh)
         var out = Plane(width: size, height: size)
-        let kx = Double(mask.width) / Double(size), ky = Double(mask.height) / Double(size)
-        out.values.withUnsafeMutableBufferPointer { o in
-            for y in 0..<size {
-                for x in 0..<size {
-                    let sx = min(Double(mask.width - 1), Double(x) * kx), sy = min(Double(mask.height - 1), Double(y) * ky)
-                    o[y * size + x] = small.sample(sx, sy)
+        small.withUnsafeBufferPointer { sm in
+            out.values.withUnsafeMutableBufferPointer { o in
+                for y in 0..<size {
+                    let r0 = ys.first[y] * mw, r1 = ys.second[y] < 0 ? -1 : ys.second[y] * mw, ay = ys.weight[y]
+                    for x in 0..<size {
+                        let x0 = xs.first[x], x1 = xs.second[x], ax = xs.weight[x]
+                        let t00 = sm[r0 + x0], t01 = x1 < 0 ? 0 : sm[r0 + x1]
+                        let t10 = r1 < 0 ? 0 : sm[r1 + x0], t11 = (r1 < 0 || x1 < 0) ? 0 : sm[r1 + x1]
+                        let top = t00 + ax * (t01 - t00), bottom = t10 + ax * (t11 - t10)
+                        o[y * size + x] = top + ay * (bottom - top)
+                    }
                 }
             }
         }
@@ -155,63 +181,91 @@ public struct FaceCompositor: Sendable {
         let y1 = min(frame.height - 1, Int(corners.map(\.y).max()!.rounded(.up)) + 1)
         guard x1 >= x0, y1 >= y0 else { return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: []) }
         let w = x1 - x0 + 1, h = y1 - y0 + 1
+        let fw = frame.width
         var alpha = [Float](repeating: 0, count: w * h)
-        var warped = [Float](repeating: 0, count: w * h * 3)
-        var inside = [Bool](repeating: false, count: w * h)
         let maxCoord = Double(res - 1)
-        let raw = options.mode == .raw
+        let raw = options.mode == .raw, seamless = options.mode == .seamless
+        // Frame points whose mask sample can be above 0 lie within one mask pixel of the mask's
+        // nonzero bounds: every other pixel of the window keeps alpha 0 without sampling.
+        let box = raw ? nil : mask.bounds(above: 0)
+        let (bx0, by0, bx1, by1) = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0, -1, -1)
+        // Seamless mode needs the warped face on the whole face square (the Poisson blend reads its
+        // gradients there); the other modes only where alpha > 0, and blend it in at once.
+        var warped = seamless ? [Float](repeating: 0, count: w * h * 3) : []
+        var inside = seamless ? [Bool](repeating: false, count: w * h) : []
         predicted.withUnsafeBufferPointer { pf in
             mask.values.withUnsafeBufferPointer { mv in
-                for ly in 0..<h {
-                    let fy = Double(y0 + ly)
-                    for lx in 0..<w {
-                        let fx = Double(x0 + lx)
-                        let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty
-                        let q = ly * w + lx
-                        let within = u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5
-                        inside[q] = within
-                        var a: Float
-                        if raw {
-                            a = within ? 1 : 0
-                        } else {
-                            a = sampleMask(mv, sub, u * k, v * k)
-                            if a < 1 / 255 { a = 0 }
+                alpha.withUnsafeMutableBufferPointer { al in
+                    frame.pixels.withUnsafeMutableBufferPointer { px in
+                        for ly in 0..<h {
+                            let fy = Double(y0 + ly)
+                            // Only the part of the row that can reach what this mode needs is visited
+                            // (a superset, found from the affine map; each pixel is still checked).
+                            let (uLo, uHi, vLo, vHi) = (seamless || raw) ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
+                            let span = rowSpan(out, y: fy, x0: x0, width: w, u: uLo...max(uLo, uHi), v: vLo...max(vLo, vHi))
+                            for lx in span {
+                                let fx = Double(x0 + lx)
+                                let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty
+                                let q = ly * w + lx
+                                let within = u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5
+                                var a: Float = 0
+                                if raw {
+                                    a = within ? 1 : 0
+                                } else {
+                                    let mu = u * k, mvv = v * k
+                                    if mu >= bx0 && mu <= bx1 && mvv >= by0 && mvv <= by1 {
+                                        a = sampleMask(mv, sub, mu, mvv)
+                                        if a < 1 / 255 { a = 0 }
+                                    }
+                                }
+                                a = min(1, a)
+                                al[q] = a
+                                if seamless {
+                                    inside[q] = within
+                                    guard within else { continue }
+                                    let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                                    warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
+                                } else if a > 0 {
+                                    // out = dst (1 - a) + face a; outside the face square the face is black, as
+                                    // the warp's constant border gives.
+                                    var r: Float = 0, g: Float = 0, b: Float = 0
+                                    if within { (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord)) }
+                                    let p = ((y0 + ly) * fw + x0 + lx) * 3
+                                    px[p] = UInt8(min(255, max(0, Float(px[p]) * (1 - a) + r * 255 * a + 0.5)))
+                                    px[p + 1] = UInt8(min(255, max(0, Float(px[p + 1]) * (1 - a) + g * 255 * a + 0.5)))
+                                    px[p + 2] = UInt8(min(255, max(0, Float(px[p + 2]) * (1 - a) + b * 255 * a + 0.5)))
+                                }
+                            }
                         }
-                        alpha[q] = min(1, a)
-                        guard within else { continue }
-                        let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
-                        warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
                     }
                 }
             }
         }
+        guard seamless else { return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha) }
 
-        if options.mode == .seamless {
-            // DeepFaceLab's seamless mask: the alpha above the lowest tenth that has any pixels.
-            var threshold: Float = 0
-            for i in 1..<10 where alpha.contains(where: { $0 > Float(i) / 10 }) { threshold = Float(i) / 10; break }
-            if threshold > 0 {
-                var target = [Float](repeating: 0, count: w * h * 3)
-                var region = [Bool](repeating: false, count: w * h)
-                for ly in 0..<h {
-                    for lx in 0..<w {
-                        let q = ly * w + lx, p = ((y0 + ly) * frame.width + x0 + lx) * 3
-                        for c in 0..<3 { target[q * 3 + c] = Float(frame.pixels[p + c]) / 255 }
-                        // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
-                        if !inside[q] { for c in 0..<3 { warped[q * 3 + c] = target[q * 3 + c] } }
-                        region[q] = alpha[q] > threshold && inside[q]
-                    }
+        // DeepFaceLab's seamless mask: the alpha above the lowest tenth that has any pixels.
+        var threshold: Float = 0
+        for i in 1..<10 where alpha.contains(where: { $0 > Float(i) / 10 }) { threshold = Float(i) / 10; break }
+        if threshold > 0 {
+            var target = [Float](repeating: 0, count: w * h * 3)
+            var region = [Bool](repeating: false, count: w * h)
+            for ly in 0..<h {
+                for lx in 0..<w {
+                    let q = ly * w + lx, p = ((y0 + ly) * frame.width + x0 + lx) * 3
+                    for c in 0..<3 { target[q * 3 + c] = Float(frame.pixels[p + c]) / 255 }
+                    // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
+                    if !inside[q] { for c in 0..<3 { warped[q * 3 + c] = target[q * 3 + c] } }
+                    region[q] = alpha[q] > threshold && inside[q]
                 }
-                SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
             }
-            if options.color != .none {
-                try transferColourAfterBlend(frame: frame, window: (x0, y0, w, h), alpha: alpha, warped: &warped,
-                                             face: face, reference: floats(aligned), area: area)
-            }
+            SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
+        }
+        if options.color != .none {
+            try transferColourAfterBlend(frame: frame, window: (x0, y0, w, h), alpha: alpha, warped: &warped,
+                                         face: face, reference: floats(aligned), area: area)
         }
 
         // out = dst (1 - a) + face a, only where a > 0: elsewhere the frame keeps its exact bytes.
-        let fw = frame.width
         frame.pixels.withUnsafeMutableBufferPointer { px in
             for ly in 0..<h {
                 for lx in 0..<w {
@@ -308,6 +362,24 @@ func floats(_ image: Image) -> [Float] {
     return out
 }
 
+/// The window columns `lx` (frame x = `x0 + lx`, `0..<width`) of frame row `y` that `m` may take
+/// into `u` x `v`: a superset by a pixel on each side of the exact interval, empty when none can.
+func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Double>, v: ClosedRange<Double>) -> Range<Int> {
+    var lo = -Double.infinity, hi = Double.infinity
+    for (slope, offset, range) in [(m.a, m.b * y + m.tx, u), (m.c, m.d * y + m.ty, v)] {
+        if slope == 0 {
+            if !range.contains(offset) { return 0..<0 }
+            continue
+        }
+        let e0 = (range.lowerBound - offset) / slope, e1 = (range.upperBound - offset) / slope
+        lo = max(lo, min(e0, e1)); hi = min(hi, max(e0, e1))
+    }
+    guard lo <= hi else { return 0..<0 }
+    let first = max(0, Int(max(-1e9, lo - Double(x0)).rounded(.down)) - 1)
+    let last = min(width - 1, Int(min(1e9, hi - Double(x0)).rounded(.up)) + 1)
+    return first <= last ? first..<(last + 1) : 0..<0
+}
+
 /// Bilinear mask sample at (x, y); 0 outside the `size x size` plane.
 @inline(__always)
 func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> Float {
@@ -315,6 +387,13 @@ func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: 
     let x0 = Int(xf), y0 = Int(yf)
     if x0 < -1 || y0 < -1 || x0 >= size || y0 >= size { return 0 }
     let ax = Float(x - xf), ay = Float(y - yf)
+    if x0 >= 0 && y0 >= 0 && x0 + 1 < size && y0 + 1 < size {
+        // All four taps inside (nearly every sample): no checks per tap.
+        let p = y0 * size + x0
+        let m00 = m[p], m01 = m[p + 1], m10 = m[p + size], m11 = m[p + size + 1]
+        let top = m00 + ax * (m01 - m00), bottom = m10 + ax * (m11 - m10)
+        return top + ay * (bottom - top)
+    }
     @inline(__always) func at(_ xx: Int, _ yy: Int) -> Float {
         (xx >= 0 && yy >= 0 && xx < size && yy < size) ? m[yy * size + xx] : 0
     }

@@ -26,15 +26,25 @@ struct Plane: Sendable, Equatable {
         values.withUnsafeBufferPointer { v in
             for y in 0..<height {
                 let row = y * width
-                var first = -1, last = -1
-                for x in 0..<width where v[row + x] > threshold {
-                    if first < 0 { first = x }
-                    last = x
+                // Whether the row has any value above the threshold, 16 at a time: most rows of a mask
+                // are empty or full, and only rows with such a value are searched for their ends.
+                var found = false
+                var x = 0
+                if let base = v.baseAddress {
+                    let limit = SIMD16<Float>(repeating: threshold)
+                    while x + 16 <= width {
+                        let chunk = UnsafeRawPointer(base + row + x).loadUnaligned(as: SIMD16<Float>.self)
+                        if any(chunk .> limit) { found = true; break }
+                        x += 16
+                    }
                 }
-                if first >= 0 {
-                    x0 = min(x0, first); x1 = max(x1, last)
-                    y0 = min(y0, y); y1 = y
-                }
+                while !found && x < width { found = v[row + x] > threshold; x += 1 }
+                guard found else { continue }
+                var first = 0, last = width - 1
+                while !(v[row + first] > threshold) { first += 1 }
+                while !(v[row + last] > threshold) { last -= 1 }
+                x0 = min(x0, first); x1 = max(x1, last)
+                y0 = min(y0, y); y1 = y
             }
         }
         return x1 < 0 ? nil : (x0, y0, x1, y1)

@@ -121,6 +121,8 @@ public enum MergePipeline {
                         return SwappedFrame(index: index, image: image, faces: list,
                                             aligned: list.map { compositor.alignedFace(from: image, face: $0) }, swapped: [])
                     }
+                    // The items hold the only references to their frames, so the blend works in place.
+                    frames.removeAll(keepingCapacity: true)
                     let all = items.flatMap(\.aligned)
                     if !all.isEmpty {
                         let out = try swapper.swap(all)
@@ -138,12 +140,12 @@ public enum MergePipeline {
         }
         let blendThread = Thread {
             do {
-                while let item = try modelled.take() {
-                    var frame = item.image
+                while var item = try modelled.take() {
+                    // Blended in place: the frame's pixels belong to this item alone (no copy).
                     for i in item.faces.indices {
-                        try compositor.blend(into: &frame, face: item.faces[i], aligned: item.aligned[i], swapped: item.swapped[i])
+                        try compositor.blend(into: &item.image, face: item.faces[i], aligned: item.aligned[i], swapped: item.swapped[i])
                     }
-                    guard merged.put((frame, item.faces.count)) else { return }
+                    guard merged.put((item.image, item.faces.count)) else { return }
                 }
                 merged.close()
             } catch { failAll(error) }

@@ -1,6 +1,7 @@
 /// The compositor on real frames and faces of the dst sample video: what changes, what must not, and each option's effect.
 import XCTest
 import FacetCore
+import FacetMedia
 @testable import FacetMerge
 
 final class CompositorTests: MergeTestCase {
@@ -54,6 +55,37 @@ final class CompositorTests: MergeTestCase {
         // The hull mask reaches the jaw (landmark 8, the chin) but not far past it.
         XCTAssertGreaterThan(region.alpha(atX: Int(lm[8].x), y: Int(lm[8].y) - 4), 0.5)
         XCTAssertEqual(region.alpha(atX: Int(lm[8].x), y: Int(lm[8].y) + 12), 0)
+    }
+
+    /// The model's input, warped at 3x the model resolution and area-resized, is the face that
+    /// training reads (the 256 px stored crop area-resized) within resampling: closer on average
+    /// than the crops' own JPEG coding. At 96 px (3x = 288 > 256) it is that crop path exactly.
+    func testAlignedFaceIsTheStoredCropPathWithinResampling() throws {
+        for index in [0, 30] {
+            let frame = try MergeFixture.frame(index), face = MergeFixture.face(index)
+            let crop = frame.warped(by: face.imageToFace, width: 256, height: 256)
+            for res in [64, 96] {
+                let viaCrop = crop.resized(width: res, height: res, filter: .area)
+                let aligned = FaceCompositor(options: MergeOptions(), resolution: res).alignedFace(from: frame, face: face)
+                let jpeg = try JPEGCodec.decode(try JPEGCodec.encode(crop, quality: 90)).resized(width: res, height: res, filter: .area)
+                func difference(_ a: Image) -> (mean: Double, max: Int) {
+                    var total = 0, largest = 0
+                    for i in a.pixels.indices {
+                        let d = abs(Int(a.pixels[i]) - Int(viaCrop.pixels[i]))
+                        total += d; largest = max(largest, d)
+                    }
+                    return (Double(total) / Double(a.pixels.count), largest)
+                }
+                let ours = difference(aligned), coded = difference(jpeg)
+                if res == 96 {
+                    XCTAssertEqual(aligned.pixels, viaCrop.pixels, "frame \(index): at 96 px the crop path itself")
+                } else {
+                    XCTAssertGreaterThan(ours.mean, 0, "frame \(index): 192 px sampling is not the 256 px path")
+                    XCTAssertLessThan(ours.mean, coded.mean, "frame \(index) at \(res) px: \(ours) vs JPEG \(coded)")
+                    XCTAssertLessThanOrEqual(ours.max, 12, "frame \(index) at \(res) px")
+                }
+            }
+        }
     }
 
     /// The identity model with a hull mask gives back (nearly) the frame: resampling only.

@@ -82,6 +82,34 @@ final class MergeBenchmark: MergeTestCase {
             return "\(label): best of \(runs.count) \(f(b.wall)) s = \(String(format: "%.1f", Double(media.frameCount) / b.wall)) frames/s"
                 + " (all: \(runs.map { f($0.wall) }.joined(separator: " ")) s; CPU \(f(b.cpu)) s, \(f(b.cpu / b.wall)) cores busy)"
         }
+        // The face work split in two, on the first frame's face: the model alone (per face, in batches
+        // as the merge runs it and larger) and the compositor alone (aligned crop, mask, colour, warp
+        // back, blend), each on one thread of the calling process.
+        let frame0 = try MergeFixture.frame(0), face0 = MergeFixture.face(0)
+        var split: [String] = []
+        for s in swappers {
+            let compositor = FaceCompositor(options: options, resolution: s.resolution)
+            let aligned = compositor.alignedFace(from: frame0, face: face0)
+            var perBatch: [String] = []
+            for batch in [4, 8] {
+                let inputs = [Image](repeating: aligned, count: batch)
+                _ = try s.swap(inputs)
+                let n = max(2, 64 / batch)
+                let run = try timed { for _ in 0..<n { _ = try s.swap(inputs) } }
+                perBatch.append(String(format: "%.2f ms CPU (%.2f wall) per face in batches of %d", 1000 * run.cpu / Double(n * batch), 1000 * run.wall / Double(n * batch), batch))
+            }
+            let swapped = try s.swap([aligned])[0]
+            let reps = 100
+            let comp = try timed {
+                for _ in 0..<reps {
+                    var image = frame0
+                    let a = compositor.alignedFace(from: frame0, face: face0)
+                    try compositor.blend(into: &image, face: face0, aligned: a, swapped: swapped)
+                }
+            }
+            split.append("bench-merge: \(s.model.model.name): model \(perBatch.joined(separator: ", ")); compositor \(String(format: "%.2f", 1000 * comp.cpu / Double(reps))) ms CPU per face")
+        }
+
         print("bench-merge: dst sample \(media.width)x\(media.height), \(media.frameCount) frames at \(media.fps)/s, from the project file, H.264 \(preset) crf \(options.crf) with the audio copied")
         let base = best(plainRuns)
         print("bench-merge: " + line("decode + encode", plainRuns))
@@ -92,5 +120,7 @@ final class MergeBenchmark: MergeTestCase {
                   + " (\(f(m.wall - base.wall)) s over \(f(base.wall)) s wall; in CPU time \(String(format: "%.0f", 100 * (m.cpu - base.cpu) / base.cpu))%,"
                   + " \(f(m.cpu - base.cpu)) s over \(f(base.cpu)) s); goal < 100%")
         }
+        print("bench-merge: decode + encode CPU per frame \(String(format: "%.2f", 1000 * base.cpu / Double(media.frameCount))) ms")
+        for line in split { print(line) }
     }
 }
