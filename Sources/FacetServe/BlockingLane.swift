@@ -21,11 +21,20 @@ final class BlockingLane: @unchecked Sendable {
         self.width = max(1, width)
     }
 
-    /// `body`'s result (or error), computed on one of the lane's threads.
+    /// `body`'s result (or error), computed on one of the lane's threads. The result comes back
+    /// through a lock rather than inside the continuation: the hand-off from a thread outside Swift's
+    /// concurrency runtime then has a happens-before edge ThreadSanitizer sees (the runtime's own
+    /// atomics are not instrumented, so it reported the response's header storage, written here and
+    /// read by the server after the await, as a race).
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
-            submit { c.resume(with: Result { try body() }) }
+        let box = ResultBox<T>()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            submit {
+                box.set(Result { try body() })
+                c.resume()
+            }
         }
+        return try box.take().get()
     }
 
     private func submit(_ job: @escaping @Sendable () -> Void) {
@@ -56,5 +65,18 @@ final class BlockingLane: @unchecked Sendable {
             condition.unlock()
             job()
         }
+    }
+}
+
+/// One result, handed from the thread that computed it to the task that awaits it under a lock.
+private final class ResultBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, Error>?
+
+    func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
+
+    func take() -> Result<T, Error> {
+        lock.lock(); defer { lock.unlock() }
+        return result!
     }
 }
