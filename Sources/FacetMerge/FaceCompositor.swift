@@ -193,6 +193,8 @@ public struct FaceCompositor: Sendable {
         // gradients there); the other modes only where alpha > 0, and blend it in at once.
         var warped = seamless ? [Float](repeating: 0, count: w * h * 3) : []
         var inside = seamless ? [Bool](repeating: false, count: w * h) : []
+        warped.withUnsafeMutableBufferPointer { wp in
+        inside.withUnsafeMutableBufferPointer { ins in
         predicted.withUnsafeBufferPointer { pf in
             mask.values.withUnsafeBufferPointer { mv in
                 alpha.withUnsafeMutableBufferPointer { al in
@@ -221,10 +223,10 @@ public struct FaceCompositor: Sendable {
                                 a = min(1, a)
                                 al[q] = a
                                 if seamless {
-                                    inside[q] = within
+                                    ins[q] = within
                                     guard within else { continue }
                                     let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
-                                    warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
+                                    wp[q * 3] = r; wp[q * 3 + 1] = g; wp[q * 3 + 2] = b
                                 } else if a > 0 {
                                     // out = dst (1 - a) + face a; outside the face square the face is black, as
                                     // the warp's constant border gives.
@@ -241,6 +243,8 @@ public struct FaceCompositor: Sendable {
                 }
             }
         }
+        }
+        }
         guard seamless else { return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha) }
 
         // DeepFaceLab's seamless mask: the alpha above the lowest tenth that has any pixels.
@@ -249,14 +253,22 @@ public struct FaceCompositor: Sendable {
         if threshold > 0 {
             var target = [Float](repeating: 0, count: w * h * 3)
             var region = [Bool](repeating: false, count: w * h)
-            for ly in 0..<h {
-                for lx in 0..<w {
-                    let q = ly * w + lx, p = ((y0 + ly) * frame.width + x0 + lx) * 3
-                    for c in 0..<3 { target[q * 3 + c] = Float(frame.pixels[p + c]) / 255 }
-                    // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
-                    if !inside[q] { for c in 0..<3 { warped[q * 3 + c] = target[q * 3 + c] } }
-                    region[q] = alpha[q] > threshold && inside[q]
+            target.withUnsafeMutableBufferPointer { t in
+            region.withUnsafeMutableBufferPointer { rg in
+            warped.withUnsafeMutableBufferPointer { wp in
+            frame.pixels.withUnsafeBufferPointer { px in
+                for ly in 0..<h {
+                    for lx in 0..<w {
+                        let q = ly * w + lx, p = ((y0 + ly) * fw + x0 + lx) * 3
+                        for c in 0..<3 { t[q * 3 + c] = Float(px[p + c]) / 255 }
+                        // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
+                        if !inside[q] { for c in 0..<3 { wp[q * 3 + c] = t[q * 3 + c] } }
+                        rg[q] = alpha[q] > threshold && inside[q]
+                    }
                 }
+            }
+            }
+            }
             }
             SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
         }
@@ -266,6 +278,7 @@ public struct FaceCompositor: Sendable {
         }
 
         // out = dst (1 - a) + face a, only where a > 0: elsewhere the frame keeps its exact bytes.
+        warped.withUnsafeBufferPointer { wp in
         frame.pixels.withUnsafeMutableBufferPointer { px in
             for ly in 0..<h {
                 for lx in 0..<w {
@@ -274,11 +287,12 @@ public struct FaceCompositor: Sendable {
                     guard a > 0 else { continue }
                     let p = ((y0 + ly) * fw + x0 + lx) * 3
                     for c in 0..<3 {
-                        let v = Float(px[p + c]) * (1 - a) + warped[q * 3 + c] * 255 * a
+                        let v = Float(px[p + c]) * (1 - a) + wp[q * 3 + c] * 255 * a
                         px[p + c] = UInt8(min(255, max(0, v + 0.5)))
                     }
                 }
             }
+        }
         }
         return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha)
     }
@@ -293,9 +307,17 @@ public struct FaceCompositor: Sendable {
         let toFace = faceMatrix(face)
         guard let toFrame = toFace.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
         var blended = [Float](repeating: 0, count: w * h * 3)
-        for q in 0..<(w * h) {
-            let p = ((y0 + q / w) * frame.width + x0 + q % w) * 3, a = alpha[q]
-            for c in 0..<3 { blended[q * 3 + c] = Float(frame.pixels[p + c]) / 255 * (1 - a) + warped[q * 3 + c] * a }
+        blended.withUnsafeMutableBufferPointer { bl in
+        warped.withUnsafeBufferPointer { wp in
+        frame.pixels.withUnsafeBufferPointer { px in
+            for ly in 0..<h {
+                for lx in 0..<w {
+                    let q = ly * w + lx, p = ((y0 + ly) * frame.width + x0 + lx) * 3, a = alpha[q]
+                    for c in 0..<3 { bl[q * 3 + c] = Float(px[p + c]) / 255 * (1 - a) + wp[q * 3 + c] * a }
+                }
+            }
+        }
+        }
         }
         // The blended result at a frame point: the window bilinearly, the frame's own pixels outside it.
         func value(_ fx: Double, _ fy: Double, _ c: Int) -> Float {
@@ -321,16 +343,24 @@ public struct FaceCompositor: Sendable {
         ColorTransferOps.apply(options.color, to: &out, reference: reference, mask: area)
         let maxCoord = Double(res - 1)
         out.withUnsafeBufferPointer { o in
-            for q in 0..<(w * h) where alpha[q] > 0 {
-                let fx = Double(x0 + q % w), fy = Double(y0 + q / w)
-                let u = toFace.a * fx + toFace.b * fy + toFace.tx, v = toFace.c * fx + toFace.d * fy + toFace.ty
-                if u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5 {
-                    let (r, g, b) = sampleRGB(o, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
-                    warped[q * 3] = r; warped[q * 3 + 1] = g; warped[q * 3 + 2] = b
-                } else {
-                    for c in 0..<3 { warped[q * 3 + c] = blended[q * 3 + c] }
+        blended.withUnsafeBufferPointer { bl in
+        warped.withUnsafeMutableBufferPointer { wp in
+            for ly in 0..<h {
+                for lx in 0..<w {
+                    let q = ly * w + lx
+                    guard alpha[q] > 0 else { continue }
+                    let fx = Double(x0 + lx), fy = Double(y0 + ly)
+                    let u = toFace.a * fx + toFace.b * fy + toFace.tx, v = toFace.c * fx + toFace.d * fy + toFace.ty
+                    if u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5 {
+                        let (r, g, b) = sampleRGB(o, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                        wp[q * 3] = r; wp[q * 3 + 1] = g; wp[q * 3 + 2] = b
+                    } else {
+                        for c in 0..<3 { wp[q * 3 + c] = bl[q * 3 + c] }
+                    }
                 }
             }
+        }
+        }
         }
     }
 
