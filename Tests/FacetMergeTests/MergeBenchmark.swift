@@ -12,7 +12,7 @@ final class MergeBenchmark: MergeTestCase {
     /// the same three-stage pipeline; the merge also swaps a face on every frame (the stored faces
     /// of frames 0-59 are stored again for 60-249, so every frame has one). Runs alternate, best
     /// wall time of each kept, with the process's CPU time over that run (the machine may be busy).
-    /// FACET_BENCH_PRESET (default medium), FACET_BENCH_REPS (default 3), FACET_BENCH_MODELS (default
+    /// FACET_BENCH_MODE (default overlay), FACET_BENCH_PRESET (default medium), FACET_BENCH_REPS (default 3), FACET_BENCH_MODELS (default
     /// "tiny quick96": checkpoints trained a few iterations, their speed does not depend on it).
     func testMergeBesideDecodeAndEncode() throws {
         let env = ProcessInfo.processInfo.environment
@@ -32,7 +32,8 @@ final class MergeBenchmark: MergeTestCase {
             return row
         }
         try MergeFixture.storeFaces(extra, of: MergeFixture.dstVideo, media: media.id!, role: .dst, crops: false, in: p)
-        let options = MergeOptions(mask: .learnedAndHull, erode: 10, blur: 20, color: .rct, crf: 18, preset: preset)
+        let mode = MergeMode(rawValue: env["FACET_BENCH_MODE"] ?? "overlay") ?? .overlay
+        let options = MergeOptions(mode: mode, mask: .learnedAndHull, erode: 10, blur: 20, color: .rct, crf: 18, preset: preset)
         let checkpoints = try models.map { try CheckpointSwapper(project: p, checkpoint: "latest", model: $0) }
         // Each model, and the first one again with its output computed once and handed back for
         // every face: that run is the merge without the model (compositor and pipeline only).
@@ -124,7 +125,7 @@ final class MergeBenchmark: MergeTestCase {
         print("bench-merge: " + line("decode + encode", plainRuns))
         for (k, s) in swappers.enumerated() {
             let m = best(mergeRuns[k]), name = s.name
-            print("bench-merge: " + line("merge \(name) (\(s.swapper.resolution) px; learned-and-hull, erode 10, blur 20, rct)", mergeRuns[k]))
+            print("bench-merge: " + line("merge \(name) (\(s.swapper.resolution) px; \(mode.rawValue), learned-and-hull, erode 10, blur 20, rct)", mergeRuns[k]))
             print("bench-merge: \(name): face work adds \(String(format: "%.0f", 100 * (m.wall - base.wall) / base.wall))% over the codec work"
                   + " (\(f(m.wall - base.wall)) s over \(f(base.wall)) s wall; in CPU time \(String(format: "%.0f", 100 * (m.cpu - base.cpu) / base.cpu))%,"
                   + " \(f(m.cpu - base.cpu)) s over \(f(base.cpu)) s); goal < 100%")
