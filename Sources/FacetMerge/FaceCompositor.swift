@@ -86,10 +86,14 @@ public struct FaceCompositor: Sendable {
         case .learnedAndHull:
             mask = upsampled(learned, to: sub)
             let hull = hullMask(face)
-            for i in mask.values.indices { mask.values[i] *= hull.values[i] }
+            mask.values.withUnsafeMutableBufferPointer { m in
+                hull.values.withUnsafeBufferPointer { hv in for i in 0..<m.count { m[i] *= hv[i] } }
+            }
         }
         // DeepFaceLab's "get rid of noise": a learned mask is never exactly 0 where it should be.
-        for i in mask.values.indices where mask.values[i] < 1 / 255 { mask.values[i] = 0 }
+        mask.values.withUnsafeMutableBufferPointer { m in
+            for i in 0..<m.count { m[i] = m[i] < 1 / 255 ? 0 : m[i] }
+        }
         if options.mode != .raw { MaskOps.process(&mask, erode: options.erode, blur: options.blur) }
         return mask
     }

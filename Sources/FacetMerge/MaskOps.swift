@@ -107,8 +107,14 @@ enum MaskOps {
         if clip > 0 {
             let w = mask.width, h = mask.height
             mask.values.withUnsafeMutableBufferPointer { v in
+                // The strip alone: whole rows at the top and bottom, both ends of the rows between.
+                let c = min(clip, w, h)
                 for y in 0..<h {
-                    for x in 0..<w where y < clip || y >= h - clip || x < clip || x >= w - clip { v[y * w + x] = 0 }
+                    if y < c || y >= h - c {
+                        for x in 0..<w { v[y * w + x] = 0 }
+                    } else {
+                        for x in 0..<c { v[y * w + x] = 0; v[y * w + w - 1 - x] = 0 }
+                    }
                 }
             }
         }
