@@ -200,15 +200,46 @@ public struct Chart: Sendable {
         return rows
     }
 
+    /// The legend's rows for an image `width` pixels wide: as `legendRows`, except that a row too
+    /// wide for the image even at scale 1 goes on in further rows (broken at spaces, indented).
+    func legendRows(width: Int) -> [(series: ChartSeries?, text: String)] {
+        let room = width - 24
+        var out: [(series: ChartSeries?, text: String)] = []
+        for row in legendRows {
+            let lead = row.series == nil ? 0 : Chart.swatch + 8
+            guard BitmapFont.width(of: row.text, scale: 1) + lead > room else { out.append(row); continue }
+            var line = "", first = true
+            for word in row.text.split(separator: " ", omittingEmptySubsequences: false) {
+                let candidate = line.isEmpty ? String(word) : line + " " + word
+                if !line.isEmpty && BitmapFont.width(of: candidate, scale: 1) + lead > room {
+                    out.append((series: first ? row.series : nil, text: line))
+                    first = false
+                    line = "  " + word
+                } else {
+                    line = candidate
+                }
+            }
+            out.append((series: first ? row.series : nil, text: line))
+        }
+        return out
+    }
+
     /// The legend box's size in pixels (raster metrics; the SVG uses the same box).
     /// Text at scale 2 (1 when that would be wider than the image), its row height.
     func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int)? {
         let rows = legendRows
         guard !rows.isEmpty else { return nil }
-        func w(_ scale: Int) -> Int { rows.map { BitmapFont.width(of: $0.text, scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20 }
-        let scale = w(Chart.textScale) <= width - 20 ? Chart.textScale : 1
-        let lineHeight = scale == Chart.textScale ? Chart.lineHeight : 12
-        return (w(scale), rows.count * lineHeight + 12, scale, lineHeight)
+        func w(_ rows: [(series: ChartSeries?, text: String)], _ scale: Int) -> Int {
+            rows.map { BitmapFont.width(of: $0.text, scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
+        }
+        if w(rows, Chart.textScale) <= width - 20 { return (w(rows, Chart.textScale), rows.count * Chart.lineHeight + 12, Chart.textScale, Chart.lineHeight) }
+        let narrow = legendRows(width: width)
+        return (w(narrow, 1), narrow.count * 12 + 12, 1, 12)
+    }
+
+    /// The rows the legend draws at `width`: wrapped only where it is drawn at scale 1.
+    func drawnLegendRows(width: Int) -> [(series: ChartSeries?, text: String)] {
+        legendSize(width: width)?.scale == 1 ? legendRows(width: width) : legendRows
     }
 
     static let swatch = 30
@@ -253,7 +284,8 @@ public struct Chart: Sendable {
             }
         }
         let below = layout(width: width, height: height, reserveBelow: h + 14)
-        guard below.bottom - below.top >= 160 else { return (L, (max(left, right), top, w, h)) }
+        // Top right regardless, moved left as far as needed to stay inside the image.
+        guard below.bottom - below.top >= 160 else { return (L, (max(2, min(max(left, right), width - w - 2)), top, w, h)) }
         return (below, (max(10, min(Int(below.left), width - w - 10)), Int(below.bottom) + 50, w, h))
     }
 
@@ -300,7 +332,7 @@ public struct Chart: Sendable {
         c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: Int(L.bottom) + 32, scale: s, color: Chart.textColor)
         c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s, color: Chart.textColor, vertical: true)
         // Legend, where `arrange` found room.
-        let rows = legendRows
+        let rows = drawnLegendRows(width: width)
         if let box = legend {
             let (x0, y0, w, h) = box
             let swatch = Chart.swatch
@@ -374,7 +406,7 @@ public struct Chart: Sendable {
         o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(f(L.bottom + 44))\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
         let my = f((L.top + L.bottom) / 2)
         o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(my))\">\(esc(yLabel))</text>\n"
-        let rows = legendRows
+        let rows = drawnLegendRows(width: width)
         if let box = legend {
             // The raster's box (12 px a character) holds the SVG's 14 px monospace text (about 8.4).
             let w = Double(box.w), x0 = Double(box.x), y0 = Double(box.y)

@@ -45,6 +45,8 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
 
     /// One line for people: floor, where the target falls, flattened or not.
     public var summary: String {
+        // A floor fitted at 0 means a pure power law fits the curve so far: no floor to speak of yet.
+        if floor <= 0 && targetIsDefault { return "no floor in sight yet, " + (flattened ? "flattened" : "still falling") }
         let t = targetIsDefault ? "floor+5%" : "target \(format(target))"
         let when: String
         if let k = targetIteration { when = k <= lastIteration ? "\(t) reached" : "\(t) at it ~\(k)" } else { when = "\(t) not reached" }

@@ -120,7 +120,8 @@ final class SelectionCLITests: CLITestCase {
         }
         let text = try run(["checkpoints", project, "--model", "a"]).stdout
         XCTAssertTrue(text.contains("model a (tiny, 64 px): 3 checkpoints, 12 iterations"), text)
-        XCTAssertTrue(text.contains("convergence: floor "), text)
+        // A fit line: a floor, or (a pure power law so far, as short runs often are) none yet.
+        XCTAssertTrue(text.contains("convergence: floor ") || text.contains("convergence: no floor in sight yet"), text)
         XCTAssertFalse(text.contains("model b"), text)
 
         // A user tag resolves like an alias; removing it makes it unknown again.

@@ -105,6 +105,34 @@ final class PlotTests: XCTestCase {
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
     }
 
+    /// A legend wider than the plot area, in an image too short to put it underneath, still lies
+    /// wholly inside the image (it used to run off the right edge of a 500 px plot).
+    func testAWideLegendInASmallImageStaysInside() throws {
+        let (ks, ys) = syntheticCurve(300)
+        var chart = Chart(title: "Training loss", xLabel: "iteration", yLabel: "loss")
+        chart.series = [ChartSeries(label: "demo src, mean of 50", color: RGB(31, 119, 180), style: .line(width: 2.5), points: zip(ks, ys).map { (Double($0), $1) })]
+        chart.notes = ["demo fit: floor 0.4812, floor+5% at it ~12345, still falling; a long note of 70 characters"]
+        for (width, height) in [(500, 320), (420, 300)] {
+            let (_, box) = chart.arrange(width: width, height: height)
+            let legend = try XCTUnwrap(box)
+            XCTAssertGreaterThanOrEqual(legend.x, 0, "\(width)x\(height)")
+            XCTAssertLessThanOrEqual(legend.x + legend.w, width - 1, "\(width)x\(height)")
+            // Its right border is drawn, inside the image.
+            let image = chart.render(width: width, height: height)
+            let p = (legend.y + legend.h / 2) * width + legend.x + legend.w
+            XCTAssertEqual(Array(image.pixels[(3 * p)..<(3 * p + 3)]), [170, 170, 170], "\(width)x\(height)")
+        }
+    }
+
+    /// A fit whose floor comes out at 0 (a pure power law so far) says so instead of "floor 0.0000".
+    func testAFitWithoutAFloorSaysSo() throws {
+        let ks = Array(stride(from: 10, through: 2000, by: 10))
+        let ys = ks.map { 3 * pow(Double($0), -0.3) }
+        let fit = try XCTUnwrap(Convergence.fit(iterations: ks, losses: ys))
+        XCTAssertEqual(fit.floor, 0, accuracy: 1e-9)
+        XCTAssertEqual(fit.summary, "no floor in sight yet, still falling")
+    }
+
     /// A fit that starts far above the data (as a power law does near iteration 1) neither
     /// stretches the y axis nor spills past the frame: the data set the range, the fit is clipped.
     func testTheDataSetTheYRangeAndTheFitIsDrawnClipped() throws {

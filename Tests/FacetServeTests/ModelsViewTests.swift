@@ -82,7 +82,8 @@ final class ModelsViewTests: XCTestCase {
         XCTAssertFalse(html.contains("<b>x</b>"))
         // The model line with its convergence fit (12 iterations are enough to fit).
         XCTAssertTrue(html.contains("3 checkpoints, 12 iterations, best #\(best.id), latest #\(latest.id)"), html)
-        XCTAssertTrue(html.contains("convergence: floor "), html)
+        // A fit line: a floor, or (a pure power law so far, as short runs often are) none yet.
+        XCTAssertTrue(html.contains("convergence: floor ") || html.contains("convergence: no floor in sight yet"), html)
         XCTAssertTrue(html.contains("<img id=\"loss-plot\" src=\"/models/loss.png\" width=\"1000\" height=\"560\""), html)
 
         // The plot: a PNG of the size the page states, showing the model's curves.
