@@ -51,7 +51,7 @@ public enum SampleFaces {
                     for k in stride(from: worker, to: globals.count, by: workers) {
                         let g = globals[k]
                         let (v, fi) = slots[g % slots.count]
-                        var rng = SplitMix(seed: seed &* 0x9E37_79B9 &+ UInt64(g))
+                        var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(g))
                         do {
                             box.value[k] = try makeFace(frame: frozen[v].frames[fi].image, faceIndex: g / slots.count,
                                                         cropSize: cropSize, rng: &rng)
@@ -89,7 +89,7 @@ public enum SampleFaces {
     }
 
     /// One augmented crop of `frame` and its measured signatures.
-    static func makeFace(frame: Image, faceIndex: Int, cropSize: Int, rng: inout SplitMix) throws -> NewFace {
+    static func makeFace(frame: Image, faceIndex: Int, cropSize: Int, rng: inout SplitMix64) throws -> NewFace {
         let side = min(frame.width, frame.height)
         let s = rng.int(in: min(side, max(32, side / 3))...min(side, side * 5 / 6))
         let x = rng.int(in: 0...(frame.width - s)), y = rng.int(in: 0...(frame.height - s))
@@ -202,21 +202,6 @@ public enum SampleFaces {
         for i in 0..<8 { let t = Double(i) / 8 * 2 * .pi; p.append(Point2(0.5 - 0.08 * cos(t), 0.76 - 0.02 * sin(t))) }   // inner lip
         return p
     }()
-}
-
-/// A small deterministic random source (SplitMix64), so sample sets are the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func int(in r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
 }
 
 /// Lets disjoint-index writers share a buffer across Dispatch workers.

@@ -1,4 +1,5 @@
 /// Colour transfer of the predicted face towards the destination face: DeepFaceLab's rct, lct, hist-match and idt.
+import FacetCore
 import Foundation
 
 /// Interleaved RGB floats in 0...1 (`count = pixels * 3`); `mask[i]` marks the pixels whose
@@ -310,7 +311,7 @@ enum ColorTransferOps {
     /// A random 3x3 rotation (det +1): Gram-Schmidt of Gaussian columns.
     static func randomRotation(_ rng: inout SplitMix64) -> [Double] {
         func gaussian() -> Double {
-            let u = max(rng.nextUnit(), 1e-12), v = rng.nextUnit()
+            let u = max(rng.unit(), 1e-12), v = rng.unit()
             return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
         }
         var rows = (0..<3).map { _ in (0..<3).map { _ in gaussian() } }
@@ -326,18 +327,4 @@ enum ColorTransferOps {
         let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
         return det < 0 ? [m[0], m[1], m[2], m[3], m[4], m[5], -m[6], -m[7], -m[8]] : m
     }
-}
-
-/// A small deterministic generator (SplitMix64) for reproducible colour transfer.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

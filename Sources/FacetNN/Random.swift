@@ -1,4 +1,5 @@
 /// Seedable random numbers, so that a model's initial weights (and hence a run) are reproducible.
+import FacetCore
 
 /// xoshiro256** seeded through SplitMix64: fast, statistically sound, and identical on every
 /// platform for a given seed (unlike `SystemRandomNumberGenerator`).
@@ -6,15 +7,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
-        var z = seed
-        func splitMix() -> UInt64 {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var x = z
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            return x ^ (x >> 31)
-        }
-        s = (splitMix(), splitMix(), splitMix(), splitMix())
+        var seeder = SplitMix64(seed: seed)
+        s = (seeder.next(), seeder.next(), seeder.next(), seeder.next())
     }
 
     public mutating func next() -> UInt64 {
