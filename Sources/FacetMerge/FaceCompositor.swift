@@ -111,7 +111,8 @@ public struct FaceCompositor: Sendable {
         let mw = mask.width, mh = mask.height, c = mask.channels
         var small = [Float](repeating: 0, count: mw * mh)
         for i in 0..<(mw * mh) { small[i] = Float(mask.pixels[i * c]) / 255 }
-        // Plane.sample's arithmetic, with each column's and row's taps and weights worked out once.
+        // sampleMask's bilinear arithmetic (0 past the edge), with each column's and row's taps and
+        // weights worked out once.
         func taps(_ n: Int, _ source: Int) -> (first: [Int], second: [Int], weight: [Float]) {
             let scale = Double(source) / Double(size)
             var first = [Int](repeating: 0, count: n), second = [Int](repeating: -1, count: n), weight = [Float](repeating: 0, count: n)
@@ -195,6 +196,10 @@ public struct FaceCompositor: Sendable {
         let (bx0, by0, bx1, by1) = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0, -1, -1)
         // Seamless mode needs the warped face on the whole face square (the Poisson blend reads its
         // gradients there); the other modes only where alpha > 0, and blend it in at once.
+        // Only the part of each row that can reach what this mode needs is visited (a superset,
+        // found from the affine map; each pixel is still checked): the face square, or the mask's box.
+        let (uLo, uHi, vLo, vHi) = (seamless || raw) ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
+        let uReach = uLo...max(uLo, uHi), vReach = vLo...max(vLo, vHi)
         var warped = seamless ? [Float](repeating: 0, count: w * h * 3) : []
         var inside = seamless ? [Bool](repeating: false, count: w * h) : []
         warped.withUnsafeMutableBufferPointer { wp in
@@ -205,10 +210,7 @@ public struct FaceCompositor: Sendable {
                     frame.pixels.withUnsafeMutableBufferPointer { px in
                         for ly in 0..<h {
                             let fy = Double(y0 + ly)
-                            // Only the part of the row that can reach what this mode needs is visited
-                            // (a superset, found from the affine map; each pixel is still checked).
-                            let (uLo, uHi, vLo, vHi) = (seamless || raw) ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
-                            let span = rowSpan(out, y: fy, x0: x0, width: w, u: uLo...max(uLo, uHi), v: vLo...max(vLo, vHi))
+                            let span = rowSpan(out, y: fy, x0: x0, width: w, u: uReach, v: vReach)
                             for lx in span {
                                 let fx = Double(x0 + lx)
                                 let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty

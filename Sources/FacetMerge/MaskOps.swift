@@ -49,20 +49,6 @@ struct Plane: Sendable, Equatable {
         }
         return x1 < 0 ? nil : (x0, y0, x1, y1)
     }
-
-    /// Bilinear sample at (x, y) in pixel-index coordinates; 0 outside.
-    @inline(__always) func sample(_ x: Double, _ y: Double) -> Float {
-        let xf = x.rounded(.down), yf = y.rounded(.down)
-        let x0 = Int(xf), y0 = Int(yf)
-        if x0 < -1 || y0 < -1 || x0 >= width || y0 >= height { return 0 }
-        let ax = Float(x - xf), ay = Float(y - yf)
-        func at(_ xx: Int, _ yy: Int) -> Float {
-            (xx >= 0 && yy >= 0 && xx < width && yy < height) ? values[yy * width + xx] : 0
-        }
-        let top = at(x0, y0) + ax * (at(x0 + 1, y0) - at(x0, y0))
-        let bottom = at(x0, y0 + 1) + ax * (at(x0 + 1, y0 + 1) - at(x0, y0 + 1))
-        return top + ay * (bottom - top)
-    }
 }
 
 enum MaskOps {
