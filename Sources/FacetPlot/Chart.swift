@@ -224,22 +224,18 @@ public struct Chart: Sendable {
         return out
     }
 
-    /// The legend box's size in pixels (raster metrics; the SVG uses the same box).
-    /// Text at scale 2 (1 when that would be wider than the image), its row height.
-    func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int)? {
+    /// The legend box's size in pixels (raster metrics; the SVG uses the same box) and the rows it
+    /// draws: text at scale 2, or at scale 1 with rows wrapped to the image when scale 2 would be
+    /// wider than the image; its row height.
+    func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int, rows: [(series: ChartSeries?, text: String)])? {
         let rows = legendRows
         guard !rows.isEmpty else { return nil }
         func w(_ rows: [(series: ChartSeries?, text: String)], _ scale: Int) -> Int {
             rows.map { BitmapFont.width(of: $0.text, scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
         }
-        if w(rows, Chart.textScale) <= width - 20 { return (w(rows, Chart.textScale), rows.count * Chart.lineHeight + 12, Chart.textScale, Chart.lineHeight) }
+        if w(rows, Chart.textScale) <= width - 20 { return (w(rows, Chart.textScale), rows.count * Chart.lineHeight + 12, Chart.textScale, Chart.lineHeight, rows) }
         let narrow = legendRows(width: width)
-        return (w(narrow, 1), narrow.count * 12 + 12, 1, 12)
-    }
-
-    /// The rows the legend draws at `width`: wrapped only where it is drawn at scale 1.
-    func drawnLegendRows(width: Int) -> [(series: ChartSeries?, text: String)] {
-        legendSize(width: width)?.scale == 1 ? legendRows(width: width) : legendRows
+        return (w(narrow, 1), narrow.count * 12 + 12, 1, 12, narrow)
     }
 
     static let swatch = 30
@@ -332,15 +328,13 @@ public struct Chart: Sendable {
         c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: Int(L.bottom) + 32, scale: s, color: Chart.textColor)
         c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s, color: Chart.textColor, vertical: true)
         // Legend, where `arrange` found room.
-        let rows = drawnLegendRows(width: width)
-        if let box = legend {
+        if let box = legend, let metrics = legendSize(width: width) {
             let (x0, y0, w, h) = box
             let swatch = Chart.swatch
-            let metrics = legendSize(width: width)!
             let ts = metrics.scale, lh = metrics.lineHeight
             c.fillRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, .white)
             c.strokeRect(x0: x0, y0: y0, x1: x0 + w, y1: y0 + h, RGB(170, 170, 170))
-            for (k, row) in rows.enumerated() {
+            for (k, row) in metrics.rows.enumerated() {
                 let y = y0 + 8 + k * lh
                 var tx = x0 + 10
                 if let sr = row.series {
@@ -406,14 +400,12 @@ public struct Chart: Sendable {
         o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(f(L.bottom + 44))\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
         let my = f((L.top + L.bottom) / 2)
         o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(my))\">\(esc(yLabel))</text>\n"
-        let rows = drawnLegendRows(width: width)
-        if let box = legend {
+        if let box = legend, let metrics = legendSize(width: width) {
             // The raster's box (12 px a character) holds the SVG's 14 px monospace text (about 8.4).
             let w = Double(box.w), x0 = Double(box.x), y0 = Double(box.y)
-            let metrics = legendSize(width: width)!
             let lh = metrics.lineHeight, fontSize = metrics.scale == Chart.textScale ? 14 : 9
             o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(box.h)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
-            for (k, row) in rows.enumerated() {
+            for (k, row) in metrics.rows.enumerated() {
                 let cy = y0 + 16 + Double(k * lh)
                 var tx = x0 + 10
                 if let sr = row.series {
