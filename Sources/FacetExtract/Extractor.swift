@@ -40,6 +40,8 @@ public struct ExtractionSummary: Sendable {
     public var framesSkipped = 0
     public var facesStored = 0
     public var framesWithoutFace = 0
+    /// Detections not stored because their landmark fit is no face's (`LandmarkFitter.dropBelow`).
+    public var detectionsDropped = 0
     public var decodeErrors: [String] = []
     public var seconds = 0.0
 }
@@ -113,13 +115,15 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
             guard !pending.isEmpty else { continue }
             // Detect, align and score the batch on every core; results keep frame order.
-            let results = Slots<ExtractedFrame>(count: pending.count)
+            let results = Slots<(frame: ExtractedFrame, dropped: Int)>(count: pending.count)
             defer { results.free() }
             let batch = pending, mediaId = m.id!
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 results.set(i, self.process(batch[i], mediaId: mediaId))
             }
-            let stored = results.values()
+            let processed = results.values()
+            let stored = processed.map(\.frame)
+            summary.detectionsDropped += processed.reduce(0) { $0 + $1.dropped }
             try project.storeFrames(stored, extractionId: runId, role: options.role)
             for f in stored {
                 faces += f.faces.count
@@ -136,12 +140,13 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// One frame: faces found, aligned, scored and encoded. Thread-safe.
-    private func process(_ frame: MediaFrame, mediaId: Int64) -> ExtractedFrame {
-        let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
+    /// One frame: faces found, aligned, scored and encoded, and how many detections were dropped. Thread-safe.
+    private func process(_ frame: MediaFrame, mediaId: Int64) -> (frame: ExtractedFrame, dropped: Int) {
+        let found = pipeline.detectFaces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace,
+                                         maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
-        for f in found {
+        for f in found.faces {
             let encoded: Data
             do {
                 encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)
@@ -154,10 +159,10 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                                  landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue, cropSize: options.size,
                                  cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
                                  motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                                 hue: s.hue, faceSize: s.faceSize))
+                                 hue: s.hue, faceSize: s.faceSize, landmarkScore: f.landmarkScore))
         }
-        return ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
-                              error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces)
+        return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
+                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), found.dropped.count)
     }
 }
 

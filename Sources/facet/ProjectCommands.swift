@@ -51,11 +51,13 @@ struct FaceJSON: Encodable {
     var id: Int64, role: String, mediaId: Int64, frameIndex: Int, faceIndex: Int, pts: Double, status: String
     var score: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
+    var landmarkScore: Double?
     init(_ f: FaceRecord) {
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
         pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
+        landmarkScore = f.landmarkScore
     }
 }
 
