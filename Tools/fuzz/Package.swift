@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "FacetCore", swiftSettings: sanitize),
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: sanitize),
         .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS"] + kernelDeps, swiftSettings: sanitize),
-        .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: sanitize),
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: sanitize),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-shape-predictor", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-image", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
