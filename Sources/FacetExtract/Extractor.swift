@@ -3,6 +3,7 @@ import Foundation
 import Dispatch
 import FacetCore
 import FacetMedia
+import FacetProjectMedia
 import FacetStore
 import FacetVision
 

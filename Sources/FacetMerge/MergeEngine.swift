@@ -1,6 +1,6 @@
 /// The merge over a project: the destination video and its stored faces in, the swapped H.264 video out.
 import FacetCore
-import FacetExtract
+import FacetProjectMedia
 import FacetMedia
 import FacetStore
 import FacetVision

@@ -287,23 +287,3 @@ struct ExportCommand: ParsableCommand {
         print("exported \(r.files) faces to \(r.folder) (manifest \(r.manifest))")
     }
 }
-
-struct SampleFacesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sample-faces",
-        abstract: "Fill a project with augmented crops of video frames as stand-in faces (for tests, benchmarks and trying the gallery).",
-        shouldDisplay: false)
-    @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
-    @Option(help: "How many faces.") var count: Int
-    @Option(help: "Crop size in pixels.") var size: Int = 96
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Argument(help: "Video files to cut crops from.") var videos: [String]
-
-    func run() throws {
-        let p = try Project(path: target.project)
-        let t0 = Date()
-        try SampleFaces.fill(p, role: role, videos: videos, count: count, cropSize: size, seed: seed)
-        print("added \(count) sample \(role.rawValue) faces in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
-    }
-}

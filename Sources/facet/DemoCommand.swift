@@ -4,7 +4,8 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetMerge
-import FacetPlot
+import FacetProjectMedia
+import FacetSelect
 import FacetStore
 import FacetTrain
 import Foundation

@@ -2,6 +2,8 @@
 import ArgumentParser
 import FacetCore
 import FacetNN
+import FacetStore
+import FacetTrain
 import Foundation
 
 @main
@@ -15,7 +17,7 @@ struct Facet: ParsableCommand {
             InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, DemoCommand.self,
             TrainCommand.self, MergeCommand.self,
             CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self, PruneCommand.self, ExportModelCommand.self,
-            SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
+            SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self,
         ]
     )
 
@@ -24,7 +26,7 @@ struct Facet: ParsableCommand {
         selectFastBLASKernels()
         do {
             var command = try parseAsRoot()
-            try command.run()
+            try withTestHooksFromEnvironment { try command.run() }
         } catch let error as FacetError {
             FileHandle.standardError.write(Data("facet: \(error.message)\n".utf8))
             Foundation.exit(1)
@@ -53,6 +55,18 @@ func selectFastBLASKernels() {
     var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
     execv("/proc/self/exe", &argv)
     // execv returned: carry on with the slow kernels rather than fail.
+}
+
+/// Runs `body` with the fault-injection hooks the CLI tests ask for through the environment (`FACET_TEST_MAX_PAGE_COUNT`:
+/// a full disk; `FACET_TEST_KILL_DURING_SAVE`: a kill inside a checkpoint save). Read here, in the CLI's main only, and
+/// bound for the command's run, so that the libraries read no environment and need no hidden option on every command.
+func withTestHooksFromEnvironment(_ body: () throws -> Void) throws {
+    let env = ProcessInfo.processInfo.environment
+    let project = ProjectTestHooks(maxPageCount: env["FACET_TEST_MAX_PAGE_COUNT"].flatMap { Int($0) })
+    let trainer = TrainerTestHooks(killDuringSave: env["FACET_TEST_KILL_DURING_SAVE"].flatMap { Int($0) })
+    try ProjectTestHooks.$current.withValue(project) {
+        try TrainerTestHooks.$current.withValue(trainer) { try body() }
+    }
 }
 
 enum FacetVersion {

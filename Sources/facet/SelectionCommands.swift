@@ -2,7 +2,6 @@
 import ArgumentParser
 import FacetCore
 import FacetMedia
-import FacetPlot
 import FacetSelect
 import FacetStore
 import Foundation

@@ -1,11 +1,12 @@
 /// The curation commands as a user runs them: sort, similar, duplicates, reject/restore/tag/undo, export, bad input.
 import XCTest
 import Foundation
+import FacetStore
 
 final class CurationCLITests: CLITestCase {
     var project: String { path("c.facet") }
 
-    /// A project of 60 sample faces, made once with `facet sample-faces` and copied for each test.
+    /// A project of 60 sample faces (`SampleFaces`), made once and copied for each test.
     nonisolated(unsafe) static var template: String?
 
     override class func tearDown() {
@@ -17,8 +18,7 @@ final class CurationCLITests: CLITestCase {
         try super.setUpWithError()
         try copyTemplate(&Self.template, name: "curation", to: project) { t in
             XCTAssertEqual(try facet(["init", t]).status, 0)
-            let r = try facet(["sample-faces", t, "--role", "src", "--count", "60", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
-            XCTAssertEqual(r.status, 0, r.stderr)
+            try addSampleFaces(t, role: .src, count: 60, size: 64, video: Self.fixtures + "/video/src-d18.mp4")
         }
     }
 

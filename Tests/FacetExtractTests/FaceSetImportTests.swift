@@ -3,6 +3,7 @@
 import XCTest
 import GRDB
 import FacetCore
+import FacetCurate
 import FacetMedia
 import FacetVision
 @testable import FacetExtract

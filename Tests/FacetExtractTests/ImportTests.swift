@@ -4,6 +4,7 @@ import GRDB
 import FacetCore
 import FacetMedia
 @testable import FacetExtract
+import FacetProjectMedia
 @testable import FacetStore
 
 final class ImportTests: XCTestCase {

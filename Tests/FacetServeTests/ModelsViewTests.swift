@@ -7,6 +7,7 @@ import FoundationNetworking
 import FacetCore
 import FacetMedia
 import FacetStore
+import FacetTestSupport
 import FacetTrain
 @testable import FacetCurate
 @testable import FacetServe

@@ -1,10 +1,12 @@
 /// Loss curves of a project's models as one chart (raw and smoothed losses, held-out loss at each checkpoint, the convergence fit), as PNG-ready image or SVG.
 import Foundation
 import FacetCore
+import FacetPlot
 import FacetStore
 
 /// One model's training curve as stored: per-iteration losses and the held-out loss of its checkpoints.
 public struct ModelLossCurve: Sendable {
+    /// The model, and its stored iterations with their src and dst losses (same length).
     public var model: ModelRecord
     public var iterations: [Int]
     public var lossSrc: [Double]
