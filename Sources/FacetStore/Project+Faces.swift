@@ -66,7 +66,6 @@ extension Project {
                 """)
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
-            let insertEmbedding = try db.cachedStatement(sql: "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)")
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
                 guard db.changesCount > 0 else { continue }   // already stored by an earlier run
@@ -81,7 +80,9 @@ extension Project {
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
-                    if let e = f.embedding { try insertEmbedding.execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
+                    if let e = f.embedding {
+                        try db.cachedStatement(sql: "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)").execute(arguments: [faceId, FaceEmbedding.pack(e)])
+                    }
                 }
             }
         }
