@@ -40,6 +40,8 @@ public struct ExtractionSummary: Sendable {
     public var framesSkipped = 0
     public var facesStored = 0
     public var framesWithoutFace = 0
+    /// Detections not stored because their landmark fit is no face's (`LandmarkFitter.dropBelow`).
+    public var detectionsDropped = 0
     public var decodeErrors: [String] = []
     public var seconds = 0.0
 }
@@ -118,16 +120,18 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
             guard !pending.isEmpty else { continue }
             // Detect, align and score the batch on every core; results keep frame order.
-            let results = Slots<(ExtractedFrame, [Image])>(count: pending.count)
+            let results = Slots<(frame: ExtractedFrame, chips: [Image], dropped: Int)>(count: pending.count)
             defer { results.free() }
             let batch = pending, mediaId = m.id!
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 results.set(i, self.process(batch[i], mediaId: mediaId))
             }
             // The batch's face chips through the recogniser in one call (it uses every core).
-            var stored = results.values().map(\.0)
+            let processed = results.values()
+            summary.detectionsDropped += processed.reduce(0) { $0 + $1.dropped }
+            var stored = processed.map(\.frame)
             if let describer {
-                let descriptors = describer.descriptors(chips: results.values().flatMap(\.1))
+                let descriptors = describer.descriptors(chips: processed.flatMap(\.chips))
                 var k = 0
                 for i in stored.indices {
                     for j in stored[i].faces.indices where k < descriptors.count {
@@ -152,13 +156,14 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// One frame: faces found, aligned, scored and encoded, and the recogniser's chip of each stored
-    /// face (none without a recogniser). Thread-safe.
-    private func process(_ frame: MediaFrame, mediaId: Int64) -> (ExtractedFrame, [Image]) {
-        let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
+    /// One frame: faces found, aligned, scored and encoded, the recogniser's chip of each stored face (none
+    /// without a recogniser), and how many detections were dropped. Thread-safe.
+    private func process(_ frame: MediaFrame, mediaId: Int64) -> (frame: ExtractedFrame, chips: [Image], dropped: Int) {
+        let found = pipeline.detectFaces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace,
+                                         maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
-        for f in found {
+        for f in found.faces {
             let encoded: Data
             do {
                 encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)
@@ -171,11 +176,12 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                                  landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue, cropSize: options.size,
                                  cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
                                  motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                                 hue: s.hue, faceSize: s.faceSize))
+                                 hue: s.hue, faceSize: s.faceSize, landmarkScore: f.landmarkScore))
         }
         let chips = faces.isEmpty ? [] : describer?.chips(image: frame.image, landmarks: faces.map(\.landmarks)) ?? []
         return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
-                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), chips)
+                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), chips,
+                found.dropped.count)
     }
 }
 

@@ -143,13 +143,15 @@ public enum FaceSetImporter {
             return off(a) < off(b)
         }
         let box = centred?.box ?? alignedFaceBox(size: size, faceType: faceType)
-        let landmarks = pipeline.shapePredictor.landmarks(in: image, box: shapePredictorRect(fromDetectorBox: box.x, y: box.y, width: box.width, height: box.height))
+        // With a detection, the fit starts from its five points and is scored; without, from the box.
+        let fit = pipeline.fitter.fit(image: image, box: box, points5: centred?.points5 ?? [])
+        let landmarks = fit.landmarks
         let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
         var face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
                            landmarks: landmarks, matrix: .identity, faceType: faceType.rawValue, cropSize: image.width,
                            cropFormat: kind == .png ? "png" : "jpeg", crop: bytes, histogram: s.histogram, blur: s.blur,
                            motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                           hue: s.hue, faceSize: s.faceSize)
+                           hue: s.hue, faceSize: s.faceSize, landmarkScore: centred == nil ? nil : fit.score)
         if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
         return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]), centred != nil)
     }

@@ -7,6 +7,7 @@ import FacetCore
 public enum FaceField: String, CaseIterable, Sendable {
     case id, mediaId = "media_id", frameIndex = "frame_index", faceIndex = "face_index", pts, score
     case blur, motionBlur = "motion_blur", yaw, pitch, roll, brightness, hue, faceSize = "face_size"
+    case landmarkScore = "landmark_score"
 
     /// Parses `blur`, `motion_blur`, `motion-blur` or `motionBlur`.
     public init?(name: String) {

@@ -58,12 +58,15 @@ extension Project {
                 INSERT INTO frame(media_id, frame_index, pts, extraction_id, face_count, error) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(media_id, frame_index) DO NOTHING
                 """)
-            let insertFace = try db.cachedStatement(sql: """
-                INSERT INTO face(frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
+            // Faces without a landmark score leave the column out (NULL), so a file of an older
+            // schema, as the upgrade tests build one, takes them too.
+            let columns = """
+                frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
                     box_x, box_y, box_w, box_h, points5, landmarks, matrix, face_type, crop_size,
-                    blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+                    blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size
+                """
+            let insertFace = try db.cachedStatement(sql: "INSERT INTO face(\(columns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ", ")))")
+            let scoredSQL = "INSERT INTO face(\(columns), landmark_score) VALUES (\(Array(repeating: "?", count: 26).joined(separator: ", ")))"
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
             for fr in frames {
@@ -76,7 +79,12 @@ extension Project {
                     var args: StatementArguments = [frameId, fr.mediaId, role.rawValue, fr.frameIndex, f.faceIndex, fr.pts, extractionId, f.score]
                     args += [f.box.x, f.box.y, f.box.width, f.box.height, p5, f.landmarks.packed, packFloat64(f.matrix.values), f.faceType, f.cropSize]
                     args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize]
-                    try insertFace.execute(arguments: args)
+                    if let score = f.landmarkScore {
+                        args += [score]
+                        try db.cachedStatement(sql: scoredSQL).execute(arguments: args)
+                    } else {
+                        try insertFace.execute(arguments: args)
+                    }
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])

@@ -38,7 +38,7 @@ struct ExtractCommand: ParsableCommand {
             let eta = pr.secondsLeft.map { String(format: "ETA %.0fs", $0) } ?? ""
             line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, \(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
         }
-        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
+        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.detectionsDropped) detections dropped as not faces (landmarks disagree with the detector), \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
         for e in s.decodeErrors.prefix(10) { FileHandle.standardError.write(Data("warning: \(e)\n".utf8)) }
     }
 }
@@ -49,6 +49,8 @@ struct DetectedFaceJSON: Encodable {
     var faceIndex: Int
     var box: [Double]
     var score: Double
+    /// How far the 68 points can be trusted, 0...1 (`LandmarkFit.score`).
+    var landmarkScore: Double
     var points5: [[Double]]
     var landmarks: [[Double]]
     var matrix: [Double]?
@@ -75,10 +77,14 @@ struct DetectCommand: ParsableCommand {
         var all: [DetectedFaceJSON] = []
         for path in images {
             let image = try ImageFile.read(path: path)
-            let found = pipeline.faces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
+            let found = pipeline.detectFaces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
+            for d in found.dropped {
+                let box = [d.box.x, d.box.y, d.box.width, d.box.height].map { String(format: "%.0f", $0) }.joined(separator: ",")
+                FileHandle.standardError.write(Data("\(path): detection at \(box) (score \(String(format: "%.3f", d.score))) dropped: its landmarks are no face's (landmark score \(String(format: "%.3f", d.fit.score)))\n".utf8))
+            }
             let rgb = image.channels == 3 ? image : image.rgb()
-            let descriptors = describer?.descriptors(image: rgb, landmarks: found.map(\.landmarks))
-            for (k, f) in found.enumerated() {
+            let descriptors = describer?.descriptors(image: rgb, landmarks: found.faces.map(\.landmarks))
+            for (k, f) in found.faces.enumerated() {
                 var cropPath: String?
                 if let out {
                     let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -86,14 +92,14 @@ struct DetectCommand: ParsableCommand {
                     try ImageFile.write(f.crop, path: cropPath!)
                 }
                 all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
-                                            score: f.score, points5: f.points5.map { [$0.x, $0.y] },
+                                            score: f.score, landmarkScore: f.landmarkScore, points5: f.points5.map { [$0.x, $0.y] },
                                             landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
                                             embedding: descriptors?[k]))
             }
         }
         if output.json { try printJSON(all); return }
         for f in all {
-            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score))\(f.crop.map { " -> \($0)" } ?? "")")
+            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score)) landmark score \(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
         }
         if all.isEmpty { print("no faces found") }
     }

@@ -53,12 +53,14 @@ struct FaceJSON: Encodable {
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
     /// The face's person (`facet people`), null before it ran.
     var person: Int64?
+    var landmarkScore: Double?
     init(_ f: FaceRecord) {
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
         pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
         person = f.personId
+        landmarkScore = f.landmarkScore
     }
 }
 
