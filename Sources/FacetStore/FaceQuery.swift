@@ -100,11 +100,16 @@ let faceSelectSource = """
         face.person_id AS person, (SELECT name FROM person WHERE person.id = face.person_id) AS person_name FROM face) AS face
     """
 
+/// `faceSelectSource` for a file from before schema 3 (opened read-only, so not upgraded): no persons.
+let faceSelectSourceWithoutPersons = """
+    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags FROM face) AS face
+    """
+
 extension Project {
     /// Faces matching `query`, in its order. O(log n + k) with an index on the sort field.
     public func faces(matching query: FaceQuery) throws -> [FaceRecord] {
         let (w, args) = query.whereClause()
-        var sql = "SELECT face.* FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        var sql = "SELECT face.* FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
         if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 { sql += " LIMIT -1 OFFSET \(query.offset)" }
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { db, stmt in
             try FaceRecord.fetchAll(stmt)
@@ -114,7 +119,7 @@ extension Project {
     /// The ids of faces matching `query`, in its order.
     public func faceIDs(matching query: FaceQuery) throws -> [Int64] {
         let (w, args) = query.whereClause()
-        var sql = "SELECT face.id FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        var sql = "SELECT face.id FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
         if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" }
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int64.fetchAll(stmt) }
     }
@@ -122,8 +127,15 @@ extension Project {
     /// How many faces match `query` (limit and offset ignored).
     public func countFaces(matching query: FaceQuery) throws -> Int {
         let (w, args) = query.whereClause()
-        let sql = "SELECT count(*) FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w)"
+        let sql = "SELECT count(*) FROM \(try source(query)) WHERE \(w)"
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int.fetchOne(stmt) ?? 0 }
+    }
+
+    /// What a query selects from: the face table, or with a user's expression the face table with
+    /// the columns it may name.
+    func source(_ query: FaceQuery) throws -> String {
+        guard query.whereSQL != nil else { return "face" }
+        return try read { try self.hasIdentityTables($0) } ? faceSelectSource : faceSelectSourceWithoutPersons
     }
 
     /// Runs `sql` in a read-only transaction after checking that it is one statement that reads.
