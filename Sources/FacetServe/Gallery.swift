@@ -126,7 +126,8 @@ public final class Gallery: Sendable {
     func wantsJSON(_ req: Request) -> Bool { (req.headers[.accept] ?? "").contains("application/json") }
 
     /// Runs `body` on a lane (`pageWork` unless told), off the cooperative pool, and turns errors into
-    /// pages: a FacetError (unknown face, bad SQL) is a 4xx with the escaped message.
+    /// pages: a FacetError gets the HTTP status of its kind (unknown face 404, bad SQL 400, busy 503)
+    /// with the escaped message.
     func respond(on lane: BlockingLane? = nil, _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
         try await (lane ?? pageWork).run { try Self.errorsAsPages(body) }
     }
@@ -137,7 +138,20 @@ public final class Gallery: Sendable {
         } catch let e as GalleryError {
             return Self.html(Self.errorPage(e.message), status: e.status)
         } catch let e as FacetError {
-            return Self.html(Self.errorPage(e.message), status: e.message.contains("has no face") ? .notFound : .badRequest)
+            return Self.html(Self.errorPage(e.message), status: httpStatus(e.kind))
+        }
+    }
+
+    /// The HTTP status of a failure of this kind.
+    static func httpStatus(_ kind: FacetError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badInput: return .badRequest
+        case .notFound: return .notFound
+        case .conflict: return .conflict
+        case .busy: return .serviceUnavailable
+        case .diskFull: return .init(code: 507, reasonPhrase: "Insufficient Storage")
+        case .readOnly: return .forbidden
+        case .corrupt, .failed: return .internalServerError
         }
     }
 
@@ -166,7 +180,8 @@ public final class Gallery: Sendable {
         init(_ q: [String: String]) throws {
             if let r = q["role"] { guard let v = Role(rawValue: r) else { throw GalleryError(.badRequest, "role must be src or dst") }; role = v }
             if let s = q["status"] {
-                if s == "all" { status = nil } else { guard let v = FaceStatus(rawValue: String(s)) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }; status = v }
+                guard let v = StatusFilter(rawValue: s) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }
+                status = v.status
             }
             if let t = q["tag"], !t.isEmpty { tag = String(t) }
             if let s = q["sort"], !s.isEmpty {
@@ -178,7 +193,7 @@ public final class Gallery: Sendable {
             if let p = q["per"] { guard let v = Int(p), Gallery.pageSizes.contains(v) else { throw GalleryError(.badRequest, "per must be one of \(Gallery.pageSizes)") }; per = v }
         }
 
-        var statusName: String { status?.rawValue ?? "all" }
+        var statusName: String { StatusFilter(status).rawValue }
 
         func link(page p: Int? = nil, sort s: String? = nil) -> String {
             var parts = ["role=\(role.rawValue)", "status=\(statusName)", "sort=\(HTML.query(s ?? sort.description))", "per=\(per)", "page=\(p ?? page)"]
@@ -208,8 +223,14 @@ public final class Gallery: Sendable {
     }
 
     func galleryPage(_ params: [String: String]) throws -> Response {
-        let pq = try PageQuery(params)
-        let (ids, total) = try pageIDs(pq)
+        var pq = try PageQuery(params)
+        var (ids, total) = try pageIDs(pq)
+        // A page past the end (a bookmark, or faces rejected since) shows the last page.
+        let lastPage = max(1, (total + pq.per - 1) / pq.per)
+        if pq.page > lastPage {
+            pq.page = lastPage
+            (ids, total) = try pageIDs(pq)
+        }
         var q = FaceQuery()
         q.ids = ids
         let byId = Dictionary(uniqueKeysWithValues: try project.faces(matching: q).map { ($0.id, $0) })
@@ -222,7 +243,10 @@ public final class Gallery: Sendable {
 
         var sortOptions = ""
         let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist", "hist_dissim", "-hist_dissim"]
-        for s in sortNames { sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(s))</option>" }
+        for s in sortNames {
+            let label = s.replacingOccurrences(of: "blur", with: "sharpness").replacingOccurrences(of: "motion_sharpness", with: "motion_blur")
+            sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(label))</option>"
+        }
         var statusOptions = ""
         for s in ["kept", "rejected", "all"] { statusOptions += "<option\(s == pq.statusName ? " selected" : "")>\(s)</option>" }
         var tagOptions = "<option value=\"\">any tag</option>"
@@ -238,7 +262,7 @@ public final class Gallery: Sendable {
             grid += """
             <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)" tabindex="0">\
             <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \(f.id)"></a>\
-            <figcaption>\(f.id) · \(String(format: "%.0f", f.blur))</figcaption>\
+            <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))</figcaption>\
             <form method="post" action="/face/\(f.id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
             <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="\(e(back))">\
             <button type="submit" class="toggle" id="toggle-\(f.id)">\(f.status == .kept ? "reject" : "restore")</button></form></figure>
@@ -266,6 +290,30 @@ public final class Gallery: Sendable {
         return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
     }
 
+    /// The value a face's caption shows: the sort's column (sharpness unless sorted by a column), named.
+    static func caption(_ f: FaceRecord, sort: CurationSort) -> String {
+        var field = FaceField.blur
+        if case .column(let s) = sort, s.field != .id { field = s.field }
+        let v: Double
+        switch field {
+        case .blur: return "sharpness " + String(format: "%.2f", f.blur)
+        case .motionBlur: v = f.motionBlur
+        case .yaw: v = f.yaw
+        case .pitch: v = f.pitch
+        case .roll: v = f.roll
+        case .brightness: v = f.brightness
+        case .hue: v = f.hue
+        case .faceSize: v = f.faceSize
+        case .score: v = f.score
+        case .pts: v = f.pts
+        case .frameIndex: v = Double(f.frameIndex)
+        case .faceIndex: v = Double(f.faceIndex)
+        case .mediaId: v = Double(f.mediaId)
+        case .id: v = Double(f.id)
+        }
+        return "\(field.rawValue) " + (abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v))
+    }
+
     func facePage(_ id: Int64) throws -> Response {
         let f = try project.face(id: id)
         let media = try project.media(id: f.mediaId)
@@ -279,7 +327,7 @@ public final class Gallery: Sendable {
         let rows: [(String, String)] = [
             ("role", f.role.rawValue), ("status", f.status.rawValue), ("media", "\(media.name) (#\(media.id ?? 0))"),
             ("frame", "\(f.frameIndex) (\(String(format: "%.3f", f.pts)) s)"), ("face in frame", "\(f.faceIndex)"),
-            ("blur (sharpness)", String(format: "%.3f", f.blur)), ("motion blur", String(format: "%.3f", f.motionBlur)),
+            ("sharpness (higher is sharper)", String(format: "%.3f", f.blur)), ("motion blur", String(format: "%.3f", f.motionBlur)),
             ("yaw", String(format: "%.1f°", f.yaw)), ("pitch", String(format: "%.1f°", f.pitch)), ("roll", String(format: "%.1f°", f.roll)),
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),

@@ -13,6 +13,40 @@ final class CurationChangeTests: StoreTestCase {
         try DatabaseQueue(path: p.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM curation_change") ?? 0 }
     }
 
+    /// Redo applies again, in reverse order of the undos, what undo reverted (tags too); a new change ends it.
+    func testRedoFollowsUndoUntilANewChange() throws {
+        let p = try projectWithFaces(10)
+        _ = try p.setStatus(.rejected, faceIDs: [1, 2], command: "reject 1 2")
+        _ = try p.setTag("side", on: [3, 4], command: "tag side 3 4")
+        XCTAssertNil(try p.redoLastUndo().redone, "nothing undone yet")
+        _ = try p.undoLastChange()
+        _ = try p.undoLastChange()
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).count, 0)
+        XCTAssertEqual(try p.redoLastUndo().redone?.changeId, 1)
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).map(\.id), [1, 2])
+        XCTAssertEqual(try p.redoLastUndo().redone?.changeId, 2)
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "side")), [3, 4])
+        XCTAssertEqual(try p.tagCounts(), [TagCount(tag: "side", faces: 2, src: 2, dst: 0, kept: 2)])
+        _ = try p.undoLastChange()
+        _ = try p.setStatus(.rejected, faceIDs: [5], command: "reject 5")
+        let blocked = try p.redoLastUndo()
+        XCTAssertNil(blocked.redone)
+        XCTAssertEqual(blocked.blockedBy, 3)
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "side")), [], "nothing redone")
+    }
+
+    /// A tag that reads as face ids (`tag PROJECT 12 13`) is refused and changes nothing.
+    func testNumericTagIsRefused() throws {
+        let p = try projectWithFaces(5)
+        for bad in ["12", "3-5"] {
+            XCTAssertThrowsError(try p.setTag(bad, on: [1], command: "tag")) { e in
+                XCTAssertTrue("\(e)".contains("not a number"), "\(e)")
+            }
+        }
+        XCTAssertEqual(try p.tagCounts(), [])
+        XCTAssertNoThrow(try p.setTag("v2", on: [1], command: "tag v2 1"))
+    }
+
     func testRejectRestoreAndUndoRoundTrip() throws {
         let p = try projectWithFaces(30)
         let before = try statuses(p)
@@ -85,7 +119,8 @@ final class CurationChangeTests: StoreTestCase {
         for bad in ["blur <", "1; DELETE FROM face", "no_such_column > 3"] {
             XCTAssertThrowsError(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: bad), by: .hist(reversed: false))) { e in
                 XCTAssertTrue(e is FacetError, "\(e)")
-                XCTAssertTrue("\(e)".hasPrefix("--where"), "\(e)")
+                XCTAssertTrue("\(e)".hasPrefix("where \""), "\(e)")
+                XCTAssertEqual((e as? FacetError)?.setting, "where")
             }
         }
         XCTAssertEqual(try p.countFaces(matching: FaceQuery()), 10)
