@@ -53,8 +53,11 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let faceType: FaceType
     let detectorSHA: String
     let landmarkerSHA: String
+    /// The face recogniser whose descriptors are stored with each face (nil: none; `facet embed` later).
+    let describer: (any FaceDescriber)?
 
-    public init(project: Project, options: ExtractionOptions) throws {
+    /// An extraction of `options.role`'s media; with `describer`, each face's descriptor is stored too.
+    public init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil) throws {
         guard let ft = FaceType(rawValue: options.faceType) else {
             throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -62,6 +65,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         self.project = project
         self.options = options
         self.faceType = ft
+        self.describer = describer
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
         self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
@@ -79,7 +83,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         let runId = try project.beginExtraction(ExtractionProvenance(
             role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
-            landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON))
+            landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON,
+            recognizer: describer?.provenance))
         for m in media {
             try extract(m, runId: runId, summary: &summary, progress: progress)
         }
@@ -113,13 +118,24 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
             guard !pending.isEmpty else { continue }
             // Detect, align and score the batch on every core; results keep frame order.
-            let results = Slots<ExtractedFrame>(count: pending.count)
+            let results = Slots<(ExtractedFrame, [Image])>(count: pending.count)
             defer { results.free() }
             let batch = pending, mediaId = m.id!
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 results.set(i, self.process(batch[i], mediaId: mediaId))
             }
-            let stored = results.values()
+            // The batch's face chips through the recogniser in one call (it uses every core).
+            var stored = results.values().map(\.0)
+            if let describer {
+                let descriptors = describer.descriptors(chips: results.values().flatMap(\.1))
+                var k = 0
+                for i in stored.indices {
+                    for j in stored[i].faces.indices where k < descriptors.count {
+                        if descriptors[k].count == FaceEmbedding.dimension { stored[i].faces[j].embedding = descriptors[k] }
+                        k += 1
+                    }
+                }
+            }
             try project.storeFrames(stored, extractionId: runId, role: options.role)
             for f in stored {
                 faces += f.faces.count
@@ -136,8 +152,9 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// One frame: faces found, aligned, scored and encoded. Thread-safe.
-    private func process(_ frame: MediaFrame, mediaId: Int64) -> ExtractedFrame {
+    /// One frame: faces found, aligned, scored and encoded, and the recogniser's chip of each stored
+    /// face (none without a recogniser). Thread-safe.
+    private func process(_ frame: MediaFrame, mediaId: Int64) -> (ExtractedFrame, [Image]) {
         let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
@@ -156,8 +173,9 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                                  motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
                                  hue: s.hue, faceSize: s.faceSize))
         }
-        return ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
-                              error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces)
+        let chips = faces.isEmpty ? [] : describer?.chips(image: frame.image, landmarks: faces.map(\.landmarks)) ?? []
+        return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
+                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), chips)
     }
 }
 

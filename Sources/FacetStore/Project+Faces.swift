@@ -11,9 +11,13 @@ public struct ExtractionProvenance: Sendable {
     public var landmarker: String
     public var landmarkerSHA256: String
     public var optionsJSON: String
-    public init(role: Role, detector: String, detectorSHA256: String, landmarker: String, landmarkerSHA256: String, optionsJSON: String) {
+    /// The face recogniser whose descriptors the run stores, if any.
+    public var recognizer: RecognizerProvenance?
+    public init(role: Role, detector: String, detectorSHA256: String, landmarker: String, landmarkerSHA256: String, optionsJSON: String,
+                recognizer: RecognizerProvenance? = nil) {
         self.role = role; self.detector = detector; self.detectorSHA256 = detectorSHA256
         self.landmarker = landmarker; self.landmarkerSHA256 = landmarkerSHA256; self.optionsJSON = optionsJSON
+        self.recognizer = recognizer
     }
 }
 
@@ -25,7 +29,12 @@ extension Project {
                 INSERT INTO extraction(role, detector, detector_sha256, landmarker, landmarker_sha256, options_json)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [p.role.rawValue, p.detector, p.detectorSHA256, p.landmarker, p.landmarkerSHA256, p.optionsJSON])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            // Apart, so a file at an older schema (no recogniser columns) still takes a run without one.
+            if let r = p.recognizer {
+                try db.execute(sql: "UPDATE extraction SET recognizer = ?, recognizer_sha256 = ? WHERE id = ?", arguments: [r.name, r.sha256, id])
+            }
+            return id
         }
     }
 
@@ -57,6 +66,7 @@ extension Project {
                 """)
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
+            let insertEmbedding = try db.cachedStatement(sql: "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)")
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
                 guard db.changesCount > 0 else { continue }   // already stored by an earlier run
@@ -71,6 +81,7 @@ extension Project {
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
+                    if let e = f.embedding { try insertEmbedding.execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
                 }
             }
         }

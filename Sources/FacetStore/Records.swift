@@ -92,6 +92,8 @@ public struct FaceRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var hue: Double
     public var faceSize: Double
     public var status: FaceStatus
+    /// The face's person (`facet people`), nil before it ran.
+    public var personId: Int64?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 
@@ -128,6 +130,8 @@ public struct NewFace: Sendable {
     public var brightness: Double
     public var hue: Double
     public var faceSize: Double
+    /// The face-recognition descriptor (128 floats), when the extraction computes it.
+    public var embedding: [Float]?
 
     public init(faceIndex: Int, score: Double, box: (x: Double, y: Double, width: Double, height: Double), points5: [Point2],
                 landmarks: Landmarks68, matrix: Affine2D, faceType: String, cropSize: Int, cropFormat: String, crop: Data,

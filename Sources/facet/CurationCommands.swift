@@ -77,8 +77,9 @@ struct SortCommand: ParsableCommand {
         let p = try Project(path: target.project, mode: save == nil && applyTag == nil ? .readOnly : .readWrite)
         // Each role apart: one histogram chain through both roles' faces would mean nothing.
         var orders: [(role: Role?, ids: [Int64])] = []
+        let base = try filter.query(in: p)
         for role in filter.role.map({ [$0] }) ?? Role.allCases {
-            var q = filter.query
+            var q = base
             q.role = role
             orders.append((role, try p.sortedFaceIDs(matching: q, by: sort)))
         }
@@ -120,11 +121,15 @@ extension FaceQuery {
 }
 
 struct SimilarCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "similar", abstract: "The faces nearest to a face by histogram distance.")
+    static let configuration = CommandConfiguration(
+        commandName: "similar", abstract: "The faces nearest to a face: by identity (the same person first) or by colour histogram.",
+        discussion: "identity: L2 distance of the face-recognition descriptors, dlib's units (under 0.6: the same person). histogram: summed Bhattacharyya distance of the colour histograms (0 identical, 3 disjoint).")
+    enum By: String, ExpressibleByArgument, CaseIterable { case identity, histogram }
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The face id to compare with.") var faceId: Int64
     @Option(help: "How many faces.") var k: Int = 10
     @OptionGroup var role: RoleOption
+    @Option(help: "identity (default) or histogram.") var by: By = .identity
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -133,13 +138,14 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let near = try p.similarFaces(to: faceId, k: k, role: role.role)
+        let near = by == .identity ? try p.similarFacesByIdentity(to: faceId, k: k, role: role.role)
+            : try p.similarFaces(to: faceId, k: k, role: role.role)
         if output.json { try printJSON(near); return }
         let faces = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: near.map(\.id))).map { ($0.id, $0) })
-        print("    id role  frame face status    distance")
+        print("    id role  frame face status    distance person")
         for n in near {
             guard let f = faces[n.id] else { continue }
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(String(format: "%11.6f", n.distance))")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(String(format: "%11.6f", n.distance)) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }
@@ -230,6 +236,8 @@ struct FaceSelection: ParsableArguments {
         The worst N faces (or P%) by --sort: the lowest of a measure where higher is better (sharpness, motion_blur, \
         score, face_size), whichever sign --sort has; for any other sort the last N of its order.
         """) var worst: Amount?
+    @Option(help: "The faces of this person (number or name, see `facet people`).") var person: String?
+    @Option(help: "The faces of the person's role that are NOT this person (e.g. reject everyone else).") var notPerson: String?
     @Flag(help: "Go on where facet would otherwise refuse: rejecting dst faces without --role, or more than half of the faces.")
     var yes = false
 
@@ -243,7 +251,9 @@ struct FaceSelection: ParsableArguments {
 
     func validate() throws {
         _ = try FaceIDList.parse(ids)
-        let selectors = [!ids.isEmpty, whereSQL != nil, sharpness != nil, worst != nil, blurriest != nil].filter { $0 }.count
+        let selectors = [!ids.isEmpty, whereSQL != nil, sharpness != nil, worst != nil, blurriest != nil, person != nil, notPerson != nil]
+            .filter { $0 }.count
+        if person != nil && notPerson != nil { throw ValidationError("--person and --not-person do not go together") }
         if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --sharpness-below X, --blurriest N|P%, or --sort F --worst N|P%") }
         if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --sharpness-below, --blurriest, --worst), not both") }
         if (sort == nil) != (worst == nil) { throw ValidationError("--sort and --worst go together: --sort F --worst N") }
@@ -263,6 +273,21 @@ struct FaceSelection: ParsableArguments {
     func resolve(_ p: Project, among status: FaceStatus?) throws -> Resolved {
         if !ids.isEmpty { return Resolved(ids: try FaceIDList.parse(ids)) }
         var q = FaceQuery(role: role, status: status, whereSQL: whereSQL)
+        if let text = person ?? notPerson {
+            // A person belongs to one role: the selection stays in it, and every face there must have
+            // a person (else "not P" would take faces nobody has looked at yet).
+            // Looked up in --role, else anywhere, so a person of the other role gets a message saying so.
+            let who = try (try? resolvePerson(p, text, role: role)) ?? resolvePerson(p, text, role: nil)
+            if let r = role, r != who.role { throw FacetError.file(p.path, "\(who.label) is a \(who.role.rawValue) person, not \(r.rawValue)") }
+            q.role = who.role
+            if person != nil { q.person = who.id } else { q.notPerson = who.id }
+            var unassigned = q
+            unassigned.notPerson = nil; unassigned.person = nil; unassigned.hasPerson = false
+            let n = try p.countFaces(matching: unassigned)
+            if n > 0 {
+                throw FacetError.file(p.path, "\(n) \(who.role.rawValue) faces have no person yet: run `facet people \(p.path) --role \(who.role.rawValue)` first")
+            }
+        }
         let candidates = try p.faces(matching: q)
         let pool = "the \(candidates.count) " + (status.map { "\($0.rawValue) " } ?? "") + (role.map { "\($0.rawValue) " } ?? "")
             + (candidates.count == 1 ? "face" : "faces")

@@ -18,6 +18,7 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Keep at most N faces per frame (highest detector score first).") var maxFaces: Int?
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
+    @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
 
     func validate() throws {
         if let f = fps, !(f > 0) { throw ValidationError("--fps must be positive") }
@@ -33,7 +34,7 @@ struct ExtractCommand: ParsableCommand {
         var o = ExtractionOptions(role: role)
         o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
         o.jpegQuality = jpegQuality; o.png = png
-        let extractor = try Extractor(project: p, options: o)
+        let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
         let s = try extractor.run { pr in
             let eta = pr.secondsLeft.map { String(format: "ETA %.0fs", $0) } ?? ""
@@ -54,6 +55,8 @@ struct DetectedFaceJSON: Encodable {
     var landmarks: [[Double]]
     var matrix: [Double]?
     var crop: String?
+    /// The face-recognition descriptor (128 floats; L2 distance under 0.6: the same person).
+    var embedding: [Float]?
 }
 
 struct DetectCommand: ParsableCommand {
@@ -74,13 +77,17 @@ struct DetectCommand: ParsableCommand {
         let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
                                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []
         var faceless: [String] = []
         for path in images {
             let image = try ImageFile.read(path: path)
             let before = all.count
             defer { if all.count == before { faceless.append(path) } }
-            for f in pipeline.faces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil) {
+            let found = pipeline.faces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
+            let rgb = image.channels == 3 ? image : image.rgb()
+            let descriptors = describer?.descriptors(image: rgb, landmarks: found.map(\.landmarks))
+            for (k, f) in found.enumerated() {
                 var cropPath: String?
                 if let out {
                     let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -89,7 +96,8 @@ struct DetectCommand: ParsableCommand {
                 }
                 all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
                                             score: f.score, points5: f.points5.map { [$0.x, $0.y] },
-                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath))
+                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
+                                            embedding: descriptors?[k]))
             }
         }
         if output.json { try printJSON(all); return }

@@ -43,9 +43,22 @@ struct FaceFilterOptions: ParsableArguments {
         "An SQL expression over face columns, e.g. \"sharpness < 2 AND yaw > 10\" (read-only).", valueName: "sql"))
     var whereSQL: String?
 
+    @Option(help: "Only faces of this person: its number or name (see `facet people`).") var person: String?
+
     var role: Role? { roleOption.role }
 
-    var query: FaceQuery { FaceQuery(role: role, status: status.status, tag: tag, whereSQL: whereSQL) }
+    var query: FaceQuery {
+        var q = FaceQuery(role: role, status: status.status, tag: tag, whereSQL: whereSQL)
+        if let person, let n = Int64(person) { q.person = n }
+        return q
+    }
+
+    /// `query`, with `--person` resolved by number or name in `p` (an unknown one is an error).
+    func query(in p: Project) throws -> FaceQuery {
+        var q = query
+        if let person { q.person = try resolvePerson(p, person, role: role).id }
+        return q
+    }
 }
 
 /// A number of faces or a share of them: `10` or `5%`.

@@ -54,12 +54,15 @@ struct FaceJSON: Encodable {
     var score: Double, sharpness: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
     var tags: [String]
+    /// The face's person (`facet people`), null before it ran.
+    var person: Int64?
     init(_ f: FaceRecord, tags: [String] = []) {
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
         pts = f.pts; status = f.status.rawValue; score = f.score; sharpness = f.blur; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
         self.tags = tags
+        person = f.personId
     }
 
     /// The faces with their tags.
@@ -88,7 +91,7 @@ struct FacesCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        var q = filter.query
+        var q = try filter.query(in: p)
         q.sort = sort
         q.limit = limit
         q.offset = offset
@@ -102,10 +105,10 @@ struct FacesCommand: ParsableCommand {
         // The sort's columns first, then the usual ones.
         var columns = sort.map(\.field).filter { ![.id, .mediaId, .frameIndex, .faceIndex].contains($0) }
         for f in [FaceField.blur, .motionBlur, .yaw, .pitch, .roll] where !columns.contains(f) { columns.append(f) }
-        print("    id role media  frame face status   " + columns.map { String(repeating: " ", count: max(0, 11 - displayName($0).count)) + displayName($0) }.joined(separator: " "))
+        print("    id role media  frame face status   " + columns.map { String(repeating: " ", count: max(0, 11 - displayName($0).count)) + displayName($0) }.joined(separator: " ") + " person")
         for f in faces {
             let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : $0 == .motionBlur ? 2 : 1, width: 11) }.joined(separator: " ")
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values)")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }
