@@ -54,7 +54,7 @@ public enum FaceExport {
     public static func export(_ project: Project, query: FaceQuery, sort: CurationSort?, to folder: String,
                               format: ExportFormat = .jpg, size: Int? = nil, force: Bool = false,
                               progress: ((Int, Int) -> Void)? = nil) throws -> ExportResult {
-        if let size, !(8...4096).contains(size) { throw FacetError("--size must be 8...4096 pixels, got \(size)") }
+        if let size, !(8...4096).contains(size) { throw FacetError.setting("size", "must be 8...4096 pixels, got \(size)") }
         let ids = try sort.map { try project.sortedFaceIDs(matching: query, by: $0) } ?? project.faceIDs(matching: query)
         try prepareFolder(folder, force: force)
         let media = Dictionary(uniqueKeysWithValues: try project.media().compactMap { m in m.id.map { ($0, m.name) } })

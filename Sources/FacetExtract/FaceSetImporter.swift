@@ -67,11 +67,11 @@ public enum FaceSetImporter {
         let models = (try ModelFiles.mtcnnWeights(), try ModelFiles.shapePredictor())
         let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
         var plan = FaceSetPlan(folder: folder, role: role, files: stills.files, kinds: kinds, mtcnnPath: models.0, predictorPath: models.1)
-        if let existing = try project.media(role: role).first(where: { $0.kind == "stills" && $0.path == absolute && $0.frameCount == stills.files.count }),
+        if let existing = try project.media(role: role).first(where: { $0.kind == .stills && $0.path == absolute && $0.frameCount == stills.files.count }),
            try stillsHash(stills.files) == existing.sha256 {
             let done = try project.processedFrames(mediaId: existing.id!)
             if done.count >= stills.files.count {
-                throw FacetError.file(folder, "already imported as media \(existing.id!) (\(role.rawValue) \(existing.name)) with its \(done.count) faces")
+                throw FacetError.file(folder, "already imported as media \(existing.id!) (\(role.rawValue) \(existing.name)) with its \(done.count) faces", kind: .conflict)
             }
             plan.existing = existing
             plan.done = done

@@ -46,11 +46,11 @@ public final class MediaFrames {
         self.media = media
         self.selection = fps
         guard let id = media.id else { throw FacetError("media has no id") }
-        if media.kind == "stills" {
+        if media.kind == .stills {
             stills = (project, try project.stillNames(mediaId: id), 0)
             return
         }
-        if media.storage == "linked" {
+        if media.storage == .linked {
             let path = media.path ?? media.name
             guard FileManager.default.fileExists(atPath: path) else {
                 throw FacetError.file(path, "linked video \(media.id!) (\(media.name)) is missing: it moved or was deleted; import it again")

@@ -87,7 +87,7 @@ public func lossChart(_ curves: [ModelLossCurve], log: Bool = false) -> Chart {
 /// Checks there is something to plot; the error says what to do.
 func checkedCurves(project: Project, models: [String], target: Double?) throws -> [ModelLossCurve] {
     let curves = try lossCurves(project: project, models: models, target: target)
-    if curves.isEmpty { throw FacetError.file(project.path, "has no models yet (train one with facet train)") }
+    if curves.isEmpty { throw FacetError.file(project.path, "has no models yet (train one with facet train)", kind: .notFound) }
     if curves.allSatisfy({ $0.iterations.isEmpty }) {
         throw FacetError.file(project.path, "has no training losses yet for \(curves.map { "'\($0.model.name)'" }.joined(separator: ", ")) (train with facet train)")
     }

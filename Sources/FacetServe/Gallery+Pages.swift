@@ -29,8 +29,14 @@ extension Gallery {
     }
 
     func galleryPage(_ params: [String: String]) throws -> Response {
-        let pq = try PageQuery(params)
-        let (ids, total) = try pageIDs(pq)
+        var pq = try PageQuery(params)
+        var (ids, total) = try pageIDs(pq)
+        // A page past the end (a bookmark, or faces rejected since) shows the last page.
+        let lastPage = max(1, (total + pq.per - 1) / pq.per)
+        if pq.page > lastPage {
+            pq.page = lastPage
+            (ids, total) = try pageIDs(pq)
+        }
         var q = FaceQuery()
         q.ids = ids
         let byId = Dictionary(uniqueKeysWithValues: try project.faces(matching: q).map { ($0.id, $0) })
@@ -44,7 +50,10 @@ extension Gallery {
         var sortOptions = ""
         let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist", "hist_dissim", "-hist_dissim",
                                                                                           "identity", "-identity"]
-        for s in sortNames { sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(s))</option>" }
+        for s in sortNames {
+            let label = s.replacingOccurrences(of: "blur", with: "sharpness").replacingOccurrences(of: "motion_sharpness", with: "motion_blur")
+            sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(label))</option>"
+        }
         var statusOptions = ""
         for s in ["kept", "rejected", "all"] { statusOptions += "<option\(s == pq.statusName ? " selected" : "")>\(s)</option>" }
         var personOptions = "<option value=\"\">anyone</option>"
@@ -65,7 +74,7 @@ extension Gallery {
             grid += """
             <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)" tabindex="0">\
             <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \(f.id)"></a>\
-            <figcaption>\(f.id) · \(String(format: "%.0f", f.blur))</figcaption>\
+            <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))</figcaption>\
             <form method="post" action="/face/\(f.id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
             <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="\(e(back))">\
             <button type="submit" class="toggle" id="toggle-\(f.id)">\(f.status == .kept ? "reject" : "restore")</button></form></figure>
@@ -94,6 +103,31 @@ extension Gallery {
         return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
     }
 
+    /// The value a face's caption shows: the sort's column (sharpness unless sorted by a column), named.
+    static func caption(_ f: FaceRecord, sort: CurationSort) -> String {
+        var field = FaceField.blur
+        if case .column(let s) = sort, s.field != .id { field = s.field }
+        let v: Double
+        switch field {
+        case .blur: return "sharpness " + String(format: "%.2f", f.blur)
+        case .landmarkScore: return "landmark_score " + (f.landmarkScore.map { String(format: "%.2f", $0) } ?? "-")
+        case .motionBlur: v = f.motionBlur
+        case .yaw: v = f.yaw
+        case .pitch: v = f.pitch
+        case .roll: v = f.roll
+        case .brightness: v = f.brightness
+        case .hue: v = f.hue
+        case .faceSize: v = f.faceSize
+        case .score: v = f.score
+        case .pts: v = f.pts
+        case .frameIndex: v = Double(f.frameIndex)
+        case .faceIndex: v = Double(f.faceIndex)
+        case .mediaId: v = Double(f.mediaId)
+        case .id: v = Double(f.id)
+        }
+        return "\(field.rawValue) " + (abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v))
+    }
+
     func facePage(_ id: Int64, similarBy: String? = nil) throws -> Response {
         let f = try project.face(id: id)
         let media = try project.media(id: f.mediaId)
@@ -107,7 +141,7 @@ extension Gallery {
         let rows: [(String, String)] = [
             ("role", f.role.rawValue), ("status", f.status.rawValue), ("media", "\(media.name) (#\(media.id ?? 0))"),
             ("frame", "\(f.frameIndex) (\(String(format: "%.3f", f.pts)) s)"), ("face in frame", "\(f.faceIndex)"),
-            ("blur (sharpness)", String(format: "%.3f", f.blur)), ("motion blur", String(format: "%.3f", f.motionBlur)),
+            ("sharpness (higher is sharper)", String(format: "%.3f", f.blur)), ("motion blur", String(format: "%.3f", f.motionBlur)),
             ("yaw", String(format: "%.1f°", f.yaw)), ("pitch", String(format: "%.1f°", f.pitch)), ("roll", String(format: "%.1f°", f.roll)),
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),

@@ -54,7 +54,20 @@ extension Gallery {
         } catch let e as GalleryError {
             return Self.html(Self.errorPage(e.message), status: e.status)
         } catch let e as FacetError {
-            return Self.html(Self.errorPage(e.message), status: e.message.contains("has no face") || e.message.contains("has no person") ? .notFound : .badRequest)
+            return Self.html(Self.errorPage(e.message), status: httpStatus(e.kind))
+        }
+    }
+
+    /// The HTTP status of a failure of this kind.
+    static func httpStatus(_ kind: FacetError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badInput: return .badRequest
+        case .notFound: return .notFound
+        case .conflict: return .conflict
+        case .busy: return .serviceUnavailable
+        case .diskFull: return .init(code: 507, reasonPhrase: "Insufficient Storage")
+        case .readOnly: return .forbidden
+        case .corrupt, .failed: return .internalServerError
         }
     }
 

@@ -20,7 +20,8 @@ extension Gallery {
         init(_ q: [String: String]) throws {
             if let r = q["role"] { guard let v = Role(rawValue: r) else { throw GalleryError(.badRequest, "role must be src or dst") }; role = v }
             if let s = q["status"] {
-                if s == "all" { status = nil } else { guard let v = FaceStatus(rawValue: String(s)) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }; status = v }
+                guard let v = StatusFilter(rawValue: s) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }
+                status = v.status
             }
             if let t = q["tag"], !t.isEmpty { tag = String(t) }
             if let p = q["person"], !p.isEmpty {
@@ -36,7 +37,7 @@ extension Gallery {
             if let p = q["per"] { guard let v = Int(p), Gallery.pageSizes.contains(v) else { throw GalleryError(.badRequest, "per must be one of \(Gallery.pageSizes)") }; per = v }
         }
 
-        var statusName: String { status?.rawValue ?? "all" }
+        var statusName: String { StatusFilter(status).rawValue }
 
         func link(page p: Int? = nil, sort s: String? = nil) -> String {
             var parts = ["role=\(role.rawValue)", "status=\(statusName)", "sort=\(HTML.query(s ?? sort.description))", "per=\(per)", "page=\(p ?? page)"]

@@ -99,7 +99,7 @@ extension Project {
     /// One face by id, or a clear error naming the id.
     public func face(id: Int64) throws -> FaceRecord {
         guard let f = try read({ db in try FaceRecord.fetchOne(db, sql: "SELECT * FROM face WHERE id = ?", arguments: [id]) }) else {
-            throw FacetError.file(path, "has no face \(id)")
+            throw FacetError.file(path, "has no face \(id)", kind: .notFound)
         }
         return f
     }
@@ -107,7 +107,7 @@ extension Project {
     /// The encoded aligned crop of a face: its format (jpeg | png) and bytes.
     public func faceCrop(id: Int64) throws -> (format: String, data: Data) {
         guard let row = try read({ db in try Row.fetchOne(db, sql: "SELECT format, data FROM face_crop WHERE face_id = ?", arguments: [id]) }) else {
-            throw FacetError.file(path, "has no face \(id)")
+            throw FacetError.file(path, "has no face \(id)", kind: .notFound)
         }
         return (row["format"], row["data"])
     }

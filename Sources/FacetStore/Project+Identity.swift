@@ -314,7 +314,7 @@ extension Project {
         }
         return try write("naming person \(id)") { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM person WHERE id = ?", arguments: [id]) else {
-                throw FacetError.file(self.path, "has no person \(id)")
+                throw FacetError.file(self.path, "has no person \(id)", kind: .notFound)
             }
             let p = PersonRecord(row)
             if let n = name, let other = try Int64.fetchOne(db, sql: "SELECT id FROM person WHERE role = ? AND name = ? AND id != ?", arguments: [p.role.rawValue, n, id]) {

@@ -37,7 +37,7 @@ public final class Project: @unchecked Sendable {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { throw FacetError.file(path, "is a directory") }
-            guard force else { throw FacetError.file(path, "already exists (use --force to replace it)") }
+            guard force else { throw FacetError.file(path, "already exists (use --force to replace it)", kind: .conflict) }
         }
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).creating-\(getpid())"
@@ -57,7 +57,7 @@ public final class Project: @unchecked Sendable {
             throw e
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: tmp + suffix) }
-            throw FacetError.file(path, "cannot be created: \(Project.describe(error))")
+            throw FacetError.file(path, "cannot be created: \(Project.describe(error))", kind: Project.kind(of: error))
         }
         for suffix in ["-wal", "-shm"] { try? fm.removeItem(atPath: path + suffix) }
         guard rename(tmp, path) == 0 else {
@@ -114,7 +114,7 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "cannot be opened: \(Project.describe(error))")
+            throw FacetError.file(path, "cannot be opened: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
 
@@ -157,6 +157,20 @@ public final class Project: @unchecked Sendable {
         return "\(error)"
     }
 
+    /// The kind of a database (or other) error, for `FacetError.kind`.
+    static func kind(of error: Error) -> FacetError.Kind {
+        if let e = error as? FacetError { return e.kind }
+        guard let e = error as? DatabaseError else { return .failed }
+        switch e.resultCode {
+        case .SQLITE_FULL: return .diskFull
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM: return .readOnly
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt
+        case .SQLITE_CONSTRAINT: return .conflict
+        default: return .failed
+        }
+    }
+
     /// Runs a write transaction, mapping database errors to one clear line about this project.
     func write<T>(_ what: String, _ body: @escaping (Database) throws -> T) throws -> T {
         do {
@@ -164,7 +178,7 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "\(what) failed: \(Project.describe(error))")
+            throw FacetError.file(path, "\(what) failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
 
@@ -175,7 +189,7 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "read failed: \(Project.describe(error))")
+            throw FacetError.file(path, "read failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
 }

@@ -333,10 +333,10 @@ struct TrainingPlan {
 
     /// Checks `run` against the project: every bad-input error of a run comes from here.
     init(project: Project, run: TrainOptions) throws {
-        if let b = run.batchSize, b < 1 { throw FacetError("--batch must be at least 1, got \(b)") }
-        guard run.saveEveryMinutes > 0 else { throw FacetError("--save-every-minutes must be positive") }
+        if let b = run.batchSize, b < 1 { throw FacetError.setting("batch", "must be at least 1, got \(b)") }
+        guard run.saveEveryMinutes > 0 else { throw FacetError.setting("save-every-minutes", "must be positive") }
         if run.resume {
-            guard let name = run.name else { throw FacetError("--resume needs the name of a model") }
+            guard let name = run.name else { throw FacetError.setting("resume", "needs the name of a model") }
             let m = try project.requireModel(named: name)
             let stored = try ModelOptions.parse(m.optionsJson, model: m.name)
             if let a = run.architecture, a != stored.architecture {
@@ -351,7 +351,7 @@ struct TrainingPlan {
                 // A model without a checkpoint is what a first run killed before its first save
                 // leaves: nothing to keep, so the same command starts it afresh.
                 guard try project.checkpoints(modelId: old.id!).isEmpty else {
-                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)", kind: .conflict)
                 }
                 replacesUnsavedModel = true
             }

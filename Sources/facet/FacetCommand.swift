@@ -13,11 +13,19 @@ struct Facet: ParsableCommand {
         abstract: "Face-swap workbench: the whole project (videos, faces, models) in one SQLite file.",
         discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
         version: FacetVersion.string,
-        subcommands: [
-            InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, DemoCommand.self,
-            TrainCommand.self, MergeCommand.self,
-            CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self, PruneCommand.self, ExportModelCommand.self,
-            SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self,
+        groupedSubcommands: [
+            CommandGroup(name: "Start", subcommands: [InitCommand.self, ImportCommand.self, ImportFacesCommand.self, InfoCommand.self, DemoCommand.self]),
+            CommandGroup(name: "Extract", subcommands: [ExtractCommand.self, DetectCommand.self]),
+            CommandGroup(name: "Curate faces", subcommands: [
+                FacesCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
+                TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self, ExportCommand.self,
+                ServeCommand.self,
+            ]),
+            CommandGroup(name: "Train and choose a model", subcommands: [
+                TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
+                PruneCommand.self, ExportModelCommand.self,
+            ]),
+            CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
         ]
     )
 
@@ -28,7 +36,8 @@ struct Facet: ParsableCommand {
             var command = try parseAsRoot()
             try withTestHooksFromEnvironment { try command.run() }
         } catch let error as FacetError {
-            FileHandle.standardError.write(Data("facet: \(error.message)\n".utf8))
+            // A message about a setting names it as the option the user typed.
+            FileHandle.standardError.write(Data("facet: \(error.setting != nil ? "--" : "")\(error.message)\n".utf8))
             Foundation.exit(1)
         } catch {
             let code = exitCode(for: error)

@@ -11,14 +11,12 @@ struct ImportFacesCommand: ParsableCommand {
         commandName: "import-faces",
         abstract: "Import a folder of aligned face images (PNG/JPEG) as faces: landmarks found on each, signatures computed.")
     @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
-    @Option(help: "How the images were aligned: half, mid_full, full, whole_face or head.") var faceType: String = "full"
+    @OptionGroup var roleOption: RequiredRoleOption
+    @OptionGroup var faceTypeOption: FaceTypeOption
     @Argument(help: "The folder of aligned face images.") var folder: String
 
     func run() throws {
-        guard let ft = FaceType(rawValue: faceType) else {
-            throw FacetError("unknown face type '\(faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let ft = faceTypeOption.faceType, role = roleOption.role
         // Everything is checked with the file open read-only: bad input leaves it byte for byte as it was.
         let reader = try Project(path: target.project, mode: .readOnly)
         let plan = try FaceSetImporter.plan(folder: folder, role: role, in: reader)

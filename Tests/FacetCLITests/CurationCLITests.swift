@@ -68,7 +68,9 @@ final class CurationCLITests: CLITestCase {
         r = try facet(["reject", project, "--role", "src", "--sort", "-blur", "--worst", "5"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(Set(try ids(["faces", project, "--status", "rejected"])), Set(try ids(["faces", project, "--status", "all", "--sort", "blur", "--limit", "5"])))
-        r = try facet(["reject", project, "--blur-below", "1e9"])
+        // More than half of the faces by a value: refused, then done with --yes (the old option name still works).
+        assertFailsCleanly(try facet(["reject", project, "--blur-below", "1e9"]), mentioning: "--yes")
+        r = try facet(["reject", project, "--blur-below", "1e9", "--yes"])
         XCTAssertTrue(r.stdout.hasPrefix("rejected 55 faces"), r.stdout)
     }
 
@@ -152,7 +154,7 @@ final class CurationExtractedCLITests: CLITestCase {
         let near = try facet(["similar", p, "\(ids[0])", "--k", "2", "--by", "histogram", "--json"])
         XCTAssertEqual(near.status, 0, near.stderr)
         let r = try facet(["reject", p, "--sort", "-blur", "--worst", "1"])
-        XCTAssertTrue(r.stdout.hasPrefix("rejected 1 faces"), r.stdout)
+        XCTAssertTrue(r.stdout.hasPrefix("rejected 1 face:"), r.stdout)
         let out = path("set")
         XCTAssertEqual(try facet(["export", p, "--role", "src", "--out", out, "--sort", "hist"]).status, 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: out)

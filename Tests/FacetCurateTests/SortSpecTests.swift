@@ -10,7 +10,8 @@ final class SortSpecTests: CurateTestCase {
         for bad in ["blur <", "1; DELETE FROM face", "no_such_column > 3"] {
             XCTAssertThrowsError(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: bad), by: .hist(reversed: false))) { e in
                 XCTAssertTrue(e is FacetError, "\(e)")
-                XCTAssertTrue("\(e)".hasPrefix("--where"), "\(e)")
+                XCTAssertTrue("\(e)".hasPrefix("where \""), "\(e)")
+                XCTAssertEqual((e as? FacetError)?.setting, "where")
             }
         }
         XCTAssertEqual(try p.countFaces(matching: FaceQuery()), 10)
