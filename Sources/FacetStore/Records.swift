@@ -107,6 +107,8 @@ public struct NewFace: Sendable {
     public var brightness: Double
     public var hue: Double
     public var faceSize: Double
+    /// What the face brought from another tool's file, stored in `face_origin` with it.
+    public var origin: FaceOrigin? = nil
 
     public init(faceIndex: Int, score: Double, box: (x: Double, y: Double, width: Double, height: Double), points5: [Point2],
                 landmarks: Landmarks68, matrix: Affine2D, faceType: String, cropSize: Int, cropFormat: String, crop: Data,
