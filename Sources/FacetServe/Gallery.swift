@@ -284,7 +284,7 @@ public final class Gallery: Sendable {
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
-        ]
+        ] + (try originRows(id))
         let table = rows.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
         let toggle = f.status == .kept ? "rejected" : "kept"
         let frame = sourceFrame == nil
@@ -311,6 +311,13 @@ public final class Gallery: Sendable {
         return Response(status: .ok, headers: [.contentType: c.format == "png" ? "image/png" : "image/jpeg", .cacheControl: "private, max-age=3600",
                                                FieldName("X-Content-Type-Options")!: "nosniff"],
                         body: .init(byteBuffer: ByteBuffer(bytes: c.data)))
+    }
+
+    /// What an imported face brought from another tool's file: the file, and the frame it was cut from.
+    func originRows(_ id: Int64) throws -> [(String, String)] {
+        guard let o = try project.faceOrigins(ids: [id])[id] else { return [] }
+        let tool = o.tool == "dfl" ? "DeepFaceLab" : o.tool
+        return [("imported from", "\(tool) file \(o.fileName)")] + (o.sourceFilename.map { [("source frame", $0)] } ?? [])
     }
 
     func frame(_ id: Int64) throws -> Response {
