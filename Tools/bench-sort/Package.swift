@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         .target(name: "CCPUFeatures"),
         .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
-        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
         .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
         .target(name: "FacetPlot", dependencies: ["FacetCore", "FacetMedia", "FacetStore"]),
         .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
