@@ -15,8 +15,8 @@ final class OlderProjectTests: CLITestCase {
         let info = try facet(["info", project, "--json"])
         XCTAssertEqual(info.status, 0, info.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
-        // The first command upgraded the file to this build's schema.
-        XCTAssertEqual(json["schema_version"] as? Int, Self.currentSchemaVersion(), "\(json)")
+        // `info` reads only (read-only opens never write, so they do not upgrade): it reports the file's version.
+        XCTAssertEqual(json["schema_version"] as? Int, 2, "\(json)")
 
         // Faces, their status and tags as they were stored.
         let kept = try facet(["faces", project, "--role", "src", "--count"])
@@ -32,6 +32,9 @@ final class OlderProjectTests: CLITestCase {
 
         // The old curation history still undoes (change 2: the tag), and the old media still extract (nothing new).
         XCTAssertEqual(try facet(["undo", project]).status, 0)
+        // The first command that writes upgraded the file to this build's schema.
+        let upgraded = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try facet(["info", project, "--json"]).stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(upgraded["schema_version"] as? Int, Self.currentSchemaVersion(), "\(upgraded)")
         XCTAssertEqual(try facet(["faces", project, "--tag", "side", "--count"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines), "0")
         let extract = try facet(["extract", project, "--role", "dst"])
