@@ -49,8 +49,9 @@ public enum FaceSetImporter {
     /// 32 pixels is an error naming it, and nothing is written. A rerun after an interruption stores
     /// the files not yet stored; a folder already imported in full is refused.
     public static func importFaces(folder: String, role: Role, faceType: FaceType, into project: Project,
+                                   describer: (any FaceDescriber)? = nil,
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
-        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project, progress: progress)
+        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project, describer: describer, progress: progress)
     }
 
     /// What an import of `folder` will do, found by reading only (so the command can check everything
@@ -94,8 +95,10 @@ public enum FaceSetImporter {
         return plan
     }
 
-    /// Carries out `plan` (made on this project or another handle of the same file).
+    /// Carries out `plan` (made on this project or another handle of the same file); with `describer`,
+    /// each face's descriptor is stored too.
     public static func importFaces(_ plan: FaceSetPlan, faceType: FaceType, into project: Project,
+                                   describer: (any FaceDescriber)? = nil,
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
         let start = Date()
         let role = plan.role, kinds = plan.kinds, files = plan.files, done = plan.done
@@ -107,11 +110,12 @@ public enum FaceSetImporter {
             pipeline = FacePipeline(detector: try MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: try ShapePredictor(path: predictorPath))
             provenance = ExtractionProvenance(role: role, detector: "mtcnn (import-faces)", detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
                                               landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
-                                              optionsJSON: options)
+                                              optionsJSON: options, recognizer: describer?.provenance)
         } else {
             pipeline = nil
             provenance = ExtractionProvenance(role: role, detector: "the files' own metadata (import-faces)", detectorSHA256: "",
-                                              landmarker: "the files' own landmarks", landmarkerSHA256: "", optionsJSON: options)
+                                              landmarker: "the files' own landmarks", landmarkerSHA256: "", optionsJSON: options,
+                                              recognizer: describer?.provenance)
         }
         let media = try plan.existing ?? MediaImporter.importMedia(path: plan.folder, role: role, link: false, into: project)
         let run = try project.beginExtraction(provenance)
@@ -129,11 +133,11 @@ public enum FaceSetImporter {
                 do {
                     if let m = metadata[i], m.inFrame {
                         results.set(k, (try faceswapFace(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType,
-                                                         metadata: m, pipeline: pipeline!), true))
+                                                         metadata: m, pipeline: pipeline!, describer: describer), true))
                     } else if let m = metadata[i] {
-                        results.set(k, (try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, metadata: m), true))
+                        results.set(k, (try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, metadata: m, describer: describer), true))
                     } else {
-                        results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline!))
+                        results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline!, describer: describer))
                     }
                 } catch {
                     failure.set(error)
@@ -157,7 +161,7 @@ public enum FaceSetImporter {
     /// the face takes in an aligned crop of `faceType`), 68 landmarks, signatures on the image itself.
     /// The Bool says whether the detector found the face.
     static func face(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, faceType: FaceType,
-                     pipeline: FacePipeline) throws -> (ExtractedFrame, Bool) {
+                     pipeline: FacePipeline, describer: (any FaceDescriber)? = nil) throws -> (ExtractedFrame, Bool) {
         let bytes = try readFile(file)
         let image = try ImageFile.read(path: file)
         let size = Double(image.width)
@@ -172,19 +176,23 @@ public enum FaceSetImporter {
             return off(a) < off(b)
         }
         let box = centred?.box ?? alignedFaceBox(size: size, faceType: faceType)
-        let landmarks = pipeline.shapePredictor.landmarks(in: image, box: shapePredictorRect(fromDetectorBox: box.x, y: box.y, width: box.width, height: box.height))
+        // With a detection, the fit starts from its five points and is scored; without, from the box.
+        let fit = pipeline.fitter.fit(image: image, box: box, points5: centred?.points5 ?? [])
+        let landmarks = fit.landmarks
         let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
-        let face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
+        var face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
                            landmarks: landmarks, matrix: .identity, faceType: faceType.rawValue, cropSize: image.width,
                            cropFormat: kind == .png ? "png" : "jpeg", crop: bytes, histogram: s.histogram, blur: s.blur,
                            motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                           hue: s.hue, faceSize: s.faceSize)
+                           hue: s.hue, faceSize: s.faceSize, landmarkScore: centred == nil ? nil : fit.score)
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
         return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]), centred != nil)
     }
 
     /// One aligned image whose file carries its landmarks: no detection, the landmarks kept as they are
     /// (the face table holds them as float32, `face_origin` at the file's precision), the box their bounds.
-    static func face(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, metadata m: ImportedFaceMetadata) throws -> ExtractedFrame {
+    static func face(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, metadata m: ImportedFaceMetadata,
+                     describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
         let bytes = try readFile(file)
         let image = try ImageFile.read(path: file)
         let landmarks = Landmarks68(points: m.landmarks.map { Point2($0[0], $0[1]) })
@@ -195,6 +203,7 @@ public enum FaceSetImporter {
                            faceType: m.faceType.rawValue, cropSize: image.width, cropFormat: kind == .png ? "png" : "jpeg", crop: bytes,
                            histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll,
                            brightness: s.brightness, hue: s.hue, faceSize: s.faceSize)
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
         var origin = m.origin
         origin.fileName = (file as NSString).lastPathComponent
         face.origin = origin
@@ -206,8 +215,8 @@ public enum FaceSetImporter {
     /// landmarks the file's frame landmarks carried through that matrix. The file's values, exact, go to
     /// `face_origin` with the fitted matrix.
     static func faceswapFace(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, faceType: FaceType,
-                             metadata m: ImportedFaceMetadata, pipeline: FacePipeline) throws -> ExtractedFrame {
-        var (frame, _) = try face(file: file, kind: kind, index: index, mediaId: mediaId, faceType: faceType, pipeline: pipeline)
+                             metadata m: ImportedFaceMetadata, pipeline: FacePipeline, describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
+        var (frame, _) = try face(file: file, kind: kind, index: index, mediaId: mediaId, faceType: faceType, pipeline: pipeline, describer: describer)
         var f = frame.faces[0]
         let source = m.landmarks.map { Point2($0[0], $0[1]) }
         guard let fit = similarityTransform(from: source, to: f.landmarks.points) else {

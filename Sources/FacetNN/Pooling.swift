@@ -15,12 +15,9 @@ public final class Pool2D: Layer {
     public let kind: PoolKind
     public let window: Int
     public let stride: Int
-    private var inputShape: [Int] = []
+    private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
-    /// For max pooling: the flat input index each output took its value from (ties: the first in
-    /// row-major window order).
-    private var argmax: [Int32] = []
 
     public init(_ kind: PoolKind, window: Int, stride: Int) {
         precondition(window > 0 && stride > 0, "Pool2D: bad window \(window) or stride \(stride)")
@@ -35,32 +32,27 @@ public final class Pool2D: Layer {
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, c) = x.expectNHWC("Pool2D(\(window), stride \(stride)) input")
         precondition(h >= window && w >= window, "Pool2D: a \(window)x\(window) window does not fit a \(h)x\(w) input")
-        inputShape = x.shape
+        input = x
         let (oh, ow) = (outputSize(h), outputSize(w))
         output.resize(to: [n, oh, ow, c])
-        if kind == .max { argmax = [Int32](repeating: 0, count: output.count) }
         let src = x.data, dst = output.data, k = window, s = stride
         let scale = 1 / Float(k * k)
         let isMax = kind == .max
-        argmax.withUnsafeMutableBufferPointer { arg in
-            let arg = arg.baseAddress
-            parallelRanges(n * oh, grain: max(1, 4096 / max(1, ow * c))) { rows in
-                for row in rows {
-                    let b = row / oh, oy = row % oh
-                    for ox in 0..<ow {
-                        let o = ((b * oh + oy) * ow + ox) * c
-                        for ch in 0..<c {
-                            var best = -Float.infinity, at = 0, sum: Float = 0
-                            for ky in 0..<k {
-                                let base = ((b * h + oy * s + ky) * w + ox * s) * c + ch
-                                for kx in 0..<k {
-                                    let v = src[base + kx * c]
-                                    if isMax { if v > best { best = v; at = base + kx * c } } else { sum += v }
-                                }
-                            }
-                            if isMax { dst[o + ch] = best; arg![o + ch] = Int32(at) } else { dst[o + ch] = sum * scale }
+        // Per output pixel: the window's pixels one after another, each a contiguous run of channels.
+        parallelRanges(n * oh, grain: max(1, 4096 / max(1, ow * c))) { rows in
+            for row in rows {
+                let b = row / oh, oy = row % oh
+                for ox in 0..<ow {
+                    let o = dst + ((b * oh + oy) * ow + ox) * c
+                    let corner = src + ((b * h + oy * s) * w + ox * s) * c
+                    o.update(from: corner, count: c)
+                    for ky in 0..<k {
+                        for kx in 0..<k where ky > 0 || kx > 0 {
+                            let p = corner + (ky * w + kx) * c
+                            if isMax { for ch in 0..<c { o[ch] = max(o[ch], p[ch]) } } else { for ch in 0..<c { o[ch] += p[ch] } }
                         }
                     }
+                    if !isMax { for ch in 0..<c { o[ch] *= scale } }
                 }
             }
         }
@@ -68,27 +60,32 @@ public final class Pool2D: Layer {
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("Pool2D.backward called before forward") }
         output.expectSameShape(dy, "Pool2D.backward gradient")
-        inputGradient.resize(to: inputShape)
+        inputGradient.resize(to: x.shape)
         inputGradient.fill(0)
-        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = (outputSize(h), outputSize(w))
-        let g = dy.data, dx = inputGradient.data, k = window, s = stride
-        switch kind {
-        case .max:
-            // Overlapping windows (stride < window) may pick the same input: accumulate serially.
-            for i in 0..<dy.count { dx[Int(argmax[i])] += g[i] }
-        case .average:
-            let scale = 1 / Float(k * k)
-            // Per image in parallel: windows of different images never share an input.
-            parallelFor(n) { b in
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        let o = ((b * oh + oy) * ow + ox) * c
+        let g = dy.data, dx = inputGradient.data, src = x.data, y = output.data, k = window, s = stride
+        let scale = kind == .max ? 1 : 1 / Float(k * k)
+        let isMax = kind == .max
+        // Per image in parallel: windows of different images never share an input. Max pooling
+        // sends each output's gradient to the first input in row-major window order that equals
+        // the maximum (the one forward kept).
+        parallelFor(n) { b in
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let o = ((b * oh + oy) * ow + ox) * c
+                    for ch in 0..<c {
+                        var found = false
                         for ky in 0..<k {
                             for kx in 0..<k {
-                                let base = ((b * h + oy * s + ky) * w + ox * s + kx) * c
-                                for ch in 0..<c { dx[base + ch] += g[o + ch] * scale }
+                                let i = ((b * h + oy * s + ky) * w + ox * s + kx) * c + ch
+                                if isMax {
+                                    if !found && src[i] == y[o + ch] { dx[i] += g[o + ch]; found = true }
+                                } else {
+                                    dx[i] += g[o + ch] * scale
+                                }
                             }
                         }
                     }

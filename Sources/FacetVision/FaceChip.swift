@@ -153,7 +153,10 @@ public func extractFaceChip(from image: Image, details: FaceChipDetails) -> Imag
     let rgb = image.rgb()
     var out = Image(width: size, height: size, channels: 3)
     let rect = details.rect
-    guard !rect.isEmpty, rgb.width > 0, rgb.height > 0 else { return out }
+    // Landmarks far outside any image (or not numbers) give a black chip rather than a trap.
+    let limit = 1e8
+    guard [rect.left, rect.top, rect.right, rect.bottom, details.angle].allSatisfy({ $0.isFinite && abs($0) < limit }),
+          !rect.isEmpty, rgb.width > 0, rgb.height > 0 else { return out }
 
     // Pyramid depth and the grown bounding box (dlib: 2 pixels, doubled plus 2 per level).
     var depth = 0, grow = 2.0

@@ -164,6 +164,23 @@ public final class ShapePredictor: @unchecked Sendable {
         return FaceRect(left: left, top: top, right: left + side, bottom: top + side)
     }
 
+    /// The predictor's mean shape in box units (the unit square of dlib's detector box), where every fit starts.
+    public var meanShape: [Point2] {
+        (0..<pointCount).map { Point2(Double(initialShape[2 * $0]), Double(initialShape[2 * $0 + 1])) }
+    }
+
+    /// The 68 landmarks fitted from the mean shape placed in the image by `frame` (box units to image
+    /// pixels). A frame that maps the unit square onto a box is `landmarks(in:box:)`; any other
+    /// similarity or affine frame (rotated, mirrored, fitted to a detector's five points) runs the same
+    /// cascade in that frame, as if the image were warped so that the frame became an upright box.
+    public func landmarks(in image: Image, frame: Affine2D) -> Landmarks68 {
+        precondition(pointCount == 68, "this shape predictor has \(pointCount) points, not 68")
+        var result = [Point2](repeating: Point2(0, 0), count: 68)
+        let t = BoxTransform(m00: frame.a, m01: frame.b, m10: frame.c, m11: frame.d, bx: frame.tx, by: frame.ty)
+        fit(image: image, toImage: t) { i, x, y in result[i] = Point2(x, y) }
+        return Landmarks68(points: result)
+    }
+
     /// `legacyBoxMapping` reproduces dlib 18.x, which mapped non-square boxes with a similarity
     /// transform (see `BoxTransform`); only tests against old dlib output want it.
     func landmarks(in image: Image, box: FaceRect, legacyBoxMapping: Bool) -> Landmarks68 {
@@ -281,6 +298,10 @@ public final class ShapePredictor: @unchecked Sendable {
 /// corner, `(1,0)` to the top-right and `(1,1)` to the bottom-right one.
 struct BoxTransform {
     var m00: Double, m01: Double, m10: Double, m11: Double, bx: Double, by: Double
+
+    init(m00: Double, m01: Double, m10: Double, m11: Double, bx: Double, by: Double) {
+        self.m00 = m00; self.m01 = m01; self.m10 = m10; self.m11 = m11; self.bx = bx; self.by = by
+    }
 
     /// `legacySimilarity`: dlib 18.x fitted a similarity transform (Umeyama) to those three
     /// corner pairs instead of the exact affine map. The two agree on square boxes; on others the

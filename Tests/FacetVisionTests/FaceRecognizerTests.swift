@@ -179,5 +179,12 @@ final class FaceRecognizerTests: XCTestCase {
         XCTAssertEqual(e.angle - d.angle, a, accuracy: 0.03)
         XCTAssertEqual(e.right - e.left, d.right - d.left, accuracy: 0.05 * (d.right - d.left))
         XCTAssertEqual(d.right - d.left, d.bottom - d.top, accuracy: 1e-9)
+        // Degenerate landmarks (all at one point, off the image, not numbers) give a black chip, no trap.
+        let image = Image(width: 64, height: 48, channels: 3, pixels: [UInt8](repeating: 200, count: 64 * 48 * 3))
+        for p in [Point2(10, 10), Point2(-1e6, 5e6), Point2(.nan, 3), Point2(.infinity, 0)] {
+            let chip = extractFaceChip(from: image, details: FaceChipDetails(landmarks: Landmarks68(points: Array(repeating: p, count: 68))))
+            XCTAssertEqual(chip.width, 150)
+            if !p.x.isFinite || abs(p.x) > 1e5 { XCTAssertTrue(chip.pixels.allSatisfy { $0 == 0 }) }
+        }
     }
 }

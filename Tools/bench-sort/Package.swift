@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "FacetCore", swiftSettings: fastMath),
         .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
-        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "COpenBLAS"]),
         // The gallery's models view needs the plot and checkpoint listing, and through them training.
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         .target(name: "CCPUFeatures"),
