@@ -128,6 +128,13 @@ extension Gallery {
         return "\(field.rawValue) " + (abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v))
     }
 
+    /// What an imported face brought from another tool's file: the file, and the frame it was cut from.
+    func originRows(_ id: Int64) throws -> [(String, String)] {
+        guard let o = try project.faceOrigins(ids: [id])[id] else { return [] }
+        let tool = o.tool == "dfl" ? "DeepFaceLab" : o.tool
+        return [("imported from", "\(tool) file \(o.fileName)")] + (o.sourceFilename.map { [("source frame", $0)] } ?? [])
+    }
+
     func facePage(_ id: Int64, similarBy: String? = nil) throws -> Response {
         let f = try project.face(id: id)
         let media = try project.media(id: f.mediaId)
@@ -149,7 +156,7 @@ extension Gallery {
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
             ("person", try f.personId.map { pid in
                 try project.persons(role: f.role).first { $0.id == pid }?.label ?? "person \(pid)" } ?? "-"),
-        ]
+        ] + (try originRows(id))
         let table = rows.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
         let toggle = f.status == .kept ? "rejected" : "kept"
         let frame = sourceFrame == nil

@@ -90,6 +90,7 @@ extension Project {
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
+                    if let o = f.origin { try Project.insertOrigin(o, faceId: faceId, db: db) }
                     if let e = f.embedding { try db.cachedStatement(sql: embeddingSQL).execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
                 }
             }

@@ -132,6 +132,8 @@ public struct NewFace: Sendable {
     public var brightness: Double
     public var hue: Double
     public var faceSize: Double
+    /// What the face brought from another tool's file, stored in `face_origin` with it.
+    public var origin: FaceOrigin? = nil
     /// The face-recognition descriptor (128 floats), when the extraction computes it.
     public var embedding: [Float]?
     /// How far the landmarks can be trusted, 0...1 (nil: not scored, e.g. a face imported as a crop).

@@ -268,7 +268,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Only faces with this tag.") var tag: String?
     @Option(name: .customLong("where"), help: "An SQL expression over face columns (read-only).") var whereSQL: String?
     @Option(parsing: .unconditional, help: "The order of the files (\(CurationSort.help)); default face id.") var sort: CurationSort?
-    @Option(help: "jpg or png.") var format: ExportFormat = .jpg
+    @Option(help: "jpg, png, or dfl (JPEG with DeepFaceLab's APP15 metadata: face type, landmarks, source frame, rect, matrix, polygons).") var format: ExportFormat = .jpg
     @Option(help: "Image size in pixels (default: as stored).") var size: Int?
     @Flag(help: "Write into a non-empty folder, replacing an earlier export there.") var force = false
 
