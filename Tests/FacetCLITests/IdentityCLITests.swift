@@ -24,8 +24,7 @@ final class IdentityCLITests: CLITestCase {
         try super.setUpWithError()
         try copyTemplate(&Self.template, name: "identity", to: project) { t in
             XCTAssertEqual(try facet(["init", t]).status, 0)
-            let r = try facet(["sample-faces", t, "--role", "src", "--count", "60", "--size", "48", Self.fixtures + "/video/src-d18.mp4"])
-            XCTAssertEqual(r.status, 0, r.stderr)
+            try addSampleFaces(t, role: .src, count: 60, size: 48, video: Self.fixtures + "/video/src-d18.mp4")
         }
     }
 
