@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetCore"]),
+        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),

@@ -42,6 +42,8 @@ public struct ExtractionSummary: Sendable {
     public var framesWithoutFace = 0
     public var decodeErrors: [String] = []
     public var seconds = 0.0
+    /// The role's tracks, built at the end of the run (gaps filled, alignment smoothed).
+    public var tracks: TrackBuildSummary?
 }
 
 /// Runs extraction for one role over every media of that role. A rerun skips frames already stored,
@@ -53,8 +55,19 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let faceType: FaceType
     let detectorSHA: String
     let landmarkerSHA: String
+    /// Test hook: faces for which it returns true (frame index, face index) are not stored, as if
+    /// the detector had missed them.
+    let dropFace: (@Sendable (Int, Int) -> Bool)?
+    /// How the role's tracks are built at the end of the run (nil: not built, for tests of older files).
+    let trackOptions: TrackBuildOptions?
 
-    public init(project: Project, options: ExtractionOptions) throws {
+    /// An extraction over `project`, building the role's tracks at the end.
+    public convenience init(project: Project, options: ExtractionOptions) throws {
+        try self.init(project: project, options: options, trackOptions: TrackBuildOptions(), dropFace: nil)
+    }
+
+    /// The same, with the tracks' options and a test hook that drops faces before they are stored.
+    init(project: Project, options: ExtractionOptions, trackOptions: TrackBuildOptions?, dropFace: (@Sendable (Int, Int) -> Bool)?) throws {
         guard let ft = FaceType(rawValue: options.faceType) else {
             throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -62,6 +75,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         self.project = project
         self.options = options
         self.faceType = ft
+        self.dropFace = dropFace
+        self.trackOptions = trackOptions
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
         self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
@@ -84,6 +99,9 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             try extract(m, runId: runId, summary: &summary, progress: progress)
         }
         try project.finishExtraction(id: runId)
+        if let trackOptions {
+            summary.tracks = try FaceTracker(project: project, options: trackOptions, pipeline: pipeline).run(role: options.role)
+        }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
@@ -141,7 +159,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
-        for f in found {
+        for f in found where !(dropFace?(frame.index, f.faceIndex) ?? false) {
             let encoded: Data
             do {
                 encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)

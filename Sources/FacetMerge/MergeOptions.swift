@@ -56,11 +56,14 @@ public struct MergeOptions: Codable, Sendable, Equatable {
     public var crf: Int = 18
     /// libx264 preset.
     public var preset: String = "medium"
+    /// Strength of the alignment smoothing over each face track (0: the raw per-frame alignment;
+    /// 1: the default, the alignment stored at extraction; other values are recomputed for the merge).
+    public var smooth: Double = 1
 
     public init(mode: MergeMode = .overlay, mask: MaskKind = .learned, erode: Int = 0, blur: Int = 0,
-                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium") {
+                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium", smooth: Double = 1) {
         self.mode = mode; self.mask = mask; self.erode = erode; self.blur = blur
-        self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset
+        self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset; self.smooth = smooth
     }
 
     /// Throws a one-line error for a value out of range.
@@ -68,6 +71,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         guard (-400...400).contains(erode) else { throw FacetError("--erode must be -400...400, got \(erode)") }
         guard (0...400).contains(blur) else { throw FacetError("--blur must be 0...400, got \(blur)") }
         guard (-50...50).contains(faceScale) else { throw FacetError("--face-scale must be -50...50 (percent), got \(faceScale)") }
+        guard (0...100).contains(smooth) else { throw FacetError("--smooth must be 0...100, got \(smooth)") }
         guard (0...51).contains(crf) else { throw FacetError("--crf must be 0...51, got \(crf)") }
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
         guard presets.contains(preset) else { throw FacetError("unknown --preset '\(preset)' (use one of \(presets.joined(separator: ", ")))") }
@@ -92,7 +96,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset }
+    enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset, smooth }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -104,6 +108,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         color = try c.decodeIfPresent(ColorTransfer.self, forKey: .color) ?? .none
         crf = try c.decodeIfPresent(Int.self, forKey: .crf) ?? 18
         preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? "medium"
+        smooth = try c.decodeIfPresent(Double.self, forKey: .smooth) ?? 1
     }
 }
 

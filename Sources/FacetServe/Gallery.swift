@@ -284,6 +284,7 @@ public final class Gallery: Sendable {
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
+            ("track", f.trackId.map { "\($0)" } ?? "none"), ("filled", f.filled ?? "no (extracted)"),
         ]
         let table = rows.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
         let toggle = f.status == .kept ? "rejected" : "kept"
@@ -300,6 +301,7 @@ public final class Gallery: Sendable {
         <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="/face/\(id)">\
         <button type="submit" id="toggle-\(id)">\(f.status == .kept ? "reject" : "restore")</button></form></div></div>
         \(frame)
+        \(try trackPanel(for: f))
         \(try similarPanel(for: f))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """

@@ -71,6 +71,10 @@ public struct FaceRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var hue: Double
     public var faceSize: Double
     public var status: FaceStatus
+    /// The face's track (schema 4; nil before tracks are computed).
+    public var trackId: Int64?
+    /// `redetected` or `interpolated` for a face filled into a gap of its track; nil when extracted.
+    public var filled: String?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 

@@ -12,7 +12,7 @@ struct Facet: ParsableCommand {
         discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
         version: FacetVersion.string,
         subcommands: [
-            InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, DemoCommand.self,
+            InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, TracksCommand.self, DemoCommand.self,
             TrainCommand.self, MergeCommand.self,
             CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self, PruneCommand.self, ExportModelCommand.self,
             SortCommand.self, SimilarCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,

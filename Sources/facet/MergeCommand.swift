@@ -28,6 +28,8 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Blur the mask edge, in the same pixels (0...400).") var blur: Int?
     @Option(help: "Output face scale in percent, -50...50 (positive pastes the face smaller).") var faceScale: Double?
     @Option(help: "Colour transfer to the destination face: none, rct, lct, hist-match or idt (default none).") var color: ColorTransfer?
+    @Option(help: "Smooth the alignment over each face track: 0 for the raw per-frame alignment, 1 the default, more is steadier (0...100).")
+    var smooth: Double?
     @Option(help: "H.264 quality, 0 (lossless) ... 51 (default 18).") var crf: Int?
     @Option(help: "x264 preset, ultrafast ... veryslow (default medium).") var preset: String?
     @Option(help: "Only frames A..B (inclusive) of the dst video, with the audio of their time span.") var frames: String?
@@ -65,6 +67,7 @@ struct MergeCommand: ParsableCommand {
         if let blur { options.blur = blur }
         if let faceScale { options.faceScale = faceScale }
         if let color { options.color = color }
+        if let smooth { options.smooth = smooth }
         if let crf { options.crf = crf }
         if let preset { options.preset = preset }
         try options.validate()
@@ -90,6 +93,11 @@ struct MergeCommand: ParsableCommand {
             line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) frames/s  ETA \(eta)")
         }
         try project.saveMergeConfig(name: config, checkpointId: swapper.checkpointId, optionsJSON: options.json)
+        if options.smooth > 0 && stats.smoothedFaces == 0 {
+            FileHandle.standardError.write(Data("note: the dst faces have no tracks, so they were merged with the raw alignment; run `facet tracks \(project.path) --role dst` to build them\n".utf8))
+        } else if options.smooth > 0 {
+            FileHandle.standardError.write(Data("alignment smoothed over face tracks for \(stats.smoothedFaces) of \(stats.facesMerged) faces (strength \(options.smooth), \(String(format: "%.1f", stats.smoothingSeconds * 1000)) ms)\n".utf8))
+        }
         line.finish("merged \(stats.frames) frames (\(stats.facesMerged) faces in \(stats.framesWithFaces) frames) in \(String(format: "%.1f", stats.seconds)) s, \(String(format: "%.1f", Double(stats.frames) / max(stats.seconds, 1e-9))) frames/s")
         print("wrote \(out) (synthetic media tag set; settings saved as '\(config)')")
     }

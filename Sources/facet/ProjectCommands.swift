@@ -51,7 +51,10 @@ struct FaceJSON: Encodable {
     var id: Int64, role: String, mediaId: Int64, frameIndex: Int, faceIndex: Int, pts: Double, status: String
     var score: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
+    /// The face's track, and `redetected` / `interpolated` when it was filled into a gap of it.
+    var track: Int64?, filled: String?
     init(_ f: FaceRecord) {
+        track = f.trackId; filled = f.filled
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
         pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
