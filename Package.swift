@@ -37,11 +37,11 @@ let package = Package(
         .target(name: "CCPUFeatures"),
         .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
         // Detection, landmarks, alignment, signatures.
-        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
         // The import and extraction engines: media and faces into the project, through FacetStore.
         .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
         // Curation that needs images: export of the curated set, sample faces from real frames.
-        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "COpenBLAS"]),
         // The gallery in the browser (Hummingbird 2), live over the project file.
         .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", "FacetPlot", "FacetSelect", .product(name: "Hummingbird", package: "hummingbird")]),
         // The merge: swapped faces back into the destination video, written as H.264.

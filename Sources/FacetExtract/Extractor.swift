@@ -40,6 +40,8 @@ public struct ExtractionSummary: Sendable {
     public var framesSkipped = 0
     public var facesStored = 0
     public var framesWithoutFace = 0
+    /// Detections not stored because their landmark fit is no face's (`LandmarkFitter.dropBelow`).
+    public var detectionsDropped = 0
     public var decodeErrors: [String] = []
     public var seconds = 0.0
     /// The role's tracks, built at the end of the run (gaps filled, alignment smoothed).
@@ -55,19 +57,23 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let faceType: FaceType
     let detectorSHA: String
     let landmarkerSHA: String
+    /// The face recogniser whose descriptors are stored with each face (nil: none; `facet embed` later).
+    let describer: (any FaceDescriber)?
     /// Test hook: faces for which it returns true (frame index, face index) are not stored, as if
     /// the detector had missed them.
     let dropFace: (@Sendable (Int, Int) -> Bool)?
     /// How the role's tracks are built at the end of the run (nil: not built, for tests of older files).
     let trackOptions: TrackBuildOptions?
 
-    /// An extraction over `project`, building the role's tracks at the end.
-    public convenience init(project: Project, options: ExtractionOptions) throws {
-        try self.init(project: project, options: options, trackOptions: TrackBuildOptions(), dropFace: nil)
+    /// An extraction of `options.role`'s media, building the role's tracks at the end; with
+    /// `describer`, each face's descriptor is stored too.
+    public convenience init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil) throws {
+        try self.init(project: project, options: options, describer: describer, trackOptions: TrackBuildOptions(), dropFace: nil)
     }
 
     /// The same, with the tracks' options and a test hook that drops faces before they are stored.
-    init(project: Project, options: ExtractionOptions, trackOptions: TrackBuildOptions?, dropFace: (@Sendable (Int, Int) -> Bool)?) throws {
+    init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil, trackOptions: TrackBuildOptions?,
+         dropFace: (@Sendable (Int, Int) -> Bool)?) throws {
         guard let ft = FaceType(rawValue: options.faceType) else {
             throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -75,6 +81,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         self.project = project
         self.options = options
         self.faceType = ft
+        self.describer = describer
         self.dropFace = dropFace
         self.trackOptions = trackOptions
         let mtcnnPath = try ModelFiles.mtcnnWeights()
@@ -94,7 +101,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         let runId = try project.beginExtraction(ExtractionProvenance(
             role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
-            landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON))
+            landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON,
+            recognizer: describer?.provenance))
         for m in media {
             try extract(m, runId: runId, summary: &summary, progress: progress)
         }
@@ -131,13 +139,26 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
             guard !pending.isEmpty else { continue }
             // Detect, align and score the batch on every core; results keep frame order.
-            let results = Slots<ExtractedFrame>(count: pending.count)
+            let results = Slots<(frame: ExtractedFrame, chips: [Image], dropped: Int)>(count: pending.count)
             defer { results.free() }
             let batch = pending, mediaId = m.id!
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                 results.set(i, self.process(batch[i], mediaId: mediaId))
             }
-            let stored = results.values()
+            // The batch's face chips through the recogniser in one call (it uses every core).
+            let processed = results.values()
+            summary.detectionsDropped += processed.reduce(0) { $0 + $1.dropped }
+            var stored = processed.map(\.frame)
+            if let describer {
+                let descriptors = describer.descriptors(chips: processed.flatMap(\.chips))
+                var k = 0
+                for i in stored.indices {
+                    for j in stored[i].faces.indices where k < descriptors.count {
+                        if descriptors[k].count == FaceEmbedding.dimension { stored[i].faces[j].embedding = descriptors[k] }
+                        k += 1
+                    }
+                }
+            }
             try project.storeFrames(stored, extractionId: runId, role: options.role)
             for f in stored {
                 faces += f.faces.count
@@ -154,12 +175,14 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// One frame: faces found, aligned, scored and encoded. Thread-safe.
-    private func process(_ frame: MediaFrame, mediaId: Int64) -> ExtractedFrame {
-        let found = pipeline.faces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace, maxFaces: options.maxFaces)
+    /// One frame: faces found, aligned, scored and encoded, the recogniser's chip of each stored face (none
+    /// without a recogniser), and how many detections were dropped. Thread-safe.
+    private func process(_ frame: MediaFrame, mediaId: Int64) -> (frame: ExtractedFrame, chips: [Image], dropped: Int) {
+        let found = pipeline.detectFaces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace,
+                                         maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
-        for f in found where !(dropFace?(frame.index, f.faceIndex) ?? false) {
+        for f in found.faces where !(dropFace?(frame.index, f.faceIndex) ?? false) {
             let encoded: Data
             do {
                 encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)
@@ -172,10 +195,12 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                                  landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue, cropSize: options.size,
                                  cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
                                  motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                                 hue: s.hue, faceSize: s.faceSize))
+                                 hue: s.hue, faceSize: s.faceSize, landmarkScore: f.landmarkScore))
         }
-        return ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
-                              error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces)
+        let chips = faces.isEmpty ? [] : describer?.chips(image: frame.image, landmarks: faces.map(\.landmarks)) ?? []
+        return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
+                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), chips,
+                found.dropped.count)
     }
 }
 

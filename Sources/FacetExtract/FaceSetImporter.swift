@@ -41,8 +41,9 @@ public enum FaceSetImporter {
     /// 32 pixels is an error naming it, and nothing is written. A rerun after an interruption stores
     /// the files not yet stored; a folder already imported in full is refused.
     public static func importFaces(folder: String, role: Role, faceType: FaceType, into project: Project,
+                                   describer: (any FaceDescriber)? = nil,
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
-        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project, progress: progress)
+        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project, describer: describer, progress: progress)
     }
 
     /// What an import of `folder` will do, found by reading only (so the command can check everything
@@ -78,8 +79,10 @@ public enum FaceSetImporter {
         return plan
     }
 
-    /// Carries out `plan` (made on this project or another handle of the same file).
+    /// Carries out `plan` (made on this project or another handle of the same file); with `describer`,
+    /// each face's descriptor is stored too.
     public static func importFaces(_ plan: FaceSetPlan, faceType: FaceType, into project: Project,
+                                   describer: (any FaceDescriber)? = nil,
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
         let start = Date()
         let role = plan.role, kinds = plan.kinds, files = plan.files, done = plan.done
@@ -89,7 +92,7 @@ public enum FaceSetImporter {
         let options = "{\"import_faces\":true,\"face_type\":\"\(faceType.rawValue)\"}"
         let run = try project.beginExtraction(ExtractionProvenance(role: role, detector: "mtcnn (import-faces)", detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
                                                                    landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
-                                                                   optionsJSON: options))
+                                                                   optionsJSON: options, recognizer: describer?.provenance))
         var summary = FaceSetImportSummary(media: media)
         let todo = files.indices.filter { !done.contains($0) }
         let batch = 32
@@ -102,7 +105,8 @@ public enum FaceSetImporter {
             DispatchQueue.concurrentPerform(iterations: indices.count) { k in
                 let i = indices[k]
                 do {
-                    results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline))
+                    results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline,
+                                            describer: describer))
                 } catch {
                     failure.set(error)
                 }
@@ -124,7 +128,7 @@ public enum FaceSetImporter {
     /// the face takes in an aligned crop of `faceType`), 68 landmarks, signatures on the image itself.
     /// The Bool says whether the detector found the face.
     static func face(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, faceType: FaceType,
-                     pipeline: FacePipeline) throws -> (ExtractedFrame, Bool) {
+                     pipeline: FacePipeline, describer: (any FaceDescriber)? = nil) throws -> (ExtractedFrame, Bool) {
         let bytes = try readFile(file)
         let image = try ImageFile.read(path: file)
         let size = Double(image.width)
@@ -139,13 +143,16 @@ public enum FaceSetImporter {
             return off(a) < off(b)
         }
         let box = centred?.box ?? alignedFaceBox(size: size, faceType: faceType)
-        let landmarks = pipeline.shapePredictor.landmarks(in: image, box: shapePredictorRect(fromDetectorBox: box.x, y: box.y, width: box.width, height: box.height))
+        // With a detection, the fit starts from its five points and is scored; without, from the box.
+        let fit = pipeline.fitter.fit(image: image, box: box, points5: centred?.points5 ?? [])
+        let landmarks = fit.landmarks
         let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
-        let face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
+        var face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
                            landmarks: landmarks, matrix: .identity, faceType: faceType.rawValue, cropSize: image.width,
                            cropFormat: kind == .png ? "png" : "jpeg", crop: bytes, histogram: s.histogram, blur: s.blur,
                            motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                           hue: s.hue, faceSize: s.faceSize)
+                           hue: s.hue, faceSize: s.faceSize, landmarkScore: centred == nil ? nil : fit.score)
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
         return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]), centred != nil)
     }
 

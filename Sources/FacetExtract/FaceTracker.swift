@@ -199,7 +199,8 @@ public final class FaceTracker {
                               points5: face.points5, landmarks: face.landmarks, matrix: face.matrix, faceType: g.faceType.rawValue,
                               cropSize: g.cropSize, cropFormat: "jpeg", crop: try JPEGCodec.encode(face.crop, quality: options.jpegQuality),
                               histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll,
-                              brightness: s.brightness, hue: s.hue, faceSize: s.faceSize)
+                              brightness: s.brightness, hue: s.hue, faceSize: s.faceSize,
+                              landmarkScore: kind == "redetected" ? face.landmarkScore : nil)
             let member = Member(ordinal: g.ordinal, frameIndex: g.frameIndex, faceId: nil,
                                 filled: FilledFace(frameIndex: g.frameIndex, kind: kind, face: new), box: face.box,
                                 landmarks: face.landmarks, faceType: g.faceType, cropSize: g.cropSize)

@@ -39,11 +39,12 @@ public enum MergeEngine {
         return only
     }
 
-    /// The kept faces of `media` by frame index, within `frames` when given. Refuses a video with no
+    /// The kept faces of `media` by frame index, within `frames` when given, only `person`'s when
+    /// given (the other faces are not swapped: their pixels pass through). Refuses a video with no
     /// kept faces, and (when `faceType` is given) faces of another face type than the model's.
     public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                             smoothing: Double = 0) throws -> [Int: [MergeFace]] {
-        try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, smoothing: smoothing).faces
+                             person: Int64? = nil, smoothing: Double = 0) throws -> [Int: [MergeFace]] {
+        try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person, smoothing: smoothing).faces
     }
 
     /// The faces as `faces(in:...)` gives them, with how many took the smoothed alignment and the
@@ -51,13 +52,14 @@ public enum MergeEngine {
     /// and matrix smoothed over the track: the stored ones when they were made at that strength,
     /// else smoothed now from the raw ones. Faces of a media without tracks keep the raw alignment.
     public static func facesAndSmoothing(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                                         smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int, seconds: Double) {
+                                         person: Int64? = nil, smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int, seconds: Double) {
         var query = FaceQuery(role: .dst, status: .kept, sort: [FaceSort(.frameIndex), FaceSort(.faceIndex)])
         query.mediaId = media.id
+        query.person = person
         if let frames { query.ranges = [(field: .frameIndex, min: Double(frames.lowerBound), max: Double(frames.upperBound))] }
         let records = try project.faces(matching: query)
         guard !records.isEmpty else {
-            let where_ = frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? ""
+            let where_ = (frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? "") + (person.map { " of person \($0)" } ?? "")
             throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): run `facet extract \(project.path) --role dst` first")
         }
         // A half-face model (H128) trains on faces re-aligned from their landmarks; they are
@@ -121,12 +123,12 @@ public enum MergeEngine {
     /// `frames` with the audio of their time span (frame A's start to frame B's end). The file
     /// appears only when the whole video is written; on any error nothing is left at `output`.
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
-                             output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
+                             output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil, person: Int64? = nil,
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
         if let frames { try check(frames, in: media) }
         let (faces, smoothedFaces, smoothingSeconds) = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType,
-                                                                             smoothing: options.smooth)
+                                                                             person: person, smoothing: options.smooth)
         // Opening the frames checks a linked file's hash before anything is written.
         let source = try MediaFrames(project: project, media: media)
         let audio: AudioSource? = media.hasAudio ? try audioSource(project: project, media: media) : nil
@@ -162,10 +164,10 @@ public enum MergeEngine {
 
     /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
     public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
-                               options: MergeOptions, faceType: String? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+                               options: MergeOptions, faceType: String? = nil, person: Int64? = nil) throws -> (image: Image, regions: [BlendRegion]) {
         try options.validate()
         try check(index...index, in: media)
-        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, smoothing: options.smooth)
+        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person, smoothing: options.smooth)
         let source = try MediaFrames(project: project, media: media)
         while let f = try source.next() {
             guard f.index == index else { continue }

@@ -1,4 +1,4 @@
-/// 2-D convolution (NHWC, SAME padding, stride, bias) as im2col + sgemm, with a fused activation.
+/// 2-D convolution (NHWC, SAME or VALID padding, stride, bias) as im2col + sgemm, with a fused activation.
 import COpenBLAS
 import Foundation
 
@@ -10,16 +10,31 @@ func samePadding(input: Int, kernel: Int, stride: Int) -> (output: Int, before: 
     return (out, total / 2)
 }
 
+/// Where a convolution's windows may go: TensorFlow's SAME (zero padding, `ceil(input / stride)`
+/// outputs) or VALID (no padding, `(input - kernel) / stride + 1` outputs, windows wholly inside;
+/// dlib's rule for every strided `con` layer).
+public enum ConvPadding: Sendable, Equatable {
+    case same
+    case valid
+}
+
 /// Shapes of one convolution call.
 struct ConvGeometry {
     let n, h, w, cin, oh, ow, k, s, padTop, padLeft, cout: Int
     var rows: Int { n * oh * ow }
     var depth: Int { k * k * cin }
 
-    init(n: Int, h: Int, w: Int, cin: Int, k: Int, s: Int, cout: Int) {
+    init(n: Int, h: Int, w: Int, cin: Int, k: Int, s: Int, cout: Int, padding: ConvPadding = .same) {
         (self.n, self.h, self.w, self.cin, self.k, self.s, self.cout) = (n, h, w, cin, k, s, cout)
-        (oh, padTop) = samePadding(input: h, kernel: k, stride: s)
-        (ow, padLeft) = samePadding(input: w, kernel: k, stride: s)
+        switch padding {
+        case .same:
+            (oh, padTop) = samePadding(input: h, kernel: k, stride: s)
+            (ow, padLeft) = samePadding(input: w, kernel: k, stride: s)
+        case .valid:
+            precondition(h >= k && w >= k, "Conv2D: a \(k)x\(k) VALID convolution needs an input of at least \(k)x\(k), got \(h)x\(w)")
+            (oh, padTop) = ((h - k) / s + 1, 0)
+            (ow, padLeft) = ((w - k) / s + 1, 0)
+        }
     }
 }
 
@@ -185,7 +200,7 @@ enum SpaceToDepthScratch {
     }
 }
 
-/// A 2-D convolution with TensorFlow's SAME padding: kernel `[k, k, cin, cout]` (TF's HWIO
+/// A 2-D convolution with TensorFlow's SAME (default) or VALID padding: kernel `[k, k, cin, cout]` (TF's HWIO
 /// layout), optional bias `[cout]`, and an activation fused into the output pass.
 ///
 /// Forward and both gradients are single GEMMs (`gemm`, both cores) over the im2col matrix (built in a
@@ -199,6 +214,8 @@ public final class Conv2D: Layer {
     public let outChannels: Int
     public let kernelSize: Int
     public let stride: Int
+    /// SAME (the default) or VALID; the Winograd and space-to-depth paths take SAME layers only.
+    public let padding: ConvPadding
     public let activation: Activation
     /// `[k, k, cin, cout]`.
     public let weight: Parameter
@@ -222,7 +239,7 @@ public final class Conv2D: Layer {
 
     /// Whether this layer can take the Winograd path (shape and settings; see `usesWinograd`).
     public var winogradApplies: Bool {
-        useWinograd && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
+        useWinograd && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
     /// The Winograd output tile side for this call (4, 2), or nil for im2col. Measured on
@@ -244,7 +261,7 @@ public final class Conv2D: Layer {
     /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
     /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
     public var spaceToDepthApplies: Bool {
-        useWinograd && Conv2D.spaceToDepthEnabled && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
+        useWinograd && padding == .same && Conv2D.spaceToDepthEnabled && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
     /// On: the Winograd paths' backward applies the activation's derivative and sums the bias
@@ -326,14 +343,15 @@ public final class Conv2D: Layer {
         return false
     }
 
-    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, bias: Bool = true,
-                activation: Activation = .identity) {
+    public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: ConvPadding = .same,
+                bias: Bool = true, activation: Activation = .identity) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
                      "Conv2D: bad configuration cin \(inChannels) cout \(outChannels) k \(kernelSize) stride \(stride)")
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernelSize = kernelSize
         self.stride = stride
+        self.padding = padding
         self.activation = activation
         weight = Parameter(shape: [kernelSize, kernelSize, inChannels, outChannels])
         self.bias = bias ? Parameter(shape: [outChannels]) : nil
@@ -348,7 +366,7 @@ public final class Conv2D: Layer {
 
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, _) = x.expectNHWC(channels: inChannels, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)) input")
-        let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
+        let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels, padding: padding)
         input = x
         output.resize(to: [n, g.oh, g.ow, outChannels])
         hasWinogradInput = false
@@ -406,7 +424,8 @@ public final class Conv2D: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv2D.backward called before forward") }
         output.expectSameShape(dy, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
-        let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: inChannels, k: kernelSize, s: stride, cout: outChannels)
+        let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: inChannels, k: kernelSize, s: stride, cout: outChannels,
+                             padding: padding)
         let winograd = winogradTile(g), s2dTile = winograd == nil ? spaceToDepthTile(g) : nil
         // The Winograd paths differentiate the activation and sum the bias gradient inside their
         // output-gradient transform; the others take one pass for each first.

@@ -162,6 +162,107 @@ public final class Residual: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { body.namedParameters }
 }
 
+/// `activation(pad(body(x)) + pad(shortcut(x)))`, each branch's NHWC output zero-extended at the
+/// bottom, right and last channels to the larger height, width and channel count of the two: dlib's
+/// `add_prev` (`tt::add` of tensors of different sizes), which its ResNets use where a strided block
+/// meets its pooled shortcut. A nil shortcut is the identity. Parameter paths: `body.*`, `shortcut.*`.
+public final class PaddedResidual: Layer {
+    public let body: any Layer
+    public let shortcut: (any Layer)?
+    public let activation: Activation
+    private let output = Tensor(shape: [0])
+    private let sumGradient = Tensor(shape: [0])
+    private let branchGradient = Tensor(shape: [0])
+    private let shortcutGradient = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    private var bodyShape: [Int] = []
+    private var shortcutShape: [Int] = []
+
+    public init(body: any Layer, shortcut: (any Layer)?, activation: Activation = .identity) {
+        self.body = body
+        self.shortcut = shortcut
+        self.activation = activation
+    }
+
+    /// Adds `src` (NHWC `shape`) into the top-left corner of `dst` (NHWC `outShape`, at least as large).
+    private static func addInto(_ dst: UnsafeMutablePointer<Float>, _ outShape: [Int], _ src: UnsafePointer<Float>, _ shape: [Int]) {
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let (oh, ow, oc) = (outShape[1], outShape[2], outShape[3])
+        parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
+            for row in rows {
+                let b = row / h, y = row % h
+                for x in 0..<w {
+                    let d = dst + ((b * oh + y) * ow + x) * oc, s = src + ((b * h + y) * w + x) * c
+                    for ch in 0..<c { d[ch] += s[ch] }
+                }
+            }
+        }
+    }
+
+    /// The top-left `shape` corner of `src` (NHWC `fullShape`) into `dst`.
+    private static func crop(_ src: UnsafePointer<Float>, _ fullShape: [Int], to dst: UnsafeMutablePointer<Float>, _ shape: [Int]) {
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let (fh, fw, fc) = (fullShape[1], fullShape[2], fullShape[3])
+        parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
+            for row in rows {
+                let b = row / h, y = row % h
+                for x in 0..<w {
+                    (dst + ((b * h + y) * w + x) * c).update(from: src + ((b * fh + y) * fw + x) * fc, count: c)
+                }
+            }
+        }
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let a = body.forward(x)
+        let b = shortcut?.forward(x) ?? x
+        a.expectNHWC("PaddedResidual: the body's output")
+        b.expectNHWC("PaddedResidual: the shortcut's output")
+        precondition(a.shape[0] == b.shape[0], "PaddedResidual: batch sizes \(a.shape[0]) and \(b.shape[0]) differ")
+        bodyShape = a.shape
+        shortcutShape = b.shape
+        let shape = zip(a.shape, b.shape).map { max($0, $1) }
+        output.resize(to: shape)
+        if a.shape == shape {
+            output.data.update(from: a.data, count: a.count)
+        } else {
+            output.fill(0)
+            PaddedResidual.addInto(output.data, shape, a.data, a.shape)
+        }
+        PaddedResidual.addInto(output.data, shape, b.data, b.shape)
+        activation.apply(output.data, output.count)
+        return output
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        output.expectSameShape(dy, "PaddedResidual.backward gradient")
+        sumGradient.resize(to: dy.shape)
+        activation.backward(dy: dy.data, y: output.data, out: sumGradient.data, dy.count)
+        let g: Tensor
+        if bodyShape == dy.shape {
+            g = sumGradient
+        } else {
+            branchGradient.resize(to: bodyShape)
+            PaddedResidual.crop(sumGradient.data, dy.shape, to: branchGradient.data, bodyShape)
+            g = branchGradient
+        }
+        let dxBody = body.backward(g)
+        inputGradient.copy(from: dxBody)
+        shortcutGradient.resize(to: shortcutShape)
+        PaddedResidual.crop(sumGradient.data, dy.shape, to: shortcutGradient.data, shortcutShape)
+        let dxShortcut = shortcut?.backward(shortcutGradient) ?? shortcutGradient
+        inputGradient.expectSameShape(dxShortcut, "PaddedResidual: the shortcut's input gradient")
+        let o = inputGradient.data, s = dxShortcut.data
+        parallelRanges(inputGradient.count) { r in for i in r { o[i] += s[i] } }
+        return inputGradient
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        body.namedParameters.map { (name: "body.\($0.name)", parameter: $0.parameter) }
+            + (shortcut?.namedParameters.map { (name: "shortcut.\($0.name)", parameter: $0.parameter) } ?? [])
+    }
+}
+
 /// Runs every branch on the same input and concatenates their NHWC outputs on channels, in
 /// branch order. A parameter's path is `branchName.parameterPath`.
 public final class ConcatChannels: Layer {

@@ -63,7 +63,12 @@ public final class Gallery: Sendable {
         router.add(middleware: ConcurrencyLimitMiddleware(inFlight: inFlight))
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/faces?role=src"]) }
         router.get("/faces") { req, _ in try await self.respond { try self.galleryPage(Self.params(req)) } }
-        router.get("/face/:id") { _, ctx in try await self.respond { try self.facePage(try self.id(ctx)) } }
+        router.get("/face/:id") { req, ctx in try await self.respond { try self.facePage(try self.id(ctx), similarBy: Self.params(req)["similar"]) } }
+        router.get("/people") { req, _ in try await self.respond { try self.peoplePage(Self.params(req)) } }
+        router.post("/person/:id/name") { req, ctx in
+            let form = try await self.form(req)
+            return try await self.respond { try self.namePerson(try self.id(ctx), form: form, request: req) }
+        }
         router.get("/crop/:id") { _, ctx in try await self.respond { try self.crop(try self.id(ctx)) } }
         router.get("/frame/:id") { _, ctx in try await self.respond(on: self.frameWork) { try self.frame(try self.id(ctx)) } }
         router.get("/counts") { req, _ in try await self.respond { try self.countsJSON(Self.params(req)) } }
@@ -137,7 +142,7 @@ public final class Gallery: Sendable {
         } catch let e as GalleryError {
             return Self.html(Self.errorPage(e.message), status: e.status)
         } catch let e as FacetError {
-            return Self.html(Self.errorPage(e.message), status: e.message.contains("has no face") ? .notFound : .badRequest)
+            return Self.html(Self.errorPage(e.message), status: e.message.contains("has no face") || e.message.contains("has no person") ? .notFound : .badRequest)
         }
     }
 
@@ -159,6 +164,8 @@ public final class Gallery: Sendable {
         var role: Role = .src
         var status: FaceStatus? = .kept
         var tag: String?
+        /// Only this person's faces (`facet people`).
+        var person: Int64?
         var sort: CurationSort = .column(FaceSort(.id))
         var page = 1
         var per = 100
@@ -169,6 +176,7 @@ public final class Gallery: Sendable {
                 if s == "all" { status = nil } else { guard let v = FaceStatus(rawValue: String(s)) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }; status = v }
             }
             if let t = q["tag"], !t.isEmpty { tag = String(t) }
+            if let p = q["person"], !p.isEmpty { guard let v = Int64(p) else { throw GalleryError(.badRequest, "person must be a person's number") }; person = v }
             if let s = q["sort"], !s.isEmpty {
                 guard let v = CurationSort(parsing: String(s)) else { throw GalleryError(.badRequest, "unknown sort '\(s)'") }
                 if case .best = v { throw GalleryError(.badRequest, "best:N is a selection: use `facet sort best:N --tag T` and filter by the tag") }
@@ -183,6 +191,7 @@ public final class Gallery: Sendable {
         func link(page p: Int? = nil, sort s: String? = nil) -> String {
             var parts = ["role=\(role.rawValue)", "status=\(statusName)", "sort=\(HTML.query(s ?? sort.description))", "per=\(per)", "page=\(p ?? page)"]
             if let tag { parts.append("tag=\(HTML.query(tag))") }
+            if let person { parts.append("person=\(person)") }
             return "/faces?" + parts.joined(separator: "&")
         }
     }
@@ -190,7 +199,8 @@ public final class Gallery: Sendable {
     /// The ids on one page, and how many faces match. Column sorts are one indexed query with
     /// LIMIT/OFFSET; histogram sorts are computed once per role and face count and then sliced.
     func pageIDs(_ pq: PageQuery) throws -> (ids: [Int64], total: Int) {
-        let q = FaceQuery(role: pq.role, status: pq.status, tag: pq.tag)
+        var q = FaceQuery(role: pq.role, status: pq.status, tag: pq.tag)
+        q.person = pq.person
         let total = try project.countFaces(matching: q)
         let offset = (pq.page - 1) * pq.per
         switch pq.sort {
@@ -201,7 +211,7 @@ public final class Gallery: Sendable {
         default:
             let all = try orders.order(project, FaceQuery(role: pq.role, tag: pq.tag), pq.sort)
             var inSet: Set<Int64>? = nil
-            if pq.status != nil { inSet = Set(try project.faceIDs(matching: q)) }
+            if pq.status != nil || pq.person != nil { inSet = Set(try project.faceIDs(matching: q)) }
             let filtered = inSet.map { s in all.filter { s.contains($0) } } ?? all
             return (Array(filtered.dropFirst(offset).prefix(pq.per)), filtered.count)
         }
@@ -221,12 +231,17 @@ public final class Gallery: Sendable {
         let e = HTML.escape
 
         var sortOptions = ""
-        let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist", "hist_dissim", "-hist_dissim"]
+        let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist", "hist_dissim", "-hist_dissim", "identity", "-identity"]
         for s in sortNames { sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(s))</option>" }
         var statusOptions = ""
         for s in ["kept", "rejected", "all"] { statusOptions += "<option\(s == pq.statusName ? " selected" : "")>\(s)</option>" }
         var tagOptions = "<option value=\"\">any tag</option>"
         for t in tags { tagOptions += "<option value=\"\(e(t.tag))\"\(t.tag == pq.tag ? " selected" : "")>\(e(t.tag)) (\(t.faces))</option>" }
+        var personOptions = "<option value=\"\">anyone</option>"
+        let persons = try project.persons(role: pq.role)
+        for p in persons {
+            personOptions += "<option value=\"\(p.id)\"\(p.id == pq.person ? " selected" : "")>\(e(p.name ?? "person \(p.id)")) (\(p.faceCount))</option>"
+        }
         var perOptions = ""
         for n in Self.pageSizes { perOptions += "<option\(n == pq.per ? " selected" : "")>\(n)</option>" }
         let back = pq.link()
@@ -247,13 +262,14 @@ public final class Gallery: Sendable {
         let title = "\(pq.role.rawValue) faces · \((project.path as NSString).lastPathComponent)"
         let body = """
         <header><h1>\(e(title))</h1>
-        <p class="links"><a id="models-link" href="/models">models and checkpoints</a></p>
+        <p class="links"><a id="models-link" href="/models">models and checkpoints</a> · <a id="people-link" href="/people">people</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
         · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
         <form method="get" action="/faces" class="controls">
         <label>role <select name="role"><option\(pq.role == .src ? " selected" : "")>src</option><option\(pq.role == .dst ? " selected" : "")>dst</option></select></label>
         <label>status <select name="status">\(statusOptions)</select></label>
         <label>tag <select name="tag">\(tagOptions)</select></label>
+        <label>person <select name="person" id="person">\(personOptions)</select></label>
         <label>sort <select name="sort">\(sortOptions)</select></label>
         <label>per page <select name="per">\(perOptions)</select></label>
         <button type="submit">show</button></form>
@@ -266,7 +282,7 @@ public final class Gallery: Sendable {
         return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
     }
 
-    func facePage(_ id: Int64) throws -> Response {
+    func facePage(_ id: Int64, similarBy: String? = nil) throws -> Response {
         let f = try project.face(id: id)
         let media = try project.media(id: f.mediaId)
         let tags = try project.tags(faceIDs: [id])[id] ?? []
@@ -283,7 +299,9 @@ public final class Gallery: Sendable {
             ("yaw", String(format: "%.1f°", f.yaw)), ("pitch", String(format: "%.1f°", f.pitch)), ("roll", String(format: "%.1f°", f.roll)),
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),
+            ("landmark score", f.landmarkScore.map { String(format: "%.3f", $0) } ?? "not scored (extracted before schema 6)"),
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
+            ("person", try f.personId.map { pid in try project.persons(role: f.role).first { $0.id == pid }?.label ?? "person \(pid)" } ?? "-"),
             ("track", f.trackId.map { "\($0)" } ?? "none"), ("filled", f.filled ?? "no (extracted)"),
         ]
         let table = rows.map { "<tr><th>\(e($0.0))</th><td>\(e($0.1))</td></tr>" }.joined()
@@ -302,7 +320,7 @@ public final class Gallery: Sendable {
         <button type="submit" id="toggle-\(id)">\(f.status == .kept ? "reject" : "restore")</button></form></div></div>
         \(frame)
         \(try trackPanel(for: f))
-        \(try similarPanel(for: f))
+        \(try similarPanel(for: f, by: similarBy))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """
         return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: ""))

@@ -3,6 +3,7 @@
 import Foundation
 import FacetCore
 import FacetStore
+import FacetCurate
 
 extension Gallery {
     /// Faces shown in the panel.
@@ -13,7 +14,46 @@ extension Gallery {
     /// distance (0: identical histograms, 3: disjoint). The role's histograms are held in memory
     /// (`SimilarityIndexCache`), so a page costs three sgemv over them; they are read again when
     /// faces are added.
-    func similarPanel(for face: FaceRecord) throws -> String {
+    /// The panel by `by`: "histogram", or identity (the default) when the face has a descriptor; a face
+    /// without one gets the histogram panel and a line saying how to compute descriptors.
+    func similarPanel(for face: FaceRecord, by: String?) throws -> String {
+        if by != "histogram" {
+            let index = try IdentityIndexCache.shared.index(project, role: face.role)
+            if index.descriptor(of: face.id) != nil { return try identityPanel(for: face, index: index) }
+            return try histogramPanel(for: face, note: "This face has no face-recognition descriptor: run <code>facet embed</code> on the project "
+                                      + "to find faces by identity. Meanwhile, by colour histogram:")
+        }
+        return try histogramPanel(for: face, note: "<a id=\"similar-by-identity\" href=\"/face/\(face.id)\">by identity instead</a>")
+    }
+
+    /// The panel by identity: the `similarCount` faces of the role nearest by descriptor distance.
+    func identityPanel(for face: FaceRecord, index: IdentityIndex) throws -> String {
+        let near = index.nearest(to: index.descriptor(of: face.id)!, k: Self.similarCount, excluding: face.id)
+        var q = FaceQuery()
+        q.ids = near.map(\.id)
+        let rows = Dictionary(uniqueKeysWithValues: try project.faces(matching: q).map { ($0.id, $0) })
+        var tiles = ""
+        for (rank, n) in near.enumerated() {
+            let s = rows[n.id]?.status ?? .kept
+            let same = n.distance < FaceEmbedding.samePersonThreshold
+            tiles += """
+            <figure class="face \(s.rawValue)" id="similar-\(n.id)" data-rank="\(rank + 1)" data-distance="\(String(format: "%.6f", n.distance))">\
+            <a href="/face/\(n.id)"><img src="/crop/\(n.id)" loading="lazy" width="96" height="96" alt="face \(n.id)"></a>\
+            <figcaption>\(n.id) · \(String(format: "%.3f", n.distance))\(same ? "" : " · other?")\(s == .rejected ? " · rejected" : "")</figcaption></figure>
+            """
+        }
+        let role = HTML.escape(face.role.rawValue)
+        return """
+        <section id="similar" data-by="identity"><h2>similar faces: same person first</h2>
+        <p class="help">The \(near.count) \(role) faces nearest to face \(face.id) by identity (L2 distance of the \
+        face-recognition descriptors, dlib's units: under 0.6 is the same person), nearest first, out of \(index.count - 1). \
+        <a id="similar-by-histogram" href="/face/\(face.id)?similar=histogram">by colour histogram instead</a></p>
+        <div class="similar" style="display:flex;flex-wrap:wrap;gap:6px">\(tiles)</div></section>
+        """
+    }
+
+    /// The panel by colour histogram, with `note` (HTML) under its heading.
+    func histogramPanel(for face: FaceRecord, note: String) throws -> String {
         let index = try SimilarityIndexCache.shared.index(project, role: face.role)
         let e = HTML.escape
         guard let h = index.histogram(of: face.id) else {
@@ -37,6 +77,7 @@ extension Gallery {
         <section id="similar"><h2>similar faces</h2>
         <p class="help">The \(near.count) \(role) faces nearest to face \(face.id) by histogram distance \
         (summed Bhattacharyya over R, G, B: 0 identical, 3 disjoint), nearest first, out of \(index.count - 1).</p>
+        <p class="help">\(note)</p>
         <div class="similar" style="display:flex;flex-wrap:wrap;gap:6px">\(tiles)</div></section>
         """
     }
@@ -66,6 +107,39 @@ final class SimilarityIndexCache: @unchecked Sendable {
         if let e = entries[key], e.count == count, e.maxID == maxID { return e.index }
         let index = try project.similarityIndex(matching: q)
         entries[key] = Entry(count: count, maxID: maxID, index: index)
+        return index
+    }
+}
+
+/// Per project file and role, the descriptors of every face held for "same person" questions
+/// (512 bytes a face). A cached index is used while the role's face count and largest id are
+/// unchanged and it had every face's descriptor; one built while some were missing (before
+/// `facet embed` finished) is read again when more have come.
+final class IdentityIndexCache: @unchecked Sendable {
+    static let shared = IdentityIndexCache()
+
+    private struct Entry {
+        var count: Int
+        var maxID: Int64
+        var described: Int
+        var complete: Bool
+        var index: IdentityIndex
+    }
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+
+    func index(_ project: Project, role: Role) throws -> IdentityIndex {
+        let (count, maxID) = try project.faceStamp(role: role)
+        let key = project.path + "|" + role.rawValue
+        lock.lock()
+        defer { lock.unlock() }
+        if let e = entries[key], e.count == count, e.maxID == maxID {
+            if e.complete { return e.index }
+            if try project.embeddingCounts(role: role).withDescriptor == e.described { return e.index }
+        }
+        let m = try project.embeddingMatrix(matching: FaceQuery(role: role))
+        let index = IdentityIndex(m)
+        entries[key] = Entry(count: count, maxID: maxID, described: m.count, complete: m.missing.isEmpty, index: index)
         return index
     }
 }

@@ -8,6 +8,8 @@ import COpenBLAS
 public struct FaceDistance: Codable, Sendable, Equatable {
     public var id: Int64
     public var distance: Double
+    /// A face and its distance.
+    public init(id: Int64, distance: Double) { self.id = id; self.distance = distance }
 }
 
 /// The histograms of many faces, held to answer nearest-neighbour questions quickly: the gallery

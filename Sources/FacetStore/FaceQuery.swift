@@ -7,6 +7,7 @@ import FacetCore
 public enum FaceField: String, CaseIterable, Sendable {
     case id, mediaId = "media_id", frameIndex = "frame_index", faceIndex = "face_index", pts, score
     case blur, motionBlur = "motion_blur", yaw, pitch, roll, brightness, hue, faceSize = "face_size"
+    case landmarkScore = "landmark_score"
 
     /// Parses `blur`, `motion_blur`, `motion-blur` or `motionBlur`.
     public init?(name: String) {
@@ -39,6 +40,12 @@ public struct FaceQuery: Sendable {
     public var tag: String?
     public var mediaId: Int64?
     public var ids: [Int64]?
+    /// Only faces of this person (`facet people`).
+    public var person: Int64?
+    /// Only faces that are not this person's (faces without a person included).
+    public var notPerson: Int64?
+    /// Only faces with (true) or without (false) a person.
+    public var hasPerson: Bool?
     /// Inclusive numeric bounds on stored signatures.
     public var ranges: [(field: FaceField, min: Double?, max: Double?)] = []
     /// A user's SQL expression over the `face` table's columns (and `tags`), evaluated read-only.
@@ -61,6 +68,9 @@ public struct FaceQuery: Sendable {
         if let r = role { parts.append("face.role = ?"); args += [r.rawValue] }
         if let s = status { parts.append("face.status = ?"); args += [s.rawValue] }
         if let m = mediaId { parts.append("face.media_id = ?"); args += [m] }
+        if let p = person { parts.append("face.person_id = ?"); args += [p] }
+        if let p = notPerson { parts.append("face.person_id IS NOT ?"); args += [p] }
+        if let h = hasPerson { parts.append(h ? "face.person_id IS NOT NULL" : "face.person_id IS NULL") }
         if let t = tag { parts.append("EXISTS (SELECT 1 FROM face_tag ft WHERE ft.face_id = face.id AND ft.tag = ?)"); args += [t] }
         if let ids {
             parts.append(ids.isEmpty ? "0" : "face.id IN (\(ids.map(String.init).joined(separator: ",")))")
@@ -83,9 +93,11 @@ public struct FaceQuery: Sendable {
     }
 }
 
-/// Columns a user's expression can name besides the face table's: `tags` (comma-separated).
-private let faceSelectSource = """
-    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags FROM face) AS face
+/// Columns a user's expression can name besides the face table's: `tags` (comma-separated), and
+/// `person` (the person's number, as `person_id`) and `person_name`.
+let faceSelectSource = """
+    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags,
+        face.person_id AS person, (SELECT name FROM person WHERE person.id = face.person_id) AS person_name FROM face) AS face
     """
 
 extension Project {

@@ -11,9 +11,13 @@ public struct ExtractionProvenance: Sendable {
     public var landmarker: String
     public var landmarkerSHA256: String
     public var optionsJSON: String
-    public init(role: Role, detector: String, detectorSHA256: String, landmarker: String, landmarkerSHA256: String, optionsJSON: String) {
+    /// The face recogniser whose descriptors the run stores, if any.
+    public var recognizer: RecognizerProvenance?
+    public init(role: Role, detector: String, detectorSHA256: String, landmarker: String, landmarkerSHA256: String, optionsJSON: String,
+                recognizer: RecognizerProvenance? = nil) {
         self.role = role; self.detector = detector; self.detectorSHA256 = detectorSHA256
         self.landmarker = landmarker; self.landmarkerSHA256 = landmarkerSHA256; self.optionsJSON = optionsJSON
+        self.recognizer = recognizer
     }
 }
 
@@ -25,7 +29,12 @@ extension Project {
                 INSERT INTO extraction(role, detector, detector_sha256, landmarker, landmarker_sha256, options_json)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """, arguments: [p.role.rawValue, p.detector, p.detectorSHA256, p.landmarker, p.landmarkerSHA256, p.optionsJSON])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            // Apart, so a file at an older schema (no recogniser columns) still takes a run without one.
+            if let r = p.recognizer {
+                try db.execute(sql: "UPDATE extraction SET recognizer = ?, recognizer_sha256 = ? WHERE id = ?", arguments: [r.name, r.sha256, id])
+            }
+            return id
         }
     }
 
@@ -49,14 +58,18 @@ extension Project {
                 INSERT INTO frame(media_id, frame_index, pts, extraction_id, face_count, error) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(media_id, frame_index) DO NOTHING
                 """)
-            let insertFace = try db.cachedStatement(sql: """
-                INSERT INTO face(frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
+            // Faces without a landmark score leave the column out (NULL), so a file of an older
+            // schema, as the upgrade tests build one, takes them too.
+            let columns = """
+                frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
                     box_x, box_y, box_w, box_h, points5, landmarks, matrix, face_type, crop_size,
-                    blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+                    blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size
+                """
+            let insertFace = try db.cachedStatement(sql: "INSERT INTO face(\(columns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ", ")))")
+            let scoredSQL = "INSERT INTO face(\(columns), landmark_score) VALUES (\(Array(repeating: "?", count: 26).joined(separator: ", ")))"
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
+            let insertEmbedding = try db.cachedStatement(sql: "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)")
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
                 guard db.changesCount > 0 else { continue }   // already stored by an earlier run
@@ -67,10 +80,16 @@ extension Project {
                     var args: StatementArguments = [frameId, fr.mediaId, role.rawValue, fr.frameIndex, f.faceIndex, fr.pts, extractionId, f.score]
                     args += [f.box.x, f.box.y, f.box.width, f.box.height, p5, f.landmarks.packed, packFloat64(f.matrix.values), f.faceType, f.cropSize]
                     args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize]
-                    try insertFace.execute(arguments: args)
+                    if let score = f.landmarkScore {
+                        args += [score]
+                        try db.cachedStatement(sql: scoredSQL).execute(arguments: args)
+                    } else {
+                        try insertFace.execute(arguments: args)
+                    }
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
+                    if let e = f.embedding { try insertEmbedding.execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
                 }
             }
         }

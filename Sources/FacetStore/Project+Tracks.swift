@@ -158,12 +158,12 @@ extension Project {
         var args: StatementArguments = [frameId, mediaId, role.rawValue, filled.frameIndex, faceIndex, frame["pts"] as Double,
                                         frame["extraction_id"] as Int64, f.score]
         args += [f.box.x, f.box.y, f.box.width, f.box.height, p5, f.landmarks.packed, packFloat64(f.matrix.values), f.faceType, f.cropSize]
-        args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize, filled.kind]
+        args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize, filled.kind, f.landmarkScore]
         try db.execute(sql: """
             INSERT INTO face(frame_id, media_id, role, frame_index, face_index, pts, extraction_id, score,
                 box_x, box_y, box_w, box_h, points5, landmarks, matrix, face_type, crop_size,
-                blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size, filled)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                blur, motion_blur, yaw, pitch, roll, brightness, hue, face_size, filled, landmark_score)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: args)
         let faceId = db.lastInsertedRowID
         try db.execute(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)", arguments: [faceId, f.cropFormat, f.crop])

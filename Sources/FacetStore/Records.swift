@@ -71,6 +71,10 @@ public struct FaceRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var hue: Double
     public var faceSize: Double
     public var status: FaceStatus
+    /// The face's person (`facet people`), nil before it ran.
+    public var personId: Int64?
+    /// How far the landmarks can be trusted, 0...1; nil for faces extracted before schema 6.
+    public var landmarkScore: Double?
     /// The face's track (schema 4; nil before tracks are computed).
     public var trackId: Int64?
     /// `redetected` or `interpolated` for a face filled into a gap of its track; nil when extracted.
@@ -111,16 +115,20 @@ public struct NewFace: Sendable {
     public var brightness: Double
     public var hue: Double
     public var faceSize: Double
+    /// The face-recognition descriptor (128 floats), when the extraction computes it.
+    public var embedding: [Float]?
+    /// How far the landmarks can be trusted, 0...1 (nil: not scored, e.g. a face imported as a crop).
+    public var landmarkScore: Double?
 
     public init(faceIndex: Int, score: Double, box: (x: Double, y: Double, width: Double, height: Double), points5: [Point2],
                 landmarks: Landmarks68, matrix: Affine2D, faceType: String, cropSize: Int, cropFormat: String, crop: Data,
                 histogram: [Float], blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double,
-                brightness: Double, hue: Double, faceSize: Double) {
+                brightness: Double, hue: Double, faceSize: Double, landmarkScore: Double? = nil) {
         self.faceIndex = faceIndex; self.score = score; self.box = box; self.points5 = points5; self.landmarks = landmarks
         self.matrix = matrix; self.faceType = faceType; self.cropSize = cropSize; self.cropFormat = cropFormat
         self.crop = crop; self.histogram = histogram; self.blur = blur; self.motionBlur = motionBlur
         self.yaw = yaw; self.pitch = pitch; self.roll = roll; self.brightness = brightness; self.hue = hue
-        self.faceSize = faceSize
+        self.faceSize = faceSize; self.landmarkScore = landmarkScore
     }
 }
 

@@ -290,6 +290,56 @@ extension ProjectSchema {
         CREATE INDEX face_status_hue ON face(role, status, hue);
         CREATE INDEX face_status_score ON face(role, status, score);
         """#),
+        Migration(version: 3, name: "0003_identity.sql", sql: #"""
+        -- Identity: whose face each face is. A face-recognition descriptor per face (dlib's ResNet, 128-d,
+        -- same person when the L2 distance is under 0.6), the recogniser in the extraction provenance, and
+        -- persons: each role's faces clustered by descriptor, each face pointing at its person.
+
+        -- The descriptor, apart from the face row (like face_histogram) so list queries never read it:
+        -- 128 x float16 little-endian (256 bytes; float16's error on a distance is about 1e-4, far under
+        -- the 0.6 threshold). `facet embed` fills it for faces stored before this schema.
+        CREATE TABLE face_embedding (
+            face_id    INTEGER PRIMARY KEY REFERENCES face(id) ON DELETE CASCADE,
+            embedding  BLOB NOT NULL CHECK (length(embedding) = 256)
+        );
+
+        -- Which recogniser produced the descriptors of an extraction run's faces (set by extraction, or
+        -- by `facet embed` when it fills an older run's faces).
+        ALTER TABLE extraction ADD COLUMN recognizer TEXT;
+        ALTER TABLE extraction ADD COLUMN recognizer_sha256 TEXT;
+
+        -- A person: one role's faces of one identity, found by `facet people`. Ids stay stable across
+        -- reruns (a rerun matches its clusters to the persons before), names are the user's.
+        CREATE TABLE person (
+            id           INTEGER PRIMARY KEY,
+            role         TEXT NOT NULL CHECK (role IN ('src', 'dst')),
+            name         TEXT CHECK (name IS NULL OR length(name) > 0),
+            centre       BLOB NOT NULL CHECK (length(centre) = 512),   -- mean descriptor, 128 x float32
+            face_count   INTEGER NOT NULL DEFAULT 0 CHECK (face_count >= 0),
+            representative_face_id INTEGER REFERENCES face(id) ON DELETE SET NULL,   -- the face nearest the centre
+            threshold    REAL NOT NULL,                                -- the distance the clustering used
+            updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX person_role ON person(role);
+        CREATE UNIQUE INDEX person_name ON person(role, name) WHERE name IS NOT NULL;
+
+        -- Each face's person (NULL until `facet people` has run on its role).
+        ALTER TABLE face ADD COLUMN person_id INTEGER REFERENCES person(id) ON DELETE SET NULL;
+        CREATE INDEX face_person ON face(person_id, status);
+
+        -- The view for people gains the person (its name, else its number).
+        DROP VIEW faces;
+        CREATE VIEW faces AS
+        SELECT f.id, f.role, m.name AS media, f.frame_index, f.face_index, f.status,
+               round(f.score, 3) AS score, round(f.blur, 2) AS blur, round(f.motion_blur, 2) AS motion_blur,
+               round(f.yaw, 1) AS yaw, round(f.pitch, 1) AS pitch, round(f.roll, 1) AS roll,
+               round(f.brightness, 1) AS brightness, round(f.hue, 1) AS hue, round(f.face_size, 1) AS face_size,
+               f.face_type, f.crop_size,
+               (SELECT group_concat(t.tag, ',') FROM face_tag t WHERE t.face_id = f.id) AS tags,
+               f.person_id AS person,
+               (SELECT p.name FROM person p WHERE p.id = f.person_id) AS person_name
+        FROM face f JOIN media m ON m.id = f.media_id;
+        """#),
         Migration(version: 4, name: "0004_face_tracks.sql", sql: #"""
         -- Face tracks (schema 4): each role's faces linked across consecutive processed frames of one media,
         -- broken at scene cuts (a jump of the face histograms) and where a face leaves. Per face: its track,
@@ -324,6 +374,16 @@ extension ProjectSchema {
             landmarks  BLOB NOT NULL CHECK (length(landmarks) = 544),
             matrix     BLOB NOT NULL CHECK (length(matrix) = 48)
         );
+        """#),
+        Migration(version: 6, name: "0006_face_landmark_score.sql", sql: #"""
+        -- How far each face's 68 landmarks can be trusted, 0...1 (FacetVision's LandmarkFit.score): the fit's
+        -- agreement with the detector's five points and with the fit of the mirrored face. Low scores are
+        -- faces to review first (`facet faces --sort landmark_score`); detections below the extraction's
+        -- threshold (hands, patterns) are not stored at all, and `facet extract` says how many it dropped.
+        -- NULL: extracted before this version, never scored.
+        ALTER TABLE face ADD COLUMN landmark_score REAL;
+        CREATE INDEX face_landmark_score ON face(role, landmark_score);
+        CREATE INDEX face_status_landmark_score ON face(role, status, landmark_score);
         """#),
     ]
 }

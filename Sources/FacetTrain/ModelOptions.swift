@@ -125,6 +125,9 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     /// Share of each role's kept faces held out for the validation loss (at most `maxValidationFaces`).
     public var validationFraction: Double = 0.1
     public var maxValidationFaces: Int = 32
+    /// Train only on these persons' faces (`train --person`), by role name: "src" / "dst" to a
+    /// person id. Fixed at creation, so a resumed run keeps to the same persons.
+    public var persons: [String: Int64]?
 
     /// `h128` sets the network of an `h128` model (default `H128Config.h128`); other
     /// architectures ignore it.

@@ -42,6 +42,8 @@ public struct TrainOptions: Sendable {
     public var previewRows: Int = 4
     /// The network of a new `h128` model (default `H128Config.h128`; `.lighter` for --lighter).
     public var h128: H128Config?
+    /// A new model trains only on these persons' faces (`facet people`), per role.
+    public var persons: [Role: Int64] = [:]
 
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
                 stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
@@ -150,7 +152,9 @@ public final class Trainer {
                 }
                 replacesUnsavedModel = true
             }
-            modelOptions = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
+            var fresh = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
+            if !run.persons.isEmpty { fresh.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) }) }
+            modelOptions = fresh
         }
         options = modelOptions
         batchSize = run.batchSize ?? modelOptions.batchSize
@@ -161,7 +165,9 @@ public final class Trainer {
         var split = ModelFaceSplit()
         var added = ModelFaceSplit()
         for role in Role.allCases {
-            let kept = try project.faceIDs(matching: FaceQuery(role: role, status: .kept))
+            var keptQuery = FaceQuery(role: role, status: .kept)
+            keptQuery.person = modelOptions.persons?[role.rawValue]
+            let kept = try project.faceIDs(matching: keptQuery)
             if let m = existing {
                 let stored = try project.modelFaces(modelId: m.id!)
                 let held = Set(stored.validation[role] ?? []), known = held.union(stored.train[role] ?? [])
@@ -174,6 +180,9 @@ public final class Trainer {
                 split.validation[role] = validation
             }
             let nTrain = split.train[role]?.count ?? 0
+            if kept.isEmpty, let person = keptQuery.person {
+                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces of person \(person) to train on (see `facet people \(project.path)`)")
+            }
             if kept.isEmpty {
                 throw FacetError.file(project.path, "has no kept \(role.rawValue) faces: import a \(role.rawValue) video and run facet extract --role \(role.rawValue) first")
             }

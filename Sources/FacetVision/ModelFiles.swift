@@ -1,4 +1,4 @@
-/// Finds the pretrained model files (MTCNN weights, dlib's shape predictor) and hashes them for provenance.
+/// Finds the pretrained model files (MTCNN weights, dlib's shape predictor and face-recognition network) and hashes them for provenance.
 import FacetCore
 import Foundation
 
@@ -10,13 +10,29 @@ public enum ModelFiles {
     public static let mtcnnSHA256 = "d69ba0737a477b29288060d1115b4296a662daa1128910a717d198acf1b0354b"
     public static let defaultShapePredictorPath = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 
+    /// dlib's face-recognition ResNet, copied unchanged by `Tools/fetch-models` from the PyPI
+    /// package face-recognition-models 0.3.0 (CC0 1.0, by Davis King): 22,466,066 bytes.
+    public static let faceRecognizerFileName = "dlib_face_recognition_resnet_model_v1.dat"
+    /// SHA-256 of that file (Tools/fetch-models checks the same value).
+    public static let faceRecognizerSHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+
     /// The MTCNN weights: `$FACET_MODELS/mtcnn.safetensors`, else `Models/` of the repository that
     /// holds the running executable (found by walking up from the executable's folder), else
     /// `./Models`. Throws, naming every place looked in, when none has the file.
     public static func mtcnnWeights() throws -> String {
+        try modelFile(mtcnnFileName, what: "MTCNN weights")
+    }
+
+    /// dlib's face-recognition model, looked for like `mtcnnWeights()`.
+    public static func faceRecognizer() throws -> String {
+        try modelFile(faceRecognizerFileName, what: "the face-recognition model (\(faceRecognizerFileName))")
+    }
+
+    /// `name` in `$FACET_MODELS`, else in `Models/` above the executable, else in `./Models`.
+    static func modelFile(_ name: String, what: String) throws -> String {
         var looked: [String] = []
         func candidate(_ dir: String) -> String? {
-            let path = (dir as NSString).appendingPathComponent(mtcnnFileName)
+            let path = (dir as NSString).appendingPathComponent(name)
             looked.append(path)
             return FileManager.default.isReadableFile(atPath: path) ? path : nil
         }
@@ -26,7 +42,7 @@ public enum ModelFiles {
             var dir = ((exe as NSString).resolvingSymlinksInPath as NSString).deletingLastPathComponent
             while true {
                 let models = (dir as NSString).appendingPathComponent("Models")
-                let path = (models as NSString).appendingPathComponent(mtcnnFileName)
+                let path = (models as NSString).appendingPathComponent(name)
                 if FileManager.default.isReadableFile(atPath: path) { return path }
                 let parent = (dir as NSString).deletingLastPathComponent
                 if parent == dir || parent.isEmpty { break }
@@ -36,7 +52,7 @@ public enum ModelFiles {
         }
         let cwdModels = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent("Models")
         if let found = candidate(cwdModels) { return found }
-        throw FacetError("MTCNN weights not found (looked in \(looked.joined(separator: ", "))): run Tools/fetch-models")
+        throw FacetError("\(what) not found (looked in \(looked.joined(separator: ", "))): run Tools/fetch-models")
     }
 
     /// dlib's 68-point model: `$FACET_SHAPE_PREDICTOR`, else the path Debian's libdlib-data installs.

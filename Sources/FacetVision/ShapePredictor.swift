@@ -164,6 +164,23 @@ public final class ShapePredictor: @unchecked Sendable {
         return FaceRect(left: left, top: top, right: left + side, bottom: top + side)
     }
 
+    /// The predictor's mean shape in box units (the unit square of dlib's detector box), where every fit starts.
+    public var meanShape: [Point2] {
+        (0..<pointCount).map { Point2(Double(initialShape[2 * $0]), Double(initialShape[2 * $0 + 1])) }
+    }
+
+    /// The 68 landmarks fitted from the mean shape placed in the image by `frame` (box units to image
+    /// pixels). A frame that maps the unit square onto a box is `landmarks(in:box:)`; any other
+    /// similarity or affine frame (rotated, mirrored, fitted to a detector's five points) runs the same
+    /// cascade in that frame, as if the image were warped so that the frame became an upright box.
+    public func landmarks(in image: Image, frame: Affine2D) -> Landmarks68 {
+        precondition(pointCount == 68, "this shape predictor has \(pointCount) points, not 68")
+        var result = [Point2](repeating: Point2(0, 0), count: 68)
+        let t = BoxTransform(m00: frame.a, m01: frame.b, m10: frame.c, m11: frame.d, bx: frame.tx, by: frame.ty)
+        fit(image: image, toImage: t) { i, x, y in result[i] = Point2(x, y) }
+        return Landmarks68(points: result)
+    }
+
     /// `legacyBoxMapping` reproduces dlib 18.x, which mapped non-square boxes with a similarity
     /// transform (see `BoxTransform`); only tests against old dlib output want it.
     func landmarks(in image: Image, box: FaceRect, legacyBoxMapping: Bool) -> Landmarks68 {
@@ -282,6 +299,10 @@ public final class ShapePredictor: @unchecked Sendable {
 struct BoxTransform {
     var m00: Double, m01: Double, m10: Double, m11: Double, bx: Double, by: Double
 
+    init(m00: Double, m01: Double, m10: Double, m11: Double, bx: Double, by: Double) {
+        self.m00 = m00; self.m01 = m01; self.m10 = m10; self.m11 = m11; self.bx = bx; self.by = by
+    }
+
     /// `legacySimilarity`: dlib 18.x fitted a similarity transform (Umeyama) to those three
     /// corner pairs instead of the exact affine map. The two agree on square boxes; on others the
     /// old mapping uses one scale for both axes (and a slight rotation). The 68-point landmarks in
@@ -309,82 +330,6 @@ struct BoxTransform {
 
     @inline(__always) func apply(_ u: Double, _ v: Double) -> (Double, Double) {
         (m00 * u + m01 * v + bx, m10 * u + m11 * v + by)
-    }
-}
-
-/// What is wrong with a `.dat` file, before the path is attached.
-struct DlibFormatProblem: Error {
-    let message: String
-}
-
-/// A cursor over dlib's serialization: variable-length integers and (mantissa, exponent) floats.
-struct DlibReader {
-    private let base: UnsafePointer<UInt8>
-    private let end: Int
-    private(set) var offset = 0
-
-    init(_ raw: UnsafeRawBufferPointer) {
-        // An empty buffer may have no base address; any 1-byte pointer works since `end` is 0.
-        base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(bitPattern: 1)!
-        end = raw.count
-    }
-
-    var atEnd: Bool { offset == end }
-    var remaining: Int { end - offset }
-
-    /// A control byte (bit 7: negative; low 4 bits: byte count), then that many little-endian bytes.
-    @inline(__always)
-    mutating func int(_ what: @autoclosure () -> String) throws(DlibFormatProblem) -> Int64 {
-        guard offset < end else { throw truncated(what()) }
-        let control = base[offset]
-        let size = Int(control & 0x0F)
-        guard control & 0x70 == 0, size >= 1, size <= 8 else {
-            throw DlibFormatProblem(message: "bad integer control byte 0x\(String(control, radix: 16)) at byte \(offset) (\(what()))")
-        }
-        guard offset + 1 + size <= end else { throw truncated(what()) }
-        var magnitude: UInt64 = 0
-        for i in 0..<size { magnitude |= UInt64(base[offset + 1 + i]) << (8 * UInt64(i)) }
-        offset += 1 + size
-        guard magnitude <= UInt64(Int64.max) else {
-            throw DlibFormatProblem(message: "integer out of range at byte \(offset) (\(what()))")
-        }
-        return control & 0x80 != 0 ? -Int64(magnitude) : Int64(magnitude)
-    }
-
-    /// A count that must lie in `range` (every count is bounded, so a corrupt file cannot make
-    /// the parser allocate or loop without limit).
-    @inline(__always)
-    mutating func count(_ what: @autoclosure () -> String, in range: ClosedRange<Int>) throws(DlibFormatProblem) -> Int {
-        let at = offset
-        let v = try int(what())
-        guard v >= Int64(range.lowerBound), v <= Int64(range.upperBound) else {
-            throw DlibFormatProblem(message: "\(what()) is \(v) at byte \(at), expected \(range.lowerBound)...\(range.upperBound)")
-        }
-        return Int(v)
-    }
-
-    /// dlib's portable float: value = mantissa * 2^exponent; exponents 32000/32001/32002 are
-    /// +inf/-inf/NaN.
-    @inline(__always)
-    mutating func float(_ what: @autoclosure () -> String) throws(DlibFormatProblem) -> Float {
-        let mantissa = try int(what())
-        let exponent = try int(what())
-        switch exponent {
-        case 32000: return .infinity
-        case 32001: return -.infinity
-        case 32002: return .nan
-        case -32768...32767:
-            // The mantissa of a serialized float has at most 24 significant bits, so the double
-            // product is exact and the rounding to float is the only one, as in dlib.
-            return Float(Double(sign: mantissa < 0 ? .minus : .plus, exponent: Int(exponent),
-                                significand: Double(mantissa.magnitude)))
-        default:
-            throw DlibFormatProblem(message: "float exponent \(exponent) out of range at byte \(offset) (\(what()))")
-        }
-    }
-
-    func truncated(_ what: String) -> DlibFormatProblem {
-        DlibFormatProblem(message: "file ends at byte \(end) while reading \(what); the file is truncated")
     }
 }
 

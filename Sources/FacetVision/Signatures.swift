@@ -231,7 +231,7 @@ func mirrorIndex(_ i: Int) -> Int {
 /// two rows are then made orthonormal). Faces are small against their distance to the camera in
 /// video, so perspective adds little; the fit needs no iteration and is exactly antisymmetric under
 /// mirroring.
-func headPose(_ landmarks: Landmarks68) -> (yaw: Double, pitch: Double, roll: Double) {
+public func headPose(_ landmarks: Landmarks68) -> (yaw: Double, pitch: Double, roll: Double) {
     let n = Double(poseIndices.count)
     var mx = 0.0, my = 0.0, mX = 0.0, mY = 0.0, mZ = 0.0
     for (k, i) in poseIndices.enumerated() {

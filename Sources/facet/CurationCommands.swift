@@ -49,7 +49,7 @@ struct SortCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: save == nil && applyTag == nil ? .readOnly : .readWrite)
-        var q = filter.query
+        var q = try filter.query(in: p)
         q.limit = limit
         let ids = try p.sortedFaceIDs(matching: q, by: sort)
         if let name = save {
@@ -80,11 +80,15 @@ extension FaceQuery {
 }
 
 struct SimilarCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "similar", abstract: "The faces nearest to a face by histogram distance.")
+    static let configuration = CommandConfiguration(
+        commandName: "similar", abstract: "The faces nearest to a face: by identity (the same person first) or by colour histogram.",
+        discussion: "identity: L2 distance of the face-recognition descriptors, dlib's units (under 0.6: the same person). histogram: summed Bhattacharyya distance of the colour histograms (0 identical, 3 disjoint).")
+    enum By: String, ExpressibleByArgument, CaseIterable { case identity, histogram }
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The face id to compare with.") var faceId: Int64
     @Option(help: "How many faces.") var k: Int = 10
     @Option(help: "Only faces of this role (default: every role).") var role: Role?
+    @Option(help: "identity (default) or histogram.") var by: By = .identity
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -93,13 +97,13 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let near = try p.similarFaces(to: faceId, k: k, role: role)
+        let near = by == .identity ? try p.similarFacesByIdentity(to: faceId, k: k, role: role) : try p.similarFaces(to: faceId, k: k, role: role)
         if output.json { try printJSON(near); return }
         let faces = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: near.map(\.id))).map { ($0.id, $0) })
-        print("    id role  frame face status    distance")
+        print("    id role  frame face status    distance person")
         for n in near {
             guard let f = faces[n.id] else { continue }
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(String(format: "%11.6f", n.distance))")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(String(format: "%11.6f", n.distance)) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }
@@ -144,11 +148,14 @@ struct FaceSelection: ParsableArguments {
     @Option(help: "Faces whose blur (sharpness) is below X.") var blurBelow: Double?
     @Option(parsing: .unconditional, help: "With --worst: the sort whose last N faces to take (\(CurationSort.help)).") var sort: CurationSort?
     @Option(help: "The last N faces of --sort's order.") var worst: Int?
+    @Option(help: "The faces of this person (number or name, see `facet people`).") var person: String?
+    @Option(help: "The faces of the person's role that are NOT this person (e.g. reject everyone else).") var notPerson: String?
 
     func validate() throws {
-        let selectors = [!ids.isEmpty, whereSQL != nil, blurBelow != nil, worst != nil].filter { $0 }.count
-        if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --blur-below X, or --sort F --worst N") }
-        if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --blur-below, --worst), not both") }
+        let selectors = [!ids.isEmpty, whereSQL != nil, blurBelow != nil, worst != nil, person != nil, notPerson != nil].filter { $0 }.count
+        if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --blur-below X, --sort F --worst N, --person P or --not-person P") }
+        if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --blur-below, --worst, --person, --not-person), not both") }
+        if person != nil && notPerson != nil { throw ValidationError("--person and --not-person do not go together") }
         if (sort == nil) != (worst == nil) { throw ValidationError("--sort and --worst go together: --sort F --worst N") }
         if let w = worst, w < 1 { throw ValidationError("--worst must be 1 or more") }
     }
@@ -157,6 +164,21 @@ struct FaceSelection: ParsableArguments {
     func resolve(_ p: Project, among status: FaceStatus?) throws -> [Int64] {
         if !ids.isEmpty { return ids }
         var q = FaceQuery(role: role, status: status, whereSQL: whereSQL)
+        if let text = person ?? notPerson {
+            // A person belongs to one role: the selection stays in it, and every face there must have
+            // a person (else "not P" would take faces nobody has looked at yet).
+            // Looked up in --role, else anywhere, so a person of the other role gets a message saying so.
+            let who = try (try? resolvePerson(p, text, role: role)) ?? resolvePerson(p, text, role: nil)
+            if let r = role, r != who.role { throw FacetError.file(p.path, "\(who.label) is a \(who.role.rawValue) person, not \(r.rawValue)") }
+            q.role = who.role
+            if person != nil { q.person = who.id } else { q.notPerson = who.id }
+            var unassigned = q
+            unassigned.notPerson = nil; unassigned.person = nil; unassigned.hasPerson = false
+            let n = try p.countFaces(matching: unassigned)
+            if n > 0 {
+                throw FacetError.file(p.path, "\(n) \(who.role.rawValue) faces have no person yet: run `facet people \(p.path) --role \(who.role.rawValue)` first")
+            }
+        }
         if let x = blurBelow { q.ranges.append((field: .blur, min: nil, max: x.nextDown)) }
         if let sort, let n = worst { return Array(try p.sortedFaceIDs(matching: q, by: sort).suffix(n)) }
         return try p.faceIDs(matching: q)

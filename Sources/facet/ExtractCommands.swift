@@ -18,6 +18,7 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Keep at most N faces per frame (highest detector score first).") var maxFaces: Int?
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
+    @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
 
     func validate() throws {
         if let f = fps, !(f > 0) { throw ValidationError("--fps must be positive") }
@@ -31,13 +32,13 @@ struct ExtractCommand: ParsableCommand {
         var o = ExtractionOptions(role: role)
         o.fps = fps; o.faceType = faceType; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
         o.jpegQuality = jpegQuality; o.png = png
-        let extractor = try Extractor(project: p, options: o)
+        let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
         let s = try extractor.run { pr in
             let eta = pr.secondsLeft.map { String(format: "ETA %.0fs", $0) } ?? ""
             line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, \(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
         }
-        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
+        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.detectionsDropped) detections dropped as not faces (landmarks disagree with the detector), \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
         if let t = s.tracks { print(trackSummaryLine(role: role, t)) }
         for e in s.decodeErrors.prefix(10) { FileHandle.standardError.write(Data("warning: \(e)\n".utf8)) }
     }
@@ -49,10 +50,14 @@ struct DetectedFaceJSON: Encodable {
     var faceIndex: Int
     var box: [Double]
     var score: Double
+    /// How far the 68 points can be trusted, 0...1 (`LandmarkFit.score`).
+    var landmarkScore: Double
     var points5: [[Double]]
     var landmarks: [[Double]]
     var matrix: [Double]?
     var crop: String?
+    /// The face-recognition descriptor (128 floats; L2 distance under 0.6: the same person).
+    var embedding: [Float]?
 }
 
 struct DetectCommand: ParsableCommand {
@@ -69,10 +74,18 @@ struct DetectCommand: ParsableCommand {
         let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
                                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []
         for path in images {
             let image = try ImageFile.read(path: path)
-            for f in pipeline.faces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil) {
+            let found = pipeline.detectFaces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
+            for d in found.dropped {
+                let box = [d.box.x, d.box.y, d.box.width, d.box.height].map { String(format: "%.0f", $0) }.joined(separator: ",")
+                FileHandle.standardError.write(Data("\(path): detection at \(box) (score \(String(format: "%.3f", d.score))) dropped: its landmarks are no face's (landmark score \(String(format: "%.3f", d.fit.score)))\n".utf8))
+            }
+            let rgb = image.channels == 3 ? image : image.rgb()
+            let descriptors = describer?.descriptors(image: rgb, landmarks: found.faces.map(\.landmarks))
+            for (k, f) in found.faces.enumerated() {
                 var cropPath: String?
                 if let out {
                     let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -80,13 +93,14 @@ struct DetectCommand: ParsableCommand {
                     try ImageFile.write(f.crop, path: cropPath!)
                 }
                 all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
-                                            score: f.score, points5: f.points5.map { [$0.x, $0.y] },
-                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath))
+                                            score: f.score, landmarkScore: f.landmarkScore, points5: f.points5.map { [$0.x, $0.y] },
+                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
+                                            embedding: descriptors?[k]))
             }
         }
         if output.json { try printJSON(all); return }
         for f in all {
-            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score))\(f.crop.map { " -> \($0)" } ?? "")")
+            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score)) landmark score \(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
         }
         if all.isEmpty { print("no faces found") }
     }

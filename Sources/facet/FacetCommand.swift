@@ -15,7 +15,7 @@ struct Facet: ParsableCommand {
             InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, TracksCommand.self, DemoCommand.self,
             TrainCommand.self, MergeCommand.self,
             CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self, PruneCommand.self, ExportModelCommand.self,
-            SortCommand.self, SimilarCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
+            SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
         ]
     )
 

@@ -23,9 +23,10 @@ struct ImportFacesCommand: ParsableCommand {
         let reader = try Project(path: target.project, mode: .readOnly)
         let plan = try FaceSetImporter.plan(folder: folder, role: role, in: reader)
         try reader.close()
+        let describer = FaceRecognizers.loadIfAvailable(for: "import-faces")
         let p = try Project(path: target.project)
         var line = ProgressLine()
-        let s = try FaceSetImporter.importFaces(plan, faceType: ft, into: p) { done, total in
+        let s = try FaceSetImporter.importFaces(plan, faceType: ft, into: p, describer: describer) { done, total in
             line.update("import-faces \(folder): \(done)/\(total)")
         }
         line.finish("import-faces \(role.rawValue): \(s.facesStored) faces from \(s.media.name) (media #\(s.media.id ?? 0))"

@@ -36,6 +36,8 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Write only this frame (full-rate index) as an image, to tune settings quickly.") var preview: Int?
     @Option(help: "Save the settings under this name in the project (default: last).") var config: String = "last"
     @Option(help: "Start from settings saved under this name; options given here override them.") var fromConfig: String?
+    @Option(help: "Swap only this dst person's faces (number or name, see `facet people`); the others pass through. Default: the person with the most faces when there are several.")
+    var person: String?
 
     func validate() throws {
         if let frames, Self.parseFrames(frames) == nil { throw ValidationError("--frames must be A..B with 0 <= A <= B, got '\(frames)'") }
@@ -46,6 +48,29 @@ struct MergeCommand: ParsableCommand {
         } else {
             guard ["mp4", "mkv", "mov", "m4v"].contains(ext) else { throw ValidationError("--out must be a video file (.mp4, .mkv or .mov)") }
         }
+    }
+
+    /// The dst person whose faces are swapped: `--person`, else, when the video's faces belong to
+    /// several persons, the one with the most of its kept faces (said on stderr); nil: every face.
+    func mergePerson(_ project: Project, _ destination: MediaRecord) throws -> Int64? {
+        if let person {
+            let p = try resolvePerson(project, person, role: .dst)
+            FileHandle.standardError.write(Data("merge: swapping only \(p.label)'s faces\n".utf8))
+            return p.id
+        }
+        var counts: [(PersonRecord, Int)] = []
+        for p in try project.persons(role: .dst) {
+            var q = FaceQuery(role: .dst, status: .kept)
+            q.mediaId = destination.id
+            q.person = p.id
+            let n = try project.countFaces(matching: q)
+            if n > 0 { counts.append((p, n)) }
+        }
+        guard counts.count > 1 else { return nil }
+        counts.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }
+        let others = counts.dropFirst().map { "\($0.0.label): \($0.1)" }.joined(separator: ", ")
+        FileHandle.standardError.write(Data("merge: the dst video shows \(counts.count) persons; swapping \(counts[0].0.label) (\(counts[0].1) faces), the one with the most faces (others: \(others)); choose with --person\n".utf8))
+        return counts[0].0.id
     }
 
     static func parseFrames(_ text: String) -> ClosedRange<Int>? {
@@ -73,13 +98,14 @@ struct MergeCommand: ParsableCommand {
         try options.validate()
 
         let destination = try MergeEngine.destination(in: project, mediaId: media)
+        let who = try mergePerson(project, destination)
         let swapper = try CheckpointSwapper(project: project, checkpoint: checkpoint, model: model)
         // H128 merges seamlessly unless told otherwise, as DeepFaceLab's converter did for it.
         if mode == nil && fromConfig == nil && swapper.model.model.architecture == TrainArchitecture.h128.rawValue { options.mode = .seamless }
 
         if let index = preview {
             let (image, _) = try MergeEngine.preview(project: project, media: destination, frame: index, swapper: swapper,
-                                                     options: options, faceType: swapper.faceType)
+                                                     options: options, faceType: swapper.faceType, person: who)
             try ImageFile.write(image, path: out)
             try project.saveMergeConfig(name: config, checkpointId: swapper.checkpointId, optionsJSON: options.json)
             print("wrote \(out): frame \(index) merged with checkpoint \(swapper.checkpointId) (settings saved as '\(config)')")
@@ -88,7 +114,7 @@ struct MergeCommand: ParsableCommand {
 
         var line = ProgressLine()
         let stats = try MergeEngine.merge(project: project, media: destination, swapper: swapper, options: options, output: out,
-                                          frames: frames.flatMap(Self.parseFrames), faceType: swapper.faceType) { p in
+                                          frames: frames.flatMap(Self.parseFrames), faceType: swapper.faceType, person: who) { p in
             let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "?"
             line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) frames/s  ETA \(eta)")
         }

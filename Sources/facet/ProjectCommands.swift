@@ -51,6 +51,9 @@ struct FaceJSON: Encodable {
     var id: Int64, role: String, mediaId: Int64, frameIndex: Int, faceIndex: Int, pts: Double, status: String
     var score: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
+    /// The face's person (`facet people`), null before it ran.
+    var person: Int64?
+    var landmarkScore: Double?
     /// The face's track, and `redetected` / `interpolated` when it was filled into a gap of it.
     var track: Int64?, filled: String?
     init(_ f: FaceRecord) {
@@ -59,6 +62,8 @@ struct FaceJSON: Encodable {
         pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
+        person = f.personId
+        landmarkScore = f.landmarkScore
     }
 }
 
@@ -69,6 +74,7 @@ struct FaceFilterOptions: ParsableArguments {
     @Option(help: "Only faces with this tag.") var tag: String?
     @Option(name: .customLong("where"), help: "An SQL expression over face columns, e.g. \"blur < 20 AND yaw > 10\" (read-only).")
     var whereSQL: String?
+    @Option(help: "Only faces of this person: its number or name (see `facet people`).") var person: String?
 
     func validate() throws {
         guard status == "all" || FaceStatus(rawValue: status) != nil else {
@@ -77,7 +83,16 @@ struct FaceFilterOptions: ParsableArguments {
     }
 
     var query: FaceQuery {
-        FaceQuery(role: role, status: status == "all" ? nil : FaceStatus(rawValue: status), tag: tag, whereSQL: whereSQL)
+        var q = FaceQuery(role: role, status: status == "all" ? nil : FaceStatus(rawValue: status), tag: tag, whereSQL: whereSQL)
+        if let person, let n = Int64(person) { q.person = n }
+        return q
+    }
+
+    /// `query`, with `--person` resolved by number or name in `p` (an unknown one is an error).
+    func query(in p: Project) throws -> FaceQuery {
+        var q = query
+        if let person { q.person = try resolvePerson(p, person, role: role).id }
+        return q
     }
 }
 
@@ -103,7 +118,7 @@ struct FacesCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        var q = filter.query
+        var q = try filter.query(in: p)
         q.sort = sort.compactMap(FaceSort.init(parsing:))
         q.limit = limit
         q.offset = offset
@@ -114,9 +129,9 @@ struct FacesCommand: ParsableCommand {
         }
         let faces = try p.faces(matching: q)
         if output.json { try printJSON(faces.map(FaceJSON.init)); return }
-        print("    id role media  frame face status       blur motion_blur      yaw    pitch     roll")
+        print("    id role media  frame face status       blur motion_blur      yaw    pitch     roll person")
         for f in faces {
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(fmt(f.blur))    \(fmt(f.motionBlur)) \(fmt(f.yaw, 1)) \(fmt(f.pitch, 1)) \(fmt(f.roll, 1))")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(fmt(f.blur))    \(fmt(f.motionBlur)) \(fmt(f.yaw, 1)) \(fmt(f.pitch, 1)) \(fmt(f.roll, 1)) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }

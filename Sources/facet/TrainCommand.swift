@@ -34,6 +34,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of a new model's weights, split, sampling and augmentation.") var seed: UInt64?
     @Option(help: "Optimizer of a new model: rmsprop or adam (default: quick96 rmsprop, tiny and h128 adam).") var optimizer: OptimizerOptions.Kind?
     @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).") var learningRate: Double?
+    @Option(help: "A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).")
+    var person: String?
 
     func validate() throws {
         if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME") }
@@ -50,6 +52,7 @@ struct TrainCommand: ParsableCommand {
         if let l = targetLoss, !(l > 0) { throw ValidationError("--target-loss must be positive") }
         if !(saveEveryMinutes > 0) { throw ValidationError("--save-every-minutes must be positive") }
         if let r = learningRate, !(r > 0) { throw ValidationError("--learning-rate must be positive") }
+        if resume != nil && person != nil { throw ValidationError("--person is fixed when a model is created; a resumed model keeps its persons") }
         if (lighter || pixelLoss) && model != .h128 { throw ValidationError("--lighter and --pixel-loss are options of --model h128") }
     }
 
@@ -72,6 +75,11 @@ struct TrainCommand: ParsableCommand {
         }
 
         let project = try Project(path: target.project)
+        if let person {
+            let parts = person.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            if !parts[0].isEmpty { options.persons[.src] = try resolvePerson(project, parts[0], role: .src).id }
+            if parts.count > 1, !parts[1].isEmpty { options.persons[.dst] = try resolvePerson(project, parts[1], role: .dst).id }
+        }
         let trainer = try Trainer(project: project, options: options)
         // After the checks, so a refused request stays one line on stderr.
         if let warning = Engine.blasKernelWarning { FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8)) }

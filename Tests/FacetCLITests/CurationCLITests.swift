@@ -73,7 +73,7 @@ final class CurationCLITests: CLITestCase {
     }
 
     func testSimilarAndDuplicates() throws {
-        let r = try facet(["similar", project, "10", "--k", "4", "--json"])
+        let r = try facet(["similar", project, "10", "--k", "4", "--by", "histogram", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let near = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
         XCTAssertEqual(near.count, 4)
@@ -149,7 +149,7 @@ final class CurationExtractedCLITests: CLITestCase {
         let chain = try JSONSerialization.jsonObject(with: Data(try facet(["sort", p, "--sort", "hist", "--json"]).stdout.utf8)) as! [[String: Any]]
         XCTAssertEqual(Set(chain.map { ($0["id"] as! NSNumber).int64Value }), Set(ids))
         XCTAssertEqual((chain[0]["id"] as! NSNumber).int64Value, ids[0])
-        let near = try facet(["similar", p, "\(ids[0])", "--k", "2", "--json"])
+        let near = try facet(["similar", p, "\(ids[0])", "--k", "2", "--by", "histogram", "--json"])
         XCTAssertEqual(near.status, 0, near.stderr)
         let r = try facet(["reject", p, "--sort", "-blur", "--worst", "1"])
         XCTAssertTrue(r.stdout.hasPrefix("rejected 1 faces"), r.stdout)

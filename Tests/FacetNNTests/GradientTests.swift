@@ -86,6 +86,51 @@ final class GradientTests: XCTestCase {
         checkLayerGradients(up, input: randomTensor([2, 3, 3, 3], &gen))
     }
 
+    /// The layers of dlib's face-recognition ResNet: VALID (unpadded) strided convolutions, max and
+    /// average pooling, the global average, and the residual add of differently sized branches.
+    func testDlibResNetLayerGradients() {
+        func valid(_ cin: Int, _ cout: Int, k: Int, s: Int, _ act: Activation = .identity) -> Conv2D {
+            let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: s, padding: .valid, activation: act)
+            c.initialize(using: &gen)
+            for i in 0..<cout { c.bias!.value[i] = Float(i) * 0.1 - 0.1 }
+            return c
+        }
+        let c7 = valid(3, 4, k: 7, s: 2)
+        XCTAssertEqual(c7.forward(randomTensor([1, 150, 150, 3], &gen)).shape, [1, 72, 72, 4])
+        checkLayerGradients(c7, input: randomTensor([2, 9, 11, 3], &gen))
+        checkLayerGradients(valid(3, 5, k: 3, s: 2, .leakyReLU(0.2)), input: randomTensor([2, 7, 8, 3], &gen))
+
+        let maxPool = Pool2D(.max, window: 3, stride: 2)
+        XCTAssertEqual(maxPool.forward(randomTensor([1, 72, 72, 1], &gen)).shape, [1, 35, 35, 1])
+        // Distinct values 0.01 apart, so that no finite-difference step changes which input is a window's maximum.
+        var order = Array(0..<(2 * 7 * 8 * 3))
+        order.shuffle(using: &gen)
+        checkLayerGradients(maxPool, input: Tensor(shape: [2, 7, 8, 3], values: order.map { Float($0) * 0.01 - 1.6 }))
+        let avgPool = Pool2D(.average, window: 2, stride: 2)
+        XCTAssertEqual(avgPool.forward(randomTensor([1, 35, 17, 1], &gen)).shape, [1, 17, 8, 1])
+        checkLayerGradients(avgPool, input: randomTensor([2, 7, 6, 3], &gen))
+        let x = Tensor(shape: [1, 2, 2, 1], values: [1, 5, -2, 3])
+        XCTAssertEqual(Pool2D(.max, window: 2, stride: 2).forward(x).values, [5])
+        XCTAssertEqual(Pool2D(.average, window: 2, stride: 2).forward(x).values, [1.75])
+        XCTAssertEqual(GlobalAveragePool().forward(x).values, [1.75])
+        checkLayerGradients(GlobalAveragePool(), input: randomTensor([2, 3, 4, 5], &gen))
+
+        // A strided block meeting its pooled shortcut: body 3x3x6, shortcut 4x4x4, sum 4x4x6.
+        // (Without activations: a leaky ReLU's kink inside the difference step biases a bias gradient by
+        // about 1.6% on this input; the residual with an activation is checked below.)
+        let down = PaddedResidual(body: Sequential([("conv1", valid(4, 6, k: 3, s: 2)), ("conv2", conv(6, 6, k: 3, s: 1))]),
+                                  shortcut: Pool2D(.average, window: 2, stride: 2))
+        XCTAssertEqual(down.forward(randomTensor([2, 8, 8, 4], &gen)).shape, [2, 4, 4, 6])
+        checkLayerGradients(down, input: randomTensor([2, 8, 8, 4], &gen))
+        // dlib's zero extension: the shortcut's value alone where the body has no pixel or channel.
+        let identityBody = PaddedResidual(body: Pool2D(.average, window: 2, stride: 2), shortcut: nil)
+        let y = identityBody.forward(Tensor(shape: [1, 2, 2, 1], values: [1, 5, -2, 3]))
+        XCTAssertEqual(y.shape, [1, 2, 2, 1])
+        XCTAssertEqual(y.values, [2.75, 5, -2, 3])
+        checkLayerGradients(PaddedResidual(body: conv(3, 3, k: 3, s: 1), shortcut: nil, activation: .leakyReLU(0.2)),
+                            input: randomTensor([2, 4, 5, 3], &gen))
+    }
+
     func testParallelConvsEqualConcatenatedConvolutions() {
         // Im2col with 8 channels; then Winograd with 9 channels padded to 16 inside.
         for (cin, ks, couts) in [(5, [1, 3, 5], [3, 3, 2]), (8, [1, 3, 3], [3, 3, 3])] {

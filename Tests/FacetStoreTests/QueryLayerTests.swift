@@ -28,6 +28,7 @@ final class QueryLayerTests: StoreTestCase {
                     case .brightness: f.brightness
                     case .hue: f.hue
                     case .faceSize: f.faceSize
+                    case .landmarkScore: f.landmarkScore ?? -.infinity   // SQLite sorts NULL first
                     }
                 }
                 // Expected: order by key, ties by id in the same direction (so -FIELD is the exact

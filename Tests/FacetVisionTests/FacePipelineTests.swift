@@ -87,8 +87,10 @@ final class FacePipelineTests: XCTestCase {
         let image = try LandmarkTestData.image("images/reference/astronaut.png")
         let face = pipeline.face(in: image, detection: detection, index: 3, faceType: .wholeFace, size: 192)
         XCTAssertEqual(face.faceIndex, 3)
+        // Without five points the fit starts from the adjusted box (then refits and checks the mirror).
+        XCTAssertEqual(face.landmarks, pipeline.fitter.fit(image: image, box: detection.box, points5: []).landmarks)
         let rect = shapePredictorRect(fromDetectorBox: b[0], y: b[1], width: b[2], height: b[3])
-        XCTAssertEqual(face.landmarks, sp.landmarks(in: image, box: rect))
+        XCTAssertLessThan(meanLandmarkError(face.landmarks, sp.landmarks(in: image, box: rect).points), 0.05, "near the first box fit")
         let aligned = alignedFace(image: image, landmarks: face.landmarks, faceType: .wholeFace, size: 192)
         XCTAssertEqual(face.crop, aligned.crop)
         XCTAssertEqual(face.matrix, aligned.matrix)
