@@ -25,52 +25,74 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // Value types shared by every module.
+        // The module map (README, "Layout"): each module imports only modules listed above it.
+        // Bottom row: values every module shares.
         .target(name: "FacetCore", swiftSettings: fastMath),
-        // The project file and its query layer: the only module that knows SQL.
-        .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Video decode/encode, PNG, JPEG.
+        // The project file and its query layer: the only module that knows SQL. It returns rows and matrices of
+        // stored signatures; the algorithms over them live above it. No BLAS here.
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Video decode/encode, PNG, JPEG. Knows no project.
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
-        // The neural-network engine.
+        // The neural-network engine; `ConvPolicy` holds the convolutions' algorithm choices. Knows no project.
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         // Run-time CPU feature checks (cpuid), and the kernels built for AVX-512, called only where it runs.
         .target(name: "CCPUFeatures"),
         .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
-        // Detection, landmarks, alignment, signatures.
-        .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
-        // The import and extraction engines: media and faces into the project, through FacetStore.
-        .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision"]),
-        // Curation that needs images: export of the curated set, sample faces from real frames.
+        // Detection, landmarks, alignment, signatures. Knows no project.
+        .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"],
+                swiftSettings: fastMath),
+        // Plots: a small raster plotter with a bitmap font (Canvas, Chart), PNG-ready images and SVG, of numbers it is given.
+        .target(name: "FacetPlot", dependencies: ["FacetCore"]),
+        // Frames of a media stored in (or linked from) the project: where the store's bytes meet the decoders,
+        // shared by extraction, the merge, the gallery and the demo.
+        .target(name: "FacetProjectMedia", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        // Curation over the stored signatures (BLAS): hist chain, hist_dissim, best:N, similar, duplicates; export.
         .target(name: "FacetCurate", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "COpenBLAS"]),
-        // The gallery in the browser (Hummingbird 2), live over the project file.
-        .target(name: "FacetServe", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetCurate", "FacetPlot", "FacetSelect", .product(name: "Hummingbird", package: "hummingbird")]),
-        // The merge: swapped faces back into the destination video, written as H.264.
-        .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetTrain"], swiftSettings: fastMath),
-        // Training: models, samples and augmentation, the loop, checkpoints through FacetStore.
-        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
-        // Plots: a small raster plotter with a bitmap font, SVG, and the project's loss curves.
-        .target(name: "FacetPlot", dependencies: ["FacetCore", "FacetMedia", "FacetStore"]),
-        // Model selection: checkpoint listing, convergence, compare, prune, export.
+        // The import and extraction engines: media and faces into the project, through FacetStore.
+        .target(name: "FacetExtract", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision"]),
+        // The merge: swapped faces back into the destination video, written as H.264, through any `FaceSwapper`
+        // (it knows no model: neither FacetTrain nor FacetNN).
+        .target(name: "FacetMerge", dependencies: ["FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision"],
+                swiftSettings: fastMath),
+        // Training: models, samples and augmentation, the loop, checkpoints through FacetStore; `CheckpointSwapper`,
+        // a checkpoint as the merge's `FaceSwapper` (the one reason it imports FacetMerge).
+        .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision", "FacetMerge"],
+                swiftSettings: fastMath),
+        // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export.
         .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
+        // The gallery in the browser (Hummingbird 2), live over the project file.
+        .target(name: "FacetServe", dependencies: [
+            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetCurate", "FacetPlot", "FacetSelect",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // Test scaffolding shared by the test targets and the benchmarks (never linked into `facet`): stand-in
+        // faces cut from real video frames.
+        .target(name: "FacetTestSupport", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetNN", "FacetExtract", "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe", "FacetPlot", "FacetSelect",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision", "FacetNN", "FacetExtract",
+            "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe", "FacetPlot", "FacetSelect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "FacetCoreTests", dependencies: ["FacetCore"]),
-        .testTarget(name: "FacetStoreTests", dependencies: ["FacetStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetStoreTests", dependencies: ["FacetStore", "FacetCurate", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMediaTests", dependencies: ["FacetMedia"]),
         .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),
-        .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetStore", "FacetMedia", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetStore", "FacetMedia", "FacetCore"]),
-        .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetCurate", "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
-        .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore", "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetStore", "FacetMedia", "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
+        .testTarget(name: "FacetExtractTests", dependencies: ["FacetExtract", "FacetProjectMedia", "FacetStore", "FacetMedia",
+                                                              "FacetCurate", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetTestSupport", "FacetStore", "FacetMedia", "FacetCore"]),
+        .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetTestSupport", "FacetProjectMedia", "FacetCurate",
+                                                            "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
+        .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore",
+                                                            "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetProjectMedia", "FacetStore", "FacetMedia",
+                                                            "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
-        .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia", "FacetVision", "FacetCore"]),
-        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore"]),
+        .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
+                                                             "FacetVision", "FacetCore"]),
+        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

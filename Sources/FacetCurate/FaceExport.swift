@@ -4,10 +4,11 @@ import FacetCore
 import FacetMedia
 import FacetStore
 
-/// The image format of exported faces.
+/// The image format of exported faces: `dfl` is JPEG with DeepFaceLab's APP15 metadata block.
 public enum ExportFormat: String, Sendable, CaseIterable {
-    case jpg, png
-    var storedName: String { self == .jpg ? "jpeg" : "png" }
+    case jpg, png, dfl
+    var storedName: String { self == .png ? "png" : "jpeg" }
+    var fileExtension: String { self == .png ? "png" : "jpg" }
 }
 
 /// One manifest line: which face a file is, where it came from, and its signatures.
@@ -54,11 +55,12 @@ public enum FaceExport {
     public static func export(_ project: Project, query: FaceQuery, sort: CurationSort?, to folder: String,
                               format: ExportFormat = .jpg, size: Int? = nil, force: Bool = false,
                               progress: ((Int, Int) -> Void)? = nil) throws -> ExportResult {
-        if let size, !(8...4096).contains(size) { throw FacetError("--size must be 8...4096 pixels, got \(size)") }
+        if let size, !(8...4096).contains(size) { throw FacetError.setting("size", "must be 8...4096 pixels, got \(size)") }
         let ids = try sort.map { try project.sortedFaceIDs(matching: query, by: $0) } ?? project.faceIDs(matching: query)
         try prepareFolder(folder, force: force)
         let media = Dictionary(uniqueKeysWithValues: try project.media().compactMap { m in m.id.map { ($0, m.name) } })
         let tags = try project.tags(faceIDs: ids)
+        let origins = format == .dfl ? try project.faceOrigins(ids: ids) : [:]
         let fm = FileManager.default
         let staging = folder + "/.facet-export-\(getpid())-\(UUID().uuidString.prefix(8))"
         do {
@@ -78,13 +80,17 @@ public enum FaceExport {
                 let face = try project.face(id: id)
                 let crop = try project.faceCrop(id: id)
                 let outSize = size ?? face.cropSize
-                let name = String(repeating: "0", count: max(0, digits - String(k + 1).count)) + "\(k + 1)_f\(id).\(format.rawValue)"
-                let bytes = try encodedFace(crop, id: id, cropSize: face.cropSize, format: format, size: outSize)
-                try write(bytes, to: staging + "/" + name)
-                names.append(name)
+                let name = String(repeating: "0", count: max(0, digits - String(k + 1).count)) + "\(k + 1)_f\(id).\(format.fileExtension)"
+                var bytes = try encodedFace(crop, id: id, cropSize: face.cropSize, format: format, size: outSize)
                 let scale = Double(outSize) / Double(face.cropSize)
                 let m = Affine2D(a: scale, b: 0, tx: 0, c: 0, d: scale, ty: 0).concatenating(face.imageToFace)
                 let lm = (face.landmarks68 ?? Landmarks68(points: Array(repeating: Point2(0, 0), count: 68))).transformed(by: m)
+                if format == .dfl {
+                    let info = dflInfo(face: face, origin: origins[id], landmarks: lm, matrix: m, scale: scale)
+                    do { bytes = try DFLJPG.write(info, into: bytes) } catch let e as FacetError { throw FacetError("face \(id): \(e.message)") }
+                }
+                try write(bytes, to: staging + "/" + name)
+                names.append(name)
                 let line = ExportManifestLine(
                     position: k + 1, file: name, faceId: id, role: face.role.rawValue, status: face.status.rawValue,
                     media: media[face.mediaId] ?? "media \(face.mediaId)", frameIndex: face.frameIndex, faceIndex: face.faceIndex,
@@ -113,6 +119,33 @@ public enum FaceExport {
             try? fm.removeItem(atPath: staging)
             throw error
         }
+    }
+
+    /// DeepFaceLab's names of Facet's face types.
+    static let dflFaceTypes = ["half": "half_face", "mid_full": "midfull_face", "full": "full_face", "whole_face": "whole_face", "head": "head"]
+
+    /// The APP15 fields of an exported face: what it brought from DeepFaceLab when it came from there (its
+    /// landmarks at full precision, source frame, rect, landmarks and matrix, polygons, mask), Facet's own
+    /// otherwise (the frame named as DeepFaceLab names extracted frames, `%05d.png` from 1). Everything in
+    /// the face image's pixels is scaled to the exported size.
+    static func dflInfo(face: FaceRecord, origin: FaceOrigin?, landmarks lm: Landmarks68, matrix m: Affine2D, scale: Double) -> DFLFaceInfo {
+        func pairs(_ flat: [Double], _ k: Double = 1) -> [[Double]] { stride(from: 0, to: flat.count - 1, by: 2).map { [flat[$0] * k, flat[$0 + 1] * k] } }
+        var info = DFLFaceInfo(faceType: dflFaceTypes[face.faceType] ?? face.faceType)
+        let fromDFL = origin?.tool == "dfl" && face.imageToFace == .identity
+        info.landmarks = fromDFL && origin?.landmarks != nil ? pairs(origin!.landmarks!, scale) : lm.points.map { [$0.x, $0.y] }
+        info.sourceFilename = origin?.sourceFilename ?? String(format: "%05d.png", face.frameIndex + 1)
+        info.sourceRect = origin?.sourceRect ?? [face.boxX, face.boxY, face.boxX + face.boxW, face.boxY + face.boxH]
+        info.sourceLandmarks = origin?.sourceLandmarks.map { pairs($0) } ?? face.landmarks68?.points.map { [$0.x, $0.y] }
+        if let sm = origin?.sourceMatrix, fromDFL {
+            info.imageToFaceMatrix = Affine2D(a: scale, b: 0, tx: 0, c: 0, d: scale, ty: 0).concatenating(Affine2D(sm)).values
+        } else {
+            info.imageToFaceMatrix = m.values
+        }
+        if let json = origin?.segIEPolysJSON, let polys = try? JSONDecoder().decode([DFLFaceInfo.SegPolygon].self, from: Data(json.utf8)) {
+            info.segIEPolys = polys.map { DFLFaceInfo.SegPolygon(type: $0.type, pts: $0.pts.map { $0.map { $0 * scale } }) }
+        }
+        info.xsegMask = origin?.xsegMask
+        return info
     }
 
     /// The face's image in `format` at `size` pixels: the stored bytes when they already are.

@@ -3,6 +3,7 @@ import Foundation
 import Dispatch
 import FacetCore
 import FacetMedia
+import FacetProjectMedia
 import FacetStore
 import FacetVision
 
@@ -77,7 +78,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         guard let ft = FaceType(rawValue: options.faceType) else {
             throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard (32...1024).contains(options.size) else { throw FacetError("--size must be between 32 and 1024, got \(options.size)") }
+        guard (32...1024).contains(options.size) else { throw FacetError.setting("size", "must be between 32 and 1024, got \(options.size)") }
         self.project = project
         self.options = options
         self.faceType = ft

@@ -1,5 +1,6 @@
-/// `facet import-faces`: a folder of already-aligned face images (a DeepFaceLab-style `aligned`
-/// folder) into the project as faces, with landmarks found on each image and signatures computed.
+/// `facet import-faces`: a folder of already-aligned face images (a DeepFaceLab `aligned` folder) into the
+/// project as faces, with signatures computed. Landmarks come from the file's own metadata when it has some
+/// (DeepFaceLab's APP15 block), kept as they are, and are found on the image otherwise.
 import Foundation
 import Dispatch
 import FacetCore
@@ -15,6 +16,8 @@ public struct FaceSetImportSummary: Sendable {
     /// Files whose face the detector did not find: their landmarks were fitted in the box an aligned
     /// face of this type occupies.
     public var withoutDetection = 0
+    /// Faces whose landmarks and source came from the file's metadata (no detection).
+    public var fromMetadata = 0
     public var seconds = 0.0
 }
 
@@ -25,8 +28,13 @@ public struct FaceSetPlan: Sendable {
     /// The image files in frame order, and whether each is PNG or JPEG.
     public var files: [String]
     var kinds: [ImageFile.Kind]
-    var mtcnnPath: String
-    var predictorPath: String
+    /// Each file's metadata from another tool, when it has some with landmarks.
+    var metadata: [ImportedFaceMetadata?]
+    /// The detection models, needed only when some file has no landmarks of its own.
+    var mtcnnPath: String?
+    var predictorPath: String?
+    /// How many files carry their own landmarks.
+    public var withMetadata: Int { metadata.filter { $0 != nil }.count }
     /// The media an interrupted import of this folder left, and the files it stored.
     public var existing: MediaRecord?
     public var done: Set<Int> = []
@@ -54,9 +62,15 @@ public enum FaceSetImporter {
     public static func plan(folder: String, role: Role, in project: Project) throws -> FaceSetPlan {
         let stills = try StillsFolder(path: folder)
         var kinds: [ImageFile.Kind] = []
+        var metadata: [ImportedFaceMetadata?] = []
         for file in stills.files {
             let data = try readFile(file)
             guard let kind = ImageFile.kind(of: data) else { throw FacetError.file(file, "is not a PNG or JPEG image") }
+            do {
+                metadata.append(try ImportedFaceMetadata.read(data, kind: kind, file: file))
+            } catch let e as FacetError {
+                throw FacetError.file(file, e.message)
+            }
             let image = try ImageFile.read(path: file)
             guard image.width == image.height else {
                 throw FacetError.file(file, "is \(image.width)x\(image.height): an aligned face image is square")
@@ -64,14 +78,16 @@ public enum FaceSetImporter {
             guard image.width >= 32 else { throw FacetError.file(file, "is \(image.width) pixels wide: aligned faces of at least 32 pixels are needed") }
             kinds.append(kind)
         }
-        let models = (try ModelFiles.mtcnnWeights(), try ModelFiles.shapePredictor())
+        let needsDetection = metadata.contains { $0 == nil || $0!.inFrame }
+        let models = needsDetection ? (try ModelFiles.mtcnnWeights(), try ModelFiles.shapePredictor()) : (nil, nil)
         let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
-        var plan = FaceSetPlan(folder: folder, role: role, files: stills.files, kinds: kinds, mtcnnPath: models.0, predictorPath: models.1)
-        if let existing = try project.media(role: role).first(where: { $0.kind == "stills" && $0.path == absolute && $0.frameCount == stills.files.count }),
+        var plan = FaceSetPlan(folder: folder, role: role, files: stills.files, kinds: kinds, metadata: metadata,
+                               mtcnnPath: models.0, predictorPath: models.1)
+        if let existing = try project.media(role: role).first(where: { $0.kind == .stills && $0.path == absolute && $0.frameCount == stills.files.count }),
            try stillsHash(stills.files) == existing.sha256 {
             let done = try project.processedFrames(mediaId: existing.id!)
             if done.count >= stills.files.count {
-                throw FacetError.file(folder, "already imported as media \(existing.id!) (\(role.rawValue) \(existing.name)) with its \(done.count) faces")
+                throw FacetError.file(folder, "already imported as media \(existing.id!) (\(role.rawValue) \(existing.name)) with its \(done.count) faces", kind: .conflict)
             }
             plan.existing = existing
             plan.done = done
@@ -86,13 +102,23 @@ public enum FaceSetImporter {
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
         let start = Date()
         let role = plan.role, kinds = plan.kinds, files = plan.files, done = plan.done
-        let mtcnnPath = plan.mtcnnPath, predictorPath = plan.predictorPath
-        let pipeline = FacePipeline(detector: try MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: try ShapePredictor(path: predictorPath))
+        let metadata = plan.metadata
+        let pipeline: FacePipeline?
+        let provenance: ExtractionProvenance
+        let options = "{\"import_faces\":true,\"face_type\":\"\(faceType.rawValue)\",\"from_metadata\":\(plan.withMetadata)}"
+        if let mtcnnPath = plan.mtcnnPath, let predictorPath = plan.predictorPath {
+            pipeline = FacePipeline(detector: try MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: try ShapePredictor(path: predictorPath))
+            provenance = ExtractionProvenance(role: role, detector: "mtcnn (import-faces)", detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
+                                              landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
+                                              optionsJSON: options, recognizer: describer?.provenance)
+        } else {
+            pipeline = nil
+            provenance = ExtractionProvenance(role: role, detector: "the files' own metadata (import-faces)", detectorSHA256: "",
+                                              landmarker: "the files' own landmarks", landmarkerSHA256: "", optionsJSON: options,
+                                              recognizer: describer?.provenance)
+        }
         let media = try plan.existing ?? MediaImporter.importMedia(path: plan.folder, role: role, link: false, into: project)
-        let options = "{\"import_faces\":true,\"face_type\":\"\(faceType.rawValue)\"}"
-        let run = try project.beginExtraction(ExtractionProvenance(role: role, detector: "mtcnn (import-faces)", detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
-                                                                   landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
-                                                                   optionsJSON: options, recognizer: describer?.provenance))
+        let run = try project.beginExtraction(provenance)
         var summary = FaceSetImportSummary(media: media)
         let todo = files.indices.filter { !done.contains($0) }
         let batch = 32
@@ -105,8 +131,14 @@ public enum FaceSetImporter {
             DispatchQueue.concurrentPerform(iterations: indices.count) { k in
                 let i = indices[k]
                 do {
-                    results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline,
-                                            describer: describer))
+                    if let m = metadata[i], m.inFrame {
+                        results.set(k, (try faceswapFace(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType,
+                                                         metadata: m, pipeline: pipeline!, describer: describer), true))
+                    } else if let m = metadata[i] {
+                        results.set(k, (try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, metadata: m, describer: describer), true))
+                    } else {
+                        results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline!, describer: describer))
+                    }
                 } catch {
                     failure.set(error)
                 }
@@ -116,6 +148,7 @@ public enum FaceSetImporter {
             try project.storeFrames(frames.map(\.0), extractionId: run, role: role)
             summary.facesStored += frames.count
             summary.withoutDetection += frames.filter { !$0.1 }.count
+            summary.fromMetadata += indices.filter { metadata[$0] != nil }.count
             next += indices.count
             progress(done.count + next, files.count)
         }
@@ -154,6 +187,51 @@ public enum FaceSetImporter {
                            hue: s.hue, faceSize: s.faceSize, landmarkScore: centred == nil ? nil : fit.score)
         if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
         return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]), centred != nil)
+    }
+
+    /// One aligned image whose file carries its landmarks: no detection, the landmarks kept as they are
+    /// (the face table holds them as float32, `face_origin` at the file's precision), the box their bounds.
+    static func face(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, metadata m: ImportedFaceMetadata,
+                     describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
+        let bytes = try readFile(file)
+        let image = try ImageFile.read(path: file)
+        let landmarks = Landmarks68(points: m.landmarks.map { Point2($0[0], $0[1]) })
+        let xs = m.landmarks.map { $0[0] }, ys = m.landmarks.map { $0[1] }
+        let box = (x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!)
+        let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
+        var face = NewFace(faceIndex: 0, score: 0, box: box, points5: [], landmarks: landmarks, matrix: .identity,
+                           faceType: m.faceType.rawValue, cropSize: image.width, cropFormat: kind == .png ? "png" : "jpeg", crop: bytes,
+                           histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll,
+                           brightness: s.brightness, hue: s.hue, faceSize: s.faceSize)
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
+        var origin = m.origin
+        origin.fileName = (file as NSString).lastPathComponent
+        face.origin = origin
+        return ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face])
+    }
+
+    /// A faceswap face: landmarks found on the image (as for a file without metadata), the frame -> face matrix
+    /// fitted between the file's frame landmarks and those (least squares over 68 points), and the face's
+    /// landmarks the file's frame landmarks carried through that matrix. The file's values, exact, go to
+    /// `face_origin` with the fitted matrix.
+    static func faceswapFace(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, faceType: FaceType,
+                             metadata m: ImportedFaceMetadata, pipeline: FacePipeline, describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
+        var (frame, _) = try face(file: file, kind: kind, index: index, mediaId: mediaId, faceType: faceType, pipeline: pipeline, describer: describer)
+        var f = frame.faces[0]
+        let source = m.landmarks.map { Point2($0[0], $0[1]) }
+        guard let fit = similarityTransform(from: source, to: f.landmarks.points) else {
+            throw FacetError.file(file, "its faceswap landmarks are degenerate (all in one place)")
+        }
+        f.landmarks = Landmarks68(points: source).transformed(by: fit)
+        let s = faceSignatures(crop: try ImageFile.read(path: file), landmarksInFace: f.landmarks, matrix: .identity)
+        f.yaw = s.yaw; f.pitch = s.pitch; f.roll = s.roll; f.blur = s.blur; f.brightness = s.brightness; f.hue = s.hue
+        f.faceSize = s.faceSize; f.histogram = s.histogram; f.motionBlur = s.motionBlur
+        var origin = m.origin
+        origin.fileName = (file as NSString).lastPathComponent
+        origin.sourceMatrix = fit.values
+        f.origin = origin
+        frame.faces = [f]
+        return frame
     }
 
     /// Where the detector's box of the mean face lies in an aligned crop of side `size`: the mean

@@ -30,7 +30,7 @@ public enum MediaImporter {
                 total += Int64(data.count)
             }
             let info = folder.info
-            let record = MediaRecord(role: role, name: name, kind: "stills", storage: "embedded", path: absolute, sha256: hasher.finalizeHex(),
+            let record = MediaRecord(role: role, name: name, kind: .stills, storage: .embedded, path: absolute, sha256: hasher.finalizeHex(),
                                      byteSize: total, container: info.container, codec: info.codec, width: info.width, height: info.height,
                                      fps: info.fps, frameCount: info.frameCount, duration: info.duration, hasAudio: false)
             var next = 0
@@ -45,7 +45,7 @@ public enum MediaImporter {
         try VideoProbe.verifyComplete(path: path)
         let sha = try SHA256.hex(ofFile: path)
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
-        let record = MediaRecord(role: role, name: name, kind: "video", storage: link ? "linked" : "embedded", path: absolute, sha256: sha,
+        let record = MediaRecord(role: role, name: name, kind: .video, storage: link ? .linked : .embedded, path: absolute, sha256: sha,
                                  byteSize: size, container: info.container, codec: info.codec, width: info.width, height: info.height,
                                  fps: info.fps, frameCount: info.frameCount, duration: info.duration, hasAudio: info.hasAudio)
         if link { return try project.importMedia(record) { nil } }

@@ -145,7 +145,9 @@ public struct FaceCompositor: Sendable {
 
     /// Blends one swapped face into `frame` and returns where (with the alpha used).
     /// `aligned` is the model's input for this face (the destination face at the resolution) and
-    /// `swapped` what the model made of it.
+    /// `swapped` what the model made of it. The mask and the colour transfer are shared; then one strategy per merge
+    /// mode: overlay, hist-match and raw composite while they warp the face back (`blendOverlay`); seamless warps it,
+    /// Poisson-blends it into the frame, then composites (`blendSeamless`).
     @discardableResult
     public func blend(into frame: inout Image, face: MergeFace, aligned: Image, swapped: (face: Image, mask: Image)) throws -> BlendRegion {
         let res = resolution
@@ -158,123 +160,93 @@ public struct FaceCompositor: Sendable {
         guard aligned.width == res, aligned.height == res, frame.channels == 3 else {
             throw FacetError("the aligned face must be \(res)x\(res) and the frame RGB")
         }
-        let sub = maskResolution
-        let k = Double(sub) / Double(res)
         let mask = processedMask(face: face, learned: swapped.mask)
-
-        var predicted = floats(swapped.face)
         // Colour statistics come from where the processed mask shows the face.
         var area = [Bool](repeating: false, count: res * res)
-        let step = Int(k)
-        for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * sub + x * step] > 0 } }
+        let step = maskResolution / res
+        for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * maskResolution + x * step] > 0 } }
+        var predicted = floats(swapped.face)
         // Colour transfer goes to the predicted face before it is warped back, except in seamless
         // mode: the Poisson blend would undo it (it keeps only the face's gradients), so there, as in
-        // DeepFaceLab's merger, it goes to the blended result, taken back into face space, below.
+        // DeepFaceLab's merger, it goes to the blended result, taken back into face space (`blendSeamless`).
         if options.mode != .raw && options.mode != .seamless {
             let reference = floats(aligned)
             ColorTransferOps.apply(options.color, to: &predicted, reference: reference, mask: area)
             if options.mode == .histMatch { ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area) }
         }
+        guard let window = try BlendWindow(self, face: face, mask: mask, frameWidth: frame.width, frameHeight: frame.height) else {
+            return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: [])
+        }
+        switch options.mode {
+        case .overlay, .histMatch, .raw:
+            return blendOverlay(into: &frame, window, predicted: predicted, mask: mask)
+        case .seamless:
+            return try blendSeamless(into: &frame, window, predicted: predicted, mask: mask, face: face, aligned: aligned, area: area)
+        }
+    }
 
-        let out = outputMatrix(face)
-        guard let back = out.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
-        // The frame window the output square lands on.
-        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)), Point2(Double(res), Double(res))].map(back.apply)
-        let x0 = max(0, Int(corners.map(\.x).min()!.rounded(.down)) - 1)
-        let y0 = max(0, Int(corners.map(\.y).min()!.rounded(.down)) - 1)
-        let x1 = min(frame.width - 1, Int(corners.map(\.x).max()!.rounded(.up)) + 1)
-        let y1 = min(frame.height - 1, Int(corners.map(\.y).max()!.rounded(.up)) + 1)
-        guard x1 >= x0, y1 >= y0 else { return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: []) }
-        let w = x1 - x0 + 1, h = y1 - y0 + 1
-        let fw = frame.width
+    /// Overlay, hist-match and raw: each window pixel the mask reaches (raw: the face square) gets its alpha and, where
+    /// it is above 0, `dst (1 - a) + face a` at once; outside the face square the face is black, as the warp's constant
+    /// border gives. Only the part of each row that can reach the mask's box is visited.
+    func blendOverlay(into frame: inout Image, _ window: BlendWindow, predicted: [Float], mask: Plane) -> BlendRegion {
+        let (x0, y0, w, h, fw) = (window.x0, window.y0, window.width, window.height, frame.width)
+        let res = resolution, maxCoord = window.maxCoord
         var alpha = [Float](repeating: 0, count: w * h)
-        let maxCoord = Double(res - 1)
-        let raw = options.mode == .raw, seamless = options.mode == .seamless
-        // Frame points whose mask sample can be above 0 lie within one mask pixel of the mask's
-        // nonzero bounds: every other pixel of the window keeps alpha 0 without sampling.
-        let box = raw ? nil : mask.bounds(above: 0)
-        let (bx0, by0, bx1, by1) = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0, -1, -1)
-        // Seamless mode needs the warped face on the whole face square (the Poisson blend reads its
-        // gradients there); the other modes only where alpha > 0, and blend it in at once.
-        // Only the part of each row that can reach what this mode needs is visited (a superset,
-        // found from the affine map; each pixel is still checked): the face square, or the mask's box.
-        let (uLo, uHi, vLo, vHi) = (seamless || raw) ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
-        let uReach = uLo...max(uLo, uHi), vReach = vLo...max(vLo, vHi)
-        var warped = seamless ? [Float](repeating: 0, count: w * h * 3) : []
-        var inside = seamless ? [Bool](repeating: false, count: w * h) : []
-        warped.withUnsafeMutableBufferPointer { wp in
-        inside.withUnsafeMutableBufferPointer { ins in
-        predicted.withUnsafeBufferPointer { pf in
-            mask.values.withUnsafeBufferPointer { mv in
-                alpha.withUnsafeMutableBufferPointer { al in
-                    frame.pixels.withUnsafeMutableBufferPointer { px in
-                        for ly in 0..<h {
-                            let fy = Double(y0 + ly)
-                            let span = rowSpan(out, y: fy, x0: x0, width: w, u: uReach, v: vReach)
-                            for lx in span {
-                                let fx = Double(x0 + lx)
-                                let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty
-                                let q = ly * w + lx
-                                let within = u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5
-                                var a: Float = 0
-                                if raw {
-                                    a = within ? 1 : 0
-                                } else {
-                                    let mu = u * k, mvv = v * k
-                                    if mu >= bx0 && mu <= bx1 && mvv >= by0 && mvv <= by1 {
-                                        a = sampleMask(mv, sub, mu, mvv)
-                                        if a < 1 / 255 { a = 0 }
-                                    }
-                                }
-                                a = min(1, a)
-                                al[q] = a
-                                if seamless {
-                                    ins[q] = within
-                                    guard within else { continue }
-                                    let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
-                                    wp[q * 3] = r; wp[q * 3 + 1] = g; wp[q * 3 + 2] = b
-                                } else if a > 0 {
-                                    // out = dst (1 - a) + face a; outside the face square the face is black, as
-                                    // the warp's constant border gives.
-                                    var r: Float = 0, g: Float = 0, b: Float = 0
-                                    if within { (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord)) }
-                                    let p = ((y0 + ly) * fw + x0 + lx) * 3
-                                    px[p] = UInt8(min(255, max(0, Float(px[p]) * (1 - a) + r * 255 * a + 0.5)))
-                                    px[p + 1] = UInt8(min(255, max(0, Float(px[p + 1]) * (1 - a) + g * 255 * a + 0.5)))
-                                    px[p + 2] = UInt8(min(255, max(0, Float(px[p + 2]) * (1 - a) + b * 255 * a + 0.5)))
-                                }
-                            }
-                        }
-                    }
+        withPixels(&frame, &alpha, predicted, mask.values) { px, al, pf, mv in
+            for ly in 0..<h {
+                for lx in window.span(row: ly) {
+                    let (u, v, within) = window.faceCoordinates(lx, ly)
+                    let a = window.alpha(mv, u, v, within: within)
+                    al[ly * w + lx] = a
+                    guard a > 0 else { continue }
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    if within { (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord)) }
+                    let p = ((y0 + ly) * fw + x0 + lx) * 3
+                    px[p] = mixed(px[p], r, a); px[p + 1] = mixed(px[p + 1], g, a); px[p + 2] = mixed(px[p + 2], b, a)
                 }
             }
         }
-        }
-        }
-        guard seamless else { return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha) }
+        return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha)
+    }
 
-        // DeepFaceLab's seamless mask: the alpha above the lowest tenth that has any pixels.
+    /// Seamless: the face warped onto the whole face square (the Poisson blend reads its gradients there) with the
+    /// mask's alpha; DeepFaceLab's seamless region (the alpha above the lowest tenth that has any pixels) blended into
+    /// the frame; the colour transfer on that result; then `dst (1 - a) + result a` where a > 0.
+    func blendSeamless(into frame: inout Image, _ window: BlendWindow, predicted: [Float], mask: Plane, face: MergeFace,
+                       aligned: Image, area: [Bool]) throws -> BlendRegion {
+        let (x0, y0, w, h, fw) = (window.x0, window.y0, window.width, window.height, frame.width)
+        let res = resolution, maxCoord = window.maxCoord
+        var alpha = [Float](repeating: 0, count: w * h)
+        var warped = [Float](repeating: 0, count: w * h * 3)
+        var inside = [Bool](repeating: false, count: w * h)
+        withFloats(&alpha, &warped, predicted, mask.values) { al, wp, pf, mv in
+            for ly in 0..<h {
+                for lx in window.span(row: ly) {
+                    let (u, v, within) = window.faceCoordinates(lx, ly)
+                    let q = ly * w + lx
+                    al[q] = window.alpha(mv, u, v, within: within)
+                    inside[q] = within
+                    guard within else { continue }
+                    let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                    wp[q * 3] = r; wp[q * 3 + 1] = g; wp[q * 3 + 2] = b
+                }
+            }
+        }
         var threshold: Float = 0
         for i in 1..<10 where alpha.contains(where: { $0 > Float(i) / 10 }) { threshold = Float(i) / 10; break }
         if threshold > 0 {
             var target = [Float](repeating: 0, count: w * h * 3)
             var region = [Bool](repeating: false, count: w * h)
-            target.withUnsafeMutableBufferPointer { t in
-            region.withUnsafeMutableBufferPointer { rg in
-            warped.withUnsafeMutableBufferPointer { wp in
             frame.pixels.withUnsafeBufferPointer { px in
                 for ly in 0..<h {
                     for lx in 0..<w {
                         let q = ly * w + lx, p = ((y0 + ly) * fw + x0 + lx) * 3
-                        for c in 0..<3 { t[q * 3 + c] = Float(px[p + c]) / 255 }
+                        for c in 0..<3 { target[q * 3 + c] = Float(px[p + c]) / 255 }
                         // Outside the face square the "source" is the frame itself (BORDER_TRANSPARENT).
-                        if !inside[q] { for c in 0..<3 { wp[q * 3 + c] = t[q * 3 + c] } }
-                        rg[q] = alpha[q] > threshold && inside[q]
+                        if !inside[q] { for c in 0..<3 { warped[q * 3 + c] = target[q * 3 + c] } }
+                        region[q] = alpha[q] > threshold && inside[q]
                     }
                 }
-            }
-            }
-            }
             }
             SeamlessClone.blend(source: &warped, target: target, region: region, width: w, height: h)
         }
@@ -282,23 +254,16 @@ public struct FaceCompositor: Sendable {
             try transferColourAfterBlend(frame: frame, window: (x0, y0, w, h), alpha: alpha, warped: &warped,
                                          face: face, reference: floats(aligned), area: area)
         }
-
-        // out = dst (1 - a) + face a, only where a > 0: elsewhere the frame keeps its exact bytes.
-        warped.withUnsafeBufferPointer { wp in
-        frame.pixels.withUnsafeMutableBufferPointer { px in
+        // Only where a > 0: elsewhere the frame keeps its exact bytes.
+        withPixels(&frame, &alpha, warped, []) { px, al, wp, _ in
             for ly in 0..<h {
                 for lx in 0..<w {
-                    let q = ly * w + lx
-                    let a = alpha[q]
+                    let q = ly * w + lx, a = al[q]
                     guard a > 0 else { continue }
                     let p = ((y0 + ly) * fw + x0 + lx) * 3
-                    for c in 0..<3 {
-                        let v = Float(px[p + c]) * (1 - a) + wp[q * 3 + c] * 255 * a
-                        px[p + c] = UInt8(min(255, max(0, v + 0.5)))
-                    }
+                    for c in 0..<3 { px[p + c] = mixed(px[p + c], wp[q * 3 + c], a) }
                 }
             }
-        }
         }
         return BlendRegion(x: x0, y: y0, width: w, height: h, alpha: alpha)
     }
@@ -383,6 +348,108 @@ public struct FaceCompositor: Sendable {
             regions.append(try blend(into: &frame, face: faces[i], aligned: aligned[i], swapped: swapped[i]))
         }
         return regions
+    }
+}
+
+/// Where one face lands in its frame: the window of frame pixels the output square covers (a pixel of margin, clipped
+/// to the frame), how a window pixel maps into the face square and the mask, and which part of each row can matter.
+struct BlendWindow {
+    let x0: Int, y0: Int, width: Int, height: Int
+    /// Frame to output face square (`FaceCompositor.outputMatrix`).
+    let out: Affine2D
+    /// The face square's last coordinate (resolution - 1), and the mask's scale over it and side.
+    let maxCoord: Double, k: Double, maskSide: Int
+    /// Raw mode: alpha 1 on the whole face square, no mask.
+    let raw: Bool
+    /// The mask's nonzero bounds grown by one mask pixel: every other point keeps alpha 0 without sampling.
+    let bx0: Double, by0: Double, bx1: Double, by1: Double
+    /// The face-square coordinates a row is visited for: the whole square (seamless, raw) or the mask's box.
+    let uReach: ClosedRange<Double>, vReach: ClosedRange<Double>
+
+    /// The window of `face` in a `frameWidth` x `frameHeight` frame, or nil when the square falls outside it.
+    init?(_ c: FaceCompositor, face: MergeFace, mask: Plane, frameWidth: Int, frameHeight: Int) throws {
+        let res = c.resolution
+        out = c.outputMatrix(face)
+        guard let back = out.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
+        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)), Point2(Double(res), Double(res))].map(back.apply)
+        let x0 = max(0, Int(corners.map(\.x).min()!.rounded(.down)) - 1)
+        let y0 = max(0, Int(corners.map(\.y).min()!.rounded(.down)) - 1)
+        let x1 = min(frameWidth - 1, Int(corners.map(\.x).max()!.rounded(.up)) + 1)
+        let y1 = min(frameHeight - 1, Int(corners.map(\.y).max()!.rounded(.up)) + 1)
+        guard x1 >= x0, y1 >= y0 else { return nil }
+        self.x0 = x0; self.y0 = y0
+        width = x1 - x0 + 1; height = y1 - y0 + 1
+        maskSide = c.maskResolution
+        k = Double(maskSide) / Double(res)
+        maxCoord = Double(res - 1)
+        raw = c.options.mode == .raw
+        let box = raw ? nil : mask.bounds(above: 0)
+        let grown = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0, -1, -1)
+        bx0 = grown.0; by0 = grown.1; bx1 = grown.2; by1 = grown.3
+        let whole = c.options.mode == .seamless || raw
+        let (uLo, uHi, vLo, vHi) = whole ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
+        uReach = uLo...max(uLo, uHi)
+        vReach = vLo...max(vLo, vHi)
+    }
+
+    /// The window columns of row `ly` that can reach `uReach` x `vReach` (a superset; each pixel is still checked).
+    func span(row ly: Int) -> Range<Int> {
+        rowSpan(out, y: Double(y0 + ly), x0: x0, width: width, u: uReach, v: vReach)
+    }
+
+    /// Face-square coordinates of window pixel (lx, ly), and whether they fall on the square (half a pixel around it).
+    @inline(__always)
+    func faceCoordinates(_ lx: Int, _ ly: Int) -> (u: Double, v: Double, within: Bool) {
+        let fx = Double(x0 + lx), fy = Double(y0 + ly)
+        let u = out.a * fx + out.b * fy + out.tx, v = out.c * fx + out.d * fy + out.ty
+        return (u, v, u >= -0.5 && v >= -0.5 && u <= maxCoord + 0.5 && v <= maxCoord + 0.5)
+    }
+
+    /// The alpha at face coordinates (u, v): raw, 1 on the square; else the mask sampled bilinearly inside its box,
+    /// values under 1/255 taken as 0; at most 1.
+    @inline(__always)
+    func alpha(_ mv: UnsafeBufferPointer<Float>, _ u: Double, _ v: Double, within: Bool) -> Float {
+        var a: Float = 0
+        if raw {
+            a = within ? 1 : 0
+        } else {
+            let mu = u * k, mvv = v * k
+            if mu >= bx0 && mu <= bx1 && mvv >= by0 && mvv <= by1 {
+                a = sampleMask(mv, maskSide, mu, mvv)
+                if a < 1 / 255 { a = 0 }
+            }
+        }
+        return min(1, a)
+    }
+}
+
+/// `dst (1 - a) + colour a` for one byte, `colour` in 0...1, rounded and clamped.
+@inline(__always)
+func mixed(_ dst: UInt8, _ colour: Float, _ a: Float) -> UInt8 {
+    UInt8(min(255, max(0, Float(dst) * (1 - a) + colour * 255 * a + 0.5)))
+}
+
+/// The blend strategies' one pointer scope: a frame's bytes and a float array to write, two float arrays to read.
+@inline(__always)
+func withPixels(_ frame: inout Image, _ out: inout [Float], _ a: [Float], _ b: [Float],
+                _ body: (UnsafeMutableBufferPointer<UInt8>, UnsafeMutableBufferPointer<Float>,
+                         UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) {
+    frame.pixels.withUnsafeMutableBufferPointer { px in
+        out.withUnsafeMutableBufferPointer { o in
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in body(px, o, pa, pb) } }
+        }
+    }
+}
+
+/// `withPixels` for two float arrays to write and two to read.
+@inline(__always)
+func withFloats(_ out1: inout [Float], _ out2: inout [Float], _ a: [Float], _ b: [Float],
+                _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+                         UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) {
+    out1.withUnsafeMutableBufferPointer { o1 in
+        out2.withUnsafeMutableBufferPointer { o2 in
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in body(o1, o2, pa, pb) } }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 /// The merge over a project: the destination video and its stored faces in, the swapped H.264 video out.
 import FacetCore
-import FacetExtract
+import FacetProjectMedia
 import FacetMedia
 import FacetStore
 import FacetVision
@@ -26,10 +26,10 @@ public enum MergeEngine {
         if let mediaId {
             let m = try project.media(id: mediaId)
             guard m.role == .dst else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a src video; merge needs a dst video") }
-            guard m.kind == "video" else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a folder of stills; merge writes a video from a dst video") }
+            guard m.kind == .video else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a folder of stills; merge writes a video from a dst video") }
             return m
         }
-        let videos = try project.media(role: .dst).filter { $0.kind == "video" }
+        let videos = try project.media(role: .dst).filter { $0.kind == .video }
         guard let only = videos.first else {
             throw FacetError.file(project.path, "has no dst video: import one with `facet import \(project.path) --role dst VIDEO`")
         }
@@ -165,6 +165,15 @@ public enum MergeEngine {
     /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
     public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
                                options: MergeOptions, faceType: String? = nil, person: Int64? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+        let p = try previewWithOriginal(project: project, media: media, frame: index, swapper: swapper, options: options,
+                                        faceType: faceType, person: person)
+        return (p.merged, p.regions)
+    }
+
+    /// `preview`, with the destination frame as it was, for showing both side by side.
+    public static func previewWithOriginal(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
+                                           options: MergeOptions, faceType: String? = nil, person: Int64? = nil)
+        throws -> (original: Image, merged: Image, regions: [BlendRegion]) {
         try options.validate()
         try check(index...index, in: media)
         let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person, smoothing: options.smooth)
@@ -174,7 +183,7 @@ public enum MergeEngine {
             var image = f.image
             let regions = try FaceCompositor(options: options, resolution: swapper.resolution)
                 .merge(frame: &image, faces: faces[index] ?? [], swapper: swapper)
-            return (image, regions)
+            return (f.image, image, regions)
         }
         throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) ended before frame \(index)")
     }
@@ -187,7 +196,7 @@ public enum MergeEngine {
 
     /// Where the encoder copies the destination's audio from: the project's chunks or the linked file.
     static func audioSource(project: Project, media: MediaRecord) throws -> AudioSource {
-        if media.storage == "linked" { return .file(path: media.path ?? media.name) }
+        if media.storage == .linked { return .file(path: media.path ?? media.name) }
         return .source(try StoredVideoBytes(project: project, mediaId: media.id!), name: media.name)
     }
 }

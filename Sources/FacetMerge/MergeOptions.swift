@@ -1,5 +1,6 @@
 /// The merge settings users know from DeepFaceLab's converter, as one value stored with each result.
 import FacetCore
+import FacetStore
 import Foundation
 
 /// How the swapped face is put into the frame.
@@ -68,13 +69,13 @@ public struct MergeOptions: Codable, Sendable, Equatable {
 
     /// Throws a one-line error for a value out of range.
     public func validate() throws {
-        guard (-400...400).contains(erode) else { throw FacetError("--erode must be -400...400, got \(erode)") }
-        guard (0...400).contains(blur) else { throw FacetError("--blur must be 0...400, got \(blur)") }
-        guard (-50...50).contains(faceScale) else { throw FacetError("--face-scale must be -50...50 (percent), got \(faceScale)") }
-        guard (0...100).contains(smooth) else { throw FacetError("--smooth must be 0...100, got \(smooth)") }
-        guard (0...51).contains(crf) else { throw FacetError("--crf must be 0...51, got \(crf)") }
+        guard (-400...400).contains(erode) else { throw FacetError.setting("erode", "must be -400...400, got \(erode)") }
+        guard (0...400).contains(blur) else { throw FacetError.setting("blur", "must be 0...400, got \(blur)") }
+        guard (-50...50).contains(faceScale) else { throw FacetError.setting("face-scale", "must be -50...50 (percent), got \(faceScale)") }
+        guard (0...100).contains(smooth) else { throw FacetError.setting("smooth", "must be 0...100, got \(smooth)") }
+        guard (0...51).contains(crf) else { throw FacetError.setting("crf", "must be 0...51, got \(crf)") }
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
-        guard presets.contains(preset) else { throw FacetError("unknown --preset '\(preset)' (use one of \(presets.joined(separator: ", ")))") }
+        guard presets.contains(preset) else { throw FacetError.setting("preset", "'\(preset)' is unknown (use one of \(presets.joined(separator: ", ")))") }
     }
 
     /// Sorted-key JSON, the form stored in `merge_config.options_json`.
@@ -120,4 +121,71 @@ public protocol FaceSwapper: Sendable {
     var resolution: Int { get }
     /// One `(face: RGB, mask: grey)` pair per input, each `resolution x resolution`, in input order.
     func swap(_ alignedDstFaces: [Image]) throws -> [(face: Image, mask: Image)]
+}
+
+extension MergeOptions {
+    /// DeepFaceLab's converter defaults: overlay, the learned mask, no erosion, no blur, no colour
+    /// transfer (`facet merge --dfl-defaults`). They leave a visible seam where the mask ends.
+    public static let deepFaceLab = MergeOptions()
+
+    /// Facet's defaults: the learned mask cut to the landmark hull, eroded 10 and blurred 20 pixels,
+    /// with Reinhard colour transfer (the settings whose seam measured lowest on the sample pair; see
+    /// the README's merge section).
+    public static let recommended = MergeOptions(mode: .overlay, mask: .learnedAndHull, erode: 10, blur: 20, color: .rct)
+
+    /// The settings a merge starts from before a saved configuration and the options given: Facet's
+    /// or DeepFaceLab's defaults, and for an `h128` model the seamless mode, as DeepFaceLab's
+    /// converter used for it.
+    public static func defaults(architecture: String, deepFaceLab: Bool = false) -> MergeOptions {
+        var o = deepFaceLab ? MergeOptions.deepFaceLab : .recommended
+        if architecture == "h128" { o.mode = .seamless }
+        return o
+    }
+}
+
+/// The merge settings given for one run; each set one overrides the saved or default value.
+public struct MergeOverrides: Sendable, Equatable {
+    public var mode: MergeMode?, mask: MaskKind?, erode: Int?, blur: Int?, faceScale: Double?
+    public var color: ColorTransfer?, crf: Int?, preset: String?
+    /// Strength of the alignment smoothing over each face track.
+    public var smooth: Double?
+    /// No overrides.
+    public init() {}
+
+    /// `base` with every given value replacing its own.
+    public func applied(to base: MergeOptions) -> MergeOptions {
+        var o = base
+        if let mode { o.mode = mode }
+        if let mask { o.mask = mask }
+        if let erode { o.erode = erode }
+        if let blur { o.blur = blur }
+        if let faceScale { o.faceScale = faceScale }
+        if let color { o.color = color }
+        if let crf { o.crf = crf }
+        if let preset { o.preset = preset }
+        if let smooth { o.smooth = smooth }
+        return o
+    }
+}
+
+extension MergeOptions {
+    /// The settings saved under `name` in the project; an unknown name is an error naming the saved ones.
+    public static func saved(_ name: String, in project: Project) throws -> MergeOptions {
+        guard let saved = try project.mergeConfig(named: name) else {
+            let names = try project.mergeConfigs().map(\.name)
+            throw FacetError.file(project.path, "has no merge configuration '\(name)'"
+                                  + (names.isEmpty ? " (none saved yet: a merge saves its settings)" : " (saved: \(names.joined(separator: ", ")))"),
+                                  kind: .notFound)
+        }
+        return try MergeOptions(json: saved.optionsJSON)
+    }
+
+    /// The settings of one merge: `saved` settings (from `saved(_:in:)`) or the defaults for the
+    /// model's `architecture`, then `overrides`; validated.
+    public static func resolve(saved: MergeOptions?, architecture: String, deepFaceLab: Bool = false,
+                               overrides: MergeOverrides) throws -> MergeOptions {
+        let options = overrides.applied(to: saved ?? defaults(architecture: architecture, deepFaceLab: deepFaceLab))
+        try options.validate()
+        return options
+    }
 }

@@ -180,23 +180,12 @@ func forEachSpaceToDepthTap(cin: Int, cout: Int, _ body: (_ dst: Int, _ src: Int
     } } } }
 }
 
-/// Layer-independent temporaries of the space-to-depth path (the input in that layout, its
-/// gradient, the 3x3 kernel or its gradient): one set shared by all layers, like `Scratch`
-/// (which the Winograd calls inside use). A caller on another thread while they are busy gets
-/// private temporaries.
+/// Layer-independent temporaries of the space-to-depth path (the input in that layout, its gradient, the 3x3 kernel
+/// or its gradient), from the running code's `ScratchArena`, like `Scratch` (which the Winograd calls inside use).
 enum SpaceToDepthScratch {
-    nonisolated(unsafe) private static var buffers: [Tensor] = [Tensor(shape: [0]), Tensor(shape: [0]), Tensor(shape: [0])]
-    private static let lock = NSLock()
-
+    /// Runs `body` with up to 3 buffers of at least `counts[i]` floats each (contents unspecified).
     static func with<R>(_ counts: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> R) -> R {
-        precondition(counts.count <= 3)
-        if lock.try() {
-            defer { lock.unlock() }
-            for (i, c) in counts.enumerated() { buffers[i].resize(to: [c]) }
-            return body(buffers.prefix(counts.count).map { $0.data })
-        }
-        let temps = counts.map { Tensor(shape: [$0]) }
-        return body(temps.map { $0.data })
+        ScratchArena.current.withTensors(counts, body)
     }
 }
 
@@ -210,6 +199,7 @@ enum SpaceToDepthScratch {
 /// (`spaceToDepthTile`: with F(4x4) 2.8x fewer multiplications than the 5x5 GEMM).
 /// Cost: 2 * N*OH*OW * k*k*cin*cout flops per pass.
 public final class Conv2D: Layer {
+    /// Input and output channels, kernel side, stride, and the activation fused into the output.
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: Int
@@ -225,21 +215,16 @@ public final class Conv2D: Layer {
     /// (for a model's first layer, whose input needs no gradient).
     public var computesInputGradient = true
     /// Uses Winograd (see `winogradTile`) where it applies: 3x3 kernel, stride 1, channel counts that are
-    /// multiples of 8, no fused sigmoid. Off forces im2col + GEMM. Defaults to
-    /// `Conv2D.winogradByDefault`.
-    public var useWinograd = Conv2D.winogradByDefault
+    /// multiples of 8, no fused sigmoid. False forces im2col + GEMM; nil (the default) follows
+    /// `ConvPolicy.current.winograd`.
+    public var useWinograd: Bool?
 
-    /// On in optimised builds. Off in debug builds, whose unoptimised SIMD code makes the
-    /// Winograd transforms some 50x slower than im2col (tests turn it on where they check it).
-    #if DEBUG
-    nonisolated(unsafe) public static var winogradByDefault = false
-    #else
-    nonisolated(unsafe) public static var winogradByDefault = true
-    #endif
+    /// Whether Winograd is on for this layer: its own `useWinograd`, else the policy's.
+    private var winogradOn: Bool { useWinograd ?? ConvPolicy.current.winograd }
 
     /// Whether this layer can take the Winograd path (shape and settings; see `usesWinograd`).
     public var winogradApplies: Bool {
-        useWinograd && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
+        winogradOn && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
     /// The Winograd output tile side for this call (4, 2), or nil for im2col. Measured on
@@ -249,8 +234,9 @@ public final class Conv2D: Layer {
     /// (24x24 and up), F(2x2) below.
     func winogradTile(_ g: ConvGeometry) -> Int? {
         guard winogradApplies else { return nil }
-        if let forced = Conv2D.winogradTileOverride { return forced }
-        for m in [4, 2] where ((g.h + m - 1) / m) * ((g.w + m - 1) / m) >= Conv2D.winogradMinimumTiles { return m }
+        let policy = ConvPolicy.current
+        if let forced = policy.winogradTile { return forced }
+        for m in [4, 2] where ((g.h + m - 1) / m) * ((g.w + m - 1) / m) >= policy.winogradMinimumTiles { return m }
         return nil
     }
 
@@ -261,34 +247,23 @@ public final class Conv2D: Layer {
     /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
     /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
     public var spaceToDepthApplies: Bool {
-        useWinograd && padding == .same && Conv2D.spaceToDepthEnabled && kernelSize == 5 && stride == 2 && outChannels % 8 == 0 && activation != .sigmoid
+        winogradOn && padding == .same && ConvPolicy.current.spaceToDepth && kernelSize == 5 && stride == 2 && outChannels % 8 == 0
+            && activation != .sigmoid
     }
 
-    /// On: the Winograd paths' backward applies the activation's derivative and sums the bias
-    /// gradient inside the output-gradient transform (off: one pass each first, for same-run
-    /// comparisons).
-    nonisolated(unsafe) public static var fusesWinogradBackward = true
-
-    /// On: the Winograd paths keep their transformed input from forward to backward (one input
-    /// transform, and for 5x5 stride-2 layers one space-to-depth copy, less per step, for
-    /// memory: about 140 MiB more for Quick96 at batch 4). Off: backward transforms it again.
-    nonisolated(unsafe) public static var keepsWinogradInput = true
-
-    /// This layer's choice of `keepsWinogradInput` (nil: the static setting). A model short of
+    /// This layer's choice of `ConvPolicy.keepsWinogradInput` (nil: the policy's). A model short of
     /// memory can turn it off for its largest layers only.
     public var keepsTransformedInput: Bool?
-
-    /// Off sends every 5x5 stride-2 layer through im2col (for same-run comparisons).
-    nonisolated(unsafe) public static var spaceToDepthEnabled = true
 
     /// The Winograd tile for the space-to-depth path (on the half-size image), or nil for im2col.
     func spaceToDepthTile(_ g: ConvGeometry) -> Int? {
         guard spaceToDepthApplies, g.h % 2 == 0, g.w % 2 == 0 else { return nil }
-        if let forced = Conv2D.winogradTileOverride { return forced }
+        let policy = ConvPolicy.current
+        if let forced = policy.winogradTile { return forced }
         let (h, w) = (g.h / 2, g.w / 2)
         func tiles(_ m: Int) -> Int { ((h + m - 1) / m) * ((w + m - 1) / m) }
-        if tiles(4) >= Conv2D.spaceToDepthMinimumTiles { return 4 }
-        if tiles(2) >= Conv2D.winogradMinimumTiles { return 2 }
+        if tiles(4) >= policy.spaceToDepthMinimumTiles { return 4 }
+        if tiles(2) >= policy.winogradMinimumTiles { return 2 }
         return nil
     }
 
@@ -296,13 +271,6 @@ public final class Conv2D: Layer {
     public func spaceToDepthTile(height: Int, width: Int) -> Int? {
         spaceToDepthTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
     }
-
-    /// F(4x4) tiles per half-size image from which the space-to-depth path uses F(4x4); below,
-    /// F(2x2) where it gives `winogradMinimumTiles` tiles, else im2col. Measured on Quick96's
-    /// encoder (batch 8): F(4x4) wins from 12x12 half-size images (9 tiles: 24x24x128 -> 256 in
-    /// 26-33 ms against 41-44 ms for im2col), while on 6x6 both F(4x4) (4 tiles, 88 ms) and
-    /// F(2x2) (9 tiles, 53 ms) lose to im2col (43-52 ms).
-    nonisolated(unsafe) public static var spaceToDepthMinimumTiles = 9
 
     /// The 3x3 stride-1 geometry over the space-to-depth image of `g`'s input.
     private func spaceToDepthGeometry(_ g: ConvGeometry) -> ConvGeometry {
@@ -313,12 +281,6 @@ public final class Conv2D: Layer {
     public func winogradTile(height: Int, width: Int) -> Int? {
         winogradTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
     }
-
-    /// Forces one tile size (tests cover both variants on small inputs).
-    nonisolated(unsafe) public static var winogradTileOverride: Int?
-
-    /// 16 tiles = an 8x8 image (tests lower it to cover the path on tiny inputs).
-    nonisolated(unsafe) public static var winogradMinimumTiles = 16
 
     private var input: Tensor?
     private let output = Tensor(shape: [0])
@@ -343,6 +305,8 @@ public final class Conv2D: Layer {
         return false
     }
 
+    /// A convolution with zero weights (see `initialize`); `bias` false leaves the bias out; `padding` `.valid`
+    /// for dlib-style unpadded layers.
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1, padding: ConvPadding = .same,
                 bias: Bool = true, activation: Activation = .identity) {
         precondition(inChannels > 0 && outChannels > 0 && kernelSize > 0 && stride > 0,
@@ -364,6 +328,7 @@ public final class Conv2D: Layer {
         bias?.value.fill(0)
     }
 
+    /// `y = act(conv(x) + b)` for NHWC `x`, on the path `ConvPolicy.current` and the shape choose.
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, _) = x.expectNHWC(channels: inChannels, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)) input")
         let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels, padding: padding)
@@ -415,12 +380,13 @@ public final class Conv2D: Layer {
 
     /// The layer's buffer for the transformed input when `keepsWinogradInput`, else nil.
     private func savedWinogradInput(_ g: ConvGeometry, _ tile: Int) -> UnsafeMutablePointer<Float>? {
-        guard keepsTransformedInput ?? Conv2D.keepsWinogradInput else { return nil }
+        guard keepsTransformedInput ?? ConvPolicy.current.keepsWinogradInput else { return nil }
         winogradInput.resize(to: [winogradInputSize(g, tile: tile)])
         hasWinogradInput = true
         return winogradInput.data
     }
 
+    /// The parameter gradients (into `weight.gradient`, `bias.gradient`) and, when asked, the input gradient.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv2D.backward called before forward") }
         output.expectSameShape(dy, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
@@ -429,7 +395,7 @@ public final class Conv2D: Layer {
         let winograd = winogradTile(g), s2dTile = winograd == nil ? spaceToDepthTile(g) : nil
         // The Winograd paths differentiate the activation and sum the bias gradient inside their
         // output-gradient transform; the others take one pass for each first.
-        let fused = Conv2D.fusesWinogradBackward && (winograd != nil || s2dTile != nil)
+        let fused = ConvPolicy.current.fusesWinogradBackward && (winograd != nil || s2dTile != nil)
         var slope: Float = 1
         if case .leakyReLU(let a) = activation { slope = a }
         let dPre: UnsafePointer<Float>
@@ -485,6 +451,7 @@ public final class Conv2D: Layer {
         return inputGradient
     }
 
+    /// `weight` and `bias` (when present), by name.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         var p: [(name: String, parameter: Parameter)] = [("weight", weight)]
         if let bias { p.append(("bias", bias)) }

@@ -27,13 +27,8 @@ public final class Parameter: @unchecked Sendable {
     /// takes a new token, so that no layer keeps a form derived from the old value.
     public func valueChanged() { if frozenToken != nil { freeze() } }
 
-    private static let tokenLock = NSLock()
-    nonisolated(unsafe) private static var lastToken: UInt64 = 0
-    private static func nextToken() -> UInt64 {
-        tokenLock.lock(); defer { tokenLock.unlock() }
-        lastToken += 1
-        return lastToken
-    }
+    private static let tokens = TokenCounter()
+    private static func nextToken() -> UInt64 { tokens.next() }
 }
 
 /// A differentiable function of one tensor.
@@ -325,5 +320,17 @@ public final class ConcatChannels: Layer {
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
         branches.flatMap { b in b.layer.namedParameters.map { (name: "\(b.name).\($0.name)", parameter: $0.parameter) } }
+    }
+}
+
+/// Hands out increasing numbers to any thread (the frozen-parameter tokens).
+final class TokenCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: UInt64 = 0
+    /// The next number, one more than the last handed out.
+    func next() -> UInt64 {
+        lock.lock(); defer { lock.unlock() }
+        last += 1
+        return last
     }
 }

@@ -5,14 +5,12 @@ import COpenBLAS
 /// Thread settings of the engine. Every parallel pass, GEMMs included, runs on `threads` Dispatch
 /// workers; OpenBLAS itself is kept single-threaded (see `gemm`), so no idle thread spins.
 public enum Engine {
-    /// Number of workers (the core count by default).
-    public static var threads: Int {
-        get { _threads }
-        set {
-            _threads = max(1, newValue)
-            openblas_set_num_threads(1)
-        }
-    }
+    /// Number of workers: the core count, fixed at first use (OpenBLAS is set to one thread then).
+    public static let threads: Int = {
+        let n = max(1, Int(openblas_get_num_procs()))
+        openblas_set_num_threads(1)
+        return n
+    }()
     /// The kernel family OpenBLAS chose at load time (`Haswell`, `SkylakeX`, ...).
     public static var blasCoreName: String { String(cString: openblas_get_corename()) }
 
@@ -24,12 +22,6 @@ public enum Engine {
         guard blasCoreName.lowercased() == "prescott" else { return nil }
         return "OpenBLAS is using its generic Prescott kernels (sgemm about 3x slower); set OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) before starting"
     }
-
-    nonisolated(unsafe) static var _threads: Int = {
-        let n = max(1, Int(openblas_get_num_procs()))
-        openblas_set_num_threads(1)
-        return n
-    }()
 }
 
 /// Runs `body` over `0..<count` split into one contiguous chunk per worker; small jobs (fewer

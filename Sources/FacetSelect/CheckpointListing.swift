@@ -50,12 +50,7 @@ public struct CheckpointListing: Codable, Sendable, Equatable {
 /// prefixed `MODEL:` (`b:best`), which is how to say "best of model b" in one word where two
 /// checkpoints are given (compare). `model` applies when there is no prefix.
 public func resolveCheckpoint(_ project: Project, _ reference: String, model: String? = nil) throws -> CheckpointRecord {
-    if Int64(reference) == nil, let colon = reference.lastIndex(of: ":") {
-        let name = String(reference[..<colon]), ref = String(reference[reference.index(after: colon)...])
-        guard !name.isEmpty, !ref.isEmpty else { throw FacetError("'\(reference)' is not a checkpoint: use an id, best, latest, a tag, or MODEL:best") }
-        return try project.checkpoint(resolving: ref, model: name)
-    }
-    return try project.checkpoint(resolving: reference, model: model)
+    try project.checkpoint(resolving: reference, model: model)
 }
 
 /// The checkpoints of `model` (all models when nil), by model then iteration, with each model's

@@ -103,7 +103,7 @@ func comparisonFaces(project: Project, a: ModelRecord, b: ModelRecord, limit: In
 /// different resolution: their losses are computed on different images and do not compare.
 public func compareCheckpoints(project: Project, a refA: String, b refB: String, model: String? = nil, faces: Int = 32,
                                previewRows: Int = 4) throws -> (comparison: Comparison, preview: Image) {
-    guard faces >= 1 else { throw FacetError("--faces must be at least 1, got \(faces)") }
+    guard faces >= 1 else { throw FacetError.setting("faces", "must be at least 1, got \(faces)") }
     let ca = try resolveCheckpoint(project, refA, model: model), cb = try resolveCheckpoint(project, refB, model: model)
     let ma = try project.requireModel(named: ca.modelName), mb = try project.requireModel(named: cb.modelName)
     guard ma.resolution == mb.resolution, ma.faceType == mb.faceType else {

@@ -33,9 +33,9 @@ public struct PruneReport: Codable, Sendable, Equatable {
 /// checkpoint with weights and would discard the losses after it.
 public func pruneCheckpoints(project: Project, model: String? = nil, keepBest: Int, keepLatest: Int, vacuum: Bool = false,
                              dryRun: Bool = false) throws -> PruneReport {
-    guard keepBest >= 0 else { throw FacetError("--keep-best must be 0 or more, got \(keepBest)") }
+    guard keepBest >= 0 else { throw FacetError.setting("keep-best", "must be 0 or more, got \(keepBest)") }
     guard keepLatest >= 1 else {
-        throw FacetError("--keep-latest must be at least 1, got \(keepLatest): training resumes from the latest checkpoint with weights")
+        throw FacetError.setting("keep-latest", "must be at least 1, got \(keepLatest): training resumes from the latest checkpoint with weights")
     }
     let models = try model.map { [try project.requireModel(named: $0)] } ?? project.models()
     var kept: [KeptCheckpoint] = [], prune: [Int64] = [], already: [Int64] = []

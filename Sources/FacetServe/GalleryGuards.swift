@@ -1,5 +1,5 @@
-/// Guards in front of every gallery route: the Host header (against DNS rebinding) and a bound on
-/// requests in flight.
+/// Guards in front of every gallery route: the Host header (against DNS rebinding), a bound on
+/// requests in flight, and the CSRF token every POST carries.
 import FacetCore
 import Foundation
 import Hummingbird
@@ -79,5 +79,16 @@ struct ConcurrencyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         defer { inFlight.leave() }
         return try await next(request, context)
+    }
+}
+
+extension Gallery {
+    /// The token from the form or the `X-CSRF-Token` header, compared in constant time.
+    func checkCSRF(_ form: [String: String], _ req: Request) throws {
+        let given = form["csrf"] ?? req.headers[FieldName("X-CSRF-Token")!] ?? ""
+        let a = Array(given.utf8), b = Array(csrfToken.utf8)
+        var diff = a.count ^ b.count
+        for i in 0..<min(a.count, b.count) { diff |= Int(a[i] ^ b[i]) }
+        guard diff == 0 else { throw GalleryError(.forbidden, "missing or wrong CSRF token: reload the page") }
     }
 }

@@ -16,6 +16,12 @@ extension Gallery {
     func addModelRoutes(to router: Router<BasicRequestContext>) {
         router.get("/models") { req, _ in try await self.respond { try self.modelsPage(Self.params(req)) } }
         router.get("/models/loss.png") { req, _ in try await self.respond { try self.lossPlotPNG(Self.params(req)) } }
+        router.get("/models/checkpoint/:id") { _, ctx in
+            try await self.respond {
+                guard let id = ctx.parameters.get("id", as: Int64.self) else { throw GalleryError(.badRequest, "a checkpoint id is a number") }
+                return try self.checkpointPreviewPage(id)
+            }
+        }
         router.get("/models/preview/:id") { _, ctx in
             try await self.respond {
                 guard let id = ctx.parameters.get("id", as: Int64.self) else { throw GalleryError(.badRequest, "a checkpoint id is a number") }
@@ -63,6 +69,28 @@ extension Gallery {
         return Self.png(data)
     }
 
+    /// The preview columns, left to right (as FacetTrain's preview grid draws them).
+    static let previewColumns = ["src", "src rebuilt", "dst", "dst rebuilt", "dst as src (the swap)"]
+
+    /// A checkpoint's preview grid on a page: labelled columns, the checkpoint's losses, a way back.
+    func checkpointPreviewPage(_ id: Int64) throws -> Response {
+        let c: CheckpointRecord
+        do { c = try project.checkpoint(id: id) } catch let e as FacetError { throw GalleryError(.notFound, e.message) }
+        let e = HTML.escape
+        let labels = Self.previewColumns.map { "<th>\(e($0))</th>" }.joined()
+        let val = c.valLoss.map { String(format: "%.5f", $0) } ?? "-"
+        let title = "checkpoint \(c.id) · \(c.modelName), iteration \(c.iteration)"
+        let body = """
+        <header><h1>\(e(title))</h1><p><a id="back" href="/models?model=\(e(HTML.query(c.modelName)))">← models</a> · \
+        <a href="/faces?role=src">faces</a></p><p>held-out loss \(val)</p></header>
+        <table id="preview"><thead><tr>\(labels)</tr></thead><tbody><tr><td colspan="\(Self.previewColumns.count)">\
+        <img id="preview-grid" src="/models/preview/\(c.id)" alt="preview grid of checkpoint \(c.id)" style="width:100%;image-rendering:pixelated"></td></tr></tbody></table>
+        <p class="help">Each row: a src face, the model's rebuild of it, a dst face, its rebuild, and the dst face as the src person (what the merge pastes).</p>
+        <style>#preview{table-layout:fixed;width:\(Self.previewColumns.count * 160)px}#preview th{font-weight:normal;text-align:center}</style>
+        """
+        return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: ""))
+    }
+
     static func png(_ data: Data) -> Response {
         Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store", FieldName("X-Content-Type-Options")!: "nosniff"],
                  body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -91,7 +119,7 @@ extension Gallery {
             let tags = (c.aliases + c.tags + (c.pruned ? ["(pruned)"] : [])).joined(separator: ", ")
             rows += "<tr class=\"checkpoint\" id=\"checkpoint-\(c.id)\"><td>\(c.id)</td><td>\(e(c.model))</td><td>\(c.iteration)</td>"
                 + "<td>\(e(String(c.createdAt.prefix(19))))</td><td>\(loss(c.lossSrc))</td><td>\(loss(c.lossDst))</td><td>\(loss(c.valLoss))</td>"
-                + "<td>\(e(bytes(c.bytes)))</td><td>\(e(tags))</td><td><a href=\"/models/preview/\(c.id)\">preview</a></td></tr>"
+                + "<td>\(e(bytes(c.bytes)))</td><td>\(e(tags))</td><td><a href=\"/models/checkpoint/\(c.id)\">preview</a></td></tr>"
         }
         let file = (project.path as NSString).lastPathComponent
         let title = "models · \(file)"

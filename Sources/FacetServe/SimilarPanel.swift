@@ -2,6 +2,7 @@
 /// as thumbnails with their distance, each linking to its own page.
 import Foundation
 import FacetCore
+import FacetCurate
 import FacetStore
 import FacetCurate
 

@@ -23,6 +23,14 @@ public struct UndoSummary: Codable, Sendable, Equatable {
     public var faces: [Int64]
 }
 
+/// A face tag and how many faces carry it.
+public struct TagCount: Codable, Sendable, Equatable {
+    /// The tag.
+    public var tag: String
+    /// Faces with the tag, then split by role, and how many of them are kept.
+    public var faces: Int, src: Int, dst: Int, kept: Int
+}
+
 /// One entry of the curation history.
 public struct CurationChangeRecord: Codable, Sendable, Equatable {
     public var id: Int64
@@ -62,6 +70,10 @@ extension Project {
         let tag = tag.trimmingCharacters(in: .whitespaces)
         guard !tag.isEmpty, !tag.contains(","), !tag.contains(where: \.isNewline) else {
             throw FacetError("tag '\(tag)': a tag is a non-empty word without commas or line breaks")
+        }
+        // `tag PROJECT 12 13` would otherwise tag face 13 with "12": a tag never reads as face ids.
+        guard tag.contains(where: { !$0.isNumber && $0 != "-" }) else {
+            throw FacetError("tag '\(tag)': a tag is a word, not a number or an id range (the tag comes first, then the face ids)")
         }
         return try recordChange(command: command, faceIDs: faceIDs) { db, ids in
             var known = Set<Int64>(), tagged = Set<Int64>()
@@ -105,6 +117,53 @@ extension Project {
             }
             try db.execute(sql: "UPDATE curation_change SET undone_at = ? WHERE id = ?", arguments: [isoNow(), changeId])
             return UndoSummary(changeId: changeId, command: row["command"], madeAt: row["made_at"], faces: faces)
+        }
+    }
+
+    /// Applies again the change most recently undone, in one transaction; nil when there is none to
+    /// redo. A change made after an undo ends what can be redone (as in an editor): `blockedBy` then
+    /// names it and nothing changes.
+    public func redoLastUndo() throws -> (redone: UndoSummary?, blockedBy: Int64?) {
+        try write("redo") { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, command, made_at FROM curation_change WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, id ASC LIMIT 1
+                """) else { return (nil, nil) }
+            let changeId: Int64 = row["id"]
+            if let later = try Int64.fetchOne(db, sql: "SELECT max(id) FROM curation_change WHERE undone_at IS NULL AND id > ?",
+                                              arguments: [changeId]) {
+                return (nil, later)
+            }
+            var faces: [Int64] = []
+            for r in try Row.fetchAll(db, sql: "SELECT face_id, field, new_value FROM curation_change_face WHERE change_id = ? ORDER BY rowid",
+                                      arguments: [changeId]) {
+                let id: Int64 = r["face_id"], field: String = r["field"], value: String = r["new_value"]
+                switch field {
+                case "status": try db.execute(sql: "UPDATE face SET status = ? WHERE id = ?", arguments: [value, id])
+                case "tag+": try db.execute(sql: "INSERT OR IGNORE INTO face_tag(face_id, tag) VALUES (?, ?)", arguments: [id, value])
+                default: try db.execute(sql: "DELETE FROM face_tag WHERE face_id = ? AND tag = ?", arguments: [id, value])
+                }
+                faces.append(id)
+            }
+            try db.execute(sql: "UPDATE curation_change SET undone_at = NULL WHERE id = ?", arguments: [changeId])
+            return (UndoSummary(changeId: changeId, command: row["command"], madeAt: row["made_at"], faces: faces), nil)
+        }
+    }
+
+    /// Every face tag with its face count per role and status (`facet tags`, `facet info`).
+    public func tagCounts() throws -> [TagCount] {
+        try read { db in
+            var byTag: [String: TagCount] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT t.tag, f.role, f.status, count(*) AS n FROM face_tag t JOIN face f ON f.id = t.face_id GROUP BY 1, 2, 3
+                """) {
+                let tag: String = r["tag"], n: Int = r["n"], role: String = r["role"], status: String = r["status"]
+                var c = byTag[tag] ?? TagCount(tag: tag, faces: 0, src: 0, dst: 0, kept: 0)
+                c.faces += n
+                if role == Role.src.rawValue { c.src += n } else { c.dst += n }
+                if status == FaceStatus.kept.rawValue { c.kept += n }
+                byTag[tag] = c
+            }
+            return byTag.values.sorted { $0.tag < $1.tag }
         }
     }
 
@@ -164,7 +223,7 @@ extension Project {
         let unknown = ids.filter { !known.contains($0) }
         guard unknown.isEmpty else {
             let shown = unknown.prefix(5).map(String.init).joined(separator: ", ") + (unknown.count > 5 ? ", ... (\(unknown.count) in all)" : "")
-            throw FacetError.file(path, "has no face \(shown); nothing changed")
+            throw FacetError.file(path, "has no face \(shown); nothing changed", kind: .notFound)
         }
     }
 }

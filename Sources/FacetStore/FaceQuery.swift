@@ -9,13 +9,24 @@ public enum FaceField: String, CaseIterable, Sendable {
     case blur, motionBlur = "motion_blur", yaw, pitch, roll, brightness, hue, faceSize = "face_size"
     case landmarkScore = "landmark_score"
 
-    /// Parses `blur`, `motion_blur`, `motion-blur` or `motionBlur`.
+    /// Parses `blur`, `motion_blur`, `motion-blur` or `motionBlur`; `sharpness` names `blur`, which is
+    /// a sharpness score (higher is sharper).
     public init?(name: String) {
-        let snake = name.replacingOccurrences(of: "-", with: "_")
+        let snake = name.replacingOccurrences(of: "-", with: "_").lowercased()
+        if snake == "sharpness" { self = .blur; return }
         if let f = FaceField(rawValue: snake) { self = f; return }
         if let f = FaceField.allCases.first(where: { "\($0)" == name }) { self = f; return }
         return nil
     }
+}
+
+/// Which statuses a listing shows: `kept`, `rejected` or `all`, parsed once for the CLI and the gallery.
+public enum StatusFilter: String, CaseIterable, Sendable {
+    case kept, rejected, all
+    /// The status a query filters on (nil: every status).
+    public var status: FaceStatus? { self == .all ? nil : FaceStatus(rawValue: rawValue) }
+    /// The filter that shows faces of `status` (nil: all).
+    public init(_ status: FaceStatus?) { self = status.map { StatusFilter(rawValue: $0.rawValue)! } ?? .all }
 }
 
 /// `blur` ascending or `-blur` descending.
@@ -93,18 +104,24 @@ public struct FaceQuery: Sendable {
     }
 }
 
-/// Columns a user's expression can name besides the face table's: `tags` (comma-separated), and
-/// `person` (the person's number, as `person_id`) and `person_name`.
+/// Columns a user's expression can name besides the face table's: `tags` (comma-separated),
+/// `sharpness` (the `blur` column under the name of what it measures), and `person` (the person's
+/// number, as `person_id`) and `person_name`.
 let faceSelectSource = """
-    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags,
+    (SELECT face.*, face.blur AS sharpness, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags,
         face.person_id AS person, (SELECT name FROM person WHERE person.id = face.person_id) AS person_name FROM face) AS face
+    """
+
+/// `faceSelectSource` for a file from before schema 3 (opened read-only, so not upgraded): no persons.
+let faceSelectSourceWithoutPersons = """
+    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags FROM face) AS face
     """
 
 extension Project {
     /// Faces matching `query`, in its order. O(log n + k) with an index on the sort field.
     public func faces(matching query: FaceQuery) throws -> [FaceRecord] {
         let (w, args) = query.whereClause()
-        var sql = "SELECT face.* FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        var sql = "SELECT face.* FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
         if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 { sql += " LIMIT -1 OFFSET \(query.offset)" }
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { db, stmt in
             try FaceRecord.fetchAll(stmt)
@@ -114,7 +131,7 @@ extension Project {
     /// The ids of faces matching `query`, in its order.
     public func faceIDs(matching query: FaceQuery) throws -> [Int64] {
         let (w, args) = query.whereClause()
-        var sql = "SELECT face.id FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w) ORDER BY \(query.orderClause())"
+        var sql = "SELECT face.id FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
         if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" }
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int64.fetchAll(stmt) }
     }
@@ -122,8 +139,15 @@ extension Project {
     /// How many faces match `query` (limit and offset ignored).
     public func countFaces(matching query: FaceQuery) throws -> Int {
         let (w, args) = query.whereClause()
-        let sql = "SELECT count(*) FROM \(query.whereSQL == nil ? "face" : faceSelectSource) WHERE \(w)"
+        let sql = "SELECT count(*) FROM \(try source(query)) WHERE \(w)"
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int.fetchOne(stmt) ?? 0 }
+    }
+
+    /// What a query selects from: the face table, or with a user's expression the face table with
+    /// the columns it may name.
+    func source(_ query: FaceQuery) throws -> String {
+        guard query.whereSQL != nil else { return "face" }
+        return try read { try self.hasIdentityTables($0) } ? faceSelectSource : faceSelectSourceWithoutPersons
     }
 
     /// Runs `sql` in a read-only transaction after checking that it is one statement that reads.
@@ -133,17 +157,28 @@ extension Project {
         do {
             return try reader.read { db in
                 let stmt = try db.makeStatement(sql: sql)
-                guard stmt.isReadonly else { throw FacetError("--where: the expression must only read (\(userExpression ?? sql))") }
+                guard stmt.isReadonly else { throw FacetError.setting("where", "\"\(userExpression ?? sql)\": the expression must only read") }
                 try stmt.setArguments(arguments)
                 return try body(db, stmt)
             }
         } catch let e as FacetError {
             throw e
         } catch let e as DatabaseError where userExpression != nil {
-            let reason = (e.message ?? "").hasPrefix("Multiple statements") ? "must be one SQL expression, not statements" : (e.message ?? "invalid SQL expression")
-            throw FacetError("--where \"\(userExpression!)\": \(reason)")
+            throw FacetError.setting("where", "\"\(userExpression!)\": \(Self.expressionProblem(e, userExpression!))")
         } catch {
-            throw FacetError.file(path, "query failed: \(Project.describe(error))")
+            throw FacetError.file(path, "query failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
+    }
+
+    /// SQLite's complaint about a user's expression, in the user's terms: the expression is wrapped in
+    /// parentheses before SQLite sees it, so "near ")"" at its end means it stopped early.
+    static func expressionProblem(_ e: DatabaseError, _ expression: String) -> String {
+        let message = e.message ?? "invalid SQL expression"
+        if message.hasPrefix("Multiple statements") { return "must be one SQL expression, not statements" }
+        if message.contains("near \")\"") && !expression.contains(")") {
+            return "the expression is incomplete (it ends before its last operand or value)"
+        }
+        if message.contains("incomplete input") { return "the expression is incomplete (an opening parenthesis or quote is not closed?)" }
+        return message
     }
 }

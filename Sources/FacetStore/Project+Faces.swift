@@ -69,7 +69,8 @@ extension Project {
             let scoredSQL = "INSERT INTO face(\(columns), landmark_score) VALUES (\(Array(repeating: "?", count: 26).joined(separator: ", ")))"
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
-            let insertEmbedding = try db.cachedStatement(sql: "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)")
+            // Prepared on first use (like the scored insert): a file of an older schema has no face_embedding.
+            let embeddingSQL = "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)"
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
                 guard db.changesCount > 0 else { continue }   // already stored by an earlier run
@@ -89,7 +90,8 @@ extension Project {
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
-                    if let e = f.embedding { try insertEmbedding.execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
+                    if let o = f.origin { try Project.insertOrigin(o, faceId: faceId, db: db) }
+                    if let e = f.embedding { try db.cachedStatement(sql: embeddingSQL).execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
                 }
             }
         }
@@ -98,7 +100,7 @@ extension Project {
     /// One face by id, or a clear error naming the id.
     public func face(id: Int64) throws -> FaceRecord {
         guard let f = try read({ db in try FaceRecord.fetchOne(db, sql: "SELECT * FROM face WHERE id = ?", arguments: [id]) }) else {
-            throw FacetError.file(path, "has no face \(id)")
+            throw FacetError.file(path, "has no face \(id)", kind: .notFound)
         }
         return f
     }
@@ -106,7 +108,7 @@ extension Project {
     /// The encoded aligned crop of a face: its format (jpeg | png) and bytes.
     public func faceCrop(id: Int64) throws -> (format: String, data: Data) {
         guard let row = try read({ db in try Row.fetchOne(db, sql: "SELECT format, data FROM face_crop WHERE face_id = ?", arguments: [id]) }) else {
-            throw FacetError.file(path, "has no face \(id)")
+            throw FacetError.file(path, "has no face \(id)", kind: .notFound)
         }
         return (row["format"], row["data"])
     }

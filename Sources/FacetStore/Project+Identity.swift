@@ -177,12 +177,17 @@ extension Project {
         }
     }
 
+    /// Whether the file has the identity tables (schema 3 on): a file from an earlier Facet opened
+    /// read-only is not upgraded, and reads as one without descriptors or persons.
+    func hasIdentityTables(_ db: Database) throws -> Bool { try db.tableExists("person") }
+
     /// How many faces (of `role`, or every role) have a descriptor, and how many there are.
     public func embeddingCounts(role: Role?) throws -> (withDescriptor: Int, faces: Int) {
         try read { db in
             let filter = role == nil ? "" : " WHERE f.role = ?"
             let args = Self.roleArguments(role)
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM face f" + filter, arguments: args) ?? 0
+            guard try self.hasIdentityTables(db) else { return (0, total) }
             let with = try Int.fetchOne(db, sql: "SELECT count(*) FROM face f JOIN face_embedding e ON e.face_id = f.id" + filter, arguments: args) ?? 0
             return (with, total)
         }
@@ -218,8 +223,11 @@ extension Project {
     public func embeddingMatrix(matching query: FaceQuery) throws -> EmbeddingMatrix {
         var q = query
         q.sort = []; q.limit = nil; q.offset = 0
+        guard try read({ try self.hasIdentityTables($0) }) else {
+            return EmbeddingMatrix(ids: [], values: [], missing: try faceIDs(matching: q))
+        }
         let (w, args) = q.whereClause()
-        let source = q.whereSQL == nil ? "face" : faceSelectSource
+        let source = try self.source(q)
         let sql = "SELECT face.id, e.embedding FROM \(source) LEFT JOIN face_embedding e ON e.face_id = face.id WHERE \(w) ORDER BY face.id"
         let dim = FaceEmbedding.dimension
         return try checkedRead(sql: sql, arguments: args, userExpression: q.whereSQL) { _, stmt in
@@ -269,7 +277,8 @@ extension Project {
     /// The persons of `role` (every role when nil), by id.
     public func persons(role: Role?) throws -> [PersonRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM person" + (role == nil ? "" : " WHERE role = ?") + " ORDER BY id",
+            guard try self.hasIdentityTables(db) else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT * FROM person" + (role == nil ? "" : " WHERE role = ?") + " ORDER BY id",
                              arguments: Self.roleArguments(role)).map(PersonRecord.init)
         }
     }
@@ -305,7 +314,7 @@ extension Project {
         }
         return try write("naming person \(id)") { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM person WHERE id = ?", arguments: [id]) else {
-                throw FacetError.file(self.path, "has no person \(id)")
+                throw FacetError.file(self.path, "has no person \(id)", kind: .notFound)
             }
             let p = PersonRecord(row)
             if let n = name, let other = try Int64.fetchOne(db, sql: "SELECT id FROM person WHERE role = ? AND name = ? AND id != ?", arguments: [p.role.rawValue, n, id]) {
@@ -319,6 +328,7 @@ extension Project {
     /// Each face's person among `role`'s faces (faces without one are absent).
     public func personAssignments(role: Role) throws -> [Int64: Int64] {
         try read { db in
+            guard try self.hasIdentityTables(db) else { return [:] }
             var out: [Int64: Int64] = [:]
             let cursor = try Row.fetchCursor(db, sql: "SELECT id, person_id FROM face WHERE role = ? AND person_id IS NOT NULL", arguments: [role.rawValue])
             while let r = try cursor.next() { out[r[0]] = r[1] }
@@ -384,6 +394,7 @@ extension Project {
     public func personBreakdown(role: Role?) throws -> [Int64: (kept: Int, rejected: Int, media: [(name: String, faces: Int)])] {
         try read { db in
             var out: [Int64: (kept: Int, rejected: Int, media: [(name: String, faces: Int)])] = [:]
+            guard try self.hasIdentityTables(db) else { return out }
             let filter = role == nil ? "" : " AND f.role = ?"
             let args = Self.roleArguments(role)
             for r in try Row.fetchAll(db, sql: "SELECT f.person_id, f.status, count(*) AS n FROM face f WHERE f.person_id IS NOT NULL\(filter) GROUP BY f.person_id, f.status", arguments: args) {

@@ -22,13 +22,16 @@ public struct ProjectSummary: Codable, Sendable {
     public var faceCounts: [FaceCount]
     public var models: [ModelLine]
     public var checkpoints: Int
+    /// Face tags with their counts.
+    public var tags: [TagCount] = []
 }
 
 extension Project {
+    /// What `facet info` shows: schema, size, media, face counts, tags, models.
     public func summary() throws -> ProjectSummary {
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
         let walBytes = ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size]) as? NSNumber)?.int64Value ?? 0
-        return try read { db in
+        var summary: ProjectSummary = try read { db in
             let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             let created = try String.fetchOne(db, sql: "SELECT value FROM project_info WHERE key = 'created_at'")
             let media = try Row.fetchAll(db, sql: """
@@ -64,5 +67,7 @@ extension Project {
             return ProjectSummary(path: self.path, schemaVersion: version, fileBytes: bytes + walBytes, createdAt: created,
                                   media: media, faceCounts: counts, models: models, checkpoints: nckpt)
         }
+        summary.tags = try tagCounts()
+        return summary
     }
 }

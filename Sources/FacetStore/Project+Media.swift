@@ -64,7 +64,7 @@ extension Project {
             var m = media
             if let existing = try Row.fetchOne(db, sql: "SELECT id, role, name FROM media WHERE sha256 = ?", arguments: [media.sha256]) {
                 let name: String = existing["name"], role: String = existing["role"], id: Int64 = existing["id"]
-                throw FacetError("\(media.path ?? media.name): already imported as media \(id) (\(role) \(name)); same content (SHA-256 \(media.sha256.prefix(12))…)")
+                throw FacetError("\(media.path ?? media.name): already imported as media \(id) (\(role) \(name)); same content (SHA-256 \(media.sha256.prefix(12))…)", kind: .conflict)
             }
             try m.insert(db)
             var seq = 0

@@ -21,7 +21,7 @@ extension Project {
         guard !name.isEmpty else { throw FacetError("a merge configuration needs a name") }
         return try write("saving merge configuration '\(name)'") { db in
             if let c = checkpointId, try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint WHERE id = ?", arguments: [c]) == nil {
-                throw FacetError.file(self.path, "has no checkpoint \(c)")
+                throw FacetError.file(self.path, "has no checkpoint \(c)", kind: .notFound)
             }
             try db.execute(sql: """
                 INSERT INTO merge_config(name, checkpoint_id, options_json, created_at) VALUES (?, ?, ?, ?)

@@ -14,7 +14,7 @@ extension Project {
             var freed: Int64 = 0
             for id in ids {
                 guard try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint WHERE id = ?", arguments: [id]) != nil else {
-                    throw FacetError.file(self.path, "has no checkpoint \(id)")
+                    throw FacetError.file(self.path, "has no checkpoint \(id)", kind: .notFound)
                 }
                 freed += try Int64.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM checkpoint_tensor WHERE checkpoint_id = ?", arguments: [id]) ?? 0
                 try db.execute(sql: "DELETE FROM checkpoint_tensor WHERE checkpoint_id = ?", arguments: [id])
@@ -37,7 +37,7 @@ extension Project {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "vacuum failed: \(Project.describe(error))")
+            throw FacetError.file(path, "vacuum failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
 

@@ -110,7 +110,7 @@ extension Project {
             if let old = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) {
                 let saved = try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoint WHERE model_id = ?", arguments: [old]) ?? 0
                 guard replacingUnsaved && saved == 0 else {
-                    throw FacetError.file(self.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
+                    throw FacetError.file(self.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)", kind: .conflict)
                 }
                 try db.execute(sql: "DELETE FROM model WHERE id = ?", arguments: [old])
             }
@@ -144,7 +144,7 @@ extension Project {
     public func requireModel(named name: String) throws -> ModelRecord {
         if let m = try model(named: name) { return m }
         let names = try models().map(\.name)
-        throw FacetError.file(path, "has no model named '\(name)'" + (names.isEmpty ? " (it has no models yet: run facet train)" : " (models: \(names.joined(separator: ", ")))"))
+        throw FacetError.file(path, "has no model named '\(name)'" + (names.isEmpty ? " (it has no models yet: run facet train)" : " (models: \(names.joined(separator: ", ")))"), kind: .notFound)
     }
 
     /// Every model, oldest first.
@@ -281,7 +281,7 @@ extension Project {
     /// One checkpoint, or a clear error naming the id.
     public func checkpoint(id: Int64) throws -> CheckpointRecord {
         guard let c = try read({ db in try CheckpointRecord.fetchOne(db, sql: checkpointSelect + " WHERE c.id = ?", arguments: [id]) }) else {
-            throw FacetError.file(path, "has no checkpoint \(id)")
+            throw FacetError.file(path, "has no checkpoint \(id)", kind: .notFound)
         }
         return c
     }
@@ -300,7 +300,16 @@ extension Project {
     /// held-out loss), a tag, or a numeric id. Only checkpoints whose weights are still stored
     /// qualify for `latest`, `best` and tags. `model` (a name) is required when the project has
     /// several models and the reference is not an id.
+    /// `MODEL:REF` (`b:best`, `demo:latest`, `demo:12`) names model MODEL's checkpoint REF, the one grammar
+    /// of every command that takes a checkpoint; the prefix wins over `model`.
     public func checkpoint(resolving reference: String, model: String? = nil) throws -> CheckpointRecord {
+        if Int64(reference) == nil, let colon = reference.lastIndex(of: ":") {
+            let name = String(reference[..<colon]), ref = String(reference[reference.index(after: colon)...])
+            guard !name.isEmpty, !ref.isEmpty, !ref.contains(":") else {
+                throw FacetError("'\(reference)' is not a checkpoint: use an id, best, latest, a tag, or MODEL:best")
+            }
+            return try checkpoint(resolving: ref, model: name)
+        }
         if let id = Int64(reference) {
             let c = try checkpoint(id: id)
             if let model, c.modelName != model {
@@ -313,7 +322,7 @@ extension Project {
             m = try requireModel(named: model)
         } else {
             let all = try models()
-            guard let only = all.first else { throw FacetError.file(path, "has no models yet (train one with facet train)") }
+            guard let only = all.first else { throw FacetError.file(path, "has no models yet (train one with facet train)", kind: .notFound) }
             guard all.count == 1 else {
                 throw FacetError.file(path, "has \(all.count) models (\(all.map(\.name).joined(separator: ", "))): name one with --model")
             }
@@ -335,9 +344,9 @@ extension Project {
         }
         guard let c = found else {
             if reference == "latest" || reference == "best" {
-                throw FacetError.file(path, "model '\(m.name)' has no checkpoint with weights yet (train it with facet train --resume \(m.name))")
+                throw FacetError.file(path, "model '\(m.name)' has no checkpoint with weights yet (train it with facet train --resume \(m.name))", kind: .notFound)
             }
-            throw FacetError.file(path, "model '\(m.name)' has no checkpoint '\(reference)' (use latest, best, a tag or a checkpoint id)")
+            throw FacetError.file(path, "model '\(m.name)' has no checkpoint '\(reference)' (use latest, best, a tag or a checkpoint id)", kind: .notFound)
         }
         return c
     }

@@ -37,7 +37,7 @@ public final class Project: @unchecked Sendable {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { throw FacetError.file(path, "is a directory") }
-            guard force else { throw FacetError.file(path, "already exists (use --force to replace it)") }
+            guard force else { throw FacetError.file(path, "already exists (use --force to replace it)", kind: .conflict) }
         }
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).creating-\(getpid())"
@@ -57,7 +57,7 @@ public final class Project: @unchecked Sendable {
             throw e
         } catch {
             for suffix in ["", "-wal", "-shm"] { try? fm.removeItem(atPath: tmp + suffix) }
-            throw FacetError.file(path, "cannot be created: \(Project.describe(error))")
+            throw FacetError.file(path, "cannot be created: \(Project.describe(error))", kind: Project.kind(of: error))
         }
         for suffix in ["-wal", "-shm"] { try? fm.removeItem(atPath: path + suffix) }
         guard rename(tmp, path) == 0 else {
@@ -71,7 +71,9 @@ public final class Project: @unchecked Sendable {
     /// Opens an existing project. The header is checked before SQLite sees the file, so a file that
     /// is not a Facet project, or is from a newer Facet, is refused without a byte written.
     /// `.readWrite` migrates an older project; a file without write permission opens read-only.
-    public init(path: String, mode: Mode = .readWrite, migrations: [Migration] = ProjectSchema.migrations) throws {
+    /// `hooks` inject faults for tests (none unless the running code bound some, see `ProjectTestHooks.current`).
+    public init(path: String, mode: Mode = .readWrite, migrations: [Migration] = ProjectSchema.migrations,
+                hooks: ProjectTestHooks = ProjectTestHooks.current) throws {
         let known = migrations.last?.version ?? 0
         let header = try ProjectFileHeader.check(path: path, knownVersion: known)
         self.path = path
@@ -82,7 +84,7 @@ public final class Project: @unchecked Sendable {
         config.foreignKeysEnabled = true
         do {
             if mode == .readWrite && writable {
-                let pageLimit = Project.testMaxPageCount
+                let pageLimit = hooks.maxPageCount
                 config.prepareDatabase { db in
                     try db.execute(sql: "PRAGMA synchronous = NORMAL")
                     if let pageLimit { _ = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pageLimit)") }
@@ -112,14 +114,9 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "cannot be opened: \(Project.describe(error))")
+            throw FacetError.file(path, "cannot be opened: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
-
-    /// Full-disk injection for tests: with `FACET_TEST_MAX_PAGE_COUNT=N`, a writable project cannot
-    /// grow past N pages, and the write that would is refused with SQLITE_FULL, exactly as when the
-    /// disk fills up (a portable stand-in for a small filesystem).
-    static let testMaxPageCount: Int? = ProcessInfo.processInfo.environment["FACET_TEST_MAX_PAGE_COUNT"].flatMap { Int($0) }
 
     /// Closes the database now (otherwise on deinit). Later calls fail.
     public func close() throws {
@@ -160,6 +157,20 @@ public final class Project: @unchecked Sendable {
         return "\(error)"
     }
 
+    /// The kind of a database (or other) error, for `FacetError.kind`.
+    static func kind(of error: Error) -> FacetError.Kind {
+        if let e = error as? FacetError { return e.kind }
+        guard let e = error as? DatabaseError else { return .failed }
+        switch e.resultCode {
+        case .SQLITE_FULL: return .diskFull
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM: return .readOnly
+        case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: return .corrupt
+        case .SQLITE_CONSTRAINT: return .conflict
+        default: return .failed
+        }
+    }
+
     /// Runs a write transaction, mapping database errors to one clear line about this project.
     func write<T>(_ what: String, _ body: @escaping (Database) throws -> T) throws -> T {
         do {
@@ -167,7 +178,7 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "\(what) failed: \(Project.describe(error))")
+            throw FacetError.file(path, "\(what) failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
 
@@ -178,7 +189,22 @@ public final class Project: @unchecked Sendable {
         } catch let e as FacetError {
             throw e
         } catch {
-            throw FacetError.file(path, "read failed: \(Project.describe(error))")
+            throw FacetError.file(path, "read failed: \(Project.describe(error))", kind: Project.kind(of: error))
         }
     }
+}
+
+/// Faults a test injects into the projects it opens; shipping code never sets any. Passed to `Project.init`, whose
+/// default is `current`: a test binds hooks around the code it runs, and the CLI's main binds the ones its tests ask
+/// for through the environment (`FACET_TEST_MAX_PAGE_COUNT`), so the library itself reads no environment variable.
+public struct ProjectTestHooks: Sendable, Equatable {
+    /// A writable project cannot grow past this many pages: the write that would is refused with SQLITE_FULL, exactly
+    /// as when the disk fills up (a portable stand-in for a small filesystem).
+    public var maxPageCount: Int?
+
+    /// Hooks with the given faults (none by default).
+    public init(maxPageCount: Int? = nil) { self.maxPageCount = maxPageCount }
+
+    /// The hooks of the running code: none unless a caller bound some with `$current.withValue`.
+    @TaskLocal public static var current = ProjectTestHooks()
 }

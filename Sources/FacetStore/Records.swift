@@ -3,14 +3,24 @@ import Foundation
 import GRDB
 import FacetCore
 
+/// What an imported media is: a video file or a folder of still images.
+public enum MediaKind: String, Codable, Sendable, CaseIterable {
+    case video, stills
+}
+
+/// Where an imported media's bytes live: in the project (in chunks) or only at its path (`--link`).
+public enum MediaStorage: String, Codable, Sendable, CaseIterable {
+    case embedded, linked
+}
+
 /// An imported video or folder of stills.
 public struct MediaRecord: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "media"
     public var id: Int64?
     public var role: Role
     public var name: String
-    public var kind: String          // video | stills
-    public var storage: String       // embedded | linked
+    public var kind: MediaKind
+    public var storage: MediaStorage
     public var path: String?
     public var sha256: String
     public var byteSize: Int64
@@ -24,13 +34,24 @@ public struct MediaRecord: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var hasAudio: Bool
     public var importedAt: String?
 
-    public init(id: Int64? = nil, role: Role, name: String, kind: String, storage: String, path: String?, sha256: String,
+    /// A media row from its parts (`importedAt` defaults to now).
+    public init(id: Int64? = nil, role: Role, name: String, kind: MediaKind, storage: MediaStorage, path: String?, sha256: String,
                 byteSize: Int64, container: String, codec: String, width: Int, height: Int, fps: Double,
                 frameCount: Int, duration: Double, hasAudio: Bool, importedAt: String? = nil) {
         self.id = id; self.role = role; self.name = name; self.kind = kind; self.storage = storage; self.path = path
         self.sha256 = sha256; self.byteSize = byteSize; self.container = container; self.codec = codec
         self.width = width; self.height = height; self.fps = fps; self.frameCount = frameCount
         self.duration = duration; self.hasAudio = hasAudio; self.importedAt = importedAt ?? isoNow()
+    }
+
+    /// The same from the words stored in the file ("video", "linked"), as code written before the enums spelled them.
+    @available(*, deprecated, message: "use MediaKind and MediaStorage")
+    public init(id: Int64? = nil, role: Role, name: String, kind: String, storage: String, path: String?, sha256: String,
+                byteSize: Int64, container: String, codec: String, width: Int, height: Int, fps: Double,
+                frameCount: Int, duration: Double, hasAudio: Bool, importedAt: String? = nil) {
+        self.init(id: id, role: role, name: name, kind: MediaKind(rawValue: kind) ?? .video, storage: MediaStorage(rawValue: storage) ?? .linked,
+                  path: path, sha256: sha256, byteSize: byteSize, container: container, codec: codec, width: width, height: height,
+                  fps: fps, frameCount: frameCount, duration: duration, hasAudio: hasAudio, importedAt: importedAt)
     }
 
     public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
@@ -115,6 +136,8 @@ public struct NewFace: Sendable {
     public var brightness: Double
     public var hue: Double
     public var faceSize: Double
+    /// What the face brought from another tool's file, stored in `face_origin` with it.
+    public var origin: FaceOrigin? = nil
     /// The face-recognition descriptor (128 floats), when the extraction computes it.
     public var embedding: [Float]?
     /// How far the landmarks can be trusted, 0...1 (nil: not scored, e.g. a face imported as a crop).

@@ -116,131 +116,49 @@ public final class Trainer {
     private let runOptions: TrainOptions
     private var savesThisRun = 0
 
-    /// Crash injection for tests: with `FACET_TEST_KILL_DURING_SAVE=N`, the process SIGKILLs
-    /// itself halfway through writing the tensors of its N-th checkpoint of the run, inside the
-    /// save's transaction (what a kill -9 or power cut at the worst moment does).
-    static let killDuringSave: Int? = ProcessInfo.processInfo.environment["FACET_TEST_KILL_DURING_SAVE"].flatMap { Int($0) }
+    /// Faults injected by tests (none in shipping code).
+    let hooks: TrainerTestHooks
 
     /// Checks the request and the faces, then creates (or loads) the model. Every bad-input error
     /// comes before any decoding or training; a new model's row is written only once its faces
-    /// have all decoded.
-    public init(project: Project, options run: TrainOptions) throws {
+    /// have all decoded. Three steps: plan (`TrainingPlan`: the model, its options and faces), load (decode the
+    /// faces, build the network), start (`RunStart`: a new model's row, or the resumed checkpoint).
+    /// `hooks` inject faults for tests (none unless the running code bound some, see `TrainerTestHooks.current`).
+    public init(project: Project, options run: TrainOptions, hooks: TrainerTestHooks = TrainerTestHooks.current) throws {
         self.project = project
+        self.hooks = hooks
         self.runOptions = run
-        if let b = run.batchSize, b < 1 { throw FacetError("--batch must be at least 1, got \(b)") }
-        guard run.saveEveryMinutes > 0 else { throw FacetError("--save-every-minutes must be positive") }
-
-        var existing: ModelRecord? = nil
-        let modelOptions: ModelOptions
-        if run.resume {
-            guard let name = run.name else { throw FacetError("--resume needs the name of a model") }
-            let m = try project.requireModel(named: name)
-            let stored = try ModelOptions.parse(m.optionsJson, model: m.name)
-            if let a = run.architecture, a != stored.architecture {
-                throw FacetError("model '\(name)' is a \(stored.architecture.rawValue) model, not \(a.rawValue); drop --model to resume it, or train a new one with --name")
-            }
-            modelOptions = stored
-            existing = m
-        } else {
-            guard let a = run.architecture else { throw FacetError("name an architecture with --model (\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume one with --resume NAME") }
-            let name = run.name ?? a.rawValue
-            if let old = try project.model(named: name) {
-                // A model without a checkpoint is what a first run killed before its first save
-                // leaves: nothing to keep, so the same command starts it afresh.
-                guard try project.checkpoints(modelId: old.id!).isEmpty else {
-                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)")
-                }
-                replacesUnsavedModel = true
-            }
-            var fresh = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
-            if !run.persons.isEmpty { fresh.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) }) }
-            modelOptions = fresh
-        }
-        options = modelOptions
-        batchSize = run.batchSize ?? modelOptions.batchSize
-        seed = existing.map { UInt64(bitPattern: $0.seed) } ?? run.seed ?? 1
-
-        // Which faces: a new model splits the kept faces now; a resumed one keeps its split and
-        // trains also on faces kept since (never on its held-out ones, nor on rejected ones).
-        var split = ModelFaceSplit()
-        var added = ModelFaceSplit()
-        for role in Role.allCases {
-            var keptQuery = FaceQuery(role: role, status: .kept)
-            keptQuery.person = modelOptions.persons?[role.rawValue]
-            let kept = try project.faceIDs(matching: keptQuery)
-            if let m = existing {
-                let stored = try project.modelFaces(modelId: m.id!)
-                let held = Set(stored.validation[role] ?? []), known = held.union(stored.train[role] ?? [])
-                split.validation[role] = kept.filter { held.contains($0) }
-                split.train[role] = kept.filter { !held.contains($0) }
-                added.train[role] = kept.filter { !known.contains($0) }
-            } else {
-                let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: modelOptions, seed: mix(seed, role == .src ? 11 : 12))
-                split.train[role] = train
-                split.validation[role] = validation
-            }
-            let nTrain = split.train[role]?.count ?? 0
-            if kept.isEmpty, let person = keptQuery.person {
-                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces of person \(person) to train on (see `facet people \(project.path)`)")
-            }
-            if kept.isEmpty {
-                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces: import a \(role.rawValue) video and run facet extract --role \(role.rawValue) first")
-            }
-            if nTrain < batchSize {
-                throw FacetError.file(project.path, "has \(nTrain) \(role.rawValue) faces to train on, fewer than a batch of \(batchSize): extract more faces, restore rejected ones, or lower --batch")
-            }
-        }
+        let plan = try TrainingPlan(project: project, run: run)
+        options = plan.options
+        batchSize = plan.batchSize
+        seed = plan.seed
+        replacesUnsavedModel = plan.replacesUnsavedModel
 
         // Decode every face once, at the model's resolution.
-        let r = modelOptions.resolution
+        let r = plan.options.resolution
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r, alignAs: modelOptions.realignedFaceType) }
+            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r, alignAs: plan.options.realignedFaceType) }
         }
-        src = RoleSamples(role: .src, train: try load(split.train[.src]!), validation: try load(split.validation[.src] ?? []), seed: seed)
-        dst = RoleSamples(role: .dst, train: try load(split.train[.dst]!), validation: try load(split.validation[.dst] ?? []), seed: seed)
+        src = RoleSamples(role: .src, train: try load(plan.split.train[.src]!), validation: try load(plan.split.validation[.src] ?? []), seed: seed)
+        dst = RoleSamples(role: .dst, train: try load(plan.split.train[.dst]!), validation: try load(plan.split.validation[.dst] ?? []), seed: seed)
 
-        network = try modelOptions.makeNetwork(seed: seed, optimizerSeed: seed)
-        augmenter = Augmenter(resolution: r, options: modelOptions.augmentation)
+        network = try plan.options.makeNetwork(seed: seed, optimizerSeed: seed)
+        augmenter = Augmenter(resolution: r, options: plan.options.augmentation)
         srcBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
         dstBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
 
-        if let m = existing {
-            model = m
-            if !(added.train[.src]?.isEmpty ?? true) || !(added.train[.dst]?.isEmpty ?? true) {
-                try project.addModelFaces(modelId: m.id!, split: added)
-            }
-            // The newest checkpoint that still has weights; none means the run died before its first save.
-            let checkpoints = try project.checkpoints(modelId: m.id!).filter { !$0.tensorsPruned }
-            if let c = checkpoints.last {
-                resumedOptimizerState = try CheckpointIO.load(network, project: project, checkpoint: c, model: m, optimizer: true)
-                iteration = c.iteration
-                trainSeconds = c.trainSeconds
-                lastValidation = (c.valLossSrc, c.valLossDst)
-                resumedFrom = c
-                if let state = try project.checkpointRNGState(id: c.id),
-                   let rs = try? JSONDecoder().decode(RandomState.self, from: state), rs.seed != seed || rs.iteration != c.iteration {
-                    throw FacetError("model '\(m.name)': checkpoint \(c.id) holds random state for seed \(rs.seed) at iteration \(rs.iteration), not \(seed) at \(c.iteration); the checkpoint is damaged")
-                }
-            } else {
-                resumedOptimizerState = false
-                iteration = 0
-                trainSeconds = 0
-                lastValidation = (nil, nil)
-                resumedFrom = nil
-            }
-            // Iterations after the checkpoint are redone, so their old losses go.
-            try project.discardLosses(modelId: m.id!, after: iteration)
+        let start: RunStart
+        if let m = plan.existing {
+            start = try RunStart.resume(m, plan: plan, network: network, project: project)
         } else {
-            let a = modelOptions.architecture
-            let record = ModelRecord(name: run.name ?? a.rawValue, architecture: a.rawValue, resolution: r, faceType: modelOptions.faceType,
-                                     optionsJson: try modelOptions.json(), seed: Int64(bitPattern: seed))
-            model = try project.createModel(record, split: split, replacingUnsaved: replacesUnsavedModel)
-            resumedOptimizerState = false
-            resumedFrom = nil
-            iteration = 0
-            trainSeconds = 0
-            lastValidation = (nil, nil)
+            start = try RunStart.create(plan: plan, name: run.name, project: project)
         }
+        model = start.model
+        iteration = start.iteration
+        trainSeconds = start.trainSeconds
+        lastValidation = start.lastValidation
+        resumedFrom = start.resumedFrom
+        resumedOptimizerState = start.resumedOptimizerState
     }
 
     /// A seeded split of `ids`: `validationFraction` of them (at most `maxValidationFaces`, at least
@@ -324,7 +242,7 @@ public final class Trainer {
                               valLossSrc: validation.src, valLossDst: validation.dst, trainSeconds: trainSeconds, rngState: rng)
         let network = self.network
         savesThisRun += 1
-        let killHere = Trainer.killDuringSave == savesThisRun
+        let killHere = hooks.killDuringSave == savesThisRun
         let saved = try project.saveCheckpoint(c, losses: pendingLosses, previews: ["grid": png]) { writer in
             try CheckpointIO.write(network, to: writer, killHalfway: killHere)
         }
@@ -396,4 +314,140 @@ public final class Trainer {
         }
         return TrainResult(model: model, checkpoint: last!, iterationsThisRun: iteration - startIteration, interrupted: interrupted)
     }
+}
+
+/// What a run trains, worked out before anything is decoded or written: the model (new, or the one to resume), its
+/// options, the batch size and seed, and which kept faces it trains on and holds out.
+struct TrainingPlan {
+    /// The model to resume, nil for a new one.
+    var existing: ModelRecord?
+    var options: ModelOptions
+    var batchSize: Int
+    var seed: UInt64
+    /// Faces trained on and held out, per role.
+    var split = ModelFaceSplit()
+    /// A resumed model's faces kept since its split was made (added to its training faces).
+    var added = ModelFaceSplit()
+    /// A model of this name without any checkpoint (a first run killed before its first save) is replaced.
+    var replacesUnsavedModel = false
+
+    /// Checks `run` against the project: every bad-input error of a run comes from here.
+    init(project: Project, run: TrainOptions) throws {
+        if let b = run.batchSize, b < 1 { throw FacetError.setting("batch", "must be at least 1, got \(b)") }
+        guard run.saveEveryMinutes > 0 else { throw FacetError.setting("save-every-minutes", "must be positive") }
+        if run.resume {
+            guard let name = run.name else { throw FacetError.setting("resume", "needs the name of a model") }
+            let m = try project.requireModel(named: name)
+            let stored = try ModelOptions.parse(m.optionsJson, model: m.name)
+            if let a = run.architecture, a != stored.architecture {
+                throw FacetError("model '\(name)' is a \(stored.architecture.rawValue) model, not \(a.rawValue); drop --model to resume it, or train a new one with --name")
+            }
+            options = stored
+            existing = m
+        } else {
+            guard let a = run.architecture else { throw FacetError("name an architecture with --model (\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume one with --resume NAME") }
+            let name = run.name ?? a.rawValue
+            if let old = try project.model(named: name) {
+                // A model without a checkpoint is what a first run killed before its first save
+                // leaves: nothing to keep, so the same command starts it afresh.
+                guard try project.checkpoints(modelId: old.id!).isEmpty else {
+                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)", kind: .conflict)
+                }
+                replacesUnsavedModel = true
+            }
+            options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
+            if !run.persons.isEmpty {
+                options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
+            }
+        }
+        batchSize = run.batchSize ?? options.batchSize
+        seed = existing.map { UInt64(bitPattern: $0.seed) } ?? run.seed ?? 1
+
+        // Which faces: a new model splits the kept faces now; a resumed one keeps its split and
+        // trains also on faces kept since (never on its held-out ones, nor on rejected ones).
+        for role in Role.allCases {
+            var keptQuery = FaceQuery(role: role, status: .kept)
+            keptQuery.person = options.persons?[role.rawValue]
+            let kept = try project.faceIDs(matching: keptQuery)
+            if let m = existing {
+                let stored = try project.modelFaces(modelId: m.id!)
+                let held = Set(stored.validation[role] ?? []), known = held.union(stored.train[role] ?? [])
+                split.validation[role] = kept.filter { held.contains($0) }
+                split.train[role] = kept.filter { !held.contains($0) }
+                added.train[role] = kept.filter { !known.contains($0) }
+            } else {
+                let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: options, seed: mix(seed, role == .src ? 11 : 12))
+                split.train[role] = train
+                split.validation[role] = validation
+            }
+            let nTrain = split.train[role]?.count ?? 0
+            if kept.isEmpty, let person = keptQuery.person {
+                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces of person \(person) to train on (see `facet people \(project.path)`)")
+            }
+            if kept.isEmpty {
+                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces: import a \(role.rawValue) video and run facet extract --role \(role.rawValue) first")
+            }
+            if nTrain < batchSize {
+                throw FacetError.file(project.path, "has \(nTrain) \(role.rawValue) faces to train on, fewer than a batch of \(batchSize): extract more faces, restore rejected ones, or lower --batch")
+            }
+        }
+    }
+}
+
+/// Where a run starts: a new model's row, or a resumed model with its newest checkpoint's weights, optimizer state,
+/// iteration, training time and held-out losses.
+struct RunStart {
+    var model: ModelRecord
+    var iteration = 0
+    var trainSeconds = 0.0
+    var lastValidation: (src: Double?, dst: Double?) = (nil, nil)
+    var resumedFrom: CheckpointRecord?
+    var resumedOptimizerState = false
+
+    /// Writes the new model's row (with its face split).
+    static func create(plan: TrainingPlan, name: String?, project: Project) throws -> RunStart {
+        let a = plan.options.architecture
+        let record = ModelRecord(name: name ?? a.rawValue, architecture: a.rawValue, resolution: plan.options.resolution,
+                                 faceType: plan.options.faceType, optionsJson: try plan.options.json(), seed: Int64(bitPattern: plan.seed))
+        return RunStart(model: try project.createModel(record, split: plan.split, replacingUnsaved: plan.replacesUnsavedModel))
+    }
+
+    /// Adds the faces kept since, loads the newest checkpoint that still has weights into `network` (none: the run
+    /// died before its first save, and starts from iteration 0), and discards the losses after it.
+    static func resume(_ m: ModelRecord, plan: TrainingPlan, network: any SwapNetwork, project: Project) throws -> RunStart {
+        var start = RunStart(model: m)
+        if !(plan.added.train[.src]?.isEmpty ?? true) || !(plan.added.train[.dst]?.isEmpty ?? true) {
+            try project.addModelFaces(modelId: m.id!, split: plan.added)
+        }
+        let checkpoints = try project.checkpoints(modelId: m.id!).filter { !$0.tensorsPruned }
+        if let c = checkpoints.last {
+            start.resumedOptimizerState = try CheckpointIO.load(network, project: project, checkpoint: c, model: m, optimizer: true)
+            start.iteration = c.iteration
+            start.trainSeconds = c.trainSeconds
+            start.lastValidation = (c.valLossSrc, c.valLossDst)
+            start.resumedFrom = c
+            if let state = try project.checkpointRNGState(id: c.id),
+               let rs = try? JSONDecoder().decode(RandomState.self, from: state), rs.seed != plan.seed || rs.iteration != c.iteration {
+                throw FacetError("model '\(m.name)': checkpoint \(c.id) holds random state for seed \(rs.seed) at iteration \(rs.iteration), not \(plan.seed) at \(c.iteration); the checkpoint is damaged")
+            }
+        }
+        // Iterations after the checkpoint are redone, so their old losses go.
+        try project.discardLosses(modelId: m.id!, after: start.iteration)
+        return start
+    }
+}
+
+/// Faults a test injects into a training run; shipping code never sets any. Passed to `Trainer.init`, whose default is
+/// `current`: a test binds hooks around the code it runs, and the CLI's main binds the ones its tests ask for through
+/// the environment (`FACET_TEST_KILL_DURING_SAVE`), so the library itself reads no environment variable.
+public struct TrainerTestHooks: Sendable, Equatable {
+    /// The process SIGKILLs itself halfway through writing the tensors of its N-th checkpoint of the run, inside the
+    /// save's transaction (what a kill -9 or power cut at the worst moment does).
+    public var killDuringSave: Int?
+
+    /// Hooks with the given faults (none by default).
+    public init(killDuringSave: Int? = nil) { self.killDuringSave = killDuringSave }
+
+    /// The hooks of the running code: none unless a caller bound some with `$current.withValue`.
+    @TaskLocal public static var current = TrainerTestHooks()
 }

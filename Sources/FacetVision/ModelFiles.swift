@@ -30,15 +30,28 @@ public enum ModelFiles {
 
     /// `name` in `$FACET_MODELS`, else in `Models/` above the executable, else in `./Models`.
     static func modelFile(_ name: String, what: String) throws -> String {
+        try modelFile(name, what: what, modelsVariable: ProcessInfo.processInfo.environment["FACET_MODELS"],
+                      executable: executablePath(), currentDirectory: FileManager.default.currentDirectoryPath)
+    }
+
+    /// `mtcnnWeights()` with its three inputs given: the `FACET_MODELS` value, the running executable's path and the
+    /// current directory (tests pin each with temporary folders).
+    static func mtcnnWeights(modelsVariable: String?, executable: String?, currentDirectory: String) throws -> String {
+        try modelFile(mtcnnFileName, what: "MTCNN weights", modelsVariable: modelsVariable, executable: executable,
+                      currentDirectory: currentDirectory)
+    }
+
+    /// `modelFile(_:what:)` with its three inputs given.
+    static func modelFile(_ name: String, what: String, modelsVariable: String?, executable: String?,
+                          currentDirectory: String) throws -> String {
         var looked: [String] = []
         func candidate(_ dir: String) -> String? {
             let path = (dir as NSString).appendingPathComponent(name)
             looked.append(path)
             return FileManager.default.isReadableFile(atPath: path) ? path : nil
         }
-        let env = ProcessInfo.processInfo.environment
-        if let dir = env["FACET_MODELS"], !dir.isEmpty, let found = candidate(dir) { return found }
-        if let exe = executablePath() {
+        if let dir = modelsVariable, !dir.isEmpty, let found = candidate(dir) { return found }
+        if let exe = executable {
             var dir = ((exe as NSString).resolvingSymlinksInPath as NSString).deletingLastPathComponent
             while true {
                 let models = (dir as NSString).appendingPathComponent("Models")
@@ -50,7 +63,7 @@ public enum ModelFiles {
             }
             looked.append("Models/ in the folders above \((exe as NSString).deletingLastPathComponent)")
         }
-        let cwdModels = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent("Models")
+        let cwdModels = (currentDirectory as NSString).appendingPathComponent("Models")
         if let found = candidate(cwdModels) { return found }
         throw FacetError("\(what) not found (looked in \(looked.joined(separator: ", "))): run Tools/fetch-models")
     }

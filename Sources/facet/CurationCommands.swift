@@ -268,7 +268,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Only faces with this tag.") var tag: String?
     @Option(name: .customLong("where"), help: "An SQL expression over face columns (read-only).") var whereSQL: String?
     @Option(parsing: .unconditional, help: "The order of the files (\(CurationSort.help)); default face id.") var sort: CurationSort?
-    @Option(help: "jpg or png.") var format: ExportFormat = .jpg
+    @Option(help: "jpg, png, or dfl (JPEG with DeepFaceLab's APP15 metadata: face type, landmarks, source frame, rect, matrix, polygons).") var format: ExportFormat = .jpg
     @Option(help: "Image size in pixels (default: as stored).") var size: Int?
     @Flag(help: "Write into a non-empty folder, replacing an earlier export there.") var force = false
 
@@ -285,25 +285,5 @@ struct ExportCommand: ParsableCommand {
             progress.update("export: \(done)/\(total) faces")
         }
         print("exported \(r.files) faces to \(r.folder) (manifest \(r.manifest))")
-    }
-}
-
-struct SampleFacesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "sample-faces",
-        abstract: "Fill a project with augmented crops of video frames as stand-in faces (for tests, benchmarks and trying the gallery).",
-        shouldDisplay: false)
-    @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
-    @Option(help: "How many faces.") var count: Int
-    @Option(help: "Crop size in pixels.") var size: Int = 96
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Argument(help: "Video files to cut crops from.") var videos: [String]
-
-    func run() throws {
-        let p = try Project(path: target.project)
-        let t0 = Date()
-        try SampleFaces.fill(p, role: role, videos: videos, count: count, cropSize: size, seed: seed)
-        print("added \(count) sample \(role.rawValue) faces in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s")
     }
 }

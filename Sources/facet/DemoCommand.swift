@@ -4,7 +4,8 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetMerge
-import FacetPlot
+import FacetProjectMedia
+import FacetSelect
 import FacetStore
 import FacetTrain
 import Foundation
@@ -76,7 +77,7 @@ struct DemoCommand: ParsableCommand {
         stage(5, "merging: the src face onto every dst frame")
         let swapped = workdir + "/swapped.mp4"
         let swapper = try CheckpointSwapper(project: project, checkpoint: "\(ckpt.id)")
-        let options = MergeOptions(mode: .overlay, mask: .learnedAndHull, erode: 10, blur: 20, color: .rct)
+        let options = MergeOptions.recommended  // learned-and-hull, erode 10, blur 20, rct: facet merge's defaults
         let dstMedia = try MergeEngine.destination(in: project, mediaId: nil)
         var mergeLine = ProgressLine()
         let stats = try MergeEngine.merge(project: project, media: dstMedia, swapper: swapper, options: options, output: swapped) { p in
@@ -107,9 +108,9 @@ struct DemoCommand: ParsableCommand {
 
             Next:
               facet serve \(projectPath)                      browse and curate the faces in a browser
-              facet faces \(projectPath) --role src --sort -blur --limit 10
+              facet faces \(projectPath) --role src --sort sharpness --limit 10   the 10 blurriest src faces
               facet train \(projectPath) --resume demo --minutes 10     train longer, then merge again:
-              facet merge \(projectPath) --checkpoint latest --out \(workdir)/swapped2.mp4 --color rct --erode 10 --blur 20
+              facet merge \(projectPath) --checkpoint latest --out \(workdir)/swapped2.mp4
             Only use videos of people who consented to it.
             """)
     }

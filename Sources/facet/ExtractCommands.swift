@@ -10,11 +10,11 @@ import Foundation
 struct ExtractCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "extract", abstract: "Find, align and score every face in the role's videos.")
     @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
+    @OptionGroup var roleOption: RequiredRoleOption
     @Option(help: "Frames per second to sample (default: every frame).") var fps: Double?
-    @Option(help: "half, mid_full, full, whole_face or head.") var faceType: String = "full"
+    @OptionGroup var faceTypeOption: FaceTypeOption
     @Option(help: "Side of the aligned face crop in pixels.") var size: Int = 256
-    @Option(help: "Smallest face to find, in frame pixels.") var minFace: Int = 40
+    @Option(help: "Smallest face to find, in frame pixels (at least 12).") var minFace: Int = defaultMinFace
     @Option(help: "Keep at most N faces per frame (highest detector score first).") var maxFaces: Int?
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
@@ -27,10 +27,12 @@ struct ExtractCommand: ParsableCommand {
         if let m = maxFaces, m < 1 { throw ValidationError("--max-faces must be at least 1") }
     }
 
+    var role: Role { roleOption.role }
+
     func run() throws {
         let p = try Project(path: target.project)
         var o = ExtractionOptions(role: role)
-        o.fps = fps; o.faceType = faceType; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
+        o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
         o.jpegQuality = jpegQuality; o.png = png
         let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
@@ -63,21 +65,28 @@ struct DetectedFaceJSON: Encodable {
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "detect", abstract: "Find faces and 68 landmarks in images (no project needed).")
     @Argument(help: "PNG or JPEG images.") var images: [String]
-    @Option(help: "Write aligned crops of this face type into --out.") var faceType: String = "full"
+    @OptionGroup var faceTypeOption: FaceTypeOption
     @Option(help: "Side of the aligned crops in pixels.") var size: Int = 256
-    @Option(help: "Smallest face to find, in pixels.") var minFace: Int = 20
+    @Option(help: "Smallest face to find, in pixels (at least 12).") var minFace: Int = defaultMinFace
     @Option(help: "Folder for the aligned crops (PNG).") var out: String?
     @OptionGroup var output: JSONFlag
 
+    func validate() throws {
+        guard minFace >= 12 else { throw ValidationError("--min-face must be at least 12") }
+    }
+
     func run() throws {
-        guard let ft = FaceType(rawValue: faceType) else { throw ValidationError("unknown face type '\(faceType)'") }
+        let ft = faceTypeOption.faceType
         let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
                                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []
+        var faceless: [String] = []
         for path in images {
             let image = try ImageFile.read(path: path)
+            let before = all.count
+            defer { if all.count == before { faceless.append(path) } }
             let found = pipeline.detectFaces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
             for d in found.dropped {
                 let box = [d.box.x, d.box.y, d.box.width, d.box.height].map { String(format: "%.0f", $0) }.joined(separator: ",")
@@ -99,9 +108,11 @@ struct DetectCommand: ParsableCommand {
             }
         }
         if output.json { try printJSON(all); return }
-        for f in all {
-            print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score)) landmark score \(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
+        for path in images {
+            if faceless.contains(path) { print("\(path): no face (none of at least \(minFace) px)"); continue }
+            for f in all where f.image == path {
+                print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score)) landmark score \(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
+            }
         }
-        if all.isEmpty { print("no faces found") }
     }
 }

@@ -2,6 +2,8 @@
 import ArgumentParser
 import FacetCore
 import FacetNN
+import FacetStore
+import FacetTrain
 import Foundation
 
 @main
@@ -11,11 +13,19 @@ struct Facet: ParsableCommand {
         abstract: "Face-swap workbench: the whole project (videos, faces, models) in one SQLite file.",
         discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
         version: FacetVersion.string,
-        subcommands: [
-            InitCommand.self, InfoCommand.self, ImportCommand.self, ImportFacesCommand.self, ExtractCommand.self, DetectCommand.self, FacesCommand.self, TracksCommand.self, DemoCommand.self,
-            TrainCommand.self, MergeCommand.self,
-            CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self, PruneCommand.self, ExportModelCommand.self,
-            SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self, TagCommand.self, UndoCommand.self, OrderingsCommand.self, ExportCommand.self, ServeCommand.self, SampleFacesCommand.self,
+        groupedSubcommands: [
+            CommandGroup(name: "Start", subcommands: [InitCommand.self, ImportCommand.self, ImportFacesCommand.self, InfoCommand.self, DemoCommand.self]),
+            CommandGroup(name: "Extract", subcommands: [ExtractCommand.self, DetectCommand.self]),
+            CommandGroup(name: "Curate faces", subcommands: [
+                FacesCommand.self, TracksCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
+                TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self, ExportCommand.self,
+                ServeCommand.self,
+            ]),
+            CommandGroup(name: "Train and choose a model", subcommands: [
+                TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
+                PruneCommand.self, ExportModelCommand.self,
+            ]),
+            CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
         ]
     )
 
@@ -24,9 +34,10 @@ struct Facet: ParsableCommand {
         selectFastBLASKernels()
         do {
             var command = try parseAsRoot()
-            try command.run()
+            try withTestHooksFromEnvironment { try command.run() }
         } catch let error as FacetError {
-            FileHandle.standardError.write(Data("facet: \(error.message)\n".utf8))
+            // A message about a setting names it as the option the user typed.
+            FileHandle.standardError.write(Data("facet: \(error.setting != nil ? "--" : "")\(error.message)\n".utf8))
             Foundation.exit(1)
         } catch {
             let code = exitCode(for: error)
@@ -53,6 +64,18 @@ func selectFastBLASKernels() {
     var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
     execv("/proc/self/exe", &argv)
     // execv returned: carry on with the slow kernels rather than fail.
+}
+
+/// Runs `body` with the fault-injection hooks the CLI tests ask for through the environment (`FACET_TEST_MAX_PAGE_COUNT`:
+/// a full disk; `FACET_TEST_KILL_DURING_SAVE`: a kill inside a checkpoint save). Read here, in the CLI's main only, and
+/// bound for the command's run, so that the libraries read no environment and need no hidden option on every command.
+func withTestHooksFromEnvironment(_ body: () throws -> Void) throws {
+    let env = ProcessInfo.processInfo.environment
+    let project = ProjectTestHooks(maxPageCount: env["FACET_TEST_MAX_PAGE_COUNT"].flatMap { Int($0) })
+    let trainer = TrainerTestHooks(killDuringSave: env["FACET_TEST_KILL_DURING_SAVE"].flatMap { Int($0) })
+    try ProjectTestHooks.$current.withValue(project) {
+        try TrainerTestHooks.$current.withValue(trainer) { try body() }
+    }
 }
 
 enum FacetVersion {

@@ -9,16 +9,14 @@ import Foundation
 struct ImportFacesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-faces",
-        abstract: "Import a folder of aligned face images (PNG/JPEG) as faces: landmarks found on each, signatures computed.")
+        abstract: "Import a folder of aligned face images (PNG/JPEG) as faces, signatures computed: landmarks from DeepFaceLab's APP15 block when a file has one (kept as they are, with its source frame, rect, matrix, polygons and mask), found on the image otherwise.")
     @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
-    @Option(help: "How the images were aligned: half, mid_full, full, whole_face or head.") var faceType: String = "full"
+    @OptionGroup var roleOption: RequiredRoleOption
+    @OptionGroup var faceTypeOption: FaceTypeOption
     @Argument(help: "The folder of aligned face images.") var folder: String
 
     func run() throws {
-        guard let ft = FaceType(rawValue: faceType) else {
-            throw FacetError("unknown face type '\(faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        let ft = faceTypeOption.faceType, role = roleOption.role
         // Everything is checked with the file open read-only: bad input leaves it byte for byte as it was.
         let reader = try Project(path: target.project, mode: .readOnly)
         let plan = try FaceSetImporter.plan(folder: folder, role: role, in: reader)
@@ -30,6 +28,7 @@ struct ImportFacesCommand: ParsableCommand {
             line.update("import-faces \(folder): \(done)/\(total)")
         }
         line.finish("import-faces \(role.rawValue): \(s.facesStored) faces from \(s.media.name) (media #\(s.media.id ?? 0))"
+            + (s.fromMetadata > 0 ? ", \(s.fromMetadata) with their own landmarks" : "")
             + (s.withoutDetection > 0 ? ", \(s.withoutDetection) without a detection (landmarks fitted in the aligned face box)" : "")
             + ", \(String(format: "%.1f", s.seconds)) s")
     }

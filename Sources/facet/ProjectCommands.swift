@@ -38,6 +38,8 @@ struct InfoCommand: ParsableCommand {
             let rej = s.faceCounts.first { $0.role == role.rawValue && $0.status == "rejected" }?.count ?? 0
             print("  \(role.rawValue): \(kept) kept, \(rej) rejected")
         }
+        print("\ntags (\(s.tags.count))" + (s.tags.isEmpty ? ": none (facet tag adds one)" : ""))
+        for t in s.tags { print("  \(t.tag): \(faces(t.faces)) (src \(t.src), dst \(t.dst); \(t.kept) kept)") }
         print("\nmodels (\(s.models.count)), checkpoints \(s.checkpoints)")
         for m in s.models {
             let best = m.bestValLoss.map { String(format: "%.5f", $0) } ?? "-"
@@ -46,80 +48,56 @@ struct InfoCommand: ParsableCommand {
     }
 }
 
-/// A face as `facet faces --json` prints it.
+/// A face as `facet faces --json` prints it (`sharpness` and its old name `blur` hold the same value).
 struct FaceJSON: Encodable {
     var id: Int64, role: String, mediaId: Int64, frameIndex: Int, faceIndex: Int, pts: Double, status: String
-    var score: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
+    var score: Double, sharpness: Double, blur: Double, motionBlur: Double, yaw: Double, pitch: Double, roll: Double
     var brightness: Double, hue: Double, faceSize: Double, box: [Double], faceType: String, cropSize: Int
+    var tags: [String]
     /// The face's person (`facet people`), null before it ran.
     var person: Int64?
     var landmarkScore: Double?
     /// The face's track, and `redetected` / `interpolated` when it was filled into a gap of it.
     var track: Int64?, filled: String?
-    init(_ f: FaceRecord) {
+    init(_ f: FaceRecord, tags: [String] = []) {
         track = f.trackId; filled = f.filled
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
-        pts = f.pts; status = f.status.rawValue; score = f.score; blur = f.blur; motionBlur = f.motionBlur
+        pts = f.pts; status = f.status.rawValue; score = f.score; sharpness = f.blur; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
+        self.tags = tags
         person = f.personId
         landmarkScore = f.landmarkScore
     }
-}
 
-/// Options that pick faces: role, status, tag, SQL expression. Shared by listing and curation commands.
-struct FaceFilterOptions: ParsableArguments {
-    @Option(help: "Only faces of this role (src or dst).") var role: Role?
-    @Option(help: "kept, rejected or all (default kept).") var status: String = "kept"
-    @Option(help: "Only faces with this tag.") var tag: String?
-    @Option(name: .customLong("where"), help: "An SQL expression over face columns, e.g. \"blur < 20 AND yaw > 10\" (read-only).")
-    var whereSQL: String?
-    @Option(help: "Only faces of this person: its number or name (see `facet people`).") var person: String?
-
-    func validate() throws {
-        guard status == "all" || FaceStatus(rawValue: status) != nil else {
-            throw ValidationError("--status must be kept, rejected or all")
-        }
-    }
-
-    var query: FaceQuery {
-        var q = FaceQuery(role: role, status: status == "all" ? nil : FaceStatus(rawValue: status), tag: tag, whereSQL: whereSQL)
-        if let person, let n = Int64(person) { q.person = n }
-        return q
-    }
-
-    /// `query`, with `--person` resolved by number or name in `p` (an unknown one is an error).
-    func query(in p: Project) throws -> FaceQuery {
-        var q = query
-        if let person { q.person = try resolvePerson(p, person, role: role).id }
-        return q
+    /// The faces with their tags.
+    static func list(_ faces: [FaceRecord], project: Project) throws -> [FaceJSON] {
+        let tags = try project.tags(faceIDs: faces.map(\.id))
+        return faces.map { FaceJSON($0, tags: tags[$0.id] ?? []) }
     }
 }
-
-extension Role: ExpressibleByArgument {}
 
 struct FacesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "faces", abstract: "List faces: filter, sort by any signature, page.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var filter: FaceFilterOptions
-    @Option(parsing: .unconditionalSingleValue, help: "Sort by FIELD ascending or -FIELD descending: \(FaceField.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var sort: [String] = []
+    @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp(
+        "Sort by FIELD ascending or -FIELD descending (repeat for ties): \(fieldWords.joined(separator: ", ")).", valueName: "field"),
+        transform: parseFaceSort)
+    var sort: [FaceSort] = []
     @Option(help: "At most N faces.") var limit: Int?
     @Option(help: "Skip the first N faces.") var offset: Int = 0
     @Flag(help: "Print only the number of matching faces.") var count = false
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
-        for s in sort where FaceSort(parsing: s) == nil {
-            throw ValidationError("unknown sort field '\(s)': use one of \(FaceField.allCases.map(\.rawValue).joined(separator: ", ")) (prefix - for descending)")
-        }
         if let l = limit, l < 0 { throw ValidationError("--limit must be 0 or more") }
     }
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
         var q = try filter.query(in: p)
-        q.sort = sort.compactMap(FaceSort.init(parsing:))
+        q.sort = sort
         q.limit = limit
         q.offset = offset
         if count {
@@ -128,10 +106,14 @@ struct FacesCommand: ParsableCommand {
             return
         }
         let faces = try p.faces(matching: q)
-        if output.json { try printJSON(faces.map(FaceJSON.init)); return }
-        print("    id role media  frame face status       blur motion_blur      yaw    pitch     roll person")
+        if output.json { try printJSON(try FaceJSON.list(faces, project: p)); return }
+        // The sort's columns first, then the usual ones.
+        var columns = sort.map(\.field).filter { ![.id, .mediaId, .frameIndex, .faceIndex].contains($0) }
+        for f in [FaceField.blur, .motionBlur, .yaw, .pitch, .roll] where !columns.contains(f) { columns.append(f) }
+        print("    id role media  frame face status   " + columns.map { String(repeating: " ", count: max(0, 11 - displayName($0).count)) + displayName($0) }.joined(separator: " ") + " person")
         for f in faces {
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(fmt(f.blur))    \(fmt(f.motionBlur)) \(fmt(f.yaw, 1)) \(fmt(f.pitch, 1)) \(fmt(f.roll, 1)) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
+            let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : $0 == .motionBlur ? 2 : 1, width: 11) }.joined(separator: " ")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }

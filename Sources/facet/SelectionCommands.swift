@@ -2,7 +2,6 @@
 import ArgumentParser
 import FacetCore
 import FacetMedia
-import FacetPlot
 import FacetSelect
 import FacetStore
 import Foundation
@@ -46,6 +45,8 @@ struct CheckpointsCommand: ParsableCommand {
             print("\(pad(String(c.id), 6)) \(pad(c.model, 12)) \(pad(String(c.iteration), 8)) \(pad(String(c.createdAt.prefix(19)), 20)) "
                   + "\(pad(lossText(c.lossSrc), 9)) \(pad(lossText(c.lossDst), 9)) \(pad(lossText(c.valLoss), 9)) \(pad(byteCount(c.bytes), 10)) \(tags)")
         }
+        print("bytes: the checkpoint's tensors. Each model's latest checkpoint also keeps the optimizer state (training resumes "
+              + "from it only; saving a new one drops it from the older ones), so it is 2-3x the size of the others.")
     }
 }
 

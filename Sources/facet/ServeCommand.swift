@@ -1,7 +1,6 @@
-/// `facet serve`: the gallery in the browser, with source frames decoded on demand through FacetExtract.
+/// `facet serve`: the gallery in the browser, with source frames decoded on demand from the stored media.
 import ArgumentParser
 import FacetCore
-import FacetExtract
 import FacetServe
 import FacetStore
 import Foundation
@@ -23,7 +22,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         let p = try Project(path: target.project)
         if p.isReadOnly { FileHandle.standardError.write(Data("facet: \(p.path) is read-only: the gallery can browse but not reject\n".utf8)) }
-        let gallery = Gallery(project: p, sourceFrame: decodeSourceFrame)
+        let gallery = Gallery(project: p, sourceFrame: Gallery.storedMediaFrame)
         let host = self.host, port = self.port
         let done = DispatchSemaphore(value: 0)
         let failure = ServeFailure()
@@ -43,14 +42,3 @@ struct ServeCommand: ParsableCommand {
 }
 
 final class ServeFailure: @unchecked Sendable { var error: Error? }
-
-/// Decodes frame `frameIndex` of a stored or linked media by reading its frames in order (the lead's
-/// `MediaFrames`); cost grows with the frame's position in the video.
-@Sendable func decodeSourceFrame(_ project: Project, _ media: MediaRecord, _ frameIndex: Int) throws -> Image {
-    let frames = try MediaFrames(project: project, media: media)
-    while let f = try frames.next() {
-        if f.index == frameIndex { return f.image }
-        if f.index > frameIndex { break }
-    }
-    throw FacetError("media \(media.id ?? 0) (\(media.name)) has no frame \(frameIndex)")
-}

@@ -1,6 +1,14 @@
 /// Runs the built `facet` binary as a user would: arguments in, exit status, stdout and stderr out.
 import XCTest
 import Foundation
+import FacetStore
+import FacetTestSupport
+
+/// An error a test helper throws to fail the test that called it (XCTest reports a thrown error as a failure).
+struct FacetTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
 
 struct CommandResult {
     var status: Int32
@@ -19,6 +27,13 @@ class CLITestCase: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func path(_ name: String) -> String { dir + "/" + name }
+
+    /// Adds `count` stand-in faces of `role` cut from `video` (`SampleFaces`, seed 1) to the project at `project`.
+    func addSampleFaces(_ project: String, role: Role, count: Int, size: Int, video: String) throws {
+        let p = try Project(path: project)
+        try SampleFaces.fill(p, role: role, videos: [video], count: count, cropSize: size, seed: 1)
+        try p.close()
+    }
 
     /// Copies into `project` (with its WAL) a project made once per test class: the first call
     /// builds it with `make` at `NSTemporaryDirectory()/facet-cli-NAME-PID.facet` and keeps the

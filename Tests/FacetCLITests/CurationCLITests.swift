@@ -1,11 +1,12 @@
 /// The curation commands as a user runs them: sort, similar, duplicates, reject/restore/tag/undo, export, bad input.
 import XCTest
 import Foundation
+import FacetStore
 
 final class CurationCLITests: CLITestCase {
     var project: String { path("c.facet") }
 
-    /// A project of 60 sample faces, made once with `facet sample-faces` and copied for each test.
+    /// A project of 60 sample faces (`SampleFaces`), made once and copied for each test.
     nonisolated(unsafe) static var template: String?
 
     override class func tearDown() {
@@ -17,8 +18,7 @@ final class CurationCLITests: CLITestCase {
         try super.setUpWithError()
         try copyTemplate(&Self.template, name: "curation", to: project) { t in
             XCTAssertEqual(try facet(["init", t]).status, 0)
-            let r = try facet(["sample-faces", t, "--role", "src", "--count", "60", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
-            XCTAssertEqual(r.status, 0, r.stderr)
+            try addSampleFaces(t, role: .src, count: 60, size: 64, video: Self.fixtures + "/video/src-d18.mp4")
         }
     }
 
@@ -68,7 +68,9 @@ final class CurationCLITests: CLITestCase {
         r = try facet(["reject", project, "--role", "src", "--sort", "-blur", "--worst", "5"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(Set(try ids(["faces", project, "--status", "rejected"])), Set(try ids(["faces", project, "--status", "all", "--sort", "blur", "--limit", "5"])))
-        r = try facet(["reject", project, "--blur-below", "1e9"])
+        // More than half of the faces by a value: refused, then done with --yes (the old option name still works).
+        assertFailsCleanly(try facet(["reject", project, "--blur-below", "1e9"]), mentioning: "--yes")
+        r = try facet(["reject", project, "--blur-below", "1e9", "--yes"])
         XCTAssertTrue(r.stdout.hasPrefix("rejected 55 faces"), r.stdout)
     }
 
@@ -152,7 +154,7 @@ final class CurationExtractedCLITests: CLITestCase {
         let near = try facet(["similar", p, "\(ids[0])", "--k", "2", "--by", "histogram", "--json"])
         XCTAssertEqual(near.status, 0, near.stderr)
         let r = try facet(["reject", p, "--sort", "-blur", "--worst", "1"])
-        XCTAssertTrue(r.stdout.hasPrefix("rejected 1 faces"), r.stdout)
+        XCTAssertTrue(r.stdout.hasPrefix("rejected 1 face:"), r.stdout)
         let out = path("set")
         XCTAssertEqual(try facet(["export", p, "--role", "src", "--out", out, "--sort", "hist"]).status, 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: out)

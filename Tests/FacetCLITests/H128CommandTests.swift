@@ -35,12 +35,13 @@ final class H128CommandTests: CLITestCase {
         XCTAssertEqual(try sqlite(file, "SELECT count(*) FROM loss"), "1")
 
         let frame = try sqlite(file, "SELECT frame_index FROM faces WHERE role = 'dst' ORDER BY frame_index LIMIT 1")
-        let merge = try facet(["merge", file, "--checkpoint", "latest", "--preview", frame, "--out", path("frame.png")])
+        let merge = try facet(["merge", file, "--checkpoint", "latest", "--preview", frame, "--out", path("frame.png"), "--save-config", "last"])
         XCTAssertEqual(merge.status, 0, merge.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("frame.png")))
+        // A preview saves its settings only when asked (--save-config): the h128 default is seamless.
         XCTAssertTrue(try sqlite(file, "SELECT options_json FROM merge_config WHERE name = 'last'").contains("\"mode\":\"seamless\""))
         // A mode given on the command line wins.
-        XCTAssertEqual(try facet(["merge", file, "--checkpoint", "latest", "--preview", frame, "--mode", "overlay", "--out", path("frame2.png")]).status, 0)
+        XCTAssertEqual(try facet(["merge", file, "--checkpoint", "latest", "--preview", frame, "--mode", "overlay", "--out", path("frame2.png"), "--save-config", "last"]).status, 0)
         XCTAssertTrue(try sqlite(file, "SELECT options_json FROM merge_config WHERE name = 'last'").contains("\"mode\":\"overlay\""))
     }
 

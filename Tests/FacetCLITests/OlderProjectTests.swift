@@ -15,8 +15,8 @@ final class OlderProjectTests: CLITestCase {
         let info = try facet(["info", project, "--json"])
         XCTAssertEqual(info.status, 0, info.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])
-        // The first command upgraded the file to this build's schema.
-        XCTAssertEqual(json["schema_version"] as? Int, Self.currentSchemaVersion(), "\(json)")
+        // A read-only command leaves the old file as it was: schema 2 until something writes.
+        XCTAssertEqual(json["schema_version"] as? Int, 2, "\(json)")
 
         // Faces, their status and tags as they were stored.
         let kept = try facet(["faces", project, "--role", "src", "--count"])
@@ -34,6 +34,10 @@ final class OlderProjectTests: CLITestCase {
         XCTAssertEqual(try facet(["undo", project]).status, 0)
         XCTAssertEqual(try facet(["faces", project, "--tag", "side", "--count"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        // That write upgraded the file to this build's schema.
+        let upgraded = try facet(["info", project, "--json"])
+        let after = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(upgraded.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(after["schema_version"] as? Int, Self.currentSchemaVersion(), "\(after)")
         let extract = try facet(["extract", project, "--role", "dst"])
         XCTAssertEqual(extract.status, 0, extract.stderr)
         XCTAssertEqual(try facet(["faces", project, "--role", "dst", "--count"]).stdout

@@ -4,11 +4,59 @@ import Foundation
 import FacetStore
 
 final class ProjectCommandTests: CLITestCase {
-    func testHelpListsEveryCommandWithOneLine() throws {
+    /// Every subcommand, in the order `facet --help` lists them (grouped by workflow step), with the
+    /// one line it is described by: a golden copy, so a command added, dropped or reworded shows here.
+    static let goldenHelp: [(String, String)] = [
+        ("init", "Create an empty project file."),
+        ("import", "Import a video or a folder of images as src or dst."),
+        ("import-faces", "Import a folder of aligned face images (PNG/JPEG) as faces: landmarks found on each, signatures computed."),
+        ("info", "Summarise a project: media, faces, models, checkpoints."),
+        ("demo", "Run the whole pipeline on the sample videos: import, extract, curate, train, merge."),
+        ("extract", "Find, align and score every face in the role's videos."),
+        ("detect", "Find faces and 68 landmarks in images (no project needed)."),
+        ("faces", "List faces: filter, sort by any signature, page."),
+        ("sort", "Order faces by a stored signature, histogram chain, dissimilarity or best-N; print, save or tag the order."),
+        ("similar", "The faces nearest to a face: by identity (the same person first) or by colour histogram."),
+        ("embed", "Compute the face-recognition descriptor of every face stored without one (projects made before identity)."),
+        ("people", "Cluster each role's faces into persons by identity (stored), and list or name them."),
+        ("duplicates", "Find near-identical faces (e.g. consecutive frames of a still shot); keep the sharpest of each group."),
+        ("reject", "Mark faces rejected (never deletes; undoable)."),
+        ("restore", "Mark rejected faces kept again (undoable)."),
+        ("tag", "Tag faces (or with --remove, untag them); undoable."),
+        ("tags", "List face tags with how many faces carry each."),
+        ("undo", "Undo the last reject, restore or tag change (facet redo applies it again)."),
+        ("redo", "Apply again the change the last undo reverted."),
+        ("orderings", "List saved orderings (from `facet sort --save`)."),
+        ("export", "Write the curated faces to a folder: images named in sort order, plus manifest.jsonl."),
+        ("serve", "Browse, sort and reject faces in a gallery in the browser (reads the project live)."),
+        ("train", "Train a face-swap model on the kept src and dst faces (Ctrl-C saves and stops)."),
+        ("checkpoints", "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading."),
+        ("tag-checkpoint", "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected."),
+        ("compare", "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side."),
+        ("plot", "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG."),
+        ("prune", "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay."),
+        ("export-model", "Write a checkpoint's weights as safetensors (float32, named as in the project), for other tools."),
+        ("merge", "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio (DeepFaceLab's convert)."),
+        ("merge-configs", "List saved merge settings (facet merge --from-config NAME starts from one)."),
+    ]
+
+    func testHelpListsEveryCommandWithItsGoldenLine() throws {
         let r = try facet(["--help"])
         XCTAssertEqual(r.status, 0)
-        for cmd in ["init", "info", "faces"] {
-            XCTAssertTrue(r.stdout.contains("  \(cmd) "), "\(cmd) missing from --help:\n\(r.stdout)")
+        // The listed commands, in order: "  NAME   abstract" lines of the subcommand sections.
+        let listed = r.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first else { return nil }
+            return String(name)
+        }.filter { !$0.hasPrefix("-") && $0.allSatisfy { $0.isLowercase || $0 == "-" } }
+        XCTAssertEqual(listed, Self.goldenHelp.map(\.0), r.stdout)
+        for (name, line) in Self.goldenHelp {
+            let h = try facet([name, "--help"])
+            XCTAssertEqual(h.status, 0, name)
+            // The OVERVIEW paragraph, unwrapped.
+            let overview = h.stdout.components(separatedBy: "\n\n")[0].replacingOccurrences(of: "OVERVIEW: ", with: "")
+                .split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+            XCTAssertEqual(overview, line, name)
+            XCTAssertTrue(h.stdout.contains("USAGE: facet \(name)"), "\(name): \(h.stdout)")
         }
     }
 

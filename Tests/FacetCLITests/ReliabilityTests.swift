@@ -346,7 +346,9 @@ final class ConcurrencyTests: ReliabilityTestCase {
         let out = path("serve.out")
         FileManager.default.createFile(atPath: out, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        p.standardError = FileHandle.nullDevice
+        let errors = path("serve.err")
+        FileManager.default.createFile(atPath: errors, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         try p.run()
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && p.isRunning {
@@ -355,7 +357,9 @@ final class ConcurrencyTests: ReliabilityTestCase {
             Thread.sleep(forTimeInterval: 0.1)
         }
         kill9(p)
-        throw XCTSkip("the gallery did not start")
+        // A gallery that does not start is a failure of `facet serve`, not a reason to skip the test.
+        let said = String(decoding: FileManager.default.contents(atPath: errors) ?? Data(), as: UTF8.self)
+        throw FacetTestFailure("facet serve did not start within 60 s: \(said)")
     }
 
     /// Status and body of a GET.

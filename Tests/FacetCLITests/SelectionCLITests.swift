@@ -1,6 +1,7 @@
 /// Model selection as a user runs it: `facet checkpoints`, `tag-checkpoint`, `compare`, `plot`, `prune` and `export-model` on a project with two short `tiny` runs (and one quick96 checkpoint), through the built binary.
 import XCTest
 import Foundation
+import FacetStore
 
 final class SelectionCLITests: CLITestCase {
     var project: String { path("s.facet") }
@@ -20,8 +21,8 @@ final class SelectionCLITests: CLITestCase {
         try super.setUpWithError()
         try copyTemplate(&Self.template, name: "selection", to: project) { t in
             try run(["init", t])
-            try run(["sample-faces", t, "--role", "src", "--count", "24", "--size", "64", Self.fixtures + "/video/src-d18.mp4"])
-            try run(["sample-faces", t, "--role", "dst", "--count", "24", "--size", "64", Self.fixtures + "/video/dst-d19.mp4"])
+            try addSampleFaces(t, role: .src, count: 24, size: 64, video: Self.fixtures + "/video/src-d18.mp4")
+            try addSampleFaces(t, role: .dst, count: 24, size: 64, video: Self.fixtures + "/video/dst-d19.mp4")
             for (name, batch) in [("a", "4"), ("b", "6")] {
                 try run(["train", t, "--model", "tiny", "--name", name, "--batch", batch, "--iterations", "4", "--seed", "1"])
                 try run(["train", t, "--resume", name, "--iterations", "8"])

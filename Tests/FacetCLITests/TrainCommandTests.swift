@@ -29,7 +29,7 @@ final class TrainCommandTests: CLITestCase {
             try ff.run()
             ff.waitUntilExit()
             XCTAssertEqual(ff.terminationStatus, 0, "ffmpeg")
-            let media = try p.importMedia(MediaRecord(role: role, name: "\(role.rawValue).mp4", kind: "video", storage: "linked", path: video,
+            let media = try p.importMedia(MediaRecord(role: role, name: "\(role.rawValue).mp4", kind: .video, storage: .linked, path: video,
                                                       sha256: UUID().uuidString, byteSize: 1, container: "mp4", codec: "h264", width: 480,
                                                       height: 480, fps: 25, frameCount: 250, duration: 10, hasAudio: false)) { nil }
             let run = try p.beginExtraction(ExtractionProvenance(role: role, detector: "fixed-crop", detectorSHA256: "0", landmarker: "ellipse",

@@ -34,11 +34,22 @@ final class ImageTests: XCTestCase {
         XCTAssertTrue(up.pixels.allSatisfy { $0 == 77 })
     }
 
+    /// On a patterned image (each byte a function of x, y and channel), so a wrong row or column offset
+    /// shows: the clipped crop keeps exactly the pixels inside both rectangles, in place.
     func testCropClipsToImage() {
-        let img = Image(width: 10, height: 10, channels: 3)
+        var img = Image(width: 10, height: 10, channels: 3)
+        for y in 0..<10 { for x in 0..<10 { for c in 0..<3 { img.pixels[(y * 10 + x) * 3 + c] = UInt8(y * 20 + x * 2 + c) } } }
         let c = img.cropped(x: -3, y: 8, width: 6, height: 6)
         XCTAssertEqual(c.width, 3)
         XCTAssertEqual(c.height, 2)
+        for y in 0..<2 { for x in 0..<3 { for ch in 0..<3 { XCTAssertEqual(c[x, y, ch], img[x, 8 + y, ch], "(\(x), \(y), \(ch))") } } }
+        let inner = img.cropped(x: 4, y: 3, width: 5, height: 2)
+        XCTAssertEqual(inner.width, 5); XCTAssertEqual(inner.height, 2)
+        for y in 0..<2 { for x in 0..<5 { for ch in 0..<3 { XCTAssertEqual(inner[x, y, ch], img[4 + x, 3 + y, ch]) } } }
+        let right = img.cropped(x: 7, y: -2, width: 9, height: 4)
+        XCTAssertEqual(right.width, 3); XCTAssertEqual(right.height, 2)
+        XCTAssertEqual(right[2, 1, 2], img[9, 1, 2])
+        XCTAssertEqual(img.cropped(x: 12, y: 0, width: 3, height: 3).width, 0, "a crop outside the image is empty")
     }
 
     func testLandmarkPackingRoundTrip() throws {

@@ -2,6 +2,7 @@
 import XCTest
 import FacetCore
 import FacetStore
+import FacetTestSupport
 @testable import FacetCurate
 
 class CurateTestCase: XCTestCase {

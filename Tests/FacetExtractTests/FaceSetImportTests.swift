@@ -3,6 +3,7 @@
 import XCTest
 import GRDB
 import FacetCore
+import FacetCurate
 import FacetMedia
 import FacetVision
 @testable import FacetExtract
@@ -75,7 +76,7 @@ final class FaceSetImportTests: XCTestCase {
         }
         // The folder is kept as stills: each face's source frame is its own file.
         let media = try p.media(id: faces[0].mediaId)
-        XCTAssertEqual(media.kind, "stills")
+        XCTAssertEqual(media.kind, .stills)
         XCTAssertEqual(try p.stillNames(mediaId: media.id!), files)
         // The faces sort and curate like extracted ones.
         XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: .hist(reversed: false)).count, 8)

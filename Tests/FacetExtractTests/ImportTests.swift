@@ -4,6 +4,7 @@ import GRDB
 import FacetCore
 import FacetMedia
 @testable import FacetExtract
+import FacetProjectMedia
 @testable import FacetStore
 
 final class ImportTests: XCTestCase {
@@ -50,7 +51,7 @@ final class ImportTests: XCTestCase {
         try FileManager.default.copyItem(atPath: Self.fixtures + "/video/src-d18.mp4", toPath: copy)
         let p = try Project.create(at: dir + "/p.facet")
         let m = try MediaImporter.importMedia(path: copy, role: .src, link: true, into: p)
-        XCTAssertEqual(m.storage, "linked")
+        XCTAssertEqual(m.storage, .linked)
         XCTAssertNoThrow(try MediaFrames(project: p, media: m))
         let h = try XCTUnwrap(FileHandle(forWritingAtPath: copy))
         try h.seek(toOffset: 5000); h.write(Data([1, 2, 3, 4])); try h.close()
@@ -62,7 +63,7 @@ final class ImportTests: XCTestCase {
     func testStillsFolderImportsEveryImageInOrder() throws {
         let p = try Project.create(at: dir + "/p.facet")
         let m = try MediaImporter.importMedia(path: Self.fixtures + "/images/faces", role: .src, link: false, into: p)
-        XCTAssertEqual(m.kind, "stills")
+        XCTAssertEqual(m.kind, .stills)
         let names = try p.stillNames(mediaId: m.id!)
         XCTAssertEqual(names.count, m.frameCount)
         XCTAssertEqual(names, names.sorted { $0.compare($1, options: .numeric) == .orderedAscending })

@@ -2,6 +2,7 @@
 import XCTest
 import FacetCore
 import FacetExtract
+import FacetProjectMedia
 import FacetMedia
 import FacetStore
 import FacetTrain

@@ -3,6 +3,7 @@ import XCTest
 import FacetCore
 import FacetMedia
 import FacetStore
+import FacetTrain
 @testable import FacetMerge
 
 final class ModelMergeTests: MergeTestCase {

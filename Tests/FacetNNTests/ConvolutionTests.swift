@@ -3,9 +3,9 @@ import XCTest
 @testable import FacetNN
 
 final class ConvolutionTests: XCTestCase {
-    // Small test images would otherwise fall below the size where Winograd is used.
-    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16; Conv2D.winogradTileOverride = nil }
+    // Small test images would otherwise fall below the size where Winograd is used: every test of this class runs
+    // under a policy that takes Winograd from one tile (bound for the test's scope; no global is changed).
+    override func invokeTest() { ConvPolicy.with({ $0.winogradMinimumTiles = 1 }) { super.invokeTest() } }
 
     /// TensorFlow's SAME convolution written out as its definition.
     func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int) -> [Double] {
@@ -28,8 +28,7 @@ final class ConvolutionTests: XCTestCase {
 
     func testForwardMatchesDirectConvolution() {
         for tile in [2, 4] {
-            Conv2D.winogradTileOverride = tile
-            forwardMatchesDirectConvolution()
+            ConvPolicy.with({ $0.winogradTile = tile }) { forwardMatchesDirectConvolution() }
         }
     }
 
@@ -53,15 +52,14 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertEqual(y.shape, [2, (c.h + c.s - 1) / c.s, (c.w + c.s - 1) / c.s, c.cout], "\(c)")
             var worst = 0.0
             for i in 0..<expected.count { worst = max(worst, abs(Double(y[i]) - expected[i])) }
-            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w) tile \(Conv2D.winogradTileOverride ?? 0)")
+            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w) tile \(ConvPolicy.current.winogradTile ?? 0)")
         }
     }
 
     /// The Winograd path and the im2col path agree on forward and both gradients.
     func testWinogradMatchesIm2col() {
         for tile in [2, 4] {
-            Conv2D.winogradTileOverride = tile
-            winogradMatchesIm2col()
+            ConvPolicy.with({ $0.winogradTile = tile }) { winogradMatchesIm2col() }
         }
     }
 
@@ -93,8 +91,7 @@ final class ConvolutionTests: XCTestCase {
     /// definition, and forward and both gradients against im2col, with both tile sizes, channel
     /// counts that need zero padding (4 * 3 = 12 -> 16) and none, odd sizes falling back.
     func testSpaceToDepthPathMatchesDirectConvolutionAndIm2col() {
-        for tile in [2, 4] {
-            Conv2D.winogradTileOverride = tile
+        for tile in [2, 4] { ConvPolicy.with({ $0.winogradTile = tile }) {
             var gen = SeededGenerator(seed: 13)
             for (cin, cout, h, w, act) in [(3, 8, 8, 8, Activation.identity), (8, 16, 12, 10, .leakyReLU(0.1)), (5, 8, 6, 14, .leakyReLU(0.2)),
                                            (16, 8, 2, 4, .identity), (2, 24, 10, 6, .leakyReLU(0.1))] {
@@ -127,14 +124,13 @@ final class ConvolutionTests: XCTestCase {
                 let ba = a.bias!.gradient.values, bb = b.bias!.gradient.values
                 for i in 0..<ba.count { XCTAssertEqual(ba[i], bb[i], accuracy: 1e-4, label) }
             }
-        }
+        } }
     }
 
     /// Keeping the transformed input from forward to backward, and fusing the activation's
     /// derivative and the bias gradient into the output-gradient transform, change nothing but
     /// the work done: the gradients equal those of the unfused path that transforms again.
     func testWinogradBackwardVariantsAgree() {
-        defer { Conv2D.keepsWinogradInput = true; Conv2D.fusesWinogradBackward = true }
         var gen = SeededGenerator(seed: 14)
         for (k, s, cin, h) in [(3, 1, 8, 8), (5, 2, 3, 8), (5, 2, 8, 12)] {
             let conv = Conv2D(inChannels: cin, outChannels: 16, kernelSize: k, stride: s, activation: .leakyReLU(0.2))
@@ -146,11 +142,11 @@ final class ConvolutionTests: XCTestCase {
             var results: [[Float]] = []
             for (keep, fuse, layerKeep) in [(false, false, nil), (true, false, nil), (false, true, nil), (true, true, nil),
                                             (true, true, false), (false, true, true)] as [(Bool, Bool, Bool?)] {
-                Conv2D.keepsWinogradInput = keep
-                Conv2D.fusesWinogradBackward = fuse
                 conv.keepsTransformedInput = layerKeep
-                _ = conv.forward(x)
-                results.append(conv.backward(dy).values + conv.weight.gradient.values + conv.bias!.gradient.values)
+                ConvPolicy.with({ $0.keepsWinogradInput = keep; $0.fusesWinogradBackward = fuse }) {
+                    _ = conv.forward(x)
+                    results.append(conv.backward(dy).values + conv.weight.gradient.values + conv.bias!.gradient.values)
+                }
             }
             for r in results.dropFirst() {
                 for i in 0..<r.count { XCTAssertEqual(r[i], results[0][i], accuracy: 1e-4 * max(1, abs(results[0][i])), "k\(k) s\(s) cin \(cin)") }

@@ -3,9 +3,9 @@ import XCTest
 @testable import FacetNN
 
 final class GradientTests: XCTestCase {
-    // Small test images would otherwise fall below the size where Winograd is used.
-    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16; Conv2D.winogradTileOverride = nil }
+    // Small test images would otherwise fall below the size where Winograd is used: every test of this class runs
+    // under a policy that takes Winograd from one tile (bound for the test's scope; no global is changed).
+    override func invokeTest() { ConvPolicy.with({ $0.winogradMinimumTiles = 1 }) { super.invokeTest() } }
 
     var gen = SeededGenerator(seed: 7)
 
@@ -27,14 +27,13 @@ final class GradientTests: XCTestCase {
     }
 
     func testWinogradConvolutionGradients() {
-        for tile in [2, 4] {
-            Conv2D.winogradTileOverride = tile
+        for tile in [2, 4] { ConvPolicy.with({ $0.winogradTile = tile }) {
             let layer = conv(8, 16, k: 3, s: 1, .leakyReLU(0.1))
             layer.useWinograd = true
             XCTAssertTrue(layer.winogradApplies)
             checkLayerGradients(layer, input: randomTensor([2, 5, 6, 8], &gen))
             checkLayerGradients(layer, input: randomTensor([1, 9, 8, 8], &gen))
-        }
+        } }
     }
 
     /// The space-to-depth + Winograd path of 5x5 stride-2 convolutions against finite differences
@@ -42,8 +41,7 @@ final class GradientTests: XCTestCase {
     /// the same 1.7% bias-gradient error on some inputs; ConvolutionTests compares the two paths
     /// with activations).
     func testSpaceToDepthConvolutionGradients() {
-        for tile in [2, 4] {
-            Conv2D.winogradTileOverride = tile
+        for tile in [2, 4] { ConvPolicy.with({ $0.winogradTile = tile }) {
             for cin in [3, 8, 5] {
                 let layer = conv(cin, 8, k: 5, s: 2)
                 layer.useWinograd = true
@@ -54,7 +52,7 @@ final class GradientTests: XCTestCase {
             first.useWinograd = true
             first.computesInputGradient = false
             checkLayerGradients(first, input: randomTensor([1, 10, 4, 3], &gen), checkInput: false)
-        }
+        } }
     }
 
     func testDenseGradients() {
@@ -212,6 +210,9 @@ final class GradientTests: XCTestCase {
                      "decoder_src.res0.conv1.weight", "decoder_src.out.conv0.weight", "decoder_dst.out.conv3.bias",
                      "decoder_dst.mask_up0.weight", "decoder_src.mask_up3.weight"] {
             guard let k = params.firstIndex(where: { $0.name == name }) else { return XCTFail("no parameter \(name)") }
+            // `directionalRatio` is 1 for an all-zero gradient: a missing gradient must fail here instead.
+            let norm = grads[k].reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            XCTAssertGreaterThan(norm, 0, "the gradient of \(name) is zero")
             let ratio = directionalRatio(of: total, wrt: params[k].parameter.value, gradient: grads[k], eps: 1e-3)
             XCTAssertEqual(ratio, 1, accuracy: 5e-2, "directional derivative / |gradient| of \(name)")
         }

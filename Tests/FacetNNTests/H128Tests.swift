@@ -5,8 +5,9 @@ import FacetCore
 @testable import FacetNN
 
 final class H128Tests: XCTestCase {
-    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+    // Small test images would otherwise fall below the size where Winograd is used: every test of this class runs
+    // under a policy that takes Winograd from one tile (bound for the test's scope; no global is changed).
+    override func invokeTest() { ConvPolicy.with({ $0.winogradMinimumTiles = 1 }) { super.invokeTest() } }
 
     var gen = SeededGenerator(seed: 12)
 

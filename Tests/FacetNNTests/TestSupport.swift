@@ -141,10 +141,10 @@ func readPPM(_ url: URL) throws -> Tensor {
         return String(decoding: bytes[start..<pos], as: UTF8.self)
     }
     guard token() == "P6", let w = Int(token()), let h = Int(token()), token() == "255" else {
-        throw XCTSkip("not a P6 PPM with maxval 255: \(url.path)")
+        throw FixtureError("not a P6 PPM with maxval 255: \(url.path)")
     }
     pos += 1
-    guard bytes.count - pos == w * h * 3 else { throw XCTSkip("truncated PPM \(url.path)") }
+    guard bytes.count - pos == w * h * 3 else { throw FixtureError("truncated PPM \(url.path)") }
     return Tensor(shape: [1, h, w, 3], values: bytes[pos...].map { Float($0) / 255 })
 }
 
@@ -175,4 +175,10 @@ func ellipseMask(batch n: Int, size: Int) -> Tensor {
         m[(b * size + y) * size + x] = u * u + v * v <= 1 ? 1 : 0
     } } }
     return m
+}
+
+/// A fixture that is damaged (truncated, wrong format): the test that reads it fails, it does not skip.
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -4,9 +4,9 @@ import FacetCore
 @testable import FacetNN
 
 final class TrainingTests: XCTestCase {
-    // Small test images would otherwise fall below the size where Winograd is used.
-    override func setUp() { Conv2D.winogradMinimumTiles = 1 }
-    override func tearDown() { Conv2D.winogradMinimumTiles = 16 }
+    // Small test images would otherwise fall below the size where Winograd is used: every test of this class runs
+    // under a policy that takes Winograd from one tile (bound for the test's scope; no global is changed).
+    override func invokeTest() { ConvPolicy.with({ $0.winogradMinimumTiles = 1 }) { super.invokeTest() } }
 
     static let smallConfig = Quick96Config(resolution: 32, encoderDims: 8, aeDims: 32, decoderDims: 8, maskDims: 4)
 
@@ -58,11 +58,12 @@ final class TrainingTests: XCTestCase {
     }
 
     func testSaveLoadRoundTripIsBitIdentical() throws {
-        let (src, dst) = try batches(size: 32)
         // Optimised builds run the Winograd path; cover it here in debug builds too.
-        let winograd = Conv2D.winogradByDefault
-        Conv2D.winogradByDefault = true
-        defer { Conv2D.winogradByDefault = winograd }
+        try ConvPolicy.with({ $0.winograd = true }) { try saveLoadRoundTripIsBitIdentical() }
+    }
+
+    func saveLoadRoundTripIsBitIdentical() throws {
+        let (src, dst) = try batches(size: 32)
         let a = try Quick96(config: Self.smallConfig, seed: 1)
         for _ in 0..<3 { a.trainStep(src: src, dst: dst) }
         let saved = a.exportTensors()

@@ -1,4 +1,4 @@
-/// The plotter on its own: font, anti-aliased drawing, chart layout (PNG and SVG) and the power-law fit, on synthetic curves with known answers.
+/// The plotter on its own: font, anti-aliased drawing, chart layout (PNG and SVG) on synthetic curves with known answers.
 import XCTest
 import FacetCore
 import FacetMedia
@@ -49,26 +49,6 @@ final class PlotTests: XCTestCase {
         let ks = Array(1...n)
         let ys = ks.map { k in 2 * pow(Double(k), -0.7) + 0.3 + 0.01 * sin(Double(k) * 1.7) }
         return (ks, ys)
-    }
-
-    func testPowerLawFitRecoversFloorAndProjectsTheTarget() throws {
-        let (ks, ys) = syntheticCurve(1000)
-        let fit = try XCTUnwrap(Convergence.fit(iterations: ks, losses: ys, target: 0.31))
-        XCTAssertEqual(fit.floor, 0.3, accuracy: 0.02)
-        XCTAssertEqual(fit.b, 0.7, accuracy: 0.15)
-        // 2 * k^-0.7 = 0.01 at k = 200^(1/0.7) ~ 1944.
-        let k = try XCTUnwrap(fit.targetIteration)
-        // The projection is sensitive to the fitted floor (0.01 above it), so a factor-2 band.
-        XCTAssertTrue((1200...4000).contains(k), "projected \(k)")
-        XCTAssertFalse(fit.flattened)
-        // A target under the floor is never reached.
-        XCTAssertNil(Convergence.fit(iterations: ks, losses: ys, target: 0.2)!.targetIteration)
-        // The same law far along has flattened: doubling from 100k gains under 1%.
-        let late = Array(stride(from: 90_000, through: 100_000, by: 50))
-        let lateFit = try XCTUnwrap(Convergence.fit(iterations: late, losses: late.map { 2 * pow(Double($0), -0.7) + 0.3 }))
-        XCTAssertTrue(lateFit.flattened)
-        // Too few points: no fit.
-        XCTAssertNil(Convergence.fit(iterations: [1, 2, 3], losses: [3, 2, 1]))
     }
 
     func testChartRendersAxesCurvesAndLegend() throws {
@@ -125,14 +105,6 @@ final class PlotTests: XCTestCase {
     }
 
     /// A fit whose floor comes out at 0 (a pure power law so far) says so instead of "floor 0.0000".
-    func testAFitWithoutAFloorSaysSo() throws {
-        let ks = Array(stride(from: 10, through: 2000, by: 10))
-        let ys = ks.map { 3 * pow(Double($0), -0.3) }
-        let fit = try XCTUnwrap(Convergence.fit(iterations: ks, losses: ys))
-        XCTAssertEqual(fit.floor, 0, accuracy: 1e-9)
-        XCTAssertEqual(fit.summary, "no floor in sight yet, still falling")
-    }
-
     /// A fit that starts far above the data (as a power law does near iteration 1) neither
     /// stretches the y axis nor spills past the frame: the data set the range, the fit is clipped.
     func testTheDataSetTheYRangeAndTheFitIsDrawnClipped() throws {
@@ -220,10 +192,5 @@ final class PlotTests: XCTestCase {
         let l = chart.layout(width: 600, height: 400)
         // Equal ratios are equal distances on a log axis.
         XCTAssertEqual(l.py(0.1) - l.py(1), l.py(1) - l.py(10), accuracy: 1e-9)
-    }
-
-    func testMovingAverage() {
-        XCTAssertEqual(movingAverage([1, 2, 3, 4, 5], window: 2), [1, 1.5, 2.5, 3.5, 4.5])
-        XCTAssertEqual(movingAverage([4, 4, 4], window: 10), [4, 4, 4])
     }
 }

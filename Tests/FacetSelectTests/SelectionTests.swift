@@ -61,7 +61,7 @@ final class SelectionTests: XCTestCase {
             return inv.apply(Point2(128 + 72 * cos(t), 140 + 92 * sin(t)))
         })
         for (role, file) in [(Role.src, "src-d18.mp4"), (Role.dst, "dst-d19.mp4")] {
-            let media = MediaRecord(role: role, name: file, kind: "video", storage: "linked", path: fixtures + "/video/" + file,
+            let media = MediaRecord(role: role, name: file, kind: .video, storage: .linked, path: fixtures + "/video/" + file,
                                     sha256: UUID().uuidString, byteSize: 1, container: "mp4", codec: "h264", width: 480, height: 480,
                                     fps: 25, frameCount: 250, duration: 10, hasAudio: false)
             let mediaId = try p.importMedia(media) { nil }.id!

@@ -4,6 +4,7 @@ import XCTest
 import Foundation
 import FacetCore
 import FacetStore
+import FacetTestSupport
 @testable import FacetCurate
 @testable import FacetServe
 

@@ -6,6 +6,7 @@ import FoundationNetworking
 #endif
 import FacetCore
 import FacetStore
+import FacetTestSupport
 @testable import FacetCurate
 @testable import FacetServe
 
@@ -31,6 +32,28 @@ final class GalleryTests: XCTestCase {
     }
 
     func status(_ id: Int64) throws -> FaceStatus { try project.face(id: id).status }
+
+    /// Issue #26: a page past the end shows the last one; captions show the value the faces are sorted by.
+    func testPagePastTheEndShowsTheLastAndCaptionsShowTheSortValue() async throws {
+        let (code, page, _) = try await http("/faces?role=src&per=50&page=99")
+        XCTAssertEqual(code, 200)
+        XCTAssertTrue(page.contains("showing 10 of 60 (page 2 of 2)"), page)
+        XCTAssertEqual(page.components(separatedBy: "<figure class=\"face").count - 1, 10)
+        let first = try project.faces(matching: FaceQuery(role: .src, status: .kept, sort: [FaceSort(.hue)], limit: 1))[0]
+        let (_, byHue, _) = try await http("/faces?role=src&sort=hue&per=50")
+        XCTAssertTrue(byHue.contains("<figcaption>\(first.id) · hue "), byHue)
+        let (_, plain, _) = try await http("/faces?role=src&per=50")
+        XCTAssertTrue(plain.contains("<figcaption>1 · sharpness "), plain)
+    }
+
+    /// The HTTP status of a failure comes from its kind, never from its words.
+    func testErrorStatusByKind() throws {
+        let cases: [(FacetError.Kind, Int)] = [(.badInput, 400), (.notFound, 404), (.conflict, 409), (.busy, 503), (.diskFull, 507)]
+        for (kind, code) in cases {
+            let r = try Gallery.errorsAsPages { throw FacetError("has no face 1", kind: kind) }
+            XCTAssertEqual(Int(r.status.code), code, "\(kind)")
+        }
+    }
 
     func testPagesEscapeValuesAndRefuseBadRequests() async throws {
         let (code, page, _) = try await http("/faces?role=src&status=all&per=50")

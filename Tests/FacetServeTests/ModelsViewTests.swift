@@ -7,6 +7,7 @@ import FoundationNetworking
 import FacetCore
 import FacetMedia
 import FacetStore
+import FacetTestSupport
 import FacetTrain
 @testable import FacetCurate
 @testable import FacetServe
@@ -76,7 +77,7 @@ final class ModelsViewTests: XCTestCase {
             XCTAssertEqual(cells[6], String(format: "%.5f", try XCTUnwrap(c.valLoss)))
             XCTAssertEqual(cells[8].contains("best"), c.id == best.id, "best only on #\(best.id): \(cells[8])")
             XCTAssertEqual(cells[8].contains("latest"), c.id == latest.id, "latest only on #\(latest.id): \(cells[8])")
-            XCTAssertTrue(row.contains("href=\"/models/preview/\(c.id)\""))
+            XCTAssertTrue(row.contains("href=\"/models/checkpoint/\(c.id)\""))
         }
         XCTAssertTrue(html.contains("&lt;b&gt;x&lt;/b&gt;&quot;&#39;"), "tag escaped")
         XCTAssertFalse(html.contains("<b>x</b>"))
@@ -109,16 +110,26 @@ final class ModelsViewTests: XCTestCase {
         XCTAssertEqual(preview.status, 200)
         XCTAssertEqual(preview.body, try XCTUnwrap(try project.preview(checkpointId: latest.id)))
         XCTAssertGreaterThan(try PNGCodec.decode(preview.body).width, 64)
+        // The table links to a page that labels the grid's columns and leads back.
+        let (cp, previewPage) = try await page("/models/checkpoint/\(latest.id)")
+        XCTAssertEqual(cp, 200)
+        for label in ["src rebuilt", "dst rebuilt", "dst as src"] { XCTAssertTrue(previewPage.contains(label), label) }
+        XCTAssertTrue(previewPage.contains("id=\"back\" href=\"/models?model="), previewPage)
+        XCTAssertTrue(previewPage.contains("src=\"/models/preview/\(latest.id)\""), previewPage)
+        let (missing, _) = try await page("/models/checkpoint/999999")
+        XCTAssertEqual(missing, 404)
 
         // Bad requests: clear errors, escaped, nothing served from elsewhere.
         let (b1, unknown) = try await page("/models?model=%3Cscript%3E")
-        XCTAssertEqual(b1, 400)
+        XCTAssertEqual(b1, 404, "an unknown model is not found (the status comes from the error's kind)")
         XCTAssertTrue(unknown.contains("has no model named &#39;&lt;script&gt;&#39;"), unknown)
         XCTAssertFalse(unknown.contains("<script>'"))
-        for bad in ["/models/loss.png?width=10", "/models/loss.png?height=abc", "/models/loss.png?log=yes", "/models/loss.png?model=nosuch"] {
+        for bad in ["/models/loss.png?width=10", "/models/loss.png?height=abc", "/models/loss.png?log=yes"] {
             let (code, _) = try await page(bad)
             XCTAssertEqual(code, 400, bad)
         }
+        let (nosuch, _) = try await page("/models/loss.png?model=nosuch")
+        XCTAssertEqual(nosuch, 404)
         let (n1, _) = try await page("/models/preview/999999")
         XCTAssertEqual(n1, 404)
         let (n2, _) = try await page("/models/preview/abc")

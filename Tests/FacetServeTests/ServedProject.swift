@@ -23,14 +23,14 @@ final class ServedProject {
     /// Creates `NSTemporaryDirectory()/facet-serve-<prefix>UUID/<file>`, runs `fill` on the new
     /// project, then starts the gallery and waits (up to 20 s) until it listens; on a failure
     /// stops what it started and removes the folder before throwing.
-    init(prefix: String, file: String, fill: (Project) throws -> Void) async throws {
+    init(prefix: String, file: String, sourceFrame: SourceFrameDecoder? = nil, fill: (Project) throws -> Void) async throws {
         let dir = NSTemporaryDirectory() + "facet-serve-\(prefix)\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var server: Task<Void, Error>?
         do {
             let project = try Project.create(at: dir + "/" + file)
             try fill(project)
-            let gallery = Gallery(project: project)
+            let gallery = Gallery(project: project, sourceFrame: sourceFrame)
             let started = PortBox()
             server = Task { try await gallery.run(host: "127.0.0.1", port: 0) { port in started.set(port) } }
             let deadline = Date().addingTimeInterval(20)

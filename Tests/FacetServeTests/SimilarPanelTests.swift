@@ -8,6 +8,7 @@ import FoundationNetworking
 #endif
 import FacetCore
 import FacetStore
+import FacetTestSupport
 @testable import FacetCurate
 @testable import FacetServe
 
@@ -99,12 +100,19 @@ final class SimilarPanelTests: XCTestCase {
         let h = try XCTUnwrap(try project.histograms(faceIDs: [10])[10])
         let crop = try project.faceCrop(id: 10)
         let run = try project.beginExtraction(ExtractionProvenance(role: .src, detector: "test", detectorSHA256: "-", landmarker: "test", landmarkerSHA256: "-", optionsJSON: "{}"))
-        let copy = NewFace(faceIndex: 0, score: f.score, box: (f.boxX, f.boxY, f.boxW, f.boxH), points5: [], landmarks: f.landmarks68!,
+        var copy = NewFace(faceIndex: 0, score: f.score, box: (f.boxX, f.boxY, f.boxW, f.boxH), points5: [], landmarks: f.landmarks68!,
                            matrix: f.imageToFace, faceType: f.faceType, cropSize: f.cropSize, cropFormat: crop.format, crop: crop.data,
                            histogram: h, blur: f.blur, motionBlur: f.motionBlur, yaw: f.yaw, pitch: f.pitch, roll: f.roll,
                            brightness: f.brightness, hue: f.hue, faceSize: f.faceSize)
+        // As if it came from a DeepFaceLab file: its face page names the file and the frame it was cut from.
+        var origin = FaceOrigin(tool: "dfl", fileName: "00042.jpg")
+        origin.sourceFilename = "00043<b>.png"
+        copy.origin = origin
         try project.storeFrames([ExtractedFrame(mediaId: f.mediaId, frameIndex: 50_000, pts: 0, faces: [copy])], extractionId: run, role: .src)
         let copyID = try XCTUnwrap(try project.faceIDs(matching: FaceQuery(whereSQL: "frame_index = 50000")).first)
+        let (_, copyPage) = try await get("/face/\(copyID)")
+        XCTAssertTrue(copyPage.contains("<tr><th>imported from</th><td>DeepFaceLab file 00042.jpg</td></tr>"))
+        XCTAssertTrue(copyPage.contains("<tr><th>source frame</th><td>00043&lt;b&gt;.png</td></tr>"), "escaped")
         let (_, withCopy) = try await get("/face/10")
         let now = try panel(withCopy)
         XCTAssertEqual(now.first?.0, copyID)

@@ -80,48 +80,15 @@ final class CurationChangeTests: StoreTestCase {
         XCTAssertEqual(try p.allTags().count, 0)
     }
 
-    func testBadSQLExpressionIsAClearErrorAndChangesNothing() throws {
-        let p = try projectWithFaces(10)
-        for bad in ["blur <", "1; DELETE FROM face", "no_such_column > 3"] {
-            XCTAssertThrowsError(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: bad), by: .hist(reversed: false))) { e in
-                XCTAssertTrue(e is FacetError, "\(e)")
-                XCTAssertTrue("\(e)".hasPrefix("--where"), "\(e)")
-            }
-        }
-        XCTAssertEqual(try p.countFaces(matching: FaceQuery()), 10)
-    }
-
-    /// One-hot histograms make many exact ties: the chain must break them as the definition does
-    /// (the earliest position in the current list wins).
-    func testHistChainBreaksTiesLikeTheDefinition() throws {
-        let p = try projectWithFaces(60)
-        let ids = try p.faceIDs(matching: FaceQuery())
-        let h = try p.histograms(faceIDs: ids)
-        var list = ids
-        for i in 0..<(list.count - 1) {
-            var best = Double.infinity, jMin = i + 1
-            for j in (i + 1)..<list.count {
-                let d = histogramDistance(h[list[i]]!, h[list[j]]!)
-                if d < best { best = d; jMin = j }
-            }
-            list.swapAt(i + 1, jMin)
-        }
-        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(), by: .hist(reversed: false)), list)
-    }
-
-    func testSavedOrderingsAndSortParsing() throws {
+    func testSavedOrderings() throws {
         let p = try projectWithFaces(25)
-        let order = try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: CurationSort(parsing: "-blur")!)
-        try p.saveOrdering(name: "sharp", role: .src, sort: CurationSort(parsing: "-blur")!, faceIDs: order)
+        let order = try p.faceIDs(matching: FaceQuery(role: .src, sort: [FaceSort(.blur, descending: true)]))
+        try p.saveOrdering(name: "sharp", role: .src, sortSpec: "-blur", faceIDs: order)
         XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), order)
-        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: "id <= 10"), by: .ordering("sharp")), order.filter { $0 <= 10 })
         let info = try XCTUnwrap(try p.orderings().first)
         XCTAssertEqual(info.name, "sharp"); XCTAssertEqual(info.faces, 25); XCTAssertEqual(info.sortSpec, "-blur")
         XCTAssertThrowsError(try p.orderingFaceIDs(name: "nope")) { e in XCTAssertTrue("\(e)".contains("no ordering named 'nope' (saved: sharp)"), "\(e)") }
-        XCTAssertEqual(CurationSort(parsing: "best 12"), .best(12))
-        XCTAssertEqual(CurationSort(parsing: "hist_dissim"), .histDissim(reversed: false))
-        XCTAssertEqual(CurationSort(parsing: "-motion-blur"), .column(FaceSort(.motionBlur, descending: true)))
-        XCTAssertNil(CurationSort(parsing: "best:0"))
-        XCTAssertNil(CurationSort(parsing: "sideways"))
+        try p.saveOrdering(name: "sharp", role: nil, sortSpec: "yaw", faceIDs: [3, 1])
+        XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), [3, 1], "a name saved again replaces its ordering")
     }
 }

@@ -4,6 +4,7 @@ import XCTest
 import GRDB
 import FacetCore
 @testable import FacetStore
+import FacetCurate
 
 final class IdentityStoreTests: StoreTestCase {
     /// A descriptor drawn like dlib's: components of a person's centre plus per-face noise.

@@ -16,7 +16,7 @@ final class MediaStorageTests: StoreTestCase {
     }
 
     func record(_ file: String, sha: String, size: Int) -> MediaRecord {
-        MediaRecord(role: .dst, name: (file as NSString).lastPathComponent, kind: "video", storage: "embedded", path: file, sha256: sha,
+        MediaRecord(role: .dst, name: (file as NSString).lastPathComponent, kind: .video, storage: .embedded, path: file, sha256: sha,
                     byteSize: Int64(size), container: "mp4", codec: "h264", width: 480, height: 480, fps: 30, frameCount: 250, duration: 8.3, hasAudio: true)
     }
 

@@ -78,7 +78,7 @@ final class QueryLayerTests: StoreTestCase {
         ]
         for expr in attempts {
             XCTAssertThrowsError(try p.faces(matching: FaceQuery(whereSQL: expr)), expr) { error in
-                XCTAssertTrue("\(error)".contains("--where"), "\(error)")
+                XCTAssertEqual((error as? FacetError)?.setting, "where", "about the where expression (the CLI words it --where): \(error)")
             }
         }
         XCTAssertThrowsError(try p.faces(matching: FaceQuery(whereSQL: "no_such_column > 1"))) { XCTAssertTrue("\($0)".contains("no such column")) }

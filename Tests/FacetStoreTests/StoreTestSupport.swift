@@ -26,7 +26,7 @@ class StoreTestCase: XCTestCase {
 
     /// Imports a small fake media row (no chunks) and returns its id.
     func addMedia(_ p: Project, role: Role = .src, name: String = "clip.mp4") throws -> Int64 {
-        let m = MediaRecord(role: role, name: name, kind: "video", storage: "linked", path: "/nowhere/\(name)", sha256: UUID().uuidString,
+        let m = MediaRecord(role: role, name: name, kind: .video, storage: .linked, path: "/nowhere/\(name)", sha256: UUID().uuidString,
                             byteSize: 10, container: "mp4", codec: "h264", width: 64, height: 64, fps: 30, frameCount: 100, duration: 3.3, hasAudio: false)
         return try XCTUnwrap(try p.importMedia(m) { nil }.id)
     }

@@ -65,7 +65,7 @@ class TrainTestCase: XCTestCase {
         let p = try Project.create(at: path(name))
         let crops = try Self.crops(perRole: max(srcFaces, dstFaces))
         for (role, wanted) in [(Role.src, srcFaces), (Role.dst, dstFaces)] where wanted > 0 {
-            let media = MediaRecord(role: role, name: "\(role.rawValue).mp4", kind: "video", storage: "linked", path: "/nowhere/\(role.rawValue).mp4",
+            let media = MediaRecord(role: role, name: "\(role.rawValue).mp4", kind: .video, storage: .linked, path: "/nowhere/\(role.rawValue).mp4",
                                     sha256: UUID().uuidString, byteSize: 1, container: "mp4", codec: "h264", width: 480, height: 480,
                                     fps: 25, frameCount: 250, duration: 10, hasAudio: false)
             let mediaId = try XCTUnwrap(try p.importMedia(media) { nil }.id)

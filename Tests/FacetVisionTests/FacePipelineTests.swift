@@ -45,7 +45,7 @@ final class FacePipelineTests: XCTestCase {
     func testPipelineFindsTheVideoFace() throws {
         let sp = try LandmarkTestData.predictor()
         let detector: MTCNNDetector
-        do { detector = try MTCNNDetector() } catch { throw XCTSkip("MTCNN weights absent (\(error)): run Tools/fetch-models") }
+        do { detector = try MTCNNDetector() } catch { throw modelMissing("MTCNN weights absent (\(error)): run Tools/fetch-models") }
         let pipeline = FacePipeline(detector: detector, shapePredictor: sp)
         let decoder = try VideoDecoder(path: LandmarkTestData.path("video/src-d18.mp4"))
         let frame = try XCTUnwrap(try decoder.nextFrame()).image
@@ -78,7 +78,7 @@ final class FacePipelineTests: XCTestCase {
     func testFaceFromADetection() throws {
         let sp = try LandmarkTestData.predictor()
         let detector: MTCNNDetector
-        do { detector = try MTCNNDetector() } catch { throw XCTSkip("MTCNN weights absent (\(error)): run Tools/fetch-models") }
+        do { detector = try MTCNNDetector() } catch { throw modelMissing("MTCNN weights absent (\(error)): run Tools/fetch-models") }
         let pipeline = FacePipeline(detector: detector, shapePredictor: sp)
         let json = try LandmarkTestData.referenceJSON()
         let mtcnn = try XCTUnwrap(json["mtcnn_package_1_0_0"] as? [String: Any])

@@ -105,15 +105,35 @@ final class MTCNNModelFilesTests: XCTestCase {
         XCTAssertEqual(try ModelFiles.mtcnnWeights(), dir + "/mtcnn.safetensors")
     }
 
-    /// Without FACET_MODELS the repository's Models/ is found from the test binary's location,
-    /// or the error says what to run.
-    func testMTCNNWeightsFoundNextToTheRepositoryOrExplained() {
-        unsetenv("FACET_MODELS")
-        do {
-            let path = try ModelFiles.mtcnnWeights()
-            XCTAssertTrue(path.hasSuffix("Models/mtcnn.safetensors"), path)
-        } catch {
-            XCTAssertTrue("\(error)".contains("run Tools/fetch-models"), "\(error)")
+    /// Without FACET_MODELS: `Models/` of a folder above the executable, else `./Models`, else an error that names the
+    /// places looked in and what to run. Each case pinned with a temporary folder tree.
+    func testMTCNNWeightsFoundNextToTheRepositoryOrExplained() throws {
+        let root = temporaryPath("lookup-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        for dir in ["repo/Models", "repo/.build/release", "bare/bin", "cwd/Models", "empty"] {
+            try fm.createDirectory(atPath: root + "/" + dir, withIntermediateDirectories: true)
+        }
+        try Data([0]).write(to: URL(fileURLWithPath: root + "/repo/Models/mtcnn.safetensors"))
+        try Data([0]).write(to: URL(fileURLWithPath: root + "/cwd/Models/mtcnn.safetensors"))
+        // Walking up from the executable finds the repository's Models/, before the current directory's.
+        XCTAssertEqual(try ModelFiles.mtcnnWeights(modelsVariable: nil, executable: root + "/repo/.build/release/facet",
+                                                   currentDirectory: root + "/cwd"), root + "/repo/Models/mtcnn.safetensors")
+        // FACET_MODELS comes first; an empty or wrong one falls through to the other places.
+        XCTAssertEqual(try ModelFiles.mtcnnWeights(modelsVariable: root + "/cwd/Models", executable: root + "/repo/.build/release/facet",
+                                                   currentDirectory: root + "/empty"), root + "/cwd/Models/mtcnn.safetensors")
+        XCTAssertEqual(try ModelFiles.mtcnnWeights(modelsVariable: root + "/empty", executable: root + "/repo/.build/release/facet",
+                                                   currentDirectory: root + "/empty"), root + "/repo/Models/mtcnn.safetensors")
+        // No Models/ above the executable: the current directory's.
+        XCTAssertEqual(try ModelFiles.mtcnnWeights(modelsVariable: nil, executable: root + "/bare/bin/facet", currentDirectory: root + "/cwd"),
+                       root + "/cwd/Models/mtcnn.safetensors")
+        // Nowhere: the error names the places and the fix.
+        XCTAssertThrowsError(try ModelFiles.mtcnnWeights(modelsVariable: root + "/empty", executable: root + "/bare/bin/facet",
+                                                         currentDirectory: root + "/empty")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("run Tools/fetch-models"), text)
+            XCTAssertTrue(text.contains(root + "/empty/mtcnn.safetensors"), text)
+            XCTAssertTrue(text.contains(root + "/empty/Models/mtcnn.safetensors"), text)
         }
     }
 
@@ -141,7 +161,7 @@ final class MTCNNModelFilesTests: XCTestCase {
 
     private func weightsOrSkip() throws -> String {
         do { return try ModelFiles.mtcnnWeights() } catch {
-            throw XCTSkip("MTCNN weights absent (\(error)); run Tools/fetch-models to enable this test")
+            throw modelMissing("MTCNN weights absent (\(error)); run Tools/fetch-models to enable this test")
         }
     }
 

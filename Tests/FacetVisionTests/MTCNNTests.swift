@@ -19,7 +19,7 @@ enum MTCNNFixtures {
         switch shared {
         case .success(let detector): return detector
         case .failure(let error):
-            throw XCTSkip("MTCNN weights absent (\(error)); run Tools/fetch-models to enable these tests")
+            throw modelMissing("MTCNN weights absent (\(error)); run Tools/fetch-models to enable these tests")
         }
     }
 

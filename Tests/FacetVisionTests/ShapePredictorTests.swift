@@ -22,7 +22,7 @@ enum LandmarkTestData {
     /// The shared predictor; skips the test when Debian's libdlib-data is not installed.
     static func predictor() throws -> ShapePredictor {
         guard FileManager.default.fileExists(atPath: modelPath) else {
-            throw XCTSkip("\(modelPath) is absent: install Debian's libdlib-data to run the landmark tests")
+            throw modelMissing("\(modelPath) is absent: install Debian's libdlib-data to run the landmark tests")
         }
         lock.lock(); defer { lock.unlock() }
         if loaded == nil { loaded = Result { try ShapePredictor(path: modelPath) } }
@@ -63,7 +63,7 @@ enum LandmarkTestData {
                 func attribute(_ key: String) throws -> Double {
                     guard let r = line.range(of: " \(key)='"), let end = line[r.upperBound...].firstIndex(of: "'"),
                           let v = Double(line[r.upperBound..<end]) else {
-                        throw XCTSkip("unreadable XML line: \(line)")
+                        throw FixtureError("damaged fixture: unreadable XML line: \(line)")
                     }
                     return v
                 }
@@ -190,7 +190,7 @@ final class ShapePredictorTests: XCTestCase {
     /// none crashes or hangs. (The cuts reuse the real file's bytes.)
     func testDamagedFilesAreRefused() throws {
         guard FileManager.default.fileExists(atPath: LandmarkTestData.modelPath) else {
-            throw XCTSkip("\(LandmarkTestData.modelPath) is absent: install Debian's libdlib-data")
+            throw modelMissing("\(LandmarkTestData.modelPath) is absent: install Debian's libdlib-data")
         }
         let real = try Data(contentsOf: URL(fileURLWithPath: LandmarkTestData.modelPath), options: .mappedIfSafe)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facet-lmk-\(UUID().uuidString)")
@@ -333,7 +333,7 @@ final class ShapePredictorTests: XCTestCase {
         #else
         let sp = try LandmarkTestData.predictor()
         let detector: MTCNNDetector
-        do { detector = try MTCNNDetector() } catch { throw XCTSkip("MTCNN weights absent (\(error)): run Tools/fetch-models") }
+        do { detector = try MTCNNDetector() } catch { throw modelMissing("MTCNN weights absent (\(error)): run Tools/fetch-models") }
         var cases = try LandmarkTestData.xmlCases()
         cases += try LandmarkTestData.astronautCases().filter { $0.box == FaceRect(left: 175, top: 76, right: 265, bottom: 166) }
         var detections: [String: [DetectedFace]] = [:]

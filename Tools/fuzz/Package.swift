@@ -36,11 +36,12 @@ let package = Package(
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: sanitize),
         .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: sanitize),
         .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS"] + kernelDeps, swiftSettings: sanitize),
-        .target(name: "FacetStore", dependencies: ["FacetCore", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: sanitize),
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: sanitize),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-shape-predictor", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-face-recognizer", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-image", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
+        .executableTarget(name: "fuzz-pickle", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-where", dependencies: ["FacetCore", "FacetStore"], swiftSettings: fuzzer, linkerSettings: link),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@
 ///
 /// Usage: bench-nn quick96 [--batch 4] [--warmup 2] [--iters 5] [--tiny]
 ///        bench-nn conv [--batch 4] [--reps 5] [--layer decoder.up1]
+///        bench-nn frozen [--reps 13]   (Quick96 inference, frozen weights or not)
 ///        bench-nn core   (the OpenBLAS kernel family in use)
 /// Prints one JSON line, shaped like bench_quick96_tf.py's.
 import Foundation
@@ -249,8 +250,11 @@ func profileQuick96() throws {
     for (k, v) in rows { print(String(format: "%8.2f ms %5.1f%%  %@", v * 1000, 100 * v / step, k)) }
 }
 
-if CommandLine.arguments.contains("--wino-min-tiles") { Conv2D.winogradMinimumTiles = option("--wino-min-tiles", 16) }
-if CommandLine.arguments.contains("--s2d-min-tiles") { Conv2D.spaceToDepthMinimumTiles = option("--s2d-min-tiles", 16) }
+/// The convolution policy every mode runs under: `ConvPolicy.standard` changed by `--wino-min-tiles N`,
+/// `--s2d-min-tiles N` and `--off FLAG` (see `abFlags`).
+var basePolicy = ConvPolicy.standard
+if CommandLine.arguments.contains("--wino-min-tiles") { basePolicy.winogradMinimumTiles = option("--wino-min-tiles", 16) }
+if CommandLine.arguments.contains("--s2d-min-tiles") { basePolicy.spaceToDepthMinimumTiles = option("--s2d-min-tiles", 16) }
 /// Same-run A/B of one convolution shape between two paths, alternating so that load from other
 /// processes hits both alike: `bench-nn ab --layer encoder.down2 --a im2col --b f4 [--reps 9]`.
 /// Paths: im2col, f2, f4 (Winograd tile forced; 5x5 stride 2 via space-to-depth), default.
@@ -265,25 +269,26 @@ func benchAB() {
     conv.initialize(using: &generator)
     let x = Tensor(shape: [n, s.h, s.h, s.cin])
     for i in 0..<x.count { x[i] = generator.nextUnitFloat() - 0.5 }
-    func set(_ mode: String) {
+    func set(_ mode: String) -> ConvPolicy {
         conv.useWinograd = mode != "im2col"
-        Conv2D.winogradTileOverride = mode == "f2" ? 2 : mode == "f4" ? 4 : nil
+        var p = ConvPolicy.current
+        p.winogradTile = mode == "f2" ? 2 : mode == "f4" ? 4 : nil
+        return p
     }
-    set(modes[0])
-    let y = conv.forward(x)
+    let y = ConvPolicy.with(set(modes[0])) { conv.forward(x) }
     let dy = Tensor(shape: y.shape)
     for i in 0..<dy.count { dy[i] = generator.nextUnitFloat() - 0.5 }
     var times: [[Double]] = [[], []]
     for rep in 0..<(reps + 1) {
         for k in 0..<2 {
-            set(modes[k])
-            let t = now()
-            _ = conv.forward(x)
-            _ = conv.backward(dy)
-            if rep > 0 { times[k].append(now() - t) }
+            ConvPolicy.with(set(modes[k])) {
+                let t = now()
+                _ = conv.forward(x)
+                _ = conv.backward(dy)
+                if rep > 0 { times[k].append(now() - t) }
+            }
         }
     }
-    Conv2D.winogradTileOverride = nil
     func ms(_ v: Double) -> Double { (v * 1e4).rounded() / 10 }
     var out: [String: Any] = ["bench": "conv_ab", "layer": name, "n": n, "reps": reps]
     for k in 0..<2 {
@@ -299,38 +304,39 @@ func benchAB() {
 /// space-to-depth Winograd vs im2col), fuse (activation derivative and bias gradient inside the
 /// Winograd output-gradient transform), keepv (transformed input kept for backward), all (the
 /// three at once).
-nonisolated(unsafe) var abFlags: [String: (Bool) -> Void] = [
-    "s2d": { Conv2D.spaceToDepthEnabled = $0 },
-    "fuse": { Conv2D.fusesWinogradBackward = $0 },
-    "keepv": { Conv2D.keepsWinogradInput = $0 },
-    "all": { on in
-        Conv2D.spaceToDepthEnabled = on
-        Conv2D.fusesWinogradBackward = on
-        Conv2D.keepsWinogradInput = on
+let abFlags: [String: @Sendable (inout ConvPolicy, Bool) -> Void] = [
+    "s2d": { $0.spaceToDepth = $1 },
+    "fuse": { $0.fusesWinogradBackward = $1 },
+    "keepv": { $0.keepsWinogradInput = $1 },
+    "all": { p, on in
+        p.spaceToDepth = on
+        p.fusesWinogradBackward = on
+        p.keepsWinogradInput = on
     },
 ]
 func benchQuick96AB() throws {
     let batch = option("--batch", 4), iters = option("--iters", 8)
     let args = CommandLine.arguments
     let flag = args.firstIndex(of: "--flag").map { args[$0 + 1] } ?? "s2d"
-    guard let set = abFlags[flag] else { fatalError("unknown flag \(flag); known: \(abFlags.keys.sorted())") }
+    guard let change = abFlags[flag] else { fatalError("unknown flag \(flag); known: \(abFlags.keys.sorted())") }
+    func policy(_ on: Bool) -> ConvPolicy { var p = ConvPolicy.current; change(&p, on); return p }
     // `--model h128` runs H128 (its encoder has the same 5x5 stride-2 convolutions, wider).
     let h128 = args.firstIndex(of: "--model").map { args[$0 + 1] } == "h128"
     let model: any SwapNetwork = h128 ? try H128(config: .h128, seed: 0) : try Quick96(config: .quick96, seed: 0)
     let r = model.resolution
     let src = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
     let dst = TrainingBatch(warped: randomImages(batch, r), target: randomImages(batch, r), mask: ellipse(batch, r))
-    for on in [false, true] { set(on); model.trainStep(src: src, dst: dst) }
+    for on in [false, true] { ConvPolicy.with(policy(on)) { _ = model.trainStep(src: src, dst: dst) } }
     var times: [[Double]] = [[], []]
     for i in 0..<(2 * iters) {
         // ABBA order: neither setting always runs first.
         let on = (i % 4 == 1 || i % 4 == 2)
-        set(on)
-        let t = now()
-        model.trainStep(src: src, dst: dst)
-        times[on ? 1 : 0].append(now() - t)
+        ConvPolicy.with(policy(on)) {
+            let t = now()
+            model.trainStep(src: src, dst: dst)
+            times[on ? 1 : 0].append(now() - t)
+        }
     }
-    set(true)
     func ms(_ v: Double) -> Double { (v * 1e4).rounded() / 10 }
     func stats(_ v: [Double]) -> [String: Double] {
         let s = v.sorted()
@@ -342,19 +348,54 @@ func benchQuick96AB() throws {
                 "load": (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""]))
 }
 
+/// Same-run A/B of Quick96 inference at batch 4 (the merge's batch), frozen and not, in ABBA order: medians of
+/// process CPU time and wall time, and a check that both give the same outputs. `bench-nn frozen [--reps 13]`.
+func benchFrozen() throws {
+    let reps = option("--reps", 13)
+    let model = try Quick96(config: .quick96, seed: 1)
+    let faces = randomImages(4, 96)
+    func cpu() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+    var times: [Bool: [(cpu: Double, wall: Double)]] = [true: [], false: []]
+    var outputs: [Bool: [Float]] = [:]
+    for round in 0..<reps {
+        for frozen in (round % 2 == 0 ? [false, true] : [true, false]) {
+            if frozen { model.freezeForInference() } else { model.thawAfterInference() }
+            if frozen { _ = model.predict(faces, decoder: .src) }  // the one transforming call
+            let (c0, w0) = (cpu(), now())
+            let o = model.predict(faces, decoder: .src)
+            let (c1, w1) = (cpu(), now())
+            if round > 0 { times[frozen]!.append((c1 - c0, w1 - w0)) }
+            outputs[frozen] = o.image.values + o.mask.values
+        }
+    }
+    func median(_ v: [Double]) -> Double { (v.sorted()[v.count / 2] * 1e4).rounded() / 10 }
+    let (a, b) = (times[false]!, times[true]!)
+    print(json(["bench": "quick96_frozen_predict", "batch": 4, "runs_each": a.count, "same_outputs": outputs[true] == outputs[false],
+                "not_frozen": ["cpu_ms": median(a.map(\.cpu)), "wall_ms": median(a.map(\.wall))],
+                "frozen": ["cpu_ms": median(b.map(\.cpu)), "wall_ms": median(b.map(\.wall))],
+                "cpu_ratio": ((median(a.map(\.cpu)) / median(b.map(\.cpu))) * 1000).rounded() / 1000]))
+}
+
 // `--off FLAG` (repeatable): run with that engine setting off (see `abFlags`).
 for (i, a) in CommandLine.arguments.enumerated() where a == "--off" && i + 1 < CommandLine.arguments.count {
-    abFlags[CommandLine.arguments[i + 1]]?(false)
+    abFlags[CommandLine.arguments[i + 1]]?(&basePolicy, false)
 }
-switch CommandLine.arguments.dropFirst().first {
-case "quick96-ab": try benchQuick96AB()
-case "ab": benchAB()
-case "profile": try profileQuick96()
-case "quick96": try benchQuick96()
-case "h128": try benchH128()
-case "conv": benchConvolutions()
-case "core": print(Engine.blasCoreName)
-default:
-    FileHandle.standardError.write(Data("usage: bench-nn quick96|conv|core [--batch N] [--warmup N] [--iters N] [--reps N] [--tiny]\n".utf8))
-    exit(2)
+try ConvPolicy.with(basePolicy) {
+    switch CommandLine.arguments.dropFirst().first {
+    case "quick96-ab": try benchQuick96AB()
+    case "ab": benchAB()
+    case "profile": try profileQuick96()
+    case "quick96": try benchQuick96()
+    case "h128": try benchH128()
+    case "conv": benchConvolutions()
+    case "frozen": try benchFrozen()
+    case "core": print(Engine.blasCoreName)
+    default:
+        FileHandle.standardError.write(Data("usage: bench-nn quick96|conv|frozen|core [--batch N] [--warmup N] [--iters N] [--reps N] [--tiny]\n".utf8))
+        exit(2)
+    }
 }

@@ -4,6 +4,7 @@ import FacetCore
 import FacetCurate
 import FacetServe
 import FacetStore
+import FacetTestSupport
 import COpenBLAS
 
 /// Usage: bench-sort FIXTURES_VIDEO_DIR SCRATCH_DIR [--hist-n 5000] [--big-n 100000], or `bench-sort core`

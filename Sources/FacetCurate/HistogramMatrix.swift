@@ -1,6 +1,6 @@
 /// Histogram signatures in memory, and the summed Bhattacharyya distance that hist sorts, `similar` and `duplicates` use.
 import Foundation
-import GRDB
+import FacetStore
 import FacetCore
 import COpenBLAS
 
@@ -33,6 +33,7 @@ public func histogramDistance(_ a: [Float], _ b: [Float]) -> Double {
 /// The histograms of a set of faces, contiguous, with `sqrt(h / sum h)` per channel precomputed so
 /// that the Bhattacharyya coefficients of many pairs are one matrix product (BLAS).
 public struct HistogramMatrix: @unchecked Sendable {
+    /// Bins per histogram signature: 256 per channel, R, G, B.
     public static let bins = 768
     /// Face ids, row by row.
     public let ids: [Int64]
@@ -41,6 +42,7 @@ public struct HistogramMatrix: @unchecked Sendable {
     /// `sqrt(h[k] / sum of h's channel)`, n x 768 float64: the Gram products read these.
     let roots: [Double]
 
+    /// How many faces (rows).
     public var count: Int { ids.count }
 
     /// Builds the matrix from histograms given row by row (768 floats each).
@@ -138,6 +140,6 @@ extension Project {
     /// The histogram signatures of `faceIDs`, in that order, as one matrix. A face without a stored
     /// histogram is an error naming it.
     public func histogramMatrix(faceIDs: [Int64]) throws -> HistogramMatrix {
-        HistogramMatrix(ids: faceIDs, histograms: try loadHistograms(faceIDs: faceIDs))
+        HistogramMatrix(ids: faceIDs, histograms: try histogramRows(faceIDs: faceIDs))
     }
 }

@@ -1,11 +1,12 @@
 /// `similar` (nearest faces by histogram distance) over an in-memory index, and `duplicates` (near-identical faces).
 import Foundation
-import GRDB
+import FacetStore
 import FacetCore
 import COpenBLAS
 
 /// One face and its histogram distance to a reference face.
 public struct FaceDistance: Codable, Sendable, Equatable {
+    /// The face, and its summed Bhattacharyya distance to the reference face (0...3).
     public var id: Int64
     public var distance: Double
     /// A face and its distance.
@@ -15,6 +16,7 @@ public struct FaceDistance: Codable, Sendable, Equatable {
 /// The histograms of many faces, held to answer nearest-neighbour questions quickly: the gallery
 /// keeps one; the CLI builds one per command. Memory: 3.8 KiB per face (380 MB at 100,000 faces).
 public final class SimilarityIndex: @unchecked Sendable {
+    /// Face ids, row by row.
     public let ids: [Int64]
     /// The stored histograms (the exact distance reads these).
     let raw: [Float]
@@ -30,8 +32,10 @@ public final class SimilarityIndex: @unchecked Sendable {
     /// Slack on each float32 coefficient of the coarse sgemv (64-term dot products, see `BoundedHistogramChain.delta`).
     static let delta: Float = 2e-5
 
+    /// How many faces the index holds.
     public var count: Int { ids.count }
 
+    /// An index over `histograms` given row by row (768 floats per face id).
     public init(ids: [Int64], histograms: [Float]) {
         precondition(histograms.count == ids.count * 768, "\(ids.count) faces need \(ids.count * 768) histogram bins")
         self.ids = ids
@@ -158,69 +162,18 @@ public final class SimilarityIndex: @unchecked Sendable {
 
 /// A set of near-identical faces: the sharpest is kept, the others are its duplicates.
 public struct DuplicateGroup: Codable, Sendable, Equatable {
+    /// The face kept (the sharpest), and its duplicates with their distance to it, nearest first.
     public var keep: Int64
     public var duplicates: [FaceDistance]
 }
 
 extension Project {
-    /// Histograms of `faceIDs` in order, n x 768 float32. Few faces: one indexed read each; many: one
-    /// scan of the histogram table. A face without a histogram is an error naming it.
-    func loadHistograms(faceIDs: [Int64]) throws -> [Float] {
-        let path = self.path
-        return try read { db in
-            var out = [Float](repeating: 0, count: faceIDs.count * 768)
-            var filled = 0
-            try out.withUnsafeMutableBytes { dst in
-                // Copies column `column` of `row` into matrix row `r`; false when it is not a histogram.
-                func copy(_ row: Row, column: Int, to r: Int) throws -> Bool {
-                    try row.withUnsafeData(atIndex: column) { data -> Bool in
-                        guard let data, data.count == 3072 else { return false }
-                        data.withUnsafeBytes { src in (dst.baseAddress! + r * 3072).copyMemory(from: src.baseAddress!, byteCount: 3072) }
-                        filled += 1
-                        return true
-                    }
-                }
-                if faceIDs.count < 4096 {
-                    let stmt = try db.cachedStatement(sql: "SELECT histogram FROM face_histogram WHERE face_id = ?")
-                    for (r, id) in faceIDs.enumerated() {
-                        guard let row = try Row.fetchOne(stmt, arguments: [id]), try copy(row, column: 0, to: r) else {
-                            throw FacetError.file(path, "face \(id) has no histogram signature")
-                        }
-                    }
-                } else {
-                    var rowOf: [Int64: Int] = [:]
-                    rowOf.reserveCapacity(faceIDs.count)
-                    for (r, id) in faceIDs.enumerated() { rowOf[id] = r }
-                    let cursor = try Row.fetchCursor(db, sql: "SELECT face_id, histogram FROM face_histogram")
-                    while let row = try cursor.next() {
-                        if let r = rowOf[row[0]] { _ = try copy(row, column: 1, to: r) }
-                    }
-                    if filled < faceIDs.count {
-                        let have = Set(try Int64.fetchAll(db, sql: "SELECT face_id FROM face_histogram"))
-                        let missing = faceIDs.first { !have.contains($0) } ?? -1
-                        throw FacetError.file(path, "face \(missing) has no histogram signature")
-                    }
-                }
-            }
-            return out
-        }
-    }
-
     /// An index over the histograms of the faces matching `query`.
     public func similarityIndex(matching query: FaceQuery) throws -> SimilarityIndex {
         var q = query
         q.sort = []; q.limit = nil; q.offset = 0
         let ids = try faceIDs(matching: q)
-        return SimilarityIndex(ids: ids, histograms: try loadHistograms(faceIDs: ids))
-    }
-
-    /// How many faces `role` has and its largest face id, in one walk of an index: what a cached
-    /// `SimilarityIndex` of the role checks to know it is still complete.
-    public func faceStamp(role: Role) throws -> (count: Int, maxID: Int64) {
-        try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(id), 0) FROM face WHERE role = ?", arguments: [role.rawValue])
-            return (row?[0] ?? 0, row?[1] ?? 0)
-        }
+        return SimilarityIndex(ids: ids, histograms: try histogramRows(faceIDs: ids))
     }
 
     /// The `k` faces (of `role`, every status; all roles when nil) nearest to face `id` by histogram
@@ -228,7 +181,7 @@ extension Project {
     public func similarFaces(to id: Int64, k: Int, role: Role?) throws -> [FaceDistance] {
         _ = try face(id: id)
         let index = try similarityIndex(matching: FaceQuery(role: role))
-        let h = try index.histogram(of: id) ?? loadHistograms(faceIDs: [id])
+        let h = try index.histogram(of: id) ?? histogramRows(faceIDs: [id])
         return index.nearest(to: h, k: k, excluding: id)
     }
 

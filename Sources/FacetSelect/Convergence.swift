@@ -21,6 +21,7 @@ public func smoothingWindow(count: Int) -> Int { max(1, min(50, count / 10)) }
 /// loss(k) ~ a * k^-b + c fitted to a training curve: c is the floor the curve tends to, b how
 /// fast it gets there.
 public struct ConvergenceFit: Codable, Sendable, Equatable {
+    /// The law `a * k^-b + floor`: scale `a` and exponent `b`.
     public var a: Double
     public var b: Double
     /// The projected floor: the loss the curve approaches as training goes on.
@@ -31,6 +32,7 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
     public var currentLoss: Double
     /// The target the projection is for: the one asked for, or 5% above the floor.
     public var target: Double
+    /// Whether `target` is the default (not asked for).
     public var targetIsDefault: Bool
     /// The iteration at which the fitted curve reaches `target` (at or before `lastIteration` when
     /// already reached); nil when the target is at or below the floor, so it is never reached.
@@ -56,6 +58,7 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
     private func format(_ v: Double) -> String { String(format: v != 0 && abs(v) < 0.01 ? "%.2e" : "%.4f", v) }
 }
 
+/// The power-law fit of a loss curve (see `fit`).
 public enum Convergence {
     /// Fits `a * k^-b + c` to the binned curve of (iteration, loss) pairs. Returns nil for fewer
     /// than 8 points. `target` nil projects "within 5% of the floor".

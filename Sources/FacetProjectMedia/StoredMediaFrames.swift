@@ -13,7 +13,9 @@ public final class StoredVideoBytes: RandomAccessByteSource, @unchecked Sendable
     private let lock = NSLock()
     /// The bytes of embedded video `mediaId` of `project`.
     public init(project: Project, mediaId: Int64) throws { bytes = try project.storedBytes(mediaId: mediaId) }
+    /// The video's length in bytes.
     public var size: Int64 { bytes.size }
+    /// Copies the bytes at `offset` into `buffer`; returns how many (0 at the end).
     public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         lock.lock(); defer { lock.unlock() }
         return try bytes.read(at: offset, into: buffer)
@@ -22,13 +24,17 @@ public final class StoredVideoBytes: RandomAccessByteSource, @unchecked Sendable
 
 /// One frame of a media: its index in the full-rate stream, time in seconds, RGB pixels.
 public struct MediaFrame: Sendable {
+    /// The frame's index in the full-rate stream (or the still's position in its folder).
     public var index: Int
+    /// Presentation time in seconds.
     public var pts: Double
+    /// RGB pixels.
     public var image: Image
 }
 
 /// Iterates the frames of one media record: a video (embedded or linked) or a folder of stills.
 public final class MediaFrames {
+    /// The media whose frames these are.
     public let media: MediaRecord
     private var decoder: VideoDecoder?
     private var stills: (project: Project, names: [String], next: Int)?
@@ -40,11 +46,11 @@ public final class MediaFrames {
         self.media = media
         self.selection = fps
         guard let id = media.id else { throw FacetError("media has no id") }
-        if media.kind == "stills" {
+        if media.kind == .stills {
             stills = (project, try project.stillNames(mediaId: id), 0)
             return
         }
-        if media.storage == "linked" {
+        if media.storage == .linked {
             let path = media.path ?? media.name
             guard FileManager.default.fileExists(atPath: path) else {
                 throw FacetError.file(path, "linked video \(media.id!) (\(media.name)) is missing: it moved or was deleted; import it again")
@@ -79,6 +85,19 @@ public final class MediaFrames {
             }
         }
         return nil
+    }
+}
+
+extension MediaFrames {
+    /// Frame `index` of `media`, found by reading its frames in order: cost grows with the frame's position
+    /// in the video. A frame the media does not have is an error naming the media.
+    public static func image(ofFrame index: Int, media: MediaRecord, in project: Project) throws -> Image {
+        let frames = try MediaFrames(project: project, media: media)
+        while let f = try frames.next() {
+            if f.index == index { return f.image }
+            if f.index > index { break }
+        }
+        throw FacetError("media \(media.id ?? 0) (\(media.name)) has no frame \(index)")
     }
 }
 

@@ -1,10 +1,12 @@
 /// Loss curves of a project's models as one chart (raw and smoothed losses, held-out loss at each checkpoint, the convergence fit), as PNG-ready image or SVG.
 import Foundation
 import FacetCore
+import FacetPlot
 import FacetStore
 
 /// One model's training curve as stored: per-iteration losses and the held-out loss of its checkpoints.
 public struct ModelLossCurve: Sendable {
+    /// The model, and its stored iterations with their src and dst losses (same length).
     public var model: ModelRecord
     public var iterations: [Int]
     public var lossSrc: [Double]
@@ -85,7 +87,7 @@ public func lossChart(_ curves: [ModelLossCurve], log: Bool = false) -> Chart {
 /// Checks there is something to plot; the error says what to do.
 func checkedCurves(project: Project, models: [String], target: Double?) throws -> [ModelLossCurve] {
     let curves = try lossCurves(project: project, models: models, target: target)
-    if curves.isEmpty { throw FacetError.file(project.path, "has no models yet (train one with facet train)") }
+    if curves.isEmpty { throw FacetError.file(project.path, "has no models yet (train one with facet train)", kind: .notFound) }
     if curves.allSatisfy({ $0.iterations.isEmpty }) {
         throw FacetError.file(project.path, "has no training losses yet for \(curves.map { "'\($0.model.name)'" }.joined(separator: ", ")) (train with facet train)")
     }

@@ -1,7 +1,7 @@
 /// Curation sorts: orders of faces from stored signatures (never a rescan of images), and saved orderings.
 import Foundation
-import GRDB
 import FacetCore
+import FacetStore
 
 /// How to order faces for curation. A sort is only an order: it never renames or moves anything.
 public enum CurationSort: Sendable, Equatable, CustomStringConvertible {
@@ -26,6 +26,7 @@ public enum CurationSort: Sendable, Equatable, CustomStringConvertible {
     /// (or `best=N`, `best N`), `ordering:NAME`; a leading `-` reverses.
     public static let help = "blur, motion_blur, yaw, pitch, roll, face_size, brightness, hue, score, ... (any face column), hist, hist_dissim, identity, best:N, ordering:NAME; prefix - to reverse"
 
+    /// The sort a user typed (see `help`), nil for words that name none.
     public init?(parsing text: String) {
         let t = text.trimmingCharacters(in: .whitespaces)
         let lower = t.lowercased()
@@ -63,16 +64,6 @@ public enum CurationSort: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A saved ordering's summary.
-public struct FaceOrderingInfo: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var name: String
-    public var role: String?
-    public var sortSpec: String
-    public var createdAt: String
-    public var faces: Int
-}
-
 /// Sorts that compute every pairwise distance hold n^2 floats: beyond this many faces they refuse
 /// rather than exhaust memory.
 public let maxPairwiseFaces = 20_000
@@ -98,7 +89,7 @@ extension Project {
         case .hist(let reversed):
             q.sort = []
             let selected = try pairwiseSelection(q, sort)
-            let histograms = try loadHistograms(faceIDs: selected)
+            let histograms = try histogramRows(faceIDs: selected)
             let order = histograms.withUnsafeBufferPointer { b in b.baseAddress.flatMap { BoundedHistogramChain.order($0, count: selected.count) } }
                 ?? HistogramChain.order(HistogramMatrix(ids: selected, histograms: histograms))
             ids = order.map { selected[$0] }
@@ -199,46 +190,10 @@ extension Project {
         return picked.map { faces[$0].id }
     }
 
-    // MARK: saved orderings
-
-    /// Saves `faceIDs` in order under `name` (replacing an ordering of that name) in one transaction.
+    /// Saves `faceIDs` in order under `name` with the spec of `sort` (replacing an ordering of that name).
     @discardableResult
     public func saveOrdering(name: String, role: Role?, sort: CurationSort, faceIDs: [Int64]) throws -> Int64 {
-        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw FacetError("an ordering needs a name") }
-        return try write("saving ordering '\(name)'") { db in
-            try db.execute(sql: "DELETE FROM face_ordering WHERE name = ?", arguments: [name])
-            try db.execute(sql: "INSERT INTO face_ordering(name, role, sort_spec, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [name, role?.rawValue, sort.description, isoNow()])
-            let oid = db.lastInsertedRowID
-            let ins = try db.cachedStatement(sql: "INSERT INTO face_ordering_entry(ordering_id, position, face_id) VALUES (?, ?, ?)")
-            for (pos, id) in faceIDs.enumerated() { try ins.execute(arguments: [oid, pos, id]) }
-            return oid
-        }
-    }
-
-    /// The faces of a saved ordering, in order; a clear error for an unknown name.
-    public func orderingFaceIDs(name: String) throws -> [Int64] {
-        let path = self.path
-        return try read { db in
-            guard let oid = try Int64.fetchOne(db, sql: "SELECT id FROM face_ordering WHERE name = ?", arguments: [name]) else {
-                let names = try String.fetchAll(db, sql: "SELECT name FROM face_ordering ORDER BY name")
-                throw FacetError.file(path, "has no ordering named '\(name)'" + (names.isEmpty ? " (save one with `facet sort --save NAME`)" : " (saved: \(names.joined(separator: ", ")))"))
-            }
-            return try Int64.fetchAll(db, sql: "SELECT face_id FROM face_ordering_entry WHERE ordering_id = ? ORDER BY position", arguments: [oid])
-        }
-    }
-
-    /// Every saved ordering, by name.
-    public func orderings() throws -> [FaceOrderingInfo] {
-        try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT o.id, o.name, o.role, o.sort_spec, o.created_at,
-                       (SELECT count(*) FROM face_ordering_entry e WHERE e.ordering_id = o.id) AS n
-                FROM face_ordering o ORDER BY o.name
-                """).map { r in
-                FaceOrderingInfo(id: r["id"], name: r["name"], role: r["role"], sortSpec: r["sort_spec"], createdAt: r["created_at"], faces: r["n"])
-            }
-        }
+        try saveOrdering(name: name, role: role, sortSpec: sort.description, faceIDs: faceIDs)
     }
 }
 

@@ -81,7 +81,7 @@ public enum SampleFaces {
             throw FacetError.file(project.path, "already holds \(path): sample faces go into a project without that video")
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
-        let m = MediaRecord(role: role, name: (path as NSString).lastPathComponent, kind: "video", storage: "linked",
+        let m = MediaRecord(role: role, name: (path as NSString).lastPathComponent, kind: .video, storage: .linked,
                             path: (path as NSString).standardizingPath, sha256: sha, byteSize: size, container: info.container,
                             codec: info.codec, width: info.width, height: info.height, fps: info.fps,
                             frameCount: info.frameCount, duration: info.duration, hasAudio: false)
