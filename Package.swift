@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore",
                                                             "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetProjectMedia", "FacetStore", "FacetMedia",
-                                                            "FacetExtract", "FacetTrain", "FacetCore"]),
+                                                            "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
                                                              "FacetVision", "FacetCore"]),

@@ -45,6 +45,8 @@ public struct ExtractionSummary: Sendable {
     public var detectionsDropped = 0
     public var decodeErrors: [String] = []
     public var seconds = 0.0
+    /// The role's tracks, built at the end of the run (gaps filled, alignment smoothed).
+    public var tracks: TrackBuildSummary?
 }
 
 /// Runs extraction for one role over every media of that role. A rerun skips frames already stored,
@@ -58,9 +60,21 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let landmarkerSHA: String
     /// The face recogniser whose descriptors are stored with each face (nil: none; `facet embed` later).
     let describer: (any FaceDescriber)?
+    /// Test hook: faces for which it returns true (frame index, face index) are not stored, as if
+    /// the detector had missed them.
+    let dropFace: (@Sendable (Int, Int) -> Bool)?
+    /// How the role's tracks are built at the end of the run (nil: not built, for tests of older files).
+    let trackOptions: TrackBuildOptions?
 
-    /// An extraction of `options.role`'s media; with `describer`, each face's descriptor is stored too.
-    public init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil) throws {
+    /// An extraction of `options.role`'s media, building the role's tracks at the end; with
+    /// `describer`, each face's descriptor is stored too.
+    public convenience init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil) throws {
+        try self.init(project: project, options: options, describer: describer, trackOptions: TrackBuildOptions(), dropFace: nil)
+    }
+
+    /// The same, with the tracks' options and a test hook that drops faces before they are stored.
+    init(project: Project, options: ExtractionOptions, describer: (any FaceDescriber)? = nil, trackOptions: TrackBuildOptions?,
+         dropFace: (@Sendable (Int, Int) -> Bool)?) throws {
         guard let ft = FaceType(rawValue: options.faceType) else {
             throw FacetError("unknown face type '\(options.faceType)': use \(FaceType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -69,6 +83,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         self.options = options
         self.faceType = ft
         self.describer = describer
+        self.dropFace = dropFace
+        self.trackOptions = trackOptions
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
         self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
@@ -92,6 +108,9 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             try extract(m, runId: runId, summary: &summary, progress: progress)
         }
         try project.finishExtraction(id: runId)
+        if let trackOptions {
+            summary.tracks = try FaceTracker(project: project, options: trackOptions, pipeline: pipeline).run(role: options.role)
+        }
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
@@ -164,7 +183,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                                          maxFaces: options.maxFaces)
         var faces: [NewFace] = []
         var problems: [String] = []
-        for f in found.faces {
+        for f in found.faces where !(dropFace?(frame.index, f.faceIndex) ?? false) {
             let encoded: Data
             do {
                 encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop, quality: options.jpegQuality)

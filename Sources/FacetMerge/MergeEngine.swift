@@ -43,7 +43,16 @@ public enum MergeEngine {
     /// given (the other faces are not swapped: their pixels pass through). Refuses a video with no
     /// kept faces, and (when `faceType` is given) faces of another face type than the model's.
     public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                             person: Int64? = nil) throws -> [Int: [MergeFace]] {
+                             person: Int64? = nil, smoothing: Double = 0) throws -> [Int: [MergeFace]] {
+        try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person, smoothing: smoothing).faces
+    }
+
+    /// The faces as `faces(in:...)` gives them, with how many took the smoothed alignment and the
+    /// seconds the smoothing took. With `smoothing` > 0 each face with a track gets its landmarks
+    /// and matrix smoothed over the track: the stored ones when they were made at that strength,
+    /// else smoothed now from the raw ones. Faces of a media without tracks keep the raw alignment.
+    public static func facesAndSmoothing(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
+                                         person: Int64? = nil, smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int, seconds: Double) {
         var query = FaceQuery(role: .dst, status: .kept, sort: [FaceSort(.frameIndex), FaceSort(.faceIndex)])
         query.mediaId = media.id
         query.person = person
@@ -59,13 +68,53 @@ public enum MergeEngine {
         if let faceType, !realign, let other = records.first(where: { $0.faceType != faceType }) {
             throw FacetError.file(project.path, "the model was trained on \(faceType) faces but dst face \(other.id) is \(other.faceType): extract the dst video again with --face-type \(faceType)")
         }
+        let began = Date()
+        var smoothed: [Int64: (landmarks: Landmarks68, matrix: Affine2D)] = [:]
+        if smoothing > 0 { smoothed = try smoothedAlignments(project: project, media: media, strength: smoothing, faceIDs: records.map(\.id)) }
+        let seconds = Date().timeIntervalSince(began)
         var out: [Int: [MergeFace]] = [:]
+        var smoothedCount = 0
         for r in records {
             var face = try MergeFace(r)
+            if let s = smoothed[r.id] {
+                face.landmarks = s.landmarks
+                face.imageToFace = s.matrix
+                smoothedCount += 1
+            }
             if realign && r.faceType != FaceType.half.rawValue {
                 face.imageToFace = alignmentMatrix(landmarks: face.landmarks, faceType: .half, size: face.cropSize)
             }
             out[r.frameIndex, default: []].append(face)
+        }
+        return (out, smoothedCount, seconds)
+    }
+
+    /// The smoothed alignment of the dst faces of `media` that have a track, at `strength`: the
+    /// stored one when every track was smoothed at that strength, else computed from the raw
+    /// landmarks over the stored tracks (`recompute` forces that, to measure its cost).
+    public static func smoothedAlignments(project: Project, media: MediaRecord, strength: Double, faceIDs: [Int64],
+                                          recompute: Bool = false) throws -> [Int64: (landmarks: Landmarks68, matrix: Affine2D)] {
+        let tracks = try project.tracks(role: .dst, mediaId: media.id!)
+        guard !tracks.isEmpty else { return [:] }
+        if !recompute && tracks.allSatisfy({ abs($0.smoothing - strength) < 1e-9 }) {
+            return try project.smoothedAlignments(faceIDs: faceIDs)
+        }
+        let processed = try project.processedFrameIndices(mediaId: media.id!)
+        var ordinalOf: [Int: Int] = [:]
+        for (o, f) in processed.enumerated() { ordinalOf[f] = o }
+        var byTrack: [Int64: [TrackInputFace]] = [:]
+        for f in try project.trackInputFaces(role: .dst, mediaId: media.id!) {
+            guard let t = f.trackId, ordinalOf[f.frameIndex] != nil else { continue }
+            byTrack[t, default: []].append(f)
+        }
+        let smoother = TrackSmoother(strength: strength)
+        var out: [Int64: (landmarks: Landmarks68, matrix: Affine2D)] = [:]
+        for (_, faces) in byTrack {
+            let members = faces.sorted { ordinalOf[$0.frameIndex]! < ordinalOf[$1.frameIndex]! }
+            let aligned = smoothedAlignment(ordinals: members.map { ordinalOf[$0.frameIndex]! }, landmarks: members.map(\.landmarks),
+                                            faceTypes: members.map { FaceType(rawValue: $0.faceType) ?? .full },
+                                            cropSizes: members.map(\.cropSize), smoother: smoother)
+            for (m, a) in zip(members, aligned) { out[m.id] = a }
         }
         return out
     }
@@ -78,7 +127,8 @@ public enum MergeEngine {
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
         if let frames { try check(frames, in: media) }
-        let faces = try faces(in: project, media: media, frames: frames, faceType: faceType, person: person)
+        let (faces, smoothedFaces, smoothingSeconds) = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType,
+                                                                             person: person, smoothing: options.smooth)
         // Opening the frames checks a linked file's hash before anything is written.
         let source = try MediaFrames(project: project, media: media)
         let audio: AudioSource? = media.hasAudio ? try audioSource(project: project, media: media) : nil
@@ -89,7 +139,7 @@ public enum MergeEngine {
         let expected = frames.map { $0.count } ?? media.frameCount
         let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
         let facesByFrame = Handed(faces)
-        let stats = try MergePipeline.run(
+        var stats = try MergePipeline.run(
             frameCount: expected,
             nextFrame: {
                 while let f = try source.next() {
@@ -103,6 +153,8 @@ public enum MergeEngine {
             compositor: compositor, swapper: swapper,
             write: { try encoder.append($0) },
             progress: progress)
+        stats.smoothedFaces = smoothedFaces
+        stats.smoothingSeconds = smoothingSeconds
         if frames != nil && stats.frames != expected {
             throw FacetError.file(output, "the dst video ended after \(stats.frames) of the \(expected) frames asked for")
         }
@@ -124,7 +176,7 @@ public enum MergeEngine {
         throws -> (original: Image, merged: Image, regions: [BlendRegion]) {
         try options.validate()
         try check(index...index, in: media)
-        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person)
+        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person, smoothing: options.smooth)
         let source = try MediaFrames(project: project, media: media)
         while let f = try source.next() {
             guard f.index == index else { continue }

@@ -57,11 +57,14 @@ public struct MergeOptions: Codable, Sendable, Equatable {
     public var crf: Int = 18
     /// libx264 preset.
     public var preset: String = "medium"
+    /// Strength of the alignment smoothing over each face track (0: the raw per-frame alignment;
+    /// 1: the default, the alignment stored at extraction; other values are recomputed for the merge).
+    public var smooth: Double = 1
 
     public init(mode: MergeMode = .overlay, mask: MaskKind = .learned, erode: Int = 0, blur: Int = 0,
-                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium") {
+                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium", smooth: Double = 1) {
         self.mode = mode; self.mask = mask; self.erode = erode; self.blur = blur
-        self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset
+        self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset; self.smooth = smooth
     }
 
     /// Throws a one-line error for a value out of range.
@@ -69,6 +72,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         guard (-400...400).contains(erode) else { throw FacetError.setting("erode", "must be -400...400, got \(erode)") }
         guard (0...400).contains(blur) else { throw FacetError.setting("blur", "must be 0...400, got \(blur)") }
         guard (-50...50).contains(faceScale) else { throw FacetError.setting("face-scale", "must be -50...50 (percent), got \(faceScale)") }
+        guard (0...100).contains(smooth) else { throw FacetError.setting("smooth", "must be 0...100, got \(smooth)") }
         guard (0...51).contains(crf) else { throw FacetError.setting("crf", "must be 0...51, got \(crf)") }
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
         guard presets.contains(preset) else { throw FacetError.setting("preset", "'\(preset)' is unknown (use one of \(presets.joined(separator: ", ")))") }
@@ -93,7 +97,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset }
+    enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset, smooth }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -105,6 +109,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
         color = try c.decodeIfPresent(ColorTransfer.self, forKey: .color) ?? .none
         crf = try c.decodeIfPresent(Int.self, forKey: .crf) ?? 18
         preset = try c.decodeIfPresent(String.self, forKey: .preset) ?? "medium"
+        smooth = try c.decodeIfPresent(Double.self, forKey: .smooth) ?? 1
     }
 }
 
@@ -142,6 +147,8 @@ extension MergeOptions {
 public struct MergeOverrides: Sendable, Equatable {
     public var mode: MergeMode?, mask: MaskKind?, erode: Int?, blur: Int?, faceScale: Double?
     public var color: ColorTransfer?, crf: Int?, preset: String?
+    /// Strength of the alignment smoothing over each face track.
+    public var smooth: Double?
     /// No overrides.
     public init() {}
 
@@ -156,6 +163,7 @@ public struct MergeOverrides: Sendable, Equatable {
         if let color { o.color = color }
         if let crf { o.crf = crf }
         if let preset { o.preset = preset }
+        if let smooth { o.smooth = smooth }
         return o
     }
 }

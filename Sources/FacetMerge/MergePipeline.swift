@@ -18,6 +18,9 @@ public struct MergeStats: Sendable, Equatable {
     public var framesWithFaces: Int
     public var facesMerged: Int
     public var seconds: Double
+    /// Faces merged with the alignment smoothed over their track, and the seconds that took.
+    public var smoothedFaces = 0
+    public var smoothingSeconds = 0.0
 }
 
 /// A bounded hand-over between two threads; a failure on either side ends both.

@@ -154,6 +154,7 @@ extension Gallery {
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),
             ("landmark score", f.landmarkScore.map { String(format: "%.3f", $0) } ?? "not scored (extracted before schema 6)"),
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
+            ("track", f.trackId.map { "\($0)" } ?? "none"), ("filled", f.filled ?? "no (extracted)"),
             ("person", try f.personId.map { pid in
                 try project.persons(role: f.role).first { $0.id == pid }?.label ?? "person \(pid)" } ?? "-"),
         ] + (try originRows(id))
@@ -173,6 +174,7 @@ extension Gallery {
         <button type="submit" id="toggle-\(id)">\(f.status == .kept ? "reject" : "restore")</button></form></div></div>
         \(frame)
         \(try similarPanel(for: f, by: similarBy))
+        \(try trackPanel(for: f))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """
         return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: ""))

@@ -96,6 +96,10 @@ public struct FaceRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var personId: Int64?
     /// How far the landmarks can be trusted, 0...1; nil for faces extracted before schema 6.
     public var landmarkScore: Double?
+    /// The face's track (schema 4; nil before tracks are computed).
+    public var trackId: Int64?
+    /// `redetected` or `interpolated` for a face filled into a gap of its track; nil when extracted.
+    public var filled: String?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 

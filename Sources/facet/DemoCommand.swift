@@ -54,6 +54,7 @@ struct DemoCommand: ParsableCommand {
                 line.update("  \(role.rawValue): frame \(p.framesDone)/\(p.framesTotal), \(p.facesFound) faces, \(String(format: "%.1f", p.framesPerSecond)) frames/s")
             }
             line.finish("  \(role.rawValue): \(s.facesStored) faces in \(s.framesProcessed) frames (\(String(format: "%.1f", Double(s.framesProcessed) / max(s.seconds, 1e-3))) frames/s)")
+            if let t = s.tracks { print("  " + trackSummaryLine(role: role, t)) }
         }
 
         stage(3, "curating: rejecting the blurriest 5% of the src faces")

@@ -41,6 +41,7 @@ struct ExtractCommand: ParsableCommand {
             line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, \(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
         }
         line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.detectionsDropped) detections dropped as not faces (landmarks disagree with the detector), \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
+        if let t = s.tracks { print(trackSummaryLine(role: role, t)) }
         for e in s.decodeErrors.prefix(10) { FileHandle.standardError.write(Data("warning: \(e)\n".utf8)) }
     }
 }

@@ -17,7 +17,7 @@ struct Facet: ParsableCommand {
             CommandGroup(name: "Start", subcommands: [InitCommand.self, ImportCommand.self, ImportFacesCommand.self, InfoCommand.self, DemoCommand.self]),
             CommandGroup(name: "Extract", subcommands: [ExtractCommand.self, DetectCommand.self]),
             CommandGroup(name: "Curate faces", subcommands: [
-                FacesCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
+                FacesCommand.self, TracksCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
                 TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self, ExportCommand.self,
                 ServeCommand.self,
             ]),

@@ -32,6 +32,8 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Blur the mask edge, in the same pixels, 0...400 (default 20).") var blur: Int?
     @Option(help: "Output face scale in percent, -50...50 (positive pastes the face smaller).") var faceScale: Double?
     @Option(help: "Colour transfer to the destination face: none, rct, lct, hist-match or idt (default rct).") var color: ColorTransfer?
+    @Option(help: "Smooth the alignment over each face track: 0 for the raw per-frame alignment, 1 the default, more is steadier (0...100).")
+    var smooth: Double?
     @Option(help: "H.264 quality, 0 (lossless) ... 51 (default 18).") var crf: Int?
     @Option(help: "x264 preset, ultrafast ... veryslow (default medium).") var preset: String?
     @Flag(help: "Start from DeepFaceLab's converter defaults (learned mask, erode 0, blur 0, no colour transfer).") var dflDefaults = false
@@ -90,7 +92,7 @@ struct MergeCommand: ParsableCommand {
     var overrides: MergeOverrides {
         var o = MergeOverrides()
         o.mode = mode; o.mask = mask; o.erode = erode; o.blur = blur; o.faceScale = faceScale
-        o.color = color; o.crf = crf; o.preset = preset
+        o.color = color; o.crf = crf; o.preset = preset; o.smooth = smooth
         return o
     }
 
@@ -123,6 +125,11 @@ struct MergeCommand: ParsableCommand {
         }
         let name = saveAs ?? "last"
         try project.saveMergeConfig(name: name, checkpointId: swapper.checkpointId, optionsJSON: options.json)
+        if options.smooth > 0 && stats.smoothedFaces == 0 {
+            FileHandle.standardError.write(Data("note: the dst faces have no tracks, so they were merged with the raw alignment; run `facet tracks \(project.path) --role dst` to build them\n".utf8))
+        } else if options.smooth > 0 {
+            FileHandle.standardError.write(Data("alignment smoothed over face tracks for \(stats.smoothedFaces) of \(stats.facesMerged) faces (strength \(options.smooth), \(String(format: "%.1f", stats.smoothingSeconds * 1000)) ms)\n".utf8))
+        }
         line.finish("merged \(stats.frames) frames (\(stats.facesMerged) faces in \(stats.framesWithFaces) frames) in \(String(format: "%.1f", stats.seconds)) s, \(String(format: "%.1f", Double(stats.frames) / max(stats.seconds, 1e-9))) frames/s")
         print("wrote \(out) (synthetic media tag set; settings saved as '\(name)')")
         renamedOptionNotes()
