@@ -4,6 +4,7 @@ import Foundation
 import Dispatch
 import FacetCore
 import FacetMedia
+import FacetProjectMedia
 import FacetStore
 
 /// A face-recognition model as the extraction engines use it (FacetVision's `FaceRecognizer`), in two

@@ -2,6 +2,7 @@
 import Foundation
 import FacetCore
 import FacetMedia
+import FacetProjectMedia
 import FacetStore
 import FacetVision
 

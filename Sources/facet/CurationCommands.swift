@@ -5,8 +5,30 @@ import FacetCurate
 import FacetStore
 import Foundation
 
-extension CurationSort: ExpressibleByArgument {
-    public init?(argument: String) { self.init(parsing: argument) }
+/// The sorts the curation commands take, for help texts.
+let sortHelp = "sharpness (higher is sharper; `blur` is its old name), motion_blur, yaw, pitch, roll, face_size, brightness, hue, "
+    + "score, ... (any face column), hist, hist_dissim, best:N, ordering:NAME; prefix - to reverse"
+
+/// Whether a higher value of the field is the better face (nil: neither end is better, e.g. yaw).
+func higherIsBetter(_ field: FaceField) -> Bool? {
+    switch field {
+    case .blur, .motionBlur, .score, .faceSize: return true
+    default: return nil
+    }
+}
+
+/// "1 face", "3 faces".
+func faces(_ n: Int) -> String { n == 1 ? "1 face" : "\(n) faces" }
+
+/// Writes a line to stderr.
+func note(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+/// `min-max, median M` of some values, for the lines that say what decided a selection.
+func spread(_ values: [Double]) -> String {
+    guard !values.isEmpty else { return "none" }
+    let v = values.sorted()
+    let median = v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    return v.count == 1 ? String(format: "%.3g", v[0]) : String(format: "%.3g ... %.3g, median %.3g", v[0], v[v.count - 1], median)
 }
 
 extension ExportFormat: ExpressibleByArgument {}
@@ -34,13 +56,17 @@ struct SortCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sort",
         abstract: "Order faces by a stored signature, histogram chain, dissimilarity or best-N; print, save or tag the order.",
-        discussion: "A sort never renames or moves anything. SORT is one of: \(CurationSort.help).")
+        discussion: """
+            A sort never renames or moves anything. SORT is one of: \(sortHelp). Without --role each role is sorted \
+            apart (src, then dst). --limit shortens what is printed; --save and --tag-as take the whole order.
+            """)
     @OptionGroup var target: ProjectArgument
-    @Option(parsing: .unconditional, help: "The sort (see below); -FIELD reverses.") var sort: CurationSort
+    @Option(parsing: .unconditional, help: ArgumentHelp("The sort: \(sortHelp).", valueName: "sort"), transform: parseCurationSort)
+    var sort: CurationSort
     @OptionGroup var filter: FaceFilterOptions
-    @Option(help: "Print (and save or tag) only the first N faces of the order.") var limit: Int?
-    @Option(help: "Save the order as a named ordering (replaces one of that name).") var save: String?
-    @Option(name: .customLong("tag-as"), help: "Apply this tag to the faces of the order (undoable).") var applyTag: String?
+    @Option(help: "Print only the first N faces of each role's order (--save and --tag-as still take the whole order).") var limit: Int?
+    @Option(help: "Save the whole order as a named ordering (replaces one of that name).") var save: String?
+    @Option(name: .customLong("tag-as"), help: "Apply this tag to every face of the order (undoable).") var applyTag: String?
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -49,25 +75,40 @@ struct SortCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: save == nil && applyTag == nil ? .readOnly : .readWrite)
-        var q = try filter.query(in: p)
-        q.limit = limit
-        let ids = try p.sortedFaceIDs(matching: q, by: sort)
+        // Each role apart: one histogram chain through both roles' faces would mean nothing.
+        var orders: [(role: Role?, ids: [Int64])] = []
+        let base = try filter.query(in: p)
+        for role in filter.role.map({ [$0] }) ?? Role.allCases {
+            var q = base
+            q.role = role
+            orders.append((role, try p.sortedFaceIDs(matching: q, by: sort)))
+        }
+        if orders.count > 1 { orders.removeAll { $0.ids.isEmpty } }
+        let all = orders.flatMap(\.ids)
         if let name = save {
-            try p.saveOrdering(name: name, role: filter.role, sort: sort, faceIDs: ids)
-            FileHandle.standardError.write(Data("saved ordering '\(name)' of \(ids.count) faces\n".utf8))
+            try p.saveOrdering(name: name, role: filter.role, sort: sort, faceIDs: all)
+            note("saved ordering '\(name)' of \(faces(all.count)) (the whole order\(limit != nil ? "; --limit only shortens the listing" : ""))")
         }
         if let tag = applyTag {
-            let r = try p.setTag(tag, on: ids, command: commandLine())
-            FileHandle.standardError.write(Data("tagged \(r.changed.count) faces '\(tag)' (\(r.unchanged) already had it)\n".utf8))
+            let r = try p.setTag(tag, on: all, command: commandLine())
+            note("tagged \(faces(r.changed.count)) '\(tag)' (\(r.unchanged) already had it)")
         }
-        let faces = try p.faces(matching: FaceQuery(ids: ids))
-        let byId = Dictionary(uniqueKeysWithValues: faces.map { ($0.id, $0) })
-        let ordered = ids.compactMap { byId[$0] }
-        if output.json { try printJSON(ordered.map(FaceJSON.init)); return }
-        print("  rank     id role  frame face status       blur      yaw    pitch brightness")
-        for (k, f) in ordered.enumerated() {
-            print("\(String(format: "%6d", k + 1)) \(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(fmt(f.blur)) \(fmt(f.yaw, 1)) \(fmt(f.pitch, 1)) \(fmt(f.brightness, 1, width: 10))")
+        let shown = orders.flatMap { o in limit.map { Array(o.ids.prefix($0)) } ?? o.ids }
+        let records = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: shown)).map { ($0.id, $0) })
+        let ordered = shown.compactMap { records[$0] }
+        if output.json { try printJSON(try FaceJSON.list(ordered, project: p)); return }
+        // The column the order is by comes first after the face, then sharpness and pose.
+        var columns: [FaceField] = []
+        if case .column(let s) = sort { columns.append(s.field) }
+        for f in [FaceField.blur, .yaw, .pitch] where !columns.contains(f) { columns.append(f) }
+        print("  rank     id role  frame face status  " + columns.map { String(repeating: " ", count: max(0, 10 - displayName($0).count)) + displayName($0) }.joined(separator: " "))
+        var rank = [Role: Int]()
+        for f in ordered {
+            rank[f.role, default: 0] += 1
+            let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : 1, width: 10) }.joined(separator: " ")
+            print("\(String(format: "%6d", rank[f.role]!)) \(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values)")
         }
+        if filter.role == nil && orders.count > 1 { note("each role sorted apart (src, then dst); --role picks one") }
     }
 }
 
@@ -87,7 +128,7 @@ struct SimilarCommand: ParsableCommand {
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The face id to compare with.") var faceId: Int64
     @Option(help: "How many faces.") var k: Int = 10
-    @Option(help: "Only faces of this role (default: every role).") var role: Role?
+    @OptionGroup var role: RoleOption
     @Option(help: "identity (default) or histogram.") var by: By = .identity
     @OptionGroup var output: JSONFlag
 
@@ -97,7 +138,8 @@ struct SimilarCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let near = by == .identity ? try p.similarFacesByIdentity(to: faceId, k: k, role: role) : try p.similarFaces(to: faceId, k: k, role: role)
+        let near = by == .identity ? try p.similarFacesByIdentity(to: faceId, k: k, role: role.role)
+            : try p.similarFaces(to: faceId, k: k, role: role.role)
         if output.json { try printJSON(near); return }
         let faces = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: near.map(\.id))).map { ($0.id, $0) })
         print("    id role  frame face status    distance person")
@@ -108,14 +150,28 @@ struct SimilarCommand: ParsableCommand {
     }
 }
 
+/// The default `duplicates --threshold`: the summed Bhattacharyya distance under which two faces count
+/// as the same picture. Measured on the sample videos at 256 px crops: consecutive frames of a talking
+/// head are 0.07-0.1 apart, and the former default 0.1 flagged 168 of 216 src and 215 of 250 dst faces;
+/// 0.03 flags none of them and leaves room for a still shot's re-encoding noise.
+let defaultDuplicateThreshold = 0.03
+
 struct DuplicatesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duplicates",
-        abstract: "Find near-identical faces (e.g. consecutive frames of a still shot); keep the sharpest of each group.")
+        abstract: "Find near-identical faces (e.g. consecutive frames of a still shot); keep the sharpest of each group.",
+        discussion: """
+            The distance of two faces is the sum over R, G and B of the Bhattacharyya distance of their colour \
+            histograms: 0 for the same picture, up to 3 for pictures with no colour in common; consecutive frames of \
+            a still shot are under 0.03, while moving ones (a talking head) are 0.07-0.1 apart at 256 px crops (smaller crops \
+            have noisier histograms and larger distances). Each role is checked apart. Without --reject nothing changes.
+            """)
     @OptionGroup var target: ProjectArgument
-    @Option(help: "Only faces of this role.") var role: Role?
-    @Option(help: "Summed Bhattacharyya distance under which two faces count as the same (0...3).") var threshold: Double = 0.1
+    @OptionGroup var role: RoleOption
+    @Option(help: "The distance under which two faces count as the same, 0...3 (default \(defaultDuplicateThreshold)).")
+    var threshold: Double = defaultDuplicateThreshold
     @Flag(help: "Reject the duplicates (undoable with `facet undo`).") var reject = false
+    @Flag(help: "With --reject and no --role: reject dst duplicates too (their frames are then merged unswapped).") var yes = false
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -124,45 +180,98 @@ struct DuplicatesCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: reject ? .readWrite : .readOnly)
-        let groups = try p.duplicateGroups(matching: FaceQuery(role: role, status: .kept), threshold: threshold)
+        var groups: [DuplicateGroup] = []
+        var lines: [String] = []
+        var dstDuplicates = 0
+        for r in role.role.map({ [$0] }) ?? Role.allCases {
+            let kept = try p.countFaces(matching: FaceQuery(role: r, status: .kept))
+            guard kept > 0 else { continue }
+            let g = try p.duplicateGroups(matching: FaceQuery(role: r, status: .kept), threshold: threshold)
+            let n = g.reduce(0) { $0 + $1.duplicates.count }
+            if r == .dst { dstDuplicates = n }
+            groups += g
+            lines.append("\(r.rawValue): \(g.count) groups, \(faces(n)) duplicate" + (n == 1 ? "" : "s")
+                         + " of \(kept) kept: rejecting them would leave \(kept - n)")
+        }
         let dups = groups.flatMap { $0.duplicates.map(\.id) }
         if output.json { try printJSON(groups) } else {
             for g in groups {
                 print("keep \(g.keep): " + g.duplicates.map { "\($0.id) (\(String(format: "%.4f", $0.distance)))" }.joined(separator: ", "))
             }
-            print("\(groups.count) groups, \(dups.count) duplicates")
+            if !groups.isEmpty { print("(each line: the sharpest face of a group, then its duplicates with their histogram distance to it)") }
+            for l in lines { print(l) }
+            print("(histogram distance: summed Bhattacharyya distance of the R, G, B histograms, 0 = the same picture ... 3)")
+            print("\(groups.count) groups, \(dups.count) duplicates at distance < \(threshold)")
         }
         if reject {
+            if role.role == nil && dstDuplicates > 0 && !yes {
+                throw FacetError.file(p.path, "would reject \(faces(dstDuplicates)) of dst too, whose frames would then be merged unswapped: "
+                                      + "add --role src, or --role dst or --yes to reject them; nothing changed")
+            }
             let r = try p.setStatus(.rejected, faceIDs: dups, command: commandLine())
-            FileHandle.standardError.write(Data(describe(r, verb: "rejected").utf8))
+            note(describe(r, verb: "rejected").trimmingCharacters(in: .newlines))
+        } else if !output.json {
+            note("nothing changed (add --reject to reject the duplicates; `facet undo` reverts that)")
         }
     }
 }
 
 /// Which faces a reject / restore / tag command acts on: ids, or a selection.
 struct FaceSelection: ParsableArguments {
-    @Argument(help: "Face ids.") var ids: [Int64] = []
-    @Option(help: "Only faces of this role.") var role: Role?
-    @Option(name: .customLong("where"), help: "An SQL expression over face columns, e.g. \"blur < 20 AND yaw > 10\" (read-only).")
+    @Argument(help: "Face ids as facet prints them: 12, 93-98, 3,4,9.") var ids: [String] = []
+    @OptionGroup var roleOption: RoleOption
+    @Option(name: .customLong("where"), help: ArgumentHelp(
+        "An SQL expression over face columns, e.g. \"sharpness < 2 AND yaw > 10\" (read-only).", valueName: "sql"))
     var whereSQL: String?
-    @Option(help: "Faces whose blur (sharpness) is below X.") var blurBelow: Double?
-    @Option(parsing: .unconditional, help: "With --worst: the sort whose last N faces to take (\(CurationSort.help)).") var sort: CurationSort?
-    @Option(help: "The last N faces of --sort's order.") var worst: Int?
+    @Option(help: """
+        Faces whose sharpness is below X. Sharpness is the inverse width of the face's edges in a 256 px crop: \
+        about 11/s for edges blurred over s pixels (typically 1 blurry ... 6 sharp).
+        """) var sharpnessBelow: Double?
+    @Option(help: ArgumentHelp("The old name of --sharpness-below.", visibility: .hidden)) var blurBelow: Double?
+    @Option(help: "The blurriest N faces, or P% of them (e.g. 5%), among those the command can change.") var blurriest: Amount?
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --worst: the measure (\(sortHelp)).", valueName: "sort"),
+            transform: parseCurationSort)
+    var sort: CurationSort?
+    @Option(help: """
+        The worst N faces (or P%) by --sort: the lowest of a measure where higher is better (sharpness, motion_blur, \
+        score, face_size), whichever sign --sort has; for any other sort the last N of its order.
+        """) var worst: Amount?
     @Option(help: "The faces of this person (number or name, see `facet people`).") var person: String?
     @Option(help: "The faces of the person's role that are NOT this person (e.g. reject everyone else).") var notPerson: String?
+    @Flag(help: "Go on where facet would otherwise refuse: rejecting dst faces without --role, or more than half of the faces.")
+    var yes = false
+
+    var role: Role? { roleOption.role }
+    var sharpness: Double? { sharpnessBelow ?? blurBelow }
+
+    /// Notes on old option names, printed once the command has succeeded (a refusal stays one line).
+    func renamedOptionNotes() {
+        if blurBelow != nil { note("note: --blur-below is now --sharpness-below (blur was always a sharpness score: higher is sharper)") }
+    }
 
     func validate() throws {
-        let selectors = [!ids.isEmpty, whereSQL != nil, blurBelow != nil, worst != nil, person != nil, notPerson != nil].filter { $0 }.count
-        if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --blur-below X, --sort F --worst N, --person P or --not-person P") }
-        if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --blur-below, --worst, --person, --not-person), not both") }
+        _ = try FaceIDList.parse(ids)
+        let selectors = [!ids.isEmpty, whereSQL != nil, sharpness != nil, worst != nil, blurriest != nil, person != nil, notPerson != nil]
+            .filter { $0 }.count
         if person != nil && notPerson != nil { throw ValidationError("--person and --not-person do not go together") }
+        if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --sharpness-below X, --blurriest N|P%, or --sort F --worst N|P%") }
+        if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --sharpness-below, --blurriest, --worst), not both") }
         if (sort == nil) != (worst == nil) { throw ValidationError("--sort and --worst go together: --sort F --worst N") }
-        if let w = worst, w < 1 { throw ValidationError("--worst must be 1 or more") }
+        if worst != nil && blurriest != nil { throw ValidationError("--blurriest is --sort sharpness --worst: give one of them") }
+        if sharpnessBelow != nil && blurBelow != nil { throw ValidationError("--blur-below is the old name of --sharpness-below: give one") }
+    }
+
+    /// What a selection chose, and the line that says what decided it.
+    struct Resolved {
+        var ids: [Int64]
+        /// The faces the selection chose from (nil for explicit ids).
+        var candidates: [FaceRecord]?
+        var decided: String?
     }
 
     /// The ids, resolved among faces of `status` (the ones the command can change).
-    func resolve(_ p: Project, among status: FaceStatus?) throws -> [Int64] {
-        if !ids.isEmpty { return ids }
+    func resolve(_ p: Project, among status: FaceStatus?) throws -> Resolved {
+        if !ids.isEmpty { return Resolved(ids: try FaceIDList.parse(ids)) }
         var q = FaceQuery(role: role, status: status, whereSQL: whereSQL)
         if let text = person ?? notPerson {
             // A person belongs to one role: the selection stays in it, and every face there must have
@@ -179,27 +288,95 @@ struct FaceSelection: ParsableArguments {
                 throw FacetError.file(p.path, "\(n) \(who.role.rawValue) faces have no person yet: run `facet people \(p.path) --role \(who.role.rawValue)` first")
             }
         }
-        if let x = blurBelow { q.ranges.append((field: .blur, min: nil, max: x.nextDown)) }
-        if let sort, let n = worst { return Array(try p.sortedFaceIDs(matching: q, by: sort).suffix(n)) }
-        return try p.faceIDs(matching: q)
+        let candidates = try p.faces(matching: q)
+        let pool = "the \(candidates.count) " + (status.map { "\($0.rawValue) " } ?? "") + (role.map { "\($0.rawValue) " } ?? "")
+            + (candidates.count == 1 ? "face" : "faces")
+        if let x = sharpness {
+            q.ranges.append((field: .blur, min: nil, max: x.nextDown))
+            let chosen = try p.faceIDs(matching: q)
+            return Resolved(ids: chosen, candidates: candidates,
+                            decided: "sharpness below \(x) (higher is sharper): \(pool) range \(spread(candidates.map(\.blur)))")
+        }
+        let measure: CurationSort? = blurriest != nil ? .column(FaceSort(.blur)) : sort
+        guard let measure, let amount = blurriest ?? worst else { return Resolved(ids: try p.faceIDs(matching: q), candidates: candidates) }
+        let n = amount.of(candidates.count)
+        if case .column(let s) = measure {
+            let byId = Dictionary(uniqueKeysWithValues: candidates.map { ($0.id, value($0, s.field)) })
+            let name = displayName(s.field)
+            let chosen: [Int64]
+            let how: String
+            if higherIsBetter(s.field) == true {
+                chosen = Array(try p.sortedFaceIDs(matching: q, by: .column(FaceSort(s.field))).prefix(n))
+                how = "the lowest \(name) (higher is better)"
+            } else {
+                chosen = Array(try p.sortedFaceIDs(matching: q, by: measure).suffix(n))
+                how = "the last of --sort \(measure)"
+            }
+            return Resolved(ids: chosen, candidates: candidates,
+                            decided: "\(faces(chosen.count)) with \(how): \(name) \(spread(chosen.compactMap { byId[$0] })); "
+                                + "\(pool): \(spread(candidates.map { value($0, s.field) }))")
+        }
+        let chosen = Array(try p.sortedFaceIDs(matching: q, by: measure).suffix(n))
+        return Resolved(ids: chosen, candidates: candidates, decided: "the last \(faces(chosen.count)) of the \(measure) order of \(pool)")
+    }
+
+    /// Refuses (one line, nothing changed) a rejection a user would not mean: dst faces without
+    /// --role (they leave frames unswapped), or more than half of the faces by a selection.
+    func guardRejection(_ r: Resolved, project p: Project) throws {
+        if r.candidates == nil {
+            let dst = try p.faces(matching: FaceQuery(ids: r.ids)).filter { $0.role == .dst && $0.status == .kept }.count
+            if dst > 0 { note("note: \(faces(dst)) of dst: their frames will be merged unswapped (facet restore or undo brings them back)") }
+            return
+        }
+        guard !yes else { return }
+        let roles = try p.faces(matching: FaceQuery(ids: r.ids))
+        let dst = roles.filter { $0.role == .dst }.count
+        if role == nil && dst > 0 {
+            throw FacetError.file(p.path, "this would reject \(faces(dst)) of dst too, whose frames would then be merged unswapped: "
+                                  + "add --role src, or --role dst or --yes to reject them; nothing changed")
+        }
+        let total = r.candidates!.count
+        if r.ids.count * 2 > total {
+            throw FacetError.file(p.path, "this would reject \(r.ids.count) of \(total) faces (\(r.decided ?? "by --where")): "
+                                  + "narrow the selection, or add --yes; nothing changed")
+        }
     }
 }
 
-private func describe(_ r: CurationChangeSummary, verb: String, what: String = "") -> String {
-    guard let id = r.changeId else { return "nothing to change: \(r.unchanged) faces already \(verb)\(what)\n" }
-    return "\(verb)\(what) \(r.changed.count) faces: \(idRanges(r.changed))" + (r.unchanged > 0 ? " (\(r.unchanged) already were)" : "") + " [change \(id); `facet undo` reverts it]\n"
+/// What a curation change did, in one line: "rejected 3 faces: 4-6 [change 2; ...]".
+func describe(_ r: CurationChangeSummary, verb: String, what: String = "") -> String {
+    guard let id = r.changeId else {
+        let state: String
+        switch verb {
+        case "restored": state = r.unchanged == 1 ? "is not rejected (it is kept)" : "are not rejected (they are kept)"
+        case "untagged": state = (r.unchanged == 1 ? "does not have" : "do not have") + " the tag\(what)"
+        default: state = (r.unchanged == 1 ? "is already " : "are already ") + verb + what
+        }
+        if r.unchanged == 0 { return "nothing to change: no face matches\n" }
+        return "nothing to change: \(r.unchanged == 1 ? "the face" : "the \(r.unchanged) faces") \(state)\n"
+    }
+    return "\(verb)\(what) \(faces(r.changed.count)): \(idRanges(r.changed))"
+        + (r.unchanged > 0 ? " (\(r.unchanged) already were)" : "") + " [change \(id); `facet undo` reverts it]\n"
 }
 
 struct RejectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Mark faces rejected (never deletes; undoable).",
-                                                    discussion: "Example: facet reject work.facet --role src --sort -blur --worst 50 (the 50 blurriest kept faces).")
+    static let configuration = CommandConfiguration(
+        commandName: "reject", abstract: "Mark faces rejected (never deletes; undoable).",
+        discussion: """
+            Examples: facet reject work.facet --role src --blurriest 5% (the blurriest 5% of the kept src faces); \
+            facet reject work.facet 93-98,126. Without --role a selection that takes dst faces is refused (a rejected \
+            dst face leaves its frame unswapped), and so is one that takes more than half of the faces, unless --yes.
+            """)
     @OptionGroup var target: ProjectArgument
     @OptionGroup var selection: FaceSelection
 
     func run() throws {
         let p = try Project(path: target.project)
-        let ids = try selection.resolve(p, among: .kept)
-        print(describe(try p.setStatus(.rejected, faceIDs: ids, command: commandLine()), verb: "rejected"), terminator: "")
+        let r = try selection.resolve(p, among: .kept)
+        try selection.guardRejection(r, project: p)
+        if let d = r.decided { note("selected: \(d)") }
+        print(describe(try p.setStatus(.rejected, faceIDs: r.ids, command: commandLine()), verb: "rejected"), terminator: "")
+        selection.renamedOptionNotes()
     }
 }
 
@@ -210,28 +387,49 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project)
-        let ids = try selection.resolve(p, among: .rejected)
-        print(describe(try p.setStatus(.kept, faceIDs: ids, command: commandLine()), verb: "restored"), terminator: "")
+        let r = try selection.resolve(p, among: .rejected)
+        if let d = r.decided { note("selected: \(d)") }
+        print(describe(try p.setStatus(.kept, faceIDs: r.ids, command: commandLine()), verb: "restored"), terminator: "")
+        selection.renamedOptionNotes()
     }
 }
 
 struct TagCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tag", abstract: "Tag faces (or with --remove, untag them); undoable.")
+    static let configuration = CommandConfiguration(
+        commandName: "tag", abstract: "Tag faces (or with --remove, untag them); undoable.",
+        discussion: "The tag comes first: facet tag work.facet frontal 12-20. facet tags lists the tags.")
     @OptionGroup var target: ProjectArgument
-    @Argument(help: "The tag (a word without commas).") var tag: String
+    @Argument(help: "The tag (a word without commas; not a number).") var tag: String
     @OptionGroup var selection: FaceSelection
     @Flag(help: "Remove the tag instead of adding it.") var remove = false
 
     func run() throws {
         let p = try Project(path: target.project)
-        let ids = try selection.resolve(p, among: nil)
-        let r = try p.setTag(tag, on: ids, remove: remove, command: commandLine())
-        print(describe(r, verb: remove ? "untagged" : "tagged", what: " '\(tag)'"), terminator: "")
+        let r = try selection.resolve(p, among: nil)
+        if let d = r.decided { note("selected: \(d)") }
+        let summary = try p.setTag(tag, on: r.ids, remove: remove, command: commandLine())
+        print(describe(summary, verb: remove ? "untagged" : "tagged", what: " '\(tag)'"), terminator: "")
+        selection.renamedOptionNotes()
+    }
+}
+
+struct TagsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List face tags with how many faces carry each.")
+    @OptionGroup var target: ProjectArgument
+    @OptionGroup var output: JSONFlag
+
+    func run() throws {
+        let p = try Project(path: target.project, mode: .readOnly)
+        let tags = try p.tagCounts()
+        if output.json { try printJSON(tags); return }
+        if tags.isEmpty { print("no face tags yet (facet tag PROJECT TAG IDS... adds one)"); return }
+        print("\(pad("tag", 20)) \(pad("faces", 6)) \(pad("src", 6)) \(pad("dst", 6)) kept")
+        for t in tags { print("\(pad(t.tag, 20)) \(pad(String(t.faces), 6)) \(pad(String(t.src), 6)) \(pad(String(t.dst), 6)) \(t.kept)") }
     }
 }
 
 struct UndoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "undo", abstract: "Undo the last reject, restore or tag change.")
+    static let configuration = CommandConfiguration(commandName: "undo", abstract: "Undo the last reject, restore or tag change (facet redo applies it again).")
     @OptionGroup var target: ProjectArgument
 
     func run() throws {
@@ -240,7 +438,26 @@ struct UndoCommand: ParsableCommand {
             print("nothing to undo")
             return
         }
-        print("undid change \(u.changeId) (\(u.command), \(u.madeAt)): \(u.faces.count) faces back as they were: \(idRanges(u.faces))")
+        print("undid change \(u.changeId) (\(u.command), \(u.madeAt)): \(faces(u.faces.count)) back as they were: \(idRanges(u.faces)) [`facet redo` applies it again]")
+    }
+}
+
+struct RedoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "redo", abstract: "Apply again the change the last undo reverted.")
+    @OptionGroup var target: ProjectArgument
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let r = try p.redoLastUndo()
+        if let later = r.blockedBy {
+            print("nothing to redo: change \(later) was made after the last undo (redo only follows undo directly)")
+            return
+        }
+        guard let u = r.redone else {
+            print("nothing to redo")
+            return
+        }
+        print("redid change \(u.changeId) (\(u.command)): \(faces(u.faces.count)): \(idRanges(u.faces))")
     }
 }
 
@@ -253,7 +470,8 @@ struct OrderingsCommand: ParsableCommand {
         let p = try Project(path: target.project, mode: .readOnly)
         let list = try p.orderings()
         if output.json { try printJSON(list); return }
-        for o in list { print("\(pad(o.name, 16)) \(pad(o.role ?? "any", 4)) \(pad(o.sortSpec, 14)) \(o.faces) faces  \(o.createdAt)") }
+        if list.isEmpty { print("no saved orderings (facet sort --sort SORT --save NAME saves one)"); return }
+        for o in list { print("\(pad(o.name, 16)) \(pad(o.role ?? "both", 4)) \(pad(o.sortSpec, 14)) \(faces(o.faces))  \(o.createdAt)") }
     }
 }
 
@@ -262,28 +480,27 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write the curated faces to a folder: images named in sort order, plus manifest.jsonl.")
     @OptionGroup var target: ProjectArgument
-    @Option(help: "src or dst.") var role: Role
+    @OptionGroup var filter: FaceFilterOptions
     @Option(help: "The folder to write (created if missing; must be empty unless --force).") var out: String
-    @Option(help: "kept, rejected or all.") var status: String = "kept"
-    @Option(help: "Only faces with this tag.") var tag: String?
-    @Option(name: .customLong("where"), help: "An SQL expression over face columns (read-only).") var whereSQL: String?
-    @Option(parsing: .unconditional, help: "The order of the files (\(CurationSort.help)); default face id.") var sort: CurationSort?
-    @Option(help: "jpg, png, or dfl (JPEG with DeepFaceLab's APP15 metadata: face type, landmarks, source frame, rect, matrix, polygons).") var format: ExportFormat = .jpg
+    @Option(parsing: .unconditional, help: ArgumentHelp("The order of the files (\(sortHelp)); default face id.", valueName: "sort"),
+            transform: parseCurationSort)
+    var sort: CurationSort?
+    @Option(help: "jpg or png.") var format: ExportFormat = .jpg
     @Option(help: "Image size in pixels (default: as stored).") var size: Int?
     @Flag(help: "Write into a non-empty folder, replacing an earlier export there.") var force = false
 
     func validate() throws {
-        guard status == "all" || FaceStatus(rawValue: status) != nil else { throw ValidationError("--status must be kept, rejected or all") }
+        if filter.role == nil { throw ValidationError("export needs --role src or --role dst (a face set is one person's)") }
         if let s = size, !(8...4096).contains(s) { throw ValidationError("--size must be 8...4096") }
     }
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let q = FaceQuery(role: role, status: status == "all" ? nil : FaceStatus(rawValue: status), tag: tag, whereSQL: whereSQL)
         var progress = ProgressLine()
-        let r = try FaceExport.export(p, query: q, sort: sort, to: out, format: format, size: size, force: force) { done, total in
+        let r = try FaceExport.export(p, query: filter.query, sort: sort, to: out, format: format, size: size, force: force) { done, total in
             progress.update("export: \(done)/\(total) faces")
         }
         print("exported \(r.files) faces to \(r.folder) (manifest \(r.manifest))")
     }
 }
+

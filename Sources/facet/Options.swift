@@ -2,6 +2,7 @@
 /// tool prints them, counts or shares (`10`, `5%`), and the nearest valid word for a typo.
 import ArgumentParser
 import FacetCore
+import FacetCurate
 import FacetStore
 import FacetVision
 import Foundation
@@ -146,6 +147,7 @@ func value(_ f: FaceRecord, _ field: FaceField) -> Double {
     case .brightness: return f.brightness
     case .hue: return f.hue
     case .faceSize: return f.faceSize
+    case .landmarkScore: return f.landmarkScore ?? .nan
     }
 }
 

@@ -62,7 +62,7 @@ struct TracksCommand: ParsableCommand {
         }
         if gaps {
             var out: [GapJSON] = []
-            for m in media where m.kind == "video" || m.kind == "stills" {
+            for m in media where m.kind == .video || m.kind == .stills {
                 for r in try p.framesWithoutFaces(mediaId: m.id!, frameCount: m.frameCount) {
                     out.append(GapJSON(mediaId: m.id!, media: m.name, first: r.lowerBound, last: r.upperBound, frames: r.count))
                 }

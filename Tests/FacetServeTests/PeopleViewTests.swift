@@ -9,6 +9,7 @@ import FoundationNetworking
 #endif
 import FacetCore
 import FacetStore
+import FacetTestSupport
 @testable import FacetCurate
 @testable import FacetServe
 

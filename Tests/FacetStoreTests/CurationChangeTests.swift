@@ -3,6 +3,7 @@ import XCTest
 import GRDB
 import FacetCore
 @testable import FacetStore
+@testable import FacetCurate
 
 final class CurationChangeTests: StoreTestCase {
     func statuses(_ p: Project) throws -> [Int64: FaceStatus] {
@@ -11,6 +12,40 @@ final class CurationChangeTests: StoreTestCase {
 
     func changeCount(_ p: Project) throws -> Int {
         try DatabaseQueue(path: p.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM curation_change") ?? 0 }
+    }
+
+    /// Redo applies again, in reverse order of the undos, what undo reverted (tags too); a new change ends it.
+    func testRedoFollowsUndoUntilANewChange() throws {
+        let p = try projectWithFaces(10)
+        _ = try p.setStatus(.rejected, faceIDs: [1, 2], command: "reject 1 2")
+        _ = try p.setTag("side", on: [3, 4], command: "tag side 3 4")
+        XCTAssertNil(try p.redoLastUndo().redone, "nothing undone yet")
+        _ = try p.undoLastChange()
+        _ = try p.undoLastChange()
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).count, 0)
+        XCTAssertEqual(try p.redoLastUndo().redone?.changeId, 1)
+        XCTAssertEqual(try p.faces(matching: FaceQuery(status: .rejected)).map(\.id), [1, 2])
+        XCTAssertEqual(try p.redoLastUndo().redone?.changeId, 2)
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "side")), [3, 4])
+        XCTAssertEqual(try p.tagCounts(), [TagCount(tag: "side", faces: 2, src: 2, dst: 0, kept: 2)])
+        _ = try p.undoLastChange()
+        _ = try p.setStatus(.rejected, faceIDs: [5], command: "reject 5")
+        let blocked = try p.redoLastUndo()
+        XCTAssertNil(blocked.redone)
+        XCTAssertEqual(blocked.blockedBy, 3)
+        XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "side")), [], "nothing redone")
+    }
+
+    /// A tag that reads as face ids (`tag PROJECT 12 13`) is refused and changes nothing.
+    func testNumericTagIsRefused() throws {
+        let p = try projectWithFaces(5)
+        for bad in ["12", "3-5"] {
+            XCTAssertThrowsError(try p.setTag(bad, on: [1], command: "tag")) { e in
+                XCTAssertTrue("\(e)".contains("not a number"), "\(e)")
+            }
+        }
+        XCTAssertEqual(try p.tagCounts(), [])
+        XCTAssertNoThrow(try p.setTag("v2", on: [1], command: "tag v2 1"))
     }
 
     func testRejectRestoreAndUndoRoundTrip() throws {
@@ -67,28 +102,19 @@ final class CurationChangeTests: StoreTestCase {
         XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [])
         XCTAssertThrowsError(try p.setTag("a,b", on: [1], command: "tag")) { e in XCTAssertTrue("\(e)".contains("without commas"), "\(e)") }
     }
-
-    func testUnknownFaceChangesNothing() throws {
-        let p = try projectWithFaces(10)
-        let before = try statuses(p)
-        XCTAssertThrowsError(try p.setStatus(.rejected, faceIDs: [1, 2, 4242], command: "reject")) { e in
-            XCTAssertEqual("\(e)", "\(p.path): has no face 4242; nothing changed")
-        }
-        XCTAssertThrowsError(try p.setTag("x", on: [777], command: "tag")) { e in XCTAssertTrue("\(e)".contains("has no face 777")) }
-        XCTAssertEqual(try statuses(p), before)
-        XCTAssertEqual(try changeCount(p), 0)
-        XCTAssertEqual(try p.allTags().count, 0)
-    }
-
-    func testSavedOrderings() throws {
+    func testSavedOrderingsAndSortParsing() throws {
         let p = try projectWithFaces(25)
-        let order = try p.faceIDs(matching: FaceQuery(role: .src, sort: [FaceSort(.blur, descending: true)]))
-        try p.saveOrdering(name: "sharp", role: .src, sortSpec: "-blur", faceIDs: order)
+        let order = try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: CurationSort(parsing: "-blur")!)
+        try p.saveOrdering(name: "sharp", role: .src, sort: CurationSort(parsing: "-blur")!, faceIDs: order)
         XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), order)
+        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: "id <= 10"), by: .ordering("sharp")), order.filter { $0 <= 10 })
         let info = try XCTUnwrap(try p.orderings().first)
         XCTAssertEqual(info.name, "sharp"); XCTAssertEqual(info.faces, 25); XCTAssertEqual(info.sortSpec, "-blur")
         XCTAssertThrowsError(try p.orderingFaceIDs(name: "nope")) { e in XCTAssertTrue("\(e)".contains("no ordering named 'nope' (saved: sharp)"), "\(e)") }
-        try p.saveOrdering(name: "sharp", role: nil, sortSpec: "yaw", faceIDs: [3, 1])
-        XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), [3, 1], "a name saved again replaces its ordering")
+        XCTAssertEqual(CurationSort(parsing: "best 12"), .best(12))
+        XCTAssertEqual(CurationSort(parsing: "hist_dissim"), .histDissim(reversed: false))
+        XCTAssertEqual(CurationSort(parsing: "-motion-blur"), .column(FaceSort(.motionBlur, descending: true)))
+        XCTAssertNil(CurationSort(parsing: "best:0"))
+        XCTAssertNil(CurationSort(parsing: "sideways"))
     }
 }
