@@ -71,6 +71,9 @@ extension Project {
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
             // Prepared on first use (like the scored insert): a file of an older schema has no face_embedding.
             let embeddingSQL = "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)"
+            // A file of an older schema (only the upgrade tests build one: every open migrates) takes what
+            // its schema holds: scores from 6, descriptors from 3, imported origins from 7.
+            let schema = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
                 guard db.changesCount > 0 else { continue }   // already stored by an earlier run
@@ -81,7 +84,7 @@ extension Project {
                     var args: StatementArguments = [frameId, fr.mediaId, role.rawValue, fr.frameIndex, f.faceIndex, fr.pts, extractionId, f.score]
                     args += [f.box.x, f.box.y, f.box.width, f.box.height, p5, f.landmarks.packed, packFloat64(f.matrix.values), f.faceType, f.cropSize]
                     args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize]
-                    if let score = f.landmarkScore {
+                    if let score = f.landmarkScore, schema >= 6 {
                         args += [score]
                         try db.cachedStatement(sql: scoredSQL).execute(arguments: args)
                     } else {
@@ -90,8 +93,8 @@ extension Project {
                     let faceId = db.lastInsertedRowID
                     try insertCrop.execute(arguments: [faceId, f.cropFormat, f.crop])
                     try insertHist.execute(arguments: [faceId, packFloat32(f.histogram)])
-                    if let o = f.origin { try Project.insertOrigin(o, faceId: faceId, db: db) }
-                    if let e = f.embedding { try db.cachedStatement(sql: embeddingSQL).execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
+                    if let o = f.origin, schema >= 7 { try Project.insertOrigin(o, faceId: faceId, db: db) }
+                    if let e = f.embedding, schema >= 3 { try db.cachedStatement(sql: embeddingSQL).execute(arguments: [faceId, FaceEmbedding.pack(e)]) }
                 }
             }
         }

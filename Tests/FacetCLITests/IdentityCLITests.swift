@@ -110,7 +110,7 @@ final class IdentityCLITests: CLITestCase {
         XCTAssertEqual(runs, 2, "three groups, one after the other")
 
         // reject everyone but bob, then undo.
-        let r = try facet(["reject", project, "--role", "src", "--not-person", "bob"])
+        let r = try facet(["reject", project, "--role", "src", "--not-person", "bob", "--yes"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("rejected 40 faces"), r.stdout)
         let kept = try json(["faces", project, "--role", "src"]).map { ($0["id"] as! NSNumber).int64Value }

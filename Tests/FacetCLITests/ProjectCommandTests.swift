@@ -9,12 +9,15 @@ final class ProjectCommandTests: CLITestCase {
     static let goldenHelp: [(String, String)] = [
         ("init", "Create an empty project file."),
         ("import", "Import a video or a folder of images as src or dst."),
-        ("import-faces", "Import a folder of aligned face images (PNG/JPEG) as faces: landmarks found on each, signatures computed."),
+        ("import-faces", "Import a folder of aligned face images (PNG/JPEG) as faces, signatures computed: landmarks from "
+            + "DeepFaceLab's APP15 block when a file has one (kept as they are, with its source frame, rect, matrix, polygons "
+            + "and mask), found on the image otherwise."),
         ("info", "Summarise a project: media, faces, models, checkpoints."),
         ("demo", "Run the whole pipeline on the sample videos: import, extract, curate, train, merge."),
         ("extract", "Find, align and score every face in the role's videos."),
         ("detect", "Find faces and 68 landmarks in images (no project needed)."),
         ("faces", "List faces: filter, sort by any signature, page."),
+        ("tracks", "List a role's face tracks (first and last frame, faces, filled faces, gaps, jitter before and after smoothing)."),
         ("sort", "Order faces by a stored signature, histogram chain, dissimilarity or best-N; print, save or tag the order."),
         ("similar", "The faces nearest to a face: by identity (the same person first) or by colour histogram."),
         ("embed", "Compute the face-recognition descriptor of every face stored without one (projects made before identity)."),
