@@ -129,7 +129,7 @@ public final class SimilarityIndex: @unchecked Sendable {
         // T: the k-th smallest exact distance among the faces with the smallest bounds.
         let probe = min(available, max(2 * kk, kk + 8))
         var bounds = lower
-        let probeCut = Self.kthSmallest(&bounds, probe)
+        let probeCut = kthSmallest(&bounds, probe)
         var probed: [Double] = []
         for i in 0..<n where lower[i] <= probeCut && i != skip { probed.append(exact(i)) }
         probed.sort()
@@ -142,22 +142,6 @@ public final class SimilarityIndex: @unchecked Sendable {
         return Array(found.prefix(kk))
     }
 
-    /// The k-th smallest value (1-based) by quickselect; reorders `values`.
-    static func kthSmallest(_ values: inout [Float], _ k: Int) -> Float {
-        var lo = 0, hi = values.count - 1
-        let target = k - 1
-        while lo < hi {
-            let pivot = values[(lo + hi) / 2]
-            var i = lo, j = hi
-            while i <= j {
-                while values[i] < pivot { i += 1 }
-                while values[j] > pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
-            }
-            if target <= j { hi = j } else if target >= i { lo = i } else { break }
-        }
-        return values[target]
-    }
 }
 
 /// A set of near-identical faces: the sharpest is kept, the others are its duplicates.

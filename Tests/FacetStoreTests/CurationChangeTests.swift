@@ -3,7 +3,6 @@ import XCTest
 import GRDB
 import FacetCore
 @testable import FacetStore
-@testable import FacetCurate
 
 final class CurationChangeTests: StoreTestCase {
     func statuses(_ p: Project) throws -> [Int64: FaceStatus] {
@@ -101,20 +100,5 @@ final class CurationChangeTests: StoreTestCase {
         _ = try p.undoLastChange()
         XCTAssertEqual(try p.faceIDs(matching: FaceQuery(tag: "final")), [])
         XCTAssertThrowsError(try p.setTag("a,b", on: [1], command: "tag")) { e in XCTAssertTrue("\(e)".contains("without commas"), "\(e)") }
-    }
-    func testSavedOrderingsAndSortParsing() throws {
-        let p = try projectWithFaces(25)
-        let order = try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: CurationSort(parsing: "-blur")!)
-        try p.saveOrdering(name: "sharp", role: .src, sort: CurationSort(parsing: "-blur")!, faceIDs: order)
-        XCTAssertEqual(try p.orderingFaceIDs(name: "sharp"), order)
-        XCTAssertEqual(try p.sortedFaceIDs(matching: FaceQuery(whereSQL: "id <= 10"), by: .ordering("sharp")), order.filter { $0 <= 10 })
-        let info = try XCTUnwrap(try p.orderings().first)
-        XCTAssertEqual(info.name, "sharp"); XCTAssertEqual(info.faces, 25); XCTAssertEqual(info.sortSpec, "-blur")
-        XCTAssertThrowsError(try p.orderingFaceIDs(name: "nope")) { e in XCTAssertTrue("\(e)".contains("no ordering named 'nope' (saved: sharp)"), "\(e)") }
-        XCTAssertEqual(CurationSort(parsing: "best 12"), .best(12))
-        XCTAssertEqual(CurationSort(parsing: "hist_dissim"), .histDissim(reversed: false))
-        XCTAssertEqual(CurationSort(parsing: "-motion-blur"), .column(FaceSort(.motionBlur, descending: true)))
-        XCTAssertNil(CurationSort(parsing: "best:0"))
-        XCTAssertNil(CurationSort(parsing: "sideways"))
     }
 }
