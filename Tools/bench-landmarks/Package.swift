@@ -1,0 +1,24 @@
+// swift-tools-version: 6.0
+// The landmark benchmark, a package of its own (run on purpose by Tools/bench landmarks, never by
+// `swift test`). Sources/Facet* and the C module maps are links to the main package's folders, so it
+// builds exactly the code Facet ships, with the same flags.
+import PackageDescription
+
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "BenchLandmarks",
+    targets: [
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
+        .target(name: "FacetCore", swiftSettings: fastMath),
+        .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
+        .target(name: "CCPUFeatures"),
+        .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
+        .executableTarget(name: "bench-landmarks", dependencies: ["FacetCore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
+    ],
+    swiftLanguageModes: [.v6]
+)
