@@ -60,6 +60,11 @@ let package = Package(
                 swiftSettings: fastMath),
         // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export.
         .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
+        // Workflows that run several engines in a row for the CLI: the demo (import, extract, curate, train, merge,
+        // side by side, loss plot), reporting events the CLI words.
+        .target(name: "FacetWorkflow", dependencies: [
+            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetExtract", "FacetTrain", "FacetMerge", "FacetSelect",
+        ]),
         // The gallery in the browser (Hummingbird 2), live over the project file.
         .target(name: "FacetServe", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetCurate", "FacetPlot", "FacetSelect",
@@ -71,7 +76,7 @@ let package = Package(
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision", "FacetNN", "FacetExtract",
-            "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe", "FacetPlot", "FacetSelect",
+            "FacetTrain", "FacetMerge", "FacetCurate", "FacetServe", "FacetPlot", "FacetSelect", "FacetWorkflow",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
