@@ -81,7 +81,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "FacetCoreTests", dependencies: ["FacetCore"]),
-        .testTarget(name: "FacetStoreTests", dependencies: ["FacetStore", "FacetCurate", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "FacetStoreTests", dependencies: ["FacetStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMediaTests", dependencies: ["FacetMedia"]),
         .testTarget(name: "FacetNNTests", dependencies: ["FacetNN"]),
         .testTarget(name: "FacetVisionTests", dependencies: ["FacetVision", "FacetMedia"]),

@@ -343,6 +343,19 @@ struct FaceSelection: ParsableArguments {
     }
 }
 
+extension FaceSelection {
+    /// The one path of reject, restore and tag: resolves the selection among `status`, runs `check` on it, notes how it
+    /// was decided, applies `apply` to the chosen faces and prints what changed (`describe`), then any renamed-option note.
+    func change(_ p: Project, among status: FaceStatus?, verb: String, what: String = "",
+                check: (Resolved) throws -> Void = { _ in }, apply: ([Int64]) throws -> CurationChangeSummary) throws {
+        let r = try resolve(p, among: status)
+        try check(r)
+        if let d = r.decided { note("selected: \(d)") }
+        print(describe(try apply(r.ids), verb: verb, what: what), terminator: "")
+        renamedOptionNotes()
+    }
+}
+
 /// What a curation change did, in one line: "rejected 3 faces: 4-6 [change 2; ...]".
 func describe(_ r: CurationChangeSummary, verb: String, what: String = "") -> String {
     guard let id = r.changeId else {
@@ -372,11 +385,9 @@ struct RejectCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project)
-        let r = try selection.resolve(p, among: .kept)
-        try selection.guardRejection(r, project: p)
-        if let d = r.decided { note("selected: \(d)") }
-        print(describe(try p.setStatus(.rejected, faceIDs: r.ids, command: commandLine()), verb: "rejected"), terminator: "")
-        selection.renamedOptionNotes()
+        try selection.change(p, among: .kept, verb: "rejected", check: { try selection.guardRejection($0, project: p) }) {
+            try p.setStatus(.rejected, faceIDs: $0, command: commandLine())
+        }
     }
 }
 
@@ -387,10 +398,9 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project)
-        let r = try selection.resolve(p, among: .rejected)
-        if let d = r.decided { note("selected: \(d)") }
-        print(describe(try p.setStatus(.kept, faceIDs: r.ids, command: commandLine()), verb: "restored"), terminator: "")
-        selection.renamedOptionNotes()
+        try selection.change(p, among: .rejected, verb: "restored") {
+            try p.setStatus(.kept, faceIDs: $0, command: commandLine())
+        }
     }
 }
 
@@ -405,11 +415,9 @@ struct TagCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project)
-        let r = try selection.resolve(p, among: nil)
-        if let d = r.decided { note("selected: \(d)") }
-        let summary = try p.setTag(tag, on: r.ids, remove: remove, command: commandLine())
-        print(describe(summary, verb: remove ? "untagged" : "tagged", what: " '\(tag)'"), terminator: "")
-        selection.renamedOptionNotes()
+        try selection.change(p, among: nil, verb: remove ? "untagged" : "tagged", what: " '\(tag)'") {
+            try p.setTag(tag, on: $0, remove: remove, command: commandLine())
+        }
     }
 }
 

@@ -56,6 +56,16 @@ class CLITestCase: XCTestCase {
         template = nil
     }
 
+    /// Rows a listing command prints with `--json` (the command must succeed).
+    func rows(_ args: [String]) throws -> [[String: Any]] {
+        let r = try facet(args + ["--json"])
+        XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    /// The `id` of each row a listing command prints with `--json`, in its order.
+    func ids(_ args: [String]) throws -> [Int64] { try rows(args).map { ($0["id"] as! NSNumber).int64Value } }
+
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = repo.appendingPathComponent("Tests/Fixtures").path
 
@@ -100,5 +110,35 @@ class CLITestCase: XCTestCase {
 
     func snapshot(_ file: String) -> (Data?, [String]) {
         (FileManager.default.contents(atPath: file), (try? FileManager.default.contentsOfDirectory(atPath: (file as NSString).deletingLastPathComponent).sorted()) ?? [])
+    }
+}
+
+/// A test case whose tests each start from a copy of one project (`project`), made once per class by `makeTemplate`
+/// through the CLI and deleted when the class's tests are done.
+class TemplateProjectTestCase: CLITestCase {
+    /// The file name of each test's copy, in the test's folder.
+    class var projectName: String { "project.facet" }
+    /// A short name for the template's file (`facet-cli-NAME-PID.facet`).
+    class var templateName: String { String(describing: self) }
+    /// The project the test works on: a fresh copy of the class's template.
+    var project: String { path(Self.projectName) }
+
+    /// Builds the template project at `template` (called once per class).
+    func makeTemplate(_ template: String) throws { XCTFail("\(Self.self) must override makeTemplate") }
+
+    /// Templates made so far, by class.
+    nonisolated(unsafe) private static var templates: [String: String] = [:]
+
+    override class func tearDown() {
+        var t = templates.removeValue(forKey: templateName)
+        removeTemplate(&t)
+        super.tearDown()
+    }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        var t = Self.templates[Self.templateName]
+        try copyTemplate(&t, name: Self.templateName, to: project) { try makeTemplate($0) }
+        Self.templates[Self.templateName] = t
     }
 }

@@ -3,30 +3,14 @@ import XCTest
 import Foundation
 import FacetStore
 
-final class CurationCLITests: CLITestCase {
-    var project: String { path("c.facet") }
+final class CurationCLITests: TemplateProjectTestCase {
+    override class var projectName: String { "c.facet" }
+    override class var templateName: String { "curation" }
 
-    /// A project of 60 sample faces (`SampleFaces`), made once and copied for each test.
-    nonisolated(unsafe) static var template: String?
-
-    override class func tearDown() {
-        removeTemplate(&template)
-        super.tearDown()
-    }
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        try copyTemplate(&Self.template, name: "curation", to: project) { t in
-            XCTAssertEqual(try facet(["init", t]).status, 0)
-            try addSampleFaces(t, role: .src, count: 60, size: 64, video: Self.fixtures + "/video/src-d18.mp4")
-        }
-    }
-
-    func ids(_ args: [String]) throws -> [Int64] {
-        let r = try facet(args + ["--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let arr = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [[String: Any]]
-        return arr.map { ($0["id"] as! NSNumber).int64Value }
+    /// A project of 60 sample faces (`SampleFaces`).
+    override func makeTemplate(_ t: String) throws {
+        XCTAssertEqual(try facet(["init", t]).status, 0)
+        try addSampleFaces(t, role: .src, count: 60, size: 64, video: Self.fixtures + "/video/src-d18.mp4")
     }
 
     func testSortSaveAndTag() throws {

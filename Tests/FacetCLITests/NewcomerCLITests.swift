@@ -3,40 +3,22 @@
 import XCTest
 import Foundation
 
-final class NewcomerCLITests: CLITestCase {
-    var project: String { path("demo.facet") }
+final class NewcomerCLITests: TemplateProjectTestCase {
+    override class var projectName: String { "demo.facet" }
+    override class var templateName: String { "newcomer" }
 
-    /// The demo's steps at 5 frames per second and 64 px crops, with two iterations of `tiny`:
-    /// made once for the class, copied for each test.
-    nonisolated(unsafe) static var template: String?
-
-    override class func tearDown() {
-        removeTemplate(&template)
-        super.tearDown()
-    }
-
-    override func setUpWithError() throws {
-        try super.setUpWithError()
-        try copyTemplate(&Self.template, name: "newcomer", to: project) { t in
-            XCTAssertEqual(try facet(["init", t]).status, 0)
-            for (role, video) in [("src", "src-d18.mp4"), ("dst", "dst-d19.mp4")] {
-                let i = try facet(["import", t, "--role", role, Self.fixtures + "/video/" + video])
-                XCTAssertEqual(i.status, 0, i.stderr)
-                let x = try facet(["extract", t, "--role", role, "--fps", "5", "--size", "64"])
-                XCTAssertEqual(x.status, 0, x.stderr)
-            }
-            let tr = try facet(["train", t, "--model", "tiny", "--name", "demo", "--batch", "2", "--iterations", "2", "--seed", "1"])
-            XCTAssertEqual(tr.status, 0, tr.stderr)
+    /// The demo's steps at 5 frames per second and 64 px crops, with two iterations of `tiny`.
+    override func makeTemplate(_ t: String) throws {
+        XCTAssertEqual(try facet(["init", t]).status, 0)
+        for (role, video) in [("src", "src-d18.mp4"), ("dst", "dst-d19.mp4")] {
+            let i = try facet(["import", t, "--role", role, Self.fixtures + "/video/" + video])
+            XCTAssertEqual(i.status, 0, i.stderr)
+            let x = try facet(["extract", t, "--role", role, "--fps", "5", "--size", "64"])
+            XCTAssertEqual(x.status, 0, x.stderr)
         }
+        let tr = try facet(["train", t, "--model", "tiny", "--name", "demo", "--batch", "2", "--iterations", "2", "--seed", "1"])
+        XCTAssertEqual(tr.status, 0, tr.stderr)
     }
-
-    func rows(_ args: [String]) throws -> [[String: Any]] {
-        let r = try facet(args + ["--json"])
-        XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
-        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]) ?? []
-    }
-
-    func ids(_ args: [String]) throws -> [Int64] { try rows(args).map { ($0["id"] as! NSNumber).int64Value } }
 
     func rejected() throws -> [Int64] { try ids(["faces", project, "--status", "rejected"]) }
 
