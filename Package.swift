@@ -71,8 +71,18 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // Test scaffolding shared by the test targets and the benchmarks (never linked into `facet`): stand-in
-        // faces cut from real video frames.
-        .target(name: "FacetTestSupport", dependencies: ["FacetCore", "FacetStore", "FacetMedia"]),
+        // faces cut from real video frames; the merge fixtures (a project with the dst sample's real faces, test
+        // swappers, seamless windows, merged-face jitter).
+        .target(name: "FacetTestSupport", dependencies: [
+            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetMerge", "FacetTrain",
+        ]),
+        // `Tools/bench merge|compositor|seamless|tracks`: benchmarks over the test fixtures, an executable of this
+        // package (not a package of its own) so it links the modules `swift build` already made instead of compiling
+        // them again; never linked into `facet`, never run by `swift test`.
+        .executableTarget(name: "facet-bench", dependencies: [
+            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision", "FacetExtract", "FacetMerge",
+            "FacetTrain", "FacetTestSupport",
+        ], path: "Tools/benchmarks"),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision", "FacetNN", "FacetExtract",
@@ -92,7 +102,7 @@ let package = Package(
                                                             "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore",
                                                             "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetProjectMedia", "FacetStore", "FacetMedia",
+        .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetTestSupport", "FacetProjectMedia", "FacetStore", "FacetMedia",
                                                             "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",

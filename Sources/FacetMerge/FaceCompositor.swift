@@ -75,7 +75,7 @@ public struct FaceCompositor: Sendable {
     }
 
     /// The mask in face space at `maskResolution`, processed (erode/dilate, blur) unless raw.
-    func processedMask(face: MergeFace, learned: Image) -> Plane {
+    @_spi(Benchmarks) public func processedMask(face: MergeFace, learned: Image) -> Plane {
         let sub = maskResolution
         var mask: Plane
         switch options.mask {
@@ -454,7 +454,7 @@ func withFloats(_ out1: inout [Float], _ out2: inout [Float], _ a: [Float], _ b:
 }
 
 /// An image's first three channels as floats in 0...1, interleaved.
-func floats(_ image: Image) -> [Float] {
+@_spi(Benchmarks) public func floats(_ image: Image) -> [Float] {
     let n = image.width * image.height, c = image.channels
     var out = [Float](repeating: 0, count: n * 3)
     image.pixels.withUnsafeBufferPointer { src in
@@ -485,7 +485,7 @@ func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Doubl
 
 /// Bilinear mask sample at (x, y); 0 outside the `size x size` plane.
 @inline(__always)
-func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> Float {
+@_spi(Benchmarks) public func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> Float {
     let xf = x.rounded(.down), yf = y.rounded(.down)
     let x0 = Int(xf), y0 = Int(yf)
     if x0 < -1 || y0 < -1 || x0 >= size || y0 >= size { return 0 }
@@ -507,7 +507,7 @@ func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: 
 
 /// Bilinear RGB sample of an interleaved float square at (x, y) already clamped into it.
 @inline(__always)
-func sampleRGB(_ f: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> (Float, Float, Float) {
+@_spi(Benchmarks) public func sampleRGB(_ f: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> (Float, Float, Float) {
     let x0 = min(Int(x), size - 1), y0 = min(Int(y), size - 1)
     let x1 = min(x0 + 1, size - 1), y1 = min(y0 + 1, size - 1)
     let ax = Float(x - Double(x0)), ay = Float(y - Double(y0))

@@ -4,10 +4,13 @@ import FacetVision
 import Foundation
 
 /// A single-channel float plane (mask values 0...1), row-major. Internal working storage of the merge.
-struct Plane: Sendable, Equatable {
-    let width: Int
-    let height: Int
-    var values: [Float]
+@_spi(Benchmarks) public struct Plane: Sendable, Equatable {
+    /// Columns.
+    public let width: Int
+    /// Rows.
+    public let height: Int
+    /// The values, row after row.
+    public var values: [Float]
 
     init(width: Int, height: Int, value: Float = 0) {
         self.width = width

@@ -195,7 +195,7 @@ public enum MergeEngine {
     }
 
     /// Where the encoder copies the destination's audio from: the project's chunks or the linked file.
-    static func audioSource(project: Project, media: MediaRecord) throws -> AudioSource {
+    @_spi(Benchmarks) public static func audioSource(project: Project, media: MediaRecord) throws -> AudioSource {
         if media.storage == .linked { return .file(path: media.path ?? media.name) }
         return .source(try StoredVideoBytes(project: project, mediaId: media.id!), name: media.name)
     }

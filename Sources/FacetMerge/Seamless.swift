@@ -1,7 +1,8 @@
 /// Poisson blending of the warped face into the frame, as cv2.seamlessClone's NORMAL_CLONE does.
 import Foundation
 
-enum SeamlessClone {
+/// The Poisson solver of seamless mode (`@_spi(Benchmarks)`: for `Tools/bench seamless` and the tests).
+@_spi(Benchmarks) public enum SeamlessClone {
     /// Solves, over the pixels of `region` (a `width x height` window, row-major), for colours whose
     /// Laplacian equals `source`'s and which meet `target` on the region's border. Writes the result
     /// into `source` inside the region (interleaved RGB floats, 0...1 after clamping).
@@ -17,7 +18,7 @@ enum SeamlessClone {
     /// side sweeps) was within 5e-4, and took about 7x as long (SeamlessTests measures both).
     /// Each smoothing pass goes down the rows once, its sweeps a row apart, so the rows stay in
     /// cache. Memory: the thread's `SeamlessScratch` (about 130 bytes per window pixel, kept).
-    static func blend(source: inout [Float], target: [Float], region: [Bool], width: Int, height: Int) {
+    public static func blend(source: inout [Float], target: [Float], region: [Bool], width: Int, height: Int) {
         let count = width * height
         precondition(source.count == count * 3 && target.count == count * 3 && region.count == count, "seamless: size mismatch")
         guard count > 0, region.contains(true) else { return }

@@ -4,7 +4,8 @@ import FacetCore
 import FacetMedia
 import FacetStore
 import FacetTrain
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 /// Trains `tiny` (6 iterations, the merge fixture) and `quick96` (2 iterations, batch 2) on the sample faces, then
 /// merges frames of the dst sample with the tiny checkpoint in three merge modes, and hashes every stored loss, every

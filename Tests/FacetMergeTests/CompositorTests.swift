@@ -2,7 +2,8 @@
 import XCTest
 import FacetCore
 import FacetMedia
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 final class CompositorTests: MergeTestCase {
     static let frame0 = try! MergeFixture.frame(0)

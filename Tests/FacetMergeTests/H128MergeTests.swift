@@ -8,7 +8,8 @@ import FacetNN
 import FacetStore
 import FacetVision
 @testable import FacetTrain
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 final class H128MergeTests: MergeTestCase {
     /// H128's structure at 64 px with narrow layers, so a test trains in seconds.

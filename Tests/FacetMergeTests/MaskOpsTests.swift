@@ -1,7 +1,8 @@
 /// The fast mask operations against the straightforward ones they replaced, on real masks.
 import XCTest
 import FacetCore
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 /// MaskOps.morph and MaskOps.gaussianBlur as they were before they were rewritten for speed
 /// (commit 917bf58): a scalar van Herk / Gil-Werman pass per row offset of the ellipse, and a

@@ -4,7 +4,8 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetStore
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 final class MergeEngineTests: MergeTestCase {
     /// The whole video: same frame count, size, rate and audio as the destination, tagged synthetic;

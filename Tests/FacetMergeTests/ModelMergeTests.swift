@@ -4,7 +4,8 @@ import FacetCore
 import FacetMedia
 import FacetStore
 import FacetTrain
-@testable import FacetMerge
+@_spi(Benchmarks) @testable import FacetMerge
+import FacetTestSupport
 
 final class ModelMergeTests: MergeTestCase {
     /// The whole video through the model: frame count, size, rate, audio and tag as the destination's.
