@@ -74,15 +74,20 @@ public struct DemoPipeline: Sendable {
 
     /// The settings of this run.
     public var options: Options
+    /// The face recogniser extraction stores descriptors with, as `facet extract` does (nil: none stored).
+    public var describer: (any FaceDescriber)?
 
-    /// A demo with these settings.
-    public init(options: Options) { self.options = options }
+    /// A demo with these settings, storing face descriptors through `describer` when given.
+    public init(options: Options, describer: (any FaceDescriber)? = nil) {
+        self.options = options; self.describer = describer
+    }
 
     /// Where the outputs go in the work folder.
     public var outputs: Outputs {
         let dir = options.workdir
-        return Outputs(project: dir + "/demo.facet", swapped: dir + "/swapped.mp4", sideBySide: dir + "/side_by_side.mp4",
-                       lossPlot: dir + "/loss.png", preview: dir + "/preview.png")
+        return Outputs(project: dir + "/demo.facet", swapped: dir + "/swapped.mp4",
+                       sideBySide: dir + "/side_by_side.mp4", lossPlot: dir + "/loss.png",
+                       preview: dir + "/preview.png")
     }
 
     /// Runs every stage, reporting each through `report`; returns where the outputs are.
@@ -100,11 +105,13 @@ public struct DemoPipeline: Sendable {
             report(.imported(role, try MediaImporter.importMedia(path: path, role: role, link: false, into: project)))
         }
 
-        report(.stage(number: 2, title: "extracting faces (MTCNN, 68 landmarks, aligned full-face crops)"))
+        report(.stage(number: 2, title: "extracting faces (MTCNN, 68 landmarks, aligned full-face crops"
+                      + (describer == nil ? ")" : ", face descriptors)")))
         for role in Role.allCases {
             var extraction = ExtractionOptions(role: role)
             extraction.size = 256
-            let summary = try Extractor(project: project, options: extraction).run { report(.extracting(role, $0)) }
+            let extractor = try Extractor(project: project, options: extraction, describer: describer)
+            let summary = try extractor.run { report(.extracting(role, $0)) }
             report(.extracted(role, summary))
         }
 

@@ -20,8 +20,10 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let demo = DemoPipeline(options: .init(workdir: workdir, videos: try videos ?? Self.bundledVideos(), minutes: minutes,
-                                               seed: seed))
+        let options = DemoPipeline.Options(workdir: workdir, videos: try videos ?? Self.bundledVideos(), minutes: minutes,
+                                           seed: seed)
+        // Descriptors stored at extraction, as `facet extract` stores them (a warning and none without the model).
+        let demo = DemoPipeline(options: options, describer: FaceRecognizers.loadIfAvailable(for: "demo"))
         let started = Date()
         var line = ProgressLine()
         let out = try demo.run { event in

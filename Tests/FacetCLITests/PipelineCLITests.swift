@@ -70,7 +70,7 @@ final class PipelineCLITests: CLITestCase {
 
     /// `facet demo` on the short clips: every stage runs and every output is there and sane: the swapped video has the
     /// destination's frames, size and audio and the synthetic-media tag, the side-by-side is twice as wide, the plot and
-    /// preview are PNGs, and the project holds both roles' faces, the src curation and the trained model.
+    /// preview are PNGs, and the project holds both roles' faces with their descriptors, the src curation and the trained model.
     func testDemoRunsEveryStageAndWritesSaneOutputs() throws {
         let (dir, r) = try demoRun()
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -93,6 +93,10 @@ final class PipelineCLITests: CLITestCase {
         XCTAssertTrue((36...40).contains(src), "\(src) src faces in 40 frames of one face")
         XCTAssertEqual(srcRejected, src / 20, "the blurriest 5% of the src faces rejected")
         XCTAssertEqual(try p.countFaces(matching: FaceQuery(role: .dst, status: .rejected)), 0, "no dst face rejected")
+        // Face descriptors stored at extraction, as `facet extract` stores them (Tools/test fetches the recogniser).
+        let described = try p.embeddingCounts(role: nil)
+        XCTAssertEqual(described.withDescriptor, described.faces, "every face has a descriptor")
+        XCTAssertEqual(described.faces, src + dstFaces)
         let model = try p.requireModel(named: "demo")
         XCTAssertEqual(model.architecture, "tiny")
         XCTAssertFalse(try p.checkpoints(modelId: model.id!).isEmpty)
