@@ -32,7 +32,9 @@ public struct FacetError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The one line for the user.
     public let message: String
     /// An error of `kind` (bad input unless said otherwise) with its one-line message.
-    public init(_ message: String, kind: Kind = .badInput) { self.message = message; self.kind = kind; self.setting = nil }
+    public init(_ message: String, kind: Kind = .badInput) {
+        self.message = message; self.kind = kind; self.setting = nil
+    }
 
     /// "NAME problem" about the setting NAME (bad input), e.g. `setting("erode", "must be -400...400")`.
     public static func setting(_ name: String, _ problem: String) -> FacetError { FacetError(setting: name, problem) }
@@ -40,6 +42,7 @@ public struct FacetError: Error, CustomStringConvertible, Sendable, Equatable {
     private init(setting: String, _ problem: String) {
         message = setting + " " + problem; kind = .badInput; self.setting = setting
     }
+    /// The one-line message, as the CLI prints it.
     public var description: String { message }
 
     /// "PATH: problem", the shape of every bad-input message.

@@ -8,6 +8,7 @@ public enum BorderMode: Sendable {
     case replicate
 }
 
+/// How `resized` computes each output pixel from the input's.
 public enum ResizeFilter: Sendable {
     /// Bilinear interpolation with pixel centres aligned (OpenCV's INTER_LINEAR).
     case bilinear
@@ -32,7 +33,8 @@ extension Image {
         let sx = Double(width) / Double(w), sy = Double(height) / Double(h)
         // Each output column's (row's) source pixels and their overlap, worked out once; the sums
         // then run in the same order with the same products as a pixel-by-pixel evaluation.
-        func spans(_ n: Int, _ scale: Double, _ limit: Int) -> (start: [Int], count: [Int], index: [Int], weight: [Double]) {
+        func spans(_ n: Int, _ scale: Double, _ limit: Int)
+            -> (start: [Int], count: [Int], index: [Int], weight: [Double]) {
             var start = [Int](), count = [Int](), index = [Int](), weight = [Double]()
             for o in 0..<n {
                 let f0 = Double(o) * scale, f1 = f0 + scale
@@ -65,7 +67,8 @@ extension Image {
                                     for i in rx..<(rx + nx) {
                                         let wgt = cols.weight[i] * wy
                                         let p = (iy * width + cols.index[i]) * 3
-                                        a0 += wgt * Double(src[p]); a1 += wgt * Double(src[p + 1]); a2 += wgt * Double(src[p + 2])
+                                        a0 += wgt * Double(src[p]); a1 += wgt * Double(src[p + 1])
+                                        a2 += wgt * Double(src[p + 2])
                                         total += wgt
                                     }
                                 }
@@ -96,7 +99,8 @@ extension Image {
 
     /// Warps with `imageToOutput` (e.g. an image-to-face matrix) into a `width x height` image,
     /// sampling bilinearly. The same as OpenCV's `warpAffine` with INTER_LINEAR.
-    public func warped(by imageToOutput: Affine2D, width w: Int, height h: Int, border: BorderMode = .constant(0)) -> Image {
+    public func warped(by imageToOutput: Affine2D, width w: Int, height h: Int,
+                       border: BorderMode = .constant(0)) -> Image {
         guard let inv = imageToOutput.inverted else { return Image(width: w, height: h, channels: channels) }
         return warped(outputToInput: inv, width: w, height: h, border: border)
     }

@@ -2,15 +2,19 @@
 
 /// An 8-bit image with 1 (grey), 3 (RGB) or 4 (RGBA) interleaved channels.
 public struct Image: Sendable, Equatable {
+    /// Columns of pixels.
     public let width: Int
+    /// Rows of pixels.
     public let height: Int
+    /// Bytes per pixel: 1 (grey), 3 (RGB) or 4 (RGBA).
     public let channels: Int
     /// `height * width * channels` bytes, row-major, channels interleaved.
     public var pixels: [UInt8]
 
     /// A black (zero) image.
     public init(width: Int, height: Int, channels: Int = 3) {
-        precondition(width >= 0 && height >= 0 && (1...4).contains(channels), "bad image shape \(width)x\(height)x\(channels)")
+        precondition(width >= 0 && height >= 0 && (1...4).contains(channels),
+                     "bad image shape \(width)x\(height)x\(channels)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -19,13 +23,15 @@ public struct Image: Sendable, Equatable {
 
     /// An image over existing bytes; `pixels.count` must equal `width * height * channels`.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * channels, "pixel count \(pixels.count) != \(width)x\(height)x\(channels)")
+        precondition(pixels.count == width * height * channels,
+                     "pixel count \(pixels.count) != \(width)x\(height)x\(channels)")
         self.width = width
         self.height = height
         self.channels = channels
         self.pixels = pixels
     }
 
+    /// Bytes in one row (`width * channels`), the stride between rows.
     @inlinable public var rowBytes: Int { width * channels }
 
     /// The value of channel `c` at (x, y). O(1); bounds are the caller's duty.

@@ -3,8 +3,10 @@ import Foundation
 
 /// 68 points in image (frame) coordinates, in the iBUG 300-W order dlib uses.
 public struct Landmarks68: Sendable, Equatable {
+    /// The 68 points, in order (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67).
     public var points: [Point2]
 
+    /// Landmarks from exactly 68 points.
     public init(points: [Point2]) {
         precondition(points.count == 68, "68 landmarks expected, got \(points.count)")
         self.points = points
@@ -13,6 +15,7 @@ public struct Landmarks68: Sendable, Equatable {
     /// Little-endian float32 pairs x0 y0 x1 y1 ... (544 bytes), the `face.landmarks` column.
     public var packed: Data { packFloat32(points.flatMap { [Float($0.x), Float($0.y)] }) }
 
+    /// Landmarks from their `packed` bytes; nil unless there are exactly 136 floats.
     public init?(packed data: Data) {
         let v = unpackFloat32(data)
         guard v.count == 136 else { return nil }
@@ -55,7 +58,9 @@ private func unpackLittleEndian<F: BitPatternFloat>(_ data: Data) -> [F] {
     let size = MemoryLayout<F.Bits>.size, n = data.count / size
     var out = [F](repeating: F(bitPattern: 0), count: n)
     data.withUnsafeBytes { raw in
-        for i in 0..<n { out[i] = F(bitPattern: F.Bits(littleEndian: raw.loadUnaligned(fromByteOffset: i * size, as: F.Bits.self))) }
+        for i in 0..<n {
+            out[i] = F(bitPattern: F.Bits(littleEndian: raw.loadUnaligned(fromByteOffset: i * size, as: F.Bits.self)))
+        }
     }
     return out
 }

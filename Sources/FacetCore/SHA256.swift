@@ -1,8 +1,11 @@
 /// SHA-256 (FIPS 180-4), streaming: content hashes of imported media and model files.
 import Foundation
 
+/// A SHA-256 hasher fed in pieces: `update` with the bytes, then `finalizeHex`.
 public struct SHA256: Sendable {
-    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    private var h: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
     private var buffer = [UInt8]()
     private var length: UInt64 = 0
     private static let k: [UInt32] = [
@@ -16,12 +19,15 @@ public struct SHA256: Sendable {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// A hasher that has seen no bytes yet.
     public init() {}
 
+    /// Hashes `data` after the bytes seen so far.
     public mutating func update(_ data: Data) {
         data.withUnsafeBytes { update(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Hashes `bytes` after the bytes seen so far (no copy).
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
         var i = 0
@@ -29,7 +35,10 @@ public struct SHA256: Sendable {
             let take = min(64 - buffer.count, bytes.count)
             buffer.append(contentsOf: bytes[0..<take])
             i = take
-            if buffer.count == 64 { buffer.withUnsafeBytes { compress(UnsafeRawBufferPointer($0)) }; buffer.removeAll(keepingCapacity: true) }
+            if buffer.count == 64 {
+                buffer.withUnsafeBytes { compress(UnsafeRawBufferPointer($0)) }
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
         while i + 64 <= bytes.count {
             compress(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + 64)]))
@@ -53,7 +62,8 @@ public struct SHA256: Sendable {
     private mutating func compress(_ block: UnsafeRawBufferPointer) {
         var w = [UInt32](repeating: 0, count: 64)
         for t in 0..<16 {
-            w[t] = UInt32(block[t * 4]) << 24 | UInt32(block[t * 4 + 1]) << 16 | UInt32(block[t * 4 + 2]) << 8 | UInt32(block[t * 4 + 3])
+            w[t] = UInt32(block[t * 4]) << 24 | UInt32(block[t * 4 + 1]) << 16 | UInt32(block[t * 4 + 2]) << 8
+                | UInt32(block[t * 4 + 3])
         }
         for t in 16..<64 {
             let s0 = w[t - 15].rotr(7) ^ w[t - 15].rotr(18) ^ (w[t - 15] >> 3)
@@ -82,6 +92,7 @@ public struct SHA256: Sendable {
         return hasher.finalizeHex()
     }
 
+    /// The SHA-256 of `data` as 64 lowercase hex digits.
     public static func hex(of data: Data) -> String {
         var hasher = SHA256()
         hasher.update(data)

@@ -2,10 +2,13 @@
 /// numbers on every platform for a seed. For what must repeat exactly from run to run: sample face
 /// sets, colour-transfer rotations, seeded test inputs, and the seeding of FacetNN's xoshiro256**.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
+    /// The generator's whole state: the same state gives the same numbers after it.
     public var state: UInt64
 
+    /// A generator whose numbers are fixed by `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
