@@ -45,7 +45,8 @@ public func convDirectAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: I
             let p5 = valid > 5 ? patch(q + 5) : p4
             let p6 = valid > 6 ? patch(q + 6) : p5
             let p7 = valid > 7 ? patch(q + 7) : p6
-            let acc = tile8x16((p0, p1, p2, p3, p4, p5, p6, p7), rowStride: rowStride, kh: kh, run: run, weights: packed)
+            let acc = tile8x16((p0, p1, p2, p3, p4, p5, p6, p7), rowStride: rowStride, kh: kh, run: run,
+                               weights: packed)
             let out = output + q * cout
             store(acc.0, out, count: cout, bias: b0, slope: s0)
             if valid > 1 { store(acc.1, out + cout, count: cout, bias: b0, slope: s0) }
@@ -79,11 +80,26 @@ public func convDirectAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: I
                 let c0 = min(16, cout - offset), c1 = min(16, cout - offset - 16)
                 let o = out + offset
                 store(acc.0, o, count: c0, bias: b0, slope: s0); store(acc.6, o + 16, count: c1, bias: b1, slope: s1)
-                if valid > 1 { store(acc.1, o + cout, count: c0, bias: b0, slope: s0); store(acc.7, o + cout + 16, count: c1, bias: b1, slope: s1) }
-                if valid > 2 { store(acc.2, o + 2 * cout, count: c0, bias: b0, slope: s0); store(acc.8, o + 2 * cout + 16, count: c1, bias: b1, slope: s1) }
-                if valid > 3 { store(acc.3, o + 3 * cout, count: c0, bias: b0, slope: s0); store(acc.9, o + 3 * cout + 16, count: c1, bias: b1, slope: s1) }
-                if valid > 4 { store(acc.4, o + 4 * cout, count: c0, bias: b0, slope: s0); store(acc.10, o + 4 * cout + 16, count: c1, bias: b1, slope: s1) }
-                if valid > 5 { store(acc.5, o + 5 * cout, count: c0, bias: b0, slope: s0); store(acc.11, o + 5 * cout + 16, count: c1, bias: b1, slope: s1) }
+                if valid > 1 {
+                    store(acc.1, o + cout, count: c0, bias: b0, slope: s0)
+                    store(acc.7, o + cout + 16, count: c1, bias: b1, slope: s1)
+                }
+                if valid > 2 {
+                    store(acc.2, o + 2 * cout, count: c0, bias: b0, slope: s0)
+                    store(acc.8, o + 2 * cout + 16, count: c1, bias: b1, slope: s1)
+                }
+                if valid > 3 {
+                    store(acc.3, o + 3 * cout, count: c0, bias: b0, slope: s0)
+                    store(acc.9, o + 3 * cout + 16, count: c1, bias: b1, slope: s1)
+                }
+                if valid > 4 {
+                    store(acc.4, o + 4 * cout, count: c0, bias: b0, slope: s0)
+                    store(acc.10, o + 4 * cout + 16, count: c1, bias: b1, slope: s1)
+                }
+                if valid > 5 {
+                    store(acc.5, o + 5 * cout, count: c0, bias: b0, slope: s0)
+                    store(acc.11, o + 5 * cout + 16, count: c1, bias: b1, slope: s1)
+                }
                 block += 2
             } else {
                 let acc = tile6x16((p0, p1, p2, p3, p4, p5), rowStride: rowStride, kh: kh, run: run,
@@ -109,7 +125,8 @@ public func convDirectAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: I
 private func tile6x32(_ p: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
                             UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
                       rowStride: Int, kh: Int, run: Int, weights0: UnsafePointer<Float>, weights1: UnsafePointer<Float>)
-    -> (Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16, Vector16) {
+    -> (Vector16, Vector16, Vector16, Vector16, Vector16, Vector16,
+        Vector16, Vector16, Vector16, Vector16, Vector16, Vector16) {
     var a0 = Vector16(), a1 = Vector16(), a2 = Vector16(), a3 = Vector16(), a4 = Vector16(), a5 = Vector16()
     var b0 = Vector16(), b1 = Vector16(), b2 = Vector16(), b3 = Vector16(), b4 = Vector16(), b5 = Vector16()
     var w0 = UnsafeRawPointer(weights0), w1 = UnsafeRawPointer(weights1)
