@@ -53,21 +53,26 @@ public final class MediaFrames {
         if media.storage == .linked {
             let path = media.path ?? media.name
             guard FileManager.default.fileExists(atPath: path) else {
-                throw FacetError.file(path, "linked video \(media.id!) (\(media.name)) is missing: it moved or was deleted; import it again")
+                throw FacetError.file(path, "linked video \(media.id!) (\(media.name)) is missing: "
+                                      + "it moved or was deleted; import it again")
             }
             let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? -1
             guard size == media.byteSize, try SHA256.hex(ofFile: path) == media.sha256 else {
-                throw FacetError.file(path, "linked video \(media.id!) changed since it was imported (its SHA-256 differs); import it again")
+                throw FacetError.file(path, "linked video \(media.id!) changed since it was imported "
+                                      + "(its SHA-256 differs); import it again")
             }
             decoder = try VideoDecoder(path: path, fps: fps)
         } else {
-            decoder = try VideoDecoder(source: StoredVideoBytes(project: project, mediaId: id), name: media.name, fps: fps)
+            decoder = try VideoDecoder(source: StoredVideoBytes(project: project, mediaId: id), name: media.name,
+                                       fps: fps)
         }
     }
 
     /// The next frame (index in the full-rate stream, pts in seconds, RGB image), nil at the end.
     public func next() throws -> MediaFrame? {
-        if let decoder { return try decoder.nextFrame().map { MediaFrame(index: $0.index, pts: $0.pts, image: $0.image) } }
+        if let decoder {
+            return try decoder.nextFrame().map { MediaFrame(index: $0.index, pts: $0.pts, image: $0.image) }
+        }
         guard var s = stills else { return nil }
         let fps = media.fps > 0 ? media.fps : 25
         // Stills are all kept at their own rate; with --fps, keep every k-th.
