@@ -102,6 +102,7 @@ private let glyphRows: [String] = [
 
 /// The font: each glyph as 7 row bitmasks (bit 4 = leftmost column), one column of spacing after.
 public enum BitmapFont {
+    /// A glyph's size in font pixels: 5 columns by 7 rows.
     public static let glyphWidth = 5, glyphHeight = 7
     /// Horizontal advance per character, in font pixels (glyph plus one blank column).
     public static let advance = 6

@@ -4,10 +4,14 @@ import FacetCore
 
 /// An 8-bit RGB colour.
 public struct RGB: Sendable, Equatable, Hashable {
+    /// Red, green and blue, 0...255.
     public var r: UInt8, g: UInt8, b: UInt8
+    /// The colour with these red, green and blue values.
     public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
 
+    /// The background of every chart.
     public static let white = RGB(255, 255, 255)
+    /// Text and axes.
     public static let black = RGB(0, 0, 0)
 
     /// This colour moved `t` of the way towards `other` (0 = self, 1 = other).
@@ -23,16 +27,22 @@ public struct RGB: Sendable, Equatable, Hashable {
 /// A drawing surface over an RGB `Image`. Coordinates are pixels with pixel centres at integers;
 /// edges are anti-aliased by coverage (distance to the shape), so lines of any width look smooth.
 public struct Canvas {
+    /// What has been drawn so far, 3 channels.
     public private(set) var image: Image
 
+    /// A `width x height` canvas filled with `background`.
     public init(width: Int, height: Int, background: RGB = .white) {
         image = Image(width: width, height: height, channels: 3)
         image.pixels.withUnsafeMutableBufferPointer { p in
-            for i in 0..<(width * height) { p[3 * i] = background.r; p[3 * i + 1] = background.g; p[3 * i + 2] = background.b }
+            for i in 0..<(width * height) {
+                p[3 * i] = background.r; p[3 * i + 1] = background.g; p[3 * i + 2] = background.b
+            }
         }
     }
 
+    /// Columns of pixels.
     public var width: Int { image.width }
+    /// Rows of pixels.
     public var height: Int { image.height }
 
     /// Blends `color` over pixel (x, y) with opacity `alpha` (0...1); outside the canvas does nothing.

@@ -4,6 +4,7 @@ import FacetCore
 
 /// One thing drawn on the chart.
 public struct ChartSeries: Sendable {
+    /// How a series is drawn: a line or markers.
     public enum Style: Sendable {
         /// A polyline `width` pixels wide; `dash` (on, off) in pixels makes it dashed.
         case line(width: Double, dash: [Double]? = nil)
@@ -12,32 +13,45 @@ public struct ChartSeries: Sendable {
     }
     /// The legend entry; nil keeps the series out of the legend.
     public var label: String?
+    /// The series' colour, in the plot and the legend.
     public var color: RGB
+    /// Line or markers.
     public var style: Style
+    /// The data, in data coordinates (x ascending for lines).
     public var points: [(x: Double, y: Double)]
     /// Whether the y axis stretches to show every point. False for what only annotates the data
     /// (a fitted curve): it is drawn clipped to the range the data sets.
     public var setsYRange: Bool
-    public init(label: String?, color: RGB, style: Style, points: [(x: Double, y: Double)], setsYRange: Bool = true) {
-        self.label = label; self.color = color; self.style = style; self.points = points; self.setsYRange = setsYRange
+    /// A series of `points` drawn in `style`.
+    public init(label: String?, color: RGB, style: Style, points: [(x: Double, y: Double)],
+                setsYRange: Bool = true) {
+        self.label = label; self.color = color; self.style = style; self.points = points
+        self.setsYRange = setsYRange
     }
 }
 
 /// A chart: series on shared axes, an optional logarithmic y axis, a legend with notes under it.
 public struct Chart: Sendable {
+    /// The line above the plot.
     public var title: String
+    /// The x axis' name, under it.
     public var xLabel: String
+    /// The y axis' name, beside it.
     public var yLabel: String
+    /// Whether the y axis is logarithmic (decades as ticks).
     public var logY: Bool
+    /// What is drawn, in order (later over earlier).
     public var series: [ChartSeries]
     /// Lines of text under the legend entries (e.g. what a fit projects).
     public var notes: [String]
     /// The x range to show; nil fits the data.
     public var xDomain: ClosedRange<Double>?
 
-    public init(title: String, xLabel: String, yLabel: String, logY: Bool = false, series: [ChartSeries] = [], notes: [String] = [],
-                xDomain: ClosedRange<Double>? = nil) {
-        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.logY = logY; self.series = series; self.notes = notes
+    /// A chart with these labels and series.
+    public init(title: String, xLabel: String, yLabel: String, logY: Bool = false, series: [ChartSeries] = [],
+                notes: [String] = [], xDomain: ClosedRange<Double>? = nil) {
+        self.title = title; self.xLabel = xLabel; self.yLabel = yLabel; self.logY = logY; self.series = series
+        self.notes = notes
         self.xDomain = xDomain
     }
 
