@@ -154,7 +154,7 @@ public enum SeamlessFixture {
             let settings: [(String, MergeOptions, any FaceSwapper)] = [
                 ("hull, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .hull), ShiftedSwapper(resolution: 64, upsideDown: true)),
                 ("learned, erode 10 blur 20, red patch, 128 px", MergeOptions(mode: .seamless, mask: .learned, erode: 10, blur: 20), RedPatchSwapper(resolution: 128)),
-                // The settings of `Tools/bench merge` (and CompositorBenchmark), in seamless mode.
+                // The settings of `Tools/bench merge` (and `Tools/bench compositor`), in seamless mode.
                 ("learned-and-hull, erode 10 blur 20, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .learnedAndHull, erode: 10, blur: 20),
                  ShiftedSwapper(resolution: 64, upsideDown: true)),
             ]
