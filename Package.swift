@@ -72,16 +72,16 @@ let package = Package(
         ]),
         // Test scaffolding shared by the test targets and the benchmarks (never linked into `facet`): stand-in
         // faces cut from real video frames; the merge fixtures (a project with the dst sample's real faces, test
-        // swappers, seamless windows, merged-face jitter).
+        // swappers, seamless windows).
         .target(name: "FacetTestSupport", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetVision", "FacetExtract", "FacetMerge", "FacetTrain",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetExtract", "FacetMerge", "FacetTrain",
         ]),
-        // `Tools/bench merge|compositor|seamless|tracks`: benchmarks over the test fixtures, an executable of this
+        // `Tools/bench merge|compositor|seamless`: benchmarks over the test fixtures, an executable of this
         // package (not a package of its own) so it links the modules `swift build` already made instead of compiling
         // them again; never linked into `facet`, never run by `swift test`.
         .executableTarget(name: "facet-bench", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetVision", "FacetExtract", "FacetMerge",
-            "FacetTrain", "FacetTestSupport",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetExtract", "FacetMerge", "FacetTrain",
+            "FacetTestSupport",
         ], path: "Tools/benchmarks"),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [

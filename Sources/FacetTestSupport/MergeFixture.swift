@@ -1,4 +1,4 @@
-/// Merge fixtures shared by the merge tests and the benchmarks (`Tools/bench merge|compositor|seamless|tracks`): a project
+/// Merge fixtures shared by the merge tests and the benchmarks (`Tools/bench merge|compositor|seamless`): a project
 /// with the dst sample video and its real faces, a trained copy, test swappers, decoded frames.
 import Foundation
 import FacetCore

@@ -1,4 +1,4 @@
-/// `facet-bench NAME`: the benchmarks that need the project's fixtures (merge, compositor, seamless, tracks), one
+/// `facet-bench NAME`: the benchmarks that need the project's fixtures (merge, compositor, seamless), one
 /// executable of the root package so it reuses the modules `swift build` made. Run through `Tools/bench NAME`.
 /// Settings come from the environment, as each benchmark's comment says (FACET_BENCH_REPS and others).
 import Foundation
@@ -23,7 +23,6 @@ struct BenchFolder {
 
 let benchmarks: [(name: String, run: (BenchFolder) throws -> Void)] = [
     ("merge", MergeBench.run), ("compositor", CompositorBench.run), ("seamless", SeamlessBench.run),
-    ("tracks", TracksBench.run),
 ]
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let bench = benchmarks.first(where: { $0.name == name }) else {
