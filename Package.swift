@@ -58,8 +58,10 @@ let package = Package(
         // a checkpoint as the merge's `FaceSwapper` (the one reason it imports FacetMerge).
         .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision", "FacetMerge"],
                 swiftSettings: fastMath),
-        // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export.
-        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
+        // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export, and
+        // swap scores (held-out dst faces merged by a checkpoint, judged by identity, landmarks and detail).
+        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot",
+                                                    "FacetMerge", "FacetProjectMedia", "FacetVision"]),
         // The gallery in the browser (Hummingbird 2), live over the project file.
         .target(name: "FacetServe", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetCurate", "FacetPlot", "FacetSelect",
@@ -91,7 +93,7 @@ let package = Package(
                                                             "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
-                                                             "FacetVision", "FacetCore"]),
+                                                             "FacetVision", "FacetCore", "FacetExtract", "FacetMerge"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -22,7 +22,7 @@ struct Facet: ParsableCommand {
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
+                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
                 PruneCommand.self, ExportModelCommand.self,
             ]),
             CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
