@@ -195,11 +195,11 @@ public struct SwapScorer {
     }
 }
 
-/// A checkpoint's swap score, computed and stored: what `facet score` runs.
+/// A checkpoint's swap score: what `facet score` computes (and then stores with `Project.storeScores`).
 public enum CheckpointScoring {
     /// Scores `checkpoint` (with `options`, the merge defaults unless given) on at most `limit` of its model's
-    /// held-out dst faces and stores the result. Needs descriptors of the kept src faces and of those dst
-    /// faces (`facet embed`); a one-line error says so otherwise.
+    /// held-out dst faces. Reads only (a read-only project will do). Needs descriptors of the model's src faces
+    /// and of those dst faces (`facet embed`); a one-line error says so otherwise.
     public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
                              options: MergeOptions? = nil, scorer: SwapScorer) throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
         let record = try project.checkpoint(resolving: reference, model: model)
@@ -217,7 +217,6 @@ public enum CheckpointScoring {
         let merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
         let score = try scorer.score(project: project, swapper: swapper, faceType: swapper.faceType, faceIDs: faces,
                                      options: merge, srcCentre: srcCentre, dstCentre: dstCentre)
-        try project.storeScores(checkpointId: record.id, CheckpointScores(values: score.metrics, faces: score.faces))
         return (record, score)
     }
 

@@ -34,6 +34,7 @@ final class ProjectCommandTests: CLITestCase {
         ("serve", "Browse, sort and reject faces in a gallery in the browser (reads the project live)."),
         ("train", "Train a face-swap model on the kept src and dst faces (Ctrl-C saves and stops)."),
         ("checkpoints", "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading."),
+        ("score", "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored."),
         ("tag-checkpoint", "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected."),
         ("compare", "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side."),
         ("plot", "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG."),
