@@ -23,7 +23,7 @@ struct Facet: ParsableCommand {
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
                 TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
-                PruneCommand.self, ExportModelCommand.self,
+                PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),
             CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
         ]

@@ -4,6 +4,7 @@ import FacetCore
 import FacetMedia
 import FacetSelect
 import FacetStore
+import FacetTrain
 import Foundation
 
 /// Bytes for people: 1.2 MB.
@@ -193,6 +194,27 @@ struct ExportModelCommand: ParsableCommand {
             print("wrote \(e.path): \(e.format) \(e.architecture) \(e.resolution) px, \(e.nodes) nodes, \(byteCount(e.bytes)) "
                   + "(checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration)); in \(e.input), out \(e.outputs.joined(separator: ", "))")
         }
+    }
+}
+
+struct ImportModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-model",
+        abstract: "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count).")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "DeepFaceLab's model folder (<name>_Quick96_*.npy and <name>_Quick96_data.dat).") var folder: String
+    @Option(help: "Where the model comes from (only dfl).") var from: String
+    @Option(help: "The Facet model's name (default: the DeepFaceLab model's).") var name: String?
+
+    func validate() throws {
+        guard from == "dfl" else { throw ValidationError("--from must be dfl (DeepFaceLab's Quick96)") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let s = try DFLModelImport.importQuick96(folder: folder, name: name, into: p)
+        print("imported \(s.folderModelName) (DeepFaceLab Quick96, iteration \(s.iteration)) as model \(s.model): \(s.tensors) tensors, "
+              + "\(s.parameters) parameters, checkpoint #\(s.checkpoint.id)")
     }
 }
 

@@ -56,7 +56,7 @@ final class ONNXExportTests: XCTestCase {
     override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(atPath: dir) } }
 
     /// Four real dst faces (two frames apart in the video) at `resolution`, NHWC RGB in [0, 1], as the merge feeds them.
-    func faces(_ p: Project, resolution r: Int, faceType: FaceType?) throws -> Tensor {
+    static func faces(_ p: Project, resolution r: Int, faceType: FaceType?) throws -> Tensor {
         let records = try p.faces(matching: FaceQuery(role: .dst))
         let picked = [0, 5, 10, 15].map { records[$0] }
         let x = Tensor(shape: [picked.count, r, r, 3])
@@ -120,7 +120,7 @@ final class ONNXExportTests: XCTestCase {
         for (modelName, architecture, r) in [("a", "tiny", 64), ("q", "quick96", 96), ("h", "h128", 64)] {
             let model = try loadModel(project: p, checkpoint: "latest", model: modelName)
             XCTAssertEqual(model.model.architecture, architecture)
-            let x = try faces(p, resolution: r, faceType: model.options.realignedFaceType)
+            let x = try Self.faces(p, resolution: r, faceType: model.options.realignedFaceType)
             let src = model.network.predict(x, decoder: .src), dst = model.network.predict(x, decoder: .dst)
 
             // Facet's interface: RGB in, RGB out.
