@@ -4,6 +4,7 @@ import FacetCore
 import FacetMedia
 import FacetSelect
 import FacetStore
+import FacetTrain
 import FacetVision
 import Foundation
 
@@ -220,19 +221,58 @@ struct PruneCommand: ParsableCommand {
     }
 }
 
+/// What `export-model` writes.
+enum ModelExportFormat: String, ExpressibleByArgument, CaseIterable {
+    case safetensors, onnx, dfm
+}
+
 struct ExportModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-model",
-        abstract: "Write a checkpoint's weights as safetensors (float32, named as in the project), for other tools.")
+        abstract: "Write a checkpoint for other tools: its weights as safetensors, or its swap graph as ONNX or DeepFaceLive's DFM.",
+        discussion: """
+            --format onnx: input 'face' [N,R,R,3] RGB; outputs 'swapped_face' [N,R,R,3] RGB and 'swapped_mask' [N,R,R,1]. \
+            --format dfm: input 'in_face:0' [N,R,R,3] BGR; outputs 'out_face_mask:0', 'out_celeb_face:0' (BGR), \
+            'out_celeb_face_mask:0'. Both NHWC float32 in [0, 1], ONNX opset 12.
+            """)
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
     @Option(help: "The model, when the project has several and the checkpoint is not an id.") var model: String?
-    @Option(help: "The .safetensors file to write (replaced if it exists).") var out: String
+    @Option(help: "safetensors (weights), onnx (the swap graph) or dfm (DeepFaceLive's model file).") var format: ModelExportFormat = .safetensors
+    @Option(help: "The file to write (replaced if it exists).") var out: String
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
-        print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+        switch format {
+        case .safetensors:
+            let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
+            print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+        case .onnx, .dfm:
+            let e = try exportSwapGraph(project: p, checkpoint: checkpoint, model: model, format: format == .onnx ? .onnx : .dfm, to: out)
+            print("wrote \(e.path): \(e.format) \(e.architecture) \(e.resolution) px, \(e.nodes) nodes, \(byteCount(e.bytes)) "
+                  + "(checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration)); in \(e.input), out \(e.outputs.joined(separator: ", "))")
+        }
+    }
+}
+
+struct ImportModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-model",
+        abstract: "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count).")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "DeepFaceLab's model folder (<name>_Quick96_*.npy and <name>_Quick96_data.dat).") var folder: String
+    @Option(help: "Where the model comes from (only dfl).") var from: String
+    @Option(help: "The Facet model's name (default: the DeepFaceLab model's).") var name: String?
+
+    func validate() throws {
+        guard from == "dfl" else { throw ValidationError("--from must be dfl (DeepFaceLab's Quick96)") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let s = try DFLModelImport.importQuick96(folder: folder, name: name, into: p)
+        print("imported \(s.folderModelName) (DeepFaceLab Quick96, iteration \(s.iteration)) as model \(s.model): \(s.tensors) tensors, "
+              + "\(s.parameters) parameters, checkpoint #\(s.checkpoint.id)")
     }
 }
 

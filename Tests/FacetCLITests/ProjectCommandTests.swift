@@ -39,7 +39,8 @@ final class ProjectCommandTests: CLITestCase {
         ("compare", "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side."),
         ("plot", "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG."),
         ("prune", "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay."),
-        ("export-model", "Write a checkpoint's weights as safetensors (float32, named as in the project), for other tools."),
+        ("export-model", "Write a checkpoint for other tools: its weights as safetensors, or its swap graph as ONNX or DeepFaceLive's DFM."),
+        ("import-model", "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count)."),
         ("merge", "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio (DeepFaceLab's convert)."),
         ("merge-configs", "List saved merge settings (facet merge --from-config NAME starts from one)."),
     ]
