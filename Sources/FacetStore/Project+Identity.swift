@@ -162,12 +162,17 @@ extension Project {
     // MARK: descriptors
 
     /// Stores descriptors of existing faces in one transaction (replacing any), and records the
-    /// recogniser in the provenance of their extraction runs that have none yet.
-    public func storeEmbeddings(_ embeddings: [(faceId: Int64, descriptor: [Float])], recognizer: RecognizerProvenance) throws {
+    /// recogniser in the provenance of their extraction runs that have none yet. `halfway` (tests'
+    /// crash injection) runs inside the transaction once half the rows are written.
+    public func storeEmbeddings(_ embeddings: [(faceId: Int64, descriptor: [Float])], recognizer: RecognizerProvenance,
+                                halfway: (() -> Void)? = nil) throws {
         guard !embeddings.isEmpty else { return }
         try write("storing face descriptors") { db in
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO face_embedding(face_id, embedding) VALUES (?, ?)")
-            for e in embeddings { try insert.execute(arguments: [e.faceId, FaceEmbedding.pack(e.descriptor)]) }
+            for (k, e) in embeddings.enumerated() {
+                if k == embeddings.count / 2 { halfway?() }
+                try insert.execute(arguments: [e.faceId, FaceEmbedding.pack(e.descriptor)])
+            }
             try forChunks(embeddings.map(\.faceId)) { chunk in
                 try db.execute(sql: """
                     UPDATE extraction SET recognizer = ?, recognizer_sha256 = ?
