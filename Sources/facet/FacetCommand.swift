@@ -23,8 +23,8 @@ struct Facet: ParsableCommand {
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
-                PruneCommand.self, ExportModelCommand.self,
+                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self, CompareCommand.self,
+                PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),
             CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
         ]

@@ -42,6 +42,7 @@ let package = Package(
         .executableTarget(name: "fuzz-face-recognizer", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-image", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-pickle", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
+        .executableTarget(name: "fuzz-faceswap-json", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-where", dependencies: ["FacetCore", "FacetStore"], swiftSettings: fuzzer, linkerSettings: link),
     ],
     swiftLanguageModes: [.v6]
