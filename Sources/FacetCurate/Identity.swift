@@ -363,10 +363,25 @@ extension Project {
     /// Faces without a descriptor are an error naming `facet embed`.
     public func similarFacesByIdentity(to id: Int64, k: Int, role: Role?) throws -> [FaceDistance] {
         _ = try face(id: id)
-        let index = IdentityIndex(try requireEmbeddings(matching: FaceQuery(role: role)))
-        guard let q = try index.descriptor(of: id) ?? embedding(faceId: id) else {
+        guard let q = try embedding(faceId: id) else {
             throw FacetError.file(path, "face \(id) has no face-recognition descriptor: run `facet embed \(path)` first")
         }
-        return index.nearest(to: q, k: k, excluding: id)
+        // One pass over the stored descriptors, never held all at once (no 51 MB matrix to allocate at
+        // 100,000 faces): each one's exact distance, the k nearest kept in order (distance, then id).
+        var best: [FaceDistance] = []
+        var missing = 0, total = 0
+        guard k > 0 else { return [] }
+        try q.withUnsafeBufferPointer { qb in
+            try forEachEmbedding(matching: FaceQuery(role: role), selected: { total = $0 }) { other, _, descriptor in
+                guard other != id else { return }
+                let d = FaceEmbedding.distance(qb.baseAddress!, descriptor)
+                if best.count == k, let worst = best.last, d > worst.distance || (d == worst.distance && other > worst.id) { return }
+                let at = best.firstIndex { d < $0.distance || (d == $0.distance && other < $0.id) } ?? best.count
+                best.insert(FaceDistance(id: other, distance: d), at: at)
+                if best.count > k { best.removeLast() }
+            } missing: { _ in missing += 1 }
+        }
+        guard missing == 0 else { throw missingEmbeddingsError(missing, of: total, role: role) }
+        return best
     }
 }

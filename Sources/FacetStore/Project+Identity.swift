@@ -227,55 +227,98 @@ extension Project {
     }
 
     /// The descriptors of the faces matching `query` (order, limit and offset ignored), by face id,
-    /// with the faces that have none listed in `missing`. One ordered pass over the descriptor table
-    /// restricted to the selection's ids (SQLite builds the id list from an index; no sort of the
-    /// blobs), read through SQLite's C API straight into the float matrix (no row objects: at 100,000
-    /// faces the reading is what a one-off `similar` waits for); `missing` costs a second query only
-    /// when the selection has more faces than descriptors.
-    /// `withPersons` also reads each row's person (a lookup of each face's row: slower).
+    /// with the faces that have none listed in `missing`; `withPersons` also gives each row's person.
+    /// One pass of `forEachEmbedding` into one float matrix allocated once.
     public func embeddingMatrix(matching query: FaceQuery, withPersons: Bool = false) throws -> EmbeddingMatrix {
+        let dim = FaceEmbedding.dimension
+        var ids: [Int64] = [], persons: [Int64] = [], missing: [Int64] = []
+        var rows = 0
+        var values: [Float] = []
+        try forEachEmbedding(matching: query, withPersons: withPersons, selected: { n in
+            ids.reserveCapacity(n)
+            if withPersons { persons.reserveCapacity(n) }
+            values = [Float](unsafeUninitializedCapacity: n * dim) { _, initialized in initialized = n * dim }
+        }) { id, person, descriptor in
+            values.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: rows * dim).update(from: descriptor, count: dim) }
+            ids.append(id)
+            if withPersons { persons.append(person) }
+            rows += 1
+        } missing: { missing.append($0) }
+        values.removeLast(values.count - rows * dim)
+        return EmbeddingMatrix(ids: ids, values: values, missing: missing, persons: withPersons ? persons : nil)
+    }
+
+    /// Visits the stored descriptor of every face matching `query` (order, limit and offset ignored),
+    /// by face id: `body` gets the id, its person (0: none; read only `withPersons`) and the 128
+    /// floats (valid during the call); `missing` gets each face of the selection without one, and
+    /// `selected` the selection's size first. Read through SQLite's C API (no row objects: at
+    /// 100,000 faces the reading is most of what a one-off `similar` waits for) in one read
+    /// transaction: the selection's ids in order (from an index), then the descriptor table in its
+    /// own (rowid) order merged with them, one sequential pass; a selection under 2,048 faces looks
+    /// its rows up instead.
+    public func forEachEmbedding(matching query: FaceQuery, withPersons: Bool = false, selected: (Int) -> Void = { _ in },
+                                 _ body: (_ id: Int64, _ person: Int64, _ descriptor: UnsafePointer<Float>) throws -> Void,
+                                 missing: (Int64) -> Void) throws {
         var q = query
         q.sort = []; q.limit = nil; q.offset = 0
         guard try read({ try self.hasIdentityTables($0) }) else {
-            return EmbeddingMatrix(ids: [], values: [], missing: try faceIDs(matching: q))
+            let all = try faceIDs(matching: q)
+            selected(all.count)
+            all.forEach(missing)
+            return
         }
         let (w, args) = q.whereClause()
-        let source = try self.source(q)
-        let selection = "SELECT face.id FROM \(source) WHERE \(w)"
-        let sql = withPersons
-            ? "SELECT e.face_id, e.embedding, f.person_id FROM face_embedding e JOIN face f ON f.id = e.face_id WHERE e.face_id IN (\(selection)) ORDER BY e.face_id"
-            : "SELECT e.face_id, e.embedding FROM face_embedding e WHERE e.face_id IN (\(selection)) ORDER BY e.face_id"
-        let dim = FaceEmbedding.dimension
-        return try checkedRead(sql: sql, arguments: args, userExpression: q.whereSQL) { db, stmt -> EmbeddingMatrix in
-            // The selection's size first (an index count): the matrix is allocated once, at most that big.
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(source) WHERE \(w)", arguments: args) ?? 0
-            var ids: [Int64] = [], persons: [Int64] = []
-            ids.reserveCapacity(total)
-            if withPersons { persons.reserveCapacity(total) }
-            var rows = 0
-            let s = stmt.sqliteStatement
-            let values = try [Float](unsafeUninitializedCapacity: total * dim) { out, initialized in
-                while rows < total {
-                    let rc = sqlite3_step(s)
-                    if rc == SQLITE_DONE { break }
-                    guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))) }
-                    // The table's CHECK keeps every blob 256 bytes; anything else counts as missing.
-                    guard sqlite3_column_bytes(s, 1) == FaceEmbedding.storedBytes, let blob = sqlite3_column_blob(s, 1) else { continue }
-                    FaceEmbedding.unpack(UnsafeRawBufferPointer(start: blob, count: FaceEmbedding.storedBytes), into: out.baseAddress! + rows * dim)
-                    ids.append(sqlite3_column_int64(s, 0))
-                    if withPersons { persons.append(sqlite3_column_int64(s, 2)) }   // NULL reads as 0
-                    rows += 1
+        let selection = "SELECT face.id\(withPersons ? ", ifnull(face.person_id, 0)" : "") FROM \(try self.source(q)) WHERE \(w) ORDER BY face.id"
+        let bytes = FaceEmbedding.storedBytes
+        try withoutActuallyEscaping(body) { body in
+            try withoutActuallyEscaping(missing) { missing in
+                try withoutActuallyEscaping(selected) { selected in
+                    try checkedRead(sql: selection, arguments: args, userExpression: q.whereSQL) { db, stmt in
+                        var wanted: [Int64] = [], wantedPersons: [Int64] = []
+                        try Project.step(stmt) { s in
+                            wanted.append(sqlite3_column_int64(s, 0))
+                            if withPersons { wantedPersons.append(sqlite3_column_int64(s, 1)) }
+                        }
+                        selected(wanted.count)
+                        let scan = wanted.count >= 2048
+                        let table = try db.makeStatement(sql: scan ? "SELECT face_id, embedding FROM face_embedding ORDER BY face_id"
+                                                                   : "SELECT face_id, embedding FROM face_embedding WHERE face_id = ?")
+                        let t = table.sqliteStatement
+                        var buffer = [Float](repeating: 0, count: FaceEmbedding.dimension)
+                        try buffer.withUnsafeMutableBufferPointer { out in
+                            /// Row `k` of the selection, found at the current row of `t`.
+                            func take(_ k: Int) throws {
+                                // The table's CHECK keeps every blob 256 bytes; anything else counts as missing.
+                                guard sqlite3_column_bytes(t, 1) == bytes, let blob = sqlite3_column_blob(t, 1) else { missing(wanted[k]); return }
+                                FaceEmbedding.unpack(UnsafeRawBufferPointer(start: blob, count: bytes), into: out.baseAddress!)
+                                try body(wanted[k], withPersons ? wantedPersons[k] : 0, out.baseAddress!)
+                            }
+                            func fail(_ rc: Int32) -> Error {
+                                DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(t))))
+                            }
+                            var k = 0
+                            if scan {
+                                while k < wanted.count {
+                                    let rc = sqlite3_step(t)
+                                    if rc == SQLITE_DONE { break }
+                                    guard rc == SQLITE_ROW else { throw fail(rc) }
+                                    let id = sqlite3_column_int64(t, 0)
+                                    while k < wanted.count && wanted[k] < id { missing(wanted[k]); k += 1 }
+                                    if k < wanted.count && wanted[k] == id { try take(k); k += 1 }
+                                }
+                                while k < wanted.count { missing(wanted[k]); k += 1 }
+                            } else {
+                                for k in wanted.indices {
+                                    sqlite3_bind_int64(t, 1, wanted[k])
+                                    let rc = sqlite3_step(t)
+                                    if rc == SQLITE_ROW { try take(k) } else if rc == SQLITE_DONE { missing(wanted[k]) } else { sqlite3_reset(t); throw fail(rc) }
+                                    sqlite3_reset(t)
+                                }
+                            }
+                        }
+                    }
                 }
-                initialized = rows * dim
             }
-            // In the same read transaction: the selection's size, and only when it has more faces than
-            // descriptors, which ones lack one.
-            var missing: [Int64] = []
-            if total > rows {
-                let have = Set(ids)
-                missing = try Int64.fetchAll(db, sql: selection + " ORDER BY face.id", arguments: args).filter { !have.contains($0) }
-            }
-            return EmbeddingMatrix(ids: ids, values: values, missing: missing, persons: withPersons ? persons : nil)
         }
     }
 
