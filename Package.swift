@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // System libraries (Debian packages named in the providers).
@@ -41,6 +42,9 @@ let package = Package(
         // Detection, landmarks, alignment, signatures. Knows no project.
         .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"],
                 swiftSettings: fastMath),
+        // Facet's networks as ONNX graphs (standard operators, opset 12) in the code swift-protobuf generated from
+        // ONNX's onnx.proto (Tools/gen-onnx-proto): the swap graph for other tools and DeepFaceLive's DFM.
+        .target(name: "FacetONNX", dependencies: ["FacetCore", "FacetNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Plots: a small raster plotter with a bitmap font (Canvas, Chart), PNG-ready images and SVG, of numbers it is given.
         .target(name: "FacetPlot", dependencies: ["FacetCore"]),
         // Frames of a media stored in (or linked from) the project: where the store's bytes meet the decoders,
@@ -58,8 +62,11 @@ let package = Package(
         // a checkpoint as the merge's `FaceSwapper` (the one reason it imports FacetMerge).
         .target(name: "FacetTrain", dependencies: ["FacetCore", "FacetNN", "FacetStore", "FacetMedia", "FacetVision", "FacetMerge"],
                 swiftSettings: fastMath),
-        // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export.
-        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot"]),
+        // Model selection: checkpoint listing, loss curves and their plot, convergence, compare, prune, export (ONNX
+        // and DFM through FacetONNX), and swap scores (held-out dst faces merged by a checkpoint, judged by identity,
+        // landmarks and detail).
+        .target(name: "FacetSelect", dependencies: ["FacetCore", "FacetStore", "FacetTrain", "FacetNN", "FacetMedia", "FacetPlot",
+                                                    "FacetMerge", "FacetProjectMedia", "FacetVision", "FacetONNX"]),
         // The gallery in the browser (Hummingbird 2), live over the project file.
         .target(name: "FacetServe", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetCurate", "FacetPlot", "FacetSelect",
@@ -91,7 +98,8 @@ let package = Package(
                                                             "FacetExtract", "FacetTrain", "FacetVision", "FacetCore"]),
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
-                                                             "FacetVision", "FacetCore"]),
+                                                             "FacetVision", "FacetCore", "FacetExtract", "FacetMerge", "FacetONNX",
+                                                             "FacetNN"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -123,39 +123,43 @@ extension Project {
     /// `identity`: the faces' stored persons and descriptors; each face's distance to its person's
     /// stored centre. Persons by face count (in the selection) descending, ties by id. Faces without a
     /// descriptor or a person are an error naming the command that fills them. Cost: one read of the
-    /// selection's descriptors and persons, n x 128 multiply-adds, a sort.
+    /// selection's descriptors with their persons, n x 128 multiply-adds, one sort of n keys.
     func identityOrder(matching q: FaceQuery, reversed: Bool) throws -> [Int64] {
-        let m = try requireEmbeddings(matching: q)
+        let m = try requireEmbeddings(matching: q, withPersons: true)
         guard m.count > 0 else { return [] }
-        var personOf: [Int64: Int64] = [:]
-        for role in q.role.map({ [$0] }) ?? Role.allCases { personOf.merge(try personAssignments(role: role)) { a, _ in a } }
-        let centres = Dictionary(uniqueKeysWithValues: try persons(role: q.role).map { ($0.id, $0.centre) })
-        let without = m.ids.filter { personOf[$0] == nil }
-        guard without.isEmpty else {
-            throw FacetError.file(path, "\(without.count) of \(m.count) faces have no person yet (new since `facet people` ran, or it never did): run `facet people \(path)\(q.role.map { " --role \($0.rawValue)" } ?? "")` first")
+        let personOf = m.persons!
+        let without = personOf.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+        guard without == 0 else {
+            throw FacetError.file(path, "\(without) of \(m.count) faces have no person yet (new since `facet people` ran, or it never did): run `facet people \(path)\(q.role.map { " --role \($0.rawValue)" } ?? "")` first")
         }
-        var size: [Int64: Int] = [:]
-        for id in m.ids { size[personOf[id]!, default: 0] += 1 }
+        // Persons as small numbers, ranked by their faces in the selection (most first), then id.
+        var slot: [Int64: Int] = [:]
+        var personIds: [Int64] = []
+        var rowSlot = [Int](repeating: 0, count: m.count)
+        for (i, p) in personOf.enumerated() {
+            if let s = slot[p] { rowSlot[i] = s } else { slot[p] = personIds.count; rowSlot[i] = personIds.count; personIds.append(p) }
+        }
+        var size = [Int](repeating: 0, count: personIds.count)
+        for s in rowSlot { size[s] += 1 }
+        var rank = [Int](repeating: 0, count: personIds.count)
+        for (r, s) in personIds.indices.sorted(by: { size[$0] != size[$1] ? size[$0] > size[$1] : personIds[$0] < personIds[$1] }).enumerated() { rank[s] = r }
+        let stored = Dictionary(uniqueKeysWithValues: try persons(role: q.role).map { ($0.id, $0.centre) })
         let d = FaceEmbedding.dimension
-        var keyed: [(person: Int64, distance: Double, id: Int64)] = []
-        keyed.reserveCapacity(m.count)
+        var distance = [Double](repeating: 0, count: m.count)
         m.values.withUnsafeBufferPointer { v in
-            for (i, id) in m.ids.enumerated() {
-                let p = personOf[id]!
-                let c = centres[p] ?? Array(v[(i * d)..<((i + 1) * d)])
-                let dist = c.withUnsafeBufferPointer { FaceEmbedding.distance(v.baseAddress! + i * d, $0.baseAddress!) }
-                keyed.append((p, dist, id))
+            // A person without a stored centre (deleted meanwhile) leaves its faces at distance 0.
+            let centres = personIds.map { stored[$0] ?? [] }
+            for i in 0..<m.count where centres[rowSlot[i]].count == d {
+                distance[i] = centres[rowSlot[i]].withUnsafeBufferPointer { FaceEmbedding.distance(v.baseAddress! + i * d, $0.baseAddress!) }
             }
         }
-        keyed.sort { a, b in
-            if a.person != b.person {
-                let sa = size[a.person]!, sb = size[b.person]!
-                return sa != sb ? sa > sb : a.person < b.person
-            }
-            if a.distance != b.distance { return reversed ? a.distance > b.distance : a.distance < b.distance }
-            return reversed ? a.id > b.id : a.id < b.id
+        let order = (0..<m.count).sorted { a, b in
+            let ra = rank[rowSlot[a]], rb = rank[rowSlot[b]]
+            if ra != rb { return ra < rb }
+            if distance[a] != distance[b] { return reversed ? distance[a] > distance[b] : distance[a] < distance[b] }
+            return reversed ? m.ids[a] > m.ids[b] : m.ids[a] < m.ids[b]
         }
-        return keyed.map(\.id)
+        return order.map { m.ids[$0] }
     }
 
     private func pairwiseSelection(_ q: FaceQuery, _ sort: CurationSort) throws -> [Int64] {

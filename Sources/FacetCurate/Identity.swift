@@ -342,11 +342,10 @@ public enum PeopleFinder {
     /// same. Faces without a descriptor are an error naming `facet embed`.
     public static func run(_ project: Project, role: Role, threshold: Double = FaceEmbedding.samePersonThreshold) throws -> PeopleResult {
         let start = Date()
-        let matrix = try project.requireEmbeddings(matching: FaceQuery(role: role))
-        let before = try project.personAssignments(role: role)
+        let matrix = try project.requireEmbeddings(matching: FaceQuery(role: role), withPersons: true)
         let earlier = Set(try project.persons(role: role).map(\.id))
         let clusters = PersonClustering.cluster(matrix.values, count: matrix.count, threshold: threshold)
-        let matched = PersonClustering.match(clusters, previous: matrix.ids.map { before[$0] })
+        let matched = PersonClustering.match(clusters, previous: matrix.persons!.map { $0 == 0 ? nil : $0 })
         let assignments = zip(clusters, matched).map { c, existing in
             PersonAssignment(existingId: existing, centre: c.centre, faceIDs: c.members.map { matrix.ids[$0] },
                              representativeFaceId: matrix.ids[c.representative])

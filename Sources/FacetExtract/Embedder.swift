@@ -52,7 +52,9 @@ public enum EmbeddingFiller {
     /// Frames are decoded in order, `batchFrames` at a time described on every core, and each batch's
     /// descriptors are stored in one transaction: a kill loses at most one batch, and a rerun does only
     /// the faces still missing.
+    /// `hooks`: faults a test injects (none unless bound, see `EmbedTestHooks.current`).
     public static func run(project: Project, role: Role?, describer: any FaceDescriber, batchFrames: Int = 16,
+                           hooks: EmbedTestHooks = EmbedTestHooks.current,
                            progress: (EmbedProgress) -> Void = { _ in }) throws -> EmbedSummary {
         let start = Date()
         var summary = EmbedSummary()
@@ -62,7 +64,7 @@ public enum EmbeddingFiller {
         guard !todo.isEmpty else { return summary }
         var byMedia: [Int64: [Int: [FaceToEmbed]]] = [:]
         for f in todo { byMedia[f.mediaId, default: [:]][f.frameIndex, default: []].append(f) }
-        var done = 0
+        var done = 0, batches = 0
         for mediaId in byMedia.keys.sorted() {
             let frames = byMedia[mediaId]!
             let media = try project.media(id: mediaId)
@@ -93,7 +95,11 @@ public enum EmbeddingFiller {
                 let descriptors = describer.descriptors(chips: (0..<batch.count).flatMap { chips.get($0) })
                 var rows: [(faceId: Int64, descriptor: [Float])] = []
                 for (f, d) in zip(faces, descriptors) where d.count == FaceEmbedding.dimension { rows.append((f.id, d)) }
-                try project.storeEmbeddings(rows, recognizer: describer.provenance)
+                batches += 1
+                let killHere = hooks.killDuringStore == batches
+                try project.storeEmbeddings(rows, recognizer: describer.provenance) {
+                    if killHere { kill(getpid(), SIGKILL) }
+                }
                 done += rows.count
                 summary.facesDescribed += rows.count
                 let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-6)
@@ -104,6 +110,21 @@ public enum EmbeddingFiller {
         summary.seconds = Date().timeIntervalSince(start)
         return summary
     }
+}
+
+/// Faults a test injects into `facet embed`; shipping code never sets any. Passed to `EmbeddingFiller.run`, whose
+/// default is `current`: a test binds hooks around the code it runs, and the CLI's main binds the ones its tests ask
+/// for through the environment (`FACET_TEST_KILL_DURING_EMBED`), so the library itself reads no environment variable.
+public struct EmbedTestHooks: Sendable, Equatable {
+    /// The process SIGKILLs itself halfway through writing the descriptors of its N-th batch, inside the batch's
+    /// transaction (what a kill -9 or power cut at the worst moment does).
+    public var killDuringStore: Int?
+
+    /// Hooks with the given faults (none by default).
+    public init(killDuringStore: Int? = nil) { self.killDuringStore = killDuringStore }
+
+    /// The hooks of the running code: none unless a caller bound some with `$current.withValue`.
+    @TaskLocal public static var current = EmbedTestHooks()
 }
 
 /// Per-frame chip lists that parallel workers fill, each worker its own index.

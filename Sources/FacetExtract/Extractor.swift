@@ -22,6 +22,9 @@ public struct ExtractionOptions: Sendable, Codable {
     public var png: Bool = false
     /// Frames per transaction: a kill loses at most this many frames of work.
     public var batchFrames: Int = 16
+    /// A faceswap alignments JSON file (`tools.py alignments -j export`): each frame's faces are taken from it,
+    /// landmarks as the file has them, instead of being detected; frames it does not name have no face.
+    public var alignments: String?
 
     public init(role: Role) { self.role = role }
 }
@@ -65,6 +68,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let dropFace: (@Sendable (Int, Int) -> Bool)?
     /// How the role's tracks are built at the end of the run (nil: not built, for tests of older files).
     let trackOptions: TrackBuildOptions?
+    /// The faces of `options.alignments`, by faceswap frame name.
+    let fileFaces: FaceswapAlignments?
 
     /// An extraction of `options.role`'s media, building the role's tracks at the end; with
     /// `describer`, each face's descriptor is stored too.
@@ -84,7 +89,15 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         self.faceType = ft
         self.describer = describer
         self.dropFace = dropFace
-        self.trackOptions = trackOptions
+        if let path = options.alignments {
+            guard let data = FileManager.default.contents(atPath: path) else { throw FacetError.file(path, "cannot be read") }
+            do { fileFaces = try FaceswapAlignments.parse(data) } catch let e as FacetError { throw FacetError.file(path, e.message) }
+            // The file's landmarks are kept exactly: no track smoothing or gap filling over them.
+            self.trackOptions = nil
+        } else {
+            fileFaces = nil
+            self.trackOptions = trackOptions
+        }
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
         self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
@@ -100,10 +113,23 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             throw FacetError.file(project.path, "has no \(options.role.rawValue) media: import a video first (facet import \(project.path) --role \(options.role.rawValue) VIDEO)")
         }
         let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
-        let runId = try project.beginExtraction(ExtractionProvenance(
+        if let fileFaces, let path = options.alignments {
+            // Every frame name of the role's media, faceswap's way; a file naming none of them is the wrong file.
+            var names: Set<String> = []
+            for m in media { names.formUnion(try frameNames(m)) }
+            let matched = fileFaces.frames.keys.filter { names.contains($0) }.count
+            if matched == 0 && !fileFaces.frames.isEmpty {
+                let example = try media.first.map { try frameNames($0).first ?? "" } ?? ""
+                throw FacetError.file(path, "names none of the \(options.role.rawValue) media's frames (faceswap names them like '\(example)'; "
+                                      + "the file has '\(fileFaces.frames.keys.sorted().first!)')")
+            }
+        }
+        let runId = try project.beginExtraction(fileFaces == nil ? ExtractionProvenance(
             role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
             landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON,
-            recognizer: describer?.provenance))
+            recognizer: describer?.provenance) : ExtractionProvenance(
+            role: options.role, detector: "faceswap alignments file", detectorSHA256: try SHA256.hex(ofFile: options.alignments!),
+            landmarker: "the file's landmarks", landmarkerSHA256: "", optionsJSON: optionsJSON, recognizer: describer?.provenance))
         for m in media {
             try extract(m, runId: runId, summary: &summary, progress: progress)
         }
@@ -118,6 +144,11 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     private func extract(_ m: MediaRecord, runId: Int64, summary: inout ExtractionSummary, progress: (ExtractionProgress) -> Void) throws {
         let done = try project.processedFrames(mediaId: m.id!)
         let frames = try MediaFrames(project: project, media: m, fps: options.fps)
+        let stillNames = fileFaces != nil && m.kind == .stills ? try frameNames(m) : []
+        /// faceswap's name of frame `i` of this media.
+        let name: @Sendable (Int) -> String = { [videoName = m.name, isStills = m.kind == .stills] i in
+            isStills ? (i < stillNames.count ? stillNames[i] : "") : FaceswapAlignments.videoFrameName(videoName, index: i)
+        }
         let expected = options.fps.map { f in m.fps > 0 ? Int((Double(m.frameCount) * min(1, f / m.fps)).rounded(.up)) : m.frameCount } ?? m.frameCount
         let began = Date()
         var processedHere = 0, seen = 0, faces = 0
@@ -144,7 +175,11 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             defer { results.free() }
             let batch = pending, mediaId = m.id!
             DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-                results.set(i, self.process(batch[i], mediaId: mediaId))
+                if self.fileFaces != nil {
+                    results.set(i, self.fromFile(batch[i], name: name(batch[i].index), mediaId: mediaId))
+                } else {
+                    results.set(i, self.process(batch[i], mediaId: mediaId))
+                }
             }
             // The batch's face chips through the recogniser in one call (it uses every core).
             let processed = results.values()
@@ -178,6 +213,50 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
 
     /// One frame: faces found, aligned, scored and encoded, the recogniser's chip of each stored face (none
     /// without a recogniser), and how many detections were dropped. Thread-safe.
+    /// faceswap's name of every frame of `m`, by frame index: `stem_000001.ext` for a video, the file names of stills.
+    func frameNames(_ m: MediaRecord) throws -> [String] {
+        if m.kind == .stills { return try project.stillNames(mediaId: m.id!).map { ($0 as NSString).lastPathComponent } }
+        return (0..<m.frameCount).map { FaceswapAlignments.videoFrameName(m.name, index: $0) }
+    }
+
+    /// A frame's faces from the alignments file: aligned from the file's landmarks (kept exactly), its box as
+    /// the detection, the file's values in `face_origin`.
+    private func fromFile(_ frame: MediaFrame, name: String, mediaId: Int64) -> (frame: ExtractedFrame, chips: [Image], dropped: Int) {
+        let listed = fileFaces?.frames[name] ?? []
+        let rgb = frame.image.channels == 3 ? frame.image : frame.image.rgb()
+        var faces: [NewFace] = []
+        var problems: [String] = []
+        for (i, f) in listed.enumerated() where !(dropFace?(frame.index, i) ?? false) {
+            if let limit = options.maxFaces, faces.count >= limit { break }
+            let landmarks = Landmarks68(points: f.landmarks.map { Point2($0[0], $0[1]) })
+            let (crop, matrix) = alignedFace(image: rgb, landmarks: landmarks, faceType: faceType, size: options.size)
+            let s = faceSignatures(crop: crop, landmarksInFace: landmarks.transformed(by: matrix), matrix: matrix)
+            let encoded: Data
+            do {
+                encoded = options.png ? try PNGCodec.encode(crop) : try JPEGCodec.encode(crop, quality: options.jpegQuality)
+            } catch {
+                problems.append("face \(i): \(error)")
+                continue
+            }
+            let b = f.detected
+            var face = NewFace(faceIndex: i, score: 1, box: (b[0], b[1], b[2] - b[0], b[3] - b[1]), points5: [],
+                               landmarks: landmarks, matrix: matrix, faceType: faceType.rawValue, cropSize: options.size,
+                               cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
+                               motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
+                               hue: s.hue, faceSize: s.faceSize)
+            var origin = FaceOrigin(tool: "faceswap", fileName: ((options.alignments ?? "") as NSString).lastPathComponent)
+            origin.sourceFilename = name
+            origin.sourceRect = b
+            origin.sourceLandmarks = f.landmarks.flatMap { $0 }
+            origin.sourceMatrix = matrix.values
+            face.origin = origin
+            faces.append(face)
+        }
+        let chips = faces.isEmpty ? [] : describer?.chips(image: rgb, landmarks: faces.map(\.landmarks)) ?? []
+        return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,
+                               error: problems.isEmpty ? nil : problems.joined(separator: "; "), faces: faces), chips, 0)
+    }
+
     private func process(_ frame: MediaFrame, mediaId: Int64) -> (frame: ExtractedFrame, chips: [Image], dropped: Int) {
         let found = pipeline.detectFaces(in: frame.image, faceType: faceType, size: options.size, minFaceSize: options.minFace,
                                          maxFaces: options.maxFaces)

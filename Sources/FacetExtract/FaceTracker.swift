@@ -103,7 +103,7 @@ public final class FaceTracker {
         for (o, f) in processed.enumerated() { ordinalOf[f] = o }
         let input = faces.map { f in
             TrackingFace(ordinal: ordinalOf[f.frameIndex] ?? 0, box: FaceBox(x: f.box.x, y: f.box.y, width: f.box.width, height: f.box.height),
-                         landmarks: f.landmarks, histogram: f.histogram)
+                         landmarks: f.landmarks, histogram: f.histogram, embedding: f.embedding)
         }
         let linked = linkFaces(input, options: options.tracking)
         summary.cuts += linked.cuts.count

@@ -26,6 +26,8 @@ public struct CheckpointSummary: Codable, Sendable, Equatable {
     public var pruned: Bool
     /// `best` and/or `latest` when the alias resolves to this checkpoint.
     public var aliases: [String]
+    /// How its swaps score on held-out dst faces (`facet score`); nil until scored.
+    public var swapScore: SwapScore? = nil
 }
 
 /// One model's line above its checkpoints.
@@ -58,6 +60,7 @@ public func resolveCheckpoint(_ project: Project, _ reference: String, model: St
 public func listCheckpoints(project: Project, model: String? = nil, target: Double? = nil) throws -> CheckpointListing {
     let models = try model.map { [try project.requireModel(named: $0)] } ?? project.models()
     var listing = CheckpointListing(models: [], checkpoints: [])
+    let scores = try project.scores()
     for m in models {
         let records = try project.checkpoints(modelId: m.id!)
         // The aliases as the store resolves them everywhere else (its one definition of best and
@@ -85,7 +88,7 @@ public func listCheckpoints(project: Project, model: String? = nil, target: Doub
                 id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration, createdAt: c.createdAt,
                 lossSrc: lossSrc, lossDst: lossDst, valLoss: c.valLoss, valLossSrc: c.valLossSrc, valLossDst: c.valLossDst,
                 trainSeconds: c.trainSeconds, tags: (c.tags ?? "").split(separator: ",").map(String.init).sorted(),
-                bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases))
+                bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases, swapScore: scores[c.id].flatMap(SwapScore.init(stored:))))
         }
     }
     return listing

@@ -2,6 +2,7 @@
 /// table), persons (a role's faces of one identity), and each face's person.
 import Foundation
 import GRDB
+import GRDBSQLite
 import FacetCore
 
 /// Face-recognition descriptors as the project stores them: dlib's 128-d descriptor, kept as
@@ -78,11 +79,14 @@ public struct EmbeddingMatrix: Sendable {
     public let values: [Float]
     /// Faces of the selection that have no descriptor (left out of the rows).
     public let missing: [Int64]
+    /// Each row's person (`facet people`; 0: none yet), when read `withPersons`; else nil.
+    public let persons: [Int64]?
 
     /// A matrix from rows given in order.
-    public init(ids: [Int64], values: [Float], missing: [Int64] = []) {
+    public init(ids: [Int64], values: [Float], missing: [Int64] = [], persons: [Int64]? = nil) {
         precondition(values.count == ids.count * FaceEmbedding.dimension, "\(ids.count) faces need \(ids.count * FaceEmbedding.dimension) floats")
-        self.ids = ids; self.values = values; self.missing = missing
+        precondition(persons == nil || persons!.count == ids.count, "one person per row")
+        self.ids = ids; self.values = values; self.missing = missing; self.persons = persons
     }
 
     /// Rows.
@@ -162,12 +166,17 @@ extension Project {
     // MARK: descriptors
 
     /// Stores descriptors of existing faces in one transaction (replacing any), and records the
-    /// recogniser in the provenance of their extraction runs that have none yet.
-    public func storeEmbeddings(_ embeddings: [(faceId: Int64, descriptor: [Float])], recognizer: RecognizerProvenance) throws {
+    /// recogniser in the provenance of their extraction runs that have none yet. `halfway` (tests'
+    /// crash injection) runs inside the transaction once half the rows are written.
+    public func storeEmbeddings(_ embeddings: [(faceId: Int64, descriptor: [Float])], recognizer: RecognizerProvenance,
+                                halfway: (() -> Void)? = nil) throws {
         guard !embeddings.isEmpty else { return }
         try write("storing face descriptors") { db in
             let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO face_embedding(face_id, embedding) VALUES (?, ?)")
-            for e in embeddings { try insert.execute(arguments: [e.faceId, FaceEmbedding.pack(e.descriptor)]) }
+            for (k, e) in embeddings.enumerated() {
+                if k == embeddings.count / 2 { halfway?() }
+                try insert.execute(arguments: [e.faceId, FaceEmbedding.pack(e.descriptor)])
+            }
             try forChunks(embeddings.map(\.faceId)) { chunk in
                 try db.execute(sql: """
                     UPDATE extraction SET recognizer = ?, recognizer_sha256 = ?
@@ -218,9 +227,13 @@ extension Project {
     }
 
     /// The descriptors of the faces matching `query` (order, limit and offset ignored), by face id,
-    /// with the faces that have none listed in `missing`. One pass over the descriptor table joined to
-    /// the face rows; each blob is widened in place (no per-row allocation).
-    public func embeddingMatrix(matching query: FaceQuery) throws -> EmbeddingMatrix {
+    /// with the faces that have none listed in `missing`. One ordered pass over the descriptor table
+    /// restricted to the selection's ids (SQLite builds the id list from an index; no sort of the
+    /// blobs), read through SQLite's C API straight into the float matrix (no row objects: at 100,000
+    /// faces the reading is what a one-off `similar` waits for); `missing` costs a second query only
+    /// when the selection has more faces than descriptors.
+    /// `withPersons` also reads each row's person (a lookup of each face's row: slower).
+    public func embeddingMatrix(matching query: FaceQuery, withPersons: Bool = false) throws -> EmbeddingMatrix {
         var q = query
         q.sort = []; q.limit = nil; q.offset = 0
         guard try read({ try self.hasIdentityTables($0) }) else {
@@ -228,36 +241,61 @@ extension Project {
         }
         let (w, args) = q.whereClause()
         let source = try self.source(q)
-        let sql = "SELECT face.id, e.embedding FROM \(source) LEFT JOIN face_embedding e ON e.face_id = face.id WHERE \(w) ORDER BY face.id"
+        let selection = "SELECT face.id FROM \(source) WHERE \(w)"
+        let sql = withPersons
+            ? "SELECT e.face_id, e.embedding, f.person_id FROM face_embedding e JOIN face f ON f.id = e.face_id WHERE e.face_id IN (\(selection)) ORDER BY e.face_id"
+            : "SELECT e.face_id, e.embedding FROM face_embedding e WHERE e.face_id IN (\(selection)) ORDER BY e.face_id"
         let dim = FaceEmbedding.dimension
-        return try checkedRead(sql: sql, arguments: args, userExpression: q.whereSQL) { _, stmt in
-            var ids: [Int64] = [], missing: [Int64] = []
-            var values: [Float] = []
-            values.reserveCapacity(4096 * dim)
-            let cursor = try Row.fetchCursor(stmt)
-            while let row = try cursor.next() {
-                let id: Int64 = row[0]
-                let ok = try row.withUnsafeData(atIndex: 1) { data -> Bool in
-                    guard let data, data.count == FaceEmbedding.storedBytes else { return false }
-                    let start = values.count
-                    values.append(contentsOf: repeatElement(0, count: dim))
-                    values.withUnsafeMutableBufferPointer { out in
-                        data.withUnsafeBytes { FaceEmbedding.unpack($0, into: out.baseAddress! + start) }
-                    }
-                    return true
+        return try checkedRead(sql: sql, arguments: args, userExpression: q.whereSQL) { db, stmt -> EmbeddingMatrix in
+            // The selection's size first (an index count): the matrix is allocated once, at most that big.
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(source) WHERE \(w)", arguments: args) ?? 0
+            var ids: [Int64] = [], persons: [Int64] = []
+            ids.reserveCapacity(total)
+            if withPersons { persons.reserveCapacity(total) }
+            var rows = 0
+            let s = stmt.sqliteStatement
+            let values = try [Float](unsafeUninitializedCapacity: total * dim) { out, initialized in
+                while rows < total {
+                    let rc = sqlite3_step(s)
+                    if rc == SQLITE_DONE { break }
+                    guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))) }
+                    // The table's CHECK keeps every blob 256 bytes; anything else counts as missing.
+                    guard sqlite3_column_bytes(s, 1) == FaceEmbedding.storedBytes, let blob = sqlite3_column_blob(s, 1) else { continue }
+                    FaceEmbedding.unpack(UnsafeRawBufferPointer(start: blob, count: FaceEmbedding.storedBytes), into: out.baseAddress! + rows * dim)
+                    ids.append(sqlite3_column_int64(s, 0))
+                    if withPersons { persons.append(sqlite3_column_int64(s, 2)) }   // NULL reads as 0
+                    rows += 1
                 }
-                if ok { ids.append(id) } else { missing.append(id) }
+                initialized = rows * dim
             }
-            return EmbeddingMatrix(ids: ids, values: values, missing: missing)
+            // In the same read transaction: the selection's size, and only when it has more faces than
+            // descriptors, which ones lack one.
+            var missing: [Int64] = []
+            if total > rows {
+                let have = Set(ids)
+                missing = try Int64.fetchAll(db, sql: selection + " ORDER BY face.id", arguments: args).filter { !have.contains($0) }
+            }
+            return EmbeddingMatrix(ids: ids, values: values, missing: missing, persons: withPersons ? persons : nil)
         }
     }
 
     /// `embeddingMatrix(matching:)`, refusing a selection where faces have no descriptor with a line
     /// that says how to compute them.
-    public func requireEmbeddings(matching query: FaceQuery) throws -> EmbeddingMatrix {
-        let m = try embeddingMatrix(matching: query)
+    public func requireEmbeddings(matching query: FaceQuery, withPersons: Bool = false) throws -> EmbeddingMatrix {
+        let m = try embeddingMatrix(matching: query, withPersons: withPersons)
         guard m.missing.isEmpty else { throw missingEmbeddingsError(m.missing.count, of: m.count + m.missing.count, role: query.role) }
         return m
+    }
+
+    /// Steps `statement` (arguments already set) through SQLite's C API, calling `row` on each row.
+    static func step(_ statement: Statement, _ row: (OpaquePointer) throws -> Void) throws {
+        let s = statement.sqliteStatement
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))) }
+            try row(s)
+        }
     }
 
     /// The error every command that needs descriptors gives when some are missing.
@@ -343,9 +381,14 @@ extension Project {
     /// role not in any assignment lose their person.
     public func savePersons(role: Role, _ assignments: [PersonAssignment], threshold: Double) throws -> PersonSaveSummary {
         try write("storing persons") { db in
-            var current: [Int64: Int64?] = [:]
-            let cursor = try Row.fetchCursor(db, sql: "SELECT id, person_id FROM face WHERE role = ?", arguments: [role.rawValue])
-            while let r = try cursor.next() { current[r[0]] = r[1] as Int64? }
+            // The role's faces and their persons now, by id (0: none).
+            var faceIds: [Int64] = [], current: [Int64] = []
+            let read = try db.makeStatement(sql: "SELECT id, ifnull(person_id, 0) FROM face WHERE role = ? ORDER BY id")
+            try read.setArguments([role.rawValue])
+            try Project.step(read) { s in
+                faceIds.append(sqlite3_column_int64(s, 0))
+                current.append(sqlite3_column_int64(s, 1))
+            }
             let existing = Set(try Int64.fetchAll(db, sql: "SELECT id FROM person WHERE role = ?", arguments: [role.rawValue]))
             let now = isoNow()
             var target: [Int64: Int64] = [:]
@@ -369,11 +412,21 @@ extension Project {
                 kept.insert(pid)
                 for f in a.faceIDs { target[f] = pid }
             }
+            // Only the changed rows, in id order (neighbouring rows share pages: each page is read and
+            // written once, where a hash order rewrote pages at random and spilled SQLite's cache),
+            // bound and stepped through the C API (100,000 faces change on a first run).
             var changed = 0
-            let update = try db.cachedStatement(sql: "UPDATE face SET person_id = ? WHERE id = ?")
-            for (face, old) in current {
-                let new = target[face]
-                if new != old { try update.execute(arguments: [new, face]); changed += 1 }
+            let update = try db.makeStatement(sql: "UPDATE face SET person_id = ? WHERE id = ?")
+            let u = update.sqliteStatement
+            for (face, old) in zip(faceIds, current) {
+                let new = target[face] ?? 0
+                guard new != old else { continue }
+                if new == 0 { sqlite3_bind_null(u, 1) } else { sqlite3_bind_int64(u, 1, new) }
+                sqlite3_bind_int64(u, 2, face)
+                let rc = sqlite3_step(u)
+                sqlite3_reset(u)
+                guard rc == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(u)))) }
+                changed += 1
             }
             var removed: [Int64] = []
             for pid in existing.subtracting(kept).sorted() {

@@ -18,6 +18,8 @@ public struct TrackInputFace: Sendable {
     public var filled: String?
     /// Its stored track, if tracks were computed.
     public var trackId: Int64?
+    /// Its face-recognition descriptor (128 floats); empty when none is stored.
+    public var embedding: [Float] = []
 }
 
 /// A face filled into a gap of a track: stored as a new face of its (already processed) frame.
@@ -93,18 +95,21 @@ extension Project {
     /// Every face of `role` in `mediaId` with what tracking needs, by frame and face index.
     public func trackInputFaces(role: Role, mediaId: Int64) throws -> [TrackInputFace] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            let identity = try self.hasIdentityTables(db)
+            return try Row.fetchAll(db, sql: """
                 SELECT f.id, f.media_id, f.frame_index, f.box_x, f.box_y, f.box_w, f.box_h, f.landmarks, f.face_type,
-                       f.crop_size, f.filled, f.track_id, h.histogram
+                       f.crop_size, f.filled, f.track_id, h.histogram, \(identity ? "e.embedding" : "NULL") AS embedding
                 FROM face f LEFT JOIN face_histogram h ON h.face_id = f.id
+                \(identity ? "LEFT JOIN face_embedding e ON e.face_id = f.id" : "")
                 WHERE f.role = ? AND f.media_id = ? ORDER BY f.frame_index, f.face_index
                 """, arguments: [role.rawValue, mediaId]).compactMap { r -> TrackInputFace? in
                     guard let lm = Landmarks68(packed: r["landmarks"]) else { return nil }
-                    let hist: Data? = r["histogram"]
+                    let hist: Data? = r["histogram"], embedding: Data? = r["embedding"]
                     return TrackInputFace(id: r["id"], mediaId: r["media_id"], frameIndex: r["frame_index"],
                                           box: (r["box_x"], r["box_y"], r["box_w"], r["box_h"]), landmarks: lm,
                                           faceType: r["face_type"], cropSize: r["crop_size"],
-                                          histogram: hist.map(unpackFloat32) ?? [], filled: r["filled"], trackId: r["track_id"])
+                                          histogram: hist.map(unpackFloat32) ?? [], filled: r["filled"], trackId: r["track_id"],
+                                          embedding: embedding.flatMap(FaceEmbedding.unpack) ?? [])
                 }
         }
     }
@@ -180,6 +185,26 @@ extension Project {
             if let role { sql += " AND role = ?"; args += [role.rawValue] }
             if let mediaId { sql += " AND media_id = ?"; args += [mediaId] }
             return try TrackRecord.fetchAll(db, sql: sql + " ORDER BY media_id, first_frame, id", arguments: args)
+        }
+    }
+
+    /// The person of each track of `role` (track id to person id): the person most of the track's faces
+    /// belong to, after `facet people`. Tracks whose faces have no person are left out; so is every
+    /// track of a project made before identity was stored.
+    public func trackPersons(role: Role) throws -> [Int64: Int64] {
+        try read { db in
+            guard try self.hasIdentityTables(db) else { return [:] }
+            var out: [Int64: (person: Int64, count: Int)] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT track_id, person_id, COUNT(*) AS n FROM face
+                WHERE role = ? AND track_id IS NOT NULL AND person_id IS NOT NULL
+                GROUP BY track_id, person_id ORDER BY track_id, n DESC, person_id
+                """, arguments: [role.rawValue])
+            for r in rows {
+                let track: Int64 = r["track_id"], person: Int64 = r["person_id"], n: Int = r["n"]
+                if out[track] == nil || out[track]!.count < n { out[track] = (person, n) }
+            }
+            return out.mapValues(\.person)
         }
     }
 

@@ -231,6 +231,9 @@ public final class Trainer {
 
     /// Saves a checkpoint now, with the pending losses, in one transaction.
     @discardableResult
+    /// Counts iterations from `iteration` on (a model imported from another tool keeps its count).
+    func startAt(iteration: Int) { self.iteration = iteration }
+
     public func saveCheckpoint() throws -> CheckpointRecord {
         let validation = validationLosses()
         lastValidation = validation

@@ -8,7 +8,7 @@ public func landmarkHullMask(landmarksInFace: Landmarks68, size: Int) -> Image {
 }
 
 /// The convex hull of `points` filled into a `width x height` grey image (255 inside).
-func hullMask(of points: [Point2], width: Int, height: Int) -> Image {
+public func hullMask(of points: [Point2], width: Int, height: Int) -> Image {
     var mask = Image(width: max(0, width), height: max(0, height), channels: 1)
     let hull = convexHull(points)
     guard hull.count >= 3, width > 0, height > 0 else { return mask }

@@ -19,6 +19,8 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
     @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
+    @Option(help: ArgumentHelp("Take each frame's faces from a faceswap alignments JSON file (tools.py alignments -j export) instead of detecting them; their landmarks are kept exactly.",
+                               valueName: "file.json")) var alignments: String?
 
     func validate() throws {
         if let f = fps, !(f > 0) { throw ValidationError("--fps must be positive") }
@@ -33,7 +35,7 @@ struct ExtractCommand: ParsableCommand {
         let p = try Project(path: target.project)
         var o = ExtractionOptions(role: role)
         o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
-        o.jpegQuality = jpegQuality; o.png = png
+        o.jpegQuality = jpegQuality; o.png = png; o.alignments = alignments
         let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
         let s = try extractor.run { pr in

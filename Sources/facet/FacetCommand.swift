@@ -1,6 +1,7 @@
 /// The `facet` command line: the root command, shared options, and how errors become exit codes.
 import ArgumentParser
 import FacetCore
+import FacetExtract
 import FacetNN
 import FacetStore
 import FacetTrain
@@ -22,8 +23,8 @@ struct Facet: ParsableCommand {
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, CheckpointsCommand.self, TagCheckpointCommand.self, CompareCommand.self, PlotCommand.self,
-                PruneCommand.self, ExportModelCommand.self,
+                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self, CompareCommand.self,
+                PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),
             CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
         ]
@@ -67,14 +68,18 @@ func selectFastBLASKernels() {
 }
 
 /// Runs `body` with the fault-injection hooks the CLI tests ask for through the environment (`FACET_TEST_MAX_PAGE_COUNT`:
-/// a full disk; `FACET_TEST_KILL_DURING_SAVE`: a kill inside a checkpoint save). Read here, in the CLI's main only, and
+/// a full disk; `FACET_TEST_KILL_DURING_SAVE`: a kill inside a checkpoint save; `FACET_TEST_KILL_DURING_EMBED`: a kill
+/// inside `facet embed`'s N-th batch). Read here, in the CLI's main only, and
 /// bound for the command's run, so that the libraries read no environment and need no hidden option on every command.
 func withTestHooksFromEnvironment(_ body: () throws -> Void) throws {
     let env = ProcessInfo.processInfo.environment
     let project = ProjectTestHooks(maxPageCount: env["FACET_TEST_MAX_PAGE_COUNT"].flatMap { Int($0) })
     let trainer = TrainerTestHooks(killDuringSave: env["FACET_TEST_KILL_DURING_SAVE"].flatMap { Int($0) })
+    let embed = EmbedTestHooks(killDuringStore: env["FACET_TEST_KILL_DURING_EMBED"].flatMap { Int($0) })
     try ProjectTestHooks.$current.withValue(project) {
-        try TrainerTestHooks.$current.withValue(trainer) { try body() }
+        try TrainerTestHooks.$current.withValue(trainer) {
+            try EmbedTestHooks.$current.withValue(embed) { try body() }
+        }
     }
 }
 

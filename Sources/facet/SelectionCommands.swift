@@ -1,9 +1,11 @@
-/// Model selection commands: checkpoints, tag-checkpoint, compare, plot, prune, export-model.
+/// Model selection commands: checkpoints, score, tag-checkpoint, compare, plot, prune, export-model.
 import ArgumentParser
 import FacetCore
 import FacetMedia
 import FacetSelect
 import FacetStore
+import FacetTrain
+import FacetVision
 import Foundation
 
 /// Bytes for people: 1.2 MB.
@@ -47,6 +49,63 @@ struct CheckpointsCommand: ParsableCommand {
         }
         print("bytes: the checkpoint's tensors. Each model's latest checkpoint also keeps the optimizer state (training resumes "
               + "from it only; saving a new one drops it from the older ones), so it is 2-3x the size of the others.")
+        let scored = listing.checkpoints.filter { $0.swapScore != nil }
+        if !scored.isEmpty {
+            print("")
+            print("swap scores (facet score; held-out dst faces swapped as merge would):")
+            print(SwapScoreText.header)
+            for c in scored { print(SwapScoreText.row(id: c.id, c.swapScore!)) }
+            print(SwapScoreText.legend)
+        }
+    }
+}
+
+/// The swap score as the commands print it.
+enum SwapScoreText {
+    static let header = "\(pad("id", 6)) \(pad("faces", 6)) \(pad("src%", 6)) \(pad("to_src", 7)) \(pad("to_dst", 7)) "
+        + "\(pad("landmarks", 10)) \(pad("eyes+mouth", 11)) \(pad("mouth_r", 8)) \(pad("detail", 7))"
+    static func row(id: Int64, _ s: SwapScore) -> String {
+        func f(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "-" }
+        return "\(pad(String(id), 6)) \(pad(String(s.faces - s.missed), 6)) \(pad(f(100 * s.identitySrcShare, 0), 6)) "
+            + "\(pad(f(s.identityToSrc), 7)) \(pad(f(s.identityToDst), 7)) \(pad(f(s.landmarks), 10)) \(pad(f(s.eyesMouth), 11)) "
+            + "\(pad(s.mouthCorrelation.map { f($0, 2) } ?? "-", 8)) \(pad(f(s.detail, 2), 7))"
+    }
+    static let legend = "src%: swapped faces closer to the src person than to the dst (identity); to_src/to_dst: mean face-recognition "
+        + "distance (0.6 = same person); landmarks, eyes+mouth: refitted landmarks against the dst's, in eye distances "
+        + "(expression and pose; lower is better); mouth_r: mouth opening correlation with the dst; detail: sharpness "
+        + "inside the face, merged over original (1 = as sharp)."
+}
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored.",
+        discussion: "Needs face-recognition descriptors of the kept src and dst faces (facet embed). The scores are stored with the "
+            + "checkpoint and shown by facet checkpoints.")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
+    @Option(help: "The model best/latest/tags refer to when not prefixed with MODEL:.") var model: String?
+    @Option(help: "Held-out dst faces to swap, at most (evenly spread over them).") var faces: Int = 100
+    @OptionGroup var output: JSONFlag
+
+    func validate() throws {
+        guard faces >= 1 else { throw ValidationError("--faces must be at least 1") }
+    }
+
+    func run() throws {
+        // Scored from a read-only handle, so a refusal leaves the file exactly as it was; stored after.
+        let p = try Project(path: target.project, mode: .readOnly)
+        let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
+                                        shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+        let scorer = SwapScorer(pipeline: pipeline, recognizer: try FaceRecognizer())
+        let (c, s) = try CheckpointScoring.score(project: p, checkpoint: checkpoint, model: model, limit: faces, scorer: scorer)
+        try Project(path: target.project).storeScores(checkpointId: c.id, CheckpointScores(values: s.metrics, faces: s.faces))
+        if output.json { try printJSON(s); return }
+        print("checkpoint #\(c.id), iteration \(c.iteration): \(s.faces) held-out dst faces swapped, \(s.missed) not found again, "
+              + String(format: "%.1f s", s.seconds))
+        print(SwapScoreText.header)
+        print(SwapScoreText.row(id: c.id, s))
+        print(SwapScoreText.legend)
     }
 }
 
@@ -162,19 +221,58 @@ struct PruneCommand: ParsableCommand {
     }
 }
 
+/// What `export-model` writes.
+enum ModelExportFormat: String, ExpressibleByArgument, CaseIterable {
+    case safetensors, onnx, dfm
+}
+
 struct ExportModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-model",
-        abstract: "Write a checkpoint's weights as safetensors (float32, named as in the project), for other tools.")
+        abstract: "Write a checkpoint for other tools: its weights as safetensors, or its swap graph as ONNX or DeepFaceLive's DFM.",
+        discussion: """
+            --format onnx: input 'face' [N,R,R,3] RGB; outputs 'swapped_face' [N,R,R,3] RGB and 'swapped_mask' [N,R,R,1]. \
+            --format dfm: input 'in_face:0' [N,R,R,3] BGR; outputs 'out_face_mask:0', 'out_celeb_face:0' (BGR), \
+            'out_celeb_face_mask:0'. Both NHWC float32 in [0, 1], ONNX opset 12.
+            """)
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
     @Option(help: "The model, when the project has several and the checkpoint is not an id.") var model: String?
-    @Option(help: "The .safetensors file to write (replaced if it exists).") var out: String
+    @Option(help: "safetensors (weights), onnx (the swap graph) or dfm (DeepFaceLive's model file).") var format: ModelExportFormat = .safetensors
+    @Option(help: "The file to write (replaced if it exists).") var out: String
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
-        print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+        switch format {
+        case .safetensors:
+            let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
+            print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+        case .onnx, .dfm:
+            let e = try exportSwapGraph(project: p, checkpoint: checkpoint, model: model, format: format == .onnx ? .onnx : .dfm, to: out)
+            print("wrote \(e.path): \(e.format) \(e.architecture) \(e.resolution) px, \(e.nodes) nodes, \(byteCount(e.bytes)) "
+                  + "(checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration)); in \(e.input), out \(e.outputs.joined(separator: ", "))")
+        }
+    }
+}
+
+struct ImportModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import-model",
+        abstract: "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count).")
+    @OptionGroup var target: ProjectArgument
+    @Argument(help: "DeepFaceLab's model folder (<name>_Quick96_*.npy and <name>_Quick96_data.dat).") var folder: String
+    @Option(help: "Where the model comes from (only dfl).") var from: String
+    @Option(help: "The Facet model's name (default: the DeepFaceLab model's).") var name: String?
+
+    func validate() throws {
+        guard from == "dfl" else { throw ValidationError("--from must be dfl (DeepFaceLab's Quick96)") }
+    }
+
+    func run() throws {
+        let p = try Project(path: target.project)
+        let s = try DFLModelImport.importQuick96(folder: folder, name: name, into: p)
+        print("imported \(s.folderModelName) (DeepFaceLab Quick96, iteration \(s.iteration)) as model \(s.model): \(s.tensors) tensors, "
+              + "\(s.parameters) parameters, checkpoint #\(s.checkpoint.id)")
     }
 }
 

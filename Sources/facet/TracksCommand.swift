@@ -17,12 +17,12 @@ func trackSummaryLine(role: Role, _ t: TrackBuildSummary) -> String {
 struct TrackJSON: Encodable {
     var track: Int64, mediaId: Int64, role: String, firstFrame: Int, lastFrame: Int, faces: Int, filled: Int, gaps: Int
     var endsAtCut: Bool, jitterRaw: Double?, jitterSmoothed: Double?, smoothing: Double
-    /// The track's person once identity is stored (not in this schema yet: left out).
+    /// The person most of the track's faces belong to (`facet people`); nil before people are found.
     var person: Int64?
-    init(_ t: TrackRecord) {
+    init(_ t: TrackRecord, person: Int64?) {
         track = t.id; mediaId = t.mediaId; role = t.role.rawValue; firstFrame = t.firstFrame; lastFrame = t.lastFrame
         faces = t.faces; filled = t.filled; gaps = t.gaps; endsAtCut = t.endsAtCut; jitterRaw = t.jitterRaw
-        jitterSmoothed = t.jitterSmoothed; smoothing = t.smoothing; person = nil
+        jitterSmoothed = t.jitterSmoothed; smoothing = t.smoothing; self.person = person
     }
 }
 
@@ -74,12 +74,13 @@ struct TracksCommand: ParsableCommand {
             return
         }
         let tracks = try p.tracks(role: role)
-        if output.json { try printJSON(tracks.map(TrackJSON.init)); return }
-        print("track media  first   last  faces filled  gaps cut  jitter raw  smoothed")
+        let persons = try p.trackPersons(role: role)
+        if output.json { try printJSON(tracks.map { TrackJSON($0, person: persons[$0.id]) }); return }
+        print("track media  first   last  faces filled  gaps cut  jitter raw  smoothed  person")
         for t in tracks {
             let raw = t.jitterRaw.map { String(format: "%10.4f", $0) } ?? "         -"
             let sm = t.jitterSmoothed.map { String(format: "%9.4f", $0) } ?? "        -"
-            print("\(String(format: "%5lld", t.id)) \(String(format: "%5lld", t.mediaId)) \(String(format: "%6d", t.firstFrame)) \(String(format: "%6d", t.lastFrame)) \(String(format: "%6d", t.faces)) \(String(format: "%6d", t.filled)) \(String(format: "%5d", t.gaps)) \(t.endsAtCut ? "yes" : " no")  \(raw) \(sm)")
+            print("\(String(format: "%5lld", t.id)) \(String(format: "%5lld", t.mediaId)) \(String(format: "%6d", t.firstFrame)) \(String(format: "%6d", t.lastFrame)) \(String(format: "%6d", t.faces)) \(String(format: "%6d", t.filled)) \(String(format: "%5d", t.gaps)) \(t.endsAtCut ? "yes" : " no")  \(raw) \(sm)  \(persons[t.id].map { String($0) } ?? "-")")
         }
     }
 }

@@ -4,6 +4,8 @@
 /// people side by side merged with `--person` leaves the other person's half as it was.
 import XCTest
 import Foundation
+import FacetCore
+import FacetStore
 
 final class IdentityRealMediaTests: CLITestCase {
     nonisolated(unsafe) static var threeTemplate: String?
@@ -187,6 +189,38 @@ final class IdentityRealMediaTests: CLITestCase {
         XCTAssertTrue(d.stderr.contains("shows 2 persons; swapping"), d.stderr)
         assertFailsCleanly(try facet(["merge", project, "--checkpoint", "latest", "--out", path("x.mp4"), "--person", "nobody"]), mentioning: "has no dst person 'nobody'")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.mp4")))
+    }
+
+    /// `train --person :P` trains on that dst person's faces only: the model's stored split (train and
+    /// held-out) is exactly P's kept faces, all on P's half of the frame, while the template's model
+    /// trained without --person holds both halves' faces; src, not named, keeps all its faces.
+    func testTrainPersonSplitsOnlyThatPersonsFaces() throws {
+        let project = try pairProject()
+        let people = try json(["people", project, "--role", "dst", "--list"])
+        XCTAssertEqual(people.count, 2, "\(people)")
+        func left(_ f: [String: Any]) -> Bool { ((f["box"] as! [NSNumber])[0].doubleValue) < 480 }
+        let leftPerson = try XCTUnwrap(people.first { p in (try? json(["faces", project, "--person", "\(int(p["id"]))"]))?.allSatisfy(left) ?? false })
+        let chosen = Set(try json(["faces", project, "--person", "\(int(leftPerson["id"]))"]).map { int($0["id"]) })
+        let allDst = try json(["faces", project, "--role", "dst"])
+        let allSrc = Set(try json(["faces", project, "--role", "src"]).map { int($0["id"]) })
+        XCTAssertGreaterThan(chosen.count, 10)
+        XCTAssertLessThan(chosen.count, allDst.count, "the other person has faces too")
+
+        let r = try facet(["train", project, "--model", "tiny", "--name", "left-only", "--iterations", "1", "--batch", "4",
+                           "--person", ":\(int(leftPerson["id"]))"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let p = try Project(path: project, mode: .readOnly)
+        defer { try? p.close() }
+        let only = try p.modelFaces(modelId: try XCTUnwrap(try p.model(named: "left-only")).id!)
+        let dstUsed = Set((only.train[.dst] ?? []) + (only.validation[.dst] ?? []))
+        XCTAssertEqual(dstUsed, chosen, "the dst split is the chosen person's faces, all of them")
+        XCTAssertFalse((only.train[.dst] ?? []).isEmpty)
+        XCTAssertEqual(Set((only.train[.src] ?? []) + (only.validation[.src] ?? [])), allSrc, "src: no person named, every kept face")
+        // The template's model, trained without --person, holds faces of both halves.
+        let both = try p.modelFaces(modelId: try XCTUnwrap(try p.model(named: "tiny")).id!)
+        let bothDst = Set((both.train[.dst] ?? []) + (both.validation[.dst] ?? []))
+        XCTAssertEqual(bothDst, Set(allDst.map { int($0["id"]) }))
+        XCTAssertTrue(allDst.contains { !left($0) && bothDst.contains(int($0["id"])) })
     }
 
     /// Every frame of `video` as RGB24 bytes (ffmpeg), 960x480.

@@ -134,6 +134,12 @@ final class SelectionCLITests: CLITestCase {
         try run(["tag-checkpoint", project, "a:keeper", "keeper", "--remove"])
         assertFailsCleanly(try facet(["export-model", project, "a:keeper", "--out", path("k2.safetensors")]), mentioning: "has no checkpoint 'keeper'")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("k2.safetensors")))
+        assertFailsCleanly(try facet(["export-model", project, "a:keeper", "--format", "onnx", "--out", path("k2.onnx")]), mentioning: "has no checkpoint 'keeper'")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("k2.onnx")))
+        // The swap graph as DeepFaceLive's DFM (onnxruntime checks it in FacetSelectTests.ONNXExportTests).
+        let dfm = try run(["export-model", project, "a:best", "--format", "dfm", "--out", path("a.dfm")])
+        XCTAssertTrue(dfm.stdout.contains("dfm tiny 64 px") && dfm.stdout.contains("in in_face:0, out out_face_mask:0, out_celeb_face:0, out_celeb_face_mask:0"),
+                      dfm.stdout)
 
         // Bad references: one clear line, exit 1, nothing changed. (tag-checkpoint opens the file
         // for writing, and closing it may fold the write-ahead log into the file, so the check is

@@ -22,6 +22,16 @@ final class TracksCLITests: ReliabilityTestCase {
         let faces = try facet(["faces", file, "--role", "dst", "--json", "--limit", "1"])
         let face = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(faces.stdout.utf8)) as? [[String: Any]])?.first)
         XCTAssertEqual(face["track"] as? Int, t["track"] as? Int)
+        XCTAssertNil(t["person"] as? Int, "no person before `facet people`")
+
+        // After `facet people`, each track names the person its faces belong to.
+        let people = try facet(["people", file, "--role", "dst", "--json"])
+        XCTAssertEqual(people.status, 0, people.stderr)
+        let persons = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(people.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(persons.count, 1, people.stdout)
+        let named = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(try facet(["tracks", file, "--role", "dst", "--json"]).stdout.utf8)) as? [[String: Any]])?.first)
+        XCTAssertEqual(named["person"] as? Int, persons.first?["id"] as? Int)
+        XCTAssertNotNil(named["person"] as? Int)
 
         // Only every tenth frame was looked at: the nine between each are without a face.
         let g = try facet(["tracks", file, "--role", "dst", "--gaps", "--json"])

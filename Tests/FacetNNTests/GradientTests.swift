@@ -192,11 +192,13 @@ final class GradientTests: XCTestCase {
         checkCompositeGradients(model.encoder, input: randomTensor([3, 32, 32, 3], &gen, in: 0...1), checkInput: false)
         checkCompositeGradients(model.inter, input: randomTensor([3, 2, 2, 32], &gen))
         checkCompositeGradients(model.decoderSrc.image, input: randomTensor([2, 2, 2, 8], &gen))
-        // OPEN QUESTION (2026-12-07): on this project's AMD EPYC machines the mask branch's directional ratio is
-        // 1.072-1.078 (OpenBLAS Zen and Haswell kernels, eps 1e-4 and 1e-3 alike), where the AVX-512 Xeon passed
-        // at 5e-2; the end-to-end Quick96 check of the mask weights passes here. Until it is explained, this one
-        // check allows 0.1 (a missing or wrong-signed gradient still fails); see the session note.
-        checkCompositeGradients(model.decoderSrc.mask, input: randomTensor([2, 2, 2, 8], &gen), tolerance: 0.1)
+        // The mask branch ends in a 1x1 conv (2 weights) under a sigmoid: that output weight's gradient is small, so at
+        // eps 1e-3 or 1e-4 the float32 rounding of the summed loss (about 1e-6) is a large share of the central
+        // difference, and the ratio wanders by up to 8% with the BLAS kernels' rounding (AMD EPYC: 1.07-1.09; the
+        // AVX-512 Xeon happened to pass). The loss is smooth in that weight (only the sigmoid follows it) and the
+        // leaky-ReLU kinks upstream stay far enough at eps 1e-2 (every parameter within 0.025 there, on both
+        // Winograd and direct convolution), so the branch is checked at eps 1e-2 with the usual tolerance.
+        checkCompositeGradients(model.decoderSrc.mask, input: randomTensor([2, 2, 2, 8], &gen), eps: 1e-2)
     }
 
     /// The whole Quick96 composition (stacked encoder pass, both decoders, blurred-mask losses)

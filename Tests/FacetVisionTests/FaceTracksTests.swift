@@ -105,6 +105,33 @@ final class FaceTracksTests: XCTestCase {
         for t in linked.tracks { XCTAssertEqual(Set(t.map { faces[$0].ordinal }).count, t.count, "one face per frame in a track") }
     }
 
+    /// One place, one colour, but the person changes at frame 10 (descriptors 0.8 apart, as different
+    /// people on the sample videos; one person's consecutive faces drift 0.02 a frame): two tracks. The
+    /// same faces without descriptors, or with the person unchanged, make one.
+    func testAnotherPersonInTheSamePlaceStartsATrack() {
+        let h = Self.histogram(peak: 120)
+        func descriptor(_ person: Int, _ k: Int) -> [Float] {
+            var d = [Float](repeating: 0, count: 128)
+            d[person] = 0.8 / Float(2).squareRoot()          // persons 0 and 1: 0.8 apart
+            d[64] = 0.02 * Float(k)                           // a slow drift within one person
+            return d
+        }
+        func faces(_ personAt: (Int) -> Int?) -> [TrackingFace] {
+            (0..<20).map { k in
+                var f = faceAt(k, Point2(200 + Double(k), 200), histogram: h)
+                if let p = personAt(k) { f.embedding = descriptor(p, k) }
+                return f
+            }
+        }
+        let changed = linkFaces(faces { $0 < 10 ? 0 : 1 })
+        XCTAssertEqual(changed.tracks.map(\.count), [10, 10])
+        XCTAssertTrue(changed.cuts.isEmpty, "a person change is not a scene cut")
+        XCTAssertEqual(linkFaces(faces { _ in 0 }).tracks.count, 1)
+        XCTAssertEqual(linkFaces(faces { _ in nil }).tracks.count, 1)
+        XCTAssertEqual(linkFaces(faces { $0 == 10 ? nil : ($0 < 10 ? 0 : 1) }).tracks.count, 1,
+                       "a face without a descriptor links by geometry alone")
+    }
+
     /// The same face in the same place, but the colours jump (another shot): a scene cut, and every
     /// open track ends there.
     func testHistogramJumpIsASceneCut() {

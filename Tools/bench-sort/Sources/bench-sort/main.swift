@@ -129,49 +129,7 @@ do {
         }
     }
 
-    // 3. Identity at bigN faces: descriptors drawn with dlib's geometry (50 persons, centres about 0.95
-    // apart, faces about 0.3 from their centre, 0.42 from each other), in runs of 40 faces as a video's shots.
-    var rng = SplitMix64(seed: 99)
-    func draw(_ centre: [Float]?, _ spread: Double) -> [Float] {
-        (0..<FaceEmbedding.dimension).map { k in
-            let u = max(rng.unit(), 1e-12), v = rng.unit()
-            return (centre?[k] ?? 0) + Float((-2 * Foundation.log(u)).squareRoot() * cos(2 * .pi * v) * spread)
-        }
-    }
-    let personsDrawn = 50
-    let centres = (0..<personsDrawn).map { _ in draw(nil, 0.06) }
-    var truth: [Int64: Int] = [:]
-    let rows = all.enumerated().map { (i, id) -> (faceId: Int64, descriptor: [Float]) in
-        let who = (i / 40 * 7) % personsDrawn
-        truth[id] = who
-        return (id, draw(centres[who], 0.027))
-    }
-    let (_, storeEmbeddings) = try time { try p.storeEmbeddings(rows, recognizer: RecognizerProvenance(name: "bench", sha256: "0")) }
-    let (identityIndex, identityLoad) = try time { IdentityIndex(try p.requireEmbeddings(matching: FaceQuery(role: .src))) }
-    let identityProbe = identityIndex.descriptor(of: probe)!
-    let identityQuery = median(9) { _ = identityIndex.nearest(to: identityProbe, k: 10, excluding: probe) }
-    let identityOneOff = try median(3) { _ = try p.similarFacesByIdentity(to: probe, k: 10, role: .src) }
-    let (people, peopleSeconds) = try time { try PeopleFinder.run(p, role: .src) }
-    var mixed = 0
-    for person in people.persons {
-        var pq = FaceQuery(role: .src)
-        pq.person = person.id
-        let labels = Set(try p.faceIDs(matching: pq).map { truth[$0]! })
-        if labels.count != 1 { mixed += 1 }
-    }
-    let (_, peopleRerun) = try time { try PeopleFinder.run(p, role: .src) }
-    let identitySort = try median(3) { _ = try p.sortedFaceIDs(matching: FaceQuery(role: .src), by: .identity(reversed: false)) }
-    let identitySortKept = try median(3) { _ = try p.sortedFaceIDs(matching: q, by: .identity(reversed: false)) }
-    let (_, identityFaceCold) = try time { _ = try HTTP.get(port: port.value!, path: "/face/\(probe)") }
-    pages["face_page_identity_first_load"] = identityFaceCold
-    pages["face_page_identity"] = try median(9) { _ = try HTTP.get(port: port.value!, path: "/face/\(probe)") }
-    pages["people_page"] = try median(5) { _ = try HTTP.get(port: port.value!, path: "/people") }
-    pages["person_filter"] = try median(5) { _ = try HTTP.get(port: port.value!, path: "/faces?role=src&person=\(people.persons[0].id)&per=\(perPage)") }
-    result["identity"] = ["n": all.count, "persons_drawn": personsDrawn, "persons_found": people.persons.count, "persons_mixed": mixed,
-                          "store_embeddings_s": storeEmbeddings, "index_load_s": identityLoad, "similar_query_s": identityQuery,
-                          "similar_one_off_s": identityOneOff, "people_s": peopleSeconds, "people_rerun_s": peopleRerun,
-                          "sort_identity_s": identitySort, "sort_identity_kept_s": identitySortKept]
-
+    // Identity at 100,000 faces (similar --by identity, people, sort --sort identity): Tools/bench people.
     server.cancel()
     result["big"] = ["n": bigN, "sort_s": sorts, "similar_index_load_s": indexLoad, "similar_query_s": similarQuery,
                      "similar_cli_total_s": similarCLI, "gallery_page_s": pages, "per_page": perPage]

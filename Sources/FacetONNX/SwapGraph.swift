@@ -1,0 +1,126 @@
+/// The swap graph of a trained model (destination face in; the source decoder's face and mask
+/// out) as an ONNX model, in Facet's own interface or as DeepFaceLive's DFM.
+import Foundation
+import FacetCore
+import FacetNN
+import SwiftProtobuf
+
+/// Which interface the exported graph has.
+public enum SwapGraphFormat: String, Sendable, CaseIterable {
+    /// Facet's: input `face` `[N, R, R, 3]` RGB; outputs `swapped_face` `[N, R, R, 3]` RGB and
+    /// `swapped_mask` `[N, R, R, 1]`; NHWC float32 in [0, 1].
+    case onnx
+    /// DeepFaceLive's DFM (as DeepFaceLab's `export_dfm` writes it): input `in_face:0`
+    /// `[N, R, R, 3]` BGR; outputs, in this order, `out_face_mask:0` (the destination decoder's
+    /// mask of the input face), `out_celeb_face:0` (the swap, BGR) and `out_celeb_face_mask:0`
+    /// (the source decoder's mask); NHWC float32 in [0, 1].
+    case dfm
+}
+
+/// Names of the graph's inputs and outputs per format.
+public enum SwapGraphNames {
+    public static let onnxInput = "face"
+    public static let onnxOutputs = ["swapped_face", "swapped_mask"]
+    public static let dfmInput = "in_face:0"
+    public static let dfmOutputs = ["out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0"]
+}
+
+/// What a swap graph is made of: the shared encoder's layers in order, and the two decoders'
+/// image and mask branches.
+public struct SwapGraphParts {
+    public var resolution: Int
+    public var encoder: [(name: String, layer: any Layer)]
+    public var srcImage: any Layer
+    public var srcMask: any Layer
+    public var dstMask: any Layer
+
+    /// The parts of a Facet network (Quick96 and its tiny variant, H128); throws for another.
+    public init(_ network: AnyObject) throws {
+        switch network {
+        case let q as Quick96:
+            resolution = q.config.resolution
+            encoder = [("encoder", q.encoder), ("inter", q.inter)]
+            srcImage = q.decoderSrc.image; srcMask = q.decoderSrc.mask; dstMask = q.decoderDst.mask
+        case let h as H128:
+            resolution = h.config.resolution
+            encoder = [("encoder", h.encoder)]
+            srcImage = h.decoderSrc.image; srcMask = h.decoderSrc.mask; dstMask = h.decoderDst.mask
+        default:
+            throw FacetError("ONNX export: a \(type(of: network)) network has no ONNX form in Facet yet")
+        }
+    }
+}
+
+/// Builds the ONNX model of `parts` in `format`; `metadata` goes into the model's
+/// `metadata_props` (model name, architecture, checkpoint...).
+public func swapGraphModel(_ parts: SwapGraphParts, format: SwapGraphFormat, name: String,
+                           metadata: [(String, String)]) throws -> Onnx_ModelProto {
+    let r = parts.resolution
+    var low = LayerLowering()
+    let input = format == .onnx ? SwapGraphNames.onnxInput : SwapGraphNames.dfmInput
+    _ = low.g.fresh(input)
+    // NHWC in; DeepFaceLive's frames are BGR (OpenCV), Facet's networks are trained on RGB.
+    var nhwc = input
+    if format == .dfm {
+        nhwc = low.g.node("Gather", [input, low.g.int64s("bgr_to_rgb", [2, 1, 0])], [Attr.int("axis", 3)], hint: "in/bgr_to_rgb")
+    }
+    let nchw = low.g.node("Transpose", [nhwc], [Attr.ints("perm", [0, 3, 1, 2])], hint: "in/to_nchw")
+    var code = GraphValue(name: nchw, shape: .map(channels: 3, height: r, width: r))
+    for (name, layer) in parts.encoder { code = try low.lower(layer, code, path: name) }
+
+    /// NCHW value to an NHWC graph output named `output`, the channels reversed first for BGR.
+    func out(_ v: GraphValue, _ output: String, bgr: Bool) throws -> (String, Int) {
+        guard case .map(let c, r, r) = v.shape else { throw FacetError("ONNX export: \(output) is \(v.shape), not a \(r) px face") }
+        var x = v.name
+        if bgr { x = low.g.node("Gather", [x, low.g.int64s("rgb_to_bgr", [2, 1, 0])], [Attr.int("axis", 1)], hint: output + "/to_bgr") }
+        low.g.node("Transpose", [x], [Attr.ints("perm", [0, 2, 3, 1])], hint: output + "/to_nhwc", output: output)
+        return (output, c)
+    }
+    var outputs: [(String, Int)] = []
+    let face = try low.lower(parts.srcImage, code, path: "decoder_src")
+    let mask = try low.lower(parts.srcMask, code, path: "decoder_src")
+    switch format {
+    case .onnx:
+        outputs.append(try out(face, SwapGraphNames.onnxOutputs[0], bgr: false))
+        outputs.append(try out(mask, SwapGraphNames.onnxOutputs[1], bgr: false))
+    case .dfm:
+        let dstMask = try low.lower(parts.dstMask, code, path: "decoder_dst")
+        outputs.append(try out(dstMask, SwapGraphNames.dfmOutputs[0], bgr: false))
+        outputs.append(try out(face, SwapGraphNames.dfmOutputs[1], bgr: true))
+        outputs.append(try out(mask, SwapGraphNames.dfmOutputs[2], bgr: false))
+    }
+
+    func valueInfo(_ name: String, channels: Int) -> Onnx_ValueInfoProto {
+        var v = Onnx_ValueInfoProto()
+        v.name = name
+        var t = Onnx_TypeProto.Tensor()
+        t.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        var s = Onnx_TensorShapeProto()
+        var n = Onnx_TensorShapeProto.Dimension(); n.dimParam = "N"
+        var side = Onnx_TensorShapeProto.Dimension(); side.dimValue = Int64(r)
+        var ch = Onnx_TensorShapeProto.Dimension(); ch.dimValue = Int64(channels)
+        s.dim = [n, side, side, ch]
+        t.shape = s
+        v.type.tensorType = t
+        return v
+    }
+    var graph = Onnx_GraphProto()
+    graph.name = name
+    graph.node = low.g.nodes
+    graph.initializer = low.g.initializers
+    graph.input = [valueInfo(input, channels: 3)]
+    graph.output = outputs.map { valueInfo($0.0, channels: $0.1) }
+
+    var model = Onnx_ModelProto()
+    model.irVersion = ONNXVersions.irVersion
+    var opset = Onnx_OperatorSetIdProto()
+    opset.domain = ""
+    opset.version = ONNXVersions.opset
+    model.opsetImport = [opset]
+    model.producerName = "facet"
+    model.graph = graph
+    model.metadataProps = metadata.map { k, v in
+        var e = Onnx_StringStringEntryProto(); e.key = k; e.value = v; return e
+    }
+    return model
+}

@@ -1,0 +1,141 @@
+/// Swap scores on real faces: dst-d19 faces (extracted for real, every tenth frame) merged by stand-in
+/// models whose truth is known — the dst face itself, a steady src face, a blurred dst face — and judged
+/// by `SwapScorer` on the merged frames. The scores must move the way each stand-in says they should.
+import XCTest
+import FacetCore
+import FacetExtract
+import FacetMedia
+import FacetMerge
+import FacetStore
+import FacetTrain
+import FacetVision
+@testable import FacetSelect
+
+/// Gives back each aligned dst face (optionally box-blurred `blur` times), with an all-white mask: the dst
+/// person, at the model's resolution.
+private struct DstFaceSwapper: FaceSwapper {
+    let resolution: Int
+    var blur = 0
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { face in
+            var f = face
+            for _ in 0..<blur { f = boxBlurred(f) }
+            return (f, Image(width: resolution, height: resolution, channels: 1, pixels: [UInt8](repeating: 255, count: resolution * resolution)))
+        }
+    }
+}
+
+/// The same src face for every input: the src person, with a frozen expression.
+private struct SteadyFaceSwapper: FaceSwapper {
+    let face: Image
+    var resolution: Int { face.width }
+    func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+        faces.map { _ in (face, Image(width: resolution, height: resolution, channels: 1, pixels: [UInt8](repeating: 255, count: resolution * resolution))) }
+    }
+}
+
+/// A 3x3 box blur (edges clamped).
+private func boxBlurred(_ im: Image) -> Image {
+    var out = im
+    let w = im.width, h = im.height, c = im.channels
+    for y in 0..<h {
+        for x in 0..<w {
+            for k in 0..<c {
+                var s = 0, n = 0
+                for dy in -1...1 { for dx in -1...1 {
+                    let yy = min(max(y + dy, 0), h - 1), xx = min(max(x + dx, 0), w - 1)
+                    s += Int(im.pixels[(yy * w + xx) * c + k]); n += 1
+                } }
+                out.pixels[(y * w + x) * c + k] = UInt8(s / n)
+            }
+        }
+    }
+    return out
+}
+
+final class SwapScoreTests: XCTestCase {
+    static let videos = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/video").path
+
+    var dir: String!
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "swap-score-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// Descriptors of the faces `pipeline` finds on every `step`-th frame of a video.
+    func descriptors(_ video: String, step: Int, pipeline: FacePipeline, recognizer: FaceRecognizer) throws -> [[Float]] {
+        let d = try VideoDecoder(path: video)
+        var out: [[Float]] = []
+        while let f = try d.nextFrame() {
+            guard f.index % step == 0 else { continue }
+            let faces = pipeline.faces(in: f.image, minFaceSize: 40)
+            out += recognizer.descriptors(image: f.image, faces: faces.map(\.landmarks))
+        }
+        return out
+    }
+
+    func mean(_ rows: [[Float]]) -> [Float] {
+        (0..<128).map { j in rows.reduce(0) { $0 + $1[j] } / Float(rows.count) }
+    }
+
+    func testScoresMoveTheWayTheStandInsSay() throws {
+        let pipeline = try FacePipeline(detector: MTCNNDetector(), shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+        let recognizer = try FaceRecognizer()
+        let p = try Project.create(at: dir + "/score.facet")
+        _ = try MediaImporter.importMedia(path: Self.videos + "/dst-d19.mp4", role: .dst, link: true, into: p)
+        var o = ExtractionOptions(role: .dst)
+        o.fps = 3
+        _ = try Extractor(project: p, options: o).run { _ in }
+        let ids = try p.faces(matching: FaceQuery(role: .dst)).map(\.id)
+        XCTAssertGreaterThanOrEqual(ids.count, 20)
+        let srcCentre = mean(try descriptors(Self.videos + "/src-d18.mp4", step: 20, pipeline: pipeline, recognizer: recognizer))
+        let dstCentre = mean(try descriptors(Self.videos + "/dst-d19.mp4", step: 20, pipeline: pipeline, recognizer: recognizer))
+        // A src face aligned at 64 px as the merge aligns faces: src-d18's first frame.
+        let srcFrame = try XCTUnwrap(try VideoDecoder(path: Self.videos + "/src-d18.mp4").nextFrame()?.image)
+        let srcFace = try XCTUnwrap(pipeline.faces(in: srcFrame, minFaceSize: 40).first)
+        let steady = FaceCompositor(options: MergeOptions(), resolution: 64)
+            .alignedFace(from: srcFrame, face: MergeFace(imageToFace: srcFace.matrix, cropSize: 256, landmarks: srcFace.landmarks))
+
+        let scorer = SwapScorer(pipeline: pipeline, recognizer: recognizer)
+        let options = MergeOptions(mask: .hull, blur: 10, smooth: 0)
+        func score(_ s: any FaceSwapper) throws -> SwapScore {
+            try scorer.score(project: p, swapper: s, faceType: nil, faceIDs: ids, options: options, srcCentre: srcCentre, dstCentre: dstCentre)
+        }
+        let own = try score(DstFaceSwapper(resolution: 64))
+        let src = try score(SteadyFaceSwapper(face: steady))
+        let blurred = try score(DstFaceSwapper(resolution: 64, blur: 3))
+        for s in [own, src, blurred] { print("swap score: \(s)") }
+        for s in [own, src, blurred] {
+            XCTAssertEqual(s.faces, ids.count)
+            XCTAssertLessThanOrEqual(s.missed, 2, "the merged face is found again")
+        }
+        // Identity: the dst's own face is never the src person; the steady src face always is.
+        XCTAssertEqual(own.identitySrcShare, 0)
+        XCTAssertLessThan(own.identityToDst, 0.45)
+        XCTAssertGreaterThan(own.identityToSrc, 0.6)
+        XCTAssertEqual(src.identitySrcShare, 1)
+        XCTAssertLessThan(src.identityToSrc, src.identityToDst)
+        // Expression: the dst's own face follows the dst's landmarks; a frozen src face does not.
+        XCTAssertLessThan(own.eyesMouth, 0.05)
+        XCTAssertGreaterThan(src.eyesMouth, own.eyesMouth)
+        XCTAssertLessThan(own.landmarks, src.landmarks)
+        // Detail: 64 px loses sharpness; blurring it loses more.
+        XCTAssertLessThan(own.detail, 1)
+        XCTAssertLessThan(blurred.detail, 0.8 * own.detail)
+    }
+
+    /// The stored form: every metric back as it went in; a file made before scores has none.
+    func testScoresAreStoredPerMetric() throws {
+        let s = SwapScore(faces: 25, missed: 1, identitySrcShare: 0.96, identityToSrc: 0.41, identityToDst: 0.72, landmarks: 0.06,
+                          eyesMouth: 0.07, mouthCorrelation: 0.5, detail: 0.31, seconds: 2)
+        var back = try XCTUnwrap(SwapScore(stored: CheckpointScores(values: s.metrics, faces: s.faces)))
+        back.seconds = s.seconds
+        XCTAssertEqual(back, s)
+        var noMouth = s
+        noMouth.mouthCorrelation = nil
+        XCTAssertNil(noMouth.metrics["mouth_correlation"])
+        XCTAssertNil(SwapScore(stored: CheckpointScores(values: ["detail": 1], faces: 3)))
+    }
+}
