@@ -39,13 +39,20 @@ public struct LandmarkFitOptions: Sendable, Equatable {
     public var mirror = true
     /// Keep the mean of the two fits (true) or only the one closer to the five points (false).
     public var averageMirror = true
+    /// With `refine`: refit only faces whose five points say they are turned (`fivePointTurn` above
+    /// `LandmarkFitter.refineAboveTurn`), or that come without five points. Frontal faces gain
+    /// nothing from the refit (Tools/bench landmarks) and it doubles the cost of the fit.
+    public var refineOnlyTurned = true
 
-    public init(start: Start = .similarity, refine: Bool = true, mirror: Bool = true, averageMirror: Bool = true) {
+    public init(start: Start = .similarity, refine: Bool = true, mirror: Bool = true, averageMirror: Bool = true,
+                refineOnlyTurned: Bool = true) {
         self.start = start; self.refine = refine; self.mirror = mirror; self.averageMirror = averageMirror
+        self.refineOnlyTurned = refineOnlyTurned
     }
 
     /// The first way: the adjusted box, one fit, no check.
-    public static let boxOnly = LandmarkFitOptions(start: .box, refine: false, mirror: false, averageMirror: false)
+    public static let boxOnly = LandmarkFitOptions(start: .box, refine: false, mirror: false, averageMirror: false,
+                                                   refineOnlyTurned: false)
 }
 
 /// Fits and scores dlib's 68 points for detections. Read-only after init: safe on many threads.
@@ -72,14 +79,15 @@ public struct LandmarkFitter: Sendable {
         let side = max(1, (box.width * box.height).squareRoot())
         let hasPoints = points5.count == 5 && options.start != .box
         let start = hasPoints ? startFrame(points5, mirrored: false) : boxFrame(box)
-        let direct = run(image: image, frame: start, mirrored: false)
+        let refine = options.refine && (!options.refineOnlyTurned || !hasPoints || abs(fivePointTurn(points5)) > Self.refineAboveTurn)
+        let direct = run(image: image, frame: start, mirrored: false, refine: refine)
         let directError = hasPoints ? fivePointDistance(direct, points5) / side : 0
         guard options.mirror else {
             return LandmarkFit(landmarks: Landmarks68(points: direct), score: hasPoints ? Self.score(directError, nil) : 1,
                                fivePointError: directError, mirrorDisagreement: nil, fromMirror: false)
         }
         let mirrorStart = hasPoints ? startFrame(points5, mirrored: true) : Self.mirrorX.concatenating(boxFrame(mirrored(box)))
-        let fromMirror = run(image: image, frame: mirrorStart, mirrored: true)
+        let fromMirror = run(image: image, frame: mirrorStart, mirrored: true, refine: refine)
         let disagreement = meanDistance(direct, fromMirror) / side
         var kept = direct, usedMirror = false
         if options.averageMirror {
@@ -101,6 +109,8 @@ public struct LandmarkFitter: Sendable {
         return exp(-e)
     }
     static let fivePointScale = 0.08
+    /// The turn (`fivePointTurn`) above which `refineOnlyTurned` refits; see `Tools/bench landmarks`.
+    public static let refineAboveTurn = 0.12
     static let mirrorScale = 0.05
 
     // MARK: - Frames
@@ -131,9 +141,9 @@ public struct LandmarkFitter: Sendable {
 
     /// One fit (and its refinement) in `frame`; the points in image pixels, in the 68-point order of
     /// the face in the image (a mirrored fit's points are renumbered).
-    private func run(image: Image, frame: Affine2D, mirrored: Bool) -> [Point2] {
+    private func run(image: Image, frame: Affine2D, mirrored: Bool, refine: Bool) -> [Point2] {
         var points = predictor.landmarks(in: image, frame: frame).points
-        if options.refine {
+        if refine {
             // The refit frame: the similarity from the mean shape to the first fit, found where the
             // fit is upright (in the mirror image for a mirrored frame).
             let inFrame = mirrored ? points.map { Point2(-$0.x, $0.y) } : points
@@ -152,6 +162,18 @@ func fivePoints(of p: [Point2]) -> [Point2] {
         Point2(r.map { p[$0].x }.reduce(0, +) / Double(r.count), r.map { p[$0].y }.reduce(0, +) / Double(r.count))
     }
     return [centre(36...41), centre(42...47), p[30], p[48], p[54]]
+}
+
+/// How far the nose lies off the middle of the eyes along the eye line, in eye distances (the five
+/// points: left eye, right eye, nose, ...): about 0 for a frontal face, growing with the head's turn
+/// (signed: positive when the nose is nearer the right eye as seen in the image).
+public func fivePointTurn(_ p: [Point2]) -> Double {
+    guard p.count >= 3 else { return 0 }
+    let ex = p[1].x - p[0].x, ey = p[1].y - p[0].y
+    let len2 = ex * ex + ey * ey
+    guard len2 > 1e-9 else { return 0 }
+    let mx = (p[0].x + p[1].x) / 2, my = (p[0].y + p[1].y) / 2
+    return ((p[2].x - mx) * ex + (p[2].y - my) * ey) / len2
 }
 
 /// Mean distance between the five points of `points` (68) and `points5`.

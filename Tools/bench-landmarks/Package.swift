@@ -15,9 +15,10 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "FacetCore", swiftSettings: fastMath),
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
+        .target(name: "FacetNN", dependencies: ["FacetCore", "COpenBLAS"], swiftSettings: fastMath),
         .target(name: "CCPUFeatures"),
         .target(name: "FacetKernelsAVX512", swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
-        .target(name: "FacetVision", dependencies: ["FacetCore", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
+        .target(name: "FacetVision", dependencies: ["FacetCore", "FacetNN", "COpenBLAS", "CCPUFeatures", "FacetKernelsAVX512"], swiftSettings: fastMath),
         .executableTarget(name: "bench-landmarks", dependencies: ["FacetCore", "FacetMedia", "FacetVision"], swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v6]

@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-shape-predictor", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-face-recognizer", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
+        .executableTarget(name: "fuzz-cnn-face-detector", dependencies: ["FacetCore", "FacetVision"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-image", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-pickle", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-faceswap-json", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),

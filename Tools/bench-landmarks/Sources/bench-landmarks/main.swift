@@ -17,6 +17,11 @@ func usage() -> Never {
 
 var annotatedDir = "", dlibPath: String?, fixtures = "", outDir: String?, frameCount = 60, reps = 3
 var args = Array(CommandLine.arguments.dropFirst())
+// --pipeline-only: just the per-frame timing (section 5), old start against new, interleaved.
+let pipelineOnly = args.contains("--pipeline-only")
+// --detectors: only the detector comparison (section 6): MTCNN (after the landmark check) against dlib's CNN.
+let detectorsOnly = args.contains("--detectors")
+args.removeAll { $0 == "--pipeline-only" || $0 == "--detectors" }
 while !args.isEmpty {
     let a = args.removeFirst()
     guard !args.isEmpty else { usage() }
@@ -37,13 +42,14 @@ let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
 let detector = try MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights())
 let configs: [(String, LandmarkFitOptions)] = [
     ("box", .boxOnly),
-    ("box+refine", LandmarkFitOptions(start: .box, refine: true, mirror: false, averageMirror: false)),
+    ("box+refine", LandmarkFitOptions(start: .box, refine: true, mirror: false, averageMirror: false, refineOnlyTurned: false)),
     ("sim", LandmarkFitOptions(start: .similarity, refine: false, mirror: false, averageMirror: false)),
-    ("sim+refine", LandmarkFitOptions(start: .similarity, refine: true, mirror: false, averageMirror: false)),
-    ("sim+refine+mirror(best)", LandmarkFitOptions(start: .similarity, refine: true, mirror: true, averageMirror: false)),
-    ("sim+refine+mirror(avg)", LandmarkFitOptions(start: .similarity, refine: true, mirror: true, averageMirror: true)),
+    ("sim+refine", LandmarkFitOptions(start: .similarity, refine: true, mirror: false, averageMirror: false, refineOnlyTurned: false)),
+    ("sim+refine+mirror(best)", LandmarkFitOptions(start: .similarity, refine: true, mirror: true, averageMirror: false, refineOnlyTurned: false)),
+    ("sim+refine+mirror(avg)", LandmarkFitOptions(start: .similarity, refine: true, mirror: true, averageMirror: true, refineOnlyTurned: false)),
     ("sim+mirror(avg)", LandmarkFitOptions(start: .similarity, refine: false, mirror: true, averageMirror: true)),
-    ("affine+refine+mirror(avg)", LandmarkFitOptions(start: .affine, refine: true, mirror: true, averageMirror: true)),
+    ("sim+turned-refine+mirror(avg)", LandmarkFitOptions()),
+    ("affine+refine+mirror(avg)", LandmarkFitOptions(start: .affine, refine: true, mirror: true, averageMirror: true, refineOnlyTurned: false)),
 ]
 let fitters = configs.map { LandmarkFitter(predictor: predictor, options: $0.1) }
 let chosen = configs.firstIndex { $0.1 == LandmarkFitOptions() }!
@@ -101,6 +107,7 @@ func overlay(_ image: Image, _ sets: [([Point2], (UInt8, UInt8, UInt8))], around
 }
 
 var report: [String: Any] = [:]
+if !pipelineOnly && !detectorsOnly {
 
 // MARK: 1. Annotated faces: error by yaw, each start beside dlib's pipeline.
 struct Annotated { var name: String; var image: Image; var truth: [Point2] }
@@ -141,7 +148,7 @@ for c in cases {
     let dlibError = dlibFaces[c.name].flatMap { $0.map { error($0, c.truth) }.min() }.flatMap { $0 < 0.5 ? $0 : nil }
     let cells = errors.map { $0.map { String(format: "%.3f", $0) } ?? "miss" } + [dlibError.map { String(format: "%.3f", $0) } ?? "miss"]
     print(c.name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %+5.1f ", yaw) + cells.joined(separator: " | ")
-          + (scores.isEmpty ? "" : String(format: "   score %.2f", scores[chosen])))
+          + (scores.isEmpty ? "" : String(format: "   score %.2f", scores[chosen])) + (match.map { String(format: "  turn %+.3f", fivePointTurn($0.points5)) } ?? ""))
     annotatedRows.append(["face": c.name, "yaw": yaw, "errors": Dictionary(uniqueKeysWithValues: zip(configs.map(\.0), errors.map { $0 ?? -1 })),
                           "dlib": dlibError ?? -1, "score": scores.isEmpty ? -1 : scores[chosen]])
     if let outDir, let m = match {
@@ -154,7 +161,7 @@ for c in cases {
 report["annotated"] = annotatedRows
 
 // MARK: 2. dlib's example faces: agreement with dlib's points on dlib's own boxes (a machine reference).
-func xmlCases() throws -> [(String, [Point2])] {
+@MainActor func xmlCases() throws -> [(String, [Point2])] {
     var out: [(String, [Point2])] = []
     for name in ["training", "testing"] {
         let text = try String(contentsOfFile: fixtures + "/images/faces/\(name)_with_face_landmarks.xml", encoding: .isoLatin1)
@@ -278,24 +285,84 @@ print("\n== cost per face (ms, mean over \(fitCount) video faces, \(reps) reps e
 for (k, c) in configs.enumerated() { print(String(format: "%@: %.3f ms", c.0, 1000 * fitSeconds[k] / Double(max(1, fitCount)))) }
 report["fit_ms"] = Dictionary(uniqueKeysWithValues: zip(configs.map(\.0), fitSeconds.map { 1000 * $0 / Double(max(1, fitCount)) }))
 report["detect_ms"] = 1000 * detectSeconds / Double(max(1, fitCount))
+}
 // MARK: 5. The whole per-frame pipeline (detect, fit, align, signatures), the first start against the chosen one.
-do {
+if !detectorsOnly {
     let old = FacePipeline(detector: detector, shapePredictor: predictor, fitOptions: .boxOnly)
+    let recognizer = try? FaceRecognizer(batchSize: 4)
     let new = FacePipeline(detector: detector, shapePredictor: predictor)
+    let always = FacePipeline(detector: detector, shapePredictor: predictor,
+                              fitOptions: LandmarkFitOptions(start: .similarity, refine: true, mirror: true, averageMirror: true, refineOnlyTurned: false))
     let decoder = try VideoDecoder(path: fixtures + "/video/dst-d19.mp4")
     var frames: [Image] = []
     while frames.count < frameCount, let f = try decoder.nextFrame() { frames.append(f.image) }
-    var tOld = 0.0, tNew = 0.0
+    var tOld = 0.0, tNew = 0.0, tAlways = 0.0
     for _ in 0..<reps {
         for f in frames {
-            var t = Date(); _ = old.detectFaces(in: f, faceType: .full, size: 256); tOld += Date().timeIntervalSince(t)
-            t = Date(); _ = new.detectFaces(in: f, faceType: .full, size: 256); tNew += Date().timeIntervalSince(t)
+            // What extract does per frame before storing: detect, fit, align, signatures, descriptor.
+            func work(_ p: FacePipeline) -> Double {
+                let t = Date()
+                let faces = p.detectFaces(in: f, faceType: .full, size: 256).faces
+                _ = recognizer?.descriptors(image: f, faces: faces.map(\.landmarks))
+                return Date().timeIntervalSince(t)
+            }
+            tOld += work(old); tNew += work(new); tAlways += work(always)
         }
     }
     let n = Double(reps * frames.count)
-    print(String(format: "\n== per-frame pipeline on dst-d19.mp4 (%d frames x %d, interleaved): box start %.2f ms, chosen start %.2f ms: %.3fx the time",
-                 frames.count, reps, 1000 * tOld / n, 1000 * tNew / n, tNew / tOld))
-    report["pipeline_ms"] = ["box": 1000 * tOld / n, "chosen": 1000 * tNew / n]
+    print(String(format: "\n== per-frame work (detect, fit, align, signatures, %@) on dst-d19.mp4 (%d frames x %d, interleaved): box start %.2f ms, chosen start %.2f ms (%.3fx), always refit %.2f ms (%.3fx)",
+                 recognizer == nil ? "no descriptor: model absent" : "descriptor", frames.count, reps, 1000 * tOld / n, 1000 * tNew / n, tNew / tOld, 1000 * tAlways / n, tAlways / tOld))
+    report["pipeline_ms"] = ["box": 1000 * tOld / n, "chosen": 1000 * tNew / n, "always_refit": 1000 * tAlways / n]
+}
+// MARK: 6. MTCNN (faces kept after the landmark check) against dlib's CNN detector: faces each finds that the
+// other misses, on the fixture and annotated images and on sample-video frames; cost per frame, interleaved.
+if detectorsOnly, let cnn = try? CNNFaceDetector() {
+    let pipeline = FacePipeline(detector: detector, shapePredictor: predictor)
+    func matches(_ a: FaceBox, _ b: FaceBox) -> Bool {
+        a.iou(b) > 0.25 || (a.center.x > b.x && a.center.x < b.right && a.center.y > b.y && a.center.y < b.bottom)
+    }
+    var inputs: [(String, Image)] = []
+    for sub in ["noface", "multi", "faces", "reference"] {
+        let dir = fixtures + "/images/" + sub
+        for f in (try FileManager.default.contentsOfDirectory(atPath: dir)).sorted()
+        where ImageFile.extensions.contains((f as NSString).pathExtension.lowercased()) && f != "bald_guys.jpg" {
+            inputs.append((sub + "/" + f, try ImageFile.read(path: dir + "/" + f).rgb()))
+        }
+    }
+    for f in ["breakingbad.jpg", "einstein.jpg", "lenna.png", "takeo.png"] {
+        inputs.append(("annotated/" + f, try ImageFile.read(path: annotatedDir + "/" + f).rgb()))
+    }
+    for video in ["src-d18.mp4", "dst-d19.mp4", "extra-d20.mp4"] {
+        let decoder = try VideoDecoder(path: fixtures + "/video/" + video)
+        var k = 0
+        while k < 60, let frame = try decoder.nextFrame() {
+            if k % 6 == 0 { inputs.append(("\(video)#\(k)", frame.image)) }
+            k += 1
+        }
+    }
+    print("\n== detectors: MTCNN faces kept (landmark score >= 0.2) vs dlib CNN (mmod) detections, per image")
+    var tM = 0.0, tC = 0.0, nFrames = 0, onlyCNN = 0, onlyMTCNN = 0, both = 0
+    var rows: [[String: Any]] = []
+    for (name, image) in inputs {
+        var t = Date()
+        let kept = pipeline.detectFaces(in: image, faceType: .full, size: 256).faces
+        let dm = Date().timeIntervalSince(t)
+        t = Date()
+        let found = cnn.detect(image)
+        let dc = Date().timeIntervalSince(t)
+        if name.contains(".mp4#") { tM += dm; tC += dc; nFrames += 1 }
+        let cnnOnly = found.filter { c in !kept.contains { matches($0.box, c.box) } }
+        let mtcnnOnly = kept.filter { m in !found.contains { matches(m.box, $0.box) } }
+        onlyCNN += cnnOnly.count; onlyMTCNN += mtcnnOnly.count; both += found.count - cnnOnly.count
+        print(String(format: "%@: MTCNN %d, CNN %d, CNN only %d%@, MTCNN only %d (MTCNN %.0f ms, CNN %.0f ms)", name, kept.count, found.count,
+                     cnnOnly.count, cnnOnly.isEmpty ? "" : " " + cnnOnly.map { "[\($0.left),\($0.top) \($0.right - $0.left + 1)px \(String(format: "%.2f", $0.confidence))]" }.joined(separator: " "),
+                     mtcnnOnly.count, 1000 * dm, 1000 * dc))
+        rows.append(["image": name, "mtcnn": kept.count, "cnn": found.count, "cnn_only": cnnOnly.count, "mtcnn_only": mtcnnOnly.count])
+    }
+    print(String(format: "total: found by both %d, CNN only %d, MTCNN only %d; on %d 480x480 video frames MTCNN+fit+align %.1f ms, CNN detection alone %.1f ms (%.1fx)",
+                 both, onlyCNN, onlyMTCNN, nFrames, 1000 * tM / Double(max(1, nFrames)), 1000 * tC / Double(max(1, nFrames)), tC / max(1e-9, tM)))
+    report["detectors"] = ["rows": rows, "both": both, "cnn_only": onlyCNN, "mtcnn_only": onlyMTCNN,
+                           "mtcnn_pipeline_ms": 1000 * tM / Double(max(1, nFrames)), "cnn_ms": 1000 * tC / Double(max(1, nFrames))]
 }
 if let data = try? JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]) {
     print(String(decoding: data, as: UTF8.self))
