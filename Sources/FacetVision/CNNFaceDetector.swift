@@ -11,14 +11,20 @@ import Foundation
 /// One detection: dlib's integer rectangle (`left...right`, `top...bottom`, inclusive) and the
 /// network's score (dlib's `mmod_rect.detection_confidence`; above 0 is a detection).
 public struct CNNFaceDetection: Sendable, Equatable {
+    /// Leftmost column of the rectangle (inclusive).
     public var left: Int
+    /// Top row (inclusive).
     public var top: Int
+    /// Rightmost column (inclusive).
     public var right: Int
+    /// Bottom row (inclusive).
     public var bottom: Int
+    /// The network's score at the detection (dlib's `detection_confidence`).
     public var confidence: Double
 
     /// dlib's rectangle as a box (dlib's width is `right - left + 1`).
-    public var box: FaceBox { FaceBox(x: Double(left), y: Double(top), width: Double(right - left + 1), height: Double(bottom - top + 1)) }
+    public var box: FaceBox { FaceBox(x: Double(left), y: Double(top), width: Double(right - left + 1),
+        height: Double(bottom - top + 1)) }
 }
 
 /// The parsed file: the loss options, the input layer's settings, and the 7 convolutions with the
@@ -158,7 +164,8 @@ enum MMODArchitecture {
         return w
     }
 
-    private static func parseDetails(_ layer: Layer, name: String, into w: inout MMODWeights, _ r: inout DlibReader) throws(DlibFormatProblem) {
+    private static func parseDetails(_ layer: Layer, name: String, into w: inout MMODWeights,
+        _ r: inout DlibReader) throws(DlibFormatProblem) {
         switch layer {
         case let .conv(i):
             let c = convs[i]
@@ -230,7 +237,8 @@ enum MMODArchitecture {
 
 extension DlibReader {
     /// A tensor's 4 dimensions (each bounded); returns them and the element count.
-    mutating func dlibTensorSize(_ what: String, maxElements: Int) throws(DlibFormatProblem) -> (dims: [Int], count: Int) {
+    mutating func dlibTensorSize(_ what: String, maxElements: Int) throws(DlibFormatProblem) -> (dims: [Int],
+        count: Int) {
         var dims: [Int] = []
         var count = 1
         for d in ["samples", "channels", "rows", "columns"] {
@@ -311,7 +319,8 @@ struct TiledPyramid: Equatable {
         var y = outerPadding
         var i = 0
         while y < height + outerPadding && i < sizes.count {
-            out.append(Rect(left: outerPadding, top: y, right: outerPadding + sizes[i].w - 1, bottom: y + sizes[i].h - 1))
+            out.append(Rect(left: outerPadding, top: y, right: outerPadding + sizes[i].w - 1,
+                bottom: y + sizes[i].h - 1))
             y += sizes[i].h + padding
             i += 1
         }
@@ -321,7 +330,8 @@ struct TiledPyramid: Equatable {
             let r = Rect(left: outerPadding + width - 1 - (sizes[i].w - 1), top: y - 1 - (sizes[i].h - 1),
                          right: outerPadding + width - 1, bottom: y - 1)
             let first = out[0]
-            let intersects = max(first.left, r.left) <= min(first.right, r.right) && max(first.top, r.top) <= min(first.bottom, r.bottom)
+            let intersects = max(first.left, r.left) <= min(first.right, r.right) && max(first.top,
+                r.top) <= min(first.bottom, r.bottom)
             if intersects { break }
             out.append(r)
             y -= sizes[i].h + padding
@@ -351,12 +361,18 @@ struct TiledPyramid: Equatable {
     }
 }
 
+/// dlib's CNN face detector (`mmod_human_face_detector.dat`) run on Facet's engine: the image pyramid, the network,
+/// dlib's decoding and non-maximum suppression.
 public final class CNNFaceDetector: @unchecked Sendable {
+    /// The model's name, as provenance records it.
     public static let modelName = "mmod_human_face_detector"
+    /// The model file read.
     public let path: String
+    /// The model file's SHA-256.
     public let sha256: String
     /// The detector window (80x80 in dlib's model): faces much smaller than this are not found.
     public let windowWidth: Int
+    /// The detector window's height.
     public let windowHeight: Int
 
     private let weights: MMODWeights
@@ -504,7 +520,8 @@ public final class CNNFaceDetector: @unchecked Sendable {
                 let hw = Double(window.width - 1) / 2, hh = Double(window.height - 1) / 2
                 let (l, t, rr, b) = map.pyramid.toImage(left: px - hw, top: py - hh, right: px + hw, bottom: py + hh)
                 // drectangle -> rectangle: lround of each side.
-                candidates.append(CNNFaceDetection(left: Int(l.rounded(.toNearestOrAwayFromZero)), top: Int(t.rounded(.toNearestOrAwayFromZero)),
+                candidates.append(CNNFaceDetection(left: Int(l.rounded(.toNearestOrAwayFromZero)),
+                    top: Int(t.rounded(.toNearestOrAwayFromZero)),
                                                    right: Int(rr.rounded(.toNearestOrAwayFromZero)), bottom: Int(b.rounded(.toNearestOrAwayFromZero)),
                                                    confidence: score))
             }
