@@ -392,8 +392,8 @@ public final class CNNFaceDetector: @unchecked Sendable {
         let weights: MMODWeights
         do {
             weights = try CNNFaceDetector.parse(data)
-        } catch let problem as DlibFormatProblem {
-            throw FacetError.file(path, "not dlib's CNN face detector (mmod_human_face_detector.dat): \(problem.message)")
+        } catch {
+            throw FacetError.file(path, "not dlib's CNN face detector (mmod_human_face_detector.dat): \(error.message)")
         }
         self.path = path
         self.sha256 = SHA256.hex(of: data)
@@ -506,8 +506,16 @@ public final class CNNFaceDetector: @unchecked Sendable {
     /// (dlib: 0), non-max suppressed.
     public func detect(_ image: Image, threshold: Double = 0) -> [CNNFaceDetection] {
         guard image.width > 0, image.height > 0, image.channels >= 1 else { return [] }
-        // dlib needs the first convolutions to have some output: tiny images give none.
-        guard image.width >= 8 || image.height >= 8 else { return [] }
+        // The three unpadded 5x5 stride-2 convolutions need a tiled picture of at least 29 pixels a
+        // side to give any output (dlib gives an empty one): tiny images have no face.
+        let tiled = TiledPyramid(rows: image.height, columns: image.width, padding: weights.pyramidPadding,
+                                 outerPadding: weights.pyramidOuterPadding)
+        func outputSide(_ n: Int) -> Int {
+            var x = n
+            for _ in 0..<3 { guard x >= 5 else { return 0 }; x = (x - 5) / 2 + 1 }
+            return x
+        }
+        guard outputSide(tiled.rows) >= 1, outputSide(tiled.columns) >= 1 else { return [] }
         let map = scoreMap(image)
         let window = weights.windows[0]
         var candidates: [CNNFaceDetection] = []

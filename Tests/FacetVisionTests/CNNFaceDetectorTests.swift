@@ -84,6 +84,14 @@ final class CNNFaceDetectorTests: XCTestCase {
         }
     }
 
+    /// Images too small for the network's three unpadded convolutions give no face (not a trap).
+    func testTinyImagesGiveNoFace() throws {
+        let detector = try CNNDetectorFixtures.detector()
+        for (w, h) in [(1, 1), (3, 3), (6, 6), (7, 40), (40, 7), (12, 12)] {
+            XCTAssertEqual(detector.detect(Image(width: w, height: h, channels: 3)), [], "\(w)x\(h)")
+        }
+    }
+
     func testRejectsFilesThatAreNotTheDetector() throws {
         let detector = try CNNDetectorFixtures.detector()
         let bytes = try Data(contentsOf: URL(fileURLWithPath: detector.path))
