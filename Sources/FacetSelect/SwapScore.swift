@@ -105,6 +105,8 @@ public struct SwapScorer {
             let group = Array(records[k..<end])
             k = end
             let media = try project.media(id: mediaId)
+            // The faces as the merge places them (its alignment, smoothing and face type), read once per media.
+            let placed = try MergeEngine.faces(in: project, media: media, faceType: faceType, smoothing: options.smooth)
             let frames = try MediaFrames(project: project, media: media)
             var next = 0
             while next < group.count, let frame = try frames.next() {
@@ -113,10 +115,8 @@ public struct SwapScorer {
                     let record = group[next]
                     next += 1
                     guard let dstLandmarks = record.landmarks68 else { missed += 1; continue }
-                    // The face as the merge places it: the merge's faces of this frame, the one nearest this face.
-                    let candidates = try MergeEngine.faces(in: project, media: media, frames: frame.index...frame.index,
-                                                           faceType: faceType, smoothing: options.smooth)[frame.index] ?? []
-                    guard let face = candidates.min(by: {
+                    // The face as the merge places it: of the merge's faces of this frame, the one nearest this face.
+                    guard let face = (placed[frame.index] ?? []).min(by: {
                         meanLandmarkDistance($0.landmarks, dstLandmarks) < meanLandmarkDistance($1.landmarks, dstLandmarks)
                     }) else { missed += 1; continue }
                     var merged = frame.image

@@ -91,13 +91,6 @@ public func meanLandmarkDistance(_ a: Landmarks68, _ b: Landmarks68) -> Double {
     return s / 68
 }
 
-/// Euclidean distance of two face-recognition descriptors (dlib's units).
-func descriptorDistance(_ a: [Float], _ b: [Float]) -> Double {
-    var s: Float = 0
-    for i in a.indices { let d = a[i] - b[i]; s += d * d }
-    return Double(s.squareRoot())
-}
-
 /// Links faces (any order) into tracks, greedily by landmark distance frame after frame: a face
 /// continues the track whose last face (at most `maxGap` frames back) overlaps its box, moved
 /// least and, where both have descriptors, is the same person, else it starts a track. A histogram jump between linked faces is a scene cut: every open
@@ -128,7 +121,7 @@ public func linkFaces(_ faces: [TrackingFace], options: TrackingOptions = Tracki
                 let shift = meanLandmarkDistance(last.landmarks, face.landmarks) / unit
                 guard shift <= options.maxShift * elapsed else { continue }
                 if !last.embedding.isEmpty && last.embedding.count == face.embedding.count
-                    && descriptorDistance(last.embedding, face.embedding) > options.maxIdentityDistance { continue }
+                    && Double(FaceRecognizer.distance(last.embedding, face.embedding)) > options.maxIdentityDistance { continue }
                 pairs.append((shift / elapsed, t, f, summedBhattacharyya(last.histogram, face.histogram)))
             }
         }

@@ -79,8 +79,7 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         let ft = faceTypeOption.faceType
-        let pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
-                                        shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+        let pipeline = try FacePipelines.load()
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []
