@@ -30,9 +30,10 @@ public enum SampleFaces {
             let media = try mediaId(project, role: role, path: path, info: decoder.info)
             framesByVideo.append((media, frames))
         }
-        let run = try project.beginExtraction(ExtractionProvenance(role: role, detector: "sample-crops", detectorSHA256: "-",
-                                                                   landmarker: "template", landmarkerSHA256: "-",
-                                                                   optionsJSON: "{\"crop_size\":\(cropSize),\"seed\":\(seed)}"))
+        let run = try project.beginExtraction(
+            ExtractionProvenance(role: role, detector: "sample-crops", detectorSHA256: "-",
+                                 landmarker: "template", landmarkerSHA256: "-",
+                                 optionsJSON: "{\"crop_size\":\(cropSize),\"seed\":\(seed)}"))
         // Face g goes to frame slot g % slots (slots run over videos and frames in turn), as face
         // index g / slots: a batch holds whole frames, since the store skips frames it already has.
         let slots = framesByVideo.enumerated().flatMap { v, entry in entry.frames.indices.map { (v, $0) } }
@@ -66,7 +67,8 @@ public enum SampleFaces {
             for (k, g) in globals.enumerated() { byFrame[g % slots.count, default: []].append(faces[k]!) }
             let frames = batchSlots.map { slot -> ExtractedFrame in
                 let f = framesByVideo[slots[slot].0].frames[slots[slot].1]
-                return ExtractedFrame(mediaId: framesByVideo[slots[slot].0].media, frameIndex: f.index, pts: f.pts, faces: byFrame[slot] ?? [])
+                return ExtractedFrame(mediaId: framesByVideo[slots[slot].0].media, frameIndex: f.index, pts: f.pts,
+                                      faces: byFrame[slot] ?? [])
             }
             try project.storeFrames(frames, extractionId: run, role: role)
             firstSlot += batchSlots.count
@@ -78,11 +80,13 @@ public enum SampleFaces {
     private static func mediaId(_ project: Project, role: Role, path: String, info: VideoInfo) throws -> Int64 {
         let sha = try SHA256.hex(ofFile: path)
         if try project.media().contains(where: { $0.sha256 == sha }) {
-            throw FacetError.file(project.path, "already holds \(path): sample faces go into a project without that video")
+            throw FacetError.file(project.path,
+                                  "already holds \(path): sample faces go into a project without that video")
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
         let m = MediaRecord(role: role, name: (path as NSString).lastPathComponent, kind: .video, storage: .linked,
-                            path: (path as NSString).standardizingPath, sha256: sha, byteSize: size, container: info.container,
+                            path: (path as NSString).standardizingPath, sha256: sha, byteSize: size,
+                            container: info.container,
                             codec: info.codec, width: info.width, height: info.height, fps: info.fps,
                             frameCount: info.frameCount, duration: info.duration, hasAudio: false)
         return try project.importMedia(m) { nil }.id!
@@ -93,7 +97,8 @@ public enum SampleFaces {
         let side = min(frame.width, frame.height)
         let s = rng.int(in: min(side, max(32, side / 3))...min(side, side * 5 / 6))
         let x = rng.int(in: 0...(frame.width - s)), y = rng.int(in: 0...(frame.height - s))
-        var crop = frame.cropped(x: x, y: y, width: s, height: s).resized(width: cropSize, height: cropSize, filter: .area)
+        var crop = frame.cropped(x: x, y: y, width: s, height: s).resized(width: cropSize, height: cropSize,
+                                                                          filter: .area)
         let flip = rng.unit() < 0.5
         let contrast = 0.7 + 0.6 * rng.unit(), bright = -30 + 60 * rng.unit()
         let w = cropSize, h = cropSize
@@ -116,17 +121,27 @@ public enum SampleFaces {
         let m = flip ? Affine2D(a: -scale, b: 0, tx: scale * Double(x + s) - 1, c: 0, d: scale, ty: -scale * Double(y))
                      : Affine2D(a: scale, b: 0, tx: -scale * Double(x), c: 0, d: scale, ty: -scale * Double(y))
         let toFrame = m.inverted ?? .identity
-        let landmarks = Landmarks68(points: faceTemplate.map { toFrame.apply(Point2($0.x * Double(cropSize), $0.y * Double(cropSize))) })
-        let cx = Double(x) + Double(s) / 2 - Double(frame.width) / 2, cy = Double(y) + Double(s) / 2 - Double(frame.height) / 2
-        return NewFace(faceIndex: faceIndex, score: 0.9 + 0.1 * rng.unit(), box: (Double(x), Double(y), Double(s), Double(s)),
-                       points5: [], landmarks: landmarks, matrix: m, faceType: "full", cropSize: cropSize, cropFormat: "jpeg",
+        let landmarks = Landmarks68(points: faceTemplate.map { toFrame.apply(Point2($0.x * Double(cropSize),
+                                                                                    $0.y * Double(cropSize))) })
+        let cx = Double(x) + Double(s) / 2 - Double(frame.width) / 2,
+            cy = Double(y) + Double(s) / 2 - Double(frame.height) / 2
+        return NewFace(faceIndex: faceIndex, score: 0.9 + 0.1 * rng.unit(),
+                       box: (Double(x), Double(y), Double(s), Double(s)),
+                       points5: [], landmarks: landmarks, matrix: m, faceType: "full", cropSize: cropSize,
+                       cropFormat: "jpeg",
                        crop: try JPEGCodec.encode(crop, quality: 90), histogram: stats.histogram, blur: stats.sharpness,
                        motionBlur: stats.halfSharpness, yaw: (flip ? -1 : 1) * 70 * cx / Double(frame.width),
                        pitch: 70 * cy / Double(frame.height), roll: 0, brightness: stats.brightness, hue: stats.hue,
                        faceSize: Double(s))
     }
 
-    struct Stats { var histogram: [Float]; var sharpness: Double; var halfSharpness: Double; var brightness: Double; var hue: Double }
+    struct Stats {
+        var histogram: [Float]
+        var sharpness: Double
+        var halfSharpness: Double
+        var brightness: Double
+        var hue: Double
+    }
 
     /// RGB histograms (each channel sums to 1), Laplacian variances, mean luma and circular mean hue.
     static func measure(_ img: Image) -> Stats {
@@ -147,9 +162,11 @@ public enum SampleFaces {
         if hueDeg < 0 { hueDeg += 360 }
         var half = [Double](repeating: 0, count: (w / 2) * (h / 2))
         for y in 0..<(h / 2) { for x in 0..<(w / 2) {
-            half[y * (w / 2) + x] = (grey[2 * y * w + 2 * x] + grey[2 * y * w + 2 * x + 1] + grey[(2 * y + 1) * w + 2 * x] + grey[(2 * y + 1) * w + 2 * x + 1]) / 4
+            half[y * (w / 2) + x] = (grey[2 * y * w + 2 * x] + grey[2 * y * w + 2 * x + 1]
+                                     + grey[(2 * y + 1) * w + 2 * x] + grey[(2 * y + 1) * w + 2 * x + 1]) / 4
         } }
-        return Stats(histogram: hist, sharpness: laplacianVariance(grey, w, h), halfSharpness: laplacianVariance(half, w / 2, h / 2),
+        return Stats(histogram: hist, sharpness: laplacianVariance(grey, w, h),
+                     halfSharpness: laplacianVariance(half, w / 2, h / 2),
                      brightness: luma / Double(n), hue: hueDeg)
     }
 
@@ -169,7 +186,13 @@ public enum SampleFaces {
         let mx = max(r, g, b), mn = min(r, g, b), d = mx - mn
         guard d > 0 else { return (0, 0) }
         var hue: Double
-        if mx == r { hue = 60 * (g - b) / d } else if mx == g { hue = 60 * ((b - r) / d + 2) } else { hue = 60 * ((r - g) / d + 4) }
+        if mx == r {
+            hue = 60 * (g - b) / d
+        } else if mx == g {
+            hue = 60 * ((b - r) / d + 2)
+        } else {
+            hue = 60 * ((r - g) / d + 4)
+        }
         if hue < 0 { hue += 360 }
         return (hue, d / mx)
     }
@@ -192,14 +215,27 @@ public enum SampleFaces {
     /// mean face of a "full" crop: enough to draw and to check that landmarks survive export.
     static let faceTemplate: [Point2] = {
         var p: [Point2] = []
-        for i in 0..<17 { let t = Double(i) / 16 * .pi; p.append(Point2(0.5 - 0.36 * cos(t), 0.42 + 0.4 * sin(t))) }   // jaw
-        for i in 0..<5 { p.append(Point2(0.22 + 0.045 * Double(i), 0.34 - 0.02 * sin(Double(i) / 4 * .pi))) }        // right brow
-        for i in 0..<5 { p.append(Point2(0.6 + 0.045 * Double(i), 0.34 - 0.02 * sin(Double(i) / 4 * .pi))) }         // left brow
-        for i in 0..<4 { p.append(Point2(0.5, 0.42 + 0.05 * Double(i))) }                                          // nose bridge
-        for i in 0..<5 { p.append(Point2(0.43 + 0.035 * Double(i), 0.63)) }                                        // nostrils
-        for eye in [0.32, 0.68] { for i in 0..<6 { let t = Double(i) / 6 * 2 * .pi; p.append(Point2(eye - 0.06 * cos(t), 0.43 - 0.025 * sin(t))) } }
-        for i in 0..<12 { let t = Double(i) / 12 * 2 * .pi; p.append(Point2(0.5 - 0.12 * cos(t), 0.76 - 0.05 * sin(t))) } // outer lip
-        for i in 0..<8 { let t = Double(i) / 8 * 2 * .pi; p.append(Point2(0.5 - 0.08 * cos(t), 0.76 - 0.02 * sin(t))) }   // inner lip
+        // jaw
+        for i in 0..<17 { let t = Double(i) / 16 * .pi; p.append(Point2(0.5 - 0.36 * cos(t), 0.42 + 0.4 * sin(t))) }
+        // right brow
+        for i in 0..<5 { p.append(Point2(0.22 + 0.045 * Double(i), 0.34 - 0.02 * sin(Double(i) / 4 * .pi))) }
+        // left brow
+        for i in 0..<5 { p.append(Point2(0.6 + 0.045 * Double(i), 0.34 - 0.02 * sin(Double(i) / 4 * .pi))) }
+        for i in 0..<4 { p.append(Point2(0.5, 0.42 + 0.05 * Double(i))) }  // nose bridge
+        for i in 0..<5 { p.append(Point2(0.43 + 0.035 * Double(i), 0.63)) }  // nostrils
+        for eye in [0.32, 0.68] {
+            for i in 0..<6 {
+                let t = Double(i) / 6 * 2 * .pi
+                p.append(Point2(eye - 0.06 * cos(t), 0.43 - 0.025 * sin(t)))
+            }
+        }
+        // outer lip
+        for i in 0..<12 {
+            let t = Double(i) / 12 * 2 * .pi
+            p.append(Point2(0.5 - 0.12 * cos(t), 0.76 - 0.05 * sin(t)))
+        }
+        // inner lip
+        for i in 0..<8 { let t = Double(i) / 8 * 2 * .pi; p.append(Point2(0.5 - 0.08 * cos(t), 0.76 - 0.02 * sin(t))) }
         return p
     }()
 }

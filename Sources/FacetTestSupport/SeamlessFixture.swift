@@ -6,11 +6,17 @@ import FacetCore
 
 /// One `SeamlessClone.blend` input, as `FaceCompositor.blend` builds it.
 public struct SeamlessWindow {
+    /// The swapped face warped into the window, RGB interleaved, 0...255.
     public var source: [Float]
+    /// The frame's pixels under the window, RGB interleaved, 0...255.
     public var target: [Float]
+    /// The pixels the blend solves for (inside the mask); the others keep `target`.
     public var region: [Bool]
+    /// Width of the window, in pixels.
     public var width: Int
+    /// Height of the window, in pixels.
     public var height: Int
+    /// What the window shows (frame, mask, swapper), for the messages of the tests and benchmarks.
     public var name: String
 
     /// A window of `width x height` pixels named `name`.
@@ -24,7 +30,9 @@ public struct SeamlessWindow {
 /// `factor` x side sweeps (1.2 in the merge), RGB interleaved, an index list and neighbour table.
 /// Kept here as the baseline of the benchmark and the accuracy comparison.
 public enum FormerSeamless {
-    public static func blend(source: inout [Float], target: [Float], region: [Bool], width: Int, height: Int, factor: Double = 1.2) {
+    /// Blends `source` into `target` over `region` in place, with about `factor` x side SOR sweeps.
+    public static func blend(source: inout [Float], target: [Float], region: [Bool], width: Int, height: Int,
+                             factor: Double = 1.2) {
         let count = width * height
         var index = [Int32](repeating: -1, count: count)
         var pixels: [Int32] = []
@@ -86,10 +94,12 @@ public enum FormerSeamless {
     }
 }
 
+/// Seamless-clone inputs from the sample video and synthetic windows, for the tests and the benchmark.
 public enum SeamlessFixture {
     /// The window, source, target and region `FaceCompositor.blend` hands to `SeamlessClone.blend`
     /// for `face` of `frame` (the same steps, copied from it).
-    public static func window(frame: Image, face: MergeFace, options: MergeOptions, swapper: any FaceSwapper, name: String) throws -> SeamlessWindow? {
+    public static func window(frame: Image, face: MergeFace, options: MergeOptions, swapper: any FaceSwapper,
+                              name: String) throws -> SeamlessWindow? {
         let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
         let aligned = compositor.alignedFace(from: frame, face: face)
         let swapped = try swapper.swap([aligned])[0]
@@ -99,7 +109,8 @@ public enum SeamlessFixture {
         let predicted = floats(swapped.face)
         let out = compositor.outputMatrix(face)
         let back = out.inverted!
-        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)), Point2(Double(res), Double(res))].map(back.apply)
+        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)),
+                       Point2(Double(res), Double(res))].map(back.apply)
         let x0 = max(0, Int(corners.map(\.x).min()!.rounded(.down)) - 1)
         let y0 = max(0, Int(corners.map(\.y).min()!.rounded(.down)) - 1)
         let x1 = min(frame.width - 1, Int(corners.map(\.x).max()!.rounded(.up)) + 1)
@@ -152,14 +163,18 @@ public enum SeamlessFixture {
         for index in frames {
             let frame = try MergeFixture.frame(index), face = MergeFixture.face(index)
             let settings: [(String, MergeOptions, any FaceSwapper)] = [
-                ("hull, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .hull), ShiftedSwapper(resolution: 64, upsideDown: true)),
-                ("learned, erode 10 blur 20, red patch, 128 px", MergeOptions(mode: .seamless, mask: .learned, erode: 10, blur: 20), RedPatchSwapper(resolution: 128)),
+                ("hull, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .hull),
+                 ShiftedSwapper(resolution: 64, upsideDown: true)),
+                ("learned, erode 10 blur 20, red patch, 128 px",
+                 MergeOptions(mode: .seamless, mask: .learned, erode: 10, blur: 20), RedPatchSwapper(resolution: 128)),
                 // The settings of `Tools/bench merge` (and `Tools/bench compositor`), in seamless mode.
-                ("learned-and-hull, erode 10 blur 20, shifted upside down, 64 px", MergeOptions(mode: .seamless, mask: .learnedAndHull, erode: 10, blur: 20),
+                ("learned-and-hull, erode 10 blur 20, shifted upside down, 64 px",
+                 MergeOptions(mode: .seamless, mask: .learnedAndHull, erode: 10, blur: 20),
                  ShiftedSwapper(resolution: 64, upsideDown: true)),
             ]
             for (label, options, swapper) in settings {
-                if let w = try window(frame: frame, face: face, options: options, swapper: swapper, name: "frame \(index), \(label)") { list.append(w) }
+                if let w = try window(frame: frame, face: face, options: options, swapper: swapper,
+                                      name: "frame \(index), \(label)") { list.append(w) }
             }
         }
         return list
@@ -179,7 +194,9 @@ public enum SeamlessFixture {
         for y in 0..<height {
             for x in 0..<width {
                 let fx = Double(x), fy = Double(y)
-                func inDisc(_ cx: Double, _ cy: Double, _ r: Double) -> Bool { (fx - cx) * (fx - cx) + (fy - cy) * (fy - cy) <= r * r }
+                func inDisc(_ cx: Double, _ cy: Double, _ r: Double) -> Bool {
+                    (fx - cx) * (fx - cx) + (fy - cy) * (fy - cy) <= r * r
+                }
                 var inside = inDisc(110, 150, 105) || inDisc(190, 120, 80)
                 if inDisc(130, 140, 25) { inside = false }                     // a hole
                 if x > 150 && x < 260 && abs(y - 140) < 6 { inside = false }      // a bay
@@ -195,6 +212,7 @@ public enum SeamlessFixture {
                 }
             }
         }
-        return SeamlessWindow(source: source, target: target, region: region, width: width, height: height, name: "synthetic \(width)x\(height)")
+        return SeamlessWindow(source: source, target: target, region: region, width: width, height: height,
+                              name: "synthetic \(width)x\(height)")
     }
 }
