@@ -31,7 +31,8 @@ struct ConvGeometry {
             (oh, padTop) = samePadding(input: h, kernel: k, stride: s)
             (ow, padLeft) = samePadding(input: w, kernel: k, stride: s)
         case .valid:
-            precondition(h >= k && w >= k, "Conv2D: a \(k)x\(k) VALID convolution needs an input of at least \(k)x\(k), got \(h)x\(w)")
+            precondition(h >= k && w >= k,
+                         "Conv2D: a \(k)x\(k) VALID convolution needs an input of at least \(k)x\(k), got \(h)x\(w)")
             (oh, padTop) = ((h - k) / s + 1, 0)
             (ow, padLeft) = ((w - k) / s + 1, 0)
         }
@@ -57,7 +58,8 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePo
                     dst.update(repeating: 0, count: rowLen)
                 } else {
                     if kxLo > 0 { dst.update(repeating: 0, count: kxLo * cin) }
-                    (dst + kxLo * cin).update(from: x + ((n * h + iy) * w + ix0 + kxLo) * cin, count: (kxHi - kxLo) * cin)
+                    (dst + kxLo * cin).update(from: x + ((n * h + iy) * w + ix0 + kxLo) * cin,
+                                              count: (kxHi - kxLo) * cin)
                     if kxHi < k { (dst + kxHi * cin).update(repeating: 0, count: (k - kxHi) * cin) }
                 }
                 dst += rowLen
@@ -96,7 +98,8 @@ func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, _ dx: UnsafeMutableP
 }
 
 /// Adds `bias` to every row of an `[rows, channels]` matrix and applies `activation`, in one pass.
-func addBiasActivate(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: UnsafePointer<Float>?, _ activation: Activation) {
+func addBiasActivate(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int, bias: UnsafePointer<Float>?,
+                     _ activation: Activation) {
     parallelRanges(rows, grain: max(1, 16_384 / max(channels, 1))) { r in
         for m in r {
             let row = y + m * channels
@@ -147,7 +150,9 @@ func spaceToDepth(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, _
         for p in r {
             let nn = p / (h2 * w2), rem = p % (h2 * w2), y = rem / w2, xx = rem % w2
             let d = out + p * cd
-            for py in 0..<2 { (d + py * 2 * cin).update(from: x + ((nn * h + 2 * y + py) * w + 2 * xx) * cin, count: 2 * cin) }
+            for py in 0..<2 {
+                (d + py * 2 * cin).update(from: x + ((nn * h + 2 * y + py) * w + 2 * xx) * cin, count: 2 * cin)
+            }
             if cd > 4 * cin { (d + 4 * cin).update(repeating: 0, count: cd - 4 * cin) }
         }
     }
@@ -155,12 +160,16 @@ func spaceToDepth(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, _
 
 /// The adjoint of `spaceToDepth` (its inverse on the unpadded channels): dx from the gradient of
 /// the space-to-depth image.
-func depthToSpaceGradient(_ d: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, _ dx: UnsafeMutablePointer<Float>) {
+func depthToSpaceGradient(_ d: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int,
+                          _ dx: UnsafeMutablePointer<Float>) {
     let (h2, w2, cd) = (h / 2, w / 2, spaceToDepthChannels(cin))
     parallelRanges(n * h2 * w2, grain: max(64, 16_384 / cd)) { r in
         for p in r {
             let nn = p / (h2 * w2), rem = p % (h2 * w2), y = rem / w2, xx = rem % w2
-            for py in 0..<2 { (dx + ((nn * h + 2 * y + py) * w + 2 * xx) * cin).update(from: d + p * cd + py * 2 * cin, count: 2 * cin) }
+            for py in 0..<2 {
+                (dx + ((nn * h + 2 * y + py) * w + 2 * xx) * cin).update(from: d + p * cd + py * 2 * cin,
+                                                                         count: 2 * cin)
+            }
         }
     }
 }
@@ -201,11 +210,15 @@ enum SpaceToDepthScratch {
 public final class Conv2D: Layer {
     /// Input and output channels, kernel side, stride, and the activation fused into the output.
     public let inChannels: Int
+    /// Output channels (`cout`).
     public let outChannels: Int
+    /// Kernel side `k` (square kernels).
     public let kernelSize: Int
+    /// Step between windows, in pixels, on both axes.
     public let stride: Int
     /// SAME (the default) or VALID; the Winograd and space-to-depth paths take SAME layers only.
     public let padding: ConvPadding
+    /// The nonlinearity applied to the output in the same pass.
     public let activation: Activation
     /// `[k, k, cin, cout]`.
     public let weight: Parameter
@@ -224,7 +237,8 @@ public final class Conv2D: Layer {
 
     /// Whether this layer can take the Winograd path (shape and settings; see `usesWinograd`).
     public var winogradApplies: Bool {
-        winogradOn && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
+        winogradOn && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0
+            && activation != .sigmoid
     }
 
     /// The Winograd output tile side for this call (4, 2), or nil for im2col. Measured on
@@ -247,8 +261,8 @@ public final class Conv2D: Layer {
     /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
     /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
     public var spaceToDepthApplies: Bool {
-        winogradOn && padding == .same && ConvPolicy.current.spaceToDepth && kernelSize == 5 && stride == 2 && outChannels % 8 == 0
-            && activation != .sigmoid
+        winogradOn && padding == .same && ConvPolicy.current.spaceToDepth && kernelSize == 5 && stride == 2
+            && outChannels % 8 == 0 && activation != .sigmoid
     }
 
     /// This layer's choice of `ConvPolicy.keepsWinogradInput` (nil: the policy's). A model short of
@@ -269,17 +283,20 @@ public final class Conv2D: Layer {
 
     /// The space-to-depth Winograd tile (4 or 2) for `height` x `width` inputs, nil for im2col.
     public func spaceToDepthTile(height: Int, width: Int) -> Int? {
-        spaceToDepthTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
+        spaceToDepthTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride,
+                                      cout: outChannels))
     }
 
     /// The 3x3 stride-1 geometry over the space-to-depth image of `g`'s input.
     private func spaceToDepthGeometry(_ g: ConvGeometry) -> ConvGeometry {
-        ConvGeometry(n: g.n, h: g.h / 2, w: g.w / 2, cin: spaceToDepthChannels(inChannels), k: 3, s: 1, cout: outChannels)
+        ConvGeometry(n: g.n, h: g.h / 2, w: g.w / 2, cin: spaceToDepthChannels(inChannels), k: 3, s: 1,
+                     cout: outChannels)
     }
 
     /// The Winograd output tile side (4 or 2) for `height` x `width` inputs, nil for im2col.
     public func winogradTile(height: Int, width: Int) -> Int? {
-        winogradTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride, cout: outChannels))
+        winogradTile(ConvGeometry(n: 1, h: height, w: width, cin: inChannels, k: kernelSize, s: stride,
+                                  cout: outChannels))
     }
 
     private var input: Tensor?
@@ -300,7 +317,9 @@ public final class Conv2D: Layer {
     /// only). Unfrozen kernels are transformed on every call, as training needs.
     private func frozenWeightsReady(spaceToDepth: Bool, tile: Int) -> Bool {
         guard let token = weight.frozenToken else { cachedWinogradWeights = nil; return false }
-        if let c = cachedWinogradWeights, c.token == token, c.spaceToDepth == spaceToDepth, c.tile == tile { return true }
+        if let c = cachedWinogradWeights, c.token == token, c.spaceToDepth == spaceToDepth, c.tile == tile {
+            return true
+        }
         cachedWinogradWeights = (token, spaceToDepth, tile)
         return false
     }
@@ -330,8 +349,10 @@ public final class Conv2D: Layer {
 
     /// `y = act(conv(x) + b)` for NHWC `x`, on the path `ConvPolicy.current` and the shape choose.
     public func forward(_ x: Tensor) -> Tensor {
-        let (n, h, w, _) = x.expectNHWC(channels: inChannels, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)) input")
-        let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels, padding: padding)
+        let (n, h, w, _) = x.expectNHWC(channels: inChannels,
+                                        "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)) input")
+        let g = ConvGeometry(n: n, h: h, w: w, cin: inChannels, k: kernelSize, s: stride, cout: outChannels,
+                             padding: padding)
         input = x
         output.resize(to: [n, g.oh, g.ow, outChannels])
         hasWinogradInput = false
@@ -340,7 +361,8 @@ public final class Conv2D: Layer {
             winogradWeights.resize(to: [(tile + 2) * (tile + 2), inChannels, outChannels])
             let ready = frozenWeightsReady(spaceToDepth: false, tile: tile)
             winogradForward(x.data, weight.value.data, bias: bias?.value.data, activation, g, tile: tile,
-                            transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g, tile),
+                            transformedWeights: winogradWeights.data, output.data,
+                            savedInput: savedWinogradInput(g, tile),
                             weightsReady: ready)
             return output
         }
@@ -353,25 +375,34 @@ public final class Conv2D: Layer {
                 let w5 = weight.value.data, w3 = b[1]
                 if !ready {
                     forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
-                        if let src { (w3 + dst).update(from: w5 + src, count: cin * cout) } else { (w3 + dst).update(repeating: 0, count: cin * cout) }
+                        if let src {
+                            (w3 + dst).update(from: w5 + src, count: cin * cout)
+                        } else {
+                            (w3 + dst).update(repeating: 0, count: cin * cout)
+                        }
                     }
                     let pad = (g3.cin - 4 * cin) * cout
-                    if pad > 0 { for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) } }
+                    if pad > 0 {
+                        for t in 0..<9 { (w3 + (t * g3.cin + 4 * cin) * cout).update(repeating: 0, count: pad) }
+                    }
                 }
                 winogradForward(b[0], w3, bias: bias?.value.data, activation, g3, tile: tile,
-                                transformedWeights: winogradWeights.data, output.data, savedInput: savedWinogradInput(g3, tile),
+                                transformedWeights: winogradWeights.data, output.data,
+                                savedInput: savedWinogradInput(g3, tile),
                                 weightsReady: ready)
             }
             return output
         }
         if kernelSize == 1 && stride == 1 {
             gemm(CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(inChannels),
-                        1, x.data, Int32(inChannels), weight.value.data, Int32(outChannels), 0, output.data, Int32(outChannels))
+                        1, x.data, Int32(inChannels), weight.value.data, Int32(outChannels), 0, output.data,
+                        Int32(outChannels))
         } else {
             Scratch.with([g.rows * g.depth]) { bufs in
                 im2col(x.data, g, bufs[0])
                 gemm(CblasNoTrans, CblasNoTrans, Int32(g.rows), Int32(outChannels), Int32(g.depth),
-                            1, bufs[0], Int32(g.depth), weight.value.data, Int32(outChannels), 0, output.data, Int32(outChannels))
+                            1, bufs[0], Int32(g.depth), weight.value.data, Int32(outChannels), 0, output.data,
+                            Int32(outChannels))
             }
         }
         addBiasActivate(output.data, rows: g.rows, channels: outChannels, bias: bias?.value.data, activation)
@@ -389,8 +420,10 @@ public final class Conv2D: Layer {
     /// The parameter gradients (into `weight.gradient`, `bias.gradient`) and, when asked, the input gradient.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv2D.backward called before forward") }
-        output.expectSameShape(dy, "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
-        let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: inChannels, k: kernelSize, s: stride, cout: outChannels,
+        output.expectSameShape(dy,
+                               "Conv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
+        let g = ConvGeometry(n: x.shape[0], h: x.shape[1], w: x.shape[2], cin: inChannels, k: kernelSize, s: stride,
+                             cout: outChannels,
                              padding: padding)
         let winograd = winogradTile(g), s2dTile = winograd == nil ? spaceToDepthTile(g) : nil
         // The Winograd paths differentiate the activation and sum the bias gradient inside their
@@ -413,22 +446,28 @@ public final class Conv2D: Layer {
         let saved = hasWinogradInput ? UnsafePointer(winogradInput.data) : nil
         let m = Int32(g.rows), co = Int32(outChannels)
         if let tile = winograd {
-            winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile, weight.gradient.data,
-                             computesInputGradient ? inputGradient.data : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias,
+            winogradBackward(x.data, transformedWeights: winogradWeights.data, dPre, g, tile: tile,
+                             weight.gradient.data,
+                             computesInputGradient ? inputGradient.data : nil, y: fusedY, slope: fusedSlope,
+                             biasGradient: fusedBias,
                              savedInput: saved)
         } else if let tile = s2dTile {
             let g3 = spaceToDepthGeometry(g), cin = inChannels, cout = outChannels
             let size = g.n * g3.h * g3.w * g3.cin
-            SpaceToDepthScratch.with([saved == nil ? size : 0, computesInputGradient ? size : 0, 9 * g3.cin * cout]) { b in
+            SpaceToDepthScratch.with([saved == nil ? size : 0, computesInputGradient ? size : 0,
+                                      9 * g3.cin * cout]) { b in
                 if saved == nil { spaceToDepth(x.data, n: g.n, h: g.h, w: g.w, cin: cin, b[0]) }
                 winogradBackward(b[0], transformedWeights: winogradWeights.data, dPre, g3, tile: tile, b[2],
-                                 computesInputGradient ? b[1] : nil, y: fusedY, slope: fusedSlope, biasGradient: fusedBias,
+                                 computesInputGradient ? b[1] : nil, y: fusedY, slope: fusedSlope,
+                                 biasGradient: fusedBias,
                                  savedInput: saved)
                 let dw5 = weight.gradient.data, dw3 = b[2]
                 forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
                     if let src { (dw5 + src).update(from: dw3 + dst, count: cin * cout) }
                 }
-                if computesInputGradient { depthToSpaceGradient(b[1], n: g.n, h: g.h, w: g.w, cin: cin, inputGradient.data) }
+                if computesInputGradient {
+                    depthToSpaceGradient(b[1], n: g.n, h: g.h, w: g.w, cin: cin, inputGradient.data)
+                }
             }
         } else if kernelSize == 1 && stride == 1 {
             let ci = Int32(inChannels)

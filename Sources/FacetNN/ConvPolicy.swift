@@ -45,7 +45,8 @@ public struct ConvPolicy: Sendable, Equatable {
     /// The policy of the running code: `standard` unless a caller bound another with `with(_:_:)`.
     @TaskLocal public static var current: ConvPolicy = .standard
 
-    /// Runs `body` with `policy` as `current` (on this thread, and in tasks it creates), then restores the previous one.
+    /// Runs `body` with `policy` as `current` (on this thread, and in tasks it creates), then restores the previous
+    /// one.
     public static func with<R>(_ policy: ConvPolicy, _ body: () throws -> R) rethrows -> R {
         try $current.withValue(policy, operation: body)
     }

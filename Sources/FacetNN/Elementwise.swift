@@ -3,17 +3,21 @@ import Foundation
 
 /// Leaky ReLU: x for x > 0, slope * x otherwise.
 public final class LeakyReLU: Layer {
+    /// The factor applied to negative inputs, in (0, 1).
     public let slope: Float
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
+    /// A leaky ReLU with `slope` for negative inputs.
     public init(slope: Float) { self.slope = slope }
 
+    /// x where positive, `slope` * x elsewhere (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         output.copy(from: x)
         Activation.leakyReLU(slope).apply(output.data, output.count)
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: `dy`, times `slope` where the input was not positive.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "LeakyReLU.backward gradient")
         inputGradient.resize(to: dy.shape)
@@ -26,14 +30,17 @@ public final class LeakyReLU: Layer {
 public final class Sigmoid: Layer {
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
+    /// The layer (it has no parameters).
     public init() {}
 
+    /// 1 / (1 + e^-x) element-wise (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         output.copy(from: x)
         Activation.sigmoid.apply(output.data, output.count)
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: `dy * y * (1 - y)`, y the output.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "Sigmoid.backward gradient")
         inputGradient.resize(to: dy.shape)
@@ -45,16 +52,19 @@ public final class Sigmoid: Layer {
 /// Pixel shuffle in TensorFlow's `depth_to_space` order: `[N, H, W, b*b*C] -> [N, H*b, W*b, C]`,
 /// out[n, y*b+i, x*b+j, c] = in[n, y, x, (i*b + j)*C + c].
 public final class DepthToSpace: Layer {
+    /// The block side `b`: each axis grows `b` times, channels shrink `b * b` times.
     public let blockSize: Int
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
+    /// A pixel shuffle with block side `blockSize`.
     public init(blockSize: Int) {
         precondition(blockSize >= 1, "DepthToSpace: block size must be at least 1")
         self.blockSize = blockSize
     }
 
     /// Copies between the two layouts: each (pixel, i) moves b*C contiguous floats.
-    private func shuffle(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int, c: Int, toSpace: Bool) {
+    private func shuffle(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int,
+                         c: Int, toSpace: Bool) {
         let b = blockSize, run = b * c
         parallelRanges(n * h * w, grain: 512) { r in
             for p in r {
@@ -69,15 +79,18 @@ public final class DepthToSpace: Layer {
         }
     }
 
+    /// `[N, H, W, b*b*C]` rearranged to `[N, H*b, W*b, C]` (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, cd) = x.expectNHWC("DepthToSpace(\(blockSize)) input")
-        precondition(cd % (blockSize * blockSize) == 0, "DepthToSpace(\(blockSize)): \(cd) channels are not a multiple of \(blockSize * blockSize)")
+        precondition(cd % (blockSize * blockSize) == 0,
+                     "DepthToSpace(\(blockSize)): \(cd) channels are not a multiple of \(blockSize * blockSize)")
         let c = cd / (blockSize * blockSize)
         output.resize(to: [n, h * blockSize, w * blockSize, c])
         shuffle(x.data, output.data, n: n, h: h, w: w, c: c, toSpace: true)
         return output
     }
 
+    /// The gradient rearranged back: `[N, H*b, W*b, C]` to `[N, H, W, b*b*C]`.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "DepthToSpace.backward gradient")
         let (n, h, w, c) = (dy.shape[0], dy.shape[1] / blockSize, dy.shape[2] / blockSize, dy.shape[3])
@@ -90,29 +103,37 @@ public final class DepthToSpace: Layer {
 /// Gives each sample a new shape (a view: no copy). `Reshape([-1])`-style flattening is
 /// `Reshape(to: [features])`.
 public final class Reshape: Layer {
+    /// The shape each sample takes (the batch axis is kept).
     public let sampleShape: [Int]
     private var inputShape: [Int] = []
+    /// A reshape of each sample to `sampleShape`.
     public init(to sampleShape: [Int]) { self.sampleShape = sampleShape }
 
+    /// `x` viewed as `[N] + sampleShape` (no copy).
     public func forward(_ x: Tensor) -> Tensor {
         let per = sampleShape.reduce(1, *)
-        precondition(x.shape.count >= 1 && x.perSample == per, "Reshape: input shape \(x.shape) cannot become [N] + \(sampleShape)")
+        precondition(x.shape.count >= 1 && x.perSample == per,
+                     "Reshape: input shape \(x.shape) cannot become [N] + \(sampleShape)")
         inputShape = x.shape
         return x.reshaped([x.batch] + sampleShape)
     }
 
+    /// `dy` viewed in the latest input's shape.
     public func backward(_ dy: Tensor) -> Tensor { dy.reshaped(inputShape) }
 }
 
 /// Pixel normalisation over the last axis: x * rsqrt(mean(x^2) + epsilon).
 public final class PixelNorm: Layer {
+    /// Added to the mean square before the root, so an all-zero pixel stays finite.
     public let epsilon: Float
     private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
     private var scales: [Float] = []
+    /// A pixel norm with `epsilon`.
     public init(epsilon: Float = 1e-6) { self.epsilon = epsilon }
 
+    /// Each pixel's channels scaled by rsqrt(mean(x^2) + epsilon) (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         precondition(!x.shape.isEmpty, "PixelNorm: input needs at least one axis")
         input = x
@@ -163,6 +184,7 @@ public final class PixelNorm: Layer {
 /// leras's `gaussian_blur` does for masks. The kernel is symmetric and separable, so the pass is
 /// two 1-D filters and the backward pass is the same blur applied to the gradient.
 public final class GaussianBlur: Layer {
+    /// The Gaussian's standard deviation, in pixels.
     public let sigma: Float
     /// Normalised 1-D taps (the 2-D kernel is their outer product).
     public let taps: [Float]
@@ -177,6 +199,7 @@ public final class GaussianBlur: Layer {
         self.init(kernelSize: size, sigma: sigma)
     }
 
+    /// A blur with `kernelSize` taps (odd) of a Gaussian of `sigma`.
     public init(kernelSize: Int, sigma: Float) {
         precondition(kernelSize % 2 == 1 && sigma > 0, "GaussianBlur: the kernel size must be odd and sigma positive")
         self.sigma = sigma
@@ -219,6 +242,7 @@ public final class GaussianBlur: Layer {
         }
     }
 
+    /// Every channel of `x` blurred, the same shape (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, c) = x.expectNHWC("GaussianBlur input")
         output.resize(to: x.shape)
@@ -226,6 +250,7 @@ public final class GaussianBlur: Layer {
         return output
     }
 
+    /// The same blur applied to `dy` (the kernel is symmetric, so the blur is its own adjoint).
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "GaussianBlur.backward gradient")
         inputGradient.resize(to: dy.shape)

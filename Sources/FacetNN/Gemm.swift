@@ -29,7 +29,8 @@ func gemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, 
             if hi <= lo { return }
             // Rows lo..<hi of op(A): rows of A, or columns of A when transposed.
             let aBlock = ta == CblasNoTrans ? a + lo * Int(lda) : a + lo
-            cblas_sgemm(CblasRowMajor, ta, tb, Int32(hi - lo), n, k, alpha, aBlock, lda, b, ldb, beta, c + lo * Int(ldc), ldc)
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(hi - lo), n, k, alpha, aBlock, lda, b, ldb, beta,
+                        c + lo * Int(ldc), ldc)
         }
     } else {
         parallelFor(workers) { t in

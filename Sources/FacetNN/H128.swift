@@ -16,6 +16,7 @@ public struct H128Config: Sendable, Equatable, Codable {
     /// 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's `pixel_loss`).
     public var pixelLoss: Bool
 
+    /// A configuration with each size given.
     public init(resolution: Int, encoderDims: Int, aeDims: Int, decoderDims: Int, pixelLoss: Bool = false) {
         self.resolution = resolution
         self.encoderDims = encoderDims
@@ -37,11 +38,15 @@ public struct H128Config: Sendable, Equatable, Codable {
     public var maskBlurSigma: Float { Float(max(1, resolution / 32)) }
 
     func validate() throws {
-        guard resolution >= 16, resolution % 16 == 0 else { throw FacetError("H128: resolution \(resolution) must be a positive multiple of 16") }
+        guard resolution >= 16, resolution % 16 == 0 else {
+            throw FacetError("H128: resolution \(resolution) must be a positive multiple of 16")
+        }
         guard encoderDims > 0, aeDims > 0, decoderDims >= 4, decoderDims % 4 == 0 else {
             throw FacetError("H128: widths must be positive and the decoder width a multiple of 4")
         }
-        guard Int(Double(resolution) / 11.6) >= 1 else { throw FacetError("H128: resolution \(resolution) is too small for the DSSIM window") }
+        guard Int(Double(resolution) / 11.6) >= 1 else {
+            throw FacetError("H128: resolution \(resolution) is too small for the DSSIM window")
+        }
     }
 }
 
@@ -50,7 +55,9 @@ public struct H128Config: Sendable, Equatable, Codable {
 /// convolutions are `NarrowConv2D` (direct; im2col + GEMM made them 40% of a step).
 /// Parameters: `up0` ... `up2`, `out`, `mask_up0` ... `mask_up2`, `mask_out`.
 public final class H128Decoder {
+    /// The image branch: the code to a `[N, R, R, 3]` face.
     public let image: Sequential
+    /// The mask branch: the code to a `[N, R, R, 1]` mask.
     public let mask: Sequential
     let codeGradient = Tensor(shape: [0])
 
@@ -76,10 +83,15 @@ public final class H128Decoder {
 /// Parameter paths: `encoder.down1.*` ... `encoder.down4.*`, `encoder.dense1.*`,
 /// `encoder.dense2.*`, `encoder.up.*`, `decoder_src.*`, `decoder_dst.*` (see `H128Decoder`).
 public final class H128: SwapNetwork {
+    /// The sizes and loss it was built with.
     public let config: H128Config
+    /// The shared encoder: faces to the code both decoders read.
     public let encoder: Sequential
+    /// The decoder of the src person (the one merge uses).
     public let decoderSrc: H128Decoder
+    /// The decoder of the dst person.
     public let decoderDst: H128Decoder
+    /// The optimizer of `trainStep` (Adam lr 5e-5, beta1 0.5 by default).
     public let optimizer: any Optimizer
 
     private let step = TwoDecoderStep()
@@ -88,7 +100,9 @@ public final class H128: SwapNetwork {
     private let maskLoss = MAELoss()
 
     /// DeepFaceLab's H128 optimizer: Adam lr 5e-5, beta1 0.5, beta2 0.999.
-    public static func defaultOptimizer(seed: UInt32 = 0) -> Adam { Adam(learningRate: 5e-5, beta1: 0.5, beta2: 0.999, seed: seed) }
+    public static func defaultOptimizer(seed: UInt32 = 0) -> Adam {
+        Adam(learningRate: 5e-5, beta1: 0.5, beta2: 0.999, seed: seed)
+    }
 
     /// A freshly initialised model: Glorot-uniform kernels from `seed`, zero biases.
     public init(config: H128Config = .h128, seed: UInt64 = 0, optimizer: (any Optimizer)? = nil) throws {
@@ -98,7 +112,9 @@ public final class H128: SwapNetwork {
         let first = downscale(3, e)
         first.computesInputGradient = false
         encoder = Sequential([
-            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4", downscale(e * 4, e * 8)),
+            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4",
+                                                                                                   downscale(e * 4,
+                                                                                                             e * 8)),
             ("flatten", Reshape(to: [low * low * e * 8])),
             ("dense1", Dense(inFeatures: low * low * e * 8, outFeatures: ae)),
             ("dense2", Dense(inFeatures: ae, outFeatures: low * low * ae)),
@@ -116,8 +132,10 @@ public final class H128: SwapNetwork {
         for (_, p) in namedParameters { p.value.initializeGlorot(using: &generator) }
     }
 
+    /// Side of the square faces it takes and returns (`config.resolution`).
     public var resolution: Int { config.resolution }
 
+    /// Every parameter with its full path (`encoder.*`, `decoder_src.*`, `decoder_dst.*`), in a fixed order.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         return prefixed("encoder", encoder.namedParameters)
             + prefixed("decoder_src", decoderSrc.namedParameters) + prefixed("decoder_dst", decoderDst.namedParameters)
@@ -134,6 +152,8 @@ public final class H128: SwapNetwork {
         return encoder.forward(faces)
     }
 
+    /// Encodes `faces` and decodes them with the chosen decoder (for merge, dst faces through the src
+    /// decoder); copies of the image `[N, R, R, 3]` and mask `[N, R, R, 1]`, in (0, 1).
     public func predict(_ faces: Tensor, decoder role: FaceRole) -> (image: Tensor, mask: Tensor) {
         (role == .src ? decoderSrc : decoderDst).forwardCopies(encode(faces))
     }
@@ -157,6 +177,7 @@ public final class H128: SwapNetwork {
         return (0..<a.count).map { a[$0] + b[$0] }
     }
 
+    /// The losses `trainStep` would report, without training (for held-out evaluation).
     public func evaluate(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
         var out: [[Float]] = []
         for (batch, decoder, blur) in [(src, decoderSrc, blurSrc), (dst, decoderDst, blurDst)] {

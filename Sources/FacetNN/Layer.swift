@@ -3,9 +3,11 @@ import Foundation
 
 /// A trainable tensor and the gradient of the loss with respect to it.
 public final class Parameter: @unchecked Sendable {
+    /// The current values, updated by the optimizer.
     public let value: Tensor
     /// Set by the owning layer's `backward` (overwritten, not accumulated).
     public let gradient: Tensor
+    /// A parameter of `shape`, value and gradient zero.
     public init(shape: [Int]) {
         value = Tensor(shape: shape)
         gradient = Tensor(shape: shape)
@@ -47,7 +49,9 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
+    /// None: a layer without parameters need not declare them.
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+    /// `forward(x)`, so a layer reads as the function it is.
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 }
 
@@ -94,24 +98,29 @@ public enum Activation: Sendable, Equatable {
 
 /// Layers run one after another; a parameter's path is `childName.parameterPath`.
 public final class Sequential: Layer {
+    /// The children in the order they run, with their names (the first part of their parameters' paths).
     public let layers: [(name: String, layer: any Layer)]
 
+    /// Layers that run in the given order, each with its name.
     public init(_ layers: [(String, any Layer)]) {
         self.layers = layers.map { (name: $0.0, layer: $0.1) }
     }
 
+    /// `x` through every layer in order.
     public func forward(_ x: Tensor) -> Tensor {
         var h = x
         for l in layers { h = l.layer.forward(h) }
         return h
     }
 
+    /// `dy` back through every layer in reverse order, setting their parameters' gradients.
     public func backward(_ dy: Tensor) -> Tensor {
         var g = dy
         for l in layers.reversed() { g = l.layer.backward(g) }
         return g
     }
 
+    /// Every child's parameters, prefixed with the child's name, in layer order.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layers.flatMap { l in l.layer.namedParameters.map { (name: "\(l.name).\($0.name)", parameter: $0.parameter) } }
     }
@@ -122,17 +131,21 @@ public final class Sequential: Layer {
 
 /// `activation(x + body(x))`: the residual add. Parameter paths are the body's, unprefixed.
 public final class Residual: Layer {
+    /// The residual branch.
     public let body: any Layer
+    /// The nonlinearity applied after the add.
     public let activation: Activation
     private let output = Tensor(shape: [0])
     private let sumGradient = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
 
+    /// `activation(x + body(x))`.
     public init(_ body: any Layer, activation: Activation = .identity) {
         self.body = body
         self.activation = activation
     }
 
+    /// `activation(x + body(x))` (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let y = body.forward(x)
         x.expectSameShape(y, "Residual: the body's output")
@@ -143,6 +156,8 @@ public final class Residual: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: through the activation, then the body's gradient plus the
+    /// identity's; sets the body's parameters' gradients.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "Residual.backward: the gradient")
         sumGradient.resize(to: dy.shape)
@@ -154,6 +169,7 @@ public final class Residual: Layer {
         return inputGradient
     }
 
+    /// The body's parameters, unprefixed.
     public var namedParameters: [(name: String, parameter: Parameter)] { body.namedParameters }
 }
 
@@ -162,8 +178,11 @@ public final class Residual: Layer {
 /// `add_prev` (`tt::add` of tensors of different sizes), which its ResNets use where a strided block
 /// meets its pooled shortcut. A nil shortcut is the identity. Parameter paths: `body.*`, `shortcut.*`.
 public final class PaddedResidual: Layer {
+    /// The main branch.
     public let body: any Layer
+    /// The branch added to it (nil: the input itself).
     public let shortcut: (any Layer)?
+    /// The nonlinearity applied after the add.
     public let activation: Activation
     private let output = Tensor(shape: [0])
     private let sumGradient = Tensor(shape: [0])
@@ -173,6 +192,7 @@ public final class PaddedResidual: Layer {
     private var bodyShape: [Int] = []
     private var shortcutShape: [Int] = []
 
+    /// `activation(pad(body(x)) + pad(shortcut(x)))`, a nil shortcut being the identity.
     public init(body: any Layer, shortcut: (any Layer)?, activation: Activation = .identity) {
         self.body = body
         self.shortcut = shortcut
@@ -180,7 +200,8 @@ public final class PaddedResidual: Layer {
     }
 
     /// Adds `src` (NHWC `shape`) into the top-left corner of `dst` (NHWC `outShape`, at least as large).
-    private static func addInto(_ dst: UnsafeMutablePointer<Float>, _ outShape: [Int], _ src: UnsafePointer<Float>, _ shape: [Int]) {
+    private static func addInto(_ dst: UnsafeMutablePointer<Float>, _ outShape: [Int], _ src: UnsafePointer<Float>,
+                                _ shape: [Int]) {
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow, oc) = (outShape[1], outShape[2], outShape[3])
         parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
@@ -195,7 +216,8 @@ public final class PaddedResidual: Layer {
     }
 
     /// The top-left `shape` corner of `src` (NHWC `fullShape`) into `dst`.
-    private static func crop(_ src: UnsafePointer<Float>, _ fullShape: [Int], to dst: UnsafeMutablePointer<Float>, _ shape: [Int]) {
+    private static func crop(_ src: UnsafePointer<Float>, _ fullShape: [Int], to dst: UnsafeMutablePointer<Float>,
+                             _ shape: [Int]) {
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
         let (fh, fw, fc) = (fullShape[1], fullShape[2], fullShape[3])
         parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
@@ -208,6 +230,7 @@ public final class PaddedResidual: Layer {
         }
     }
 
+    /// Both branches on `x`, zero-extended to the larger shape, added, then the activation.
     public func forward(_ x: Tensor) -> Tensor {
         let a = body.forward(x)
         let b = shortcut?.forward(x) ?? x
@@ -229,6 +252,8 @@ public final class PaddedResidual: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: the activation's gradient cropped to each branch's
+    /// shape and back through it, summed; sets both branches' parameters' gradients.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "PaddedResidual.backward gradient")
         sumGradient.resize(to: dy.shape)
@@ -252,6 +277,7 @@ public final class PaddedResidual: Layer {
         return inputGradient
     }
 
+    /// The body's parameters under `body.`, then the shortcut's under `shortcut.`.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         body.namedParameters.map { (name: "body.\($0.name)", parameter: $0.parameter) }
             + (shortcut?.namedParameters.map { (name: "shortcut.\($0.name)", parameter: $0.parameter) } ?? [])
@@ -261,18 +287,21 @@ public final class PaddedResidual: Layer {
 /// Runs every branch on the same input and concatenates their NHWC outputs on channels, in
 /// branch order. A parameter's path is `branchName.parameterPath`.
 public final class ConcatChannels: Layer {
+    /// The branches in output order, with their names (the first part of their parameters' paths).
     public let branches: [(name: String, layer: any Layer)]
     private let output = Tensor(shape: [0])
     private var branchGradients: [Tensor] = []
     private var branchChannels: [Int] = []
     private let inputGradient = Tensor(shape: [0])
 
+    /// Branches that run on the same input, concatenated in the given order.
     public init(_ branches: [(String, any Layer)]) {
         precondition(!branches.isEmpty, "ConcatChannels: needs at least one branch")
         self.branches = branches.map { (name: $0.0, layer: $0.1) }
         branchGradients = branches.map { _ in Tensor(shape: [0]) }
     }
 
+    /// Every branch's output on `x`, concatenated on channels (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let outs = branches.map { $0.layer.forward(x) }
         let (n, h, w, _) = outs[0].expectNHWC("ConcatChannels: branch '\(branches[0].name)'")
@@ -294,6 +323,8 @@ public final class ConcatChannels: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: each branch's channel slice back through it, summed;
+    /// sets every branch's parameters' gradients.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "ConcatChannels.backward: the gradient")
         let (n, h, w, total) = (dy.shape[0], dy.shape[1], dy.shape[2], dy.shape[3])
@@ -318,8 +349,11 @@ public final class ConcatChannels: Layer {
         return inputGradient
     }
 
+    /// Every branch's parameters, prefixed with the branch's name, in branch order.
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        branches.flatMap { b in b.layer.namedParameters.map { (name: "\(b.name).\($0.name)", parameter: $0.parameter) } }
+        branches.flatMap {
+            b in b.layer.namedParameters.map { (name: "\(b.name).\($0.name)", parameter: $0.parameter) }
+        }
     }
 }
 

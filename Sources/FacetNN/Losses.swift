@@ -28,9 +28,13 @@ func prepare(_ gradient: Tensor, like prediction: Tensor, accumulate: Bool) {
 
 /// `scale * mean((prediction - target)^2)` over each sample's elements.
 public final class MSELoss: ImageLoss {
+    /// The factor the mean is multiplied by.
     public let scale: Float
+    /// An MSE loss multiplied by `scale`.
     public init(scale: Float = 1) { self.scale = scale }
 
+    /// The per-sample `scale * mean((prediction - target)^2)`; with `gradient`, writes (or adds, with
+    /// `accumulate`) the gradient of their sum with respect to `prediction`.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
         prediction.expectSameShape(target, "MSELoss: the target")
         let n = prediction.batch, per = prediction.perSample
@@ -58,8 +62,11 @@ public final class MSELoss: ImageLoss {
 /// SSIM over a Gaussian window (VALID filtering), values in [0, 1] (c1 = 0.01^2, c2 = 0.03^2).
 /// Quick96 uses filter size `int(resolution / 11.6)` and sigma 1.5.
 public final class DSSIMLoss: ImageLoss {
+    /// Side of the Gaussian window, in pixels.
     public let filterSize: Int
+    /// The Gaussian window's standard deviation, in pixels.
     public let sigma: Float
+    /// The factor the per-sample value is multiplied by.
     public let scale: Float
     /// Normalised 1-D window (leras's 2-D window is exactly their outer product).
     let taps: [Float]
@@ -69,20 +76,25 @@ public final class DSSIMLoss: ImageLoss {
     private let gMu = Tensor(shape: [0]), gAB = Tensor(shape: [0]), gSq = Tensor(shape: [0])
     private let back = Tensor(shape: [0])
 
+    /// A DSSIM loss over a `filterSize` window of a Gaussian of `sigma`, multiplied by `scale`.
     public init(filterSize: Int, sigma: Float, scale: Float = 1) {
         precondition(filterSize >= 1 && sigma > 0, "DSSIMLoss: filter size must be >= 1 and sigma > 0")
         self.filterSize = filterSize
         self.sigma = sigma
         self.scale = scale
         let centre = Float(filterSize - 1) / 2
-        let e = (0..<filterSize).map { i -> Float in let d = Float(i) - centre; return expf(-0.5 * d * d / (sigma * sigma)) }
+        let e = (0..<filterSize).map {
+            i -> Float in let d = Float(i) - centre
+            return expf(-0.5 * d * d / (sigma * sigma))
+        }
         let sum = e.reduce(0, +)
         taps = e.map { $0 / sum }
     }
 
     /// VALID filtering of `[outer, length, inner]` along `length` (adjoint: the transpose, from
     /// `[outer, length - f + 1, inner]` back to `[outer, length, inner]`).
-    private func filter1D(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, outer: Int, length: Int, inner: Int, adjoint: Bool) {
+    private func filter1D(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, outer: Int, length: Int,
+                          inner: Int, adjoint: Bool) {
         let f = taps.count, outLen = length - f + 1
         taps.withUnsafeBufferPointer { tb in
             let t = tb.baseAddress!
@@ -128,10 +140,13 @@ public final class DSSIMLoss: ImageLoss {
         filter1D(temp.data, back.data, outer: n, length: h, inner: w * c, adjoint: true)
     }
 
+    /// The per-sample DSSIM; with `gradient`, writes (or adds, with `accumulate`) the gradient of their sum
+    /// with respect to `prediction`.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
         let (n, h, w, c) = prediction.expectNHWC("DSSIMLoss prediction")
         prediction.expectSameShape(target, "DSSIMLoss: the target")
-        precondition(h >= filterSize && w >= filterSize, "DSSIMLoss: image \(h)x\(w) is smaller than the \(filterSize)x\(filterSize) window")
+        precondition(h >= filterSize && w >= filterSize,
+                     "DSSIMLoss: image \(h)x\(w) is smaller than the \(filterSize)x\(filterSize) window")
         let a = target.data, b = prediction.data, count = prediction.count
         filter2D(a, n: n, h: h, w: w, c: c, into: muA)
         filter2D(b, n: n, h: h, w: w, c: c, into: muB)
@@ -193,17 +208,21 @@ public final class DSSIMLoss: ImageLoss {
 /// `loss(prediction * mask, target * mask)`, the mask `[N, H, W, 1]` broadcast over channels
 /// (how DeepFaceLab's masked training restricts the loss to the face).
 public final class MaskedLoss: ImageLoss {
+    /// The loss evaluated on the masked images.
     public let inner: any ImageLoss
     /// `[N, H, W, 1]`; set before `evaluate`.
     public var mask: Tensor?
     private let maskedPrediction = Tensor(shape: [0]), maskedTarget = Tensor(shape: [0])
     private let innerGradient = Tensor(shape: [0])
 
+    /// `inner` restricted to `mask` (which can also be set later, before each `evaluate`).
     public init(_ inner: any ImageLoss, mask: Tensor? = nil) {
         self.inner = inner
         self.mask = mask
     }
 
+    /// `inner` on `prediction * mask` and `target * mask`; with `gradient`, the gradient of their sum
+    /// with respect to `prediction` (the inner gradient times the mask), written or added with `accumulate`.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
         guard let mask else { preconditionFailure("MaskedLoss: set `mask` before evaluating") }
         let (n, h, w, c) = prediction.expectNHWC("MaskedLoss prediction")

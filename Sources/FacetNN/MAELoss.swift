@@ -4,9 +4,13 @@ import Foundation
 /// `scale * mean(|prediction - target|)` over each sample's elements. The gradient is
 /// `scale * sign(prediction - target) / elements` (0 where they are equal, as TensorFlow's `sign`).
 public final class MAELoss: ImageLoss {
+    /// The factor the mean is multiplied by.
     public let scale: Float
+    /// An MAE loss multiplied by `scale`.
     public init(scale: Float = 1) { self.scale = scale }
 
+    /// The per-sample `scale * mean(|prediction - target|)`; with `gradient`, writes (or adds, with
+    /// `accumulate`) the gradient of their sum with respect to `prediction`.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
         prediction.expectSameShape(target, "MAELoss: the target")
         let n = prediction.batch, per = prediction.perSample

@@ -12,11 +12,17 @@ import Foundation
 ///
 /// Same parameters, shapes and initialisation as `Conv2D`: kernel `[k, k, cin, cout]`, bias `[cout]`.
 public final class NarrowConv2D: Layer {
+    /// Input channels (`cin`).
     public let inChannels: Int
+    /// Output channels (`cout`, a few).
     public let outChannels: Int
+    /// Kernel side `k` (odd; SAME padding at stride 1).
     public let kernelSize: Int
+    /// The nonlinearity applied to the output in the same pass.
     public let activation: Activation
+    /// The kernel, `[k, k, cin, cout]` as `Conv2D`'s.
     public let weight: Parameter
+    /// The bias, `[cout]`.
     public let bias: Parameter
     /// When false, `backward` returns an empty tensor (parameter gradients only).
     public var computesInputGradient = true
@@ -28,6 +34,7 @@ public final class NarrowConv2D: Layer {
     /// The kernel as `[cout, k, k, cin]`: each output channel's window weights contiguous.
     private var transposed: [Float] = []
 
+    /// A layer of the given sizes (1...8 output channels; traps otherwise); its parameters start at zero.
     public init(inChannels: Int, outChannels: Int, kernelSize: Int, activation: Activation = .identity) {
         precondition(inChannels > 0 && (1...8).contains(outChannels) && kernelSize > 0,
                      "NarrowConv2D: cin \(inChannels), cout \(outChannels) (1...8), k \(kernelSize)")
@@ -46,11 +53,16 @@ public final class NarrowConv2D: Layer {
         let k = kernelSize, ci = inChannels, co = outChannels
         transposed = [Float](repeating: 0, count: k * k * ci * co)
         let w = weight.value.data
-        for t in 0..<(k * k) { for c in 0..<ci { for o in 0..<co { transposed[(o * k * k + t) * ci + c] = w[(t * ci + c) * co + o] } } }
+        for t in 0..<(k * k) {
+            for c in 0..<ci { for o in 0..<co { transposed[(o * k * k + t) * ci + c] = w[(t * ci + c) * co + o] } }
+        }
     }
 
+    /// The convolution of `x` (NHWC), activation applied (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
-        let (n, h, w, _) = x.expectNHWC(channels: inChannels, "NarrowConv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)) input")
+        let (n, h, w, _) = x.expectNHWC(channels: inChannels,
+                                        "NarrowConv2D(\(kernelSize)x\(kernelSize), "
+                                        + "\(inChannels)->\(outChannels)) input")
         input = x
         transposeWeights()
         output.resize(to: [n, h, w, outChannels])
@@ -93,9 +105,13 @@ public final class NarrowConv2D: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward` (empty without `computesInputGradient`); sets the
+    /// gradients of `weight` and `bias`.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("NarrowConv2D.backward called before forward") }
-        output.expectSameShape(dy, "NarrowConv2D(\(kernelSize)x\(kernelSize), \(inChannels)->\(outChannels)).backward gradient")
+        output.expectSameShape(dy,
+                               "NarrowConv2D(\(kernelSize)x\(kernelSize), "
+                               + "\(inChannels)->\(outChannels)).backward gradient")
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let k = kernelSize, ci = inChannels, co = outChannels, p = pad
         preGradient.resize(to: dy.shape)
@@ -163,7 +179,8 @@ public final class NarrowConv2D: Layer {
                                     for c in 0..<co {
                                         let wr = wp + ((c * k + ky) * k + kx) * ci + c0
                                         if lanes == 8 {
-                                            acc.addProduct(SIMD8<Float>(repeating: gr[c]), UnsafeRawPointer(wr).loadUnaligned(as: SIMD8<Float>.self))
+                                            acc.addProduct(SIMD8<Float>(repeating: gr[c]),
+                                                           UnsafeRawPointer(wr).loadUnaligned(as: SIMD8<Float>.self))
                                         } else {
                                             for l in 0..<lanes { acc[l] += gr[c] * wr[l] }
                                         }
@@ -180,6 +197,7 @@ public final class NarrowConv2D: Layer {
         return inputGradient
     }
 
+    /// `weight` and `bias`.
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 }
 

@@ -35,7 +35,8 @@ public class DropoutOptimizerBase {
 
     /// The stream key of one (step, parameter) pair.
     func stream(parameterIndex: Int) -> UInt32 {
-        hash32(seed ^ hash32(UInt32(truncatingIfNeeded: iterations) &* 0x9E37_79B9 ^ UInt32(truncatingIfNeeded: parameterIndex) &* 0x85EB_CA6B))
+        hash32(seed ^ hash32(UInt32(truncatingIfNeeded: iterations) &* 0x9E37_79B9
+                             ^ UInt32(truncatingIfNeeded: parameterIndex) &* 0x85EB_CA6B))
     }
 
     var keepThreshold: UInt32 { lrDropout >= 1 ? UInt32.max : UInt32(Double(lrDropout) * 4_294_967_296.0) }
@@ -44,12 +45,15 @@ public class DropoutOptimizerBase {
     /// exactly only up to 2^24, so each is split into 16-bit halves.
     var counterState: NamedTensor {
         NamedTensor(name: "optimizer.iterations", shape: [4],
-                    data: [Float(iterations & 0xFFFF), Float(iterations >> 16), Float(seed & 0xFFFF), Float(seed >> 16)])
+                    data: [Float(iterations & 0xFFFF), Float(iterations >> 16), Float(seed & 0xFFFF),
+                           Float(seed >> 16)])
     }
 
     func loadCounter(_ t: NamedTensor) throws {
-        guard t.shape == [4], t.data.count == 4, t.data.allSatisfy({ $0 >= 0 && $0 < 65_536 && $0 == $0.rounded() }) else {
-            throw FacetError("tensor 'optimizer.iterations': expected 4 integers below 65536, got shape \(t.shape); the checkpoint is corrupt")
+        guard t.shape == [4], t.data.count == 4,
+            t.data.allSatisfy({ $0 >= 0 && $0 < 65_536 && $0 == $0.rounded() }) else {
+            throw FacetError("tensor 'optimizer.iterations': expected 4 integers below 65536, got shape \(t.shape); "
+                             + "the checkpoint is corrupt")
         }
         iterations = Int(t.data[0]) | Int(t.data[1]) << 16
         seed = UInt32(t.data[2]) | UInt32(t.data[3]) << 16
@@ -60,13 +64,17 @@ public class DropoutOptimizerBase {
 /// `a = rho a + (1 - rho) g^2; w -= lr g / (sqrt(a) + eps)`, each weight's update kept with
 /// probability `lrDropout`. State: `optimizer.acc.<parameter>` and `optimizer.iterations`.
 public final class RMSprop: DropoutOptimizerBase, Optimizer {
+    /// The step size (`lr`).
     public var learningRate: Float
+    /// Decay of the running mean of squared gradients.
     public let rho: Float
+    /// Added to the root in the denominator, so a zero running mean stays finite.
     public let epsilon: Float
     private var accumulators: [String: Tensor] = [:]
 
     /// Defaults are Quick96's: lr 2e-4, rho 0.9, eps 1e-6, lr dropout 0.3.
-    public init(learningRate: Float = 2e-4, rho: Float = 0.9, epsilon: Float = 1e-6, lrDropout: Float = 0.3, seed: UInt32 = 0) {
+    public init(learningRate: Float = 2e-4, rho: Float = 0.9, epsilon: Float = 1e-6, lrDropout: Float = 0.3,
+                seed: UInt32 = 0) {
         self.learningRate = learningRate
         self.rho = rho
         self.epsilon = epsilon
@@ -80,6 +88,7 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
         return a
     }
 
+    /// One RMSprop update of every parameter from its current gradient, lr dropout applied.
     public func step(_ parameters: [(name: String, parameter: Parameter)]) {
         let (lr, rho, eps, threshold) = (learningRate, rho, epsilon, keepThreshold)
         for (index, (name, p)) in parameters.enumerated() {
@@ -101,17 +110,24 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
         iterations += 1
     }
 
+    /// `optimizer.acc.<parameter>` for each parameter (its shape), then `optimizer.iterations` `[4]`.
     public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
-        parameters.map { (name: "optimizer.acc.\($0.name)", shape: $0.parameter.value.shape) } + [(name: "optimizer.iterations", shape: [4])]
+        parameters.map { (name: "optimizer.acc.\($0.name)",
+                          shape: $0.parameter.value.shape) } + [(name: "optimizer.iterations", shape: [4])]
     }
 
+    /// The running means and the step counter, as named tensors (zeros for parameters not yet updated).
     public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
         parameters.map { accumulator($0.name, $0.parameter).named("optimizer.acc.\($0.name)") } + [counterState]
     }
 
-    public func loadState(_ tensors: [String: NamedTensor], for parameters: [(name: String, parameter: Parameter)]) throws {
+    /// Restores what `stateTensors` saved; throws on a mismatch.
+    public func loadState(_ tensors: [String: NamedTensor],
+                          for parameters: [(name: String, parameter: Parameter)]) throws {
         for (name, p) in parameters {
-            guard let t = tensors["optimizer.acc.\(name)"] else { throw FacetError("missing tensor 'optimizer.acc.\(name)'") }
+            guard let t = tensors["optimizer.acc.\(name)"] else {
+                throw FacetError("missing tensor 'optimizer.acc.\(name)'")
+            }
             try accumulator(name, p).load(t)
         }
         guard let c = tensors["optimizer.iterations"] else { throw FacetError("missing tensor 'optimizer.iterations'") }
@@ -123,12 +139,17 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
 /// w -= lr * m_hat / (sqrt(v_hat) + eps)`, with the same lr dropout as `RMSprop`.
 /// State: `optimizer.m.<parameter>`, `optimizer.v.<parameter>`, `optimizer.iterations`.
 public final class Adam: DropoutOptimizerBase, Optimizer {
+    /// The step size (`lr`).
     public var learningRate: Float
+    /// Decay of the running mean of gradients (`m`).
     public let beta1: Float
+    /// Decay of the running mean of squared gradients (`v`).
     public let beta2: Float
+    /// Added to the root in the denominator, so a zero `v` stays finite.
     public let epsilon: Float
     private var moments: [String: (m: Tensor, v: Tensor)] = [:]
 
+    /// An Adam optimizer; the defaults are Adam's usual ones (Keras's epsilon).
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
                 lrDropout: Float = 1, seed: UInt32 = 0) {
         self.learningRate = learningRate
@@ -145,6 +166,7 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
         return s
     }
 
+    /// One Adam update of every parameter from its current gradient, lr dropout applied.
     public func step(_ parameters: [(name: String, parameter: Parameter)]) {
         let t = Double(iterations + 1)
         let (b1, b2, eps, threshold) = (beta1, beta2, epsilon, keepThreshold)
@@ -170,12 +192,14 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
         iterations += 1
     }
 
+    /// `optimizer.m.<parameter>` and `optimizer.v.<parameter>` for each parameter, then `optimizer.iterations`.
     public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
         parameters.flatMap { [(name: "optimizer.m.\($0.name)", shape: $0.parameter.value.shape),
                               (name: "optimizer.v.\($0.name)", shape: $0.parameter.value.shape)] }
             + [(name: "optimizer.iterations", shape: [4])]
     }
 
+    /// Both running means and the step counter, as named tensors (zeros for parameters not yet updated).
     public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
         parameters.flatMap { (name, p) -> [NamedTensor] in
             let s = state(name, p)
@@ -183,7 +207,9 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
         } + [counterState]
     }
 
-    public func loadState(_ tensors: [String: NamedTensor], for parameters: [(name: String, parameter: Parameter)]) throws {
+    /// Restores what `stateTensors` saved; throws on a mismatch.
+    public func loadState(_ tensors: [String: NamedTensor],
+                          for parameters: [(name: String, parameter: Parameter)]) throws {
         for (name, p) in parameters {
             let s = state(name, p)
             guard let m = tensors["optimizer.m.\(name)"], let v = tensors["optimizer.v.\(name)"] else {
@@ -200,34 +226,44 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
 /// Saving and loading a parameter tree plus optimizer state as one named-tensor list.
 public enum Checkpoint {
     /// Parameters (by path) followed by the optimizer's state.
-    public static func export(parameters: [(name: String, parameter: Parameter)], optimizer: (any Optimizer)?) -> [NamedTensor] {
+    public static func export(parameters: [(name: String, parameter: Parameter)],
+                              optimizer: (any Optimizer)?) -> [NamedTensor] {
         parameters.map { $0.parameter.value.named($0.name) } + (optimizer?.stateTensors(for: parameters) ?? [])
     }
 
     /// Loads `tensors` into the parameters and optimizer. The list must hold exactly the names
     /// `export` produces with the same shapes; otherwise nothing is changed and the error names
     /// the first problem (missing, unexpected, duplicated or mis-shaped tensor).
-    public static func load(_ tensors: [NamedTensor], parameters: [(name: String, parameter: Parameter)], optimizer: (any Optimizer)?) throws {
+    public static func load(_ tensors: [NamedTensor], parameters: [(name: String, parameter: Parameter)],
+                            optimizer: (any Optimizer)?) throws {
         var byName: [String: NamedTensor] = [:]
         for t in tensors {
-            guard byName.updateValue(t, forKey: t.name) == nil else { throw FacetError("checkpoint holds tensor '\(t.name)' twice") }
+            guard byName.updateValue(t, forKey: t.name) == nil else {
+                throw FacetError("checkpoint holds tensor '\(t.name)' twice")
+            }
         }
-        let expected: [(name: String, shape: [Int])] = parameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+        let expected: [(name: String, shape: [Int])] = parameters.map {
+            (name: $0.name, shape: $0.parameter.value.shape)
+        }
             + (optimizer?.stateShapes(for: parameters) ?? [])
         for e in expected {
             guard let t = byName[e.name] else {
-                throw FacetError("checkpoint lacks tensor '\(e.name)' (shape \(e.shape)); it was saved by a different model or optimizer")
+                throw FacetError("checkpoint lacks tensor '\(e.name)' (shape \(e.shape)); "
+                                 + "it was saved by a different model or optimizer")
             }
             guard t.shape == e.shape else {
-                throw FacetError("tensor '\(e.name)': saved shape \(t.shape) does not match the model's \(e.shape); was it saved with other model options?")
+                throw FacetError("tensor '\(e.name)': saved shape \(t.shape) does not match the model's \(e.shape); "
+                                 + "was it saved with other model options?")
             }
             guard t.data.count == e.shape.reduce(1, *) else {
-                throw FacetError("tensor '\(e.name)': \(t.data.count) values for shape \(t.shape); the checkpoint is corrupt")
+                throw FacetError("tensor '\(e.name)': \(t.data.count) values for shape \(t.shape); "
+                                 + "the checkpoint is corrupt")
             }
         }
         let known = Set(expected.map(\.name))
         if let extra = tensors.first(where: { !known.contains($0.name) }) {
-            throw FacetError("checkpoint holds tensor '\(extra.name)' that this model does not have; it was saved by a different model or optimizer")
+            throw FacetError("checkpoint holds tensor '\(extra.name)' that this model does not have; "
+                             + "it was saved by a different model or optimizer")
         }
         for (name, p) in parameters { try p.value.load(byName[name]!); p.valueChanged() }
         try optimizer?.loadState(byName, for: parameters)

@@ -20,7 +20,8 @@ public enum Engine {
     /// the environment before the process starts; OpenBLAS reads it only at load time.
     public static var blasKernelWarning: String? {
         guard blasCoreName.lowercased() == "prescott" else { return nil }
-        return "OpenBLAS is using its generic Prescott kernels (sgemm about 3x slower); set OPENBLAS_CORETYPE=SkylakeX (AVX-512) or Haswell (AVX2) before starting"
+        return "OpenBLAS is using its generic Prescott kernels (sgemm about 3x slower); set OPENBLAS_CORETYPE=SkylakeX "
+               + "(AVX-512) or Haswell (AVX2) before starting"
     }
 }
 

@@ -9,6 +9,7 @@
 /// The merged convolution's channels are padded to a multiple of 8 (zero kernels) so that it can
 /// take the Winograd path.
 public final class ParallelConvs: Layer {
+    /// The convolutions merged, with their names (the first part of their parameters' paths).
     public let branches: [(name: String, conv: Conv2D)]
     private let merged: Conv2D
     private let offsets: [Int]
@@ -17,12 +18,15 @@ public final class ParallelConvs: Layer {
     private let output = Tensor(shape: [0])
     private let paddedGradient = Tensor(shape: [0])
 
+    /// One merged convolution over `branches` (stride 1, odd kernels, no activation, with bias; traps otherwise).
     public init(_ branches: [(String, Conv2D)]) {
         precondition(!branches.isEmpty, "ParallelConvs: needs at least one branch")
         let cin = branches[0].1.inChannels
         for (name, c) in branches {
-            precondition(c.inChannels == cin && c.stride == 1 && c.kernelSize % 2 == 1 && c.activation == .identity && c.bias != nil,
-                         "ParallelConvs: branch '\(name)' must be a stride-1, odd-kernel, biased convolution without activation on \(cin) channels")
+            precondition(c.inChannels == cin && c.stride == 1 && c.kernelSize % 2 == 1 && c.activation == .identity
+                         && c.bias != nil,
+                         "ParallelConvs: branch '\(name)' must be a stride-1, odd-kernel, "
+                         + "biased convolution without activation on \(cin) channels")
         }
         self.branches = branches.map { (name: $0.0, conv: $0.1) }
         let k = branches.map { $0.1.kernelSize }.max()!
@@ -43,7 +47,8 @@ public final class ParallelConvs: Layer {
         for (b, (_, c)) in branches.enumerated() {
             let kb = c.kernelSize, pad = (k - kb) / 2
             for ky in 0..<kb { for kx in 0..<kb { for ci in 0..<cin {
-                body(c, ((ky * kb + kx) * cin + ci) * c.outChannels, (((ky + pad) * k + kx + pad) * cin + ci) * total + offsets[b], c.outChannels)
+                body(c, ((ky * kb + kx) * cin + ci) * c.outChannels,
+                     (((ky + pad) * k + kx + pad) * cin + ci) * total + offsets[b], c.outChannels)
             } } }
         }
     }
@@ -52,6 +57,7 @@ public final class ParallelConvs: Layer {
     /// frozen (`Parameter.freeze`): the merged kernel is then frozen too and kept as it is.
     private var mergedFrom: [UInt64]?
 
+    /// Every branch's output on `x`, concatenated on channels (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let tokens = branches.flatMap { [$0.conv.weight.frozenToken, $0.conv.bias!.frozenToken] }
         let frozen = tokens.allSatisfy { $0 != nil } ? tokens.map { $0! } : nil
@@ -61,7 +67,9 @@ public final class ParallelConvs: Layer {
             forEachRow { c, src, dst, n in (mw + dst).update(from: c.weight.value.data + src, count: n) }
             let b = merged.bias!.value.data
             merged.bias!.value.fill(0)
-            for (i, (_, c)) in branches.enumerated() { (b + offsets[i]).update(from: c.bias!.value.data, count: c.outChannels) }
+            for (i, (_, c)) in branches.enumerated() {
+                (b + offsets[i]).update(from: c.bias!.value.data, count: c.outChannels)
+            }
             if frozen != nil { merged.weight.freeze() } else { merged.weight.thaw() }
             mergedFrom = frozen
         }
@@ -77,6 +85,8 @@ public final class ParallelConvs: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`; scatters the merged kernel's gradient back to the
+    /// branches' own parameters.
     public func backward(_ dy: Tensor) -> Tensor {
         let padded = merged.outChannels, total = outChannels
         var upstream = dy
@@ -96,10 +106,13 @@ public final class ParallelConvs: Layer {
         let g = merged.weight.gradient.data
         forEachRow { c, src, dst, n in (c.weight.gradient.data + src).update(from: g + dst, count: n) }
         let gb = merged.bias!.gradient.data
-        for (i, (_, c)) in branches.enumerated() { c.bias!.gradient.data.update(from: gb + offsets[i], count: c.outChannels) }
+        for (i, (_, c)) in branches.enumerated() {
+            c.bias!.gradient.data.update(from: gb + offsets[i], count: c.outChannels)
+        }
         return dx
     }
 
+    /// Every branch's `weight` and `bias`, prefixed with the branch's name.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         branches.flatMap { b in b.conv.namedParameters.map { (name: "\(b.name).\($0.name)", parameter: $0.parameter) } }
     }

@@ -12,13 +12,17 @@ public enum PoolKind: Sendable, Equatable {
 /// its rule for every strided pooling layer). Average pooling divides by `window * window`.
 /// Cost: N*OH*OW*C*window^2 reads per pass; no parameters.
 public final class Pool2D: Layer {
+    /// Max or average.
     public let kind: PoolKind
+    /// Window side, in pixels.
     public let window: Int
+    /// Step between windows, in pixels.
     public let stride: Int
     private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
 
+    /// A `kind` pooling of `window x window` windows `stride` apart.
     public init(_ kind: PoolKind, window: Int, stride: Int) {
         precondition(window > 0 && stride > 0, "Pool2D: bad window \(window) or stride \(stride)")
         self.kind = kind
@@ -29,6 +33,7 @@ public final class Pool2D: Layer {
     /// Output height or width for an input of `size`.
     public func outputSize(_ size: Int) -> Int { (size - window) / stride + 1 }
 
+    /// Each window's max or mean, `[N, OH, OW, C]` (owned by the layer until its next `forward`).
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, c) = x.expectNHWC("Pool2D(\(window), stride \(stride)) input")
         precondition(h >= window && w >= window, "Pool2D: a \(window)x\(window) window does not fit a \(h)x\(w) input")
@@ -49,7 +54,11 @@ public final class Pool2D: Layer {
                     for ky in 0..<k {
                         for kx in 0..<k where ky > 0 || kx > 0 {
                             let p = corner + (ky * w + kx) * c
-                            if isMax { for ch in 0..<c { o[ch] = max(o[ch], p[ch]) } } else { for ch in 0..<c { o[ch] += p[ch] } }
+                            if isMax {
+                                for ch in 0..<c { o[ch] = max(o[ch], p[ch]) }
+                            } else {
+                                for ch in 0..<c { o[ch] += p[ch] }
+                            }
                         }
                     }
                     if !isMax { for ch in 0..<c { o[ch] *= scale } }
@@ -59,6 +68,7 @@ public final class Pool2D: Layer {
         return output
     }
 
+    /// dLoss/dInput from `dy` of the latest `forward`: to each window's maximum, or spread evenly for the mean.
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Pool2D.backward called before forward") }
         output.expectSameShape(dy, "Pool2D.backward gradient")
@@ -102,8 +112,10 @@ public final class GlobalAveragePool: Layer {
     private let output = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
 
+    /// The layer (it has no parameters).
     public init() {}
 
+    /// The mean of each channel over all pixels, `[N, C]`.
     public func forward(_ x: Tensor) -> Tensor {
         let (n, h, w, c) = x.expectNHWC("GlobalAveragePool input")
         inputShape = x.shape
@@ -122,6 +134,7 @@ public final class GlobalAveragePool: Layer {
         return output
     }
 
+    /// `dy` spread evenly over the pixels of each channel, in the input's shape.
     public func backward(_ dy: Tensor) -> Tensor {
         output.expectSameShape(dy, "GlobalAveragePool.backward gradient")
         inputGradient.resize(to: inputShape)

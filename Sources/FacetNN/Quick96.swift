@@ -5,13 +5,18 @@ import FacetCore
 /// conv 3x3 (cin -> 4*cout) + leaky ReLU 0.1 + depth-to-space 2: doubles the resolution.
 /// Parameters: `weight`, `bias` (the convolution's).
 public final class Upscale: Layer {
+    /// The convolution before the shuffle (its parameters are the layer's).
     public let conv: Conv2D
     private let shuffle = DepthToSpace(blockSize: 2)
+    /// An upscale from `cin` to `cout` channels.
     public init(_ cin: Int, _ cout: Int) {
         conv = Conv2D(inChannels: cin, outChannels: cout * 4, kernelSize: 3, activation: .leakyReLU(0.1))
     }
+    /// `x` at twice the resolution, `cout` channels.
     public func forward(_ x: Tensor) -> Tensor { shuffle.forward(conv.forward(x)) }
+    /// dLoss/dInput from `dy` of the latest `forward`; sets the convolution's gradients.
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(shuffle.backward(dy)) }
+    /// The convolution's `weight` and `bias`.
     public var namedParameters: [(name: String, parameter: Parameter)] { conv.namedParameters }
 }
 
@@ -41,6 +46,7 @@ public struct Quick96Config: Sendable, Equatable, Codable {
     /// Mask decoder width (`d_mask_dims`).
     public var maskDims: Int
 
+    /// A configuration with each width given.
     public init(resolution: Int, encoderDims: Int, aeDims: Int, decoderDims: Int, maskDims: Int) {
         self.resolution = resolution
         self.encoderDims = encoderDims
@@ -50,7 +56,8 @@ public struct Quick96Config: Sendable, Equatable, Codable {
     }
 
     /// DeepFaceLab's Quick96: 96 px, e 64, ae 128, d 64, mask 16 (38.3 M parameters).
-    public static let quick96 = Quick96Config(resolution: 96, encoderDims: 64, aeDims: 128, decoderDims: 64, maskDims: 16)
+    public static let quick96 = Quick96Config(resolution: 96, encoderDims: 64, aeDims: 128, decoderDims: 64,
+                                              maskDims: 16)
     /// A demo-sized model that visibly trains in minutes on two cores: 64 px, e 32, ae 64, d 32, mask 8.
     public static let tiny = Quick96Config(resolution: 64, encoderDims: 32, aeDims: 64, decoderDims: 32, maskDims: 8)
 
@@ -60,8 +67,12 @@ public struct Quick96Config: Sendable, Equatable, Codable {
     public var dssimFilterSize: Int { Int(Double(resolution) / 11.6) }
 
     func validate() throws {
-        guard resolution >= 32, resolution % 32 == 0 else { throw FacetError("Quick96: resolution \(resolution) must be a positive multiple of 32") }
-        guard encoderDims > 0, aeDims > 0, decoderDims > 0, maskDims > 0 else { throw FacetError("Quick96: every width must be positive") }
+        guard resolution >= 32, resolution % 32 == 0 else {
+            throw FacetError("Quick96: resolution \(resolution) must be a positive multiple of 32")
+        }
+        guard encoderDims > 0, aeDims > 0, decoderDims > 0, maskDims > 0 else {
+            throw FacetError("Quick96: every width must be positive")
+        }
     }
 }
 
@@ -73,7 +84,9 @@ public enum FaceRole: String, Sendable, CaseIterable {
 /// One decoder: the image branch and the mask branch both read the same code.
 /// Parameters: `up0`, `res0`, ..., `out.conv0` ... `out.conv3`, `mask_up0` ... `mask_up3`, `mask_out`.
 public final class Quick96Decoder {
+    /// The image branch: the code to a `[N, R, R, 3]` face.
     public let image: Sequential
+    /// The mask branch: the code to a `[N, R, R, 1]` mask.
     public let mask: Sequential
     let codeGradient = Tensor(shape: [0])
 
@@ -103,9 +116,13 @@ public final class Quick96Decoder {
 /// One role's training inputs, images in [0, 1]: the augmented (warped) face `[B, R, R, 3]` the
 /// encoder sees, the unwarped target `[B, R, R, 3]`, and its face mask `[B, R, R, 1]`.
 public struct TrainingBatch {
+    /// The augmented (warped) faces `[B, R, R, 3]` the encoder sees.
     public var warped: Tensor
+    /// The unwarped faces `[B, R, R, 3]` the decoder should produce.
     public var target: Tensor
+    /// The face masks `[B, R, R, 1]` of the targets.
     public var mask: Tensor
+    /// A batch of the three tensors.
     public init(warped: Tensor, target: Tensor, mask: Tensor) {
         self.warped = warped
         self.target = target
@@ -115,13 +132,18 @@ public struct TrainingBatch {
 
 /// Per-sample losses of one training step (before the update), per role.
 public struct StepLosses: Sendable {
+    /// The src batch's per-sample losses.
     public var src: [Float]
+    /// The dst batch's per-sample losses.
     public var dst: [Float]
+    /// Losses of both roles.
     public init(src: [Float], dst: [Float]) {
         self.src = src
         self.dst = dst
     }
+    /// Mean of the src losses (0 for an empty batch).
     public var srcMean: Float { src.reduce(0, +) / Float(max(src.count, 1)) }
+    /// Mean of the dst losses (0 for an empty batch).
     public var dstMean: Float { dst.reduce(0, +) / Float(max(dst.count, 1)) }
 }
 
@@ -142,10 +164,15 @@ public struct StepLosses: Sendable {
 /// ```
 /// Not thread-safe: one thread drives a model at a time.
 public final class Quick96 {
+    /// The sizes it was built with.
     public let config: Quick96Config
+    /// The shared encoder: four downscales.
     public let encoder: Sequential
+    /// The shared inter: two dense layers and an upscale, to the code both decoders read.
     public let inter: Sequential
+    /// The decoder of the src person (the one merge uses).
     public let decoderSrc: Quick96Decoder
+    /// The decoder of the dst person.
     public let decoderDst: Quick96Decoder
     /// The optimizer of `trainStep` (RMSprop lr 2e-4, lr dropout 0.3 by default).
     public let optimizer: any Optimizer
@@ -163,7 +190,9 @@ public final class Quick96 {
         let first = downscale(3, e)
         first.computesInputGradient = false
         encoder = Sequential([
-            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4", downscale(e * 4, e * 8)),
+            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4",
+                                                                                                   downscale(e * 4,
+                                                                                                             e * 8)),
             ("flatten", Reshape(to: [r16 * r16 * e * 8])), ("norm", PixelNorm()),
         ])
         inter = Sequential([
@@ -251,7 +280,8 @@ extension Tensor {
     /// Glorot-uniform for kernels (`[k, k, cin, cout]` or `[cin, cout]`), zeros for biases.
     public func initializeGlorot(using generator: inout SeededGenerator) {
         switch shape.count {
-        case 4: fillGlorotUniform(fanIn: shape[0] * shape[1] * shape[2], fanOut: shape[0] * shape[1] * shape[3], using: &generator)
+        case 4: fillGlorotUniform(fanIn: shape[0] * shape[1] * shape[2], fanOut: shape[0] * shape[1] * shape[3],
+                                  using: &generator)
         case 2: fillGlorotUniform(fanIn: shape[0], fanOut: shape[1], using: &generator)
         default: fill(0)
         }

@@ -6,11 +6,13 @@ import FacetCore
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) {
         var seeder = SplitMix64(seed: seed)
         s = (seeder.next(), seeder.next(), seeder.next(), seeder.next())
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17

@@ -29,6 +29,7 @@ public protocol SwapNetwork: AnyObject {
 }
 
 extension SwapNetwork {
+    /// Number of trainable floats, summed over `namedParameters`.
     public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
 
     /// `computeGradients`, then one optimizer step over every parameter; the losses before it.
@@ -39,10 +40,12 @@ extension SwapNetwork {
         return losses
     }
 
+    /// Weights then optimizer state (`Checkpoint.export`).
     public func exportTensors() -> [NamedTensor] {
         Checkpoint.export(parameters: namedParameters, optimizer: optimizer)
     }
 
+    /// Restores what `exportTensors` produced; throws (changing nothing) on a mismatch.
     public func importTensors(_ tensors: [NamedTensor]) throws {
         try Checkpoint.load(tensors, parameters: namedParameters, optimizer: optimizer)
     }
@@ -58,11 +61,13 @@ extension SwapNetwork {
 }
 
 extension Quick96: SwapNetwork {
+    /// Side of the square faces it takes and returns (`config.resolution`).
     public var resolution: Int { config.resolution }
 }
 
 /// `list` with every name under `prefix` (`prefix.name`), for a network's `namedParameters`.
-func prefixed(_ prefix: String, _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
+func prefixed(_ prefix: String,
+              _ list: [(name: String, parameter: Parameter)]) -> [(name: String, parameter: Parameter)] {
     list.map { (name: "\(prefix).\($0.name)", parameter: $0.parameter) }
 }
 

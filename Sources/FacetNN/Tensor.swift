@@ -33,7 +33,8 @@ public final class Tensor: @unchecked Sendable {
     /// A tensor holding `values`, whose count must equal the product of `shape`.
     public convenience init(shape: [Int], values: [Float]) {
         self.init(shape: shape)
-        precondition(values.count == count, "Tensor: \(values.count) values do not fill shape \(shape) (\(count) elements)")
+        precondition(values.count == count,
+                     "Tensor: \(values.count) values do not fill shape \(shape) (\(count) elements)")
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
@@ -114,8 +115,12 @@ public final class Tensor: @unchecked Sendable {
     public func expectNHWC(channels: Int? = nil, height: Int? = nil, width: Int? = nil,
                            _ context: @autoclosure () -> String) -> (n: Int, h: Int, w: Int, c: Int) {
         precondition(shape.count == 4, "\(context()): expected an NHWC tensor, got shape \(shape)")
-        if let channels { precondition(shape[3] == channels, "\(context()): expected \(channels) channels, got shape \(shape)") }
-        if let height { precondition(shape[1] == height, "\(context()): expected height \(height), got shape \(shape)") }
+        if let channels {
+            precondition(shape[3] == channels, "\(context()): expected \(channels) channels, got shape \(shape)")
+        }
+        if let height {
+            precondition(shape[1] == height, "\(context()): expected height \(height), got shape \(shape)")
+        }
         if let width { precondition(shape[2] == width, "\(context()): expected width \(width), got shape \(shape)") }
         return (shape[0], shape[1], shape[2], shape[3])
     }
@@ -129,9 +134,13 @@ public final class Tensor: @unchecked Sendable {
 /// A tensor as the store keeps it: a path name (`encoder.down1.weight`,
 /// `optimizer.acc.encoder.down1.weight`), a shape and row-major float32 values.
 public struct NamedTensor: Sendable, Equatable {
+    /// The tensor's path (`encoder.down1.weight`, `optimizer.acc.encoder.down1.weight`).
     public var name: String
+    /// Its shape, outermost axis first.
     public var shape: [Int]
+    /// Its values, row-major.
     public var data: [Float]
+    /// A named tensor of `shape` holding `data`.
     public init(name: String, shape: [Int], data: [Float]) {
         self.name = name
         self.shape = shape
@@ -146,10 +155,12 @@ extension Tensor {
     /// Copies `saved` into this tensor, failing when the shape differs.
     func load(_ saved: NamedTensor) throws {
         guard saved.shape == shape else {
-            throw FacetError("tensor '\(saved.name)': saved shape \(saved.shape) does not match the model's \(shape); was it saved by a model with other options?")
+            throw FacetError("tensor '\(saved.name)': saved shape \(saved.shape) does not match the model's \(shape); "
+                             + "was it saved by a model with other options?")
         }
         guard saved.data.count == count else {
-            throw FacetError("tensor '\(saved.name)': \(saved.data.count) values for shape \(saved.shape); the saved data is corrupt")
+            throw FacetError("tensor '\(saved.name)': \(saved.data.count) values for shape \(saved.shape); "
+                             + "the saved data is corrupt")
         }
         saved.data.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }

@@ -50,7 +50,8 @@ func winogradTransformInput(_ x: UnsafePointer<Float>, _ s: WinogradShape, _ v: 
                 let iy = m * ty - 1 + i
                 for j in 0..<a {
                     let ix = m * tx - 1 + j
-                    ts.src[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((nn * h + iy) * w + ix) * cin : UnsafePointer(ts.zero)
+                    ts.src[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((nn * h + iy) * w + ix) * cin
+                        : UnsafePointer(ts.zero)
                     ts.dst[i * a + j] = v + ((i * a + j) * tiles + t) * cin
                 }
             }
@@ -110,7 +111,9 @@ func winogradTransformOutput(_ m_: UnsafePointer<Float>, _ s: WinogradShape, _ y
                     let z = v + bv
                     return slope == 1 ? z : z.replacing(with: z * slope, where: z .< 0)
                 }
-                if m == 4 { winogradOutputKernel4(ts.src, ts.dst, c, post) } else { winogradOutputKernel2(ts.src, ts.dst, c, post) }
+                if m == 4 { winogradOutputKernel4(ts.src, ts.dst, c, post) } else { winogradOutputKernel2(ts.src,
+                                                                                                          ts.dst, c,
+                                                                                                          post) }
                 c += 8
             }
         }
@@ -195,7 +198,8 @@ func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradSha
                         let iy = m * ty - 1 + i
                         for j in 0..<a {
                             let ix = m * tx - 1 + j
-                            ts.dst[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w ? dx + ((nn * h + iy) * w + ix) * cin : ts.sink
+                            ts.dst[i * a + j] = iy >= 0 && iy < h && ix >= 0 && ix < w
+                                ? dx + ((nn * h + iy) * w + ix) * cin : ts.sink
                         }
                     }
                     let dst = ts.dst
@@ -203,7 +207,11 @@ func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradSha
                     while c < cin {
                         let cc = c
                         let accumulate: (V8, Int) -> V8 = { v, k in v + load8(dst[k] + cc) }
-                        if m == 4 { winogradInputGradientKernel4(ts.src, dst, c, accumulate) } else { winogradInputGradientKernel2(ts.src, dst, c, accumulate) }
+                        if m == 4 {
+                            winogradInputGradientKernel4(ts.src, dst, c, accumulate)
+                        } else {
+                            winogradInputGradientKernel2(ts.src, dst, c, accumulate)
+                        }
                         c += 8
                     }
                 }
@@ -213,7 +221,8 @@ func winogradTransformInputGradient(_ dv: UnsafePointer<Float>, _ s: WinogradSha
 }
 
 /// dw[3, 3, cin, cout] = G^T dU G per (ci, co).
-func winogradTransformWeightGradient(_ du: UnsafePointer<Float>, _ s: WinogradShape, _ dw: UnsafeMutablePointer<Float>) {
+func winogradTransformWeightGradient(_ du: UnsafePointer<Float>, _ s: WinogradShape,
+                                     _ dw: UnsafeMutablePointer<Float>) {
     let (cin, cout, points, m) = (s.cin, s.cout, s.points, s.m)
     parallelRanges(cin, grain: 16) { range in
         let ts = TileScratch(channels: 8)
@@ -238,7 +247,8 @@ func winogradInputSize(_ g: ConvGeometry, tile: Int) -> Int {
 
 /// The `count` GEMMs `C[xi] = op(A[xi]) op(B[xi])`.
 private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
-                         _ a: UnsafePointer<Float>, lda: Int, strideA: Int, _ b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+                         _ a: UnsafePointer<Float>, lda: Int, strideA: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                         strideB: Int,
                          _ c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
     // Independent products: one single-threaded GEMM per task, spread over the workers.
     parallelFor(count) { xi in
@@ -254,8 +264,10 @@ private func batchedGemm(_ count: Int, _ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSP
 /// With `savedInput` (`points * tiles * cin` floats, see `winogradInputSize`) the transformed
 /// input V is left there for the backward pass, which then skips its own input transform.
 func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                     _ activation: Activation, _ g: ConvGeometry, tile: Int, transformedWeights u: UnsafeMutablePointer<Float>,
-                     _ y: UnsafeMutablePointer<Float>, savedInput: UnsafeMutablePointer<Float>? = nil, weightsReady: Bool = false) {
+                     _ activation: Activation, _ g: ConvGeometry, tile: Int,
+                     transformedWeights u: UnsafeMutablePointer<Float>,
+                     _ y: UnsafeMutablePointer<Float>, savedInput: UnsafeMutablePointer<Float>? = nil,
+                     weightsReady: Bool = false) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([savedInput == nil ? p * t * s.cin : 0, p * t * s.cout]) { b in
         let (v, m) = (savedInput ?? b[0], b[1])
@@ -273,9 +285,12 @@ func winogradForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, 
 /// With `y` and a leaky-ReLU `slope`, `dPre` is the gradient after the activation (dLoss/dy) and
 /// the activation's derivative is applied inside the output-gradient transform; with
 /// `biasGradient` the bias gradient is summed there too (see `winogradTransformOutputGradient`).
-func winogradBackward(_ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>, _ dPre: UnsafePointer<Float>,
-                      _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
-                      y: UnsafePointer<Float>? = nil, slope: Float = 1, biasGradient: UnsafeMutablePointer<Float>? = nil,
+func winogradBackward(_ x: UnsafePointer<Float>, transformedWeights u: UnsafePointer<Float>,
+                      _ dPre: UnsafePointer<Float>,
+                      _ g: ConvGeometry, tile: Int, _ dw: UnsafeMutablePointer<Float>,
+                      _ dx: UnsafeMutablePointer<Float>?,
+                      y: UnsafePointer<Float>? = nil, slope: Float = 1,
+                      biasGradient: UnsafeMutablePointer<Float>? = nil,
                       savedInput: UnsafePointer<Float>? = nil) {
     let s = WinogradShape(g, tile: tile), t = s.tiles, p = s.points
     Scratch.with([p * t * s.cin, p * s.cin * s.cout, p * t * s.cout]) { b in
