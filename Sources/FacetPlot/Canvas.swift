@@ -70,7 +70,8 @@ public struct Canvas {
         for sy in 0..<src.height where y + sy >= 0 && y + sy < image.height {
             for sx in 0..<src.width where x + sx >= 0 && x + sx < image.width {
                 let s = (sy * src.width + sx) * 3, d = ((y + sy) * image.width + x + sx) * 3
-                image.pixels[d] = src.pixels[s]; image.pixels[d + 1] = src.pixels[s + 1]; image.pixels[d + 2] = src.pixels[s + 2]
+                image.pixels[d] = src.pixels[s]; image.pixels[d + 1] = src.pixels[s + 1]
+                image.pixels[d + 2] = src.pixels[s + 2]
             }
         }
     }
@@ -90,8 +91,10 @@ public struct Canvas {
                               clip: (Int, Int, Int, Int)? = nil) {
         let h = width / 2
         let c = clip ?? (0, 0, image.width - 1, image.height - 1)
-        let xMin = max(c.0, Int((min(ax, bx) - h - 1).rounded(.down))), xMax = min(c.2, Int((max(ax, bx) + h + 1).rounded(.up)))
-        let yMin = max(c.1, Int((min(ay, by) - h - 1).rounded(.down))), yMax = min(c.3, Int((max(ay, by) + h + 1).rounded(.up)))
+        let xMin = max(c.0, Int((min(ax, bx) - h - 1).rounded(.down))),
+            xMax = min(c.2, Int((max(ax, bx) + h + 1).rounded(.up)))
+        let yMin = max(c.1, Int((min(ay, by) - h - 1).rounded(.down))),
+            yMax = min(c.3, Int((max(ay, by) + h + 1).rounded(.up)))
         guard xMin <= xMax, yMin <= yMax else { return }
         let dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy
         for y in yMin...yMax {
@@ -107,7 +110,8 @@ public struct Canvas {
     }
 
     /// A polyline through `points`; `dash` (on, off) in pixels along the line makes it dashed.
-    public mutating func polyline(_ points: [(Double, Double)], color: RGB, width: Double, dash: (Double, Double)? = nil,
+    public mutating func polyline(_ points: [(Double, Double)], color: RGB, width: Double,
+                                  dash: (Double, Double)? = nil,
                                   clip: (Int, Int, Int, Int)? = nil) {
         guard points.count >= 2 else {
             if let p = points.first { disc(p.0, p.1, radius: width / 2, color: color, clip: clip) }
@@ -133,7 +137,8 @@ public struct Canvas {
                 let step = min(len - s, on ? dash.0 - phase : period - phase)
                 if on {
                     let t0 = s / len, t1 = (s + step) / len
-                    line(ax + (bx - ax) * t0, ay + (by - ay) * t0, ax + (bx - ax) * t1, ay + (by - ay) * t1, color: color, width: width, clip: clip)
+                    line(ax + (bx - ax) * t0, ay + (by - ay) * t0, ax + (bx - ax) * t1, ay + (by - ay) * t1,
+                         color: color, width: width, clip: clip)
                 }
                 s += max(step, 1e-6)
             }
@@ -142,7 +147,8 @@ public struct Canvas {
     }
 
     /// A filled disc with an anti-aliased edge.
-    public mutating func disc(_ cx: Double, _ cy: Double, radius: Double, color: RGB, clip: (Int, Int, Int, Int)? = nil) {
+    public mutating func disc(_ cx: Double, _ cy: Double, radius: Double, color: RGB,
+                              clip: (Int, Int, Int, Int)? = nil) {
         let c = clip ?? (0, 0, image.width - 1, image.height - 1)
         let x0 = max(c.0, Int((cx - radius - 1).rounded(.down))), x1 = min(c.2, Int((cx + radius + 1).rounded(.up)))
         let y0 = max(c.1, Int((cy - radius - 1).rounded(.down))), y1 = min(c.3, Int((cy + radius + 1).rounded(.up)))

@@ -70,7 +70,8 @@ public struct Chart: Sendable {
 
         func px(_ x: Double) -> Double { left + (x - x0) / max(x1 - x0, 1e-300) * (right - left) }
         func py(_ y: Double) -> Double {
-            let t = logY ? (log10(max(y, 1e-300)) - log10(y0)) / max(log10(y1) - log10(y0), 1e-300) : (y - y0) / max(y1 - y0, 1e-300)
+            let t = logY ? (log10(max(y, 1e-300)) - log10(y0)) / max(log10(y1) - log10(y0),
+                                                                     1e-300) : (y - y0) / max(y1 - y0, 1e-300)
             return bottom - t * (bottom - top)
         }
         var clip: (Int, Int, Int, Int) { (Int(left), Int(top), Int(right), Int(bottom)) }
@@ -80,7 +81,9 @@ public struct Chart: Sendable {
         /// the y range is drawn up to the frame, and no coordinate is far outside the image.
         func visibleRuns(_ pts: [(Double, Double)], margin: Double) -> [[(Double, Double)]] {
             let x0 = left - margin, x1 = right + margin, y0 = top - margin, y1 = bottom + margin
-            guard pts.count >= 2 else { return pts.filter { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }.map { [$0] } }
+            guard pts.count >= 2 else {
+                return pts.filter { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }.map { [$0] }
+            }
             var runs: [[(Double, Double)]] = [], run: [(Double, Double)] = []
             for k in 1..<pts.count {
                 let (ax, ay) = pts[k - 1], (bx, by) = pts[k]
@@ -144,10 +147,12 @@ public struct Chart: Sendable {
             y0 = (y0 / yStep).rounded(.down) * yStep; y1 = (y1 / yStep).rounded(.up) * yStep
             yTicks = Chart.ticks(y0, y1, step: yStep)
         }
-        let labelWidth = yTicks.map { BitmapFont.width(of: Chart.yTickLabel($0, step: yStep, log: logY), scale: Chart.textScale) }.max() ?? 0
+        let labelWidth = yTicks.map { BitmapFont.width(of: Chart.yTickLabel($0, step: yStep, log: logY),
+                                                       scale: Chart.textScale) }.max() ?? 0
         let left = Double(labelWidth + 18 + 14 + 16)   // tick labels, tick marks, the rotated y label
         return Layout(left: left, top: 44, right: Double(width - 20), bottom: Double(height - 56 - reserveBelow),
-                      x0: x0, x1: x1, y0: y0, y1: y1, logY: logY, xTicks: xTicks, yTicks: yTicks, yStep: yStep, xStep: xStep)
+                      x0: x0, x1: x1, y0: y0, y1: y1, logY: logY, xTicks: xTicks, yTicks: yTicks, yStep: yStep,
+                      xStep: xStep)
     }
 
     /// 1, 2 or 5 times a power of ten, giving about `count` steps over `range`.
@@ -241,13 +246,18 @@ public struct Chart: Sendable {
     /// The legend box's size in pixels (raster metrics; the SVG uses the same box) and the rows it
     /// draws: text at scale 2, or at scale 1 with rows wrapped to the image when scale 2 would be
     /// wider than the image; its row height.
-    func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int, rows: [(series: ChartSeries?, text: String)])? {
+    func legendSize(width: Int) -> (w: Int, h: Int, scale: Int, lineHeight: Int,
+                                    rows: [(series: ChartSeries?, text: String)])? {
         let rows = legendRows
         guard !rows.isEmpty else { return nil }
         func w(_ rows: [(series: ChartSeries?, text: String)], _ scale: Int) -> Int {
-            rows.map { BitmapFont.width(of: $0.text, scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
+            rows.map { BitmapFont.width(of: $0.text,
+                                        scale: scale) + ($0.series == nil ? 0 : Chart.swatch + 8) }.max()! + 20
         }
-        if w(rows, Chart.textScale) <= width - 20 { return (w(rows, Chart.textScale), rows.count * Chart.lineHeight + 12, Chart.textScale, Chart.lineHeight, rows) }
+        if w(rows, Chart.textScale) <= width - 20 {
+            return (w(rows, Chart.textScale), rows.count * Chart.lineHeight + 12, Chart.textScale, Chart.lineHeight,
+                    rows)
+        }
         let narrow = legendRows(width: width)
         return (w(narrow, 1), narrow.count * 12 + 12, 1, 12, narrow)
     }
@@ -268,8 +278,11 @@ public struct Chart: Sendable {
                     out.append(run[0])
                     for k in 1..<max(run.count, 1) {
                         let (ax, ay) = run[k - 1], (bx, by) = run[k]
-                        let n = max(1, Int((((bx - ax) * (bx - ax) + (by - ay) * (by - ay)).squareRoot() / 3).rounded(.up)))
-                        for i in 1...n { out.append((ax + (bx - ax) * Double(i) / Double(n), ay + (by - ay) * Double(i) / Double(n))) }
+                        let n = max(1, Int((((bx - ax) * (bx - ax) + (by - ay) * (by - ay)).squareRoot() / 3)
+                                            .rounded(.up)))
+                        for i in 1...n {
+                            out.append((ax + (bx - ax) * Double(i) / Double(n), ay + (by - ay) * Double(i) / Double(n)))
+                        }
                     }
                 }
             }
@@ -285,17 +298,22 @@ public struct Chart: Sendable {
         let L = layout(width: width, height: height)
         guard let size = legendSize(width: width) else { return (L, nil) }
         let (w, h) = (size.w, size.h)
-        let left = Int(L.left) + 10, right = Int(L.right) - w - 10, top = Int(L.top) + 10, bottom = Int(L.bottom) - h - 10
+        let left = Int(L.left) + 10, right = Int(L.right) - w - 10, top = Int(L.top) + 10,
+            bottom = Int(L.bottom) - h - 10
         let samples = drawnSamples(L)
         if right >= left && bottom >= top {
             for (x, y) in [(right, top), (left, top), (right, bottom), (left, bottom)] {
                 let x0 = Double(x - 6), x1 = Double(x + w + 6), y0 = Double(y - 6), y1 = Double(y + h + 6)
-                if !samples.contains(where: { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }) { return (L, (x, y, w, h)) }
+                if !samples.contains(where: { $0.0 >= x0 && $0.0 <= x1 && $0.1 >= y0 && $0.1 <= y1 }) {
+                    return (L, (x, y, w, h))
+                }
             }
         }
         let below = layout(width: width, height: height, reserveBelow: h + 14)
         // Top right regardless, moved left as far as needed to stay inside the image.
-        guard below.bottom - below.top >= 160 else { return (L, (max(2, min(max(left, right), width - w - 2)), top, w, h)) }
+        guard below.bottom - below.top >= 160 else {
+            return (L, (max(2, min(max(left, right), width - w - 2)), top, w, h))
+        }
         return (below, (max(10, min(Int(below.left), width - w - 10)), Int(below.bottom) + 50, w, h))
     }
 
@@ -312,14 +330,16 @@ public struct Chart: Sendable {
             c.line(L.left, y, L.right, y, color: Chart.gridColor, width: 1)
             c.line(L.left - 6, y, L.left, y, color: Chart.axisColor, width: 1.5)
             let label = Chart.yTickLabel(t, step: L.yStep, log: L.logY)
-            c.text(label, x: Int(L.left) - 10 - BitmapFont.width(of: label, scale: s), y: Int(y) - 7, scale: s, color: Chart.textColor)
+            c.text(label, x: Int(L.left) - 10 - BitmapFont.width(of: label, scale: s), y: Int(y) - 7, scale: s,
+                   color: Chart.textColor)
         }
         for t in L.xTicks {
             let x = L.px(t).rounded()
             c.line(x, L.top, x, L.bottom, color: Chart.gridColor, width: 1)
             c.line(x, L.bottom, x, L.bottom + 6, color: Chart.axisColor, width: 1.5)
             let label = Chart.xTickLabel(t, step: L.xStep)
-            c.text(label, x: Int(x) - BitmapFont.width(of: label, scale: s) / 2, y: Int(L.bottom) + 11, scale: s, color: Chart.textColor)
+            c.text(label, x: Int(x) - BitmapFont.width(of: label, scale: s) / 2, y: Int(L.bottom) + 11, scale: s,
+                   color: Chart.textColor)
         }
         // Series, clipped to the plot area.
         for sr in series {
@@ -327,7 +347,8 @@ public struct Chart: Sendable {
             switch sr.style {
             case .line(let w, let dash):
                 for run in L.visibleRuns(pts, margin: w + 2) {
-                    c.polyline(run, color: sr.color, width: w, dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) }, clip: L.clip)
+                    c.polyline(run, color: sr.color, width: w, dash: dash.map { ($0[0], $0.count > 1 ? $0[1] : $0[0]) },
+                               clip: L.clip)
                 }
             case .markers(let r):
                 for p in pts {
@@ -339,8 +360,10 @@ public struct Chart: Sendable {
         // Frame, title, axis labels.
         c.strokeRect(x0: Int(L.left), y0: Int(L.top), x1: Int(L.right), y1: Int(L.bottom), Chart.axisColor)
         c.text(title, x: (width - BitmapFont.width(of: title, scale: s)) / 2, y: 14, scale: s, color: Chart.textColor)
-        c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2, y: Int(L.bottom) + 32, scale: s, color: Chart.textColor)
-        c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s, color: Chart.textColor, vertical: true)
+        c.text(xLabel, x: Int((L.left + L.right) / 2) - BitmapFont.width(of: xLabel, scale: s) / 2,
+               y: Int(L.bottom) + 32, scale: s, color: Chart.textColor)
+        c.text(yLabel, x: 8, y: Int((L.top + L.bottom) / 2) + BitmapFont.width(of: yLabel, scale: s) / 2, scale: s,
+               color: Chart.textColor, vertical: true)
         // Legend, where `arrange` found room.
         if let box = legend, let metrics = legendSize(width: width) {
             let (x0, y0, w, h) = box
@@ -375,25 +398,32 @@ public struct Chart: Sendable {
         let (L, legend) = arrange(width: width, height: height)
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;")
         }
         var o = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" viewBox="0 0 \(width) \(height)" \
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(width)" height="\(height)" \
+            viewBox="0 0 \(width) \(height)" \
             font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="14">
             <rect width="100%" height="100%" fill="#ffffff"/>
 
             """
         for t in L.yTicks {
             let y = f(L.py(t))
-            o += "<line x1=\"\(f(L.left))\" y1=\"\(y)\" x2=\"\(f(L.right))\" y2=\"\(y)\" stroke=\"\(Chart.gridColor.hex)\"/>\n"
-            o += "<text x=\"\(f(L.left - 10))\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(esc(Chart.yTickLabel(t, step: L.yStep, log: L.logY)))</text>\n"
+            o += "<line x1=\"\(f(L.left))\" y1=\"\(y)\" x2=\"\(f(L.right))\" y2=\"\(y)\" "
+                 + "stroke=\"\(Chart.gridColor.hex)\"/>\n"
+            o += "<text x=\"\(f(L.left - 10))\" y=\"\(y)\" text-anchor=\"end\" "
+                 + "dominant-baseline=\"middle\">\(esc(Chart.yTickLabel(t, step: L.yStep, log: L.logY)))</text>\n"
         }
         for t in L.xTicks {
             let x = f(L.px(t))
-            o += "<line x1=\"\(x)\" y1=\"\(f(L.top))\" x2=\"\(x)\" y2=\"\(f(L.bottom))\" stroke=\"\(Chart.gridColor.hex)\"/>\n"
-            o += "<text x=\"\(x)\" y=\"\(f(L.bottom + 22))\" text-anchor=\"middle\">\(esc(Chart.xTickLabel(t, step: L.xStep)))</text>\n"
+            o += "<line x1=\"\(x)\" y1=\"\(f(L.top))\" x2=\"\(x)\" y2=\"\(f(L.bottom))\" "
+                 + "stroke=\"\(Chart.gridColor.hex)\"/>\n"
+            o += "<text x=\"\(x)\" y=\"\(f(L.bottom + 22))\" "
+                 + "text-anchor=\"middle\">\(esc(Chart.xTickLabel(t, step: L.xStep)))</text>\n"
         }
-        o += "<clipPath id=\"plot\"><rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" height=\"\(f(L.bottom - L.top))\"/></clipPath>\n"
+        o += "<clipPath id=\"plot\"><rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" "
+             + "height=\"\(f(L.bottom - L.top))\"/></clipPath>\n"
         o += "<g clip-path=\"url(#plot)\">\n"
         for sr in series {
             let pts = drawable(sr).map { (L.px($0.x), L.py($0.y)) }
@@ -401,24 +431,32 @@ public struct Chart: Sendable {
             case .line(let w, let dash):
                 let d = dash.map { " stroke-dasharray=\"\($0.map { f($0) }.joined(separator: " "))\"" } ?? ""
                 for run in L.visibleRuns(pts, margin: w + 2) {
-                    o += "<polyline fill=\"none\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(w))\" stroke-linejoin=\"round\"\(d) points=\""
+                    o += "<polyline fill=\"none\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(w))\" "
+                         + "stroke-linejoin=\"round\"\(d) points=\""
                     o += run.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " ") + "\"/>\n"
                 }
             case .markers(let r):
-                for p in pts { o += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\" stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n" }
+                for p in pts {
+                    o += "<circle cx=\"\(f(p.0))\" cy=\"\(f(p.1))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\" "
+                         + "stroke=\"#ffffff\" stroke-width=\"1.5\"/>\n"
+                }
             }
         }
         o += "</g>\n"
-        o += "<rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" height=\"\(f(L.bottom - L.top))\" fill=\"none\" stroke=\"\(Chart.axisColor.hex)\"/>\n"
+        o += "<rect x=\"\(f(L.left))\" y=\"\(f(L.top))\" width=\"\(f(L.right - L.left))\" "
+             + "height=\"\(f(L.bottom - L.top))\" fill=\"none\" stroke=\"\(Chart.axisColor.hex)\"/>\n"
         o += "<text x=\"\(width / 2)\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">\(esc(title))</text>\n"
-        o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(f(L.bottom + 44))\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
+        o += "<text x=\"\(f((L.left + L.right) / 2))\" y=\"\(f(L.bottom + 44))\" "
+             + "text-anchor=\"middle\">\(esc(xLabel))</text>\n"
         let my = f((L.top + L.bottom) / 2)
-        o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(my))\">\(esc(yLabel))</text>\n"
+        o += "<text x=\"20\" y=\"\(my)\" text-anchor=\"middle\" transform=\"rotate(-90 20 "
+             + "\(my))\">\(esc(yLabel))</text>\n"
         if let box = legend, let metrics = legendSize(width: width) {
             // The raster's box (12 px a character) holds the SVG's 14 px monospace text (about 8.4).
             let w = Double(box.w), x0 = Double(box.x), y0 = Double(box.y)
             let lh = metrics.lineHeight, fontSize = metrics.scale == Chart.textScale ? 14 : 9
-            o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(box.h)\" fill=\"#ffffff\" stroke=\"#aaaaaa\"/>\n"
+            o += "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(w))\" height=\"\(box.h)\" fill=\"#ffffff\" "
+                 + "stroke=\"#aaaaaa\"/>\n"
             for (k, row) in metrics.rows.enumerated() {
                 let cy = y0 + 16 + Double(k * lh)
                 var tx = x0 + 10
@@ -426,13 +464,15 @@ public struct Chart: Sendable {
                     switch sr.style {
                     case .line(let lw, let dash):
                         let d = dash.map { " stroke-dasharray=\"\($0.map { f($0) }.joined(separator: " "))\"" } ?? ""
-                        o += "<line x1=\"\(f(tx))\" y1=\"\(f(cy))\" x2=\"\(f(tx + 30))\" y2=\"\(f(cy))\" stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(max(lw, 2)))\"\(d)/>\n"
+                        o += "<line x1=\"\(f(tx))\" y1=\"\(f(cy))\" x2=\"\(f(tx + 30))\" y2=\"\(f(cy))\" "
+                             + "stroke=\"\(sr.color.hex)\" stroke-width=\"\(f(max(lw, 2)))\"\(d)/>\n"
                     case .markers(let r):
                         o += "<circle cx=\"\(f(tx + 15))\" cy=\"\(f(cy))\" r=\"\(f(r))\" fill=\"\(sr.color.hex)\"/>\n"
                     }
                     tx += 38
                 }
-                o += "<text x=\"\(f(tx))\" y=\"\(f(cy))\" dominant-baseline=\"middle\" font-size=\"\(fontSize)\">\(esc(row.text))</text>\n"
+                o += "<text x=\"\(f(tx))\" y=\"\(f(cy))\" dominant-baseline=\"middle\" "
+                     + "font-size=\"\(fontSize)\">\(esc(row.text))</text>\n"
             }
         }
         return o + "</svg>\n"
