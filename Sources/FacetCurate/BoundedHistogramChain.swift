@@ -60,7 +60,9 @@ enum BoundedHistogramChain {
         defer { regular.deallocate() }
         let hb = UncheckedBox(h), fb = UncheckedBox(fine), cb = UncheckedBox(coarse), rb = UncheckedBox(regular)
         concurrentChunks(n, grain: 512) { rows in
-            for i in rows { rb.value[i] = fillRoots(hb.value + i * 768, fb.value + i * 768, cb.value + i * 3 * coarseBins) }
+            for i in rows {
+                rb.value[i] = fillRoots(hb.value + i * 768, fb.value + i * 768, cb.value + i * 3 * coarseBins)
+            }
         }
         guard UnsafeBufferPointer(start: regular, count: n).allSatisfy({ $0 }) else { return nil }
 
@@ -109,7 +111,11 @@ enum BoundedHistogramChain {
                                 var best = Double.infinity, bestPos = Int.max
                                 for (j, _, _) in close {
                                     let d = histogramDistance(h + cur * 768, h + j * 768)
-                                    if d < best || (d == best && pos[j] < bestPos) { best = d; bestPos = pos[j]; chosen = j }
+                                    if d < best || (d == best && pos[j] < bestPos) {
+                                        best = d
+                                        bestPos = pos[j]
+                                        chosen = j
+                                    }
                                 }
                             }
                         }
@@ -127,7 +133,8 @@ enum BoundedHistogramChain {
     /// Fills the full (768) and coarse (3 x 128) square-root histograms of one face, each channel
     /// normalised to sum 1 (an all-zero channel stays zero, as the definition scores it: distance 1).
     /// False when the histogram is irregular.
-    static func fillRoots(_ h: UnsafePointer<Float>, _ fine: UnsafeMutablePointer<Float>, _ coarse: UnsafeMutablePointer<Float>) -> Bool {
+    static func fillRoots(_ h: UnsafePointer<Float>, _ fine: UnsafeMutablePointer<Float>,
+                          _ coarse: UnsafeMutablePointer<Float>) -> Bool {
         var ok = true
         for c in 0..<3 {
             let (inv, regular) = HistogramRoots.channelScale(h, channel: c)
@@ -158,7 +165,8 @@ enum BoundedHistogramChain {
             defer { scratch.deallocate() }
             for c in 0..<3 {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(cols), Int32(kb), 1,
-                            cb.value + r0 * 3 * kb + c * kb, ld, cb.value + c0 * 3 * kb + c * kb, ld, 0, scratch + c * plane, Int32(cols))
+                            cb.value + r0 * 3 * kb + c * kb, ld, cb.value + c0 * 3 * kb + c * kb, ld, 0,
+                            scratch + c * plane, Int32(cols))
             }
             let s0 = scratch, s1 = scratch + plane, s2 = scratch + 2 * plane, d = scratch + 3 * plane
             let top = 1 - delta
@@ -193,7 +201,9 @@ enum BoundedHistogramChain {
         var m = SIMD8<Float>(repeating: .infinity)
         var j = 0
         while j + 8 <= n {
-            let v = rv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            let v = rv.loadUnaligned(fromByteOffset: j * 4,
+                                     as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4,
+                                                                               as: SIMD8<Float>.self)
             m = m.replacing(with: v, where: v .< m)
             j += 8
         }
@@ -202,7 +212,9 @@ enum BoundedHistogramChain {
         j = 0
         let target = SIMD8<Float>(repeating: best)
         while j + 8 <= n {
-            let v = rv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            let v = rv.loadUnaligned(fromByteOffset: j * 4,
+                                     as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4,
+                                                                               as: SIMD8<Float>.self)
             if any(v .== target) { break }
             j += 8
         }
@@ -211,13 +223,16 @@ enum BoundedHistogramChain {
     }
 
     /// Every index but `excluding` with `row[j] + penalty[j] <= reach`, in index order.
-    static func collect(_ row: UnsafePointer<Float>, _ penalty: UnsafePointer<Float>, _ n: Int, _ reach: Float, excluding: Int, into out: inout [Int]) {
+    static func collect(_ row: UnsafePointer<Float>, _ penalty: UnsafePointer<Float>, _ n: Int, _ reach: Float,
+                        excluding: Int, into out: inout [Int]) {
         out.removeAll(keepingCapacity: true)
         let rv = UnsafeRawPointer(row), pv = UnsafeRawPointer(penalty)
         let limit = SIMD8<Float>(repeating: reach)
         var j = 0
         while j + 8 <= n {
-            let v = rv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            let v = rv.loadUnaligned(fromByteOffset: j * 4,
+                                     as: SIMD8<Float>.self) + pv.loadUnaligned(fromByteOffset: j * 4,
+                                                                               as: SIMD8<Float>.self)
             if any(v .<= limit) {
                 for k in 0..<8 where v[k] <= reach && j + k != excluding { out.append(j + k) }
             }
@@ -239,8 +254,12 @@ enum BoundedHistogramChain {
             var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
             var k = c * 256
             while k < c * 256 + 256 {
-                s0 += a.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self) * b.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
-                s1 += a.loadUnaligned(fromByteOffset: k * 4 + 32, as: SIMD8<Float>.self) * b.loadUnaligned(fromByteOffset: k * 4 + 32, as: SIMD8<Float>.self)
+                s0 += a.loadUnaligned(fromByteOffset: k * 4,
+                                      as: SIMD8<Float>.self) * b.loadUnaligned(fromByteOffset: k * 4,
+                                                                               as: SIMD8<Float>.self)
+                s1 += a.loadUnaligned(fromByteOffset: k * 4 + 32,
+                                      as: SIMD8<Float>.self) * b.loadUnaligned(fromByteOffset: k * 4 + 32,
+                                                                               as: SIMD8<Float>.self)
                 k += 16
             }
             let bc = (s0 + s1).sum()
@@ -273,7 +292,8 @@ enum HistogramRoots {
     /// The coarse roots of channel `c`: `sqrt(scale * sum of group bins)` (negative bins as 0),
     /// `256 / group` of them at `coarse + c * 256 / group`.
     @inline(__always)
-    static func fillCoarse(_ h: UnsafePointer<Float>, channel c: Int, group: Int, scale inv: Double, into coarse: UnsafeMutablePointer<Float>) {
+    static func fillCoarse(_ h: UnsafePointer<Float>, channel c: Int, group: Int, scale inv: Double,
+                           into coarse: UnsafeMutablePointer<Float>) {
         let coarseBins = 256 / group
         for g in 0..<coarseBins {
             var t = 0.0

@@ -24,7 +24,9 @@ public enum CurationSort: Sendable, Equatable, CustomStringConvertible {
 
     /// The words users type: the column names of `FaceField`, `hist`, `hist_dissim`, `best:N`
     /// (or `best=N`, `best N`), `ordering:NAME`; a leading `-` reverses.
-    public static let help = "blur, motion_blur, yaw, pitch, roll, face_size, brightness, hue, score, ... (any face column), hist, hist_dissim, identity, best:N, ordering:NAME; prefix - to reverse"
+    public static let help = "blur, motion_blur, yaw, pitch, roll, face_size, brightness, hue, score, ... "
+                             + "(any face column), hist, hist_dissim, identity, best:N, ordering:NAME; "
+                               + "prefix - to reverse"
 
     /// The sort a user typed (see `help`), nil for words that name none.
     public init?(parsing text: String) {
@@ -90,7 +92,9 @@ extension Project {
             q.sort = []
             let selected = try pairwiseSelection(q, sort)
             let histograms = try histogramRows(faceIDs: selected)
-            let order = histograms.withUnsafeBufferPointer { b in b.baseAddress.flatMap { BoundedHistogramChain.order($0, count: selected.count) } }
+            let order = histograms.withUnsafeBufferPointer {
+                b in b.baseAddress.flatMap { BoundedHistogramChain.order($0, count: selected.count) }
+            }
                 ?? HistogramChain.order(HistogramMatrix(ids: selected, histograms: histograms))
             ids = order.map { selected[$0] }
             if reversed { ids.reverse() }
@@ -130,19 +134,29 @@ extension Project {
         let personOf = m.persons!
         let without = personOf.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
         guard without == 0 else {
-            throw FacetError.file(path, "\(without) of \(m.count) faces have no person yet (new since `facet people` ran, or it never did): run `facet people \(path)\(q.role.map { " --role \($0.rawValue)" } ?? "")` first")
+            throw FacetError.file(path,
+                                  "\(without) of \(m.count) faces have no person yet (new since `facet people` ran, "
+                                  + "or it never did): "
+                                    + "run `facet people "
+                                      + "\(path)\(q.role.map { " --role \($0.rawValue)" } ?? "")` first")
         }
         // Persons as small numbers, ranked by their faces in the selection (most first), then id.
         var slot: [Int64: Int] = [:]
         var personIds: [Int64] = []
         var rowSlot = [Int](repeating: 0, count: m.count)
         for (i, p) in personOf.enumerated() {
-            if let s = slot[p] { rowSlot[i] = s } else { slot[p] = personIds.count; rowSlot[i] = personIds.count; personIds.append(p) }
+            if let s = slot[p] {
+                rowSlot[i] = s
+            } else {
+                slot[p] = personIds.count; rowSlot[i] = personIds.count; personIds.append(p)
+            }
         }
         var size = [Int](repeating: 0, count: personIds.count)
         for s in rowSlot { size[s] += 1 }
         var rank = [Int](repeating: 0, count: personIds.count)
-        for (r, s) in personIds.indices.sorted(by: { size[$0] != size[$1] ? size[$0] > size[$1] : personIds[$0] < personIds[$1] }).enumerated() { rank[s] = r }
+        for (r, s) in personIds.indices.sorted(by: {
+            size[$0] != size[$1] ? size[$0] > size[$1] : personIds[$0] < personIds[$1]
+        }).enumerated() { rank[s] = r }
         let stored = Dictionary(uniqueKeysWithValues: try persons(role: q.role).map { ($0.id, $0.centre) })
         let d = FaceEmbedding.dimension
         var distance = [Double](repeating: 0, count: m.count)
@@ -150,7 +164,9 @@ extension Project {
             // A person without a stored centre (deleted meanwhile) leaves its faces at distance 0.
             let centres = personIds.map { stored[$0] ?? [] }
             for i in 0..<m.count where centres[rowSlot[i]].count == d {
-                distance[i] = centres[rowSlot[i]].withUnsafeBufferPointer { FaceEmbedding.distance(v.baseAddress! + i * d, $0.baseAddress!) }
+                distance[i] = centres[rowSlot[i]].withUnsafeBufferPointer {
+                    FaceEmbedding.distance(v.baseAddress! + i * d, $0.baseAddress!)
+                }
             }
         }
         let order = (0..<m.count).sorted { a, b in
@@ -165,7 +181,9 @@ extension Project {
     private func pairwiseSelection(_ q: FaceQuery, _ sort: CurationSort) throws -> [Int64] {
         let ids = try faceIDs(matching: q)
         guard ids.count <= maxPairwiseFaces else {
-            throw FacetError.file(path, "sort \(sort) compares every pair of faces and handles at most \(maxPairwiseFaces) at once; \(ids.count) match: narrow them with --role, --where or --tag")
+            throw FacetError.file(path,
+                                  "sort \(sort) compares every pair of faces and handles at most \(maxPairwiseFaces) "
+                                  + "at once; \(ids.count) match: narrow them with --role, --where or --tag")
         }
         return ids
     }
@@ -184,13 +202,16 @@ extension Project {
         sq.sort = [FaceSort(.blur, descending: true)]
         let faces = try self.faces(matching: sq)
         guard !faces.isEmpty, target > 0 else { return [] }
-        let plan = BestSelection.plan(blur: faces.map(\.blur), yaw: faces.map(\.yaw), pitch: faces.map(\.pitch), target: target)
+        let plan = BestSelection.plan(blur: faces.map(\.blur), yaw: faces.map(\.yaw), pitch: faces.map(\.pitch),
+                                      target: target)
         // Histograms only of the candidates the plan keeps.
         let candidateRows = plan.candidates.flatMap { $0 }
         let m = try histogramMatrix(faceIDs: candidateRows.map { faces[$0].id })
         var rowOf: [Int: Int] = [:]
         for (r, f) in candidateRows.enumerated() { rowOf[f] = r }
-        let picked = BestSelection.pick(plan: plan, pitch: faces.map(\.pitch)) { a, b in m.distance(rowOf[a]!, rowOf[b]!) }
+        let picked = BestSelection.pick(plan: plan, pitch: faces.map(\.pitch)) {
+            a, b in m.distance(rowOf[a]!, rowOf[b]!)
+        }
         return picked.map { faces[$0].id }
     }
 

@@ -1,4 +1,5 @@
-/// Histogram signatures in memory, and the summed Bhattacharyya distance that hist sorts, `similar` and `duplicates` use.
+/// Histogram signatures in memory, and the summed Bhattacharyya distance that hist sorts, `similar` and `duplicates`
+/// use.
 import Foundation
 import FacetStore
 import FacetCore
@@ -27,7 +28,9 @@ public func histogramDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Floa
 /// `histogramDistance` over two 768-float arrays.
 public func histogramDistance(_ a: [Float], _ b: [Float]) -> Double {
     precondition(a.count == 768 && b.count == 768, "a histogram signature has 3 x 256 bins")
-    return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in histogramDistance(pa.baseAddress!, pb.baseAddress!) } }
+    return a.withUnsafeBufferPointer {
+        pa in b.withUnsafeBufferPointer { pb in histogramDistance(pa.baseAddress!, pb.baseAddress!) }
+    }
 }
 
 /// The histograms of a set of faces, contiguous, with `sqrt(h / sum h)` per channel precomputed so
@@ -47,7 +50,8 @@ public struct HistogramMatrix: @unchecked Sendable {
 
     /// Builds the matrix from histograms given row by row (768 floats each).
     public init(ids: [Int64], histograms: [Float]) {
-        precondition(histograms.count == ids.count * Self.bins, "\(ids.count) faces need \(ids.count * Self.bins) histogram bins")
+        precondition(histograms.count == ids.count * Self.bins,
+                     "\(ids.count) faces need \(ids.count * Self.bins) histogram bins")
         self.ids = ids
         self.raw = histograms
         var roots = [Double](repeating: 0, count: histograms.count)

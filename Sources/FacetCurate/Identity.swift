@@ -10,12 +10,14 @@ import COpenBLAS
 /// 100,000 faces) to answer "which faces are this person" quickly: the gallery keeps one per role,
 /// the CLI builds one per command.
 public final class IdentityIndex: @unchecked Sendable {
+    /// The face ids, one per row, in row order.
     public let ids: [Int64]
     let vectors: [Float]
     /// |v|^2 per row.
     let norms: [Float]
     private let row: [Int64: Int]
 
+    /// Number of faces held.
     public var count: Int { ids.count }
 
     /// An index over `matrix`'s rows.
@@ -54,7 +56,8 @@ public final class IdentityIndex: @unchecked Sendable {
         vectors.withUnsafeBufferPointer { v in
             query.withUnsafeBufferPointer { q in
                 dots.withUnsafeMutableBufferPointer { o in
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), -2, v.baseAddress!, Int32(d), q.baseAddress!, 1, 0, o.baseAddress!, 1)
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(d), -2, v.baseAddress!, Int32(d),
+                                q.baseAddress!, 1, 0, o.baseAddress!, 1)
                     norms.withUnsafeBufferPointer { nb in
                         for i in 0..<n { o[i] = max(0, o[i] + nb[i] + qn) }
                     }
@@ -86,7 +89,8 @@ public final class IdentityIndex: @unchecked Sendable {
         vectors.withUnsafeBufferPointer { v in
             query.withUnsafeBufferPointer { q in
                 for i in 0..<n where i != skip && d2[i] <= cut + slack {
-                    found.append(FaceDistance(id: ids[i], distance: FaceEmbedding.distance(q.baseAddress!, v.baseAddress! + i * FaceEmbedding.dimension)))
+                    found.append(FaceDistance(id: ids[i], distance: FaceEmbedding.distance(
+                        q.baseAddress!, v.baseAddress! + i * FaceEmbedding.dimension)))
                 }
             }
         }
@@ -121,10 +125,13 @@ func kthSmallest(_ values: inout [Float], _ k: Int) -> Float {
 public enum PersonClustering {
     /// One person found: rows of the input, its centre and spread, the row nearest the centre.
     public struct Cluster: Sendable {
+        /// Rows of the input that belong to this person.
         public var members: [Int]
+        /// The mean descriptor of the members.
         public var centre: [Float]
         /// Mean squared distance of the members to the centre.
         public var spread: Double
+        /// The member row nearest the centre (the person's face in the gallery).
         public var representative: Int
     }
 
@@ -181,7 +188,9 @@ public enum PersonClustering {
                 let rows = min(block, n - b0)
                 let m = groups.count
                 let centres = groups.flatMap { $0.centre }
-                let centreNorms = (0..<m).map { g in (0..<d).reduce(Double(0)) { $0 + Double(centres[g * d + $1]) * Double(centres[g * d + $1]) } }
+                let centreNorms = (0..<m).map {
+                    g in (0..<d).reduce(Double(0)) { $0 + Double(centres[g * d + $1]) * Double(centres[g * d + $1]) }
+                }
                 let spreads = groups.map(\.spread)
                 var dots = [Float](repeating: 0, count: rows * max(m, 1))
                 if m > 0 {
@@ -235,7 +244,11 @@ public enum PersonClustering {
                 while true {
                     var best = Double.infinity, ba = -1, bb = -1
                     for a in 0..<m where alive[a] {
-                        for b in (a + 1)..<m where alive[b] && link[a * m + b] < best { best = link[a * m + b]; ba = a; bb = b }
+                        for b in (a + 1)..<m where alive[b] && link[a * m + b] < best {
+                            best = link[a * m + b]
+                            ba = a
+                            bb = b
+                        }
                     }
                     guard ba >= 0, best < t2 else { break }
                     groups[ba].absorb(groups[bb])
@@ -254,7 +267,9 @@ public enum PersonClustering {
             for _ in 0..<2 {
                 let m = live.count
                 let centres = live.flatMap { groups[$0].centre }
-                let centreNorms = (0..<m).map { g in (0..<d).reduce(Float(0)) { $0 + centres[g * d + $1] * centres[g * d + $1] } }
+                let centreNorms = (0..<m).map {
+                    g in (0..<d).reduce(Float(0)) { $0 + centres[g * d + $1] * centres[g * d + $1] }
+                }
                 var fresh: [Int: Group] = [:]
                 var dots = [Float](repeating: 0, count: min(n, 4096) * m)
                 var r0 = 0
@@ -300,7 +315,9 @@ public enum PersonClustering {
                 out.append(Cluster(members: rows, centre: c, spread: g.spread, representative: rep))
             }
         }
-        out.sort { $0.members.count != $1.members.count ? $0.members.count > $1.members.count : $0.members[0] < $1.members[0] }
+        out.sort {
+            $0.members.count != $1.members.count ? $0.members.count > $1.members.count : $0.members[0] < $1.members[0]
+        }
         return out
     }
 
@@ -314,7 +331,10 @@ public enum PersonClustering {
             for i in cl.members { if let p = previous[i] { tally[p, default: 0] += 1 } }
             for (p, k) in tally { overlaps.append((c, p, k)) }
         }
-        overlaps.sort { $0.shared != $1.shared ? $0.shared > $1.shared : ($0.person != $1.person ? $0.person < $1.person : $0.cluster < $1.cluster) }
+        overlaps.sort {
+            $0.shared != $1.shared ? $0.shared > $1.shared
+                : ($0.person != $1.person ? $0.person < $1.person : $0.cluster < $1.cluster)
+        }
         var out = [Int64?](repeating: nil, count: clusters.count)
         var taken = Set<Int64>()
         for o in overlaps where out[o.cluster] == nil && !taken.contains(o.person) {
@@ -327,11 +347,17 @@ public enum PersonClustering {
 
 /// What `facet people` found for one role.
 public struct PeopleResult: Sendable {
+    /// The role whose faces were clustered.
     public var role: Role
+    /// The role's persons after the run, by id.
     public var persons: [PersonRecord]
+    /// Faces whose person changed.
     public var facesChanged: Int
+    /// Unnamed persons left without faces, removed.
     public var removed: [Int64]
+    /// Persons this run created.
     public var newPersons: [Int64]
+    /// Wall-clock seconds the run took.
     public var seconds: Double
 }
 
@@ -340,7 +366,8 @@ public enum PeopleFinder {
     /// Clusters every face of `role` (both statuses: identity is not curation) by descriptor and
     /// stores the persons, continuing the stored ones (numbers and names) where the faces are the
     /// same. Faces without a descriptor are an error naming `facet embed`.
-    public static func run(_ project: Project, role: Role, threshold: Double = FaceEmbedding.samePersonThreshold) throws -> PeopleResult {
+    public static func run(_ project: Project, role: Role,
+                           threshold: Double = FaceEmbedding.samePersonThreshold) throws -> PeopleResult {
         let start = Date()
         let matrix = try project.requireEmbeddings(matching: FaceQuery(role: role), withPersons: true)
         let earlier = Set(try project.persons(role: role).map(\.id))
@@ -351,7 +378,8 @@ public enum PeopleFinder {
                              representativeFaceId: matrix.ids[c.representative])
         }
         let saved = try project.savePersons(role: role, assignments, threshold: threshold)
-        return PeopleResult(role: role, persons: saved.persons, facesChanged: saved.facesChanged, removed: saved.removed,
+        return PeopleResult(role: role, persons: saved.persons, facesChanged: saved.facesChanged,
+                            removed: saved.removed,
                             newPersons: saved.persons.map(\.id).filter { !earlier.contains($0) },
                             seconds: Date().timeIntervalSince(start))
     }
@@ -364,7 +392,8 @@ extension Project {
     public func similarFacesByIdentity(to id: Int64, k: Int, role: Role?) throws -> [FaceDistance] {
         _ = try face(id: id)
         guard let q = try embedding(faceId: id) else {
-            throw FacetError.file(path, "face \(id) has no face-recognition descriptor: run `facet embed \(path)` first")
+            throw FacetError.file(path,
+                                  "face \(id) has no face-recognition descriptor: run `facet embed \(path)` first")
         }
         // One pass over the stored descriptors, never held all at once (no 51 MB matrix to allocate at
         // 100,000 faces): each one's exact distance, the k nearest kept in order (distance, then id).
@@ -375,7 +404,8 @@ extension Project {
             try forEachEmbedding(matching: FaceQuery(role: role), selected: { total = $0 }) { other, _, descriptor in
                 guard other != id else { return }
                 let d = FaceEmbedding.distance(qb.baseAddress!, descriptor)
-                if best.count == k, let worst = best.last, d > worst.distance || (d == worst.distance && other > worst.id) { return }
+                if best.count == k, let worst = best.last,
+                   d > worst.distance || (d == worst.distance && other > worst.id) { return }
                 let at = best.firstIndex { d < $0.distance || (d == $0.distance && other < $0.id) } ?? best.count
                 best.insert(FaceDistance(id: other, distance: d), at: at)
                 if best.count > k { best.removeLast() }

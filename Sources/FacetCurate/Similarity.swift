@@ -8,6 +8,7 @@ import COpenBLAS
 public struct FaceDistance: Codable, Sendable, Equatable {
     /// The face, and its summed Bhattacharyya distance to the reference face (0...3).
     public var id: Int64
+    /// Its distance to the reference face, smaller is nearer (histogram or descriptor distance: see the query).
     public var distance: Double
     /// A face and its distance.
     public init(id: Int64, distance: Double) { self.id = id; self.distance = distance }
@@ -46,7 +47,8 @@ public final class SimilarityIndex: @unchecked Sendable {
         histograms.withUnsafeBufferPointer { h in
             coarse.withUnsafeMutableBufferPointer { r in
                 regular.withUnsafeMutableBufferPointer { ok in
-                    let hb = UncheckedBox(h.baseAddress), rb = UncheckedBox(r.baseAddress), okb = UncheckedBox(ok.baseAddress)
+                    let hb = UncheckedBox(h.baseAddress), rb = UncheckedBox(r.baseAddress),
+                        okb = UncheckedBox(ok.baseAddress)
                     concurrentChunks(n, grain: 2048) { rows in
                         for i in rows { okb.value![i] = Self.fillCoarse(hb.value! + i * 768, rb.value! + i * 3 * kb) }
                     }
@@ -89,13 +91,16 @@ public final class SimilarityIndex: @unchecked Sendable {
         let n = count, kb = Self.coarseBins
         guard n > 0, k > 0 else { return [] }
         var q = [Float](repeating: 0, count: 3 * kb)
-        let queryRegular = histogram.withUnsafeBufferPointer { h in q.withUnsafeMutableBufferPointer { Self.fillCoarse(h.baseAddress!, $0.baseAddress!) } }
+        let queryRegular = histogram.withUnsafeBufferPointer {
+            h in q.withUnsafeMutableBufferPointer { Self.fillCoarse(h.baseAddress!, $0.baseAddress!) }
+        }
         var bc = [Float](repeating: 0, count: 3 * n)
         coarse.withUnsafeBufferPointer { r in
             q.withUnsafeBufferPointer { v in
                 bc.withUnsafeMutableBufferPointer { o in
                     for c in 0..<3 {
-                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(kb), 1, r.baseAddress! + c * kb, Int32(3 * kb),
+                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(kb), 1, r.baseAddress! + c * kb,
+                                    Int32(3 * kb),
                                     v.baseAddress! + c * kb, 1, 0, o.baseAddress! + c * n, 1)
                     }
                 }
@@ -108,7 +113,8 @@ public final class SimilarityIndex: @unchecked Sendable {
                 lower.withUnsafeMutableBufferPointer { l in
                     for i in 0..<n {
                         let x0 = top - b[i], x1 = top - b[n + i], x2 = top - b[2 * n + i]
-                        l[i] = ((x0 > 0 ? x0 : 0).squareRoot() + (x1 > 0 ? x1 : 0).squareRoot() + (x2 > 0 ? x2 : 0).squareRoot()) * (1 - 4 * Float.ulpOfOne)
+                        l[i] = ((x0 > 0 ? x0 : 0).squareRoot() + (x1 > 0 ? x1 : 0).squareRoot()
+                                + (x2 > 0 ? x2 : 0).squareRoot()) * (1 - 4 * Float.ulpOfOne)
                     }
                 }
             }
@@ -122,7 +128,9 @@ public final class SimilarityIndex: @unchecked Sendable {
         var scored: [Int: Double] = [:]
         func exact(_ i: Int) -> Double {
             if let d = scored[i] { return d }
-            let d = raw.withUnsafeBufferPointer { h in histogram.withUnsafeBufferPointer { histogramDistance($0.baseAddress!, h.baseAddress! + i * 768) } }
+            let d = raw.withUnsafeBufferPointer {
+                h in histogram.withUnsafeBufferPointer { histogramDistance($0.baseAddress!, h.baseAddress! + i * 768) }
+            }
             scored[i] = d
             return d
         }
@@ -148,6 +156,7 @@ public final class SimilarityIndex: @unchecked Sendable {
 public struct DuplicateGroup: Codable, Sendable, Equatable {
     /// The face kept (the sharpest), and its duplicates with their distance to it, nearest first.
     public var keep: Int64
+    /// The duplicates, each with its distance to `keep`, nearest first.
     public var duplicates: [FaceDistance]
 }
 
@@ -178,7 +187,9 @@ extension Project {
         q.sort = [FaceSort(.blur, descending: true)]; q.limit = nil; q.offset = 0
         let ids = try faceIDs(matching: q)
         guard ids.count <= maxPairwiseFaces else {
-            throw FacetError.file(path, "duplicates compares every pair of faces and handles at most \(maxPairwiseFaces) at once; \(ids.count) match: narrow them with --role or --where")
+            throw FacetError.file(path,
+                                  "duplicates compares every pair of faces and handles at most \(maxPairwiseFaces) at "
+                                  + "once; \(ids.count) match: narrow them with --role or --where")
         }
         let m = try histogramMatrix(faceIDs: ids)
         // Pairs under the threshold (with slack for the BLAS rounding, then checked exactly).
@@ -199,14 +210,21 @@ extension Project {
         var isKept = [Bool](repeating: false, count: m.count)
         for i in 0..<m.count {   // rows are sharpest first
             var best = -1, bestD = Double.infinity
-            for (j, d) in neighbours[i] where isKept[j] && (d < bestD || (d == bestD && j < best)) { best = j; bestD = d }
+            for (j, d) in neighbours[i] where isKept[j] && (d < bestD || (d == bestD && j < best)) {
+                best = j
+                bestD = d
+            }
             if best >= 0 { keeper[i] = best; distanceToKeeper[i] = bestD } else { isKept[i] = true }
         }
         var groups: [Int: [FaceDistance]] = [:]
         for i in 0..<m.count where keeper[i] >= 0 {
             groups[keeper[i], default: []].append(FaceDistance(id: m.ids[i], distance: distanceToKeeper[i]))
         }
-        return groups.map { DuplicateGroup(keep: m.ids[$0.key], duplicates: $0.value.sorted { $0.distance != $1.distance ? $0.distance < $1.distance : $0.id < $1.id }) }
+        return groups.map {
+            DuplicateGroup(keep: m.ids[$0.key], duplicates: $0.value.sorted {
+                $0.distance != $1.distance ? $0.distance < $1.distance : $0.id < $1.id
+            })
+        }
             .sorted { $0.keep < $1.keep }
     }
 }
