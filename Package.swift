@@ -31,7 +31,8 @@ let package = Package(
         .target(name: "FacetCore", swiftSettings: fastMath),
         // The project file and its query layer: the only module that knows SQL. It returns rows and matrices of
         // stored signatures; the algorithms over them live above it. No BLAS here.
-        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: fastMath),
         // Video decode/encode, PNG, JPEG. Knows no project.
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
         // The neural-network engine; `ConvPolicy` holds the convolutions' algorithm choices. Knows no project.
