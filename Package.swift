@@ -20,8 +20,9 @@ let package = Package(
     ],
     targets: [
         // System libraries (Debian packages named in the providers).
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
-                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        // FFmpeg (Debian: libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev), opened at first use
+        // rather than linked: its ~120 shared libraries cost every process start about 40 ms (CFFmpeg.h).
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
