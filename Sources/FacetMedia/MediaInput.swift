@@ -154,7 +154,8 @@ final class MediaInput {
             return stream
         }
         let kinds = streams.map { stream in
-            ff.av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type).map { String(cString: $0) } ?? "unknown"
+            ff.av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type)
+                .map { String(cString: $0) } ?? "unknown"
         }
         throw FacetError.file(name, "has no video stream" + (kinds.isEmpty ? "" : " (streams: \(kinds.joined(separator: ", ")))"))
     }

@@ -108,7 +108,8 @@ public final class VideoDecoder {
         guard let decoder = ff.avcodec_find_decoder(codecID) else {
             throw FacetError.file(name, "video codec '\(FFmpeg.codecName(codecID))' cannot be decoded by this FFmpeg")
         }
-        guard let context = ff.avcodec_alloc_context3(decoder), let packet = ff.av_packet_alloc(), let frame = ff.av_frame_alloc() else {
+        guard let context = ff.avcodec_alloc_context3(decoder), let packet = ff.av_packet_alloc(),
+              let frame = ff.av_frame_alloc() else {
             throw FacetError.file(name, "out of memory opening the decoder")
         }
         self.codec = context
@@ -198,7 +199,9 @@ public final class VideoDecoder {
     /// container's frame count (a truncated file, a failing source). Then the end of the data is
     /// reported once the decoded frames are out, which says more than the decoder's complaint.
     private func dataEndedEarly(status: Int32) -> Bool {
-        guard let io = input.context.pointee.pb, ff.avio_feof(io) != 0, packetsRead < info.frameCount else { return false }
+        guard let io = input.context.pointee.pb, ff.avio_feof(io) != 0, packetsRead < info.frameCount else {
+            return false
+        }
         if !demuxerFinished {
             demuxerFinished = true
             ff.avcodec_send_packet(codec, nil)
@@ -248,7 +251,8 @@ public final class VideoDecoder {
         let fullRange = source.color_range == AVCOL_RANGE_JPEG || Self.fullRangeFormats.contains(format)
         let space = Int32(bitPattern: source.colorspace.rawValue)
         if rebuilt || scalerColour?.space != space || scalerColour?.fullRange != fullRange {
-            let isYUV = ff.av_pix_fmt_desc_get(format).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && $0.pointee.nb_components >= 3 } ?? false
+            let isYUV = ff.av_pix_fmt_desc_get(format)
+                .map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && $0.pointee.nb_components >= 3 } ?? false
             if isYUV {
                 let matrix = space == Int32(bitPattern: AVCOL_SPC_UNSPECIFIED.rawValue) ? SWS_CS_DEFAULT : space
                 converter.setColourDetails(sourceMatrix: matrix, sourceFullRange: fullRange, targetFullRange: true)

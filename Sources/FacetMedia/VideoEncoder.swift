@@ -92,7 +92,9 @@ public final class VideoEncoder {
         guard status >= 0 else { throw FacetError.file(path, "cannot create the file (\(FFmpeg.errorText(status)))") }
         var options: OpaquePointer?
         // The index goes in front so the video plays (e.g. in the gallery) before it fully loads.
-        if ["mp4", "mov", "m4v"].contains(url.pathExtension.lowercased()) { ff.av_dict_set(&options, "movflags", "+faststart", 0) }
+        if ["mp4", "mov", "m4v"].contains(url.pathExtension.lowercased()) {
+            ff.av_dict_set(&options, "movflags", "+faststart", 0)
+        }
         status = ff.avformat_write_header(context, &options)
         ff.av_dict_free(&options)
         guard status >= 0 else { throw FacetError.file(path, "cannot write the video header (\(FFmpeg.errorText(status)))") }
@@ -100,7 +102,8 @@ public final class VideoEncoder {
     }
 
     private func openVideoEncoder(_ encoder: UnsafePointer<AVCodec>, rate: AVRational, crf: Int, preset: String) throws {
-        guard let output, let codec = ff.avcodec_alloc_context3(encoder), let frame = ff.av_frame_alloc(), let packet = ff.av_packet_alloc() else {
+        guard let output, let codec = ff.avcodec_alloc_context3(encoder), let frame = ff.av_frame_alloc(),
+              let packet = ff.av_packet_alloc() else {
             throw FacetError.file(path, "out of memory opening the encoder")
         }
         self.codec = codec
@@ -275,13 +278,17 @@ private final class AudioCopy {
                 let status = ff.av_read_frame(input.context, packet)
                 if status == FFmpeg.endOfFile { done = true; return }
                 guard status >= 0 else { throw input.readError(status, doing: "cannot read the audio to copy") }
-                guard packet.pointee.stream_index == inputStream.pointee.index else { ff.av_packet_unref(packet); continue }
+                guard packet.pointee.stream_index == inputStream.pointee.index else {
+                    ff.av_packet_unref(packet); continue
+                }
                 if let span {
                     let t = packet.pointee.pts != FFmpeg.noTimestamp ? packet.pointee.pts : packet.pointee.dts
                     if t != FFmpeg.noTimestamp {
                         // Ends before the slice: skip it (a slice from 0 keeps the encoder's priming
                         // packet, as the whole copy does). Starts at or after its end: done.
-                        if span.start > 0 && t + max(packet.pointee.duration, 1) <= span.start { ff.av_packet_unref(packet); continue }
+                        if span.start > 0 && t + max(packet.pointee.duration, 1) <= span.start {
+                            ff.av_packet_unref(packet); continue
+                        }
                         if t >= span.end { ff.av_packet_unref(packet); done = true; return }
                     }
                     if packet.pointee.pts != FFmpeg.noTimestamp { packet.pointee.pts -= span.start }

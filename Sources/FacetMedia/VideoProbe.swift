@@ -120,7 +120,9 @@ public enum VideoProbe {
     /// ffmpeg command line's autorotate does.
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         var size: Int = 0
-        guard let data = ff.av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        guard let data = ff.av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else {
+            return 0
+        }
         let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { ff.av_display_rotation_get($0) }
         guard counterClockwise.isFinite else { return 0 }
         let quarter = Int((-counterClockwise / 90).rounded())

@@ -42,7 +42,8 @@ public enum FaceEmbedding {
     /// in modules built without F16C still get the hardware conversion.
     public static func unpack(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) {
         for i in 0..<dimension {
-            out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+            let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            out[i] = Float(Float16(bitPattern: bits))
         }
     }
 
@@ -53,7 +54,8 @@ public enum FaceEmbedding {
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         for k in stride(from: 0, to: dimension * 4, by: 64) {
-            let d0 = ra.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self) - rb.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self)
+            let d0 = ra.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self)
             let d1 = ra.loadUnaligned(fromByteOffset: k + 32, as: SIMD8<Float>.self)
                 - rb.loadUnaligned(fromByteOffset: k + 32, as: SIMD8<Float>.self)
             s0 = s0.addingProduct(d0, d0)
