@@ -20,8 +20,9 @@ let package = Package(
     ],
     targets: [
         // System libraries (Debian packages named in the providers).
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
-                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        // FFmpeg (Debian: libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev), opened at first use
+        // rather than linked: its ~120 shared libraries cost every process start about 40 ms (CFFmpeg.h).
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -31,7 +32,8 @@ let package = Package(
         .target(name: "FacetCore", swiftSettings: fastMath),
         // The project file and its query layer: the only module that knows SQL. It returns rows and matrices of
         // stored signatures; the algorithms over them live above it. No BLAS here.
-        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FacetStore", dependencies: ["FacetCore", .product(name: "GRDB", package: "GRDB.swift")],
+                swiftSettings: fastMath),
         // Video decode/encode, PNG, JPEG. Knows no project.
         .target(name: "FacetMedia", dependencies: ["FacetCore", "CFFmpeg", "CPNG", "CTurboJPEG"], swiftSettings: fastMath),
         // The neural-network engine; `ConvPolicy` holds the convolutions' algorithm choices. Knows no project.

@@ -52,7 +52,7 @@ final class MediaInput {
 
     /// Opens a file on disk with FFmpeg's own file protocol.
     init(path: String) throws {
-        _ = FFmpeg.configureLogging
+        try FFmpeg.load()
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FacetError.file(path, "no such file") }
         if isFolder.boolValue { throw FacetError.file(path, "is a folder, not a video file") }
@@ -61,7 +61,7 @@ final class MediaInput {
         cursor = nil
         var opened: UnsafeMutablePointer<AVFormatContext>?
         // "file:" keeps a name with a colon ("take:2.mp4", "http:x") from being read as a protocol.
-        let status = avformat_open_input(&opened, "file:" + path, nil, nil)
+        let status = ff.avformat_open_input(&opened, "file:" + path, nil, nil)
         guard status >= 0, let opened else { throw Self.openError(path, status) }
         context = opened
         try readStreamInfo()
@@ -70,28 +70,28 @@ final class MediaInput {
     /// Opens bytes from `source` through a custom AVIOContext; `name` is used in messages and as a
     /// hint to FFmpeg's format probe (its extension).
     init(source: any RandomAccessByteSource, name: String) throws {
-        _ = FFmpeg.configureLogging
+        try FFmpeg.load()
         self.name = name
         let cursor = SourceCursor(source)
         self.cursor = cursor
         let bufferSize: Int32 = 1 << 16
-        guard let buffer = av_malloc(Int(bufferSize))?.assumingMemoryBound(to: UInt8.self) else {
+        guard let buffer = ff.av_malloc(Int(bufferSize))?.assumingMemoryBound(to: UInt8.self) else {
             throw FacetError.file(name, "out of memory opening the video")
         }
         // The cursor outlives the AVIOContext: both belong to self, and deinit frees the context first.
-        guard let io = avio_alloc_context(buffer, bufferSize, 0, Unmanaged.passUnretained(cursor).toOpaque(),
+        guard let io = ff.avio_alloc_context(buffer, bufferSize, 0, Unmanaged.passUnretained(cursor).toOpaque(),
                                           readSource, nil, seekSource) else {
-            av_free(buffer)
+            ff.av_free(buffer)
             throw FacetError.file(name, "out of memory opening the video")
         }
         self.io = io
-        var opened = avformat_alloc_context()
+        var opened = ff.avformat_alloc_context()
         guard opened != nil else {
             Self.free(io: &self.io)
             throw FacetError.file(name, "out of memory opening the video")
         }
         opened!.pointee.pb = io
-        let status = avformat_open_input(&opened, name, nil, nil)
+        let status = ff.avformat_open_input(&opened, name, nil, nil)
         guard status >= 0, let opened else {
             // avformat_open_input freed the format context; the custom AVIO context is still ours.
             let failure = cursor.failure
@@ -105,15 +105,15 @@ final class MediaInput {
 
     deinit {
         var opened: UnsafeMutablePointer<AVFormatContext>? = context
-        avformat_close_input(&opened)
+        ff.avformat_close_input(&opened)
         Self.free(io: &io)
     }
 
     private static func free(io: inout UnsafeMutablePointer<AVIOContext>?) {
         guard io != nil else { return }
         // FFmpeg may have replaced the buffer we gave it, so free the one it holds now.
-        av_freep(&io!.pointee.buffer)
-        avio_context_free(&io)
+        ff.av_freep(&io!.pointee.buffer)
+        ff.avio_context_free(&io)
     }
 
     private static func openError(_ name: String, _ status: Int32) -> FacetError {
@@ -124,7 +124,7 @@ final class MediaInput {
     }
 
     private func readStreamInfo() throws {
-        let status = avformat_find_stream_info(context, nil)
+        let status = ff.avformat_find_stream_info(context, nil)
         guard status >= 0 else { throw readError(status, doing: "cannot read the stream layout") }
     }
 
@@ -148,13 +148,14 @@ final class MediaInput {
     /// The main video stream: FFmpeg's pick, never a cover picture attached to an audio file.
     func videoStream() throws -> UnsafeMutablePointer<AVStream> {
         let isPicture = { (s: UnsafeMutablePointer<AVStream>) in s.pointee.disposition & Int32(AV_DISPOSITION_ATTACHED_PIC) != 0 }
-        let best = av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        let best = ff.av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         if best >= 0, let stream = context.pointee.streams[Int(best)], !isPicture(stream) { return stream }
         if let stream = streams.first(where: { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO && !isPicture($0) }) {
             return stream
         }
         let kinds = streams.map { stream in
-            av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type).map { String(cString: $0) } ?? "unknown"
+            ff.av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type)
+                .map { String(cString: $0) } ?? "unknown"
         }
         throw FacetError.file(name, "has no video stream" + (kinds.isEmpty ? "" : " (streams: \(kinds.joined(separator: ", ")))"))
     }

@@ -23,8 +23,8 @@ final class PixelConverter {
     init() {}
 
     deinit {
-        sws_freeContext(context)
-        av_frame_free(&wrapper)
+        ff.sws_freeContext(context)
+        ff.av_frame_free(&wrapper)
     }
 
     /// Makes the context fit; true when it was (re)built, so per-context settings must be redone.
@@ -33,21 +33,21 @@ final class PixelConverter {
         let wanted = Geometry(sourceWidth: sourceWidth, sourceHeight: sourceHeight, sourceFormat: sourceFormat,
                               targetWidth: targetWidth, targetHeight: targetHeight, targetFormat: targetFormat)
         if wanted == geometry, context != nil { return false }
-        sws_freeContext(context)
+        ff.sws_freeContext(context)
         context = nil
         geometry = nil
-        guard let made = sws_alloc_context() else { return nil }
+        guard let made = ff.sws_alloc_context() else { return nil }
         let raw = UnsafeMutableRawPointer(made)
-        av_opt_set_int(raw, "srcw", Int64(sourceWidth), 0)
-        av_opt_set_int(raw, "srch", Int64(sourceHeight), 0)
-        av_opt_set_int(raw, "src_format", Int64(sourceFormat.rawValue), 0)
-        av_opt_set_int(raw, "dstw", Int64(targetWidth), 0)
-        av_opt_set_int(raw, "dsth", Int64(targetHeight), 0)
-        av_opt_set_int(raw, "dst_format", Int64(targetFormat.rawValue), 0)
-        av_opt_set_int(raw, "sws_flags", Int64(SWS_BICUBIC), 0)
-        av_opt_set_int(raw, "threads", Int64(ProcessInfo.processInfo.activeProcessorCount), 0)
-        guard sws_init_context(made, nil, nil) >= 0 else {
-            sws_freeContext(made)
+        ff.av_opt_set_int(raw, "srcw", Int64(sourceWidth), 0)
+        ff.av_opt_set_int(raw, "srch", Int64(sourceHeight), 0)
+        ff.av_opt_set_int(raw, "src_format", Int64(sourceFormat.rawValue), 0)
+        ff.av_opt_set_int(raw, "dstw", Int64(targetWidth), 0)
+        ff.av_opt_set_int(raw, "dsth", Int64(targetHeight), 0)
+        ff.av_opt_set_int(raw, "dst_format", Int64(targetFormat.rawValue), 0)
+        ff.av_opt_set_int(raw, "sws_flags", Int64(SWS_BICUBIC), 0)
+        ff.av_opt_set_int(raw, "threads", Int64(ProcessInfo.processInfo.activeProcessorCount), 0)
+        guard ff.sws_init_context(made, nil, nil) >= 0 else {
+            ff.sws_freeContext(made)
             return nil
         }
         context = made
@@ -58,16 +58,16 @@ final class PixelConverter {
     /// Sets the YUV matrix and ranges (see sws_setColorspaceDetails); applies to every slice.
     func setColourDetails(sourceMatrix: Int32, sourceFullRange: Bool, targetFullRange: Bool) {
         guard let context else { return }
-        sws_setColorspaceDetails(context, sws_getCoefficients(sourceMatrix), sourceFullRange ? 1 : 0,
-                                 sws_getCoefficients(SWS_CS_DEFAULT), targetFullRange ? 1 : 0, 0, 1 << 16, 1 << 16)
+        ff.sws_setColorspaceDetails(context, ff.sws_getCoefficients(sourceMatrix), sourceFullRange ? 1 : 0,
+                                 ff.sws_getCoefficients(SWS_CS_DEFAULT), targetFullRange ? 1 : 0, 0, 1 << 16, 1 << 16)
     }
 
     /// Converts `source` into packed pixels at `target` (`rowBytes` apart). Returns false on failure.
     func convert(_ source: UnsafePointer<AVFrame>, into target: UnsafeMutableRawBufferPointer, rowBytes: Int) -> Bool {
         guard let context, let geometry, let frame = wrappedFrame(target, rowBytes: rowBytes, width: geometry.targetWidth,
                                                                     height: geometry.targetHeight, format: geometry.targetFormat) else { return false }
-        defer { av_frame_unref(frame) }
-        return sws_scale_frame(context, frame, source) >= 0
+        defer { ff.av_frame_unref(frame) }
+        return ff.sws_scale_frame(context, frame, source) >= 0
     }
 
     /// Converts packed pixels at `source` into `target` (an allocated frame). Returns false on failure.
@@ -75,17 +75,17 @@ final class PixelConverter {
         guard let context, let geometry,
               let frame = wrappedFrame(UnsafeMutableRawBufferPointer(mutating: source), rowBytes: rowBytes, width: geometry.sourceWidth,
                                        height: geometry.sourceHeight, format: geometry.sourceFormat) else { return false }
-        defer { av_frame_unref(frame) }
-        return sws_scale_frame(context, target, frame) >= 0
+        defer { ff.av_frame_unref(frame) }
+        return ff.sws_scale_frame(context, target, frame) >= 0
     }
 
     /// The scratch frame over `bytes`, reference-counted with a no-op free so swscale takes a
     /// reference instead of copying the picture.
     private func wrappedFrame(_ bytes: UnsafeMutableRawBufferPointer, rowBytes: Int, width: Int32, height: Int32,
                               format: AVPixelFormat) -> UnsafeMutablePointer<AVFrame>? {
-        if wrapper == nil { wrapper = av_frame_alloc() }
+        if wrapper == nil { wrapper = ff.av_frame_alloc() }
         guard let frame = wrapper, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
-              let buffer = av_buffer_create(base, bytes.count, keepBuffer, nil, 0) else { return nil }
+              let buffer = ff.av_buffer_create(base, bytes.count, keepBuffer, nil, 0) else { return nil }
         frame.pointee.buf.0 = buffer
         frame.pointee.data.0 = base
         frame.pointee.linesize.0 = Int32(rowBytes)

@@ -97,30 +97,31 @@ public final class VideoDecoder {
     }
 
     deinit {
-        av_frame_free(&frame)
-        av_packet_free(&packet)
-        avcodec_free_context(&codec)
+        ff.av_frame_free(&frame)
+        ff.av_packet_free(&packet)
+        ff.avcodec_free_context(&codec)
     }
 
     private func openCodec() throws {
         let parameters = stream.pointee.codecpar
         let codecID = parameters!.pointee.codec_id
-        guard let decoder = avcodec_find_decoder(codecID) else {
+        guard let decoder = ff.avcodec_find_decoder(codecID) else {
             throw FacetError.file(name, "video codec '\(FFmpeg.codecName(codecID))' cannot be decoded by this FFmpeg")
         }
-        guard let context = avcodec_alloc_context3(decoder), let packet = av_packet_alloc(), let frame = av_frame_alloc() else {
+        guard let context = ff.avcodec_alloc_context3(decoder), let packet = ff.av_packet_alloc(),
+              let frame = ff.av_frame_alloc() else {
             throw FacetError.file(name, "out of memory opening the decoder")
         }
         self.codec = context
         self.packet = packet
         self.frame = frame
-        var status = avcodec_parameters_to_context(context, parameters)
+        var status = ff.avcodec_parameters_to_context(context, parameters)
         guard status >= 0 else { throw FacetError.file(name, "bad video stream parameters (\(FFmpeg.errorText(status)))") }
         context.pointee.pkt_timebase = stream.pointee.time_base
         // As the ffmpeg command line does: threads chosen by FFmpeg (cores + 1), frame and slice threading.
         context.pointee.thread_count = 0
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
-        status = avcodec_open2(context, decoder, nil)
+        status = ff.avcodec_open2(context, decoder, nil)
         guard status >= 0 else {
             throw FacetError.file(name, "cannot open the '\(FFmpeg.codecName(codecID))' decoder (\(FFmpeg.errorText(status)))")
         }
@@ -135,10 +136,10 @@ public final class VideoDecoder {
             if firstTime == nil { firstTime = pts }
             if selection.keeps(time: pts - firstTime!) {
                 let image = try convertFrame(index: index)
-                av_frame_unref(frame)
+                ff.av_frame_unref(frame)
                 return DecodedFrame(index: index, pts: pts, image: image)
             }
-            av_frame_unref(frame)
+            ff.av_frame_unref(frame)
         }
         return nil
     }
@@ -154,7 +155,7 @@ public final class VideoDecoder {
     private func decodeNext() throws -> (Int, Double)? {
         guard let codec, let packet, let frame else { return nil }
         while !decoderFinished {
-            let received = avcodec_receive_frame(codec, frame)
+            let received = ff.avcodec_receive_frame(codec, frame)
             if received == 0 {
                 let index = decodedCount
                 decodedCount += 1
@@ -171,21 +172,21 @@ public final class VideoDecoder {
             }
             // The decoder wants input.
             if demuxerFinished {
-                avcodec_send_packet(codec, nil)
+                ff.avcodec_send_packet(codec, nil)
                 continue
             }
-            let read = av_read_frame(input.context, packet)
+            let read = ff.av_read_frame(input.context, packet)
             if read < 0 {
                 demuxerFinished = true
                 // Junk after the last promised frame is no loss worth an error.
                 if read != FFmpeg.endOfFile && packetsRead < info.frameCount { pendingReadStatus = read }
-                avcodec_send_packet(codec, nil)
+                ff.avcodec_send_packet(codec, nil)
                 continue
             }
-            defer { av_packet_unref(packet) }
+            defer { ff.av_packet_unref(packet) }
             guard packet.pointee.stream_index == stream.pointee.index else { continue }
             packetsRead += 1
-            let sent = avcodec_send_packet(codec, packet)
+            let sent = ff.avcodec_send_packet(codec, packet)
             if sent < 0 && sent != FFmpeg.tryAgain {
                 if dataEndedEarly(status: sent) { continue }
                 throw FacetError.file(name, "cannot decode frame \(decodedCount) (\(FFmpeg.errorText(sent)))")
@@ -198,10 +199,12 @@ public final class VideoDecoder {
     /// container's frame count (a truncated file, a failing source). Then the end of the data is
     /// reported once the decoded frames are out, which says more than the decoder's complaint.
     private func dataEndedEarly(status: Int32) -> Bool {
-        guard let io = input.context.pointee.pb, avio_feof(io) != 0, packetsRead < info.frameCount else { return false }
+        guard let io = input.context.pointee.pb, ff.avio_feof(io) != 0, packetsRead < info.frameCount else {
+            return false
+        }
         if !demuxerFinished {
             demuxerFinished = true
-            avcodec_send_packet(codec, nil)
+            ff.avcodec_send_packet(codec, nil)
         }
         if pendingReadStatus == nil { pendingReadStatus = io.pointee.error < 0 ? io.pointee.error : status }
         return true
@@ -235,7 +238,7 @@ public final class VideoDecoder {
         guard let frame else { throw FacetError.file(name, "decoder is closed") }
         let source = frame.pointee
         let format = AVPixelFormat(source.format)
-        guard sws_isSupportedInput(format) > 0 else {
+        guard ff.sws_isSupportedInput(format) > 0 else {
             throw FacetError.file(name, "unsupported pixel format \(FFmpeg.pixelFormatName(source.format)) at frame \(index)")
         }
         // Convert at the stored (coded) size; a rotated video is turned upright afterwards.
@@ -248,7 +251,8 @@ public final class VideoDecoder {
         let fullRange = source.color_range == AVCOL_RANGE_JPEG || Self.fullRangeFormats.contains(format)
         let space = Int32(bitPattern: source.colorspace.rawValue)
         if rebuilt || scalerColour?.space != space || scalerColour?.fullRange != fullRange {
-            let isYUV = av_pix_fmt_desc_get(format).map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && $0.pointee.nb_components >= 3 } ?? false
+            let isYUV = ff.av_pix_fmt_desc_get(format)
+                .map { $0.pointee.flags & UInt64(AV_PIX_FMT_FLAG_RGB) == 0 && $0.pointee.nb_components >= 3 } ?? false
             if isYUV {
                 let matrix = space == Int32(bitPattern: AVCOL_SPC_UNSPECIFIED.rawValue) ? SWS_CS_DEFAULT : space
                 converter.setColourDetails(sourceMatrix: matrix, sourceFullRange: fullRange, targetFullRange: true)

@@ -45,7 +45,7 @@ public final class VideoEncoder {
     /// at 0: the sound of a slice of frames (packet-exact, so within one audio packet, ~23 ms for AAC).
     public init(path: String, width: Int, height: Int, fps: Double, crf: Int = 18, preset: String = "medium",
                 metadata: [String: String] = [:], audioFrom: AudioSource? = nil, audioSpan: Range<Double>? = nil) throws {
-        _ = FFmpeg.configureLogging
+        try FFmpeg.load()
         self.path = path
         self.width = width
         self.height = height
@@ -62,21 +62,21 @@ public final class VideoEncoder {
 
         var context: UnsafeMutablePointer<AVFormatContext>?
         // The format comes from the final name; the bytes go to the temporary one.
-        guard avformat_alloc_output_context2(&context, nil, nil, path) >= 0, let context else {
+        guard ff.avformat_alloc_output_context2(&context, nil, nil, path) >= 0, let context else {
             throw FacetError.file(path, "unknown video file extension '.\(url.pathExtension)' (use .mp4)")
         }
         output = context
         // The muxer reopens its url to move the index to the front (faststart): point it at the bytes.
-        av_free(context.pointee.url)
-        context.pointee.url = av_strdup("file:" + temporaryPath)
-        guard let encoder = avcodec_find_encoder_by_name("libx264") else {
-            avformat_free_context(context)
+        ff.av_free(context.pointee.url)
+        context.pointee.url = ff.av_strdup("file:" + temporaryPath)
+        guard let encoder = ff.avcodec_find_encoder_by_name("libx264") else {
+            ff.avformat_free_context(context)
             output = nil
             throw FacetError.file(path, "this FFmpeg has no libx264 encoder")
         }
-        guard avformat_query_codec(context.pointee.oformat, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) == 1,
-              let stream = avformat_new_stream(context, nil) else {
-            avformat_free_context(context)
+        guard ff.avformat_query_codec(context.pointee.oformat, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) == 1,
+              let stream = ff.avformat_new_stream(context, nil) else {
+            ff.avformat_free_context(context)
             output = nil
             throw FacetError.file(path, "the '.\(url.pathExtension)' format cannot hold H.264 video (use .mp4)")
         }
@@ -84,23 +84,26 @@ public final class VideoEncoder {
         // Every stored property is set from here on, so a throw runs deinit, which frees what was made.
         if let audioFrom { audio = try AudioCopy(from: audioFrom, span: audioSpan, into: context, outputName: path) }
 
-        let rate = av_d2q(fps, 1_001_000)
+        let rate = ff.av_d2q(fps, 1_001_000)
         try openVideoEncoder(encoder, rate: rate, crf: crf, preset: preset)
-        for (key, value) in metadata { av_dict_set(&context.pointee.metadata, key, value, 0) }
+        for (key, value) in metadata { ff.av_dict_set(&context.pointee.metadata, key, value, 0) }
 
-        var status = avio_open(&context.pointee.pb, "file:" + temporaryPath, AVIO_FLAG_WRITE)
+        var status = ff.avio_open(&context.pointee.pb, "file:" + temporaryPath, AVIO_FLAG_WRITE)
         guard status >= 0 else { throw FacetError.file(path, "cannot create the file (\(FFmpeg.errorText(status)))") }
         var options: OpaquePointer?
         // The index goes in front so the video plays (e.g. in the gallery) before it fully loads.
-        if ["mp4", "mov", "m4v"].contains(url.pathExtension.lowercased()) { av_dict_set(&options, "movflags", "+faststart", 0) }
-        status = avformat_write_header(context, &options)
-        av_dict_free(&options)
+        if ["mp4", "mov", "m4v"].contains(url.pathExtension.lowercased()) {
+            ff.av_dict_set(&options, "movflags", "+faststart", 0)
+        }
+        status = ff.avformat_write_header(context, &options)
+        ff.av_dict_free(&options)
         guard status >= 0 else { throw FacetError.file(path, "cannot write the video header (\(FFmpeg.errorText(status)))") }
         headerWritten = true
     }
 
     private func openVideoEncoder(_ encoder: UnsafePointer<AVCodec>, rate: AVRational, crf: Int, preset: String) throws {
-        guard let output, let codec = avcodec_alloc_context3(encoder), let frame = av_frame_alloc(), let packet = av_packet_alloc() else {
+        guard let output, let codec = ff.avcodec_alloc_context3(encoder), let frame = ff.av_frame_alloc(),
+              let packet = ff.av_packet_alloc() else {
             throw FacetError.file(path, "out of memory opening the encoder")
         }
         self.codec = codec
@@ -119,11 +122,11 @@ public final class VideoEncoder {
         if output.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
             codec.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
         }
-        av_opt_set(codec.pointee.priv_data, "preset", preset, 0)
-        av_opt_set(codec.pointee.priv_data, "crf", String(crf), 0)
-        var status = avcodec_open2(codec, encoder, nil)
+        ff.av_opt_set(codec.pointee.priv_data, "preset", preset, 0)
+        ff.av_opt_set(codec.pointee.priv_data, "crf", String(crf), 0)
+        var status = ff.avcodec_open2(codec, encoder, nil)
         guard status >= 0 else { throw FacetError.file(path, "cannot open the libx264 encoder (\(FFmpeg.errorText(status)))") }
-        status = avcodec_parameters_from_context(videoStream.pointee.codecpar, codec)
+        status = ff.avcodec_parameters_from_context(videoStream.pointee.codecpar, codec)
         guard status >= 0 else { throw FacetError.file(path, "bad encoder parameters (\(FFmpeg.errorText(status)))") }
         videoStream.pointee.time_base = codec.pointee.time_base
         videoStream.pointee.avg_frame_rate = rate
@@ -132,17 +135,17 @@ public final class VideoEncoder {
         frame.pointee.format = AV_PIX_FMT_YUV420P.rawValue
         frame.pointee.width = Int32(width)
         frame.pointee.height = Int32(height)
-        status = av_frame_get_buffer(frame, 0)
+        status = ff.av_frame_get_buffer(frame, 0)
         guard status >= 0 else { throw FacetError.file(path, "out of memory for frames (\(FFmpeg.errorText(status)))") }
     }
 
     deinit {
-        av_frame_free(&frame)
-        av_packet_free(&packet)
-        avcodec_free_context(&codec)
+        ff.av_frame_free(&frame)
+        ff.av_packet_free(&packet)
+        ff.avcodec_free_context(&codec)
         if let output {
-            if output.pointee.pb != nil { avio_closep(&output.pointee.pb) }
-            avformat_free_context(output)
+            if output.pointee.pb != nil { ff.avio_closep(&output.pointee.pb) }
+            ff.avformat_free_context(output)
         }
         if !finished { try? FileManager.default.removeItem(atPath: temporaryPath) }
     }
@@ -161,7 +164,7 @@ public final class VideoEncoder {
         default: throw FacetError.file(path, "frame \(framesWritten) has \(image.channels) channels (grey, RGB or RGBA only)")
         }
         // The encoder may still hold the previous picture; this copies only if it does.
-        var status = av_frame_make_writable(frame)
+        var status = ff.av_frame_make_writable(frame)
         guard status >= 0 else { throw FacetError.file(path, "out of memory at frame \(framesWritten)") }
         guard converter.prepare(from: Int32(width), Int32(height), format, to: Int32(width), Int32(height), AV_PIX_FMT_YUV420P) != nil else {
             throw FacetError.file(path, "cannot convert frames to yuv420p")
@@ -171,7 +174,7 @@ public final class VideoEncoder {
         }
         guard converted else { throw FacetError.file(path, "conversion to yuv420p failed at frame \(framesWritten)") }
         frame.pointee.pts = Int64(framesWritten)
-        status = avcodec_send_frame(codec, frame)
+        status = ff.avcodec_send_frame(codec, frame)
         guard status >= 0 else { throw FacetError.file(path, "cannot encode frame \(framesWritten) (\(FFmpeg.errorText(status)))") }
         framesWritten += 1
         try writeEncodedPackets()
@@ -182,13 +185,13 @@ public final class VideoEncoder {
     public func finish() throws {
         guard !finished, let codec, let output else { throw FacetError.file(path, "the video is already finished") }
         guard framesWritten > 0 else { throw FacetError.file(path, "no frames to write") }
-        var status = avcodec_send_frame(codec, nil)
+        var status = ff.avcodec_send_frame(codec, nil)
         guard status >= 0 else { throw FacetError.file(path, "cannot flush the encoder (\(FFmpeg.errorText(status)))") }
         try writeEncodedPackets()
         try audio?.copy(until: nil, into: output, outputName: path)
-        status = av_write_trailer(output)
+        status = ff.av_write_trailer(output)
         guard status >= 0 else { throw FacetError.file(path, "cannot finish the video (\(FFmpeg.errorText(status)))") }
-        status = avio_closep(&output.pointee.pb)
+        status = ff.avio_closep(&output.pointee.pb)
         guard status >= 0 else { throw FacetError.file(path, "cannot close the file (\(FFmpeg.errorText(status)))") }
         guard rename(temporaryPath, path) == 0 else {
             throw FacetError.file(path, "cannot move the finished video into place (\(String(cString: strerror(errno))))")
@@ -200,16 +203,16 @@ public final class VideoEncoder {
     private func writeEncodedPackets() throws {
         guard let codec, let packet, let output else { return }
         while true {
-            let status = avcodec_receive_packet(codec, packet)
+            let status = ff.avcodec_receive_packet(codec, packet)
             if status == FFmpeg.tryAgain || status == FFmpeg.endOfFile { return }
             guard status >= 0 else { throw FacetError.file(path, "encoding failed (\(FFmpeg.errorText(status)))") }
             // libx264 in FFmpeg 5.1 leaves durations at 0, and the mp4 muxer then drops the last
             // frame's time: every packet lasts one frame (one tick of the codec time base).
             if packet.pointee.duration == 0 { packet.pointee.duration = 1 }
             packet.pointee.stream_index = videoStream.pointee.index
-            av_packet_rescale_ts(packet, codec.pointee.time_base, videoStream.pointee.time_base)
+            ff.av_packet_rescale_ts(packet, codec.pointee.time_base, videoStream.pointee.time_base)
             try audio?.copy(until: (packet.pointee.dts, videoStream.pointee.time_base), into: output, outputName: path)
-            let written = av_interleaved_write_frame(output, packet)
+            let written = ff.av_interleaved_write_frame(output, packet)
             guard written >= 0 else { throw FacetError.file(path, "cannot write video data (\(FFmpeg.errorText(written)))") }
         }
     }
@@ -232,19 +235,19 @@ private final class AudioCopy {
         case .file(let path): input = try MediaInput(path: path)
         case .source(let bytes, let name): input = try MediaInput(source: bytes, name: name)
         }
-        let index = av_find_best_stream(input.context, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
+        let index = ff.av_find_best_stream(input.context, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
         guard index >= 0, let stream = input.context.pointee.streams[Int(index)] else { return nil }
         inputStream = stream
         let codecID = stream.pointee.codecpar.pointee.codec_id
-        guard avformat_query_codec(output.pointee.oformat, codecID, FF_COMPLIANCE_NORMAL) == 1 else {
+        guard ff.avformat_query_codec(output.pointee.oformat, codecID, FF_COMPLIANCE_NORMAL) == 1 else {
             throw FacetError.file(outputName, "the audio of \(input.name) (\(FFmpeg.codecName(codecID))) cannot be copied into this format without re-encoding (write .mkv, which holds any audio)")
         }
-        guard let out = avformat_new_stream(output, nil), let packet = av_packet_alloc() else {
+        guard let out = ff.avformat_new_stream(output, nil), let packet = ff.av_packet_alloc() else {
             throw FacetError.file(outputName, "out of memory adding the audio stream")
         }
         outputStream = out
         self.packet = packet
-        let status = avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar)
+        let status = ff.avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar)
         guard status >= 0 else { throw FacetError.file(outputName, "cannot copy the audio parameters (\(FFmpeg.errorText(status)))") }
         // The source container's codec tag may mean nothing in the output container.
         out.pointee.codecpar.pointee.codec_tag = 0
@@ -261,28 +264,32 @@ private final class AudioCopy {
             let start = Int64(((origin + seconds.lowerBound) / base).rounded()), end = Int64(((origin + seconds.upperBound) / base).rounded())
             span = (start, end)
             // Start reading at the slice (nothing has been read yet: if the seek fails, from the top).
-            if start > 0 { _ = av_seek_frame(input.context, index, start, AVSEEK_FLAG_BACKWARD) }
+            if start > 0 { _ = ff.av_seek_frame(input.context, index, start, AVSEEK_FLAG_BACKWARD) }
         }
     }
 
-    deinit { av_packet_free(&packet) }
+    deinit { ff.av_packet_free(&packet) }
 
     /// Copies audio packets that start at or before `limit` (all that are left when nil).
     func copy(until limit: (timestamp: Int64, timeBase: AVRational)?, into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
         guard let packet else { return }
         while !done {
             if !holding {
-                let status = av_read_frame(input.context, packet)
+                let status = ff.av_read_frame(input.context, packet)
                 if status == FFmpeg.endOfFile { done = true; return }
                 guard status >= 0 else { throw input.readError(status, doing: "cannot read the audio to copy") }
-                guard packet.pointee.stream_index == inputStream.pointee.index else { av_packet_unref(packet); continue }
+                guard packet.pointee.stream_index == inputStream.pointee.index else {
+                    ff.av_packet_unref(packet); continue
+                }
                 if let span {
                     let t = packet.pointee.pts != FFmpeg.noTimestamp ? packet.pointee.pts : packet.pointee.dts
                     if t != FFmpeg.noTimestamp {
                         // Ends before the slice: skip it (a slice from 0 keeps the encoder's priming
                         // packet, as the whole copy does). Starts at or after its end: done.
-                        if span.start > 0 && t + max(packet.pointee.duration, 1) <= span.start { av_packet_unref(packet); continue }
-                        if t >= span.end { av_packet_unref(packet); done = true; return }
+                        if span.start > 0 && t + max(packet.pointee.duration, 1) <= span.start {
+                            ff.av_packet_unref(packet); continue
+                        }
+                        if t >= span.end { ff.av_packet_unref(packet); done = true; return }
                     }
                     if packet.pointee.pts != FFmpeg.noTimestamp { packet.pointee.pts -= span.start }
                     if packet.pointee.dts != FFmpeg.noTimestamp { packet.pointee.dts -= span.start }
@@ -291,14 +298,14 @@ private final class AudioCopy {
             }
             let time = packet.pointee.dts != FFmpeg.noTimestamp ? packet.pointee.dts : packet.pointee.pts
             if let limit, time != FFmpeg.noTimestamp,
-               av_compare_ts(time, inputStream.pointee.time_base, limit.timestamp, limit.timeBase) > 0 {
+               ff.av_compare_ts(time, inputStream.pointee.time_base, limit.timestamp, limit.timeBase) > 0 {
                 return
             }
             packet.pointee.stream_index = outputStream.pointee.index
             packet.pointee.pos = -1
-            av_packet_rescale_ts(packet, inputStream.pointee.time_base, outputStream.pointee.time_base)
+            ff.av_packet_rescale_ts(packet, inputStream.pointee.time_base, outputStream.pointee.time_base)
             holding = false
-            let status = av_interleaved_write_frame(output, packet)
+            let status = ff.av_interleaved_write_frame(output, packet)
             guard status >= 0 else { throw FacetError.file(outputName, "cannot write audio data (\(FFmpeg.errorText(status)))") }
         }
     }

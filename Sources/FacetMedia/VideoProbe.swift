@@ -77,7 +77,7 @@ public enum VideoProbe {
         let input = try MediaInput(path: path)
         var tags: [String: String] = [:]
         var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
-        while let next = av_dict_get(input.context.pointee.metadata, "", entry, AV_DICT_IGNORE_SUFFIX) {
+        while let next = ff.av_dict_get(input.context.pointee.metadata, "", entry, AV_DICT_IGNORE_SUFFIX) {
             tags[String(cString: next.pointee.key)] = String(cString: next.pointee.value)
             entry = next
         }
@@ -90,7 +90,7 @@ public enum VideoProbe {
     static func info(of input: MediaInput, countFrames: () throws -> MediaInput) throws -> VideoInfo {
         let stream = try input.videoStream()
         let parameters = stream.pointee.codecpar.pointee
-        let rate = av_guess_frame_rate(input.context, stream, nil)
+        let rate = ff.av_guess_frame_rate(input.context, stream, nil)
         let fps = rate.num > 0 && rate.den > 0 ? Double(rate.num) / Double(rate.den) : 0
         var frameCount = Int(stream.pointee.nb_frames)
         var duration = 0.0
@@ -120,8 +120,10 @@ public enum VideoProbe {
     /// ffmpeg command line's autorotate does.
     static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
         var size: Int = 0
-        guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
-        let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+        guard let data = ff.av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else {
+            return 0
+        }
+        let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { ff.av_display_rotation_get($0) }
         guard counterClockwise.isFinite else { return 0 }
         let quarter = Int((-counterClockwise / 90).rounded())
         return ((quarter % 4) + 4) % 4 * 90
@@ -129,16 +131,16 @@ public enum VideoProbe {
 
     /// Video packets in the stream, and the time from the first to the end of the last.
     private static func countPackets(in input: MediaInput, streamIndex: Int32) throws -> (packets: Int, duration: Double) {
-        guard let packet = av_packet_alloc() else { throw FacetError.file(input.name, "out of memory") }
+        guard let packet = ff.av_packet_alloc() else { throw FacetError.file(input.name, "out of memory") }
         defer {
             var p: UnsafeMutablePointer<AVPacket>? = packet
-            av_packet_free(&p)
+            ff.av_packet_free(&p)
         }
         let timeBase = input.context.pointee.streams[Int(streamIndex)]!.pointee.time_base
         var count = 0
         var first = Int64.max, end = Int64.min
         while true {
-            let status = av_read_frame(input.context, packet)
+            let status = ff.av_read_frame(input.context, packet)
             if status == FFmpeg.endOfFile { break }
             if status < 0 { throw input.readError(status, doing: "cannot read packet \(count) while counting frames") }
             if packet.pointee.stream_index == streamIndex {
@@ -148,7 +150,7 @@ public enum VideoProbe {
                     end = max(end, packet.pointee.pts + packet.pointee.duration)
                 }
             }
-            av_packet_unref(packet)
+            ff.av_packet_unref(packet)
         }
         let duration = end > first ? FFmpeg.seconds(end - first, timeBase) : 0
         return (count, duration)

@@ -37,31 +37,31 @@ public enum FaceEmbedding {
         return out
     }
 
-    /// Widens 128 stored float16 at `raw` into `out`. Normal numbers and zero take an integer path
-    /// (a shift and an add, no library call); subnormals, infinities and NaN go through `Float16`.
-    @inlinable
+    /// Widens 128 stored float16 at `raw` into `out`: one F16C conversion per 8 values (the module is built
+    /// for Haswell), exact for every float16 (subnormals, infinities and NaN too). Not inlinable, so callers
+    /// in modules built without F16C still get the hardware conversion.
     public static func unpack(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<Float>) {
         for i in 0..<dimension {
-            let h = UInt32(raw[2 * i]) | UInt32(raw[2 * i + 1]) << 8
-            let exponent = h & 0x7C00
-            if exponent != 0 && exponent != 0x7C00 {
-                out[i] = Float(bitPattern: (h & 0x8000) << 16 | ((h & 0x7FFF) << 13) &+ 0x3800_0000)
-            } else if h & 0x7FFF == 0 {
-                out[i] = Float(bitPattern: (h & 0x8000) << 16)
-            } else {
-                out[i] = Float(Float16(bitPattern: UInt16(h)))
-            }
+            let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            out[i] = Float(Float16(bitPattern: bits))
         }
     }
 
-    /// The L2 distance of two descriptors, in double: dlib's unit (same person under 0.6).
+    /// The L2 distance of two descriptors, dlib's unit (same person under 0.6). Summed in float32 over
+    /// two 8-wide accumulators: on descriptors of norm about 1 that is within 1e-6 of a double sum,
+    /// and a 100,000-face scan no longer waits on a 128-long chain of dependent adds.
     public static func distance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> Double {
-        var s = 0.0
-        for k in 0..<dimension {
-            let d = Double(a[k]) - Double(b[k])
-            s += d * d
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+        for k in stride(from: 0, to: dimension * 4, by: 64) {
+            let d0 = ra.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: k, as: SIMD8<Float>.self)
+            let d1 = ra.loadUnaligned(fromByteOffset: k + 32, as: SIMD8<Float>.self)
+                - rb.loadUnaligned(fromByteOffset: k + 32, as: SIMD8<Float>.self)
+            s0 = s0.addingProduct(d0, d0)
+            s1 = s1.addingProduct(d1, d1)
         }
-        return s.squareRoot()
+        return Double((s0 + s1).sum()).squareRoot()
     }
 
     /// `distance` over two arrays of 128 floats.

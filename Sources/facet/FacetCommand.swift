@@ -32,9 +32,9 @@ struct Facet: ParsableCommand {
 
     /// Exit status: 0 success; 1 bad input or a failed operation (one line on stderr); 2 usage.
     static func main() {
-        selectFastBLASKernels()
         do {
             var command = try parseAsRoot()
+            if (command as? BLASUse)?.needsFastBLAS ?? true { selectFastBLASKernels() }
             try withTestHooksFromEnvironment { try command.run() }
         } catch let error as FacetError {
             // A message about a setting names it as the option the user typed.
@@ -51,6 +51,34 @@ struct Facet: ParsableCommand {
         }
     }
 }
+
+/// Whether a command's run leans on OpenBLAS (sgemm, sgemv). Those that do (every command not listed
+/// here: detection, embedding, training, merging, curation sorts) start again with the fast kernels when
+/// OpenBLAS picked generic ones (`selectFastBLASKernels`); commands that only read and write rows start
+/// once, since a second process start (about 70 ms) is most of what a one-off query waits for.
+protocol BLASUse {
+    /// False when the run makes no BLAS call worth a restart.
+    var needsFastBLAS: Bool { get }
+}
+
+extension InitCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension ImportCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension InfoCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension FacesCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension RejectCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension RestoreCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension TagCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension TagsCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension UndoCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension RedoCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension OrderingsCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension CheckpointsCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension TagCheckpointCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension PlotCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension PruneCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension MergeConfigsCommand: BLASUse { var needsFastBLAS: Bool { false } }
+/// By identity, `similar` is one pass of float16 descriptors (no BLAS); by histogram it runs sgemv bounds.
+extension SimilarCommand: BLASUse { var needsFastBLAS: Bool { by == .histogram } }
 
 /// Debian's OpenBLAS 0.3.21 does not recognise some current Xeons and falls back to generic kernels
 /// (sgemm about 3x slower). It reads OPENBLAS_CORETYPE only at start-up, so when it has picked the
