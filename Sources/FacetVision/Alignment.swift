@@ -115,7 +115,8 @@ public func alignmentMatrix(landmarks: Landmarks68, faceType: FaceType, size: In
 /// The aligned crop of the face with `landmarks` (frame coordinates) and its image-to-face matrix.
 /// Sampling is bicubic (sharper than bilinear on the upscaled small faces video gives); outside
 /// the frame is black, as in DeepFaceLab's aligned faces.
-public func alignedFace(image: Image, landmarks: Landmarks68, faceType: FaceType = .full, size: Int = 256) -> (crop: Image, matrix: Affine2D) {
+public func alignedFace(image: Image, landmarks: Landmarks68, faceType: FaceType = .full,
+                        size: Int = 256) -> (crop: Image, matrix: Affine2D) {
     let matrix = alignmentMatrix(landmarks: landmarks, faceType: faceType, size: size)
     return (image.warpedBicubic(by: matrix, width: size, height: size), matrix)
 }

@@ -83,7 +83,8 @@ enum MMODArchitecture {
         let at = r.offset
         let optionsVersion = try r.int("the mmod options' version")
         guard (1...4).contains(optionsVersion) else {
-            throw DlibFormatProblem(message: "the mmod options' version is \(optionsVersion) at byte \(at), expected 1 to 4")
+            throw DlibFormatProblem(message: "the mmod options' version is \(optionsVersion) at byte \(at), "
+                                             + "expected 1 to 4")
         }
         if optionsVersion == 1 {
             let width = try r.count("the detector window's width", in: 1...4096)
@@ -105,23 +106,29 @@ enum MMODArchitecture {
         w.nmsIoU = try r.double("the non-max suppression IoU threshold")
         w.nmsCovered = try r.double("the non-max suppression covered threshold")
         guard w.nmsIoU.isFinite, w.nmsCovered.isFinite else {
-            throw DlibFormatProblem(message: "the non-max suppression thresholds are \(w.nmsIoU), \(w.nmsCovered): not numbers")
+            throw DlibFormatProblem(message: "the non-max suppression thresholds are \(w.nmsIoU), "
+                                             + "\(w.nmsCovered): not numbers")
         }
         _ = try r.double("the ignore IoU threshold")
         _ = try r.double("the ignore covered threshold")
         if optionsVersion >= 3 {
             let p = try r.count("the image-pyramid flag", in: 0...1)
-            guard p == 1 else { throw DlibFormatProblem(message: "the detector does not assume an image pyramid, which dlib's face detector does") }
+            guard p == 1 else {
+                throw DlibFormatProblem(message: "the detector does not assume an image pyramid, "
+                                                 + "which dlib's face detector does")
+            }
         }
         if optionsVersion >= 4 {
             w.useBoundingBoxRegression = try r.bool("the bounding-box regression flag")
             _ = try r.double("the bounding-box regression lambda")
             guard !w.useBoundingBoxRegression else {
-                throw DlibFormatProblem(message: "the detector uses bounding-box regression, which dlib's face detector does not")
+                throw DlibFormatProblem(message: "the detector uses bounding-box regression, "
+                                                 + "which dlib's face detector does not")
             }
         }
         guard w.windows.count == convs.last!.cout else {
-            throw DlibFormatProblem(message: "the loss has \(w.windows.count) detector windows, the network \(convs.last!.cout) output channel")
+            throw DlibFormatProblem(message: "the loss has \(w.windows.count) detector windows, "
+                                             + "the network \(convs.last!.cout) output channel")
         }
         // Headers, outermost first, of every layer but the first conv (whose add_layer holds the input).
         var versions: [Int64] = []
@@ -129,17 +136,22 @@ enum MMODArchitecture {
             let what = "the version of layer \(i) (\(describe(layer)))"
             let at = r.offset
             let v = try r.int(what)
-            guard v == 1 || v == 2 else { throw DlibFormatProblem(message: "\(what) is \(v) at byte \(at), expected 1 or 2") }
+            guard v == 1 || v == 2 else {
+                throw DlibFormatProblem(message: "\(what) is \(v) at byte \(at), expected 1 or 2")
+            }
             versions.append(v)
         }
         let inputAt = r.offset
         let inputVersion = try r.int("the version of the first conv's add_layer")
         guard inputVersion == 2 || inputVersion == 3 else {
-            throw DlibFormatProblem(message: "the version of the first conv's add_layer is \(inputVersion) at byte \(inputAt), expected 2 or 3")
+            throw DlibFormatProblem(message: "the version of the first conv's add_layer is \(inputVersion) at byte "
+                                             + "\(inputAt), expected 2 or 3")
         }
         let input = try r.tag("the input layer", oneOf: ["input_rgb_image_pyramid", "input_rgb_image_pyramid2"])
         w.means = [try r.float("the red mean"), try r.float("the green mean"), try r.float("the blue mean")]
-        guard w.means.allSatisfy({ $0.isFinite }) else { throw DlibFormatProblem(message: "the input means \(w.means) are not numbers") }
+        guard w.means.allSatisfy({ $0.isFinite }) else {
+            throw DlibFormatProblem(message: "the input means \(w.means) are not numbers")
+        }
         if input == "input_rgb_image_pyramid2" {
             w.pyramidPadding = try r.count("the pyramid padding", in: 0...1000)
             w.pyramidOuterPadding = try r.count("the pyramid outer padding", in: 0...1000)
@@ -160,7 +172,9 @@ enum MMODArchitecture {
                 try r.skipDlibTensor("\(name)'s parameter gradient", maxElements: maxTensorElements)
             }
         }
-        guard r.atEnd else { throw DlibFormatProblem(message: "unexpected bytes after the network at byte \(r.offset)") }
+        guard r.atEnd else {
+            throw DlibFormatProblem(message: "unexpected bytes after the network at byte \(r.offset)")
+        }
         return w
     }
 
@@ -171,9 +185,12 @@ enum MMODArchitecture {
             let c = convs[i]
             let version = try r.tag("\(name)'s type", oneOf: ["con_4", "con_5", "con_6"])
             let filterCount = c.cout * c.cin * c.k * c.k
-            let params = try r.readDlibTensor("\(name)'s parameters", expected: filterCount + c.cout, maxElements: maxTensorElements)
-            for (what, value) in [("filter count", c.cout), ("rows", c.k), ("columns", c.k), ("vertical stride", c.stride),
-                                  ("horizontal stride", c.stride), ("vertical padding", c.pad), ("horizontal padding", c.pad)] {
+            let params = try r.readDlibTensor("\(name)'s parameters", expected: filterCount + c.cout,
+                                              maxElements: maxTensorElements)
+            for (what, value) in [("filter count", c.cout), ("rows", c.k), ("columns", c.k),
+                                  ("vertical stride", c.stride),
+                                  ("horizontal stride", c.stride), ("vertical padding", c.pad),
+                                  ("horizontal padding", c.pad)] {
                 try r.expect("\(name)'s \(what)", Int64(value))
             }
             try r.expectDlibAlias("\(name)'s filters", [c.cout, c.cin, c.k, c.k])
@@ -184,7 +201,9 @@ enum MMODArchitecture {
             if version == "con_6", try r.bool("\(name)'s fused-relu flag") {
                 throw DlibFormatProblem(message: "\(name) has a fused relu, which dlib's face detector does not")
             }
-            guard params.allSatisfy({ $0.isFinite }) else { throw DlibFormatProblem(message: "\(name)'s parameters are not all finite") }
+            guard params.allSatisfy({ $0.isFinite }) else {
+                throw DlibFormatProblem(message: "\(name)'s parameters are not all finite")
+            }
             w.convFilters.append(Array(params[0..<filterCount]))
             w.convBiases.append(useBias ? Array(params[filterCount...]) : [Float](repeating: 0, count: c.cout))
         case let .affine(i):
@@ -194,13 +213,16 @@ enum MMODArchitecture {
                 // dlib's file keeps the batch norms as trained; dlib's affine_ is built from one
                 // (layers.h, affine_(const bn_&)): gamma / sqrt(running variance + eps), and
                 // beta - that * running mean, in float.
-                let params = try r.readDlibTensor("\(name)'s parameters", expected: 2 * n, maxElements: maxTensorElements)
+                let params = try r.readDlibTensor("\(name)'s parameters", expected: 2 * n,
+                                                  maxElements: maxTensorElements)
                 try r.expectDlibAlias("\(name)'s gamma", [1, n, 1, 1])
                 try r.expectDlibAlias("\(name)'s beta", [1, n, 1, 1])
                 try r.skipDlibTensor("\(name)'s batch means", maxElements: maxTensorElements)
                 try r.skipDlibTensor("\(name)'s batch inverse deviations", maxElements: maxTensorElements)
-                let runningMeans = try r.readDlibTensor("\(name)'s running means", expected: n, maxElements: maxTensorElements)
-                let runningVariances = try r.readDlibTensor("\(name)'s running variances", expected: n, maxElements: maxTensorElements)
+                let runningMeans = try r.readDlibTensor("\(name)'s running means", expected: n,
+                                                        maxElements: maxTensorElements)
+                let runningVariances = try r.readDlibTensor("\(name)'s running variances", expected: n,
+                                                            maxElements: maxTensorElements)
                 _ = try r.int("\(name)'s update count")
                 _ = try r.int("\(name)'s running-statistics window")
                 for _ in 0..<4 { _ = try r.double("\(name)'s learning-rate multipliers") }
@@ -223,7 +245,9 @@ enum MMODArchitecture {
             try r.expect("\(name)'s mode (0: per channel)", 0)
             var disabled = false
             if version == "affine_2" { disabled = try r.bool("\(name)'s disabled flag") }
-            guard params.allSatisfy({ $0.isFinite }) else { throw DlibFormatProblem(message: "\(name)'s parameters are not all finite") }
+            guard params.allSatisfy({ $0.isFinite }) else {
+                throw DlibFormatProblem(message: "\(name)'s parameters are not all finite")
+            }
             w.affineGamma.append(disabled ? [Float](repeating: 1, count: n) : Array(params[0..<n]))
             w.affineBeta.append(disabled ? [Float](repeating: 0, count: n) : Array(params[n...]))
         case .relu:
@@ -246,7 +270,9 @@ extension DlibReader {
             dims.append(v)
             count = count.multipliedReportingOverflow(by: v).overflow ? Int.max : count * v
         }
-        guard count <= maxElements else { throw DlibFormatProblem(message: "\(what) has \(dims) elements, more than any layer of this network") }
+        guard count <= maxElements else {
+            throw DlibFormatProblem(message: "\(what) has \(dims) elements, more than any layer of this network")
+        }
         return (dims, count)
     }
 
@@ -263,7 +289,9 @@ extension DlibReader {
         try expect("\(what)'s version", 2)
         let (dims, count) = try dlibTensorSize(what, maxElements: maxElements)
         guard count == expected else {
-            throw DlibFormatProblem(message: "\(what) has \(count) values (\(dims.map(String.init).joined(separator: "x"))), expected \(expected)")
+            throw DlibFormatProblem(message: "\(what) has \(count) values "
+                                             + "(\(dims.map(String.init).joined(separator: "x"))), "
+                                               + "expected \(expected)")
         }
         return try rawFloats(what, count: count)
     }
@@ -274,7 +302,8 @@ extension DlibReader {
         var dims: [Int] = []
         for _ in 0..<4 { dims.append(Int(try int(what))) }
         guard dims == expected else {
-            throw DlibFormatProblem(message: "\(what) is \(dims.map(String.init).joined(separator: "x")), expected \(expected.map(String.init).joined(separator: "x"))")
+            throw DlibFormatProblem(message: "\(what) is \(dims.map(String.init).joined(separator: "x")), "
+                                             + "expected \(expected.map(String.init).joined(separator: "x"))")
         }
     }
 }
@@ -307,7 +336,9 @@ struct TiledPyramid: Equatable {
         totalHeight -= padding * 2
         var height = 0, prevWidth = 0
         for s in sizes {
-            if s.w <= sizes[0].w - prevWidth - padding && (height - sizes[0].h) * 2 >= (totalHeight - sizes[0].h) { break }
+            if s.w <= sizes[0].w - prevWidth - padding && (height - sizes[0].h) * 2 >= (totalHeight - sizes[0].h) {
+                break
+            }
             height += s.h + padding
             prevWidth = s.w
         }
@@ -347,7 +378,10 @@ struct TiledPyramid: Equatable {
         let cx = ((left + right) / 2 + 0.5).rounded(.down), cy = ((top + bottom) / 2 + 0.5).rounded(.down)
         var level = 0, best = Double.infinity
         for (i, r) in rects.enumerated() {
-            if cx >= Double(r.left) && cx <= Double(r.right) && cy >= Double(r.top) && cy <= Double(r.bottom) { level = i; break }
+            if cx >= Double(r.left) && cx <= Double(r.right) && cy >= Double(r.top) && cy <= Double(r.bottom) {
+                level = i
+                break
+            }
             let nx = min(max(cx, Double(r.left)), Double(r.right)), ny = min(max(cy, Double(r.top)), Double(r.bottom))
             let d = hypot(nx - cx, ny - cy)
             if d < best { best = d; level = i }
@@ -387,7 +421,9 @@ public final class CNNFaceDetector: @unchecked Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw FacetError.file(path, "cannot read the CNN face detector (\(error.localizedDescription)); run Tools/fetch-models")
+            throw FacetError.file(path,
+                                  "cannot read the CNN face detector (\(error.localizedDescription)); "
+                                  + "run Tools/fetch-models")
         }
         let weights: MMODWeights
         do {
@@ -408,7 +444,11 @@ public final class CNNFaceDetector: @unchecked Sendable {
     static func parse(_ data: Data) throws(DlibFormatProblem) -> MMODWeights {
         let result = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<MMODWeights, DlibFormatProblem> in
             var reader = DlibReader(raw)
-            do throws(DlibFormatProblem) { return .success(try MMODArchitecture.parse(&reader)) } catch { return .failure(error) }
+            do throws(DlibFormatProblem) {
+                return .success(try MMODArchitecture.parse(&reader))
+            } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }
@@ -427,7 +467,8 @@ public final class CNNFaceDetector: @unchecked Sendable {
                 for ci in 0..<c.cin {
                     for ky in 0..<c.k {
                         for kx in 0..<c.k {
-                            dst[((ky * c.k + kx) * c.cin + ci) * c.cout + o] = filters[((o * c.cin + ci) * c.k + ky) * c.k + kx] * gamma[o]
+                            dst[((ky * c.k + kx) * c.cin + ci) * c.cout + o] =
+                                filters[((o * c.cin + ci) * c.k + ky) * c.k + kx] * gamma[o]
                         }
                     }
                 }
@@ -475,8 +516,10 @@ public final class CNNFaceDetector: @unchecked Sendable {
                             let left = Int(x.rounded(.down))
                             let right = min(left + 1, s.width - 1)
                             let lr = Float(x - Double(left))
-                            let rowT = plane + (s.top + top) * nc + s.left, rowB = plane + (s.top + bottom) * nc + s.left
-                            let v = (1 - tb) * ((1 - lr) * rowT[left] + lr * rowT[right]) + tb * ((1 - lr) * rowB[left] + lr * rowB[right])
+                            let rowT = plane + (s.top + top) * nc + s.left,
+                                rowB = plane + (s.top + bottom) * nc + s.left
+                            let v = (1 - tb) * ((1 - lr) * rowT[left] + lr * rowT[right])
+                                + tb * ((1 - lr) * rowB[left] + lr * rowB[right])
                             plane[(d.top + r) * nc + d.left + c] = v
                         }
                     }
@@ -529,8 +572,9 @@ public final class CNNFaceDetector: @unchecked Sendable {
                 let (l, t, rr, b) = map.pyramid.toImage(left: px - hw, top: py - hh, right: px + hw, bottom: py + hh)
                 // drectangle -> rectangle: lround of each side.
                 candidates.append(CNNFaceDetection(left: Int(l.rounded(.toNearestOrAwayFromZero)),
-                    top: Int(t.rounded(.toNearestOrAwayFromZero)),
-                                                   right: Int(rr.rounded(.toNearestOrAwayFromZero)), bottom: Int(b.rounded(.toNearestOrAwayFromZero)),
+                                                   top: Int(t.rounded(.toNearestOrAwayFromZero)),
+                                                   right: Int(rr.rounded(.toNearestOrAwayFromZero)),
+                                                   bottom: Int(b.rounded(.toNearestOrAwayFromZero)),
                                                    confidence: score))
             }
         }

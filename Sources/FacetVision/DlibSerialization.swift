@@ -29,7 +29,8 @@ struct DlibReader {
         let control = base[offset]
         let size = Int(control & 0x0F)
         guard control & 0x70 == 0, size >= 1, size <= 8 else {
-            throw DlibFormatProblem(message: "bad integer control byte 0x\(String(control, radix: 16)) at byte \(offset) (\(what()))")
+            throw DlibFormatProblem(message: "bad integer control byte 0x\(String(control, radix: 16)) at byte "
+                                             + "\(offset) (\(what()))")
         }
         guard offset + 1 + size <= end else { throw truncated(what()) }
         var magnitude: UInt64 = 0
@@ -44,11 +45,13 @@ struct DlibReader {
     /// A count that must lie in `range` (every count is bounded, so a corrupt file cannot make
     /// the parser allocate or loop without limit).
     @inline(__always)
-    mutating func count(_ what: @autoclosure () -> String, in range: ClosedRange<Int>) throws(DlibFormatProblem) -> Int {
+    mutating func count(_ what: @autoclosure () -> String,
+                        in range: ClosedRange<Int>) throws(DlibFormatProblem) -> Int {
         let at = offset
         let v = try int(what())
         guard v >= Int64(range.lowerBound), v <= Int64(range.upperBound) else {
-            throw DlibFormatProblem(message: "\(what()) is \(v) at byte \(at), expected \(range.lowerBound)...\(range.upperBound)")
+            throw DlibFormatProblem(message: "\(what()) is \(v) at byte \(at), "
+                                             + "expected \(range.lowerBound)...\(range.upperBound)")
         }
         return Int(v)
     }
@@ -87,7 +90,8 @@ struct DlibReader {
         case 32001: return -.infinity
         case 32002: return .nan
         case -32768...32767:
-            return Double(sign: mantissa < 0 ? .minus : .plus, exponent: Int(exponent), significand: Double(mantissa.magnitude))
+            return Double(sign: mantissa < 0 ? .minus : .plus, exponent: Int(exponent),
+                          significand: Double(mantissa.magnitude))
         default:
             throw DlibFormatProblem(message: "double exponent \(exponent) out of range at byte \(offset) (\(what()))")
         }
@@ -108,8 +112,10 @@ struct DlibReader {
         let at = offset
         let found = try string(what())
         guard expected.contains(found) else {
-            let shown = found.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value < 127 } ? "'\(found)'" : "\(found.utf8.count) bytes that are not text"
-            throw DlibFormatProblem(message: "\(what()) at byte \(at) is \(shown), expected \(expected.map { "'\($0)'" }.joined(separator: " or "))")
+            let shown = found.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value < 127 } ? "'\(found)'"
+                : "\(found.utf8.count) bytes that are not text"
+            throw DlibFormatProblem(message: "\(what()) at byte \(at) is \(shown), "
+                                             + "expected \(expected.map { "'\($0)'" }.joined(separator: " or "))")
         }
         return found
     }
@@ -139,7 +145,8 @@ struct DlibReader {
         values.reserveCapacity(n)
         for i in 0..<n {
             let p = offset + 4 * i
-            let bits = UInt32(base[p]) | UInt32(base[p + 1]) << 8 | UInt32(base[p + 2]) << 16 | UInt32(base[p + 3]) << 24
+            let bits = UInt32(base[p]) | UInt32(base[p + 1]) << 8 | UInt32(base[p + 2]) << 16
+                | UInt32(base[p + 3]) << 24
             values.append(Float(bitPattern: bits))
         }
         offset += 4 * n

@@ -17,7 +17,8 @@ struct DRect: Equatable {
     func union(_ o: DRect) -> DRect {
         if o.isEmpty { return self }
         if isEmpty { return o }
-        return DRect(left: min(left, o.left), top: min(top, o.top), right: max(right, o.right), bottom: max(bottom, o.bottom))
+        return DRect(left: min(left, o.left), top: min(top, o.top), right: max(right, o.right),
+                     bottom: max(bottom, o.bottom))
     }
     func intersect(_ o: DRect) -> DRect {
         DRect(left: max(left, o.left), top: max(top, o.top), right: min(right, o.right), bottom: min(bottom, o.bottom))
@@ -28,6 +29,7 @@ struct DRect: Equatable {
 /// Where dlib cuts a face chip: a rectangle in the image, rotated by `angle` about its centre,
 /// sampled into `size x size` pixels (dlib's `chip_details`).
 public struct FaceChipDetails: Sendable, Equatable {
+    /// The rectangle before rotation, in image pixels (dlib's `drectangle`, edges inclusive).
     public var left, top, right, bottom: Double
     /// Radians, as dlib's `chip_details::angle`.
     public var angle: Double
@@ -45,7 +47,8 @@ public struct FaceChipDetails: Sendable, Equatable {
         var from: [Point2] = [], to: [Point2] = []
         for i in 17..<68 where !((55...59).contains(i) || (65...67).contains(i) || (17...26).contains(i)) {
             let m = FaceChipDetails.meanFace[i - 17]
-            from.append(Point2((padding + m.0) / (2 * padding + 1) * Double(size), (padding + m.1) / (2 * padding + 1) * Double(size)))
+            from.append(Point2((padding + m.0) / (2 * padding + 1) * Double(size),
+                               (padding + m.1) / (2 * padding + 1) * Double(size)))
             let p = landmarks.points[i]
             to.append(Point2((p.x + 0.5).rounded(.down), (p.y + 0.5).rounded(.down)))
         }
@@ -165,20 +168,24 @@ public func extractFaceChip(from image: Image, details: FaceChipDetails) -> Imag
     let cosA = cos(details.angle), sinA = sin(details.angle)
     let centre = rect.center
     var rotated = DRect.empty
-    for corner in [Point2(rect.left, rect.top), Point2(rect.right, rect.top), Point2(rect.left, rect.bottom), Point2(rect.right, rect.bottom)] {
+    for corner in [Point2(rect.left, rect.top), Point2(rect.right, rect.top), Point2(rect.left, rect.bottom),
+                   Point2(rect.right, rect.bottom)] {
         rotated = rotated.union(.around(rotate(corner, about: centre, cos: cosA, sin: sinA)))
     }
     let imageRect = DRect(left: 0, top: 0, right: Double(rgb.width - 1), bottom: Double(rgb.height - 1))
-    let grown = DRect(left: rotated.left - grow, top: rotated.top - grow, right: rotated.right + grow, bottom: rotated.bottom + grow)
+    let grown = DRect(left: rotated.left - grow, top: rotated.top - grow, right: rotated.right + grow,
+                      bottom: rotated.bottom + grow)
         .intersect(imageRect)
     // drectangle -> rectangle rounds each side with lround (halves away from zero).
     let bl = Int(grown.left.rounded(.toNearestOrAwayFromZero)), bt = Int(grown.top.rounded(.toNearestOrAwayFromZero))
-    let br = Int(grown.right.rounded(.toNearestOrAwayFromZero)), bb = Int(grown.bottom.rounded(.toNearestOrAwayFromZero))
+    let br = Int(grown.right.rounded(.toNearestOrAwayFromZero)),
+        bb = Int(grown.bottom.rounded(.toNearestOrAwayFromZero))
     guard br >= bl, bb >= bt else { return out }
 
     // The level to sample, and the chip rectangle in its coordinates.
     var level = -1
-    var local = DRect(left: rect.left - Double(bl), top: rect.top - Double(bt), right: rect.right - Double(bl), bottom: rect.bottom - Double(bt))
+    var local = DRect(left: rect.left - Double(bl), top: rect.top - Double(bt), right: rect.right - Double(bl),
+                      bottom: rect.bottom - Double(bt))
     while rectDown(local).area > chipArea { level += 1; local = rectDown(local) }
 
     var plane = RGBPlane(width: br - bl + 1, height: bb - bt + 1, pixels: [])
@@ -187,7 +194,8 @@ public func extractFaceChip(from image: Image, details: FaceChipDetails) -> Imag
         rgb.pixels.withUnsafeBufferPointer { s in
             plane.pixels.withUnsafeMutableBufferPointer { d in
                 for y in 0..<plane.height {
-                    (d.baseAddress! + y * plane.width * 3).update(from: s.baseAddress! + ((bt + y) * rgb.width + bl) * 3, count: plane.width * 3)
+                    (d.baseAddress! + y * plane.width * 3).update(
+                        from: s.baseAddress! + ((bt + y) * rgb.width + bl) * 3, count: plane.width * 3)
                 }
             }
         }

@@ -40,7 +40,9 @@ public func hullMask(of points: [Point2], width: Int, height: Int) -> Image {
 public func convexHull(_ points: [Point2]) -> [Point2] {
     let p = points.filter { $0.x.isFinite && $0.y.isFinite }.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
     guard p.count >= 3 else { return p }
-    func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
+    func cross(_ o: Point2, _ a: Point2, _ b: Point2) -> Double {
+        (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+    }
     var lower: [Point2] = [], upper: [Point2] = []
     for pt in p {
         while lower.count >= 2 && cross(lower[lower.count - 2], lower[lower.count - 1], pt) <= 0 { lower.removeLast() }

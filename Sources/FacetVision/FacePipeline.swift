@@ -18,10 +18,12 @@ public struct ExtractedFace: Sendable {
     public var matrix: Affine2D
     /// The aligned crop, `size x size` RGB.
     public var crop: Image
+    /// Sharpness, histogram, pose, colour and size, computed once from the crop for sorting and filtering.
     public var signatures: FaceSignatures
     /// How far the 68 points can be trusted, 0...1 (`LandmarkFit.score`).
     public var landmarkScore: Double
 
+    /// A face with every field given (the pipeline and the face importers make them).
     public init(faceIndex: Int, score: Double, box: FaceBox, points5: [Point2], landmarks: Landmarks68,
                 matrix: Affine2D, crop: Image, signatures: FaceSignatures, landmarkScore: Double = 1) {
         self.faceIndex = faceIndex; self.score = score; self.box = box; self.points5 = points5
@@ -36,16 +38,21 @@ public struct ExtractedFace: Sendable {
 /// A detection that was not kept as a face: its 68-point fit disagrees with the detector's five
 /// points or with the fit of its mirror image (a hand, a pattern), so `LandmarkFit.score` is low.
 public struct DroppedDetection: Sendable {
+    /// MTCNN's box in frame pixels.
     public var box: FaceBox
     /// MTCNN's confidence, 0...1.
     public var score: Double
+    /// MTCNN's five points (eyes, nose, mouth corners) in frame pixels.
     public var points5: [Point2]
+    /// The 68-point fit and the score that dropped it.
     public var fit: LandmarkFit
 }
 
 /// What one image gave: the faces kept, best detector score first, and the detections dropped.
 public struct ImageFaces: Sendable {
+    /// The faces kept, best detector score first.
     public var faces: [ExtractedFace]
+    /// The detections dropped because their landmark fit is no face's.
     public var dropped: [DroppedDetection]
 }
 
@@ -53,11 +60,16 @@ public struct ImageFaces: Sendable {
 /// then DeepFaceLab's alignment and the signatures. Detections whose fit is no face's are dropped.
 /// Holds only read-only models, so `faces(in:...)` may run on several frames at once.
 public final class FacePipeline: @unchecked Sendable {
+    /// The MTCNN detector that finds the boxes and five points.
     public let detector: MTCNNDetector
+    /// dlib's 68-point shape predictor.
     public let shapePredictor: ShapePredictor
+    /// Fits and scores the 68 points from the detector's five (over `shapePredictor`).
     public let fitter: LandmarkFitter
 
-    public init(detector: MTCNNDetector, shapePredictor: ShapePredictor, fitOptions: LandmarkFitOptions = LandmarkFitOptions()) {
+    /// A pipeline over the two models, fitting landmarks with `fitOptions`.
+    public init(detector: MTCNNDetector, shapePredictor: ShapePredictor,
+                fitOptions: LandmarkFitOptions = LandmarkFitOptions()) {
         self.detector = detector
         self.shapePredictor = shapePredictor
         self.fitter = LandmarkFitter(predictor: shapePredictor, options: fitOptions)
@@ -83,7 +95,8 @@ public final class FacePipeline: @unchecked Sendable {
                 result.dropped.append(DroppedDetection(box: d.box, score: d.score, points5: d.points5, fit: fit))
                 continue
             }
-            result.faces.append(face(in: rgb, detection: d, fit: fit, index: result.faces.count, faceType: faceType, size: size))
+            result.faces.append(face(in: rgb, detection: d, fit: fit, index: result.faces.count, faceType: faceType,
+                                     size: size))
             if result.faces.count == limit { break }
         }
         return result
@@ -91,7 +104,8 @@ public final class FacePipeline: @unchecked Sendable {
 
     /// Landmarks, crop and signatures for one detection (exposed for callers that detect on their
     /// own schedule, e.g. every few frames). Kept whatever its landmark score.
-    public func face(in image: Image, detection d: DetectedFace, index: Int, faceType: FaceType, size: Int) -> ExtractedFace {
+    public func face(in image: Image, detection d: DetectedFace, index: Int, faceType: FaceType,
+                     size: Int) -> ExtractedFace {
         face(in: image, detection: d, fit: fitter.fit(image: image, box: d.box, points5: d.points5),
              index: index, faceType: faceType, size: size)
     }

@@ -46,7 +46,9 @@ public final class FaceRecognizer: @unchecked Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw FacetError.file(path, "cannot read the face-recognition model (\(error.localizedDescription)); run Tools/fetch-models")
+            throw FacetError.file(path,
+                                  "cannot read the face-recognition model (\(error.localizedDescription)); "
+                                  + "run Tools/fetch-models")
         }
         let weights: FaceRecognizerWeights
         do {
@@ -55,7 +57,9 @@ public final class FaceRecognizer: @unchecked Sendable {
                 return try FaceRecognizerArchitecture.parse(&reader)
             }
         } catch let problem as DlibFormatProblem {
-            throw FacetError.file(path, "not dlib's face-recognition network (dlib_face_recognition_resnet_model_v1.dat): \(problem.message)")
+            throw FacetError.file(path,
+                                  "not dlib's face-recognition network (dlib_face_recognition_resnet_model_v1.dat): "
+                                  + "\(problem.message)")
         }
         self.path = path
         self.sha256 = SHA256.hex(of: data)
@@ -77,7 +81,9 @@ public final class FaceRecognizer: @unchecked Sendable {
             // Each iteration writes its own slot only.
             let slots = Slots(buffer)
             DispatchQueue.concurrentPerform(iterations: faces.count) { i in
-                slots.buffer[i] = extractFaceChip(from: image, details: FaceChipDetails(landmarks: faces[i], size: chipSize, padding: chipPadding))
+                slots.buffer[i] = extractFaceChip(from: image,
+                                                  details: FaceChipDetails(landmarks: faces[i], size: chipSize,
+                                                                           padding: chipPadding))
             }
         }
         return chips
@@ -87,8 +93,10 @@ public final class FaceRecognizer: @unchecked Sendable {
     /// from many frames can go in one call, which keeps the batches full.
     public func descriptors(chips: [Image]) -> [[Float]] {
         for chip in chips {
-            precondition(chip.width == FaceRecognizer.chipSize && chip.height == FaceRecognizer.chipSize && chip.channels == 3,
-                         "FaceRecognizer: a chip is \(chip.width)x\(chip.height)x\(chip.channels), expected \(FaceRecognizer.chipSize)x\(FaceRecognizer.chipSize)x3")
+            precondition(chip.width == FaceRecognizer.chipSize && chip.height == FaceRecognizer.chipSize
+                         && chip.channels == 3,
+                         "FaceRecognizer: a chip is \(chip.width)x\(chip.height)x\(chip.channels), "
+                         + "expected \(FaceRecognizer.chipSize)x\(FaceRecognizer.chipSize)x3")
         }
         var out: [[Float]] = []
         out.reserveCapacity(chips.count)
@@ -139,7 +147,8 @@ public final class FaceRecognizer: @unchecked Sendable {
         func conv(_ cin: Int, _ cout: Int, k: Int, stride: Int, relu: Bool) -> Conv2D {
             let i = next
             next += 1
-            let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: stride, padding: stride == 1 ? .same : .valid,
+            let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: stride,
+                           padding: stride == 1 ? .same : .valid,
                            activation: relu ? .leakyReLU(0) : .identity)
             let filters = w.convFilters[i], bias = w.convBiases[i], gamma = w.affineGamma[i], beta = w.affineBeta[i]
             let dst = c.weight.value.data
@@ -147,7 +156,8 @@ public final class FaceRecognizer: @unchecked Sendable {
                 for ci in 0..<cin {
                     for ky in 0..<k {
                         for kx in 0..<k {
-                            dst[((ky * k + kx) * cin + ci) * cout + o] = filters[((o * cin + ci) * k + ky) * k + kx] * gamma[o]
+                            dst[((ky * k + kx) * cin + ci) * cout + o] =
+                                filters[((o * cin + ci) * k + ky) * k + kx] * gamma[o]
                         }
                     }
                 }
@@ -166,11 +176,13 @@ public final class FaceRecognizer: @unchecked Sendable {
             let body = Sequential([("conv1", conv(b.cin, b.n, k: 3, stride: b.down ? 2 : 1, relu: true)),
                                    ("conv2", conv(b.n, b.n, k: 3, stride: 1, relu: false))])
             let block: any Layer = b.down
-                ? PaddedResidual(body: body, shortcut: Pool2D(.average, window: 2, stride: 2), activation: .leakyReLU(0))
+                ? PaddedResidual(body: body, shortcut: Pool2D(.average, window: 2, stride: 2),
+                                 activation: .leakyReLU(0))
                 : Residual(body, activation: .leakyReLU(0))
             layers.append(("block\(i)", block))
         }
-        precondition(next == w.convFilters.count, "FaceRecognizer: built \(next) convs for \(w.convFilters.count) in the file")
+        precondition(next == w.convFilters.count,
+                     "FaceRecognizer: built \(next) convs for \(w.convFilters.count) in the file")
         let fc = Dense(inFeatures: 256, outFeatures: FaceRecognizer.dimensions)
         fc.weight.value.data.update(from: w.fcWeights, count: w.fcWeights.count)
         fc.bias.value.fill(0)   // fc_no_bias

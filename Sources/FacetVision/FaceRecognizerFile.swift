@@ -49,7 +49,8 @@ enum FaceRecognizerArchitecture {
     /// a 7x7/2 conv stem with max pooling, 14 residual blocks (`ares` keeps the size, `ares_down`
     /// halves it with a strided conv whose shortcut is a 2x2 average pool), global average, fc 128.
     static let layers: [FaceNetLayer] = {
-        var l: [FaceNetLayer] = [.conv(inChannels: 3, outChannels: 32, kernel: 7, stride: 2), .affine(channels: 32), .relu,
+        var l: [FaceNetLayer] = [.conv(inChannels: 3, outChannels: 32, kernel: 7, stride: 2), .affine(channels: 32),
+                                 .relu,
                                  .maxPool(window: 3, stride: 2)]
         func block(_ cin: Int, _ n: Int, stride: Int) -> [FaceNetLayer] {
             [.conv(inChannels: cin, outChannels: n, kernel: 3, stride: stride), .affine(channels: n), .relu,
@@ -57,7 +58,8 @@ enum FaceRecognizerArchitecture {
         }
         func ares(_ n: Int) { l += [.tag(1)] + block(n, n, stride: 1) + [.addPrev(1), .relu] }
         func aresDown(_ cin: Int, _ n: Int) {
-            l += [.tag(1)] + block(cin, n, stride: 2) + [.tag(2), .skip, .avgPool(window: 2, stride: 2), .addPrev(2), .relu]
+            l += [.tag(1)] + block(cin, n, stride: 2) + [.tag(2), .skip, .avgPool(window: 2, stride: 2), .addPrev(2),
+                                                         .relu]
         }
         for _ in 0..<3 { ares(32) }                       // alevel4
         aresDown(32, 64); for _ in 0..<3 { ares(64) }     // alevel3
@@ -91,22 +93,30 @@ enum FaceRecognizerArchitecture {
             default:
                 let at = r.offset
                 let v = try r.int(what)
-                guard v == 1 || v == 2 else { throw DlibFormatProblem(message: "\(what) is \(v) at byte \(at), expected 1 or 2") }
+                guard v == 1 || v == 2 else {
+                    throw DlibFormatProblem(message: "\(what) is \(v) at byte \(at), expected 1 or 2")
+                }
                 versions.append(v)
             }
         }
         let at = r.offset
         let inputVersion = try r.int("the version of the first conv's add_layer")
         guard inputVersion == 2 || inputVersion == 3 else {
-            throw DlibFormatProblem(message: "the version of the first conv's add_layer is \(inputVersion) at byte \(at), expected 2 or 3")
+            throw DlibFormatProblem(message: "the version of the first conv's add_layer is \(inputVersion) at byte "
+                                             + "\(at), expected 2 or 3")
         }
         try r.tag("the input layer", oneOf: ["input_rgb_image_sized"])
-        weights.channelMeans = [try r.float("the red mean"), try r.float("the green mean"), try r.float("the blue mean")]
+        weights.channelMeans = [try r.float("the red mean"), try r.float("the green mean"),
+                                try r.float("the blue mean")]
         try r.expect("the input rows", Int64(inputSize))
         try r.expect("the input columns", Int64(inputSize))
 
         // Details, innermost first, of the add_layers only (tags and skips have none).
-        let addLayers = layers.filter { if case .tag = $0 { return false }; if case .skip = $0 { return false }; return true }
+        let addLayers = layers.filter {
+            if case .tag = $0 { return false }
+            if case .skip = $0 { return false }
+            return true
+        }
         let innermostFirst = [inputVersion] + versions.reversed()
         for (i, layer) in addLayers.enumerated() {
             let name = "layer \(i) (\(describe(layer)))"
@@ -123,7 +133,9 @@ enum FaceRecognizerArchitecture {
                 try skipTensor("\(name)'s parameter gradient", &r)
             }
         }
-        guard r.atEnd else { throw DlibFormatProblem(message: "unexpected bytes after the network at byte \(r.offset)") }
+        guard r.atEnd else {
+            throw DlibFormatProblem(message: "unexpected bytes after the network at byte \(r.offset)")
+        }
         return weights
     }
 
@@ -147,7 +159,8 @@ enum FaceRecognizerArchitecture {
     static let maxTensorElements = 1 << 28
 
     /// A tensor's 4 dimensions (each bounded); returns the element count.
-    private static func tensorSize(_ what: String, _ r: inout DlibReader) throws(DlibFormatProblem) -> (dims: [Int], count: Int) {
+    private static func tensorSize(_ what: String, _ r: inout DlibReader) throws(DlibFormatProblem) -> (dims: [Int],
+                                                                                                        count: Int) {
         var dims: [Int] = []
         var count = 1
         for d in ["samples", "channels", "rows", "columns"] {
@@ -155,7 +168,9 @@ enum FaceRecognizerArchitecture {
             dims.append(v)
             count = count.multipliedReportingOverflow(by: v).overflow ? Int.max : count * v
         }
-        guard count <= maxTensorElements else { throw DlibFormatProblem(message: "\(what) has \(dims) elements, more than any layer of this network") }
+        guard count <= maxTensorElements else {
+            throw DlibFormatProblem(message: "\(what) has \(dims) elements, more than any layer of this network")
+        }
         return (dims, count)
     }
 
@@ -168,22 +183,27 @@ enum FaceRecognizerArchitecture {
     }
 
     /// A `resizable_tensor` that must hold exactly `expected` floats, read.
-    private static func readTensor(_ what: String, expected: Int, _ r: inout DlibReader) throws(DlibFormatProblem) -> [Float] {
+    private static func readTensor(_ what: String, expected: Int,
+                                   _ r: inout DlibReader) throws(DlibFormatProblem) -> [Float] {
         try r.expect("\(what)'s version", 2)
         let (dims, count) = try tensorSize(what, &r)
         guard count == expected else {
-            throw DlibFormatProblem(message: "\(what) has \(count) values (\(dims.map(String.init).joined(separator: "x"))), expected \(expected)")
+            throw DlibFormatProblem(message: "\(what) has \(count) values "
+                                             + "(\(dims.map(String.init).joined(separator: "x"))), "
+                                               + "expected \(expected)")
         }
         return try r.rawFloats(what, count: count)
     }
 
     /// An `alias_tensor` (version 1 and 4 dimensions) that must have the dimensions `expected`.
-    private static func expectAlias(_ what: String, _ expected: [Int], _ r: inout DlibReader) throws(DlibFormatProblem) {
+    private static func expectAlias(_ what: String, _ expected: [Int],
+                                    _ r: inout DlibReader) throws(DlibFormatProblem) {
         try r.expect("\(what)'s version", 1)
         var dims: [Int] = []
         for _ in 0..<4 { dims.append(Int(try r.int(what))) }
         guard dims == expected else {
-            throw DlibFormatProblem(message: "\(what) is \(dims.map(String.init).joined(separator: "x")), expected \(expected.map(String.init).joined(separator: "x"))")
+            throw DlibFormatProblem(message: "\(what) is \(dims.map(String.init).joined(separator: "x")), "
+                                             + "expected \(expected.map(String.init).joined(separator: "x"))")
         }
     }
 
@@ -211,14 +231,17 @@ enum FaceRecognizerArchitecture {
             var useBias = true
             if version != "con_4" { useBias = try r.bool("\(name)'s bias flag") }
             if version == "con_6", try r.bool("\(name)'s fused-relu flag") {
-                throw DlibFormatProblem(message: "\(name) has a fused relu, which dlib's face-recognition network does not")
+                throw DlibFormatProblem(message: "\(name) has a fused relu, "
+                                                 + "which dlib's face-recognition network does not")
             }
             w.convFilters.append(Array(params[0..<filterCount]))
             w.convBiases.append(useBias ? Array(params[filterCount...]) : [Float](repeating: 0, count: cout))
         case let .affine(c):
             let version = try r.tag("\(name)'s type", oneOf: ["affine_", "affine_2", "bn_con2"])
             guard version != "bn_con2" else {
-                throw DlibFormatProblem(message: "\(name) is a batch-norm layer (a training snapshot); Facet reads the inference network, whose batch norms are affine layers")
+                throw DlibFormatProblem(message: "\(name) is a batch-norm layer (a training snapshot); "
+                                                 + "Facet reads the inference network, "
+                                                   + "whose batch norms are affine layers")
             }
             let params = try readTensor("\(name)'s parameters", expected: 2 * c, &r)
             try expectAlias("\(name)'s gamma", [1, c, 1, 1], &r)
@@ -231,7 +254,8 @@ enum FaceRecognizerArchitecture {
         case .relu:
             let version = try r.tag("\(name)'s type", oneOf: ["relu_", "relu_2"])
             if version == "relu_2", try r.bool("\(name)'s disabled flag") {
-                throw DlibFormatProblem(message: "\(name) is a disabled relu, which dlib's face-recognition network does not have")
+                throw DlibFormatProblem(message: "\(name) is a disabled relu, "
+                                                 + "which dlib's face-recognition network does not have")
             }
         case let .maxPool(win, s), let .avgPool(win, s):
             let isMax: Bool

@@ -5,8 +5,11 @@ import Foundation
 /// One face as the tracker sees it. `ordinal` counts processed frames (0, 1, 2, ...), so a video
 /// extracted at a reduced rate is tracked over the frames that were looked at.
 public struct TrackingFace: Sendable {
+    /// Which processed frame the face is in (0, 1, 2, ...).
     public var ordinal: Int
+    /// The detector's box, for the overlap test that links faces.
     public var box: FaceBox
+    /// The 68 points in frame pixels, for the distance that links faces and for smoothing.
     public var landmarks: Landmarks68
     /// The face's 3 x 256 histogram signature (each channel summing to 1), for scene cuts; empty: none.
     public var histogram: [Float]
@@ -93,9 +96,9 @@ public func meanLandmarkDistance(_ a: Landmarks68, _ b: Landmarks68) -> Double {
 
 /// Links faces (any order) into tracks, greedily by landmark distance frame after frame: a face
 /// continues the track whose last face (at most `maxGap` frames back) overlaps its box, moved
-/// least and, where both have descriptors, is the same person, else it starts a track. A histogram jump between linked faces is a scene cut: every open
-/// track ends there, so no track (and no smoothing) crosses a cut. Two faces of one frame never
-/// share a track. Cost: O(faces x open tracks).
+/// least and, where both have descriptors, is the same person, else it starts a track. A histogram
+/// jump between linked faces is a scene cut: every open track ends there, so no track (and no
+/// smoothing) crosses a cut. Two faces of one frame never share a track. Cost: O(faces x open tracks).
 public func linkFaces(_ faces: [TrackingFace], options: TrackingOptions = TrackingOptions()) -> LinkedTracks {
     let order = faces.indices.sorted { (faces[$0].ordinal, $0) < (faces[$1].ordinal, $1) }
     var tracks: [[Int]] = [], endsAtCut: [Bool] = [], linkDistances: [[Double]] = []
@@ -121,7 +124,9 @@ public func linkFaces(_ faces: [TrackingFace], options: TrackingOptions = Tracki
                 let shift = meanLandmarkDistance(last.landmarks, face.landmarks) / unit
                 guard shift <= options.maxShift * elapsed else { continue }
                 if !last.embedding.isEmpty && last.embedding.count == face.embedding.count
-                    && Double(FaceRecognizer.distance(last.embedding, face.embedding)) > options.maxIdentityDistance { continue }
+                    && Double(FaceRecognizer.distance(last.embedding, face.embedding)) > options.maxIdentityDistance {
+                        continue
+                    }
                 pairs.append((shift / elapsed, t, f, summedBhattacharyya(last.histogram, face.histogram)))
             }
         }
@@ -265,7 +270,8 @@ public struct TrackSmoother: Sendable, Equatable {
             let t = Double(k - previous) / Double(next - previous)
             let a = landmarks[observed[previous]], b = landmarks[observed[next]]
             out.append(Landmarks68(points: (0..<68).map {
-                Point2(a.points[$0].x + t * (b.points[$0].x - a.points[$0].x), a.points[$0].y + t * (b.points[$0].y - a.points[$0].y))
+                Point2(a.points[$0].x + t * (b.points[$0].x - a.points[$0].x),
+                       a.points[$0].y + t * (b.points[$0].y - a.points[$0].y))
             }))
         }
         return out
@@ -278,7 +284,8 @@ public struct TrackSmoother: Sendable, Equatable {
 public func landmarkJitter(ordinals: [Int], landmarks: [Landmarks68]) -> Double? {
     precondition(ordinals.count == landmarks.count, "one landmark set per ordinal")
     var total = 0.0, n = 0
-    for i in ordinals.indices.dropFirst().dropLast() where ordinals[i - 1] == ordinals[i] - 1 && ordinals[i + 1] == ordinals[i] + 1 {
+    for i in ordinals.indices.dropFirst().dropLast()
+    where ordinals[i - 1] == ordinals[i] - 1 && ordinals[i + 1] == ordinals[i] + 1 {
         let a = landmarks[i - 1].points, b = landmarks[i].points, c = landmarks[i + 1].points
         var s = 0.0
         for p in 0..<68 { s += hypot(c[p].x - 2 * b[p].x + a[p].x, c[p].y - 2 * b[p].y + a[p].y) }
@@ -301,7 +308,8 @@ public func landmarkBox(_ l: Landmarks68, margin: Double = 0) -> FaceBox {
 /// crop size), in the order of `ordinals` (strictly increasing).
 public func smoothedAlignment(ordinals: [Int], landmarks: [Landmarks68], faceTypes: [FaceType], cropSizes: [Int],
                               smoother: TrackSmoother) -> [(landmarks: Landmarks68, matrix: Affine2D)] {
-    precondition(ordinals.count == faceTypes.count && ordinals.count == cropSizes.count, "one face type and size per face")
+    precondition(ordinals.count == faceTypes.count && ordinals.count == cropSizes.count,
+                 "one face type and size per face")
     let smooth = smoother.smooth(ordinals: ordinals, landmarks: landmarks)
     return ordinals.indices.map { i in
         let l = smooth[ordinals[i] - ordinals[0]]

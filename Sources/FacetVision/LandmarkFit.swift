@@ -32,6 +32,7 @@ public struct LandmarkFitOptions: Sendable, Equatable {
         /// The same with a full affine map (it also shears and squeezes for turned faces).
         case affine
     }
+    /// Where the first fit starts from.
     public var start: Start = .similarity
     /// A second fit from the mean shape placed by the similarity that best maps it onto the first fit.
     public var refine = true
@@ -44,6 +45,7 @@ public struct LandmarkFitOptions: Sendable, Equatable {
     /// nothing from the refit (Tools/bench landmarks) and it doubles the cost of the fit.
     public var refineOnlyTurned = true
 
+    /// Options with each choice given; the defaults are what extraction uses.
     public init(start: Start = .similarity, refine: Bool = true, mirror: Bool = true, averageMirror: Bool = true,
                 refineOnlyTurned: Bool = true) {
         self.start = start; self.refine = refine; self.mirror = mirror; self.averageMirror = averageMirror
@@ -57,7 +59,9 @@ public struct LandmarkFitOptions: Sendable, Equatable {
 
 /// Fits and scores dlib's 68 points for detections. Read-only after init: safe on many threads.
 public struct LandmarkFitter: Sendable {
+    /// dlib's 68-point shape predictor the fits run.
     public let predictor: ShapePredictor
+    /// How the fits start, and whether they refine and mirror.
     public let options: LandmarkFitOptions
     /// The mean shape (box units) and its five points as the detector reports them.
     private let mean: [Point2]
@@ -66,6 +70,7 @@ public struct LandmarkFitter: Sendable {
     /// Below this score a detection is not kept as a face (see `LandmarkFit.score`).
     public static let dropBelow = 0.2
 
+    /// A fitter over `predictor` with `options`.
     public init(predictor: ShapePredictor, options: LandmarkFitOptions = LandmarkFitOptions()) {
         self.predictor = predictor
         self.options = options
@@ -79,14 +84,17 @@ public struct LandmarkFitter: Sendable {
         let side = max(1, (box.width * box.height).squareRoot())
         let hasPoints = points5.count == 5 && options.start != .box
         let start = hasPoints ? startFrame(points5, mirrored: false) : boxFrame(box)
-        let refine = options.refine && (!options.refineOnlyTurned || !hasPoints || abs(fivePointTurn(points5)) > Self.refineAboveTurn)
+        let refine = options.refine
+            && (!options.refineOnlyTurned || !hasPoints || abs(fivePointTurn(points5)) > Self.refineAboveTurn)
         let direct = run(image: image, frame: start, mirrored: false, refine: refine)
         let directError = hasPoints ? fivePointDistance(direct, points5) / side : 0
         guard options.mirror else {
-            return LandmarkFit(landmarks: Landmarks68(points: direct), score: hasPoints ? Self.score(directError, nil) : 1,
+            return LandmarkFit(landmarks: Landmarks68(points: direct),
+                               score: hasPoints ? Self.score(directError, nil) : 1,
                                fivePointError: directError, mirrorDisagreement: nil, fromMirror: false)
         }
-        let mirrorStart = hasPoints ? startFrame(points5, mirrored: true) : Self.mirrorX.concatenating(boxFrame(mirrored(box)))
+        let mirrorStart = hasPoints ? startFrame(points5,
+                                                 mirrored: true) : Self.mirrorX.concatenating(boxFrame(mirrored(box)))
         let fromMirror = run(image: image, frame: mirrorStart, mirrored: true, refine: refine)
         let disagreement = meanDistance(direct, fromMirror) / side
         var kept = direct, usedMirror = false
@@ -96,7 +104,8 @@ public struct LandmarkFitter: Sendable {
             kept = fromMirror; usedMirror = true
         }
         let error = hasPoints ? fivePointDistance(kept, points5) / side : 0
-        return LandmarkFit(landmarks: Landmarks68(points: kept), score: Self.score(hasPoints ? error : nil, disagreement),
+        return LandmarkFit(landmarks: Landmarks68(points: kept),
+                           score: Self.score(hasPoints ? error : nil, disagreement),
                            fivePointError: error, mirrorDisagreement: disagreement, fromMirror: usedMirror)
     }
 
@@ -137,7 +146,9 @@ public struct LandmarkFitter: Sendable {
     }
 
     /// The box reflected about x = 0.
-    private func mirrored(_ box: FaceBox) -> FaceBox { FaceBox(x: -box.right, y: box.y, width: box.width, height: box.height) }
+    private func mirrored(_ box: FaceBox) -> FaceBox {
+        FaceBox(x: -box.right, y: box.y, width: box.width, height: box.height)
+    }
 
     /// One fit (and its refinement) in `frame`; the points in image pixels, in the 68-point order of
     /// the face in the image (a mirrored fit's points are renumbered).

@@ -4,17 +4,25 @@ import Foundation
 
 /// A face box in image pixel coordinates (x right, y down).
 public struct FaceBox: Sendable, Equatable {
+    /// Left edge, in pixels.
     public var x: Double
+    /// Top edge, in pixels.
     public var y: Double
+    /// Width, in pixels.
     public var width: Double
+    /// Height, in pixels.
     public var height: Double
 
+    /// A box with its top-left corner at (`x`, `y`).
     public init(x: Double, y: Double, width: Double, height: Double) {
         self.x = x; self.y = y; self.width = width; self.height = height
     }
 
+    /// Right edge (`x + width`).
     public var right: Double { x + width }
+    /// Bottom edge (`y + height`).
     public var bottom: Double { y + height }
+    /// The box's centre.
     public var center: Point2 { Point2(x + width / 2, y + height / 2) }
 
     /// Intersection over union with `other` (0 when either is empty).
@@ -28,12 +36,14 @@ public struct FaceBox: Sendable, Equatable {
 
 /// One face MTCNN found.
 public struct DetectedFace: Sendable {
+    /// The face's box (O-Net's regression applied), in pixels.
     public var box: FaceBox
     /// O-Net's face probability, 0...1.
     public var score: Double
     /// Left eye, right eye, nose, mouth left, mouth right (left and right as seen in the image).
     public var points5: [Point2]
 
+    /// A detection with each field given.
     public init(box: FaceBox, score: Double, points5: [Point2]) {
         self.box = box; self.score = score; self.points5 = points5
     }
@@ -58,6 +68,8 @@ public final class MTCNNDetector: @unchecked Sendable {
     private let rnetBuffers = WorkspacePool<CropWorkspace>()
     private let onetBuffers = WorkspacePool<CropWorkspace>()
 
+    /// Loads the three networks from the safetensors file at `weightsPath`; throws naming it when a
+    /// tensor is missing or has the wrong shape.
     public init(weightsPath: String, threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) throws {
         let file = try SafeTensorsFile(path: weightsPath)
         pnet = try PNet(file)
@@ -90,7 +102,8 @@ public final class MTCNNDetector: @unchecked Sendable {
                 let x1 = min(max(c.x1, 0), w), y1 = min(max(c.y1, 0), h)
                 let x2 = min(max(c.x2, 0), w), y2 = min(max(c.y2, 0), h)
                 let points = (0..<5).map { Point2(c.points[$0], c.points[$0 + 5]) }
-                return DetectedFace(box: FaceBox(x: x1, y: y1, width: x2 - x1, height: y2 - y1), score: c.score, points5: points)
+                return DetectedFace(box: FaceBox(x: x1, y: y1, width: x2 - x1, height: y2 - y1), score: c.score,
+                                    points5: points)
             }.sorted { $0.score > $1.score }
         }
     }
@@ -127,13 +140,16 @@ public final class MTCNNDetector: @unchecked Sendable {
             load[t] += sizes[level].0 * sizes[level].1
         }
         // A P-Net score passes when its logit difference does: no exp for the many cells that fail.
-        let logitThreshold = threshold >= 1 ? Double.infinity : threshold <= 0 ? -Double.infinity : log(threshold / (1 - threshold))
+        let logitThreshold = threshold >= 1 ? Double.infinity
+            : threshold <= 0 ? -Double.infinity : log(threshold / (1 - threshold))
         let perLevel = ResultSlots<[Candidate]>(count: scales.count)
         let pnet = self.pnet, levelGroups = groups, pool = pyramidBuffers
         parallel(levelGroups.count) { g in
             let (maxRows, maxCols) = sizes[levelGroups[g][0]]
             // Buffers for this thread's largest level, reused by its smaller ones and by later calls.
-            let workspace = pool.take(where: { $0.rows >= maxRows && $0.cols >= maxCols && $0.sourceWidth >= source.width },
+            let workspace = pool.take(where: {
+                                          $0.rows >= maxRows && $0.cols >= maxCols && $0.sourceWidth >= source.width
+                                      },
                                       make: { PNet.Workspace(rows: maxRows, cols: maxCols, sourceWidth: source.width) })
             defer { pool.give(workspace) }
             for level in levelGroups[g] {
@@ -141,7 +157,8 @@ public final class MTCNNDetector: @unchecked Sendable {
                 let taps = AxisTaps.pair(sourceWidth: source.width, sourceHeight: source.height, width: ws, height: hs)
                 resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
                                        originX: 0, originY: 0, windowWidth: source.width, windowHeight: source.height,
-                                       width: ws, height: hs, taps: taps, into: workspace.input, rowScratch: workspace.resample)
+                                       width: ws, height: hs, taps: taps, into: workspace.input,
+                                       rowScratch: workspace.resample)
                 // The input is transposed: rows run along x, columns along y.
                 let (rows, cols) = pnet.forward(workspace, rows: ws, cols: hs)
                 var found: [Candidate] = []
@@ -210,7 +227,8 @@ public final class MTCNNDetector: @unchecked Sendable {
             k.reg = SIMD4(Double(o[2]), Double(o[3]), Double(o[4]), Double(o[5]))
             // Points are fractions of the (inclusive) box; -1 turns the 1-based box corner 0-based.
             let w = c.x2 - c.x1 + 1, h = c.y2 - c.y1 + 1
-            k.points = (0..<5).map { w * Double(o[6 + $0]) + c.x1 - 1 } + (0..<5).map { h * Double(o[11 + $0]) + c.y1 - 1 }
+            k.points = (0..<5).map { w * Double(o[6 + $0]) + c.x1 - 1 }
+                + (0..<5).map { h * Double(o[11 + $0]) + c.y1 - 1 }
             k.regress()
             kept.append(k)
         }
@@ -241,11 +259,14 @@ public final class MTCNNDetector: @unchecked Sendable {
                     resampleToNetworkInput(source.pixels, imageWidth: source.width, imageHeight: source.height,
                                            originX: Int(c.x1) - 1, originY: Int(c.y1) - 1,
                                            windowWidth: windowW, windowHeight: windowH, width: size, height: size,
-                                           taps: taps, into: workspace.input + b * inputFloats, rowScratch: workspace.resample)
+                                           taps: taps, into: workspace.input + b * inputFloats,
+                                           rowScratch: workspace.resample)
                 }
                 let out = network.forward(workspace, n: n)
                 for b in 0..<n {
-                    results.set(start + b, Array(UnsafeBufferPointer(start: out + b * network.outputCount, count: network.outputCount)))
+                    results.set(start + b,
+                                Array(UnsafeBufferPointer(start: out + b * network.outputCount,
+                                                          count: network.outputCount)))
                 }
             }
         }

@@ -1,4 +1,5 @@
-/// The kernels MTCNN's networks run on: convolution (direct SIMD; im2col + sgemm in debug builds), TF max pooling, INTER_AREA resampling.
+/// The kernels MTCNN's networks run on: convolution (direct SIMD; im2col + sgemm in debug builds), TF max pooling,
+/// INTER_AREA resampling.
 import CCPUFeatures
 import COpenBLAS
 import FacetCore
@@ -92,14 +93,16 @@ struct ConvLayer: Sendable {
     }
 
     /// The AVX-512 kernel; only call where `ConvKernel.avx512Available`. Bit-identical to `forwardDirect`.
-    func forwardAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
+    func forwardAVX512(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int,
+                       into output: UnsafeMutablePointer<Float>) {
         convDirectAVX512(input, n: n, h: h, w: w, kh: kh, kw: kw, cin: cin, cout: cout,
                          packed: packed.pointer, bias: bias.pointer, alpha: alpha.map { UnsafePointer($0.pointer) },
                          into: output)
     }
 
     /// The SIMD kernel: what release builds run.
-    func forwardDirect(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, into output: UnsafeMutablePointer<Float>) {
+    func forwardDirect(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int,
+                       into output: UnsafeMutablePointer<Float>) {
         let outH = h - kh + 1, outW = w - kw + 1
         precondition(outH > 0 && outW > 0, "convolution input \(h)x\(w) smaller than its \(kh)x\(kw) kernel")
         let total = n * outH * outW
@@ -172,7 +175,8 @@ struct ConvLayer: Sendable {
 
     /// Bias, PReLU, and the block's `count` real channels into `dst`.
     @inline(__always)
-    private static func store(_ acc: Vector, _ dst: UnsafeMutablePointer<Float>, count: Int, bias: Vector, slope: Vector?) {
+    private static func store(_ acc: Vector, _ dst: UnsafeMutablePointer<Float>, count: Int, bias: Vector,
+                              slope: Vector?) {
         var v = acc + bias
         if let slope { v = v.replacing(with: v * slope, where: v .< Vector()) }
         if count == lanes {
@@ -352,7 +356,8 @@ struct AxisTaps {
         if sourceWidth >= width && sourceHeight >= height {
             return (area(source: sourceWidth, destination: width), area(source: sourceHeight, destination: height))
         }
-        return (enlargingArea(source: sourceWidth, destination: width), enlargingArea(source: sourceHeight, destination: height))
+        return (enlargingArea(source: sourceWidth, destination: width),
+                enlargingArea(source: sourceHeight, destination: height))
     }
 }
 

@@ -1,13 +1,16 @@
-/// Finds the pretrained model files (MTCNN weights, dlib's shape predictor and face-recognition network) and hashes them for provenance.
+/// Finds the pretrained model files (MTCNN weights, dlib's shape predictor and face-recognition network) and hashes
+/// them for provenance.
 import FacetCore
 import Foundation
 
 /// Where Facet's model files live. Nothing is downloaded at run time: `Tools/fetch-models` converts
 /// the MTCNN weights once, and Debian's `libdlib-data` installs the shape predictor.
 public enum ModelFiles {
+    /// File name of the converted MTCNN weights, in the models folder.
     public static let mtcnnFileName = "mtcnn.safetensors"
     /// SHA-256 of the file Tools/fetch-models writes (its converter is deterministic).
     public static let mtcnnSHA256 = "d69ba0737a477b29288060d1115b4296a662daa1128910a717d198acf1b0354b"
+    /// Where Debian's `libdlib-data` installs the 68-point shape predictor.
     public static let defaultShapePredictorPath = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
 
     /// dlib's face-recognition ResNet, copied unchanged by `Tools/fetch-models` from the PyPI
@@ -82,12 +85,14 @@ public enum ModelFiles {
     public static func shapePredictor() throws -> String {
         if let path = ProcessInfo.processInfo.environment["FACET_SHAPE_PREDICTOR"], !path.isEmpty {
             guard FileManager.default.isReadableFile(atPath: path) else {
-                throw FacetError("shape predictor not found at \(path) (from FACET_SHAPE_PREDICTOR): fix the variable, or unset it and run 'apt-get install libdlib-data'")
+                throw FacetError("shape predictor not found at \(path) (from FACET_SHAPE_PREDICTOR): fix the variable, "
+                                 + "or unset it and run 'apt-get install libdlib-data'")
             }
             return path
         }
         guard FileManager.default.isReadableFile(atPath: defaultShapePredictorPath) else {
-            throw FacetError("shape predictor not found at \(defaultShapePredictorPath): run 'apt-get install libdlib-data' (or set FACET_SHAPE_PREDICTOR to the .dat file)")
+            throw FacetError("shape predictor not found at \(defaultShapePredictorPath): "
+                             + "run 'apt-get install libdlib-data' (or set FACET_SHAPE_PREDICTOR to the .dat file)")
         }
         return defaultShapePredictorPath
     }

@@ -7,15 +7,21 @@ import Foundation
 /// offsets counted from byte 8 + N. Every offset and size is checked when the file is opened, so a
 /// truncated or corrupt file is a `FacetError` naming the file, never an out-of-bounds read.
 public struct SafeTensorsFile: Sendable {
+    /// One tensor's entry in the header.
     public struct TensorInfo: Sendable, Equatable {
+        /// safetensors' dtype name, e.g. `F32`.
         public var dtype: String
+        /// Elements per dimension, outermost first.
         public var shape: [Int]
         /// Byte range inside the data section.
         public var range: Range<Int>
+        /// Number of elements (the product of the shape).
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
+    /// The file's path, for messages.
     public let path: String
+    /// The header's tensors by name.
     public let tensors: [String: TensorInfo]
     /// The free-form string pairs under `__metadata__`.
     public let metadata: [String: String]
@@ -28,6 +34,7 @@ public struct SafeTensorsFile: Sendable {
         "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
     ]
 
+    /// Reads and checks the file at `path`; throws naming it when it is unreadable or malformed.
     public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw FacetError.file(path, "cannot read the file")
@@ -47,7 +54,8 @@ public struct SafeTensorsFile: Sendable {
         }
         let start = 8 + Int(headerLength)
         let headerBytes = data.subdata(in: (data.startIndex + 8)..<(data.startIndex + start))
-        guard let json = try? JSONSerialization.jsonObject(with: headerBytes), let header = json as? [String: Any] else {
+        guard let json = try? JSONSerialization.jsonObject(with: headerBytes),
+            let header = json as? [String: Any] else {
             throw corrupt("the header is not a JSON object")
         }
         let dataSize = data.count - start
@@ -84,7 +92,8 @@ public struct SafeTensorsFile: Sendable {
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard 0 <= begin, begin <= end, end <= dataSize else {
-                throw corrupt("tensor \(name) spans bytes \(begin)..<\(end) of a \(dataSize)-byte data section (truncated?)")
+                throw corrupt("tensor \(name) spans bytes \(begin)..<\(end) of a \(dataSize)-byte data section "
+                              + "(truncated?)")
             }
             var count = 1
             for d in shape {
@@ -94,7 +103,9 @@ public struct SafeTensorsFile: Sendable {
             }
             let bytes = count.multipliedReportingOverflow(by: elementSize)
             guard !bytes.overflow, bytes.partialValue == end - begin else {
-                throw corrupt("tensor \(name) of shape \(shape) \(dtype) needs \(bytes.overflow ? "more than \(Int.max)" : "\(bytes.partialValue)") bytes, has \(end - begin)")
+                throw corrupt("tensor \(name) of shape \(shape) \(dtype) needs "
+                              + "\(bytes.overflow ? "more than \(Int.max)" : "\(bytes.partialValue)") bytes, "
+                                + "has \(end - begin)")
             }
             tensors[name] = TensorInfo(dtype: dtype, shape: shape, range: begin..<end)
         }
@@ -107,8 +118,12 @@ public struct SafeTensorsFile: Sendable {
 
     /// The float32 values of tensor `name`, checked against `shape` when one is given.
     public func floats(_ name: String, shape expected: [Int]? = nil) throws -> [Float] {
-        guard let info = tensors[name] else { throw FacetError.file(path, "has no tensor \(name): run Tools/fetch-models again") }
-        guard info.dtype == "F32" else { throw FacetError.file(path, "tensor \(name) is \(info.dtype), float32 (F32) expected") }
+        guard let info = tensors[name] else {
+            throw FacetError.file(path, "has no tensor \(name): run Tools/fetch-models again")
+        }
+        guard info.dtype == "F32" else {
+            throw FacetError.file(path, "tensor \(name) is \(info.dtype), float32 (F32) expected")
+        }
         if let expected, expected != info.shape {
             throw FacetError.file(path, "tensor \(name) has shape \(info.shape), expected \(expected)")
         }
@@ -116,7 +131,8 @@ public struct SafeTensorsFile: Sendable {
         data.withUnsafeBytes { raw in
             let base = dataStart + info.range.lowerBound
             for i in 0..<out.count {
-                out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: UInt32.self)))
+                out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i,
+                                                                                  as: UInt32.self)))
             }
         }
         return out

@@ -5,16 +5,23 @@ import Foundation
 /// A face box in dlib's convention: integer-valued pixel coordinates, `right` and `bottom`
 /// inclusive (a 10-pixel-wide box has `right - left == 9`).
 public struct FaceRect: Sendable, Equatable, Codable {
+    /// Left edge, in pixels (inclusive).
     public var left: Double
+    /// Top edge, in pixels (inclusive).
     public var top: Double
+    /// Right edge, in pixels (inclusive).
     public var right: Double
+    /// Bottom edge, in pixels (inclusive).
     public var bottom: Double
 
+    /// A box with the given edges.
     public init(left: Double, top: Double, right: Double, bottom: Double) {
         self.left = left; self.top = top; self.right = right; self.bottom = bottom
     }
 
+    /// Width in pixels, edges included.
     public var width: Double { right - left + 1 }
+    /// Height in pixels, edges included.
     public var height: Double { bottom - top + 1 }
 }
 
@@ -87,7 +94,10 @@ public final class ShapePredictor: @unchecked Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
-            throw FacetError.file(path, "cannot read the dlib landmark model (\(error.localizedDescription)); install Debian's libdlib-data or pass the path of shape_predictor_68_face_landmarks.dat")
+            throw FacetError.file(path,
+                                  "cannot read the dlib landmark model (\(error.localizedDescription)); "
+                                  + "install Debian's libdlib-data or pass the path of "
+                                    + "shape_predictor_68_face_landmarks.dat")
         }
         let parsed: ParsedModel
         do {
@@ -100,7 +110,9 @@ public final class ShapePredictor: @unchecked Sendable {
         }
         guard parsed.initialShape.count == 136 else {
             parsed.leaves.deallocate()
-            throw FacetError.file(path, "a dlib shape predictor with \(parsed.initialShape.count / 2) landmarks; Facet needs the 68-point model (shape_predictor_68_face_landmarks.dat)")
+            throw FacetError.file(path,
+                                  "a dlib shape predictor with \(parsed.initialShape.count / 2) landmarks; "
+                                  + "Facet needs the 68-point model (shape_predictor_68_face_landmarks.dat)")
         }
         pointCount = parsed.initialShape.count / 2
         initialShape = parsed.initialShape
@@ -186,7 +198,9 @@ public final class ShapePredictor: @unchecked Sendable {
     func landmarks(in image: Image, box: FaceRect, legacyBoxMapping: Bool) -> Landmarks68 {
         precondition(pointCount == 68, "this shape predictor has \(pointCount) points, not 68")
         var result = [Point2](repeating: Point2(0, 0), count: 68)
-        fit(image: image, toImage: BoxTransform(box, legacySimilarity: legacyBoxMapping)) { i, x, y in result[i] = Point2(x, y) }
+        fit(image: image, toImage: BoxTransform(box, legacySimilarity: legacyBoxMapping)) {
+            i, x, y in result[i] = Point2(x, y)
+        }
         return Landmarks68(points: result)
     }
 
@@ -199,7 +213,8 @@ public final class ShapePredictor: @unchecked Sendable {
                 for stage in 0..<stageCount {
                     let transform = similarityToCurrent(shape)
                     let f0 = stageFeatureStart[stage], f1 = stageFeatureStart[stage + 1]
-                    samplePixels(image: image, toImage: toImage, shape: shape, transform: transform, range: f0..<f1, into: features)
+                    samplePixels(image: image, toImage: toImage, shape: shape, transform: transform, range: f0..<f1,
+                                 into: features)
                     addTrees(of: stage, features: features, shape: shape)
                 }
                 for i in 0..<pointCount {
@@ -265,7 +280,8 @@ public final class ShapePredictor: @unchecked Sendable {
 
     /// Walks every tree of `stage` and adds the leaf it reaches to the shape.
     @inline(__always)
-    private func addTrees(of stage: Int, features: UnsafeMutableBufferPointer<Float>, shape: UnsafeMutableBufferPointer<Float>) {
+    private func addTrees(of stage: Int, features: UnsafeMutableBufferPointer<Float>,
+                          shape: UnsafeMutableBufferPointer<Float>) {
         let n2 = 2 * pointCount
         let leafBase = leaves.baseAddress!
         let shapeBase = shape.baseAddress!
@@ -280,7 +296,8 @@ public final class ShapePredictor: @unchecked Sendable {
                                     var node = 0
                                     while node < count {
                                         let s = base + node
-                                        node = features[Int(i1[s])] - features[Int(i2[s])] > thresh[s] ? 2 * node + 1 : 2 * node + 2
+                                        node = features[Int(i1[s])] - features[Int(i2[s])] > thresh[s]
+                                            ? 2 * node + 1 : 2 * node + 2
                                     }
                                     let leaf = leafBase + leafStart[tree] + (node - count) * n2
                                     for j in 0..<n2 { shapeBase[j] += leaf[j] }
@@ -386,7 +403,9 @@ struct ParsedModel {
         for stage in 0..<stages {
             let trees = try r.count("the number of trees in stage \(stage)", in: 0...maxTrees)
             totalTrees += trees
-            guard totalTrees <= maxTrees * 10 else { throw DlibFormatProblem(message: "more than \(maxTrees * 10) trees") }
+            guard totalTrees <= maxTrees * 10 else {
+                throw DlibFormatProblem(message: "more than \(maxTrees * 10) trees")
+            }
             for tree in 0..<trees {
                 let splits = try r.count("the split count of tree \(tree) in stage \(stage)", in: 0...maxSplits)
                 m.treeSplitStart.append(Int32(m.splitIndex1.count))
@@ -398,7 +417,8 @@ struct ParsedModel {
                 }
                 // The walk from the root ends at index `splits...2*splits`, so a tree needs exactly
                 // one leaf more than it has splits.
-                let leafCount = try r.count("the leaf count of tree \(tree) in stage \(stage)", in: (splits + 1)...(splits + 1))
+                let leafCount = try r.count("the leaf count of tree \(tree) in stage \(stage)",
+                                            in: (splits + 1)...(splits + 1))
                 if leaves.capacity == 0 {
                     // Every float takes at least 4 bytes, so the file bounds the reservation.
                     leaves.reserve(min(stages * trees * leafCount * rows, r.remaining / 4))
@@ -415,7 +435,8 @@ struct ParsedModel {
         }
     }
 
-    private static func parseFeatures(_ r: inout DlibReader, points: Int, into m: inout ParsedModel) throws(DlibFormatProblem) {
+    private static func parseFeatures(_ r: inout DlibReader, points: Int,
+                                      into m: inout ParsedModel) throws(DlibFormatProblem) {
         let stages = m.stageTreeStart.count - 1
         _ = try r.count("the number of anchor lists", in: stages...stages)
         for stage in 0..<stages {
@@ -438,8 +459,10 @@ struct ParsedModel {
             let features = m.stageFeatureStart[stage + 1] - m.stageFeatureStart[stage]
             for tree in m.stageTreeStart[stage]..<m.stageTreeStart[stage + 1] {
                 let s0 = Int(m.treeSplitStart[tree])
-                for s in s0..<(s0 + Int(m.treeSplitCount[tree])) where Int(m.splitIndex1[s]) >= features || Int(m.splitIndex2[s]) >= features {
-                    throw DlibFormatProblem(message: "a split in stage \(stage) reads pixel \(max(m.splitIndex1[s], m.splitIndex2[s])) of \(features)")
+                for s in s0..<(s0 + Int(m.treeSplitCount[tree]))
+                where Int(m.splitIndex1[s]) >= features || Int(m.splitIndex2[s]) >= features {
+                    throw DlibFormatProblem(message: "a split in stage \(stage) reads pixel "
+                                                     + "\(max(m.splitIndex1[s], m.splitIndex2[s])) of \(features)")
                 }
             }
         }

@@ -20,7 +20,9 @@ public struct FaceSignatures: Sendable, Equatable {
     /// face turns towards the image's right (nose moves right), pitch positive looking up, roll
     /// positive when the head tilts clockwise in the frame.
     public var yaw: Double
+    /// Pitch in degrees, positive looking up (see `yaw`).
     public var pitch: Double
+    /// Roll in degrees, positive when the head tilts clockwise in the frame (see `yaw`).
     public var roll: Double
     /// Mean luma (BT.601) inside the landmark hull, 0...255.
     public var brightness: Double
@@ -29,6 +31,7 @@ public struct FaceSignatures: Sendable, Equatable {
     /// The larger side of the landmarks' bounding box in frame pixels.
     public var faceSize: Double
 
+    /// Signatures with each field given.
     public init(blur: Double, motionBlur: Double, histogram: [Float], yaw: Double, pitch: Double, roll: Double,
                 brightness: Double, hue: Double, faceSize: Double) {
         self.blur = blur; self.motionBlur = motionBlur; self.histogram = histogram
@@ -80,7 +83,8 @@ public func faceSignatures(crop: Image, landmarksInFace: Landmarks68, matrix: Af
     let pose = headPose(inFrame)
     let xs = inFrame.points.map(\.x), ys = inFrame.points.map(\.y)
     let faceSize = max(xs.max()! - xs.min()!, ys.max()! - ys.min()!)
-    return FaceSignatures(blur: sharpness * Double(max(w, h)) / 256, motionBlur: laplacianVariance, histogram: histogram,
+    return FaceSignatures(blur: sharpness * Double(max(w, h)) / 256, motionBlur: laplacianVariance,
+                          histogram: histogram,
                           yaw: pose.yaw, pitch: pose.pitch, roll: pose.roll,
                           brightness: hullCount > 0 ? lumaSum / hullCount : 0, hue: hue, faceSize: faceSize)
 }
@@ -100,7 +104,8 @@ private func shrunk(_ points: [Point2], by factor: Double) -> [Point2] {
 /// blocks hold few edges and the score moves in coarse steps and ties. The gradient-energy ratio
 /// measures the same thing (how wide edges are, independently of their contrast) continuously
 /// from every pixel of the face, so it ranks small differences of focus reliably.
-func sharpnessMeasures(grey: [Float], width w: Int, height h: Int, region: Image) -> (sharpness: Double, laplacianVariance: Double) {
+func sharpnessMeasures(grey: [Float], width w: Int, height h: Int, region: Image) -> (sharpness: Double,
+                                                                                      laplacianVariance: Double) {
     guard w >= 3, h >= 3 else { return (0, 0) }
     let smooth = gaussianBlurred(grey, width: w, height: h, sigma: 2)
     var fine = 0.0, coarse = 0.0, lapSum = 0.0, lapSq = 0.0, count = 0.0
