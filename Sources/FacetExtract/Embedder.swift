@@ -29,9 +29,13 @@ extension FaceDescriber {
 
 /// Progress of `facet embed` after each stored batch.
 public struct EmbedProgress: Sendable {
+    /// Faces described so far in this run.
     public var facesDone: Int
+    /// Faces to describe in all (those without a descriptor when the run began).
     public var facesTotal: Int
+    /// Faces per second since the run began.
     public var facesPerSecond: Double
+    /// Estimated seconds to the end; nil until the rate is known.
     public var secondsLeft: Double?
 }
 
@@ -43,9 +47,11 @@ public struct EmbedSummary: Sendable {
     public var alreadyDone = 0
     /// Faces whose frame could not be decoded (left without a descriptor; a rerun tries again).
     public var skipped: [String] = []
+    /// Wall-clock seconds the run took.
     public var seconds = 0.0
 }
 
+/// `facet embed`: gives every stored face without one its face-recognition descriptor.
 public enum EmbeddingFiller {
     /// Computes the descriptor of every face of `role` (every role when nil) that has none, from its
     /// source frame (decoded from the stored media, as extraction saw it) and its stored landmarks.
@@ -78,7 +84,9 @@ public enum EmbeddingFiller {
                     let frame: MediaFrame?
                     do { frame = try source.next() } catch {
                         summary.skipped.append("\(media.name): \(error)")
-                        if summary.skipped.count > 50 { throw FacetError.file(media.name, "too many decoding errors; last: \(error)") }
+                        if summary.skipped.count > 50 {
+                            throw FacetError.file(media.name, "too many decoding errors; last: \(error)")
+                        }
                         continue
                     }
                     guard let frame, frame.index <= last else { finished = true; break }
@@ -94,7 +102,9 @@ public enum EmbeddingFiller {
                 let faces = batch.flatMap(\.1)
                 let descriptors = describer.descriptors(chips: (0..<batch.count).flatMap { chips.get($0) })
                 var rows: [(faceId: Int64, descriptor: [Float])] = []
-                for (f, d) in zip(faces, descriptors) where d.count == FaceEmbedding.dimension { rows.append((f.id, d)) }
+                for (f, d) in zip(faces, descriptors) where d.count == FaceEmbedding.dimension {
+                    rows.append((f.id, d))
+                }
                 batches += 1
                 let killHere = hooks.killDuringStore == batches
                 try project.storeEmbeddings(rows, recognizer: describer.provenance) {

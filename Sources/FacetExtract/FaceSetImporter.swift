@@ -10,6 +10,7 @@ import FacetVision
 
 /// What `facet import-faces` did.
 public struct FaceSetImportSummary: Sendable {
+    /// The stills media the folder was stored as.
     public var media: MediaRecord
     /// Faces stored by this run (files already stored by an interrupted run are not counted).
     public var facesStored = 0
@@ -18,12 +19,15 @@ public struct FaceSetImportSummary: Sendable {
     public var withoutDetection = 0
     /// Faces whose landmarks and source came from the file's metadata (no detection).
     public var fromMetadata = 0
+    /// Wall-clock seconds the run took.
     public var seconds = 0.0
 }
 
 /// A checked import of a folder (see `FaceSetImporter.plan`).
 public struct FaceSetPlan: Sendable {
+    /// The folder to import.
     public var folder: String
+    /// The role the faces go to.
     public var role: Role
     /// The image files in frame order, and whether each is PNG or JPEG.
     public var files: [String]
@@ -37,9 +41,11 @@ public struct FaceSetPlan: Sendable {
     public var withMetadata: Int { metadata.filter { $0 != nil }.count }
     /// The media an interrupted import of this folder left, and the files it stored.
     public var existing: MediaRecord?
+    /// Indexes of the files the interrupted import already stored (skipped by this one).
     public var done: Set<Int> = []
 }
 
+/// `facet import-faces`: a folder of aligned face images from another tool into the project.
 public enum FaceSetImporter {
     /// Imports every PNG/JPEG in `folder` (numeric name order) as one face each. The folder is
     /// stored as a stills media of `role` (frame i = file i, so each face keeps its file as its source
@@ -51,7 +57,8 @@ public enum FaceSetImporter {
     public static func importFaces(folder: String, role: Role, faceType: FaceType, into project: Project,
                                    describer: (any FaceDescriber)? = nil,
                                    progress: (Int, Int) -> Void = { _, _ in }) throws -> FaceSetImportSummary {
-        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project, describer: describer, progress: progress)
+        try importFaces(try plan(folder: folder, role: role, in: project), faceType: faceType, into: project,
+                        describer: describer, progress: progress)
     }
 
     /// What an import of `folder` will do, found by reading only (so the command can check everything
@@ -75,7 +82,10 @@ public enum FaceSetImporter {
             guard image.width == image.height else {
                 throw FacetError.file(file, "is \(image.width)x\(image.height): an aligned face image is square")
             }
-            guard image.width >= 32 else { throw FacetError.file(file, "is \(image.width) pixels wide: aligned faces of at least 32 pixels are needed") }
+            guard image.width >= 32 else {
+                throw FacetError.file(file,
+                                      "is \(image.width) pixels wide: aligned faces of at least 32 pixels are needed")
+            }
             kinds.append(kind)
         }
         let needsDetection = metadata.contains { $0 == nil || $0!.inFrame }
@@ -83,11 +93,16 @@ public enum FaceSetImporter {
         let absolute = URL(fileURLWithPath: folder).standardizedFileURL.path
         var plan = FaceSetPlan(folder: folder, role: role, files: stills.files, kinds: kinds, metadata: metadata,
                                mtcnnPath: models.0, predictorPath: models.1)
-        if let existing = try project.media(role: role).first(where: { $0.kind == .stills && $0.path == absolute && $0.frameCount == stills.files.count }),
+        if let existing = try project.media(role: role).first(where: {
+               $0.kind == .stills && $0.path == absolute && $0.frameCount == stills.files.count
+           }),
            try stillsHash(stills.files) == existing.sha256 {
             let done = try project.processedFrames(mediaId: existing.id!)
             if done.count >= stills.files.count {
-                throw FacetError.file(folder, "already imported as media \(existing.id!) (\(role.rawValue) \(existing.name)) with its \(done.count) faces", kind: .conflict)
+                throw FacetError.file(folder,
+                                      "already imported as media \(existing.id!) "
+                                      + "(\(role.rawValue) \(existing.name)) with its \(done.count) faces",
+                                      kind: .conflict)
             }
             plan.existing = existing
             plan.done = done
@@ -105,19 +120,26 @@ public enum FaceSetImporter {
         let metadata = plan.metadata
         let pipeline: FacePipeline?
         let provenance: ExtractionProvenance
-        let options = "{\"import_faces\":true,\"face_type\":\"\(faceType.rawValue)\",\"from_metadata\":\(plan.withMetadata)}"
+        let options = "{\"import_faces\":true,\"face_type\":\"\(faceType.rawValue)\","
+            + "\"from_metadata\":\(plan.withMetadata)}"
         if let mtcnnPath = plan.mtcnnPath, let predictorPath = plan.predictorPath {
-            pipeline = FacePipeline(detector: try MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: try ShapePredictor(path: predictorPath))
-            provenance = ExtractionProvenance(role: role, detector: "mtcnn (import-faces)", detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
-                                              landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
+            pipeline = FacePipeline(detector: try MTCNNDetector(weightsPath: mtcnnPath),
+                                    shapePredictor: try ShapePredictor(path: predictorPath))
+            provenance = ExtractionProvenance(role: role, detector: "mtcnn (import-faces)",
+                                              detectorSHA256: try SHA256.hex(ofFile: mtcnnPath),
+                                              landmarker: "dlib shape_predictor_68_face_landmarks",
+                                              landmarkerSHA256: try SHA256.hex(ofFile: predictorPath),
                                               optionsJSON: options, recognizer: describer?.provenance)
         } else {
             pipeline = nil
-            provenance = ExtractionProvenance(role: role, detector: "the files' own metadata (import-faces)", detectorSHA256: "",
-                                              landmarker: "the files' own landmarks", landmarkerSHA256: "", optionsJSON: options,
+            provenance = ExtractionProvenance(role: role, detector: "the files' own metadata (import-faces)",
+                                              detectorSHA256: "",
+                                              landmarker: "the files' own landmarks", landmarkerSHA256: "",
+                                              optionsJSON: options,
                                               recognizer: describer?.provenance)
         }
-        let media = try plan.existing ?? MediaImporter.importMedia(path: plan.folder, role: role, link: false, into: project)
+        let media = try plan.existing ?? MediaImporter.importMedia(path: plan.folder, role: role, link: false,
+                                                                   into: project)
         let run = try project.beginExtraction(provenance)
         var summary = FaceSetImportSummary(media: media)
         let todo = files.indices.filter { !done.contains($0) }
@@ -132,12 +154,18 @@ public enum FaceSetImporter {
                 let i = indices[k]
                 do {
                     if let m = metadata[i], m.inFrame {
-                        results.set(k, (try faceswapFace(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType,
+                        results.set(k,
+                                    (try faceswapFace(file: files[i], kind: kinds[i], index: i, mediaId: media.id!,
+                                                      faceType: faceType,
                                                          metadata: m, pipeline: pipeline!, describer: describer), true))
                     } else if let m = metadata[i] {
-                        results.set(k, (try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, metadata: m, describer: describer), true))
+                        results.set(k,
+                                    (try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, metadata: m,
+                                              describer: describer), true))
                     } else {
-                        results.set(k, try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!, faceType: faceType, pipeline: pipeline!, describer: describer))
+                        results.set(k,
+                                    try face(file: files[i], kind: kinds[i], index: i, mediaId: media.id!,
+                                             faceType: faceType, pipeline: pipeline!, describer: describer))
                     }
                 } catch {
                     failure.set(error)
@@ -172,7 +200,10 @@ public enum FaceSetImporter {
             let cx = d.box.x + d.box.width / 2, cy = d.box.y + d.box.height / 2
             return abs(cx - size / 2) < size / 4 && abs(cy - size / 2) < size / 4
         }.min { a, b in
-            func off(_ d: DetectedFace) -> Double { let cx = d.box.x + d.box.width / 2 - size / 2, cy = d.box.y + d.box.height / 2 - size / 2; return cx * cx + cy * cy }
+            func off(_ d: DetectedFace) -> Double {
+                let cx = d.box.x + d.box.width / 2 - size / 2, cy = d.box.y + d.box.height / 2 - size / 2
+                return cx * cx + cy * cy
+            }
             return off(a) < off(b)
         }
         let box = centred?.box ?? alignedFaceBox(size: size, faceType: faceType)
@@ -180,13 +211,17 @@ public enum FaceSetImporter {
         let fit = pipeline.fitter.fit(image: image, box: box, points5: centred?.points5 ?? [])
         let landmarks = fit.landmarks
         let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
-        var face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height), points5: centred?.points5 ?? [],
+        var face = NewFace(faceIndex: 0, score: centred?.score ?? 0, box: (box.x, box.y, box.width, box.height),
+                           points5: centred?.points5 ?? [],
                            landmarks: landmarks, matrix: .identity, faceType: faceType.rawValue, cropSize: image.width,
                            cropFormat: kind == .png ? "png" : "jpeg", crop: bytes, histogram: s.histogram, blur: s.blur,
                            motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
                            hue: s.hue, faceSize: s.faceSize, landmarkScore: centred == nil ? nil : fit.score)
-        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
-        return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]), centred != nil)
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(),
+                                          landmarks: [landmarks]).first,
+           d.count == FaceEmbedding.dimension { face.embedding = d }
+        return (ExtractedFrame(mediaId: mediaId, frameIndex: index, pts: Double(index) / 25, faces: [face]),
+                centred != nil)
     }
 
     /// One aligned image whose file carries its landmarks: no detection, the landmarks kept as they are
@@ -200,10 +235,14 @@ public enum FaceSetImporter {
         let box = (x: xs.min()!, y: ys.min()!, width: xs.max()! - xs.min()!, height: ys.max()! - ys.min()!)
         let s = faceSignatures(crop: image, landmarksInFace: landmarks, matrix: .identity)
         var face = NewFace(faceIndex: 0, score: 0, box: box, points5: [], landmarks: landmarks, matrix: .identity,
-                           faceType: m.faceType.rawValue, cropSize: image.width, cropFormat: kind == .png ? "png" : "jpeg", crop: bytes,
-                           histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll,
+                           faceType: m.faceType.rawValue, cropSize: image.width,
+                           cropFormat: kind == .png ? "png" : "jpeg", crop: bytes,
+                           histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch,
+                           roll: s.roll,
                            brightness: s.brightness, hue: s.hue, faceSize: s.faceSize)
-        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(), landmarks: [landmarks]).first, d.count == FaceEmbedding.dimension { face.embedding = d }
+        if let d = describer?.descriptors(image: image.channels == 3 ? image : image.rgb(),
+                                          landmarks: [landmarks]).first,
+           d.count == FaceEmbedding.dimension { face.embedding = d }
         var origin = m.origin
         origin.fileName = (file as NSString).lastPathComponent
         face.origin = origin
@@ -215,8 +254,10 @@ public enum FaceSetImporter {
     /// landmarks the file's frame landmarks carried through that matrix. The file's values, exact, go to
     /// `face_origin` with the fitted matrix.
     static func faceswapFace(file: String, kind: ImageFile.Kind, index: Int, mediaId: Int64, faceType: FaceType,
-                             metadata m: ImportedFaceMetadata, pipeline: FacePipeline, describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
-        var (frame, _) = try face(file: file, kind: kind, index: index, mediaId: mediaId, faceType: faceType, pipeline: pipeline, describer: describer)
+                             metadata m: ImportedFaceMetadata, pipeline: FacePipeline,
+                             describer: (any FaceDescriber)? = nil) throws -> ExtractedFrame {
+        var (frame, _) = try face(file: file, kind: kind, index: index, mediaId: mediaId, faceType: faceType,
+                                  pipeline: pipeline, describer: describer)
         var f = frame.faces[0]
         let source = m.landmarks.map { Point2($0[0], $0[1]) }
         guard let fit = similarityTransform(from: source, to: f.landmarks.points) else {

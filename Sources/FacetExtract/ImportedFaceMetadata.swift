@@ -53,7 +53,8 @@ struct ImportedFaceMetadata: Sendable, Equatable {
         guard let landmarks = info.landmarks else { return nil }
         let name = info.faceType ?? "full_face"
         guard let type = dflFaceTypes[name] else {
-            throw FacetError("APP15 face type '\(name.prefix(40))' is not one Facet imports (\(dflFaceTypes.keys.sorted().joined(separator: ", ")))")
+            throw FacetError("APP15 face type '\(name.prefix(40))' is not one Facet imports "
+                             + "(\(dflFaceTypes.keys.sorted().joined(separator: ", ")))")
         }
         var o = FaceOrigin(tool: "dfl", fileName: "")
         o.sourceFilename = info.sourceFilename
