@@ -60,7 +60,8 @@ struct GraphBuilder {
 
     /// A float32 initializer (`raw_data`, little-endian).
     mutating func floats(_ hint: String, shape: [Int], _ values: [Float]) -> String {
-        precondition(shape.reduce(1, *) == values.count, "GraphBuilder.floats(\(hint)): \(values.count) values for shape \(shape)")
+        precondition(shape.reduce(1, *) == values.count,
+                     "GraphBuilder.floats(\(hint)): \(values.count) values for shape \(shape)")
         var t = Onnx_TensorProto()
         t.name = fresh(hint)
         t.dims = shape.map(Int64.init)
@@ -129,7 +130,9 @@ struct LayerLowering {
             return try depthToSpace(x, block: d.blockSize, path: path)
         case let r as Residual:
             let body = try lower(r.body, x, path: path)
-            guard body.shape == x.shape else { throw FacetError("ONNX export: \(path): the residual body changes the shape") }
+            guard body.shape == x.shape else {
+                throw FacetError("ONNX export: \(path): the residual body changes the shape")
+            }
             let sum = g.node("Add", [x.name, body.name], hint: path + "/add")
             return activation(GraphValue(name: sum, shape: x.shape), r.activation, path: path)
         case let p as ParallelConvs:
@@ -156,7 +159,8 @@ struct LayerLowering {
         case .identity: return x
         case .sigmoid: return GraphValue(name: g.node("Sigmoid", [x.name], hint: path + "/sigmoid"), shape: x.shape)
         case .leakyReLU(let s):
-            return GraphValue(name: g.node("LeakyRelu", [x.name], [Attr.float("alpha", s)], hint: path + "/lrelu"), shape: x.shape)
+            return GraphValue(name: g.node("LeakyRelu", [x.name], [Attr.float("alpha", s)], hint: path + "/lrelu"),
+                              shape: x.shape)
         }
     }
 
@@ -174,7 +178,9 @@ struct LayerLowering {
 
     mutating func conv(_ x: GraphValue, weight: Tensor, bias: Tensor?, k: Int, stride: Int, padding: ConvPadding,
                        cout: Int, activation a: Activation, path: String) throws -> GraphValue {
-        guard case .map(let cin, let h, let w) = x.shape else { throw FacetError("ONNX export: \(path): a convolution needs a feature map") }
+        guard case .map(let cin, let h, let w) = x.shape else {
+            throw FacetError("ONNX export: \(path): a convolution needs a feature map")
+        }
         guard weight.shape == [k, k, cin, cout] else {
             throw FacetError("ONNX export: \(path): kernel \(weight.shape) does not fit \(cin) input channels")
         }
@@ -186,31 +192,40 @@ struct LayerLowering {
         } } } }
         var inputs = [x.name, g.floats(path + ".weight", shape: [cout, cin, k, k], kernel)]
         if let bias { inputs.append(g.floats(path + ".bias", shape: [cout], bias.values)) }
-        let py = Self.pads(h, k: k, stride: stride, padding: padding), px = Self.pads(w, k: k, stride: stride, padding: padding)
+        let py = Self.pads(h, k: k, stride: stride, padding: padding),
+            px = Self.pads(w, k: k, stride: stride, padding: padding)
         let y = g.node("Conv", inputs, [
             Attr.ints("kernel_shape", [k, k]), Attr.ints("strides", [stride, stride]),
-            Attr.ints("pads", [py.before, px.before, py.after, px.after]), Attr.ints("dilations", [1, 1]), Attr.int("group", 1),
+            Attr.ints("pads", [py.before, px.before, py.after, px.after]), Attr.ints("dilations", [1, 1]),
+            Attr.int("group", 1),
         ], hint: path)
-        return activation(GraphValue(name: y, shape: .map(channels: cout, height: py.out, width: px.out)), a, path: path)
+        return activation(GraphValue(name: y, shape: .map(channels: cout, height: py.out, width: px.out)), a,
+                          path: path)
     }
 
     /// Facet's (TensorFlow's) depth-to-space: out[y*b+i, x*b+j, c] = in[y, x, (i*b+j)*C + c], which is
     /// ONNX's `DepthToSpace` in its DCR mode (depth, column, row), not CRD.
     mutating func depthToSpace(_ x: GraphValue, block b: Int, path: String) throws -> GraphValue {
         guard case .map(let c, let h, let w) = x.shape, c % (b * b) == 0 else {
-            throw FacetError("ONNX export: \(path): depth-to-space needs a feature map with a multiple of \(b * b) channels")
+            throw FacetError("ONNX export: \(path): depth-to-space needs a feature map with a multiple of "
+                             + "\(b * b) channels")
         }
-        let y = g.node("DepthToSpace", [x.name], [Attr.int("blocksize", b), Attr.string("mode", "DCR")], hint: path + "/d2s")
+        let y = g.node("DepthToSpace", [x.name], [Attr.int("blocksize", b), Attr.string("mode", "DCR")],
+                       hint: path + "/d2s")
         return GraphValue(name: y, shape: .map(channels: c / (b * b), height: h * b, width: w * b))
     }
 
     mutating func concat(_ branches: [(String, any Layer)], _ x: GraphValue, path: String) throws -> GraphValue {
         var outs: [GraphValue] = []
         for (name, l) in branches { outs.append(try lower(l, x, path: "\(path).\(name)")) }
-        guard case .map(_, let h, let w) = outs[0].shape else { throw FacetError("ONNX export: \(path): branches must give feature maps") }
+        guard case .map(_, let h, let w) = outs[0].shape else {
+            throw FacetError("ONNX export: \(path): branches must give feature maps")
+        }
         var total = 0
         for o in outs {
-            guard case .map(let c, h, w) = o.shape else { throw FacetError("ONNX export: \(path): branch sizes differ") }
+            guard case .map(let c, h, w) = o.shape else {
+                throw FacetError("ONNX export: \(path): branch sizes differ")
+            }
             total += c
         }
         let y = g.node("Concat", outs.map(\.name), [Attr.int("axis", 1)], hint: path + "/concat")
@@ -223,7 +238,8 @@ struct LayerLowering {
         case .flat: return x
         case .map(let c, let h, let w):
             let t = g.node("Transpose", [x.name], [Attr.ints("perm", [0, 2, 3, 1])], hint: path + "/to_nhwc")
-            let f = g.node("Reshape", [t, g.int64s(path + ".flat_shape", [-1, Int64(c * h * w)])], hint: path + "/flatten")
+            let f = g.node("Reshape", [t, g.int64s(path + ".flat_shape", [-1, Int64(c * h * w)])],
+                           hint: path + "/flatten")
             return GraphValue(name: f, shape: .flat(c * h * w))
         }
     }
@@ -237,7 +253,8 @@ struct LayerLowering {
         case 1: return flat
         case 3:
             // Facet's [H, W, C] sample, back to NCHW for the convolutions that follow.
-            let r = g.node("Reshape", [flat.name, g.int64s(path + ".shape", [-1] + sample.map(Int64.init))], hint: path + "/reshape")
+            let r = g.node("Reshape", [flat.name, g.int64s(path + ".shape", [-1] + sample.map(Int64.init))],
+                           hint: path + "/reshape")
             let t = g.node("Transpose", [r], [Attr.ints("perm", [0, 3, 1, 2])], hint: path + "/to_nchw")
             return GraphValue(name: t, shape: .map(channels: sample[2], height: sample[0], width: sample[1]))
         default:

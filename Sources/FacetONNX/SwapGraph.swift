@@ -19,19 +19,28 @@ public enum SwapGraphFormat: String, Sendable, CaseIterable {
 
 /// Names of the graph's inputs and outputs per format.
 public enum SwapGraphNames {
+    /// The input's name in an ONNX graph.
     public static let onnxInput = "face"
+    /// The outputs' names in an ONNX graph: the swapped face, then the learned mask.
     public static let onnxOutputs = ["swapped_face", "swapped_mask"]
+    /// The input's name in a DFM graph.
     public static let dfmInput = "in_face:0"
+    /// The outputs' names in a DFM graph, in DeepFaceLive's order (see `SwapGraphFormat.dfm`).
     public static let dfmOutputs = ["out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0"]
 }
 
 /// What a swap graph is made of: the shared encoder's layers in order, and the two decoders'
 /// image and mask branches.
 public struct SwapGraphParts {
+    /// Side of the square face the network takes and returns, in pixels.
     public var resolution: Int
+    /// The shared encoder's layers, in order, each with its path (the prefix of its parameters' names).
     public var encoder: [(name: String, layer: any Layer)]
+    /// The source decoder's image branch (the swapped face).
     public var srcImage: any Layer
+    /// The source decoder's mask branch.
     public var srcMask: any Layer
+    /// The destination decoder's mask branch (DFM's mask of the input face).
     public var dstMask: any Layer
 
     /// The parts of a Facet network (Quick96 and its tiny variant, H128); throws for another.
@@ -62,7 +71,8 @@ public func swapGraphModel(_ parts: SwapGraphParts, format: SwapGraphFormat, nam
     // NHWC in; DeepFaceLive's frames are BGR (OpenCV), Facet's networks are trained on RGB.
     var nhwc = input
     if format == .dfm {
-        nhwc = low.g.node("Gather", [input, low.g.int64s("bgr_to_rgb", [2, 1, 0])], [Attr.int("axis", 3)], hint: "in/bgr_to_rgb")
+        nhwc = low.g.node("Gather", [input, low.g.int64s("bgr_to_rgb", [2, 1, 0])], [Attr.int("axis", 3)],
+                          hint: "in/bgr_to_rgb")
     }
     let nchw = low.g.node("Transpose", [nhwc], [Attr.ints("perm", [0, 3, 1, 2])], hint: "in/to_nchw")
     var code = GraphValue(name: nchw, shape: .map(channels: 3, height: r, width: r))
@@ -70,9 +80,14 @@ public func swapGraphModel(_ parts: SwapGraphParts, format: SwapGraphFormat, nam
 
     /// NCHW value to an NHWC graph output named `output`, the channels reversed first for BGR.
     func out(_ v: GraphValue, _ output: String, bgr: Bool) throws -> (String, Int) {
-        guard case .map(let c, r, r) = v.shape else { throw FacetError("ONNX export: \(output) is \(v.shape), not a \(r) px face") }
+        guard case .map(let c, r, r) = v.shape else {
+            throw FacetError("ONNX export: \(output) is \(v.shape), not a \(r) px face")
+        }
         var x = v.name
-        if bgr { x = low.g.node("Gather", [x, low.g.int64s("rgb_to_bgr", [2, 1, 0])], [Attr.int("axis", 1)], hint: output + "/to_bgr") }
+        if bgr {
+            x = low.g.node("Gather", [x, low.g.int64s("rgb_to_bgr", [2, 1, 0])], [Attr.int("axis", 1)],
+                           hint: output + "/to_bgr")
+        }
         low.g.node("Transpose", [x], [Attr.ints("perm", [0, 2, 3, 1])], hint: output + "/to_nhwc", output: output)
         return (output, c)
     }
