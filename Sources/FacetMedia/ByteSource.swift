@@ -17,10 +17,14 @@ public protocol RandomAccessByteSource: AnyObject, Sendable {
 
 /// Bytes held in memory.
 public final class DataByteSource: RandomAccessByteSource {
+    /// The bytes it serves.
     public let data: Data
+    /// A source over `data` (kept, not copied).
     public init(_ data: Data) { self.data = data }
+    /// The length of `data`, in bytes.
     public var size: Int64 { Int64(data.count) }
 
+    /// Copies up to `buffer.count` bytes from `offset` into `buffer`; 0 at or past the end.
     public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard offset >= 0, offset < size else { return 0 }
         let start = data.startIndex + Int(offset)
@@ -32,13 +36,18 @@ public final class DataByteSource: RandomAccessByteSource {
 
 /// A file read with `pread`, so concurrent readers never share a file position.
 public final class FileByteSource: RandomAccessByteSource {
+    /// The file's path, for messages.
     public let path: String
+    /// The file's length in bytes, read once when it was opened.
     public let size: Int64
     private let descriptor: Int32
 
+    /// Opens the file at `path` for reading; throws (naming it) when it is missing, a folder or unreadable.
     public init(path: String) throws {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FacetError.file(path, "no such file") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw FacetError.file(path, "no such file")
+        }
         guard !isFolder.boolValue else { throw FacetError.file(path, "is a folder, not a file") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FacetError.file(path, "cannot open (\(String(cString: strerror(errno))))") }
@@ -54,6 +63,8 @@ public final class FileByteSource: RandomAccessByteSource {
 
     deinit { close(descriptor) }
 
+    /// Copies up to `buffer.count` bytes from `offset` into `buffer` with `pread` (retried on EINTR);
+    /// 0 at or past the end; throws when the read fails.
     public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
             let n = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))

@@ -14,7 +14,8 @@ public enum JPEGCodec {
                 throw FacetError("not a readable JPEG image (no data)")
             }
             var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colourspace: Int32 = 0
-            guard tjDecompressHeader3(handle, base, UInt(bytes.count), &width, &height, &subsampling, &colourspace) == 0,
+            guard tjDecompressHeader3(handle, base, UInt(bytes.count), &width, &height, &subsampling,
+                                      &colourspace) == 0,
                   width > 0, height > 0 else {
                 throw FacetError("not a readable JPEG image (\(errorText(handle)))")
             }
@@ -41,7 +42,9 @@ public enum JPEGCodec {
     /// A baseline JPEG of a grey, RGB or RGBA image (alpha is dropped). Colour uses 4:2:0 chroma
     /// below quality 95 and full-resolution 4:4:4 chroma from 95 up, where fine detail is the point.
     public static func encode(_ image: Image, quality: Int = 90) throws -> Data {
-        guard image.width > 0, image.height > 0 else { throw FacetError("cannot write an empty \(image.width)x\(image.height) JPEG image") }
+        guard image.width > 0, image.height > 0 else {
+            throw FacetError("cannot write an empty \(image.width)x\(image.height) JPEG image")
+        }
         guard (1...100).contains(quality) else { throw FacetError("JPEG quality must be 1...100, got \(quality)") }
         let pixelFormat: TJPF
         switch image.channels {
@@ -63,7 +66,8 @@ public enum JPEGCodec {
         let status = image.pixels.withUnsafeBufferPointer { src in
             withUnsafeMutablePointer(to: &buffer) { bufferPointer in
                 bufferPointer.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 1) { out in
-                    tjCompress2(handle, src.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(pixelFormat.rawValue),
+                    tjCompress2(handle, src.baseAddress, Int32(image.width), 0, Int32(image.height),
+                                Int32(pixelFormat.rawValue),
                                 out, &size, Int32(subsampling.rawValue), Int32(quality), TJFLAG_NOREALLOC)
                 }
             }

@@ -13,11 +13,13 @@ private final class SourceCursor {
     init(_ source: any RandomAccessByteSource) { self.source = source }
 }
 
-private func readSource(_ opaque: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<UInt8>?, _ size: Int32) -> Int32 {
+private func readSource(_ opaque: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<UInt8>?,
+                        _ size: Int32) -> Int32 {
     guard let opaque, let buffer, size > 0 else { return FFmpeg.ioError }
     let cursor = Unmanaged<SourceCursor>.fromOpaque(opaque).takeUnretainedValue()
     do {
-        let n = try cursor.source.read(at: cursor.position, into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(size)))
+        let n = try cursor.source.read(at: cursor.position,
+                                       into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(size)))
         if n <= 0 { return FFmpeg.endOfFile }
         cursor.position += Int64(n)
         return Int32(n)
@@ -54,9 +56,13 @@ final class MediaInput {
     init(path: String) throws {
         try FFmpeg.load()
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FacetError.file(path, "no such file") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw FacetError.file(path, "no such file")
+        }
         if isFolder.boolValue { throw FacetError.file(path, "is a folder, not a video file") }
-        guard FileManager.default.isReadableFile(atPath: path) else { throw FacetError.file(path, "cannot read (permission denied)") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw FacetError.file(path, "cannot read (permission denied)")
+        }
         name = path
         cursor = nil
         var opened: UnsafeMutablePointer<AVFormatContext>?
@@ -118,7 +124,9 @@ final class MediaInput {
 
     private static func openError(_ name: String, _ status: Int32) -> FacetError {
         if status == FFmpeg.invalidData {
-            return FacetError.file(name, "not a video FFmpeg can read, or the file is incomplete (\(FFmpeg.errorText(status)))")
+            return FacetError.file(name,
+                                   "not a video FFmpeg can read, or the file is incomplete "
+                                   + "(\(FFmpeg.errorText(status)))")
         }
         return FacetError.file(name, "cannot open as video (\(FFmpeg.errorText(status)))")
     }
@@ -147,17 +155,23 @@ final class MediaInput {
 
     /// The main video stream: FFmpeg's pick, never a cover picture attached to an audio file.
     func videoStream() throws -> UnsafeMutablePointer<AVStream> {
-        let isPicture = { (s: UnsafeMutablePointer<AVStream>) in s.pointee.disposition & Int32(AV_DISPOSITION_ATTACHED_PIC) != 0 }
+        let isPicture = {
+            (s: UnsafeMutablePointer<AVStream>) in s.pointee.disposition & Int32(AV_DISPOSITION_ATTACHED_PIC) != 0
+        }
         let best = ff.av_find_best_stream(context, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         if best >= 0, let stream = context.pointee.streams[Int(best)], !isPicture(stream) { return stream }
-        if let stream = streams.first(where: { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO && !isPicture($0) }) {
+        if let stream = streams.first(where: {
+            $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO && !isPicture($0)
+        }) {
             return stream
         }
         let kinds = streams.map { stream in
             ff.av_get_media_type_string(stream.pointee.codecpar.pointee.codec_type)
                 .map { String(cString: $0) } ?? "unknown"
         }
-        throw FacetError.file(name, "has no video stream" + (kinds.isEmpty ? "" : " (streams: \(kinds.joined(separator: ", ")))"))
+        throw FacetError.file(name,
+                              "has no video stream" + (kinds.isEmpty ? "" : " (streams: "
+                                                                            + "\(kinds.joined(separator: ", ")))"))
     }
 
     var hasAudio: Bool { streams.contains { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_AUDIO } }

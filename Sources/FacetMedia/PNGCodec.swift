@@ -47,10 +47,14 @@ public enum PNGCodec {
         try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             var at = 8
             while at + 8 <= bytes.count {
-                let length = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
-                let type = String(decoding: (4..<8).map { (0x20...0x7E).contains(bytes[at + $0]) ? bytes[at + $0] : 0x3F }, as: UTF8.self)
+                let length = Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8
+                    | Int(bytes[at + 3])
+                let type = String(decoding: (4..<8).map {
+                    (0x20...0x7E).contains(bytes[at + $0]) ? bytes[at + $0] : 0x3F
+                }, as: UTF8.self)
                 guard at + 12 + length <= bytes.count else {
-                    throw FacetError("damaged PNG image (chunk \(type) at byte \(at) declares \(length) bytes; the data ends \(bytes.count - at - 8) bytes later)")
+                    throw FacetError("damaged PNG image (chunk \(type) at byte \(at) declares \(length) bytes; "
+                                     + "the data ends \(bytes.count - at - 8) bytes later)")
                 }
                 if type == "IEND" { return }
                 at += 12 + length
@@ -60,7 +64,9 @@ public enum PNGCodec {
 
     /// A PNG holding the image's channels exactly (grey, RGB or RGBA; 8 bits). O(pixels).
     public static func encode(_ image: Image) throws -> Data {
-        guard image.width > 0, image.height > 0 else { throw FacetError("cannot write an empty \(image.width)x\(image.height) PNG image") }
+        guard image.width > 0, image.height > 0 else {
+            throw FacetError("cannot write an empty \(image.width)x\(image.height) PNG image")
+        }
         let format: UInt32
         switch image.channels {
         case 1: format = formatGrey

@@ -64,8 +64,10 @@ final class PixelConverter {
 
     /// Converts `source` into packed pixels at `target` (`rowBytes` apart). Returns false on failure.
     func convert(_ source: UnsafePointer<AVFrame>, into target: UnsafeMutableRawBufferPointer, rowBytes: Int) -> Bool {
-        guard let context, let geometry, let frame = wrappedFrame(target, rowBytes: rowBytes, width: geometry.targetWidth,
-                                                                    height: geometry.targetHeight, format: geometry.targetFormat) else { return false }
+        guard let context, let geometry,
+            let frame = wrappedFrame(target, rowBytes: rowBytes, width: geometry.targetWidth,
+                                                                    height: geometry.targetHeight,
+                                                                    format: geometry.targetFormat) else { return false }
         defer { ff.av_frame_unref(frame) }
         return ff.sws_scale_frame(context, frame, source) >= 0
     }
@@ -73,8 +75,10 @@ final class PixelConverter {
     /// Converts packed pixels at `source` into `target` (an allocated frame). Returns false on failure.
     func convert(_ source: UnsafeRawBufferPointer, rowBytes: Int, into target: UnsafeMutablePointer<AVFrame>) -> Bool {
         guard let context, let geometry,
-              let frame = wrappedFrame(UnsafeMutableRawBufferPointer(mutating: source), rowBytes: rowBytes, width: geometry.sourceWidth,
-                                       height: geometry.sourceHeight, format: geometry.sourceFormat) else { return false }
+              let frame = wrappedFrame(UnsafeMutableRawBufferPointer(mutating: source), rowBytes: rowBytes,
+                                       width: geometry.sourceWidth,
+                                       height: geometry.sourceHeight,
+                                       format: geometry.sourceFormat) else { return false }
         defer { ff.av_frame_unref(frame) }
         return ff.sws_scale_frame(context, target, frame) >= 0
     }

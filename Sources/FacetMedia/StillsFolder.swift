@@ -4,6 +4,7 @@ import Foundation
 
 /// The PNG/JPEG files of one folder, in natural order ("frame2" before "frame10"), as frames.
 public struct StillsFolder: Sendable {
+    /// The folder's path, for messages.
     public let path: String
     /// Full paths of the image files, in frame order.
     public let files: [String]
@@ -15,7 +16,9 @@ public struct StillsFolder: Sendable {
     /// Throws when the path is not a folder, holds no images, or the first image cannot be read.
     public init(path: String, fps: Double = 25) throws {
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw FacetError.file(path, "no such folder") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw FacetError.file(path, "no such folder")
+        }
         guard isFolder.boolValue else { throw FacetError.file(path, "is a file, not a folder of images") }
         guard fps > 0 else { throw FacetError.file(path, "frame rate must be positive, got \(fps)") }
         let names: [String]
@@ -24,7 +27,9 @@ public struct StillsFolder: Sendable {
         } catch {
             throw FacetError.file(path, "cannot list the folder (\(ImageFile.reason(error)))")
         }
-        let images = names.filter { !$0.hasPrefix(".") && ImageFile.extensions.contains(($0 as NSString).pathExtension.lowercased()) }
+        let images = names.filter {
+            !$0.hasPrefix(".") && ImageFile.extensions.contains(($0 as NSString).pathExtension.lowercased())
+        }
             .sorted { $0.compare($1, options: [.numeric]) == .orderedAscending }
         guard !images.isEmpty else {
             throw FacetError.file(path, "no images in this folder (looked for .png, .jpg, .jpeg)")
@@ -34,7 +39,8 @@ public struct StillsFolder: Sendable {
         self.files = images.map { folder + "/" + $0 }
         let first = try ImageFile.read(path: files[0])
         let kind = ImageFile.kind(of: try ImageFile.readData(path: files[0]))
-        self.info = VideoInfo(container: "stills", codec: kind == .png ? "png" : "mjpeg", width: first.width, height: first.height,
+        self.info = VideoInfo(container: "stills", codec: kind == .png ? "png" : "mjpeg", width: first.width,
+                              height: first.height,
                               fps: fps, frameCount: files.count, duration: Double(files.count) / fps, hasAudio: false)
     }
 

@@ -40,6 +40,7 @@ struct FrameSelection {
 /// Cost per frame: one decode (FFmpeg frame threads on every core) and one swscale conversion
 /// straight into the returned image's storage; frames skipped by `fps` are decoded but not converted.
 public final class VideoDecoder {
+    /// Facts about the video (size upright, frame rate, frame count), read when it was opened.
     public let info: VideoInfo
     /// The file path or source name, used in messages.
     public let name: String
@@ -116,14 +117,18 @@ public final class VideoDecoder {
         self.packet = packet
         self.frame = frame
         var status = ff.avcodec_parameters_to_context(context, parameters)
-        guard status >= 0 else { throw FacetError.file(name, "bad video stream parameters (\(FFmpeg.errorText(status)))") }
+        guard status >= 0 else {
+            throw FacetError.file(name, "bad video stream parameters (\(FFmpeg.errorText(status)))")
+        }
         context.pointee.pkt_timebase = stream.pointee.time_base
         // As the ffmpeg command line does: threads chosen by FFmpeg (cores + 1), frame and slice threading.
         context.pointee.thread_count = 0
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         status = ff.avcodec_open2(context, decoder, nil)
         guard status >= 0 else {
-            throw FacetError.file(name, "cannot open the '\(FFmpeg.codecName(codecID))' decoder (\(FFmpeg.errorText(status)))")
+            throw FacetError.file(name,
+                                  "cannot open the '\(FFmpeg.codecName(codecID))' decoder "
+                                  + "(\(FFmpeg.errorText(status)))")
         }
     }
 
@@ -216,12 +221,15 @@ public final class VideoDecoder {
         endReported = true
         if let status = pendingReadStatus {
             let ending = "video data ends at frame \(decodedCount) of \(info.frameCount)"
-            throw input.readError(status, doing: input.sourceFailed ? ending : ending + ": the file is truncated or damaged")
+            throw input.readError(status,
+                                  doing: input.sourceFailed ? ending : ending + ": the file is truncated or damaged")
         }
         if decodedCount == 0 { throw FacetError.file(name, "no video frame could be decoded") }
         // The container promised more pictures than the file holds: cut off, e.g. an interrupted copy.
         if packetsRead < info.frameCount {
-            throw FacetError.file(name, "video data ends at frame \(decodedCount) of \(info.frameCount): the file is truncated or damaged")
+            throw FacetError.file(name,
+                                  "video data ends at frame \(decodedCount) of \(info.frameCount): "
+                                  + "the file is truncated or damaged")
         }
         return nil
     }
@@ -239,13 +247,17 @@ public final class VideoDecoder {
         let source = frame.pointee
         let format = AVPixelFormat(source.format)
         guard ff.sws_isSupportedInput(format) > 0 else {
-            throw FacetError.file(name, "unsupported pixel format \(FFmpeg.pixelFormatName(source.format)) at frame \(index)")
+            throw FacetError.file(name,
+                                  "unsupported pixel format \(FFmpeg.pixelFormatName(source.format)) at frame \(index)")
         }
         // Convert at the stored (coded) size; a rotated video is turned upright afterwards.
         let sideways = info.rotation == 90 || info.rotation == 270
         let width = sideways ? info.height : info.width, height = sideways ? info.width : info.height
-        guard let rebuilt = converter.prepare(from: source.width, source.height, format, to: Int32(width), Int32(height), AV_PIX_FMT_RGB24) else {
-            throw FacetError.file(name, "cannot convert pixel format \(FFmpeg.pixelFormatName(source.format)) to RGB at frame \(index)")
+        guard let rebuilt = converter.prepare(from: source.width, source.height, format, to: Int32(width),
+                                              Int32(height), AV_PIX_FMT_RGB24) else {
+            throw FacetError.file(name,
+                                  "cannot convert pixel format \(FFmpeg.pixelFormatName(source.format)) to RGB at "
+                                  + "frame \(index)")
         }
         // The frame's own matrix (BT.601/709/...) and range, the way ffmpeg's scale filter reads them.
         let fullRange = source.color_range == AVCOL_RANGE_JPEG || Self.fullRangeFormats.contains(format)

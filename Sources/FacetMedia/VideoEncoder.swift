@@ -17,13 +17,18 @@ public enum AudioSource {
 /// Cost per frame: one swscale RGB to YUV conversion and libx264's encode (its own threads).
 public final class VideoEncoder {
     /// libx264's presets, fastest first.
-    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
+    public static let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                                 "veryslow", "placebo"]
 
+    /// Where the finished video appears (when `finish()` succeeds).
     public let path: String
+    /// Frame width in pixels; every frame written must have it.
     public let width: Int
+    /// Frame height in pixels; every frame written must have it.
     public let height: Int
     /// Whether an audio stream is being copied (false when `audioFrom` has none).
     public var copiesAudio: Bool { audio != nil }
+    /// How many frames have been written so far.
     public private(set) var framesWritten = 0
 
     private let temporaryPath: String
@@ -44,7 +49,8 @@ public final class VideoEncoder {
     /// first video frame of `audioFrom`) copies only the audio packets that overlap it, moved to start
     /// at 0: the sound of a slice of frames (packet-exact, so within one audio packet, ~23 ms for AAC).
     public init(path: String, width: Int, height: Int, fps: Double, crf: Int = 18, preset: String = "medium",
-                metadata: [String: String] = [:], audioFrom: AudioSource? = nil, audioSpan: Range<Double>? = nil) throws {
+                metadata: [String: String] = [:], audioFrom: AudioSource? = nil,
+                audioSpan: Range<Double>? = nil) throws {
         try FFmpeg.load()
         self.path = path
         self.width = width
@@ -55,10 +61,13 @@ public final class VideoEncoder {
         guard fps > 0, fps.isFinite else { throw FacetError.file(path, "frame rate must be positive, got \(fps)") }
         guard (0...51).contains(crf) else { throw FacetError.file(path, "crf must be 0...51, got \(crf)") }
         guard Self.presets.contains(preset) else {
-            throw FacetError.file(path, "unknown x264 preset '\(preset)' (use one of \(Self.presets.joined(separator: ", ")))")
+            throw FacetError.file(path,
+                                  "unknown x264 preset '\(preset)' "
+                                  + "(use one of \(Self.presets.joined(separator: ", ")))")
         }
         let url = URL(fileURLWithPath: path)
-        temporaryPath = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path + "." + url.pathExtension
+        temporaryPath = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).partial-\(getpid())").path + "." + url.pathExtension
 
         var context: UnsafeMutablePointer<AVFormatContext>?
         // The format comes from the final name; the bytes go to the temporary one.
@@ -97,11 +106,14 @@ public final class VideoEncoder {
         }
         status = ff.avformat_write_header(context, &options)
         ff.av_dict_free(&options)
-        guard status >= 0 else { throw FacetError.file(path, "cannot write the video header (\(FFmpeg.errorText(status)))") }
+        guard status >= 0 else {
+            throw FacetError.file(path, "cannot write the video header (\(FFmpeg.errorText(status)))")
+        }
         headerWritten = true
     }
 
-    private func openVideoEncoder(_ encoder: UnsafePointer<AVCodec>, rate: AVRational, crf: Int, preset: String) throws {
+    private func openVideoEncoder(_ encoder: UnsafePointer<AVCodec>, rate: AVRational, crf: Int,
+                                  preset: String) throws {
         guard let output, let codec = ff.avcodec_alloc_context3(encoder), let frame = ff.av_frame_alloc(),
               let packet = ff.av_packet_alloc() else {
             throw FacetError.file(path, "out of memory opening the encoder")
@@ -125,7 +137,9 @@ public final class VideoEncoder {
         ff.av_opt_set(codec.pointee.priv_data, "preset", preset, 0)
         ff.av_opt_set(codec.pointee.priv_data, "crf", String(crf), 0)
         var status = ff.avcodec_open2(codec, encoder, nil)
-        guard status >= 0 else { throw FacetError.file(path, "cannot open the libx264 encoder (\(FFmpeg.errorText(status)))") }
+        guard status >= 0 else {
+            throw FacetError.file(path, "cannot open the libx264 encoder (\(FFmpeg.errorText(status)))")
+        }
         status = ff.avcodec_parameters_from_context(videoStream.pointee.codecpar, codec)
         guard status >= 0 else { throw FacetError.file(path, "bad encoder parameters (\(FFmpeg.errorText(status)))") }
         videoStream.pointee.time_base = codec.pointee.time_base
@@ -154,19 +168,23 @@ public final class VideoEncoder {
     public func append(_ image: Image) throws {
         guard !finished, let codec, let frame else { throw FacetError.file(path, "the video is already finished") }
         guard image.width == width, image.height == height else {
-            throw FacetError.file(path, "frame \(framesWritten) is \(image.width)x\(image.height), the video is \(width)x\(height)")
+            throw FacetError.file(path,
+                                  "frame \(framesWritten) is \(image.width)x\(image.height), "
+                                  + "the video is \(width)x\(height)")
         }
         let format: AVPixelFormat
         switch image.channels {
         case 1: format = AV_PIX_FMT_GRAY8
         case 3: format = AV_PIX_FMT_RGB24
         case 4: format = AV_PIX_FMT_RGBA
-        default: throw FacetError.file(path, "frame \(framesWritten) has \(image.channels) channels (grey, RGB or RGBA only)")
+        default: throw FacetError.file(path,
+                                       "frame \(framesWritten) has \(image.channels) channels (grey, RGB or RGBA only)")
         }
         // The encoder may still hold the previous picture; this copies only if it does.
         var status = ff.av_frame_make_writable(frame)
         guard status >= 0 else { throw FacetError.file(path, "out of memory at frame \(framesWritten)") }
-        guard converter.prepare(from: Int32(width), Int32(height), format, to: Int32(width), Int32(height), AV_PIX_FMT_YUV420P) != nil else {
+        guard converter.prepare(from: Int32(width), Int32(height), format, to: Int32(width), Int32(height),
+                                AV_PIX_FMT_YUV420P) != nil else {
             throw FacetError.file(path, "cannot convert frames to yuv420p")
         }
         let converted = image.pixels.withUnsafeBytes { pixels in
@@ -175,7 +193,9 @@ public final class VideoEncoder {
         guard converted else { throw FacetError.file(path, "conversion to yuv420p failed at frame \(framesWritten)") }
         frame.pointee.pts = Int64(framesWritten)
         status = ff.avcodec_send_frame(codec, frame)
-        guard status >= 0 else { throw FacetError.file(path, "cannot encode frame \(framesWritten) (\(FFmpeg.errorText(status)))") }
+        guard status >= 0 else {
+            throw FacetError.file(path, "cannot encode frame \(framesWritten) (\(FFmpeg.errorText(status)))")
+        }
         framesWritten += 1
         try writeEncodedPackets()
     }
@@ -194,7 +214,8 @@ public final class VideoEncoder {
         status = ff.avio_closep(&output.pointee.pb)
         guard status >= 0 else { throw FacetError.file(path, "cannot close the file (\(FFmpeg.errorText(status)))") }
         guard rename(temporaryPath, path) == 0 else {
-            throw FacetError.file(path, "cannot move the finished video into place (\(String(cString: strerror(errno))))")
+            throw FacetError.file(path,
+                                  "cannot move the finished video into place (\(String(cString: strerror(errno))))")
         }
         finished = true
     }
@@ -213,7 +234,9 @@ public final class VideoEncoder {
             ff.av_packet_rescale_ts(packet, codec.pointee.time_base, videoStream.pointee.time_base)
             try audio?.copy(until: (packet.pointee.dts, videoStream.pointee.time_base), into: output, outputName: path)
             let written = ff.av_interleaved_write_frame(output, packet)
-            guard written >= 0 else { throw FacetError.file(path, "cannot write video data (\(FFmpeg.errorText(written)))") }
+            guard written >= 0 else {
+                throw FacetError.file(path, "cannot write video data (\(FFmpeg.errorText(written)))")
+            }
         }
     }
 }
@@ -230,7 +253,8 @@ private final class AudioCopy {
     private var span: (start: Int64, end: Int64)?
 
     /// Nil when the source has no audio.
-    init?(from source: AudioSource, span seconds: Range<Double>?, into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
+    init?(from source: AudioSource, span seconds: Range<Double>?, into output: UnsafeMutablePointer<AVFormatContext>,
+          outputName: String) throws {
         switch source {
         case .file(let path): input = try MediaInput(path: path)
         case .source(let bytes, let name): input = try MediaInput(source: bytes, name: name)
@@ -240,7 +264,9 @@ private final class AudioCopy {
         inputStream = stream
         let codecID = stream.pointee.codecpar.pointee.codec_id
         guard ff.avformat_query_codec(output.pointee.oformat, codecID, FF_COMPLIANCE_NORMAL) == 1 else {
-            throw FacetError.file(outputName, "the audio of \(input.name) (\(FFmpeg.codecName(codecID))) cannot be copied into this format without re-encoding (write .mkv, which holds any audio)")
+            throw FacetError.file(outputName,
+                                  "the audio of \(input.name) (\(FFmpeg.codecName(codecID))) cannot be copied into "
+                                  + "this format without re-encoding (write .mkv, which holds any audio)")
         }
         guard let out = ff.avformat_new_stream(output, nil), let packet = ff.av_packet_alloc() else {
             throw FacetError.file(outputName, "out of memory adding the audio stream")
@@ -248,7 +274,9 @@ private final class AudioCopy {
         outputStream = out
         self.packet = packet
         let status = ff.avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar)
-        guard status >= 0 else { throw FacetError.file(outputName, "cannot copy the audio parameters (\(FFmpeg.errorText(status)))") }
+        guard status >= 0 else {
+            throw FacetError.file(outputName, "cannot copy the audio parameters (\(FFmpeg.errorText(status)))")
+        }
         // The source container's codec tag may mean nothing in the output container.
         out.pointee.codecpar.pointee.codec_tag = 0
         out.pointee.time_base = stream.pointee.time_base
@@ -261,7 +289,8 @@ private final class AudioCopy {
                 origin = Double(v.pointee.start_time) * av_q2d(v.pointee.time_base)
             }
             let base = av_q2d(stream.pointee.time_base)
-            let start = Int64(((origin + seconds.lowerBound) / base).rounded()), end = Int64(((origin + seconds.upperBound) / base).rounded())
+            let start = Int64(((origin + seconds.lowerBound) / base).rounded()),
+                end = Int64(((origin + seconds.upperBound) / base).rounded())
             span = (start, end)
             // Start reading at the slice (nothing has been read yet: if the seek fails, from the top).
             if start > 0 { _ = ff.av_seek_frame(input.context, index, start, AVSEEK_FLAG_BACKWARD) }
@@ -271,7 +300,8 @@ private final class AudioCopy {
     deinit { ff.av_packet_free(&packet) }
 
     /// Copies audio packets that start at or before `limit` (all that are left when nil).
-    func copy(until limit: (timestamp: Int64, timeBase: AVRational)?, into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
+    func copy(until limit: (timestamp: Int64, timeBase: AVRational)?,
+              into output: UnsafeMutablePointer<AVFormatContext>, outputName: String) throws {
         guard let packet else { return }
         while !done {
             if !holding {
@@ -306,7 +336,9 @@ private final class AudioCopy {
             ff.av_packet_rescale_ts(packet, inputStream.pointee.time_base, outputStream.pointee.time_base)
             holding = false
             let status = ff.av_interleaved_write_frame(output, packet)
-            guard status >= 0 else { throw FacetError.file(outputName, "cannot write audio data (\(FFmpeg.errorText(status)))") }
+            guard status >= 0 else {
+                throw FacetError.file(outputName, "cannot write audio data (\(FFmpeg.errorText(status)))")
+            }
         }
     }
 }

@@ -9,7 +9,9 @@ public struct VideoInfo: Sendable, Equatable {
     public var container: String
     /// FFmpeg's codec name, e.g. "h264"; "png"/"mjpeg" for stills (of the first image).
     public var codec: String
+    /// Width in pixels, upright (after `rotation`).
     public var width: Int
+    /// Height in pixels, upright (after `rotation`).
     public var height: Int
     /// Frames per second (the stream's average rate; FFmpeg's guess when the container has none).
     public var fps: Double
@@ -17,13 +19,16 @@ public struct VideoInfo: Sendable, Equatable {
     public var frameCount: Int
     /// Seconds.
     public var duration: Double
+    /// Whether the file has an audio stream (which a merge can copy).
     public var hasAudio: Bool
     /// Degrees clockwise (0, 90, 180, 270) the stored picture is turned to show upright, from the
     /// stream's display matrix (phones record this way). Decoded frames come out upright, and
     /// `width`/`height` are the upright size, as with the ffmpeg command line.
     public var rotation: Int
 
-    public init(container: String, codec: String, width: Int, height: Int, fps: Double, frameCount: Int, duration: Double, hasAudio: Bool,
+    /// The facts of a video, field by field (the probe and the stills folder make them).
+    public init(container: String, codec: String, width: Int, height: Int, fps: Double, frameCount: Int,
+                duration: Double, hasAudio: Bool,
                 rotation: Int = 0) {
         self.container = container
         self.codec = codec
@@ -37,6 +42,7 @@ public struct VideoInfo: Sendable, Equatable {
     }
 }
 
+/// Reads the facts of a video file without decoding its frames.
 public enum VideoProbe {
     /// Facts about the video file at `path`. Throws when it has no video stream or no frames.
     /// Cost: opening the file, plus one pass over its packets when the container lacks a frame count.
@@ -63,10 +69,14 @@ public enum VideoProbe {
         do {
             counted = try countPackets(in: MediaInput(path: path), streamIndex: stream.pointee.index)
         } catch let e as FacetError {
-            throw FacetError.file(path, "is damaged or truncated (\(e.message.replacingOccurrences(of: path + ": ", with: "")))")
+            throw FacetError.file(path,
+                                  "is damaged or truncated "
+                                  + "(\(e.message.replacingOccurrences(of: path + ": ", with: "")))")
         }
         if counted.packets < info.frameCount {
-            throw FacetError.file(path, "is truncated: it promises \(info.frameCount) frames but only \(counted.packets) are present")
+            throw FacetError.file(path,
+                                  "is truncated: it promises \(info.frameCount) frames but only "
+                                  + "\(counted.packets) are present")
         }
         return counted.packets
     }
@@ -106,13 +116,15 @@ public enum VideoProbe {
         }
         guard frameCount > 0 else { throw FacetError.file(input.name, "has a video stream but no frames") }
         guard parameters.width > 0, parameters.height > 0 else {
-            throw FacetError.file(input.name, "video stream has no picture size (\(parameters.width)x\(parameters.height))")
+            throw FacetError.file(input.name,
+                                  "video stream has no picture size (\(parameters.width)x\(parameters.height))")
         }
         let container = input.context.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown"
         let turn = rotation(of: stream)
         let sideways = turn == 90 || turn == 270
         return VideoInfo(container: container, codec: FFmpeg.codecName(parameters.codec_id),
-                         width: Int(sideways ? parameters.height : parameters.width), height: Int(sideways ? parameters.width : parameters.height),
+                         width: Int(sideways ? parameters.height : parameters.width),
+                         height: Int(sideways ? parameters.width : parameters.height),
                          fps: fps, frameCount: frameCount, duration: duration, hasAudio: input.hasAudio, rotation: turn)
     }
 
@@ -130,7 +142,8 @@ public enum VideoProbe {
     }
 
     /// Video packets in the stream, and the time from the first to the end of the last.
-    private static func countPackets(in input: MediaInput, streamIndex: Int32) throws -> (packets: Int, duration: Double) {
+    private static func countPackets(in input: MediaInput, streamIndex: Int32) throws -> (packets: Int,
+                                                                                          duration: Double) {
         guard let packet = ff.av_packet_alloc() else { throw FacetError.file(input.name, "out of memory") }
         defer {
             var p: UnsafeMutablePointer<AVPacket>? = packet

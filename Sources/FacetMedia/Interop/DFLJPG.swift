@@ -26,23 +26,33 @@ public struct DFLFaceInfo: Sendable, Equatable {
 
     /// One polygon of `seg_ie_polys`.
     public struct SegPolygon: Sendable, Equatable, Codable {
+        /// 1: the polygon includes its area in the mask; 0: it excludes it.
         public var type: Int
+        /// The polygon's points, [x, y] in the aligned image's pixels.
         public var pts: [[Double]]
+        /// A polygon of `type` through `pts`.
         public init(type: Int, pts: [[Double]]) { self.type = type; self.pts = pts }
     }
 
-    public init(faceType: String? = nil, landmarks: [[Double]]? = nil, sourceFilename: String? = nil, sourceRect: [Double]? = nil,
+    /// Metadata with the given fields; the ones left out stay nil (DeepFaceLab leaves them out too).
+    public init(faceType: String? = nil, landmarks: [[Double]]? = nil, sourceFilename: String? = nil,
+                sourceRect: [Double]? = nil,
                 sourceLandmarks: [[Double]]? = nil, imageToFaceMatrix: [Double]? = nil, segIEPolys: [SegPolygon]? = nil,
                 xsegMask: Data? = nil) {
-        self.faceType = faceType; self.landmarks = landmarks; self.sourceFilename = sourceFilename; self.sourceRect = sourceRect
-        self.sourceLandmarks = sourceLandmarks; self.imageToFaceMatrix = imageToFaceMatrix; self.segIEPolys = segIEPolys
+        self.faceType = faceType; self.landmarks = landmarks; self.sourceFilename = sourceFilename
+        self.sourceRect = sourceRect; self.sourceLandmarks = sourceLandmarks; self.imageToFaceMatrix = imageToFaceMatrix
+        self.segIEPolys = segIEPolys
         self.xsegMask = xsegMask
     }
 
+    /// Field by field, `extra` in order (its values compared as `PyValue`s).
     public static func == (a: DFLFaceInfo, b: DFLFaceInfo) -> Bool {
-        a.faceType == b.faceType && a.landmarks == b.landmarks && a.sourceFilename == b.sourceFilename && a.sourceRect == b.sourceRect
-            && a.sourceLandmarks == b.sourceLandmarks && a.imageToFaceMatrix == b.imageToFaceMatrix && a.segIEPolys == b.segIEPolys
-            && a.xsegMask == b.xsegMask && a.extra.count == b.extra.count && zip(a.extra, b.extra).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        a.faceType == b.faceType && a.landmarks == b.landmarks && a.sourceFilename == b.sourceFilename
+            && a.sourceRect == b.sourceRect && a.sourceLandmarks == b.sourceLandmarks
+            && a.imageToFaceMatrix == b.imageToFaceMatrix && a.segIEPolys == b.segIEPolys
+            && a.xsegMask == b.xsegMask && a.extra.count == b.extra.count && zip(a.extra, b.extra).allSatisfy {
+                $0.0 == $1.0 && $0.1 == $1.1
+            }
     }
 
     /// The typed fields of DeepFaceLab's dict; a field of the wrong type or shape is an error naming it.
@@ -57,7 +67,8 @@ public struct DFLFaceInfo: Sendable, Equatable {
                 guard case .str(let s) = v else { throw bad(key, "a string") }
                 faceType = s
             case "landmarks", "source_landmarks":
-                guard let rows = v.rows(width: 2), rows.count == 68, rows.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+                guard let rows = v.rows(width: 2), rows.count == 68,
+                    rows.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                     throw bad(key, "68 finite (x, y) points")
                 }
                 if key == "landmarks" { landmarks = rows } else { sourceLandmarks = rows }
@@ -74,7 +85,8 @@ public struct DFLFaceInfo: Sendable, Equatable {
             case "seg_ie_polys":
                 guard case .list(let polys)? = v["polys"] else { throw bad(key, "a dict of 'polys'") }
                 segIEPolys = try polys.map { p in
-                    guard let t = p["type"]?.number, let pts = p["pts"]?.rows(width: 2) ?? (p["pts"]?.numbers == [] ? [] : nil),
+                    guard let t = p["type"]?.number,
+                        let pts = p["pts"]?.rows(width: 2) ?? (p["pts"]?.numbers == [] ? [] : nil),
                           pts.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
                         throw bad(key, "a list of polygons with a type and (x, y) points")
                     }
@@ -104,13 +116,19 @@ public struct DFLFaceInfo: Sendable, Equatable {
         if let sourceFilename { items.append((.str("source_filename"), .str(sourceFilename))) }
         if let sourceRect { items.append((.str("source_rect"), .tuple(sourceRect.map { .int(Int64($0.rounded())) }))) }
         if let sourceLandmarks { items.append((.str("source_landmarks"), rows(sourceLandmarks, false))) }
-        if let imageToFaceMatrix { items.append((.str("image_to_face_mat"), .array(NDArray(float64: imageToFaceMatrix, shape: [2, 3])))) }
+        if let imageToFaceMatrix {
+            items.append((.str("image_to_face_mat"), .array(NDArray(float64: imageToFaceMatrix, shape: [2, 3]))))
+        }
         if let segIEPolys, !segIEPolys.isEmpty {
-            let polys: [PyValue] = segIEPolys.map { .dict([(.str("type"), .int(Int64($0.type))), (.str("pts"), rows($0.pts, true))]) }
+            let polys: [PyValue] = segIEPolys.map {
+                .dict([(.str("type"), .int(Int64($0.type))), (.str("pts"), rows($0.pts, true))])
+            }
             items.append((.str("seg_ie_polys"), .dict([(.str("polys"), .list(polys))])))
         }
         if let xsegMask {
-            items.append((.str("xseg_mask"), .array(NDArray(kind: "u", itemSize: 1, bigEndian: false, shape: [xsegMask.count, 1], data: xsegMask))))
+            items.append((.str("xseg_mask"),
+                          .array(NDArray(kind: "u", itemSize: 1, bigEndian: false, shape: [xsegMask.count, 1],
+                                         data: xsegMask))))
         }
         for (k, v) in extra { items.append((.str(k), v)) }
         return .dict(items)
@@ -137,7 +155,8 @@ public enum DFLJPG {
     public static func write(_ info: DFLFaceInfo, into jpeg: Data) throws -> Data {
         let payload = Pickler.dumps(info.dict)
         guard payload.count <= 65533 else {
-            throw FacetError("DeepFaceLab metadata of \(payload.count) bytes does not fit a JPEG segment (65,533 at most)")
+            throw FacetError("DeepFaceLab metadata of \(payload.count) bytes does not fit a JPEG segment "
+                             + "(65,533 at most)")
         }
         let s = try segments(jpeg)
         var out = Data(jpeg[jpeg.startIndex..<s.insertAt])
@@ -154,10 +173,14 @@ public enum DFLJPG {
     /// The APP15 payload's range, and where a new APP15 goes (after the last APPn before the scan).
     static func segments(_ data: Data) throws -> (app15: Range<Data.Index>?, insertAt: Data.Index) {
         let b = data.startIndex
-        guard data.count >= 4, data[b] == 0xFF, data[b + 1] == 0xD8 else { throw FacetError("not a JPEG image (no SOI marker)") }
+        guard data.count >= 4, data[b] == 0xFF, data[b + 1] == 0xD8 else {
+            throw FacetError("not a JPEG image (no SOI marker)")
+        }
         var i = b + 2, app15: Range<Data.Index>? = nil, insertAt = i
         while true {
-            guard i + 2 <= data.endIndex else { throw FacetError("truncated JPEG (the segments end before the image data)") }
+            guard i + 2 <= data.endIndex else {
+                throw FacetError("truncated JPEG (the segments end before the image data)")
+            }
             guard data[i] == 0xFF else { throw FacetError("damaged JPEG (no segment marker at byte \(i - b))") }
             let marker = data[i + 1]
             if marker == 0xFF { i += 1; continue } // fill byte
@@ -166,11 +189,14 @@ public enum DFLJPG {
                 if marker == 0xDA || marker == 0xD9 { return (app15, insertAt) }
                 i += 2; continue
             }
-            guard i + 4 <= data.endIndex else { throw FacetError("truncated JPEG (a segment header is cut off at byte \(i - b))") }
+            guard i + 4 <= data.endIndex else {
+                throw FacetError("truncated JPEG (a segment header is cut off at byte \(i - b))")
+            }
             let length = Int(data[i + 2]) << 8 | Int(data[i + 3])
             guard length >= 2, i + 2 + length <= data.endIndex else {
                 let name = marker == 0xEF ? "APP15 block" : String(format: "segment 0x%02X", marker)
-                throw FacetError("truncated \(name) (\(length) bytes announced at byte \(i - b), \(data.endIndex - i - 2) left)")
+                throw FacetError("truncated \(name) (\(length) bytes announced at byte \(i - b), "
+                                 + "\(data.endIndex - i - 2) left)")
             }
             if marker == 0xEF, app15 == nil { app15 = (i + 4)..<(i + 2 + length) }
             i += 2 + length

@@ -27,7 +27,8 @@ public struct FaceswapAlignments: Sendable, Equatable {
         let ext = (videoName as NSString).pathExtension
         let stem = (videoName as NSString).deletingPathExtension
         let number = String(index + 1)
-        return stem + "_" + String(repeating: "0", count: max(0, 6 - number.count)) + number + (ext.isEmpty ? "" : "." + ext)
+        return stem + "_" + String(repeating: "0",
+                                   count: max(0, 6 - number.count)) + number + (ext.isEmpty ? "" : "." + ext)
     }
 
     private struct Face: Decodable {
@@ -38,7 +39,10 @@ public struct FaceswapAlignments: Sendable, Equatable {
     /// Parses `data`; anything but faceswap's layout (68 finite landmarks and a 4-number box per face) is a
     /// `FacetError` naming the frame and face. faceswap's 4-point ROI faces are refused: Facet aligns from 68.
     public static func parse(_ data: Data) throws -> FaceswapAlignments {
-        guard data.count <= maxBytes else { throw FacetError("is \(data.count >> 20) MiB, more than a faceswap alignments file of \(maxBytes >> 20) MiB") }
+        guard data.count <= maxBytes else {
+            throw FacetError("is \(data.count >> 20) MiB, "
+                             + "more than a faceswap alignments file of \(maxBytes >> 20) MiB")
+        }
         let raw: [String: [Face]]
         do {
             raw = try JSONDecoder().decode([String: [Face]].self, from: data)
@@ -55,7 +59,8 @@ public struct FaceswapAlignments: Sendable, Equatable {
                 let at = "frame '\(frame)', face \(i)"
                 let lm = f.landmarks_2d
                 guard lm.count == 68 else {
-                    throw FacetError("\(at): \(lm.count) landmarks; Facet needs faceswap's 68-point landmarks (4-point ROI faces are not supported)")
+                    throw FacetError("\(at): \(lm.count) landmarks; Facet needs faceswap's 68-point landmarks "
+                                     + "(4-point ROI faces are not supported)")
                 }
                 guard lm.allSatisfy({ $0.count == 2 && $0[0].isFinite && $0[1].isFinite }) else {
                     throw FacetError("\(at): 'landmarks_2d' is not 68 finite (x, y) points")
@@ -74,13 +79,15 @@ public struct FaceswapAlignments: Sendable, Equatable {
     /// A decoding error as one short phrase: where, and what.
     static func describe(_ e: DecodingError) -> String {
         func path(_ c: [any CodingKey]) -> String {
-            c.isEmpty ? "the top level" : c.map { $0.intValue.map { "[\($0)]" } ?? "'\($0.stringValue)'" }.joined(separator: " ")
+            c.isEmpty ? "the top level"
+                : c.map { $0.intValue.map { "[\($0)]" } ?? "'\($0.stringValue)'" }.joined(separator: " ")
         }
         switch e {
         case .typeMismatch(_, let c): return "at \(path(c.codingPath)): wrong type"
         case .valueNotFound(_, let c): return "at \(path(c.codingPath)): missing value"
         case .keyNotFound(let k, let c): return "at \(path(c.codingPath)): no '\(k.stringValue)'"
-        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "at \(path(c.codingPath)): \(c.debugDescription)"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not valid JSON" : "at \(path(c.codingPath)): "
+                                                                                     + "\(c.debugDescription)"
         @unknown default: return "unreadable"
         }
     }

@@ -23,13 +23,16 @@ public struct FaceswapFaceInfo: Sendable, Equatable {
         guard case .dict = dict, let a = dict["alignments"], case .dict = a else {
             throw FacetError("faceswap chunk: no 'alignments' dict")
         }
-        guard let lm = a["landmarks_xy"]?.rows(width: 2), lm.count == 68, lm.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+        guard let lm = a["landmarks_xy"]?.rows(width: 2), lm.count == 68,
+            lm.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
             throw FacetError("faceswap chunk: 'landmarks_xy' is not 68 finite (x, y) points")
         }
         landmarks = lm
         var b: [Double] = []
         for k in ["x", "y", "w", "h"] {
-            guard let v = a[k]?.number, v.isFinite else { throw FacetError("faceswap chunk: alignment '\(k)' is not a number") }
+            guard let v = a[k]?.number, v.isFinite else {
+                throw FacetError("faceswap chunk: alignment '\(k)' is not a number")
+            }
             b.append(v)
         }
         box = b
@@ -54,14 +57,19 @@ public enum FaceswapPNG {
         while i + 8 <= data.endIndex {
             let length = Int(data[i]) << 24 | Int(data[i + 1]) << 16 | Int(data[i + 2]) << 8 | Int(data[i + 3])
             let type = String(decoding: data[i + 4..<i + 8], as: UTF8.self)
-            guard length <= data.endIndex - i - 12 else { throw FacetError("truncated PNG chunk '\(type)' at byte \(i - b)") }
+            guard length <= data.endIndex - i - 12 else {
+                throw FacetError("truncated PNG chunk '\(type)' at byte \(i - b)")
+            }
             let body = data[i + 8..<i + 8 + length]
             if type == "IEND" { return nil }
-            if type == "iTXt", let zero = body.firstIndex(of: 0), String(decoding: body[body.startIndex..<zero], as: UTF8.self) == "faceswap" {
+            if type == "iTXt", let zero = body.firstIndex(of: 0),
+               String(decoding: body[body.startIndex..<zero], as: UTF8.self) == "faceswap" {
                 // keyword \0, compression flag, method, language \0, translated keyword \0, text
                 var j = zero + 1
                 guard j + 2 <= body.endIndex else { throw FacetError("truncated faceswap chunk") }
-                guard body[j] == 0 else { throw FacetError("a compressed faceswap chunk (faceswap writes it uncompressed)") }
+                guard body[j] == 0 else {
+                    throw FacetError("a compressed faceswap chunk (faceswap writes it uncompressed)")
+                }
                 j += 2
                 for _ in 0..<2 {
                     guard let z = body[j...].firstIndex(of: 0) else { throw FacetError("truncated faceswap chunk") }
@@ -102,11 +110,15 @@ public struct PythonLiteral {
     private init(chars: [Unicode.Scalar], what: String) { self.chars = chars; self.what = what }
 
     private func fail(_ why: String) -> FacetError { FacetError("\(what): \(why) at character \(pos)") }
-    private mutating func skipSpace() { while pos < chars.count, [" ", "\n", "\t", "\r"].contains(chars[pos]) { pos += 1 } }
+    private mutating func skipSpace() {
+        while pos < chars.count, [" ", "\n", "\t", "\r"].contains(chars[pos]) { pos += 1 }
+    }
     private func peek() -> Unicode.Scalar? { pos < chars.count ? chars[pos] : nil }
 
     private mutating func value(depth: Int) throws -> PyValue {
-        guard depth <= PythonLiteral.maxDepth else { throw fail("values nested more than \(PythonLiteral.maxDepth) deep") }
+        guard depth <= PythonLiteral.maxDepth else {
+            throw fail("values nested more than \(PythonLiteral.maxDepth) deep")
+        }
         skipSpace()
         guard let c = peek() else { throw fail("the text ends where a value was expected") }
         switch c {
@@ -144,14 +156,18 @@ public struct PythonLiteral {
         default:
             if c == "-" || c == "+" || c == "." || ("0"..."9").contains(c) { return try number() }
             var word = ""
-            while let ch = peek(), ch.properties.isAlphabetic || ch == "_" || ("0"..."9").contains(ch) { word.unicodeScalars.append(ch); pos += 1 }
+            while let ch = peek(), ch.properties.isAlphabetic || ch == "_" || ("0"..."9").contains(ch) {
+                word.unicodeScalars.append(ch)
+                pos += 1
+            }
             switch word {
             case "True": return .bool(true)
             case "False": return .bool(false)
             case "None": return .none
             case "inf": return .float(.infinity)
             case "nan": return .float(.nan)
-            default: throw fail("'\(word.prefix(40))' is not a literal (only dict, list, tuple, str, bytes, numbers, True, False, None are)")
+            default: throw fail("'\(word.prefix(40))' is not a literal (only dict, list, tuple, str, bytes, numbers, "
+                                + "True, False, None are)")
             }
         }
     }
@@ -160,7 +176,8 @@ public struct PythonLiteral {
         let start = pos
         if peek() == "-" || peek() == "+" { pos += 1 }
         var isFloat = false
-        while let c = peek(), ("0"..."9").contains(c) || c == "." || c == "e" || c == "E" || ((c == "-" || c == "+") && (chars[pos - 1] == "e" || chars[pos - 1] == "E")) {
+        while let c = peek(), ("0"..."9").contains(c) || c == "." || c == "e" || c == "E"
+                || ((c == "-" || c == "+") && (chars[pos - 1] == "e" || chars[pos - 1] == "E")) {
             if c == "." || c == "e" || c == "E" { isFloat = true }
             pos += 1
         }
@@ -173,7 +190,10 @@ public struct PythonLiteral {
             text += word
             isFloat = true
         }
-        if isFloat { guard let d = Double(text) else { throw fail("a malformed number '\(text.prefix(40))'") }; return .float(d) }
+        if isFloat {
+            guard let d = Double(text) else { throw fail("a malformed number '\(text.prefix(40))'") }
+            return .float(d)
+        }
         guard let i = Int64(text) else { throw fail("an integer out of range or malformed '\(text.prefix(40))'") }
         return .int(i)
     }
@@ -200,7 +220,8 @@ public struct PythonLiteral {
             case "x", "u", "U":
                 let n = e == "x" ? 2 : e == "u" ? 4 : 8
                 guard !(bytes && e != "x"), pos + n <= chars.count,
-                      let v = UInt32(String(String.UnicodeScalarView(chars[pos..<pos + n])), radix: 16), let s = Unicode.Scalar(v) else {
+                      let v = UInt32(String(String.UnicodeScalarView(chars[pos..<pos + n])), radix: 16),
+                          let s = Unicode.Scalar(v) else {
                     throw fail("a malformed escape")
                 }
                 pos += n

@@ -18,6 +18,7 @@ public indirect enum PyValue: Sendable, Equatable {
     case dict([(PyValue, PyValue)])
     case array(NDArray)
 
+    /// Structural equality; dict entries compared in their stored order.
     public static func == (a: PyValue, b: PyValue) -> Bool {
         switch (a, b) {
         case (.none, .none): return true
@@ -27,7 +28,9 @@ public indirect enum PyValue: Sendable, Equatable {
         case let (.str(x), .str(y)): return x == y
         case let (.bytes(x), .bytes(y)): return x == y
         case let (.list(x), .list(y)), let (.tuple(x), .tuple(y)): return x == y
-        case let (.dict(x), .dict(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.dict(x), .dict(y)): return x.count == y.count && zip(x, y).allSatisfy {
+            $0.0 == $1.0 && $0.1 == $1.1
+        }
         case let (.array(x), .array(y)): return x == y
         default: return false
         }
@@ -85,7 +88,9 @@ public struct NDArray: Sendable, Equatable {
     public var itemSize: Int
     /// Whether multi-byte elements are stored big-endian.
     public var bigEndian: Bool
+    /// Elements per dimension, outermost first.
     public var shape: [Int]
+    /// The elements' bytes in C order, `count * itemSize` of them.
     public var data: Data
 
     /// Number of elements (the product of the shape).
@@ -200,7 +205,9 @@ public struct Unpickler {
     private func fail(_ why: String) -> FacetError { FacetError("\(what): \(why)") }
 
     private mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= bytes.count - pos else { throw fail("truncated pickle (needs \(n) more bytes at offset \(pos))") }
+        guard n >= 0, n <= bytes.count - pos else {
+            throw fail("truncated pickle (needs \(n) more bytes at offset \(pos))")
+        }
         defer { pos += n }
         return bytes[pos..<pos + n]
     }
@@ -212,7 +219,9 @@ public struct Unpickler {
     }
     private mutating func length(_ n: Int) throws -> Int {
         let v = try uint(n)
-        guard v <= UInt64(bytes.count - pos) else { throw fail("truncated pickle (a length of \(v) bytes at offset \(pos - n))") }
+        guard v <= UInt64(bytes.count - pos) else {
+            throw fail("truncated pickle (a length of \(v) bytes at offset \(pos - n))")
+        }
         return Int(v)
     }
     private mutating func pop() throws -> Box {
@@ -227,7 +236,9 @@ public struct Unpickler {
         return items
     }
     private mutating func text(_ n: Int) throws -> String {
-        guard let s = String(bytes: try take(n), encoding: .utf8) else { throw fail("a string that is not UTF-8 at offset \(pos - n)") }
+        guard let s = String(bytes: try take(n), encoding: .utf8) else {
+            throw fail("a string that is not UTF-8 at offset \(pos - n)")
+        }
         return s
     }
     private mutating func line() throws -> String {
@@ -262,7 +273,9 @@ public struct Unpickler {
             case 0x95: _ = try uint(8) // FRAME: a hint only
             case 0x2E: // STOP
                 let top = try pop()
-                guard stack.isEmpty, marks.isEmpty else { throw fail("malformed pickle (values left on the stack at STOP)") }
+                guard stack.isEmpty, marks.isEmpty else {
+                    throw fail("malformed pickle (values left on the stack at STOP)")
+                }
                 return try value(top, depth: 0)
             case 0x28: marks.append(stack.count); stack.append(Box(.mark)) // MARK
             case 0x7D: stack.append(Box(.dict([]))) // EMPTY_DICT
@@ -273,7 +286,9 @@ public struct Unpickler {
                 stack.append(Box(.tuple(items)))
             case 0x85, 0x86, 0x87: // TUPLE1...3
                 let n = Int(op - 0x84)
-                guard stack.count >= n else { throw fail("malformed pickle (TUPLE\(n) on a short stack at offset \(at))") }
+                guard stack.count >= n else {
+                    throw fail("malformed pickle (TUPLE\(n) on a short stack at offset \(at))")
+                }
                 var items: [Box] = []
                 for _ in 0..<n { items.insert(try pop(), at: 0) }
                 stack.append(Box(.tuple(items)))
@@ -314,14 +329,20 @@ public struct Unpickler {
             case 0x8E, 0x96: stack.append(Box(.value(.bytes(Data(try take(try length(8))))))) // BINBYTES8, BYTEARRAY8
             case 0x71, 0x72: // BINPUT, LONG_BINPUT
                 let index = Int(try uint(op == 0x71 ? 1 : 4))
-                guard let top = stack.last else { throw fail("malformed pickle (PUT on an empty stack at offset \(at))") }
+                guard let top = stack.last else {
+                    throw fail("malformed pickle (PUT on an empty stack at offset \(at))")
+                }
                 memo[index] = top
             case 0x94: // MEMOIZE
-                guard let top = stack.last else { throw fail("malformed pickle (MEMOIZE on an empty stack at offset \(at))") }
+                guard let top = stack.last else {
+                    throw fail("malformed pickle (MEMOIZE on an empty stack at offset \(at))")
+                }
                 memo[memo.count] = top
             case 0x68, 0x6A: // BINGET, LONG_BINGET
                 let index = Int(try uint(op == 0x68 ? 1 : 4))
-                guard let b = memo[index] else { throw fail("malformed pickle (memo \(index) not set, at offset \(at))") }
+                guard let b = memo[index] else {
+                    throw fail("malformed pickle (memo \(index) not set, at offset \(at))")
+                }
                 stack.append(b)
             case 0x63: // GLOBAL
                 let module = try line(), name = try line()
@@ -337,7 +358,9 @@ public struct Unpickler {
                 stack.append(try reduce(callable, args, at: at))
             case 0x62: // BUILD
                 let state = try pop()
-                guard let target = stack.last else { throw fail("malformed pickle (BUILD on an empty stack at offset \(at))") }
+                guard let target = stack.last else {
+                    throw fail("malformed pickle (BUILD on an empty stack at offset \(at))")
+                }
                 try build(target, state, at: at)
             default:
                 throw fail(String(format: "pickle opcode 0x%02X at offset %d is not one DeepFaceLab writes", op, at))
@@ -360,12 +383,16 @@ public struct Unpickler {
         }
         target.content = .value(.none)
         for i in stride(from: 0, to: items.count, by: 2) {
-            guard case .value(let key) = items[i].content else { throw fail("a dict key that is not a string or number at offset \(at)") }
+            guard case .value(let key) = items[i].content else {
+                throw fail("a dict key that is not a string or number at offset \(at)")
+            }
             switch key {
             case .str, .int, .bool, .float, .none: break
             default: throw fail("a dict key that is not a string or number at offset \(at)")
             }
-            if let j = dict.firstIndex(where: { if case .value(key) = $0.0.content { return true } else { return false } }) {
+            if let j = dict.firstIndex(where: {
+                if case .value(key) = $0.0.content { return true } else { return false }
+            }) {
                 dict[j].1 = items[i + 1]
             } else {
                 dict.append((items[i], items[i + 1]))
@@ -375,7 +402,9 @@ public struct Unpickler {
     }
 
     private func tupleItems(_ b: Box) -> [Box]? { if case .tuple(let t) = b.content { return t } else { return nil } }
-    private func string(_ b: Box) -> String? { if case .value(.str(let s)) = b.content { return s } else { return nil } }
+    private func string(_ b: Box) -> String? {
+        if case .value(.str(let s)) = b.content { return s } else { return nil }
+    }
     private func int(_ b: Box) -> Int64? {
         if case .value(.int(let i)) = b.content { return i }
         if case .value(.bool(let v)) = b.content { return v ? 1 : 0 }
@@ -404,7 +433,9 @@ public struct Unpickler {
             }
             return Box(.array(nil))
         case "numpy.dtype":
-            guard args.count == 3, let code = string(args[0]) else { throw fail("malformed numpy dtype at offset \(at)") }
+            guard args.count == 3, let code = string(args[0]) else {
+                throw fail("malformed numpy dtype at offset \(at)")
+            }
             return Box(try dtype(code))
         case "_codecs.encode":
             guard args.count == 2, let s = string(args[0]), string(args[1]) == "latin1" else {
@@ -423,8 +454,11 @@ public struct Unpickler {
                 throw fail("malformed numpy _frombuffer at offset \(at)")
             }
             let shape = try shapeOf(shapeItems, at: at)
-            guard order == "C" || shape.count <= 1 else { throw fail("a Fortran-ordered numpy array at offset \(at) (C order only)") }
-            return Box(.array(try array(kind: kind, itemSize: size, bigEndian: big ?? false, shape: shape, data: data, at: at)))
+            guard order == "C" || shape.count <= 1 else {
+                throw fail("a Fortran-ordered numpy array at offset \(at) (C order only)")
+            }
+            return Box(.array(try array(kind: kind, itemSize: size, bigEndian: big ?? false, shape: shape, data: data,
+                                        at: at)))
         default:
             throw fail("pickle calls '\(name)' in a way DeepFaceLab does not, at offset \(at)")
         }
@@ -433,20 +467,26 @@ public struct Unpickler {
     private func shapeOf(_ items: [Box], at: Int) throws -> [Int] {
         guard items.count <= 32 else { throw fail("a numpy array of \(items.count) dimensions at offset \(at)") }
         return try items.map { b in
-            guard let v = int(b), v >= 0, v <= Int64(Int32.max) else { throw fail("a numpy array with a bad shape at offset \(at)") }
+            guard let v = int(b), v >= 0, v <= Int64(Int32.max) else {
+                throw fail("a numpy array with a bad shape at offset \(at)")
+            }
             return Int(v)
         }
     }
 
-    private func array(kind: Character, itemSize: Int, bigEndian: Bool, shape: [Int], data: Data, at: Int) throws -> NDArray {
+    private func array(kind: Character, itemSize: Int, bigEndian: Bool, shape: [Int], data: Data,
+                       at: Int) throws -> NDArray {
         var count = 1
         for d in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow, product <= Int(Int32.max) else { throw fail("a numpy array of shape \(shape) is too large, at offset \(at)") }
+            guard !overflow, product <= Int(Int32.max) else {
+                throw fail("a numpy array of shape \(shape) is too large, at offset \(at)")
+            }
             count = product
         }
         guard count * itemSize == data.count else {
-            throw fail("a numpy array of shape \(shape) and \(itemSize)-byte elements holds \(data.count) bytes, not \(count * itemSize), at offset \(at)")
+            throw fail("a numpy array of shape \(shape) and \(itemSize)-byte elements holds \(data.count) bytes, "
+                       + "not \(count * itemSize), at offset \(at)")
         }
         return NDArray(kind: kind, itemSize: itemSize, bigEndian: bigEndian, shape: shape, data: data)
     }
@@ -475,19 +515,23 @@ public struct Unpickler {
             guard fortran == 0 || shape.filter({ $0 > 1 }).count <= 1 else {
                 throw fail("a Fortran-ordered numpy array at offset \(at) (C order only)")
             }
-            target.content = .array(try array(kind: kind, itemSize: size, bigEndian: big ?? false, shape: shape, data: data, at: at))
+            target.content = .array(try array(kind: kind, itemSize: size, bigEndian: big ?? false, shape: shape,
+                                              data: data, at: at))
         default:
             throw fail("pickle BUILD on something other than a numpy array or dtype at offset \(at)")
         }
     }
 
     private func value(_ b: Box, depth: Int) throws -> PyValue {
-        guard depth <= Unpickler.maxDepth else { throw fail("values nested more than \(Unpickler.maxDepth) deep (or a cycle)") }
+        guard depth <= Unpickler.maxDepth else {
+            throw fail("values nested more than \(Unpickler.maxDepth) deep (or a cycle)")
+        }
         switch b.content {
         case .value(let v): return v
         case .list(let items): return .list(try items.map { try value($0, depth: depth + 1) })
         case .tuple(let items): return .tuple(try items.map { try value($0, depth: depth + 1) })
-        case .dict(let items): return .dict(try items.map { (try value($0.0, depth: depth + 1), try value($0.1, depth: depth + 1)) })
+        case .dict(let items): return .dict(try items.map { (try value($0.0, depth: depth + 1),
+                                                             try value($0.1, depth: depth + 1)) })
         case .array(let a?): return .array(a)
         case .array(nil): throw fail("a numpy array without its state")
         case .global(let g): throw fail("a bare reference to '\(g)' as a value")
@@ -516,7 +560,8 @@ public enum Pickler {
         out.append(0x58); le(UInt64(u.count), 4, &out); out += u
     }
     private static func bytes(_ d: Data, _ out: inout [UInt8]) {
-        if d.count < 256 { out.append(0x43); out.append(UInt8(d.count)) } else { out.append(0x42); le(UInt64(d.count), 4, &out) }
+        if d.count < 256 { out.append(0x43); out.append(UInt8(d.count)) } else { out.append(0x42); le(UInt64(d.count),
+                                                                                                      4, &out) }
         out += d
     }
     private static func global(_ module: String, _ name: String, _ out: inout [UInt8]) {
@@ -530,7 +575,10 @@ public enum Pickler {
         case .int(let i):
             if (0..<256).contains(i) { out.append(0x4B); out.append(UInt8(i)) }
             else if (0..<65536).contains(i) { out.append(0x4D); le(UInt64(i), 2, &out) }
-            else if (Int64(Int32.min)...Int64(Int32.max)).contains(i) { out.append(0x4A); le(UInt64(bitPattern: i), 4, &out) }
+            else if (Int64(Int32.min)...Int64(Int32.max)).contains(i) {
+                out.append(0x4A)
+                le(UInt64(bitPattern: i), 4, &out)
+            }
             else { out.append(0x8A); out.append(8); le(UInt64(bitPattern: i), 8, &out) }
         case .float(let d):
             out.append(0x47)
@@ -564,7 +612,8 @@ public enum Pickler {
             out.append(0x4B); out.append(1)
             write(.tuple(a.shape.map { .int(Int64($0)) }), into: &out)
             global("numpy", "dtype", &out)
-            str(String(a.kind) + String(a.itemSize), &out); out.append(0x89); out.append(0x88); out.append(0x87); out.append(0x52)
+            str(String(a.kind) + String(a.itemSize),
+                &out); out.append(0x89); out.append(0x88); out.append(0x87); out.append(0x52)
             out.append(0x28); out.append(0x4B); out.append(3)
             str(a.itemSize == 1 ? "|" : a.bigEndian ? ">" : "<", &out)
             out += [0x4E, 0x4E, 0x4E]
@@ -598,8 +647,10 @@ extension PyValue {
                 return PyValue.quote(key) + ":" + v.jsonText
             }.joined(separator: ",") + "}"
         case .array(let a):
-            let values = a.doubles.map { "[" + $0.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]" } ?? "null"
-            return "{\"dtype\":\"\(a.typeString)\",\"shape\":[\(a.shape.map(String.init).joined(separator: ","))],\"values\":\(values)}"
+            let values = a.doubles.map { "[" + $0.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]" }
+                ?? "null"
+            return "{\"dtype\":\"\(a.typeString)\","
+                + "\"shape\":[\(a.shape.map(String.init).joined(separator: ","))],\"values\":\(values)}"
         }
     }
 
