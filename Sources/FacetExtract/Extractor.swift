@@ -25,6 +25,8 @@ public struct ExtractionOptions: Sendable, Codable {
     /// A faceswap alignments JSON file (`tools.py alignments -j export`): each frame's faces are taken from it,
     /// landmarks as the file has them, instead of being detected; frames it does not name have no face.
     public var alignments: String?
+    /// Which detectors run: MTCNN (default), dlib's CNN, or the CNN on frames where MTCNN keeps no face.
+    public var detection: FaceDetection = .mtcnn
 
     public init(role: Role) { self.role = role }
 }
@@ -59,6 +61,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let options: ExtractionOptions
     let pipeline: FacePipeline
     let faceType: FaceType
+    /// The detectors the run uses, as provenance names them, and their files' SHA-256 (space-separated).
+    let detectorName: String
     let detectorSHA: String
     let landmarkerSHA: String
     /// The face recogniser whose descriptors are stored with each face (nil: none; `facet embed` later).
@@ -100,9 +104,19 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
-        self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
+        let cnn = options.detection.usesCNN ? try CNNFaceDetector() : nil
+        let mtcnnSHA = try SHA256.hex(ofFile: mtcnnPath)
+        // Provenance names each detector the run used, in order, with its file's hash.
+        switch options.detection {
+        case .mtcnn: detectorName = "mtcnn"; detectorSHA = mtcnnSHA
+        case .cnn: detectorName = CNNFaceDetector.modelName; detectorSHA = cnn!.sha256
+        case .both: detectorName = "mtcnn and \(CNNFaceDetector.modelName)"; detectorSHA = mtcnnSHA + " " + cnn!.sha256
+        case .fallback: detectorName = "mtcnn, then \(CNNFaceDetector.modelName) on frames without a face"
+            detectorSHA = mtcnnSHA + " " + cnn!.sha256
+        }
         self.landmarkerSHA = try SHA256.hex(ofFile: predictorPath)
-        self.pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: ShapePredictor(path: predictorPath))
+        self.pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: mtcnnPath), shapePredictor: ShapePredictor(path: predictorPath),
+                                         cnn: cnn, detection: options.detection)
     }
 
     public func run(progress: (ExtractionProgress) -> Void) throws -> ExtractionSummary {
@@ -125,7 +139,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
         }
         let runId = try project.beginExtraction(fileFaces == nil ? ExtractionProvenance(
-            role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
+            role: options.role, detector: detectorName, detectorSHA256: detectorSHA,
             landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA, optionsJSON: optionsJSON,
             recognizer: describer?.provenance) : ExtractionProvenance(
             role: options.role, detector: "faceswap alignments file", detectorSHA256: try SHA256.hex(ofFile: options.alignments!),
@@ -271,11 +285,14 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
                 continue
             }
             let s = f.signatures
-            faces.append(NewFace(faceIndex: f.faceIndex, score: f.score, box: (f.box.x, f.box.y, f.box.width, f.box.height), points5: f.points5,
-                                 landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue, cropSize: options.size,
-                                 cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram, blur: s.blur,
-                                 motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll, brightness: s.brightness,
-                                 hue: s.hue, faceSize: s.faceSize, landmarkScore: f.landmarkScore))
+            var face = NewFace(faceIndex: f.faceIndex, score: f.score, box: (f.box.x, f.box.y, f.box.width, f.box.height),
+                               points5: f.points5, landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue,
+                               cropSize: options.size, cropFormat: options.png ? "png" : "jpeg", crop: encoded,
+                               histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch,
+                               roll: s.roll, brightness: s.brightness, hue: s.hue, faceSize: s.faceSize,
+                               landmarkScore: f.landmarkScore)
+            face.detector = f.detector.rawValue
+            faces.append(face)
         }
         let chips = faces.isEmpty ? [] : describer?.chips(image: frame.image, landmarks: faces.map(\.landmarks)) ?? []
         return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,

@@ -416,5 +416,12 @@ extension ProjectSchema {
             PRIMARY KEY (checkpoint_id, metric)
         ) WITHOUT ROWID;
         """#),
+        Migration(version: 15, name: "0015_face_detector.sql", sql: #"""
+        -- Which detector found each face: 'mtcnn' or 'cnn' (dlib's CNN face detector, which `facet extract
+        -- --detector cnn|both|fallback` runs).
+        -- NULL: a face not found by a detector of this version (extracted before it, imported from another
+        -- tool's file or as a crop); the extraction run's `detector` says more.
+        ALTER TABLE face ADD COLUMN detector TEXT;
+        """#),
     ]
 }
