@@ -19,10 +19,7 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
     @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
-    @Option(help: ArgumentHelp("mtcnn (fast); cnn (dlib's CNN face detector: about 10x the cost, no faces under 80 px, holds on "
-                               + "some turned faces MTCNN misses); both (each frame through both, the CNN's other faces added); "
-                               + "fallback (the CNN only on frames where MTCNN keeps no face).",
-                               valueName: "mtcnn|cnn|both|fallback")) var detector: FaceDetection = .mtcnn
+    @Option(help: detectorHelp) var detector: FaceDetection = .mtcnn
     @Option(help: ArgumentHelp("Take each frame's faces from a faceswap alignments JSON file (tools.py alignments -j export) instead of detecting them; their landmarks are kept exactly.",
                                valueName: "file.json")) var alignments: String?
 
@@ -72,6 +69,13 @@ struct DetectedFaceJSON: Encodable {
 
 extension FaceDetection: ExpressibleByArgument {}
 
+/// `--detector`'s help, for extract and detect.
+let detectorHelp = ArgumentHelp(
+    "mtcnn (fast); cnn (dlib's CNN face detector: about 10x the cost, no faces under 80 px, holds on "
+        + "some turned faces MTCNN misses); both (each frame through both, the CNN's other faces added); "
+        + "fallback (the CNN only on frames where MTCNN keeps no face).",
+    valueName: "mtcnn|cnn|both|fallback")
+
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "detect", abstract: "Find faces and 68 landmarks in images (no project needed).")
     @Argument(help: "PNG or JPEG images.") var images: [String]
@@ -79,10 +83,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Side of the aligned crops in pixels.") var size: Int = 256
     @Option(help: "Smallest face to find, in pixels (at least 12).") var minFace: Int = defaultMinFace
     @Option(help: "Folder for the aligned crops (PNG).") var out: String?
-    @Option(help: ArgumentHelp("mtcnn (fast); cnn (dlib's CNN face detector: about 10x the cost, no faces under 80 px, holds on "
-                               + "some turned faces MTCNN misses); both (each frame through both, the CNN's other faces added); "
-                               + "fallback (the CNN only on frames where MTCNN keeps no face).",
-                               valueName: "mtcnn|cnn|both|fallback")) var detector: FaceDetection = .mtcnn
+    @Option(help: detectorHelp) var detector: FaceDetection = .mtcnn
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -115,7 +116,8 @@ struct DetectCommand: ParsableCommand {
                     try ImageFile.write(f.crop, path: cropPath!)
                 }
                 all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
-                                            score: f.score, landmarkScore: f.landmarkScore, detector: f.detector.rawValue, points5: f.points5.map { [$0.x, $0.y] },
+                                            score: f.score, landmarkScore: f.landmarkScore,
+                                            detector: f.detector.rawValue, points5: f.points5.map { [$0.x, $0.y] },
                                             landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
                                             embedding: descriptors?[k]))
             }
