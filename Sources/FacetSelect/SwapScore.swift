@@ -202,6 +202,16 @@ public enum CheckpointScoring {
     /// and of those dst faces (`facet embed`); a one-line error says so otherwise.
     public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
                              options: MergeOptions? = nil, scorer: SwapScorer) throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
+        try score(project: project, checkpoint: reference, model: model, limit: limit, options: options,
+                  scorer: { scorer })
+    }
+
+    /// The same, with the scorer made by `scorer` only once the faces and their descriptors are found (so a
+    /// project without descriptors is refused before any model file is read).
+    public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
+                             options: MergeOptions? = nil,
+                             scorer makeScorer: () throws -> SwapScorer)
+        throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
         let record = try project.checkpoint(resolving: reference, model: model)
         let faces = try SwapScorer.heldOutFaces(project: project, checkpoint: record, limit: limit)
         guard !faces.isEmpty else {
@@ -213,6 +223,7 @@ public enum CheckpointScoring {
         let srcIDs = (split.train[.src] ?? []) + (split.validation[.src] ?? [])
         let srcCentre = try centre(of: srcIDs, project: project, role: .src)
         let dstCentre = try centre(of: faces, project: project, role: .dst)
+        let scorer = try makeScorer()
         let swapper = try CheckpointSwapper(project: project, checkpoint: String(record.id))
         let merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
         let score = try scorer.score(project: project, swapper: swapper, faceType: swapper.faceType, faceIDs: faces,
