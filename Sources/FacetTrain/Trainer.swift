@@ -118,6 +118,9 @@ public final class Trainer {
 
     /// Faults injected by tests (none in shipping code).
     let hooks: TrainerTestHooks
+    /// Called by `run` after each checkpoint it saves (`final`: the run's last), before training goes on: the CLI
+    /// scores the checkpoint's swaps there. Its time does not count towards the next save's interval.
+    public var afterSave: ((_ checkpoint: CheckpointRecord, _ final: Bool) -> Void)?
 
     /// Checks the request and the faces, then creates (or loads) the model. Every bad-input error
     /// comes before any decoding or training; a new model's row is written only once its faces
@@ -295,6 +298,7 @@ public final class Trainer {
             if window.count > 200 || (window.count > 10 && now.timeIntervalSince(window[0].time) > 300) { window.removeFirst() }
             if now.timeIntervalSince(lastSave) >= runOptions.saveEveryMinutes * 60 {
                 last = try saveCheckpoint()
+                afterSave?(last!, false)
                 lastSave = Date()
                 lastFlush = lastSave
                 report(losses, saved: last)
@@ -312,6 +316,7 @@ public final class Trainer {
                 last = r
             } else {
                 last = try saveCheckpoint()
+                afterSave?(last!, true)
                 report(nil, saved: last)
             }
         }

@@ -3,8 +3,10 @@ import ArgumentParser
 import Dispatch
 import FacetCore
 import FacetNN
+import FacetSelect
 import FacetStore
 import FacetTrain
+import FacetVision
 import Foundation
 
 extension TrainArchitecture: ExpressibleByArgument {}
@@ -36,6 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).") var learningRate: Double?
     @Option(help: "A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).")
     var person: String?
+    @Flag(help: "Do not score each saved checkpoint's swaps (facet score does it later).") var noScore = false
 
     func validate() throws {
         if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME") }
@@ -94,6 +97,14 @@ struct TrainCommand: ParsableCommand {
             dst \(counts.train[.dst] ?? 0) + \(counts.validation[.dst] ?? 0) held out. Ctrl-C saves and stops.\n
             """).utf8))
 
+        // Each save's swaps scored as `facet score` would, within 5% of the run's time (README "Swap scores").
+        let scoring = noScore ? nil : ScoreOnSave(makeScorer: {
+            SwapScorer(pipeline: try FacePipelines.load(), recognizer: try FaceRecognizer())
+        }, note: { FileHandle.standardError.write(Data("facet train: note: \($0)\n".utf8)) })
+        if let scoring {
+            trainer.afterSave = { c, final in scoring.checkpointSaved(c, project: project, final: final) }
+        }
+
         let stop = StopFlag()
         let signals = stop.installSignalHandlers()
         defer { withExtendedLifetime(signals) {} }
@@ -106,7 +117,9 @@ struct TrainCommand: ParsableCommand {
                 text += "  target \(t): " + (p.secondsToTarget.map { "~" + Self.duration($0) } ?? "eta unknown")
             }
             if let c = p.saved {
-                line.finish("saved checkpoint #\(c.id) at iteration \(c.iteration)" + (c.valLoss.map { String(format: " (val loss %.4f)", $0) } ?? ""))
+                let val = c.valLoss.map { String(format: " (val loss %.4f)", $0) } ?? ""
+                let swaps = scoring?.scores[c.id].map { "; swaps: " + SwapScoreText.brief($0) } ?? ""
+                line.finish("saved checkpoint #\(c.id) at iteration \(c.iteration)" + val + swaps)
             } else {
                 line.update(text)
             }
@@ -114,6 +127,14 @@ struct TrainCommand: ParsableCommand {
         let c = result.checkpoint
         print("\(result.interrupted ? "interrupted: " : "")model '\(result.model.name)' checkpoint #\(c.id) at iteration \(c.iteration)"
               + (c.valLoss.map { String(format: ", val loss %.5f", $0) } ?? "") + " (\(result.iterationsThisRun) iterations this run)")
+        if let scoring, !scoring.scores.isEmpty {
+            let total = scoring.scoringSeconds + scoring.otherSeconds
+            let share = total > 0 ? 100 * scoring.scoringSeconds / total : 0
+            let skipped = scoring.skipped.isEmpty ? ""
+                : "; \(scoring.skipped.count) left unscored to stay within 5% (facet score scores them)"
+            print("scored \(scoring.scores.count) checkpoints' swaps in "
+                  + String(format: "%.1f s, %.1f%% of the run", scoring.scoringSeconds, share) + skipped)
+        }
     }
 
     static func duration(_ s: Double) -> String {
