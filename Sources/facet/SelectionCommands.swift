@@ -25,6 +25,8 @@ struct CheckpointsCommand: ParsableCommand {
     @Option(help: "Only this model's checkpoints.") var model: String?
     @Option(help: "The loss to project the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
     @OptionGroup var output: JSONFlag
+    @Flag(help: "Read every stored weight and list the checkpoints holding NaN or infinite values (exit 1 when any).")
+    var scan = false
 
     func validate() throws {
         if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
@@ -32,6 +34,20 @@ struct CheckpointsCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
+        if scan {
+            let found = try scanNonFiniteCheckpoints(project: p, model: model)
+            let checked = try p.checkpoints().filter { !$0.tensorsPruned && (model == nil || $0.modelName == model) }
+                .count
+            for f in found {
+                print("checkpoint #\(f.checkpointId) (model \(f.model), iteration \(f.iteration)): "
+                      + "tensor '\(f.tensor)' holds \(f.count) non-finite values")
+            }
+            let bad = Set(found.map(\.checkpointId)).count
+            print("\(checked) checkpoints with weights read: \(bad) with non-finite weights"
+                  + (bad > 0 ? " (merge or score another checkpoint; resume trains from the latest)" : ""))
+            if bad > 0 { throw ExitCode(1) }
+            return
+        }
         let listing = try listCheckpoints(project: p, model: model, target: targetLoss)
         if output.json { try printJSON(listing); return }
         if listing.models.isEmpty { print("no models yet (train one with facet train)"); return }
