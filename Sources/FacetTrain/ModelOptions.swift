@@ -147,6 +147,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var schedule: LearningRateSchedule?
     /// Colour transfer of each src training face towards a random dst face (`ct_mode`); nil means none.
     public var colorTransfer: TrainingColorTransfer?
+    /// Parts kept fixed in training (`--freeze encoder` of a warm start); nil means none.
+    public var frozen: [String]?
 
     /// The loss knobs the network trains with.
     public var lossOptions: LossOptions {

@@ -52,6 +52,8 @@ public struct TrainOptions: Sendable {
     public var noWarp = false
     /// This run stops warping from this model iteration on (a warp schedule).
     public var warpUntil: Int?
+    /// A new model starts from another project's checkpoint (`--init-from`).
+    public var initFrom: WarmStart?
 
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
                 stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
@@ -132,6 +134,8 @@ public final class Trainer {
     let collapseGuard: TrainingGuard
     /// The model's learning rate before the guard's cuts.
     let baseLearningRate: Double
+    /// The parameters the optimizer updates (all but the frozen parts).
+    private(set) var trainable: [(name: String, parameter: Parameter)] = []
     /// Events of the latest steps not yet stored.
     private var pendingEvents: [TrainingEvent] = []
     /// A spike seen by the latest step, handled by `run` (it rolls back through the store).
@@ -180,8 +184,13 @@ public final class Trainer {
         if let m = plan.existing {
             start = try RunStart.resume(m, plan: plan, network: network, project: project)
         } else {
+            // A warm start loads (and checks) the other checkpoint before the new model's row is written.
+            let lineage = try run.initFrom?.load(into: network, options: plan.options)
             start = try RunStart.create(plan: plan, name: run.name, project: project)
+            if let lineage { try project.setModelInit(modelId: start.model.id!, lineage) }
         }
+        let frozen = WarmStart.prefixes(plan.options.frozen ?? [])
+        trainable = network.namedParameters.filter { p in !frozen.contains { p.name.hasPrefix($0) } }
         model = start.model
         iteration = start.iteration
         trainSeconds = start.trainSeconds
@@ -251,7 +260,7 @@ public final class Trainer {
         } else if !TrainingGuard.gradientsFinite(network) {
             nonFiniteStep("a gradient is non-finite", loss: (ls + ld) / 2)
         } else {
-            network.optimizer.step(network.namedParameters)
+            network.optimizer.step(trainable)
             if let bad = TrainingGuard.firstNonFiniteWeight(network) {
                 nonFiniteStep("weight '\(bad)' became non-finite in the update", loss: (ls + ld) / 2)
             } else {
@@ -498,6 +507,7 @@ struct TrainingPlan {
             }
             options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
             run.knobs.apply(to: &options)
+            if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
             }

@@ -54,10 +54,17 @@ struct TrainCommand: ParsableCommand {
     var lrDropout: Double?
     @Flag(help: "This run trains without the random warp (the final, sharpening phase).") var noWarp = false
     @Option(help: "This run stops the random warp from model iteration N on.") var warpUntil: Int?
+    @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
+    var initFrom: String?
+    @Option(help: "With --init-from: keep this part fixed (encoder: the shared encoder and inter).") var freeze: String?
 
     func validate() throws {
-        if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME") }
-        if resume != nil && name != nil { throw ValidationError("--name names a new model; --resume already names the model") }
+        if (model == nil) == (resume == nil) {
+            throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME")
+        }
+        if resume != nil && name != nil {
+            throw ValidationError("--name names a new model; --resume already names the model")
+        }
         if resume != nil && (seed != nil || optimizer != nil || learningRate != nil) {
             throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; they cannot change on --resume")
         }
@@ -70,8 +77,12 @@ struct TrainCommand: ParsableCommand {
         if let l = targetLoss, !(l > 0) { throw ValidationError("--target-loss must be positive") }
         if !(saveEveryMinutes > 0) { throw ValidationError("--save-every-minutes must be positive") }
         if let r = learningRate, !(r > 0) { throw ValidationError("--learning-rate must be positive") }
-        if resume != nil && person != nil { throw ValidationError("--person is fixed when a model is created; a resumed model keeps its persons") }
-        if (lighter || pixelLoss) && model != .h128 { throw ValidationError("--lighter and --pixel-loss are options of --model h128") }
+        if resume != nil && person != nil {
+            throw ValidationError("--person is fixed when a model is created; a resumed model keeps its persons")
+        }
+        if (lighter || pixelLoss) && model != .h128 {
+            throw ValidationError("--lighter and --pixel-loss are options of --model h128")
+        }
         let knobs = noMaskedTraining || eyesMouthPriority != nil || uniformPose != nil || colorTransfer != nil
             || lrWarmup != nil || lrDecay != nil || lrFloor != nil || lrDropout != nil
         if resume != nil && knobs {
@@ -83,6 +94,11 @@ struct TrainCommand: ParsableCommand {
         if let f = lrFloor, !(f > 0 && f <= 1) { throw ValidationError("--lr-floor must be in (0, 1]") }
         if let p = lrDropout, !(p > 0 && p <= 1) { throw ValidationError("--lr-dropout must be in (0, 1]") }
         if let w = warpUntil, w < 0 { throw ValidationError("--warp-until must be 0 or more") }
+        if initFrom != nil && resume != nil {
+            throw ValidationError("--init-from starts a new model; --resume carries one on")
+        }
+        if freeze != nil && initFrom == nil { throw ValidationError("--freeze goes with --init-from") }
+        if let f = freeze, !WarmStart.freezable.contains(f) { throw ValidationError("--freeze knows: encoder") }
     }
 
     func run() throws {
@@ -123,6 +139,7 @@ struct TrainCommand: ParsableCommand {
                                                           decayIterations: lrDecay ?? 0, floor: lrFloor ?? 0.1)
         }
         options.noWarp = noWarp
+        options.initFrom = initFrom.map { WarmStart.parse($0, freeze: freeze.map { [$0] } ?? []) }
         options.warpUntil = warpUntil
 
         let project = try Project(path: target.project)
