@@ -30,6 +30,8 @@ struct CheckpointsCommand: ParsableCommand {
     @Option(help: "What best follows from now on, stored per model (--model's, else every model's): val_loss or swap.")
     var bestBy: BestBy?
     @OptionGroup var output: JSONFlag
+    @Flag(help: "Read every stored weight and list the checkpoints holding NaN or infinite values (exit 1 when any).")
+    var scan = false
 
     func validate() throws {
         if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
@@ -37,6 +39,20 @@ struct CheckpointsCommand: ParsableCommand {
 
     func run() throws {
         var p = try Project(path: target.project, mode: .readOnly)
+        if scan {
+            let found = try scanNonFiniteCheckpoints(project: p, model: model)
+            let checked = try p.checkpoints().filter { !$0.tensorsPruned && (model == nil || $0.modelName == model) }
+                .count
+            for f in found {
+                print("checkpoint #\(f.checkpointId) (model \(f.model), iteration \(f.iteration)): "
+                      + "tensor '\(f.tensor)' holds \(f.count) non-finite values")
+            }
+            let bad = Set(found.map(\.checkpointId)).count
+            print("\(checked) checkpoints with weights read: \(bad) with non-finite weights"
+                  + (bad > 0 ? " (merge or score another checkpoint; resume trains from the latest)" : ""))
+            if bad > 0 { throw ExitCode(1) }
+            return
+        }
         if let bestBy {
             // The model checked on a read-only handle, so a refusal leaves the file exactly as it was.
             if let model { _ = try p.requireModel(named: model) } else if try p.models().isEmpty {
