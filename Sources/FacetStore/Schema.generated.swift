@@ -425,6 +425,38 @@ extension ProjectSchema {
             best_by   TEXT NOT NULL CHECK (best_by IN ('val_loss', 'swap'))
         );
         """#),
+        Migration(version: 13, name: "0013_merge_runs.sql", sql: #"""
+        -- Merge runs (`facet merge`, `facet merges`): each merge's settings, checkpoint, output and counts, and how
+        -- every frame it swapped scores, one row per frame and metric so new metrics need no new column. Metrics
+        -- (README "Merge runs and their scores"): identity_to_src, identity_to_dst, landmarks, eyes_mouth, detail,
+        -- jitter. A run without `finished_at` was stopped (killed, or failed) before its video was written.
+        CREATE TABLE merge_run (
+            id             INTEGER PRIMARY KEY,
+            media_id       INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            checkpoint_id  INTEGER REFERENCES checkpoint(id) ON DELETE SET NULL,
+            output         TEXT NOT NULL,
+            settings_json  TEXT NOT NULL,                -- the merge options, frame ranges and per-range settings
+            first_frame    INTEGER NOT NULL CHECK (first_frame >= 0),
+            last_frame     INTEGER NOT NULL CHECK (last_frame >= first_frame),
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT,
+            frames         INTEGER NOT NULL DEFAULT 0 CHECK (frames >= 0),
+            frames_with_faces INTEGER NOT NULL DEFAULT 0 CHECK (frames_with_faces >= 0),
+            faces_merged   INTEGER NOT NULL DEFAULT 0 CHECK (faces_merged >= 0),
+            frames_scored  INTEGER NOT NULL DEFAULT 0 CHECK (frames_scored >= 0),
+            seconds        REAL,
+            notes          TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX merge_run_media ON merge_run(media_id);
+
+        CREATE TABLE merge_frame_score (
+            run_id       INTEGER NOT NULL REFERENCES merge_run(id) ON DELETE CASCADE,
+            frame_index  INTEGER NOT NULL CHECK (frame_index >= 0),
+            metric       TEXT NOT NULL CHECK (length(metric) > 0),
+            value        REAL NOT NULL,
+            PRIMARY KEY (run_id, frame_index, metric)
+        ) WITHOUT ROWID;
+        """#),
         Migration(version: 14, name: "0014_training_guard.sql", sql: #"""
         -- What the training guard did (`facet train`): a non-finite loss or gradient skipped and the last good weights
         -- restored in memory (`non_finite`), a loss spike rolled back to the last checkpoint with a lower learning rate

@@ -44,6 +44,7 @@ final class ProjectCommandTests: CLITestCase {
         ("import-model", "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count)."),
         ("merge", "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio (DeepFaceLab's convert)."),
         ("merge-configs", "List saved merge settings (facet merge --from-config NAME starts from one)."),
+        ("merges", "List the project's merge runs, or with RUN --worst N a run's worst frames and why."),
     ]
 
     func testHelpListsEveryCommandWithItsGoldenLine() throws {
