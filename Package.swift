@@ -90,7 +90,7 @@ let package = Package(
         // them again; never linked into `facet`, never run by `swift test`.
         .executableTarget(name: "facet-bench", dependencies: [
             "FacetCore", "FacetStore", "FacetMedia", "FacetProjectMedia", "FacetExtract", "FacetMerge", "FacetTrain",
-            "FacetTestSupport",
+            "FacetTestSupport", "FacetSelect", "FacetVision",
         ], path: "Tools/benchmarks"),
         // The command-line tool: parses and calls.
         .executableTarget(name: "facet", dependencies: [
@@ -108,7 +108,8 @@ let package = Package(
                                                               "FacetCurate", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetTestSupport", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetTestSupport", "FacetProjectMedia", "FacetCurate",
-                                                            "FacetStore", "FacetMedia", "FacetCore", "FacetTrain"]),
+                                                            "FacetStore", "FacetMedia", "FacetCore", "FacetTrain", "FacetSelect",
+                                                            "FacetMerge", "FacetVision"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore",
                                                             "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetTestSupport", "FacetProjectMedia", "FacetStore", "FacetMedia",
@@ -116,7 +117,7 @@ let package = Package(
         .testTarget(name: "FacetPlotTests", dependencies: ["FacetPlot", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
                                                              "FacetVision", "FacetCore", "FacetExtract", "FacetMerge", "FacetONNX",
-                                                             "FacetNN"]),
+                                                             "FacetNN", "FacetTestSupport"]),
         .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

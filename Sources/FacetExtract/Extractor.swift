@@ -30,6 +30,8 @@ public struct ExtractionOptions: Sendable, Codable {
     /// A faceswap alignments JSON file (`tools.py alignments -j export`): each frame's faces are taken from it,
     /// landmarks as the file has them, instead of being detected; frames it does not name have no face.
     public var alignments: String?
+    /// Which detectors run: MTCNN (default), dlib's CNN, or the CNN on frames where MTCNN keeps no face.
+    public var detection: FaceDetection = .mtcnn
 
     /// Options for `role` with every other choice at its default.
     public init(role: Role) { self.role = role }
@@ -78,6 +80,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
     let options: ExtractionOptions
     let pipeline: FacePipeline
     let faceType: FaceType
+    /// The detectors the run uses, as provenance names them, and their files' SHA-256 (space-separated).
+    let detectorName: String
     let detectorSHA: String
     let landmarkerSHA: String
     /// The face recogniser whose descriptors are stored with each face (nil: none; `facet embed` later).
@@ -131,10 +135,20 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         }
         let mtcnnPath = try ModelFiles.mtcnnWeights()
         let predictorPath = try ModelFiles.shapePredictor()
-        self.detectorSHA = try SHA256.hex(ofFile: mtcnnPath)
+        let cnn = options.detection.usesCNN ? try CNNFaceDetector() : nil
+        let mtcnnSHA = try SHA256.hex(ofFile: mtcnnPath)
+        // Provenance names each detector the run used, in order, with its file's hash.
+        switch options.detection {
+        case .mtcnn: detectorName = "mtcnn"; detectorSHA = mtcnnSHA
+        case .cnn: detectorName = CNNFaceDetector.modelName; detectorSHA = cnn!.sha256
+        case .both: detectorName = "mtcnn and \(CNNFaceDetector.modelName)"; detectorSHA = mtcnnSHA + " " + cnn!.sha256
+        case .fallback: detectorName = "mtcnn, then \(CNNFaceDetector.modelName) on frames without a face"
+            detectorSHA = mtcnnSHA + " " + cnn!.sha256
+        }
         self.landmarkerSHA = try SHA256.hex(ofFile: predictorPath)
         self.pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: mtcnnPath),
-                                         shapePredictor: ShapePredictor(path: predictorPath))
+                                         shapePredictor: ShapePredictor(path: predictorPath),
+                                         cnn: cnn, detection: options.detection)
     }
 
     /// Extracts every media of the role, storing faces batch by batch (a rerun carries on after a kill), then
@@ -163,7 +177,7 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             }
         }
         let runId = try project.beginExtraction(fileFaces == nil ? ExtractionProvenance(
-            role: options.role, detector: "mtcnn", detectorSHA256: detectorSHA,
+            role: options.role, detector: detectorName, detectorSHA256: detectorSHA,
             landmarker: "dlib shape_predictor_68_face_landmarks", landmarkerSHA256: landmarkerSHA,
             optionsJSON: optionsJSON,
             recognizer: describer?.provenance) : ExtractionProvenance(
@@ -190,8 +204,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         let stillNames = fileFaces != nil && m.kind == .stills ? try frameNames(m) : []
         /// faceswap's name of frame `i` of this media.
         let name: @Sendable (Int) -> String = { [videoName = m.name, isStills = m.kind == .stills] i in
-            isStills ? (i < stillNames.count ? stillNames[i] : "") : FaceswapAlignments.videoFrameName(videoName,
-                                                                                                       index: i)
+            isStills ? (i < stillNames.count ? stillNames[i] : "") : FaceswapAlignments.videoFrameName(
+                videoName, index: i)
         }
         let expected = options.fps.map { f in
             m.fps > 0 ? Int((Double(m.frameCount) * min(1, f / m.fps)).rounded(.up)) : m.frameCount
@@ -286,8 +300,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             let s = faceSignatures(crop: crop, landmarksInFace: landmarks.transformed(by: matrix), matrix: matrix)
             let encoded: Data
             do {
-                encoded = options.png ? try PNGCodec.encode(crop) : try JPEGCodec.encode(crop,
-                                                                                         quality: options.jpegQuality)
+                encoded = options.png ? try PNGCodec.encode(crop) : try JPEGCodec.encode(
+                    crop, quality: options.jpegQuality)
             } catch {
                 problems.append("face \(i): \(error)")
                 continue
@@ -325,22 +339,24 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         for f in found.faces where !(dropFace?(frame.index, f.faceIndex) ?? false) {
             let encoded: Data
             do {
-                encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(f.crop,
-                                                                                           quality: options.jpegQuality)
+                encoded = options.png ? try PNGCodec.encode(f.crop) : try JPEGCodec.encode(
+                    f.crop, quality: options.jpegQuality)
             } catch {
                 problems.append("face \(f.faceIndex): \(error)")
                 continue
             }
             let s = f.signatures
-            faces.append(NewFace(faceIndex: f.faceIndex, score: f.score,
-                                 box: (f.box.x, f.box.y, f.box.width, f.box.height), points5: f.points5,
-                                 landmarks: f.landmarks, matrix: f.matrix, faceType: faceType.rawValue,
-                                 cropSize: options.size,
-                                 cropFormat: options.png ? "png" : "jpeg", crop: encoded, histogram: s.histogram,
-                                 blur: s.blur,
-                                 motionBlur: s.motionBlur, yaw: s.yaw, pitch: s.pitch, roll: s.roll,
-                                 brightness: s.brightness,
-                                 hue: s.hue, faceSize: s.faceSize, landmarkScore: f.landmarkScore))
+            var face = NewFace(faceIndex: f.faceIndex, score: f.score,
+                               box: (f.box.x, f.box.y, f.box.width, f.box.height),
+                               points5: f.points5, landmarks: f.landmarks, matrix: f.matrix,
+                               faceType: faceType.rawValue,
+                               cropSize: options.size, cropFormat: options.png ? "png" : "jpeg", crop: encoded,
+                               histogram: s.histogram, blur: s.blur, motionBlur: s.motionBlur, yaw: s.yaw,
+                               pitch: s.pitch,
+                               roll: s.roll, brightness: s.brightness, hue: s.hue, faceSize: s.faceSize,
+                               landmarkScore: f.landmarkScore)
+            face.detector = f.detector.rawValue
+            faces.append(face)
         }
         let chips = faces.isEmpty ? [] : describer?.chips(image: frame.image, landmarks: faces.map(\.landmarks)) ?? []
         return (ExtractedFrame(mediaId: mediaId, frameIndex: frame.index, pts: frame.pts,

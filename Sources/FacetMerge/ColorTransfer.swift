@@ -328,3 +328,9 @@ enum ColorTransferOps {
         return det < 0 ? [m[0], m[1], m[2], m[3], m[4], m[5], -m[6], -m[7], -m[8]] : m
     }
 }
+
+/// Colour transfer for other modules (training's `ct_mode`): `face` (interleaved RGB floats in 0...1) moved towards
+/// `reference`'s colours by `kind`, statistics taken inside `mask`.
+public func transferColors(_ kind: ColorTransfer, face: inout [Float], reference: [Float], mask: [Bool]) {
+    ColorTransferOps.apply(kind, to: &face, reference: reference, mask: mask)
+}

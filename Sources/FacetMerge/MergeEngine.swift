@@ -14,6 +14,66 @@ extension MergeFace {
     }
 }
 
+/// Other settings for a range of frames in one render (`facet merge --config-for A..B=NAME`).
+public struct MergeSegment {
+    /// The frames (full-rate indices, inclusive).
+    public var frames: ClosedRange<Int>
+    /// The merge settings there (the encoder's crf and preset stay the run's).
+    public var options: MergeOptions
+    /// The model there, and the face type its faces must have.
+    public var swapper: any FaceSwapper
+    /// The face type the swapper's model was trained on (nil: any).
+    public var faceType: String?
+    /// What the user called it (a saved configuration's name).
+    public var name: String
+
+    /// A segment from its parts.
+    public init(frames: ClosedRange<Int>, options: MergeOptions, swapper: any FaceSwapper, faceType: String?,
+                name: String) {
+        self.frames = frames; self.options = options; self.swapper = swapper; self.faceType = faceType; self.name = name
+    }
+}
+
+/// A render's per-range settings: frames in `skip` pass through unswapped (their decoded pixels go to the encoder
+/// untouched), frames in a segment merge with its settings, the rest with the run's own.
+public struct MergePlan {
+    /// Ranges merged with other settings.
+    public var segments: [MergeSegment]
+    /// Ranges left unswapped.
+    public var skip: [ClosedRange<Int>]
+
+    /// A plan from its parts (none: every frame with the run's settings).
+    public init(segments: [MergeSegment] = [], skip: [ClosedRange<Int>] = []) {
+        self.segments = segments; self.skip = skip
+    }
+
+    /// Whether the plan changes nothing.
+    public var isEmpty: Bool { segments.isEmpty && skip.isEmpty }
+
+    /// Refuses, in one line, ranges that overlap one another or reach outside `media`'s frames.
+    public func validate(in media: MediaRecord) throws {
+        let all = segments.map(\.frames) + skip
+        for r in all where r.upperBound >= media.frameCount {
+            throw FacetError("frames \(r.lowerBound)..\(r.upperBound) are outside dst video \(media.id ?? 0) "
+                             + "(\(media.name)), "
+                             + "which has frames 0..\(media.frameCount - 1)")
+        }
+        if let (a, b) = FrameRangeSpec.firstOverlap(all) {
+            throw FacetError("frame ranges \(a.lowerBound)..\(a.upperBound) and \(b.lowerBound)..\(b.upperBound) "
+                             + "overlap: "
+                             + "each frame takes one setting (--config-for, --skip)")
+        }
+        for s in segments { try s.options.validate() }
+    }
+
+    /// The setting of frame `index`: -1 skipped, 0 the run's own, k the k-th segment's (1-based).
+    func setting(of index: Int) -> Int {
+        if skip.contains(where: { $0.contains(index) }) { return -1 }
+        if let k = segments.firstIndex(where: { $0.frames.contains(index) }) { return k + 1 }
+        return 0
+    }
+}
+
 public enum MergeEngine {
     /// The container tags every merged video carries, so players and platforms can tell it is synthetic.
     public static let metadata: [String: String] = [
@@ -121,14 +181,42 @@ public enum MergeEngine {
 
     /// Merges the destination video into `output` (H.264 mp4) with its audio: every frame, or only
     /// `frames` with the audio of their time span (frame A's start to frame B's end). The file
-    /// appears only when the whole video is written; on any error nothing is left at `output`.
+    /// appears only when the whole video is written; on any error nothing is left at `output`. An `observer`
+    /// sees every merged frame beside the decoded one (the merge's scoring).
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
                              output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil, person: Int64? = nil,
+                             observer: (any MergeFrameObserver)? = nil, plan: MergePlan = MergePlan(),
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
         if let frames { try check(frames, in: media) }
-        let (faces, smoothedFaces, smoothingSeconds) = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType,
-                                                                             person: person, smoothing: options.smooth)
+        try plan.validate(in: media)
+        let own = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person,
+                                        smoothing: options.smooth)
+        var faces = own.faces, smoothingSeconds = own.seconds
+        let smoothedFaces = own.smoothed
+        // Each segment's faces as its settings place them (its smoothing, its model's face type), over its frames.
+        var segmentFaces: [[Int: [MergeFace]]] = []
+        for s in plan.segments {
+            if s.options.smooth == options.smooth && s.faceType == faceType {
+                segmentFaces.append(faces)
+            } else {
+                let r = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: s.faceType,
+                                              person: person, smoothing: s.options.smooth)
+                segmentFaces.append(r.faces)
+                smoothingSeconds += r.seconds
+            }
+        }
+        if !plan.isEmpty {
+            var byFrame: [Int: [MergeFace]] = [:]
+            for (index, list) in faces {
+                switch plan.setting(of: index) {
+                case -1: continue
+                case 0: byFrame[index] = list
+                case let k: if let l = segmentFaces[k - 1][index] { byFrame[index] = l }
+                }
+            }
+            faces = byFrame
+        }
         // Opening the frames checks a linked file's hash before anything is written.
         let source = try MediaFrames(project: project, media: media)
         let audio: AudioSource? = media.hasAudio ? try audioSource(project: project, media: media) : nil
@@ -137,7 +225,9 @@ public enum MergeEngine {
                                        crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio, audioSpan: span)
         let range = frames ?? 0...max(0, media.frameCount - 1)
         let expected = frames.map { $0.count } ?? media.frameCount
-        let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
+        let settings = [(FaceCompositor(options: options, resolution: swapper.resolution), swapper)]
+            + plan.segments.map { (FaceCompositor(options: $0.options, resolution: $0.swapper.resolution), $0.swapper) }
+        let planned = Handed(plan)
         let facesByFrame = Handed(faces)
         var stats = try MergePipeline.run(
             frameCount: expected,
@@ -150,7 +240,7 @@ public enum MergeEngine {
                 return nil
             },
             faces: { facesByFrame.value[$0] ?? [] },
-            compositor: compositor, swapper: swapper,
+            settings: settings, setting: { max(0, planned.value.setting(of: $0)) }, observer: observer,
             write: { try encoder.append($0) },
             progress: progress)
         stats.smoothedFaces = smoothedFaces

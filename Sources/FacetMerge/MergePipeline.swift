@@ -77,6 +77,15 @@ struct SwappedFrame {
     var faces: [MergeFace]
     var aligned: [Image]
     var swapped: [(face: Image, mask: Image)]
+    /// Which of the run's settings (compositor and swapper) merges this frame.
+    var setting = 0
+}
+
+/// Looks at each merged frame beside the frame as decoded (to score the swap, say): called in frame order from
+/// a pipeline stage of its own, for every frame (a frame without faces comes with none). An error stops the merge.
+public protocol MergeFrameObserver: AnyObject {
+    /// One frame: its full-rate index, the decoded frame, the merged frame and the faces merged into it.
+    func observe(frame: Int, original: Image, merged: Image, faces: [MergeFace]) throws
 }
 
 public enum MergePipeline {
@@ -88,21 +97,42 @@ public enum MergePipeline {
     /// every merged frame in order. Frames without faces pass through untouched. The first error
     /// anywhere stops every stage and is rethrown. Batches of 8 frames: Quick96 costs 7% less per
     /// face than in batches of 4 (`Tools/bench merge` prints both), for 8 frames more in flight.
+    /// With an `observer`, a fifth stage between blend and write shows it each frame beside the original.
     public static func run(frameCount: Int,
                            nextFrame: @escaping () throws -> (index: Int, image: Image)?,
                            faces: @escaping @Sendable (Int) -> [MergeFace],
                            compositor: FaceCompositor, swapper: any FaceSwapper,
                            batchFrames: Int = 8,
+                           observer: (any MergeFrameObserver)? = nil,
                            write: (Image) throws -> Void,
                            progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
+        try run(frameCount: frameCount, nextFrame: nextFrame, faces: faces, settings: [(compositor, swapper)],
+                setting: { _ in 0 }, batchFrames: batchFrames, observer: observer, write: write, progress: progress)
+    }
+
+    /// `run` with several settings in one render: frame `i` is merged with `settings[setting(i)]` (its compositor
+    /// and swapper); each batch runs each swapper once on its frames' faces.
+    public static func run(frameCount: Int,
+                           nextFrame: @escaping () throws -> (index: Int, image: Image)?,
+                           faces: @escaping @Sendable (Int) -> [MergeFace],
+                           settings: [(compositor: FaceCompositor, swapper: any FaceSwapper)],
+                           setting: @escaping @Sendable (Int) -> Int,
+                           batchFrames: Int = 8,
+                           observer: (any MergeFrameObserver)? = nil,
+                           write: (Image) throws -> Void,
+                           progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
+        precondition(!settings.isEmpty, "a merge needs at least one setting")
         let start = Date()
         let batch = max(1, batchFrames)
         let decoded = HandOver<(Int, Image)>(capacity: 3)
         let modelled = HandOver<SwappedFrame>(capacity: batch)
         let merged = HandOver<(Image, Int)>(capacity: 3)
+        // With an observer, the blend hands its frames (and the originals) to the observing stage instead.
+        let blended = HandOver<(index: Int, original: Image, merged: Image, faces: [MergeFace])>(capacity: 3)
         let failAll: @Sendable (Error) -> Void = { error in
-            decoded.fail(error); modelled.fail(error); merged.fail(error)
+            decoded.fail(error); modelled.fail(error); merged.fail(error); blended.fail(error)
         }
+        let observing = observer.map { Handed($0) }
         let source = Handed(nextFrame)
         let decodeThread = Thread {
             do {
@@ -121,18 +151,25 @@ public enum MergePipeline {
                     while frames.count < batch, let frame = try decoded.take() { frames.append(frame) }
                     ended = frames.count < batch
                     var items = frames.map { frame in
-                        let (index, image) = frame, list = faces(index)
+                        let (index, image) = frame, list = faces(index), s = setting(index)
+                        let compositor = settings[s].compositor
                         return SwappedFrame(index: index, image: image, faces: list,
-                                            aligned: list.map { compositor.alignedFace(from: image, face: $0) }, swapped: [])
+                                            aligned: list.map { compositor.alignedFace(from: image, face: $0) },
+                                            swapped: [], setting: s)
                     }
                     // The items hold the only references to their frames, so the blend works in place.
                     frames.removeAll(keepingCapacity: true)
-                    let all = items.flatMap(\.aligned)
-                    if !all.isEmpty {
-                        let out = try swapper.swap(all)
-                        guard out.count == all.count else { throw FacetError("the model returned \(out.count) faces for \(all.count)") }
+                    // Each setting's swapper once on the batch's faces it merges.
+                    for s in Set(items.map(\.setting)).sorted() {
+                        let members = items.indices.filter { items[$0].setting == s && !items[$0].faces.isEmpty }
+                        let all = members.flatMap { items[$0].aligned }
+                        guard !all.isEmpty else { continue }
+                        let out = try settings[s].swapper.swap(all)
+                        guard out.count == all.count else {
+                            throw FacetError("the model returned \(out.count) faces for \(all.count)")
+                        }
                         var k = 0
-                        for i in items.indices {
+                        for i in members {
                             items[i].swapped = Array(out[k..<(k + items[i].faces.count)])
                             k += items[i].faces.count
                         }
@@ -145,16 +182,37 @@ public enum MergePipeline {
         let blendThread = Thread {
             do {
                 while var item = try modelled.take() {
-                    // Blended in place: the frame's pixels belong to this item alone (no copy).
+                    // Blended in place: the frame's pixels belong to this item alone (no copy), unless an
+                    // observer needs the original too (then the first blend copies it).
+                    let original = observing == nil ? nil : item.image
+                    let compositor = settings[item.setting].compositor
                     for i in item.faces.indices {
-                        try compositor.blend(into: &item.image, face: item.faces[i], aligned: item.aligned[i], swapped: item.swapped[i])
+                        try compositor.blend(into: &item.image, face: item.faces[i], aligned: item.aligned[i],
+                                             swapped: item.swapped[i])
                     }
-                    guard merged.put((item.image, item.faces.count)) else { return }
+                    if let original {
+                        guard blended.put((item.index, original, item.image, item.faces)) else { return }
+                    } else {
+                        guard merged.put((item.image, item.faces.count)) else { return }
+                    }
                 }
-                merged.close()
+                if observing != nil { blended.close() } else { merged.close() }
             } catch { failAll(error) }
         }
-        for thread in [decodeThread, modelThread, blendThread] {
+        var threads = [decodeThread, modelThread, blendThread]
+        if let observing {
+            threads.append(Thread {
+                do {
+                    while let item = try blended.take() {
+                        try observing.value.observe(frame: item.index, original: item.original, merged: item.merged,
+                                                    faces: item.faces)
+                        guard merged.put((item.merged, item.faces.count)) else { return }
+                    }
+                    merged.close()
+                } catch { failAll(error) }
+            })
+        }
+        for thread in threads {
             thread.stackSize = 8 << 20
             thread.start()
         }

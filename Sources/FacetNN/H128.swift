@@ -94,7 +94,10 @@ public final class H128: SwapNetwork {
     /// The optimizer of `trainStep` (Adam lr 5e-5, beta1 0.5 by default).
     public let optimizer: any Optimizer
 
-    private let step = TwoDecoderStep()
+    let step = TwoDecoderStep()
+    /// Masked training and the eyes-and-mouth priority (see `LossOptions`).
+    public var lossOptions = LossOptions()
+    private let terms = ReconstructionTerms()
     private let blurSrc: GaussianBlur, blurDst: GaussianBlur
     private let imageLoss: MaskedLoss
     private let maskLoss = MAELoss()
@@ -171,10 +174,11 @@ public final class H128: SwapNetwork {
 
     private func sideLoss(_ batch: TrainingBatch, _ out: (image: Tensor, mask: Tensor), _ blur: GaussianBlur,
                           _ imageGrad: Tensor, _ maskGrad: Tensor) -> [Float] {
-        imageLoss.mask = blur.forward(batch.mask)
+        imageLoss.mask = terms.imageMask(blur.forward(batch.mask), options: lossOptions)
         let a = imageLoss.evaluate(prediction: out.image, target: batch.target, gradient: imageGrad, accumulate: false)
         let b = maskLoss.evaluate(prediction: out.mask, target: batch.mask, gradient: maskGrad, accumulate: false)
-        return (0..<a.count).map { a[$0] + b[$0] }
+        let e = terms.priorityLoss(batch, prediction: out.image, imageGrad: imageGrad, options: lossOptions)
+        return (0..<a.count).map { a[$0] + b[$0] + (e?[$0] ?? 0) }
     }
 
     /// The losses `trainStep` would report, without training (for held-out evaluation).
@@ -182,9 +186,10 @@ public final class H128: SwapNetwork {
         var out: [[Float]] = []
         for (batch, decoder, blur) in [(src, decoderSrc, blurSrc), (dst, decoderDst, blurDst)] {
             let o = decoder.forward(encode(batch.warped))
-            imageLoss.mask = blur.forward(batch.mask)
+            imageLoss.mask = terms.imageMask(blur.forward(batch.mask), options: lossOptions)
             let a = imageLoss(o.image, batch.target), b = maskLoss(o.mask, batch.mask)
-            out.append((0..<a.count).map { a[$0] + b[$0] })
+            let e = terms.priorityLoss(batch, prediction: o.image, imageGrad: nil, options: lossOptions)
+            out.append((0..<a.count).map { a[$0] + b[$0] + (e?[$0] ?? 0) })
         }
         return StepLosses(src: out[0], dst: out[1])
     }

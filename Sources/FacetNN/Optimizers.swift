@@ -4,6 +4,8 @@ import FacetCore
 
 /// Updates parameters from their gradients and keeps the state that update needs.
 public protocol Optimizer: AnyObject {
+    /// The step size now (a schedule or the training guard may change it between steps).
+    var learningRate: Float { get set }
     /// One update of every parameter from its current `gradient`.
     func step(_ parameters: [(name: String, parameter: Parameter)])
     /// The optimizer's state for these parameters as named tensors (all names start with

@@ -122,11 +122,14 @@ public struct TrainingBatch {
     public var target: Tensor
     /// The face masks `[B, R, R, 1]` of the targets.
     public var mask: Tensor
-    /// A batch of the three tensors.
-    public init(warped: Tensor, target: Tensor, mask: Tensor) {
+    /// The eyes-and-mouth mask `[B, R, R, 1]` the priority term weighs (nil: no priority term).
+    public var priority: Tensor?
+    /// A batch; `priority` only when the eyes-and-mouth term is wanted.
+    public init(warped: Tensor, target: Tensor, mask: Tensor, priority: Tensor? = nil) {
         self.warped = warped
         self.target = target
         self.mask = mask
+        self.priority = priority
     }
 }
 
@@ -177,7 +180,10 @@ public final class Quick96 {
     /// The optimizer of `trainStep` (RMSprop lr 2e-4, lr dropout 0.3 by default).
     public let optimizer: any Optimizer
 
-    private let step = TwoDecoderStep()
+    let step = TwoDecoderStep()
+    /// Masked training and the eyes-and-mouth priority (see `LossOptions`).
+    public var lossOptions = LossOptions()
+    private let terms = ReconstructionTerms()
     private let blurSrc = GaussianBlur(sigma: 3), blurDst = GaussianBlur(sigma: 3)
     private let dssim: MaskedLoss, mse: MaskedLoss
     private let maskMSE = MSELoss(scale: 10)
@@ -252,13 +258,14 @@ public final class Quick96 {
     /// The per-sample loss of one role and its gradients with respect to the decoder's outputs.
     private func sideLoss(_ batch: TrainingBatch, _ out: (image: Tensor, mask: Tensor), _ blur: GaussianBlur,
                           _ imageGrad: Tensor, _ maskGrad: Tensor) -> [Float] {
-        let blurred = blur.forward(batch.mask)
+        let blurred = terms.imageMask(blur.forward(batch.mask), options: lossOptions)
         dssim.mask = blurred
         mse.mask = blurred
         let a = dssim.evaluate(prediction: out.image, target: batch.target, gradient: imageGrad, accumulate: false)
         let b = mse.evaluate(prediction: out.image, target: batch.target, gradient: imageGrad, accumulate: true)
         let c = maskMSE.evaluate(prediction: out.mask, target: batch.mask, gradient: maskGrad, accumulate: false)
-        return (0..<a.count).map { a[$0] + b[$0] + c[$0] }
+        let e = terms.priorityLoss(batch, prediction: out.image, imageGrad: imageGrad, options: lossOptions)
+        return (0..<a.count).map { a[$0] + b[$0] + c[$0] + (e?[$0] ?? 0) }
     }
 
     /// The losses `trainStep` would report, without training (for held-out evaluation).
@@ -266,11 +273,12 @@ public final class Quick96 {
         var out: [[Float]] = []
         for (batch, decoder, blur) in [(src, decoderSrc, blurSrc), (dst, decoderDst, blurDst)] {
             let o = decoder.forward(encode(batch.warped))
-            let blurred = blur.forward(batch.mask)
+            let blurred = terms.imageMask(blur.forward(batch.mask), options: lossOptions)
             dssim.mask = blurred
             mse.mask = blurred
             let a = dssim(o.image, batch.target), b = mse(o.image, batch.target), c = maskMSE(o.mask, batch.mask)
-            out.append((0..<a.count).map { a[$0] + b[$0] + c[$0] })
+            let e = terms.priorityLoss(batch, prediction: o.image, imageGrad: nil, options: lossOptions)
+            out.append((0..<a.count).map { a[$0] + b[$0] + c[$0] + (e?[$0] ?? 0) })
         }
         return StepLosses(src: out[0], dst: out[1])
     }

@@ -9,6 +9,8 @@ public protocol SwapNetwork: AnyObject {
     var resolution: Int { get }
     /// The optimizer of `trainStep`.
     var optimizer: any Optimizer { get }
+    /// Masked training and the eyes-and-mouth priority of the training loss.
+    var lossOptions: LossOptions { get set }
     /// Every parameter with its full path, in a fixed order.
     var namedParameters: [(name: String, parameter: Parameter)] { get }
     /// Number of trainable floats.
@@ -118,7 +120,9 @@ extension H128Decoder: TwoBranchDecoder {}
 final class TwoDecoderStep {
     private let stacked = Tensor(shape: [0])
     private let codeGradient = Tensor(shape: [0])
-    private let imageGradSrc = Tensor(shape: [0]), maskGradSrc = Tensor(shape: [0])
+    /// dLoss/dImage of the src decoder in the latest `run` (read by tests of the loss weighting).
+    let imageGradSrc = Tensor(shape: [0])
+    private let maskGradSrc = Tensor(shape: [0])
     private let imageGradDst = Tensor(shape: [0]), maskGradDst = Tensor(shape: [0])
 
     /// The per-sample losses of both roles; afterwards every parameter's `gradient` holds the

@@ -28,6 +28,8 @@ public struct CheckpointSummary: Codable, Sendable, Equatable {
     public var aliases: [String]
     /// How its swaps score on held-out dst faces (`facet score`); nil until scored.
     public var swapScore: SwapScore? = nil
+    /// The combined swap score `best` follows under `--best-by swap` (README "Swap scores"); nil until scored.
+    public var swap: Double? = nil
 }
 
 /// One model's line above its checkpoints.
@@ -41,6 +43,8 @@ public struct ModelSummary: Codable, Sendable, Equatable {
     public var best: Int64?
     public var latest: Int64?
     public var convergence: ConvergenceFit?
+    /// What `best` follows: "val_loss" or "swap" (`facet checkpoints --best-by`).
+    public var bestBy: String = BestBy.valLoss.rawValue
 }
 
 public struct CheckpointListing: Codable, Sendable, Equatable {
@@ -53,6 +57,17 @@ public struct CheckpointListing: Codable, Sendable, Equatable {
 /// checkpoints are given (compare). `model` applies when there is no prefix.
 public func resolveCheckpoint(_ project: Project, _ reference: String, model: String? = nil) throws -> CheckpointRecord {
     try project.checkpoint(resolving: reference, model: model)
+}
+
+/// Makes `best` of `model` (every model when nil) follow `bestBy` (stored per model); the models changed.
+@discardableResult
+public func setBestBy(project: Project, _ bestBy: BestBy, model: String? = nil) throws -> [ModelRecord] {
+    let models = try model.map { [try project.requireModel(named: $0)] } ?? project.models()
+    guard !models.isEmpty else {
+        throw FacetError.file(project.path, "has no models yet (train one with facet train)", kind: .notFound)
+    }
+    for m in models { try project.setBestBy(bestBy, modelId: m.id!) }
+    return models
 }
 
 /// The checkpoints of `model` (all models when nil), by model then iteration, with each model's
@@ -69,8 +84,10 @@ public func listCheckpoints(project: Project, model: String? = nil, target: Doub
         let latest = hasLive ? try project.checkpoint(resolving: "latest", model: m.name).id : nil
         let best = hasLive ? try project.checkpoint(resolving: "best", model: m.name).id : nil
         let curve = try lossCurves(project: project, models: [m.name], target: target).first
+        let bestBy = try project.bestBy(modelId: m.id!).rawValue
         listing.models.append(ModelSummary(name: m.name, architecture: m.architecture, resolution: m.resolution, checkpoints: records.count,
-                                           iterations: curve?.iterations.last ?? 0, best: best, latest: latest, convergence: curve?.fit))
+                                           iterations: curve?.iterations.last ?? 0, best: best, latest: latest, convergence: curve?.fit,
+                                           bestBy: bestBy))
         for c in records {
             var lossSrc = c.lossSrc, lossDst = c.lossDst
             if lossSrc == nil || lossDst == nil {
@@ -88,7 +105,8 @@ public func listCheckpoints(project: Project, model: String? = nil, target: Doub
                 id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration, createdAt: c.createdAt,
                 lossSrc: lossSrc, lossDst: lossDst, valLoss: c.valLoss, valLossSrc: c.valLossSrc, valLossDst: c.valLossDst,
                 trainSeconds: c.trainSeconds, tags: (c.tags ?? "").split(separator: ",").map(String.init).sorted(),
-                bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases, swapScore: scores[c.id].flatMap(SwapScore.init(stored:))))
+                bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases,
+                swapScore: scores[c.id].flatMap(SwapScore.init(stored:)), swap: scores[c.id]?.combined))
         }
     }
     return listing

@@ -39,6 +39,10 @@ public struct ComparedCheckpoint: Codable, Sendable, Equatable {
     public var storedValLoss: RoleLosses
     /// Evaluated now on the comparison's faces.
     public var evaluated: RoleLosses
+    /// Its stored swap score (`facet score`, or the save's), on its own model's held-out dst faces; nil until scored.
+    public var swapScore: SwapScore? = nil
+    /// The combined swap score (`CheckpointScores.combined`, what `best` follows under `--best-by swap`).
+    public var swap: Double? = nil
 }
 
 public struct Comparison: Codable, Sendable, Equatable {
@@ -126,7 +130,10 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
                                   storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst), storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
                                   evaluated: RoleLosses(src: now.src, dst: now.dst))
     }
-    let sa = try side(ca, ma, modelA), sb = try side(cb, mb, modelB)
+    var sa = try side(ca, ma, modelA), sb = try side(cb, mb, modelB)
+    let stored = try project.scores(checkpointIds: [ca.id, cb.id])
+    sa.swapScore = stored[ca.id].flatMap(SwapScore.init(stored:)); sa.swap = stored[ca.id]?.combined
+    sb.swapScore = stored[cb.id].flatMap(SwapScore.init(stored:)); sb.swap = stored[cb.id]?.combined
     let la = sa.evaluated.mean ?? .infinity, lb = sb.evaluated.mean ?? .infinity
     let better = abs(la - lb) <= 1e-9 * max(la, lb) ? "tie" : la < lb ? "a" : "b"
     let comparison = Comparison(a: sa, b: sb, srcFaces: chosen.src, dstFaces: chosen.dst, faceSource: chosen.source, better: better)

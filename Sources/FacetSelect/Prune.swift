@@ -27,8 +27,8 @@ public struct PruneReport: Codable, Sendable, Equatable {
     public var vacuumed: Bool
 }
 
-/// Per model (only `model` when given): keeps the weights of the `keepBest` checkpoints with the
-/// lowest held-out loss, the `keepLatest` highest iterations and every user-tagged one, and prunes
+/// Per model (only `model` when given): keeps the weights of the `keepBest` best checkpoints (ranked as
+/// `best` resolves: `Project.bestRanking`), the `keepLatest` highest iterations and every user-tagged one, and prunes
 /// the rest in one transaction. `keepLatest` must be at least 1: training resumes from the latest
 /// checkpoint with weights and would discard the losses after it.
 public func pruneCheckpoints(project: Project, model: String? = nil, keepBest: Int, keepLatest: Int, vacuum: Bool = false,
@@ -43,8 +43,10 @@ public func pruneCheckpoints(project: Project, model: String? = nil, keepBest: I
         let all = try project.checkpoints(modelId: m.id!)
         already += all.filter(\.tensorsPruned).map(\.id)
         let live = all.filter { !$0.tensorsPruned }
-        let best = Set(live.filter { $0.valLoss != nil }
-            .sorted { ($0.valLoss!, -$0.iteration) < ($1.valLoss!, -$1.iteration) }.prefix(keepBest).map(\.id))
+        // Ranked as the alias `best` is (the model's --best-by), among those with a held-out loss or a swap score.
+        let scored = Set(try project.scores(checkpointIds: live.map(\.id)).keys)
+        let best = Set(try project.bestRanking(modelId: m.id!).filter { $0.valLoss != nil || scored.contains($0.id) }
+            .prefix(keepBest).map(\.id))
         let latest = Set(live.sorted { $0.iteration > $1.iteration }.prefix(keepLatest).map(\.id))
         for c in live {
             var reasons: [String] = []

@@ -139,8 +139,10 @@ public struct SwapScorer {
                     lm.append(all / 68); em.append(eyesMouth / 32)
                     mouthSwap.append(Self.mouthOpening(again.landmarks)); mouthDst.append(Self.mouthOpening(dstLandmarks))
                     let hull = hullMask(of: dstLandmarks.points, width: frame.image.width, height: frame.image.height)
-                    detailSwap += Self.laplacianVariance(merged, inside: hull)
-                    detailOrig += Self.laplacianVariance(frame.image, inside: hull)
+                    // The hull's box (its pixels lie within it): the Laplacian is taken there, not over the frame.
+                    let box = Self.box(of: dstLandmarks.points)
+                    detailSwap += Self.laplacianVariance(merged, inside: hull, region: box)
+                    detailOrig += Self.laplacianVariance(frame.image, inside: hull, region: box)
                 }
             }
             missed += group.count - next
@@ -170,20 +172,38 @@ public struct SwapScorer {
         return sab / (saa * sbb).squareRoot()
     }
 
+    /// The pixel box (x0, y0, x1, y1) around `points` with a 1-pixel margin, which holds every pixel of their
+    /// `hullMask`; nil (the whole frame) when a point is not finite or far outside any frame.
+    static func box(of points: [Point2]) -> (Int, Int, Int, Int)? {
+        let xs = points.map(\.x), ys = points.map(\.y)
+        guard let minX = xs.min(), let maxX = xs.max(), let minY = ys.min(), let maxY = ys.max(),
+              [minX, maxX, minY, maxY].allSatisfy({ $0.isFinite && abs($0) < 1e7 }) else { return nil }
+        return (Int(minX.rounded(.down)) - 1, Int(minY.rounded(.down)) - 1,
+                Int(maxX.rounded(.up)) + 1, Int(maxY.rounded(.up)) + 1)
+    }
+
     /// Variance of the 3x3 Laplacian of the grey image (BT.601 luma) over the pixels where `mask` is set
     /// (borders left out): the sharpness measure of OpenCV's `Laplacian(...).var()`, inside a region.
-    static func laplacianVariance(_ image: Image, inside mask: Image) -> Double {
+    /// `region` (x0, y0, x1, y1, inclusive) bounds the set pixels (a hull's box): only it and its 1-pixel rim are
+    /// converted to grey and visited, in the same order, so the result is the same as over the whole frame.
+    static func laplacianVariance(_ image: Image, inside mask: Image, region: (Int, Int, Int, Int)? = nil) -> Double {
         let w = image.width, h = image.height, c = image.channels
         guard w >= 3, h >= 3 else { return 0 }
+        let (rx0, ry0, rx1, ry1) = region ?? (0, 0, w - 1, h - 1)
+        let x0 = max(1, rx0), y0 = max(1, ry0), x1 = min(w - 2, rx1), y1 = min(h - 2, ry1)
+        guard x0 <= x1, y0 <= y1 else { return 0 }
         var grey = [Float](repeating: 0, count: w * h)
         image.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<(w * h) {
-                grey[i] = c >= 3 ? 0.299 * Float(px[i * c]) + 0.587 * Float(px[i * c + 1]) + 0.114 * Float(px[i * c + 2]) : Float(px[i * c])
+            for y in (y0 - 1)...(y1 + 1) {
+                for i in (y * w + x0 - 1)...(y * w + x1 + 1) {
+                    grey[i] = c >= 3 ? 0.299 * Float(px[i * c]) + 0.587 * Float(px[i * c + 1]) + 0.114 * Float(px[i * c + 2])
+                        : Float(px[i * c])
+                }
             }
         }
         var sum = 0.0, sumSq = 0.0, n = 0.0
-        for y in 1..<(h - 1) {
-            for x in 1..<(w - 1) where mask.pixels[y * w + x] != 0 {
+        for y in y0...y1 {
+            for x in x0...x1 where mask.pixels[y * w + x] != 0 {
                 let i = y * w + x
                 let v = Double(grey[i - 1] + grey[i + 1] + grey[i - w] + grey[i + w] - 4 * grey[i])
                 sum += v; sumSq += v * v; n += 1
@@ -202,6 +222,16 @@ public enum CheckpointScoring {
     /// and of those dst faces (`facet embed`); a one-line error says so otherwise.
     public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
                              options: MergeOptions? = nil, scorer: SwapScorer) throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
+        try score(project: project, checkpoint: reference, model: model, limit: limit, options: options,
+                  scorer: { scorer })
+    }
+
+    /// The same, with the scorer made by `scorer` only once the faces and their descriptors are found (so a
+    /// project without descriptors is refused before any model file is read).
+    public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
+                             options: MergeOptions? = nil,
+                             scorer makeScorer: () throws -> SwapScorer)
+        throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
         let record = try project.checkpoint(resolving: reference, model: model)
         let faces = try SwapScorer.heldOutFaces(project: project, checkpoint: record, limit: limit)
         guard !faces.isEmpty else {
@@ -213,6 +243,7 @@ public enum CheckpointScoring {
         let srcIDs = (split.train[.src] ?? []) + (split.validation[.src] ?? [])
         let srcCentre = try centre(of: srcIDs, project: project, role: .src)
         let dstCentre = try centre(of: faces, project: project, role: .dst)
+        let scorer = try makeScorer()
         let swapper = try CheckpointSwapper(project: project, checkpoint: String(record.id))
         let merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
         let score = try scorer.score(project: project, swapper: swapper, faceType: swapper.faceType, faceIDs: faces,

@@ -83,7 +83,8 @@ extension Gallery {
         let title = "\(pq.role.rawValue) faces · \((project.path as NSString).lastPathComponent)"
         let body = """
         <header><h1>\(e(title))</h1>
-        <p class="links"><a id="models-link" href="/models">models and checkpoints</a> · <a id="people-link" href="/people">people</a></p>
+        <p class="links"><a id="models-link" href="/models">models and checkpoints</a> · <a id="people-link" href="/people">people</a> · \
+        <a id="merges-link" href="/merges">merges</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
         · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
         <form method="get" action="/faces" class="controls">

@@ -93,6 +93,7 @@ public final class Gallery: Sendable {
             return try await self.respond { try self.undo(form: form, request: req) }
         }
         addModelRoutes(to: router)
+        addMergeRoutes(to: router)
         return router
     }
 }

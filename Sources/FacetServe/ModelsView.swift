@@ -16,6 +16,7 @@ extension Gallery {
     func addModelRoutes(to router: Router<BasicRequestContext>) {
         router.get("/models") { req, _ in try await self.respond { try self.modelsPage(Self.params(req)) } }
         router.get("/models/loss.png") { req, _ in try await self.respond { try self.lossPlotPNG(Self.params(req)) } }
+        router.get("/models/swap.png") { req, _ in try await self.respond { try self.swapPlotPNG(Self.params(req)) } }
         router.get("/models/checkpoint/:id") { _, ctx in
             try await self.respond {
                 guard let id = ctx.parameters.get("id", as: Int64.self) else { throw GalleryError(.badRequest, "a checkpoint id is a number") }
@@ -60,6 +61,16 @@ extension Gallery {
         let q = try ModelsQuery(params)
         let image = try renderLossPlot(project: project, models: q.model.map { [$0] } ?? [], log: q.log, width: q.width, height: q.height)
         return Self.png(try PNGCodec.encode(image))
+    }
+
+    /// The swap scores over iterations (`swapScoreChart`), the loss plot's size and model; 404 when none is scored.
+    func swapPlotPNG(_ params: [String: String]) throws -> Response {
+        let q = try ModelsQuery(params)
+        guard let chart = try swapScoreChart(project: project, models: q.model.map { [$0] } ?? []) else {
+            throw GalleryError(.notFound,
+                               "no checkpoint is scored yet (facet train scores each save; facet score scores one)")
+        }
+        return Self.png(try PNGCodec.encode(chart.render(width: q.width, height: q.height)))
     }
 
     func checkpointPreview(_ id: Int64) throws -> Response {
@@ -111,7 +122,9 @@ extension Gallery {
             let convergence = m.convergence?.summary ?? "too few iterations to fit (8 needed)"
             models += "<li class=\"model\" id=\"model-\(e(m.name))\"><a href=\"/models?model=\(e(HTML.query(m.name)))\"><b>\(e(m.name))</b></a> "
                 + "(\(e(m.architecture)), \(m.resolution) px): \(m.checkpoints) checkpoints, \(m.iterations) iterations"
-                + (m.best.map { ", best #\($0)" } ?? "") + (m.latest.map { ", latest #\($0)" } ?? "")
+                + (m.best.map { ", best #\($0) (by \(m.bestBy == BestBy.swap.rawValue ? "swap score" : "val_loss"))" }
+                    ?? "")
+                + (m.latest.map { ", latest #\($0)" } ?? "")
                 + "<br><span class=\"convergence\">convergence: \(e(convergence))</span></li>"
         }
         var rows = ""
@@ -119,6 +132,7 @@ extension Gallery {
             let tags = (c.aliases + c.tags + (c.pruned ? ["(pruned)"] : [])).joined(separator: ", ")
             rows += "<tr class=\"checkpoint\" id=\"checkpoint-\(c.id)\"><td>\(c.id)</td><td>\(e(c.model))</td><td>\(c.iteration)</td>"
                 + "<td>\(e(String(c.createdAt.prefix(19))))</td><td>\(loss(c.lossSrc))</td><td>\(loss(c.lossDst))</td><td>\(loss(c.valLoss))</td>"
+                + "<td>\(c.swap.map { String(format: "%.3f", $0) } ?? "-")</td>"
                 + "<td>\(e(bytes(c.bytes)))</td><td>\(e(tags))</td><td><a href=\"/models/checkpoint/\(c.id)\">preview</a></td></tr>"
         }
         let file = (project.path as NSString).lastPathComponent
@@ -135,18 +149,26 @@ extension Gallery {
             """
         } else {
             let hasLosses = listing.models.contains { $0.iterations > 0 }
-            let plot = hasLosses
+            var plot = hasLosses
                 ? "<img id=\"loss-plot\" src=\"/models/loss.png\(e(q.query))\" width=\"\(q.width)\" height=\"\(q.height)\" alt=\"loss curves\">"
                 : "<p id=\"no-losses\">No training losses stored yet.</p>"
+            // Beside the loss: the swap scores of the scored checkpoints over the same iterations.
+            if listing.checkpoints.contains(where: { $0.swap != nil }) {
+                plot += "<img id=\"swap-plot\" src=\"/models/swap.png\(e(q.query))\" "
+                    + "width=\"\(q.width)\" height=\"\(q.height)\" alt=\"swap scores over iterations\">"
+            }
             body = """
             <header><h1>\(e(title))</h1><p><a href="/faces?role=src">← faces</a> · \(scope) · <a id="log-toggle" href="/models\(e(toggled.query))">\(q.log ? "linear" : "log") scale</a></p></header>
             <ul class="models">\(models)</ul>
             <figure class="plot">\(plot)</figure>
             <table id="checkpoints"><thead><tr><th>id</th><th>model</th><th>iteration</th><th>created</th><th>loss_src</th><th>loss_dst</th>\
-            <th>val_loss</th><th>bytes</th><th>tags</th><th></th></tr></thead><tbody>\(rows)</tbody></table>
-            <p class="help">loss_src and loss_dst are the training losses averaged over the iterations before the save; val_loss is the \
-            held-out loss. best (lowest val_loss) and latest resolve per model wherever a checkpoint is expected, e.g. \
-            <code>facet merge \(e(file)) --checkpoint best</code>.</p>
+            <th>val_loss</th><th>swap</th><th>bytes</th><th>tags</th><th></th></tr></thead>\
+            <tbody>\(rows)</tbody></table>
+            <p class="help">loss_src and loss_dst are the training losses averaged over the iterations before the save; \
+            val_loss is the held-out loss; swap the combined swap score of its held-out dst faces swapped as merge \
+            would (identity x (expression + detail) / 2, higher is better; <code>facet checkpoints \(e(file))</code> \
+            shows its parts). best (lowest val_loss, or the highest swap score after <code>facet checkpoints --best-by \
+            swap</code>) and latest resolve per model wherever a checkpoint is expected, e.g. <code>facet merge \(e(file)) --checkpoint best</code>.</p>
             """
         }
         return Self.html(Self.page(title: title, body: body + Self.modelsStyle, csrf: csrfToken, script: ""))
@@ -154,7 +176,8 @@ extension Gallery {
 
     static let modelsStyle = """
     <style>#checkpoints{border-collapse:collapse;background:#fff;margin:.5em 0}#checkpoints td,#checkpoints th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}
-    #checkpoints td:nth-child(2),#checkpoints td:nth-child(9),#checkpoints th:nth-child(2),#checkpoints th:nth-child(9){text-align:left}
+    #checkpoints td:nth-child(2),#checkpoints td:nth-child(10),#checkpoints th:nth-child(2),
+    #checkpoints th:nth-child(10){text-align:left}
     ul.models{padding-left:1.2em}.convergence{color:#555}figure.plot{margin:.5em 0}figure.plot img{max-width:100%;height:auto;background:#fff}</style>
     """
 }

@@ -67,12 +67,13 @@ extension Project {
                 """
             let insertFace = try db.cachedStatement(sql: "INSERT INTO face(\(columns)) VALUES (\(Array(repeating: "?", count: 25).joined(separator: ", ")))")
             let scoredSQL = "INSERT INTO face(\(columns), landmark_score) VALUES (\(Array(repeating: "?", count: 26).joined(separator: ", ")))"
+            let detectedSQL = "INSERT INTO face(\(columns), landmark_score, detector) VALUES (\(placeholders(27)))"
             let insertCrop = try db.cachedStatement(sql: "INSERT INTO face_crop(face_id, format, data) VALUES (?, ?, ?)")
             let insertHist = try db.cachedStatement(sql: "INSERT INTO face_histogram(face_id, histogram) VALUES (?, ?)")
             // Prepared on first use (like the scored insert): a file of an older schema has no face_embedding.
             let embeddingSQL = "INSERT INTO face_embedding(face_id, embedding) VALUES (?, ?)"
             // A file of an older schema (only the upgrade tests build one: every open migrates) takes what
-            // its schema holds: scores from 6, descriptors from 3, imported origins from 7.
+            // its schema holds: scores from 6, descriptors from 3, imported origins from 7, detectors from 15.
             let schema = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             for fr in frames {
                 try insertFrame.execute(arguments: [fr.mediaId, fr.frameIndex, fr.pts, extractionId, fr.faces.count, fr.error])
@@ -86,7 +87,12 @@ extension Project {
                     args += [f.blur, f.motionBlur, f.yaw, f.pitch, f.roll, f.brightness, f.hue, f.faceSize]
                     if let score = f.landmarkScore, schema >= 6 {
                         args += [score]
-                        try db.cachedStatement(sql: scoredSQL).execute(arguments: args)
+                        if let detector = f.detector, schema >= 15 {
+                            args += [detector]
+                            try db.cachedStatement(sql: detectedSQL).execute(arguments: args)
+                        } else {
+                            try db.cachedStatement(sql: scoredSQL).execute(arguments: args)
+                        }
                     } else {
                         try insertFace.execute(arguments: args)
                     }

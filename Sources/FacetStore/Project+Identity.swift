@@ -268,7 +268,9 @@ extension Project {
             return
         }
         let (w, args) = q.whereClause()
-        let selection = "SELECT face.id\(withPersons ? ", ifnull(face.person_id, 0)" : "") FROM \(try self.source(q)) WHERE \(w) ORDER BY face.id"
+        // No ORDER BY: sorted here. With it SQLite walks the face table itself in id order (at 100,000 faces
+        // about 80 MB of rows for 0.8 MB of ids); without it, it reads the ids from the smallest covering index.
+        let selection = "SELECT face.id\(withPersons ? ", ifnull(face.person_id, 0)" : "") FROM \(try self.source(q)) WHERE \(w)"
         let bytes = FaceEmbedding.storedBytes
         try withoutActuallyEscaping(body) { body in
             try withoutActuallyEscaping(missing) { missing in
@@ -278,6 +280,11 @@ extension Project {
                         try Project.step(stmt) { s in
                             wanted.append(sqlite3_column_int64(s, 0))
                             if withPersons { wantedPersons.append(sqlite3_column_int64(s, 1)) }
+                        }
+                        if !zip(wanted, wanted.dropFirst()).allSatisfy({ $0 < $1 }) {
+                            let order = wanted.indices.sorted { wanted[$0] < wanted[$1] }
+                            wanted = order.map { wanted[$0] }
+                            if withPersons { wantedPersons = order.map { wantedPersons[$0] } }
                         }
                         selected(wanted.count)
                         let scan = wanted.count >= 2048

@@ -297,9 +297,9 @@ extension Project {
     }
 
     /// Resolves what a user names a checkpoint by: `latest` (highest iteration), `best` (lowest
-    /// held-out loss), a tag, or a numeric id. Only checkpoints whose weights are still stored
-    /// qualify for `latest`, `best` and tags. `model` (a name) is required when the project has
-    /// several models and the reference is not an id.
+    /// held-out loss, or the highest swap score where the model's `bestBy` says so: `bestRanking`), a tag,
+    /// or a numeric id. Only checkpoints whose weights are still stored qualify for `latest`, `best` and tags.
+    /// `model` (a name) is required when the project has several models and the reference is not an id.
     /// `MODEL:REF` (`b:best`, `demo:latest`, `demo:12`) names model MODEL's checkpoint REF, the one grammar
     /// of every command that takes a checkpoint; the prefix wins over `model`.
     public func checkpoint(resolving reference: String, model: String? = nil) throws -> CheckpointRecord {
@@ -329,14 +329,19 @@ extension Project {
             m = only
         }
         let modelId = m.id!
+        if reference == "best" {
+            // The model's choice (`facet checkpoints --best-by`): held-out loss, or the swap score.
+            guard let c = try bestRanking(modelId: modelId).first else {
+                throw FacetError.file(path, "model '\(m.name)' has no checkpoint with weights yet "
+                                      + "(train it with facet train --resume \(m.name))", kind: .notFound)
+            }
+            return c
+        }
         let found: CheckpointRecord? = try read { db in
             let live = checkpointSelect + " WHERE c.model_id = ? AND c.tensors_pruned = 0"
             switch reference {
             case "latest":
                 return try CheckpointRecord.fetchOne(db, sql: live + " ORDER BY c.iteration DESC LIMIT 1", arguments: [modelId])
-            case "best":
-                return try CheckpointRecord.fetchOne(db, sql: live + " AND c.val_loss IS NOT NULL ORDER BY c.val_loss, c.iteration DESC LIMIT 1", arguments: [modelId])
-                    ?? CheckpointRecord.fetchOne(db, sql: live + " ORDER BY c.iteration DESC LIMIT 1", arguments: [modelId])
             default:
                 return try CheckpointRecord.fetchOne(db, sql: live + " AND EXISTS (SELECT 1 FROM checkpoint_tag t WHERE t.checkpoint_id = c.id AND t.tag = ?) ORDER BY c.iteration DESC LIMIT 1",
                                                      arguments: [modelId, reference])

@@ -100,6 +100,8 @@ public struct FaceRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var trackId: Int64?
     /// `redetected` or `interpolated` for a face filled into a gap of its track; nil when extracted.
     public var filled: String?
+    /// The detector that found it, `mtcnn` or `cnn` (schema 15); nil for faces extracted before, or imported.
+    public var detector: String?
 
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 
@@ -142,6 +144,8 @@ public struct NewFace: Sendable {
     public var embedding: [Float]?
     /// How far the landmarks can be trusted, 0...1 (nil: not scored, e.g. a face imported as a crop).
     public var landmarkScore: Double?
+    /// The detector that found it (`mtcnn`, `cnn`); nil when no detector did (imported landmarks).
+    public var detector: String?
 
     public init(faceIndex: Int, score: Double, box: (x: Double, y: Double, width: Double, height: Double), points5: [Point2],
                 landmarks: Landmarks68, matrix: Affine2D, faceType: String, cropSize: Int, cropFormat: String, crop: Data,

@@ -416,5 +416,86 @@ extension ProjectSchema {
             PRIMARY KEY (checkpoint_id, metric)
         ) WITHOUT ROWID;
         """#),
+        Migration(version: 12, name: "0012_model_best_by.sql", sql: #"""
+        -- What the alias `best` follows, per model (`facet checkpoints --best-by`): 'val_loss' (the lowest held-out loss,
+        -- also when a model has no row here) or 'swap' (the highest combined swap score of the checkpoints scored, README
+        -- "Swap scores"; the lowest held-out loss among the rest when none is).
+        CREATE TABLE model_best_by (
+            model_id  INTEGER PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE,
+            best_by   TEXT NOT NULL CHECK (best_by IN ('val_loss', 'swap'))
+        );
+        """#),
+        Migration(version: 13, name: "0013_merge_runs.sql", sql: #"""
+        -- Merge runs (`facet merge`, `facet merges`): each merge's settings, checkpoint, output and counts, and how
+        -- every frame it swapped scores, one row per frame and metric so new metrics need no new column. Metrics
+        -- (README "Merge runs and their scores"): identity_to_src, identity_to_dst, landmarks, eyes_mouth, detail,
+        -- jitter. A run without `finished_at` was stopped (killed, or failed) before its video was written.
+        CREATE TABLE merge_run (
+            id             INTEGER PRIMARY KEY,
+            media_id       INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            checkpoint_id  INTEGER REFERENCES checkpoint(id) ON DELETE SET NULL,
+            output         TEXT NOT NULL,
+            settings_json  TEXT NOT NULL,                -- the merge options, frame ranges and per-range settings
+            first_frame    INTEGER NOT NULL CHECK (first_frame >= 0),
+            last_frame     INTEGER NOT NULL CHECK (last_frame >= first_frame),
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT,
+            frames         INTEGER NOT NULL DEFAULT 0 CHECK (frames >= 0),
+            frames_with_faces INTEGER NOT NULL DEFAULT 0 CHECK (frames_with_faces >= 0),
+            faces_merged   INTEGER NOT NULL DEFAULT 0 CHECK (faces_merged >= 0),
+            frames_scored  INTEGER NOT NULL DEFAULT 0 CHECK (frames_scored >= 0),
+            seconds        REAL,
+            notes          TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX merge_run_media ON merge_run(media_id);
+
+        CREATE TABLE merge_frame_score (
+            run_id       INTEGER NOT NULL REFERENCES merge_run(id) ON DELETE CASCADE,
+            frame_index  INTEGER NOT NULL CHECK (frame_index >= 0),
+            metric       TEXT NOT NULL CHECK (length(metric) > 0),
+            value        REAL NOT NULL,
+            PRIMARY KEY (run_id, frame_index, metric)
+        ) WITHOUT ROWID;
+        """#),
+        Migration(version: 14, name: "0014_training_guard.sql", sql: #"""
+        -- What the training guard did (`facet train`): a non-finite loss or gradient skipped and the last good weights
+        -- restored in memory (`non_finite`), a loss spike rolled back to the last checkpoint with a lower learning rate
+        -- (`spike`), or the run stopped after repeated events (`stopped`). `lr_scale` is the factor on the model's learning
+        -- rate from this event on (a resumed run starts from its model's latest one); `checkpoint_id` the checkpoint a
+        -- spike rolled back to.
+        CREATE TABLE training_event (
+            id             INTEGER PRIMARY KEY,
+            model_id       INTEGER NOT NULL REFERENCES model(id) ON DELETE CASCADE,
+            iteration      INTEGER NOT NULL CHECK (iteration >= 0),
+            kind           TEXT NOT NULL CHECK (kind IN ('non_finite', 'spike', 'stopped')),
+            detail         TEXT NOT NULL,
+            loss           REAL,
+            median_loss    REAL,
+            lr_scale       REAL NOT NULL CHECK (lr_scale > 0),
+            checkpoint_id  INTEGER REFERENCES checkpoint(id) ON DELETE SET NULL,
+            created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        );
+        CREATE INDEX training_event_model ON training_event(model_id, id);
+
+        -- Where a model's weights started when it was warm-started from another project's checkpoint
+        -- (`facet train --init-from OTHER.facet:CKPT`): every checkpoint of the model descends from it. The source file is
+        -- named by path and by the SHA-256 of its bytes when read; `frozen` lists the parts kept fixed ('' for none).
+        CREATE TABLE model_init (
+            model_id              INTEGER PRIMARY KEY REFERENCES model(id) ON DELETE CASCADE,
+            source_path           TEXT NOT NULL,
+            source_sha256         TEXT NOT NULL,
+            source_model          TEXT NOT NULL,
+            source_checkpoint_id  INTEGER NOT NULL,
+            source_iteration      INTEGER NOT NULL,
+            frozen                TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+        """#),
+        Migration(version: 15, name: "0015_face_detector.sql", sql: #"""
+        -- Which detector found each face: 'mtcnn' or 'cnn' (dlib's CNN face detector, which `facet extract
+        -- --detector cnn|both|fallback` runs).
+        -- NULL: a face not found by a detector of this version (extracted before it, imported from another
+        -- tool's file or as a crop); the extraction run's `detector` says more.
+        ALTER TABLE face ADD COLUMN detector TEXT;
+        """#),
     ]
 }

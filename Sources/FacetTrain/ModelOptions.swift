@@ -67,7 +67,8 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
 
 /// Which optimizer trains a model, with what learning rate and lr dropout.
 public struct OptimizerOptions: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case rmsprop, adam }
+    /// RMSprop, Adam or AdaBelief (DeepFaceLab's leras variants).
+    public enum Kind: String, Codable, Sendable, CaseIterable { case rmsprop, adam, adabelief }
     public var kind: Kind
     public var learningRate: Double
     /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a step (1 = always).
@@ -91,6 +92,13 @@ public struct OptimizerOptions: Codable, Sendable, Equatable {
             let b1 = beta1 ?? 0.9, b2 = beta2 ?? 0.999
             guard (0..<1).contains(b1), (0..<1).contains(b2) else { throw FacetError("Adam's beta1 and beta2 must be in [0, 1), got \(b1) and \(b2)") }
             return Adam(learningRate: Float(learningRate), beta1: Float(b1), beta2: Float(b2), lrDropout: Float(lrDropout), seed: s)
+        case .adabelief:
+            let b1 = beta1 ?? 0.9, b2 = beta2 ?? 0.999
+            guard (0..<1).contains(b1), (0..<1).contains(b2) else {
+                throw FacetError("AdaBelief's beta1 and beta2 must be in [0, 1), got \(b1) and \(b2)")
+            }
+            return AdaBelief(learningRate: Float(learningRate), beta1: Float(b1), beta2: Float(b2),
+                             lrDropout: Float(lrDropout), seed: s)
         }
     }
 }
@@ -128,6 +136,25 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     /// Train only on these persons' faces (`train --person`), by role name: "src" / "dst" to a
     /// person id. Fixed at creation, so a resumed run keeps to the same persons.
     public var persons: [String: Int64]?
+    /// The image loss only inside the face mask (DeepFaceLab's `masked_training`); nil (models made before the
+    /// option) means true.
+    public var maskedTraining: Bool?
+    /// Extra loss weight on the eyes and mouth from the landmarks (`eyes_mouth_prio`); nil means false.
+    public var eyesMouthPriority: Bool?
+    /// Faces drawn evenly over yaw x pitch bins of their stored pose (`uniform_yaw`); nil means false.
+    public var uniformPose: Bool?
+    /// The learning rate's warm-up and decay; nil means constant.
+    public var schedule: LearningRateSchedule?
+    /// Colour transfer of each src training face towards a random dst face (`ct_mode`); nil means none.
+    public var colorTransfer: TrainingColorTransfer?
+    /// Parts kept fixed in training (`--freeze encoder` of a warm start); nil means none.
+    public var frozen: [String]?
+
+    /// The loss knobs the network trains with.
+    public var lossOptions: LossOptions {
+        LossOptions(masked: maskedTraining ?? true,
+                    eyesMouthWeight: (eyesMouthPriority ?? false) ? LossOptions.deepFaceLabEyesMouthWeight : 0)
+    }
 
     /// `h128` sets the network of an `h128` model (default `H128Config.h128`); other
     /// architectures ignore it.
@@ -157,13 +184,17 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     /// masks from `optimizerSeed`.
     public func makeNetwork(seed: UInt64, optimizerSeed: UInt64) throws -> any SwapNetwork {
         let optimizer = try self.optimizer.make(seed: optimizerSeed)
+        try schedule?.validate()
+        let made: any SwapNetwork
         switch architecture {
         case .quick96, .tiny:
-            return try Quick96(config: network, seed: seed, optimizer: optimizer)
+            made = try Quick96(config: network, seed: seed, optimizer: optimizer)
         case .h128:
             guard let h128 else { throw FacetError("an h128 model's options lack its network ('h128'); the model row is damaged") }
-            return try H128(config: h128, seed: seed, optimizer: optimizer)
+            made = try H128(config: h128, seed: seed, optimizer: optimizer)
         }
+        made.lossOptions = lossOptions
+        return made
     }
 
     /// The JSON the model row stores (sorted snake_case keys, so it diffs and greps well).

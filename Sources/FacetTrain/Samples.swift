@@ -12,6 +12,10 @@ public struct FaceSample: Sendable {
     public var faceId: Int64
     public var image: Image
     public var mask: Image
+    /// The eyes-and-mouth mask (`eyesMouthMask`), for the priority term.
+    public var eyesMouth: Image
+    /// Head pose from the store, degrees (uniform pose sampling bins by it).
+    public var yaw: Double = 0, pitch: Double = 0
 }
 
 extension FaceSample {
@@ -44,7 +48,9 @@ extension FaceSample {
             let toFace = alignmentMatrix(landmarks: landmarks, faceType: faceType, size: resolution)
             let image = full.rgb().warped(by: toFace.concatenating(frameFromCrop), width: resolution, height: resolution, border: .replicate)
             let points = landmarks.points.map { toFace.apply($0) }
-            return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution))
+            return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution),
+                              eyesMouth: eyesMouthMask(landmarksInFace: points, size: resolution),
+                              yaw: face.yaw, pitch: face.pitch)
         }
         let image = full.rgb().resized(width: resolution, height: resolution, filter: .area)
         // Frame -> crop (crop_size px) -> model resolution, pixel centres kept where the resize put them.
@@ -54,7 +60,9 @@ extension FaceSample {
             let q = m.apply(p)
             return Point2((q.x + 0.5) * s - 0.5, (q.y + 0.5) * s - 0.5)
         }
-        return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution))
+        return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution),
+                          eyesMouth: eyesMouthMask(landmarksInFace: points, size: resolution),
+                          yaw: face.yaw, pitch: face.pitch)
     }
 }
 
@@ -66,18 +74,25 @@ final class RoleSamples {
     private let seed: UInt64
     private var permutationEpoch = -1
     private var permutation: [Int] = []
+    /// Set for uniform pose sampling (nil: the plain per-epoch shuffle).
+    let poseBins: PoseBins?
 
-    init(role: Role, train: [FaceSample], validation: [FaceSample], seed: UInt64) {
+    init(role: Role, train: [FaceSample], validation: [FaceSample], seed: UInt64, uniformPose: Bool = false) {
         self.role = role
         self.train = train
         self.validation = validation
         self.seed = seed
+        poseBins = uniformPose ? PoseBins(poses: train.map { (yaw: $0.yaw, pitch: $0.pitch) }) : nil
     }
 
     /// The training samples of `iteration`'s batch: consecutive slots of a per-epoch shuffle, so
     /// every face is seen once per epoch and the draw depends only on (seed, iteration), which is
     /// what lets a resumed run draw exactly what an uninterrupted one would.
     func batchIndices(iteration: Int, batchSize: Int) -> [Int] {
+        if let poseBins {
+            let key = mix(seed, UInt64(role == .src ? 1 : 2))
+            return (0..<batchSize).map { poseBins.sample(slot: iteration * batchSize + $0, seed: key) }
+        }
         let n = train.count
         return (0..<batchSize).map { j in
             let slot = iteration * batchSize + j
@@ -112,7 +127,8 @@ struct Augmenter {
 
     /// Writes sample `k` of a batch: the warped input, the target and its mask, all under the same
     /// flip / rotation / scale / shift; only the input gets the grid warp.
-    func fill(_ batch: TrainingBatch, index k: Int, sample: FaceSample, generator g: inout SeededGenerator, augment: Bool) {
+    func fill(_ batch: TrainingBatch, index k: Int, sample: FaceSample, generator g: inout SeededGenerator,
+              augment: Bool, warp warpAllowed: Bool = true) {
         let r = resolution
         var outToSrc = Affine2D.identity
         var warp: WarpField? = nil
@@ -128,17 +144,21 @@ struct Augmenter {
                                     c: sinA, d: cosA, ty: c - sinA * c - cosA * c + ty)
             if flip { srcToOut = Affine2D(a: -1, b: 0, tx: 2 * c, c: 0, d: 1, ty: 0).concatenating(srcToOut) }
             outToSrc = srcToOut.inverted ?? .identity
-            if options.randomWarp { warp = WarpField(resolution: r, generator: &g) }
+            if options.randomWarp && warpAllowed { warp = WarpField(resolution: r, generator: &g) }
         }
         let px = r * r
         sampleImage(sample.image, into: batch.warped.data + k * px * 3, channels: 3, outToSrc: outToSrc, warp: warp)
         sampleImage(sample.image, into: batch.target.data + k * px * 3, channels: 3, outToSrc: outToSrc, warp: nil)
         sampleImage(sample.mask, into: batch.mask.data + k * px, channels: 1, outToSrc: outToSrc, warp: nil)
+        if let priority = batch.priority {
+            sampleImage(sample.eyesMouth, into: priority.data + k * px, channels: 1, outToSrc: outToSrc, warp: nil)
+        }
     }
 
     /// Bilinear samples of `image` at `outToSrc(p + warp(p))` for every output pixel p, scaled to
     /// [0, 1], edges replicated (as DeepFaceLab's BORDER_REPLICATE).
-    private func sampleImage(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int, outToSrc m: Affine2D, warp: WarpField?) {
+    private func sampleImage(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int, outToSrc m: Affine2D,
+                             warp: WarpField?) {
         let r = resolution, w = image.width, h = image.height
         image.pixels.withUnsafeBufferPointer { src in
             for y in 0..<r {
@@ -201,7 +221,9 @@ struct WarpField {
 
 extension SeededGenerator {
     /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+    mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
+        lo + (hi - lo) * Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+    }
     /// Standard normal (Box-Muller).
     mutating func normal() -> Double {
         let u1 = max(uniform(0, 1), 1e-300), u2 = uniform(0, 1)

@@ -44,6 +44,16 @@ public struct TrainOptions: Sendable {
     public var h128: H128Config?
     /// A new model trains only on these persons' faces (`facet people`), per role.
     public var persons: [Role: Int64] = [:]
+    /// When the collapse guard steps in (see `TrainingGuard`).
+    public var guardSettings = GuardSettings()
+    /// A new model's training knobs (nil: the architecture's defaults; see `ModelOptions`).
+    public var knobs = TrainingKnobs()
+    /// This run trains without the random warp (the final, sharpening phase).
+    public var noWarp = false
+    /// This run stops warping from this model iteration on (a warp schedule).
+    public var warpUntil: Int?
+    /// A new model starts from another project's checkpoint (`--init-from`).
+    public var initFrom: WarmStart?
 
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
                 stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
@@ -68,6 +78,8 @@ public struct TrainProgress: Sendable {
     public var secondsToTarget: Double?
     /// The checkpoint just saved, if this update reports a save.
     public var saved: CheckpointRecord?
+    /// What the collapse guard just did, if this update reports that.
+    public var event: TrainingEvent?
 }
 
 /// How a run ended.
@@ -107,8 +119,8 @@ public final class Trainer {
     let src: RoleSamples
     let dst: RoleSamples
     let augmenter: Augmenter
-    private let srcBatch: TrainingBatch
-    private let dstBatch: TrainingBatch
+    let srcBatch: TrainingBatch
+    let dstBatch: TrainingBatch
     private var trainSeconds: Double
     private var pendingLosses: [LossRow] = []
     private var recent: [(src: Double, dst: Double)] = []
@@ -118,6 +130,19 @@ public final class Trainer {
 
     /// Faults injected by tests (none in shipping code).
     let hooks: TrainerTestHooks
+    /// Called by `run` after each checkpoint it saves (`final`: the run's last), before training goes on: the CLI
+    /// scores the checkpoint's swaps there. Its time does not count towards the next save's interval.
+    public var afterSave: ((_ checkpoint: CheckpointRecord, _ final: Bool) -> Void)?
+    /// The collapse guard: last good state, loss history, event counts.
+    let collapseGuard: TrainingGuard
+    /// The model's learning rate before the guard's cuts.
+    let baseLearningRate: Double
+    /// The parameters the optimizer updates (all but the frozen parts).
+    private(set) var trainable: [(name: String, parameter: Parameter)] = []
+    /// Events of the latest steps not yet stored.
+    private var pendingEvents: [TrainingEvent] = []
+    /// A spike seen by the latest step, handled by `run` (it rolls back through the store).
+    private var pendingSpike: (loss: Double, median: Double)?
 
     /// Checks the request and the faces, then creates (or loads) the model. Every bad-input error
     /// comes before any decoding or training; a new model's row is written only once its faces
@@ -137,33 +162,57 @@ public final class Trainer {
         // Decode every face once, at the model's resolution.
         let r = plan.options.resolution
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: r, alignAs: plan.options.realignedFaceType) }
+            try ids.map {
+                try FaceSample.load(try project.face(id: $0), project: project, resolution: r,
+                                    alignAs: plan.options.realignedFaceType)
+            }
         }
-        src = RoleSamples(role: .src, train: try load(plan.split.train[.src]!), validation: try load(plan.split.validation[.src] ?? []), seed: seed)
-        dst = RoleSamples(role: .dst, train: try load(plan.split.train[.dst]!), validation: try load(plan.split.validation[.dst] ?? []), seed: seed)
+        let uniform = plan.options.uniformPose ?? false
+        src = RoleSamples(role: .src, train: try load(plan.split.train[.src]!),
+                          validation: try load(plan.split.validation[.src] ?? []), seed: seed, uniformPose: uniform)
+        dst = RoleSamples(role: .dst, train: try load(plan.split.train[.dst]!),
+                          validation: try load(plan.split.validation[.dst] ?? []), seed: seed, uniformPose: uniform)
 
         network = try plan.options.makeNetwork(seed: seed, optimizerSeed: seed)
         augmenter = Augmenter(resolution: r, options: plan.options.augmentation)
-        srcBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
-        dstBatch = TrainingBatch(warped: Tensor(shape: [batchSize, r, r, 3]), target: Tensor(shape: [batchSize, r, r, 3]), mask: Tensor(shape: [batchSize, r, r, 1]))
+        let priority = plan.options.lossOptions.eyesMouthWeight > 0, bs = plan.batchSize
+        func batch() -> TrainingBatch {
+            TrainingBatch(warped: Tensor(shape: [bs, r, r, 3]), target: Tensor(shape: [bs, r, r, 3]),
+                          mask: Tensor(shape: [bs, r, r, 1]), priority: priority ? Tensor(shape: [bs, r, r, 1]) : nil)
+        }
+        srcBatch = batch()
+        dstBatch = batch()
 
         let start: RunStart
         if let m = plan.existing {
             start = try RunStart.resume(m, plan: plan, network: network, project: project)
         } else {
+            // A warm start loads (and checks) the other checkpoint before the new model's row is written.
+            let lineage = try run.initFrom?.load(into: network, options: plan.options)
             start = try RunStart.create(plan: plan, name: run.name, project: project)
+            if let lineage { try project.setModelInit(modelId: start.model.id!, lineage) }
         }
+        let frozen = WarmStart.prefixes(plan.options.frozen ?? [])
+        trainable = network.namedParameters.filter { p in !frozen.contains { p.name.hasPrefix($0) } }
         model = start.model
         iteration = start.iteration
         trainSeconds = start.trainSeconds
         lastValidation = start.lastValidation
         resumedFrom = start.resumedFrom
         resumedOptimizerState = start.resumedOptimizerState
+
+        // The guard: a resumed model keeps the learning-rate cuts of its earlier rollbacks.
+        baseLearningRate = plan.options.optimizer.learningRate
+        let scale = plan.existing == nil ? 1 : try project.learningRateScale(modelId: start.model.id!)
+        collapseGuard = TrainingGuard(settings: run.guardSettings, learningRateScale: scale)
+        network.optimizer.learningRate = Float(baseLearningRate * scale)
+        collapseGuard.remember(network, iteration: iteration)
     }
 
     /// A seeded split of `ids`: `validationFraction` of them (at most `maxValidationFaces`, at least
     /// one when there are more faces than a batch) held out, the rest trained on.
-    static func split(_ ids: [Int64], batchSize: Int, options: ModelOptions, seed: UInt64) -> (train: [Int64], validation: [Int64]) {
+    static func split(_ ids: [Int64], batchSize: Int, options: ModelOptions, seed: UInt64)
+        -> (train: [Int64], validation: [Int64]) {
         var wanted = Int((Double(ids.count) * options.validationFraction).rounded())
         wanted = min(max(wanted, 1), options.maxValidationFaces, max(0, ids.count - batchSize))
         var g = SeededGenerator(seed: seed)
@@ -186,21 +235,93 @@ public final class Trainer {
     public func step() -> StepLosses {
         let next = iteration + 1
         let started = Date()
+        let warp = !runOptions.noWarp && (runOptions.warpUntil.map { next < $0 } ?? true)
         for (samples, batch, salt) in [(src, srcBatch, UInt64(1)), (dst, dstBatch, UInt64(2))] {
             let indices = samples.batchIndices(iteration: next, batchSize: batchSize)
             var g = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xA11A))
+            var c = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xC01))
             for (k, i) in indices.enumerated() {
-                augmenter.fill(batch, index: k, sample: samples.train[i], generator: &g, augment: true)
+                var sample = samples.train[i]
+                if salt == 1, let ct = options.colorTransfer {
+                    sample = sample.colorTransferred(ct, towards: dst.train[Int(c.next() % UInt64(dst.train.count))])
+                }
+                augmenter.fill(batch, index: k, sample: sample, generator: &g, augment: true, warp: warp)
             }
         }
-        let losses = network.trainStep(src: srcBatch, dst: dstBatch)
-        trainSeconds += Date().timeIntervalSince(started)
+        let schedule = options.schedule?.factor(iteration: next) ?? 1
+        network.optimizer.learningRate = Float(baseLearningRate * collapseGuard.learningRateScale * schedule)
+        let losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+        var (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
+        if hooks.nonFiniteGradientAt.contains(next), let p = network.namedParameters.first?.parameter {
+            p.gradient.data[0] = .nan
+        }
+        if let r = hooks.lossSpike, r.contains(next), collapseGuard.spikeEvents == 0 { ls *= 10; ld *= 10 }
         iteration = next
-        let (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
-        pendingLosses.append(LossRow(iteration: next, lossSrc: ls, lossDst: ld, seconds: trainSeconds))
-        recent.append((ls, ld))
-        if recent.count > 50 { recent.removeFirst(recent.count - 50) }
+        // The guard: nothing non-finite reaches an update, the store or a checkpoint.
+        if !(ls.isFinite && ld.isFinite) {
+            nonFiniteStep("the loss is non-finite (src \(ls), dst \(ld))", loss: (ls + ld) / 2)
+        } else if !TrainingGuard.gradientsFinite(network) {
+            nonFiniteStep("a gradient is non-finite", loss: (ls + ld) / 2)
+        } else {
+            network.optimizer.step(trainable)
+            if let bad = TrainingGuard.firstNonFiniteWeight(network) {
+                nonFiniteStep("weight '\(bad)' became non-finite in the update", loss: (ls + ld) / 2)
+            } else {
+                trainSeconds += Date().timeIntervalSince(started)
+                pendingLosses.append(LossRow(iteration: next, lossSrc: ls, lossDst: ld, seconds: trainSeconds))
+                recent.append((ls, ld))
+                if recent.count > 50 { recent.removeFirst(recent.count - 50) }
+                let (verdict, healthy) = collapseGuard.observe(loss: (ls + ld) / 2)
+                collapseGuard.stepSucceeded(network, iteration: next, healthy: healthy)
+                if case .spike(let loss, let median) = verdict { pendingSpike = (loss, median) }
+                return losses
+            }
+        }
+        trainSeconds += Date().timeIntervalSince(started)
         return losses
+    }
+
+    /// A step with something non-finite: not applied (or undone), the last good weights and optimizer state
+    /// restored, an event queued for `run` to store and report.
+    private func nonFiniteStep(_ what: String, loss: Double) {
+        collapseGuard.countNonFinite()
+        let restored: Int?
+        do { restored = try collapseGuard.restore(network) } catch {
+            preconditionFailure("restoring the network's own snapshot: \(error)")
+        }
+        let back = restored.map { "; weights and optimizer state of iteration \($0) restored" } ?? ""
+        pendingEvents.append(TrainingEvent(modelId: model.id!, iteration: iteration, kind: .nonFinite,
+                                           detail: "\(what): step skipped\(back)", loss: loss,
+                                           learningRateScale: collapseGuard.learningRateScale))
+    }
+
+    /// The latest step's spike: back to the last checkpoint (or, before the first, the last good state in memory)
+    /// with the learning rate cut; the losses after it are discarded. Returns the event and the checkpoint.
+    private func rollBack(loss: Double, median: Double) throws -> (TrainingEvent, CheckpointRecord?) {
+        let from = iteration
+        collapseGuard.rolledBack()
+        let target = try project.checkpoints(modelId: model.id!).filter { !$0.tensorsPruned }.last
+        let place: String
+        if let c = target {
+            try CheckpointIO.load(network, project: project, checkpoint: c, model: model, optimizer: true)
+            iteration = c.iteration
+            place = "checkpoint #\(c.id) (iteration \(c.iteration))"
+        } else {
+            iteration = try collapseGuard.restore(network) ?? iteration
+            place = "the last good state in memory (iteration \(iteration))"
+        }
+        try project.discardLosses(modelId: model.id!, after: iteration)
+        pendingLosses.removeAll(keepingCapacity: true)
+        recent.removeAll()
+        let lr = baseLearningRate * collapseGuard.learningRateScale
+        network.optimizer.learningRate = Float(lr)
+        collapseGuard.remember(network, iteration: iteration)
+        let detail = String(format: "the loss stayed above %.3g x its running median %.4f for %d steps (now %.4f): ",
+                            collapseGuard.settings.spikeFactor, median, collapseGuard.settings.spikeSteps, loss)
+            + "rolled back to \(place), learning rate now \(String(format: "%g", lr))"
+        let event = TrainingEvent(modelId: model.id!, iteration: from, kind: .spike, detail: detail, loss: loss,
+                                  medianLoss: median, learningRateScale: collapseGuard.learningRateScale, checkpointId: target?.id)
+        return (event, target)
     }
 
     /// Mean (src + dst) / 2 over the last 50 iterations.
@@ -235,6 +356,10 @@ public final class Trainer {
     func startAt(iteration: Int) { self.iteration = iteration }
 
     public func saveCheckpoint() throws -> CheckpointRecord {
+        if let bad = TrainingGuard.firstNonFiniteWeight(network) {
+            throw FacetError("model '\(model.name)': weight '\(bad)' is non-finite at iteration \(iteration); no checkpoint saved",
+                             kind: .failed)
+        }
         let validation = validationLosses()
         lastValidation = validation
         let recentSrc = recent.isEmpty ? nil : recent.reduce(0) { $0 + $1.src } / Double(recent.count)
@@ -261,7 +386,7 @@ public final class Trainer {
         var window: [(time: Date, iteration: Int, loss: Double)] = [(runStart, startIteration, .nan)]
         var interrupted = false
         var last: CheckpointRecord? = nil
-        func report(_ losses: StepLosses?, saved: CheckpointRecord?) {
+        func report(_ losses: StepLosses?, saved: CheckpointRecord?, event: TrainingEvent? = nil) {
             let now = Date()
             let first = window.first
             let rate = first.map { Double(iteration - $0.iteration) / max(now.timeIntervalSince($0.time), 1e-9) } ?? 0
@@ -277,7 +402,7 @@ public final class Trainer {
             let val: Double? = (lastValidation.src != nil && lastValidation.dst != nil) ? (lastValidation.src! + lastValidation.dst!) / 2 : (lastValidation.src ?? lastValidation.dst)
             progress(TrainProgress(iteration: iteration, iterationsPerSecond: rate, lossSrc: Double(losses?.srcMean ?? .nan),
                                    lossDst: Double(losses?.dstMean ?? .nan), recentLoss: recentLoss, validationLoss: val,
-                                   secondsToTarget: eta, saved: saved))
+                                   secondsToTarget: eta, saved: saved, event: event))
         }
         while true {
             if shouldStop() { interrupted = true; break }
@@ -290,11 +415,36 @@ public final class Trainer {
             }
             if done { break }
             let losses = step()
+            for e in pendingEvents {
+                try flushLosses()
+                report(nil, saved: nil, event: try project.recordTrainingEvent(e))
+            }
+            pendingEvents.removeAll()
+            if let spike = pendingSpike {
+                pendingSpike = nil
+                let (e, c) = try rollBack(loss: spike.loss, median: spike.median)
+                if let c { last = c }
+                window = [(Date(), iteration, .nan)]
+                report(nil, saved: nil, event: try project.recordTrainingEvent(e))
+            }
+            if let reason = collapseGuard.stopReason(learningRate: baseLearningRate * collapseGuard.learningRateScale,
+                                                     resumed: resumedFrom != nil) {
+                try flushLosses()
+                let kept = try project.checkpoints(modelId: model.id!).last
+                let tail = kept.map { " (checkpoint #\($0.id) at iteration \($0.iteration) is kept)" }
+                    ?? " (no checkpoint was saved)"
+                let e = TrainingEvent(modelId: model.id!, iteration: iteration, kind: .stopped, detail: reason + tail,
+                                      learningRateScale: collapseGuard.learningRateScale)
+                report(nil, saved: nil, event: try project.recordTrainingEvent(e))
+                throw FacetError("model '\(model.name)': training stopped at iteration \(iteration): \(reason)\(tail)",
+                                 kind: .failed)
+            }
             let now = Date()
             window.append((now, iteration, recentLoss))
             if window.count > 200 || (window.count > 10 && now.timeIntervalSince(window[0].time) > 300) { window.removeFirst() }
             if now.timeIntervalSince(lastSave) >= runOptions.saveEveryMinutes * 60 {
                 last = try saveCheckpoint()
+                afterSave?(last!, false)
                 lastSave = Date()
                 lastFlush = lastSave
                 report(losses, saved: last)
@@ -312,10 +462,12 @@ public final class Trainer {
                 last = r
             } else {
                 last = try saveCheckpoint()
+                afterSave?(last!, true)
                 report(nil, saved: last)
             }
         }
-        return TrainResult(model: model, checkpoint: last!, iterationsThisRun: iteration - startIteration, interrupted: interrupted)
+        return TrainResult(model: model, checkpoint: last!, iterationsThisRun: max(0, iteration - startIteration),
+                           interrupted: interrupted)
     }
 }
 
@@ -359,6 +511,8 @@ struct TrainingPlan {
                 replacesUnsavedModel = true
             }
             options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
+            run.knobs.apply(to: &options)
+            if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
             }
@@ -447,9 +601,17 @@ public struct TrainerTestHooks: Sendable, Equatable {
     /// The process SIGKILLs itself halfway through writing the tensors of its N-th checkpoint of the run, inside the
     /// save's transaction (what a kill -9 or power cut at the worst moment does).
     public var killDuringSave: Int?
+    /// Iterations whose first parameter gradient gets a NaN written into it before the guard looks.
+    public var nonFiniteGradientAt: Set<Int>
+    /// Iterations whose losses the guard sees 10x larger (a spike), until the run's first rollback.
+    public var lossSpike: ClosedRange<Int>?
 
     /// Hooks with the given faults (none by default).
-    public init(killDuringSave: Int? = nil) { self.killDuringSave = killDuringSave }
+    public init(killDuringSave: Int? = nil, nonFiniteGradientAt: Set<Int> = [], lossSpike: ClosedRange<Int>? = nil) {
+        self.killDuringSave = killDuringSave
+        self.nonFiniteGradientAt = nonFiniteGradientAt
+        self.lossSpike = lossSpike
+    }
 
     /// The hooks of the running code: none unless a caller bound some with `$current.withValue`.
     @TaskLocal public static var current = TrainerTestHooks()

@@ -22,17 +22,46 @@ public struct ExtractedFace: Sendable {
     public var signatures: FaceSignatures
     /// How far the 68 points can be trusted, 0...1 (`LandmarkFit.score`).
     public var landmarkScore: Double
+    /// Which detector found it.
+    public var detector: FaceDetectorKind
 
-    /// A face with every field given (the pipeline and the face importers make them).
+    /// A face found by `detector` (MTCNN unless said), aligned and scored.
     public init(faceIndex: Int, score: Double, box: FaceBox, points5: [Point2], landmarks: Landmarks68,
-                matrix: Affine2D, crop: Image, signatures: FaceSignatures, landmarkScore: Double = 1) {
+                matrix: Affine2D, crop: Image, signatures: FaceSignatures, landmarkScore: Double = 1,
+                detector: FaceDetectorKind = .mtcnn) {
         self.faceIndex = faceIndex; self.score = score; self.box = box; self.points5 = points5
         self.landmarks = landmarks; self.matrix = matrix; self.crop = crop; self.signatures = signatures
-        self.landmarkScore = landmarkScore
+        self.landmarkScore = landmarkScore; self.detector = detector
     }
 
     /// The 68 points in crop coordinates.
     public var landmarksInFace: Landmarks68 { landmarks.transformed(by: matrix) }
+}
+
+/// The detector that found a face, as the project stores it (`face.detector`).
+public enum FaceDetectorKind: String, Sendable, Codable, CaseIterable {
+    /// MTCNN (`Models/mtcnn.safetensors`): fast, finds faces down to 20 px, gives five points.
+    case mtcnn
+    /// dlib's CNN face detector (`mmod_human_face_detector.dat`): about 10x MTCNN's cost, holds on some
+    /// turned faces MTCNN misses, no faces under its 80 px window, no five points.
+    case cnn
+}
+
+/// Which detectors extraction runs (`facet extract --detector`).
+public enum FaceDetection: String, Sendable, Codable, CaseIterable {
+    /// MTCNN alone (the default: fast).
+    case mtcnn
+    /// dlib's CNN detector alone.
+    case cnn
+    /// Both on every frame: a CNN face that is not one MTCNN kept (neither box holds the other's
+    /// centre) is added. Finds the turned faces MTCNN misses beside faces it keeps, at the CNN's cost.
+    case both
+    /// The CNN only on frames where MTCNN keeps no face: frames with a face cost nothing more, and a
+    /// shot where MTCNN loses a turning head gets it back (a missed face beside a found one stays missed).
+    case fallback
+
+    /// Whether the CNN detector is needed.
+    public var usesCNN: Bool { self != .mtcnn }
 }
 
 /// A detection that was not kept as a face: its 68-point fit disagrees with the detector's five
@@ -59,20 +88,30 @@ public struct ImageFaces: Sendable {
 /// MTCNN, then dlib's shape predictor started from the detector's five points (`LandmarkFitter`),
 /// then DeepFaceLab's alignment and the signatures. Detections whose fit is no face's are dropped.
 /// Holds only read-only models, so `faces(in:...)` may run on several frames at once.
+/// With a CNN detector, `detection` says when it runs: instead of MTCNN, or on images where MTCNN keeps
+/// no face (dlib's pipeline there: the CNN's box, the 68 points started from it, no five points).
 public final class FacePipeline: @unchecked Sendable {
-    /// The MTCNN detector that finds the boxes and five points.
+    /// MTCNN, the first detector.
     public let detector: MTCNNDetector
-    /// dlib's 68-point shape predictor.
+    /// dlib's 68-point model.
     public let shapePredictor: ShapePredictor
-    /// Fits and scores the 68 points from the detector's five (over `shapePredictor`).
+    /// The 68-point fit started from the detector's five points (or box).
     public let fitter: LandmarkFitter
+    /// dlib's CNN face detector, when `detection` uses it.
+    public let cnn: CNNFaceDetector?
+    /// Which detectors run.
+    public let detection: FaceDetection
 
-    /// A pipeline over the two models, fitting landmarks with `fitOptions`.
+    /// A pipeline over MTCNN, and `cnn` as `detection` says (a detection that uses the CNN needs one).
     public init(detector: MTCNNDetector, shapePredictor: ShapePredictor,
-                fitOptions: LandmarkFitOptions = LandmarkFitOptions()) {
+                fitOptions: LandmarkFitOptions = LandmarkFitOptions(),
+                cnn: CNNFaceDetector? = nil, detection: FaceDetection = .mtcnn) {
+        precondition(!detection.usesCNN || cnn != nil, "detection \(detection.rawValue) needs the CNN face detector")
         self.detector = detector
         self.shapePredictor = shapePredictor
         self.fitter = LandmarkFitter(predictor: shapePredictor, options: fitOptions)
+        self.cnn = cnn
+        self.detection = detection
     }
 
     /// Every face in `image` at least `minFaceSize` pixels tall, best detector score first, at most
@@ -89,17 +128,52 @@ public final class FacePipeline: @unchecked Sendable {
         var result = ImageFaces(faces: [], dropped: [])
         let limit = max(0, maxFaces ?? Int.max)
         guard limit > 0 else { return result }
-        for d in detector.detect(rgb, minFaceSize: minFaceSize) {
-            let fit = fitter.fit(image: rgb, box: d.box, points5: d.points5)
-            guard fit.score >= LandmarkFitter.dropBelow else {
-                result.dropped.append(DroppedDetection(box: d.box, score: d.score, points5: d.points5, fit: fit))
-                continue
+        func keep(_ detections: [DetectedFace], from kind: FaceDetectorKind) {
+            for d in detections {
+                let fit = fitter.fit(image: rgb, box: d.box, points5: d.points5)
+                guard fit.score >= LandmarkFitter.dropBelow else {
+                    result.dropped.append(DroppedDetection(box: d.box, score: d.score, points5: d.points5, fit: fit))
+                    continue
+                }
+                var f = face(in: rgb, detection: d, fit: fit, index: result.faces.count, faceType: faceType, size: size)
+                f.detector = kind
+                result.faces.append(f)
+                if result.faces.count == limit { return }
             }
-            result.faces.append(face(in: rgb, detection: d, fit: fit, index: result.faces.count, faceType: faceType,
-                                     size: size))
-            if result.faces.count == limit { break }
+        }
+        if detection != .cnn { keep(detector.detect(rgb, minFaceSize: minFaceSize), from: .mtcnn) }
+        guard let cnn, result.faces.count < limit else { return result }
+        switch detection {
+        case .mtcnn: break
+        case .cnn: keep(Self.cnnDetections(cnn.detect(rgb), minFaceSize: minFaceSize), from: .cnn)
+        case .fallback where result.faces.isEmpty: keep(Self.cnnDetections(cnn.detect(rgb), minFaceSize: minFaceSize),
+                                                        from: .cnn)
+        case .fallback: break
+        case .both:
+            let known = result.faces.map(\.box) + result.dropped.map(\.box)
+            keep(Self.cnnDetections(cnn.detect(rgb), minFaceSize: minFaceSize).filter { d in
+                !known.contains { Self.sameFace($0, d.box) }
+            }, from: .cnn)
         }
         return result
+    }
+
+    /// Whether two detectors' boxes are one face: either box holds the other's centre (MTCNN's and
+    /// dlib's boxes frame a face differently, so overlap ratios alone would split some).
+    static func sameFace(_ a: FaceBox, _ b: FaceBox) -> Bool {
+        func holds(_ box: FaceBox, _ other: FaceBox) -> Bool {
+            let cx = other.x + other.width / 2, cy = other.y + other.height / 2
+            return cx >= box.x && cx <= box.x + box.width && cy >= box.y && cy <= box.y + box.height
+        }
+        return holds(a, b) || holds(b, a)
+    }
+
+    /// The CNN's detections as the pipeline's (no five points; faces under `minFaceSize` left out). Its
+    /// confidence (0 and up, a margin) becomes a 0...1 score by the logistic function, so 0.5 is
+    /// dlib's threshold.
+    static func cnnDetections(_ found: [CNNFaceDetection], minFaceSize: Int) -> [DetectedFace] {
+        found.filter { Double(min($0.right - $0.left, $0.bottom - $0.top) + 1) >= Double(minFaceSize) }
+            .map { DetectedFace(box: $0.box, score: 1 / (1 + exp(-$0.confidence)), points5: []) }
     }
 
     /// Landmarks, crop and signatures for one detection (exposed for callers that detect on their

@@ -19,6 +19,7 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "JPEG quality of stored crops (1-100).") var jpegQuality: Int = 95
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
     @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
+    @Option(help: detectorHelp) var detector: FaceDetection = .mtcnn
     @Option(help: ArgumentHelp("Take each frame's faces from a faceswap alignments JSON file (tools.py alignments -j export) instead of detecting them; their landmarks are kept exactly.",
                                valueName: "file.json")) var alignments: String?
 
@@ -35,7 +36,7 @@ struct ExtractCommand: ParsableCommand {
         let p = try Project(path: target.project)
         var o = ExtractionOptions(role: role)
         o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
-        o.jpegQuality = jpegQuality; o.png = png; o.alignments = alignments
+        o.jpegQuality = jpegQuality; o.png = png; o.alignments = alignments; o.detection = detector
         let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
         let s = try extractor.run { pr in
@@ -56,6 +57,8 @@ struct DetectedFaceJSON: Encodable {
     var score: Double
     /// How far the 68 points can be trusted, 0...1 (`LandmarkFit.score`).
     var landmarkScore: Double
+    /// The detector that found it: `mtcnn` or `cnn`.
+    var detector: String
     var points5: [[Double]]
     var landmarks: [[Double]]
     var matrix: [Double]?
@@ -64,6 +67,15 @@ struct DetectedFaceJSON: Encodable {
     var embedding: [Float]?
 }
 
+extension FaceDetection: ExpressibleByArgument {}
+
+/// `--detector`'s help, for extract and detect.
+let detectorHelp = ArgumentHelp(
+    "mtcnn (fast); cnn (dlib's CNN face detector: about 10x the cost, no faces under 80 px, holds on "
+        + "some turned faces MTCNN misses); both (each frame through both, the CNN's other faces added); "
+        + "fallback (the CNN only on frames where MTCNN keeps no face).",
+    valueName: "mtcnn|cnn|both|fallback")
+
 struct DetectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "detect", abstract: "Find faces and 68 landmarks in images (no project needed).")
     @Argument(help: "PNG or JPEG images.") var images: [String]
@@ -71,6 +83,7 @@ struct DetectCommand: ParsableCommand {
     @Option(help: "Side of the aligned crops in pixels.") var size: Int = 256
     @Option(help: "Smallest face to find, in pixels (at least 12).") var minFace: Int = defaultMinFace
     @Option(help: "Folder for the aligned crops (PNG).") var out: String?
+    @Option(help: detectorHelp) var detector: FaceDetection = .mtcnn
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -79,7 +92,7 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         let ft = faceTypeOption.faceType
-        let pipeline = try FacePipelines.load()
+        let pipeline = try FacePipelines.load(detection: detector)
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []
@@ -103,7 +116,8 @@ struct DetectCommand: ParsableCommand {
                     try ImageFile.write(f.crop, path: cropPath!)
                 }
                 all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
-                                            score: f.score, landmarkScore: f.landmarkScore, points5: f.points5.map { [$0.x, $0.y] },
+                                            score: f.score, landmarkScore: f.landmarkScore,
+                                            detector: f.detector.rawValue, points5: f.points5.map { [$0.x, $0.y] },
                                             landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
                                             embedding: descriptors?[k]))
             }

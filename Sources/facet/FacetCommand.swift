@@ -26,7 +26,7 @@ struct Facet: ParsableCommand {
                 TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self, CompareCommand.self,
                 PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),
-            CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self]),
+            CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self, MergesCommand.self]),
         ]
     )
 

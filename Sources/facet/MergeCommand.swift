@@ -3,8 +3,10 @@ import ArgumentParser
 import FacetCore
 import FacetMedia
 import FacetMerge
+import FacetSelect
 import FacetStore
 import FacetTrain
+import FacetVision
 import Foundation
 
 extension MergeMode: ExpressibleByArgument {}
@@ -47,7 +49,35 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Swap only this dst person's faces (number or name, see `facet people`); the others pass through. Default: the person with the most faces when there are several.")
     var person: String?
 
+    @Option(help: ArgumentHelp("Merge frames A..B with the settings saved as NAME and their checkpoint (A..B=NAME); "
+                               + "repeatable. The video's crf and preset stay this run's.", valueName: "A..B=NAME"))
+    var configFor: [String] = []
+    @Option(help: ArgumentHelp("Leave frames A..B unswapped (their pixels as decoded); repeatable.", valueName: "A..B"))
+    var skip: [String] = []
+    @Flag(help: "Do not score the merged frames (identity, expression, detail, jitter; stored with the run).")
+    var noScore = false
+    @Option(help: "Score identity (a face-recognition descriptor) on every Nth frame; 1: every frame (default 8).")
+    var scoreIdentityEvery: Int?
+
     func validate() throws {
+        if let n = scoreIdentityEvery, n < 1 {
+            throw ValidationError("--score-identity-every must be at least 1, got \(n)")
+        }
+        if noScore && scoreIdentityEvery != nil {
+            throw ValidationError("--no-score and --score-identity-every do not go together")
+        }
+        for text in configFor {
+            do { _ = try FrameRangeSpec.parse(text, named: true) } catch {
+                throw ValidationError("--config-for: \(error)")
+            }
+        }
+        for text in skip {
+            do { _ = try FrameRangeSpec.parse(text, named: false) } catch { throw ValidationError("--skip: \(error)") }
+        }
+        if preview != nil && !(configFor.isEmpty && skip.isEmpty) {
+            throw ValidationError("--preview shows one frame with one setting: drop --config-for and --skip "
+                                  + "(or use --from-config)")
+        }
         if let frames, Self.parseFrames(frames) == nil { throw ValidationError("--frames must be A..B with 0 <= A <= B, got '\(frames)'") }
         if preview != nil && frames != nil { throw ValidationError("--preview and --frames do not go together") }
         if saveConfig != nil && config != nil { throw ValidationError("--config is the old name of --save-config: give one") }
@@ -117,12 +147,22 @@ struct MergeCommand: ParsableCommand {
             return
         }
 
+        // Every range checked (configurations, checkpoints, overlaps, the video's length) before anything is written.
+        let (plan, planCheckpoints) = try mergePlan(project, destination, main: swapper)
+        var notes: [String] = []
+        let scoring = try noScore ? nil
+            : scoringSetup(project, destination, checkpointId: swapper.checkpointId, notes: &notes)
+        for n in notes { note("note: \(n)") }
         var line = ProgressLine()
-        let stats = try MergeEngine.merge(project: project, media: destination, swapper: swapper, options: options, output: out,
-                                          frames: frames.flatMap(Self.parseFrames), faceType: swapper.faceType, person: who) { p in
+        let result = try MergeRuns.merge(project: project, media: destination, swapper: swapper,
+                                         checkpointId: swapper.checkpointId, options: options, output: out,
+                                         frames: frames.flatMap(Self.parseFrames),
+                                         faceType: swapper.faceType, person: who, scoring: scoring, notes: notes,
+                                         plan: plan, planCheckpoints: planCheckpoints) { p in
             let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "?"
             line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) frames/s  ETA \(eta)")
         }
+        let stats = result.stats
         let name = saveAs ?? "last"
         try project.saveMergeConfig(name: name, checkpointId: swapper.checkpointId, optionsJSON: options.json)
         if options.smooth > 0 && stats.smoothedFaces == 0 {
@@ -132,7 +172,53 @@ struct MergeCommand: ParsableCommand {
         }
         line.finish("merged \(stats.frames) frames (\(stats.facesMerged) faces in \(stats.framesWithFaces) frames) in \(String(format: "%.1f", stats.seconds)) s, \(String(format: "%.1f", Double(stats.frames) / max(stats.seconds, 1e-9))) frames/s")
         print("wrote \(out) (synthetic media tag set; settings saved as '\(name)')")
+        if scoring != nil {
+            let summary = MergeRuns.summary(try project.mergeFrameScores(runId: result.run.id))
+            print("run \(result.run.id): \(result.run.framesScored) frames scored; " + MergeRunText.summary(summary)
+                  + "; the worst: facet merges \(project.path) \(result.run.id) --worst 10")
+        } else {
+            print("run \(result.run.id) recorded (not scored: --no-score)")
+        }
         renamedOptionNotes()
+    }
+
+    /// The per-range settings of `--config-for` and `--skip`: each NAME's saved settings with the checkpoint saved
+    /// beside them (this run's when none), checked against each other and the video; with each segment's checkpoint.
+    func mergePlan(_ project: Project, _ media: MediaRecord, main: CheckpointSwapper) throws -> (MergePlan, [Int64?]) {
+        var plan = MergePlan()
+        var checkpoints: [Int64?] = []
+        var loaded: [Int64: CheckpointSwapper] = [main.checkpointId: main]
+        for text in configFor {
+            let spec = try FrameRangeSpec.parse(text, named: true)
+            let name = spec.name ?? ""
+            let options = try MergeOptions.saved(name, in: project)
+            try options.validate()
+            let id = try project.mergeConfig(named: name)?.checkpointId ?? main.checkpointId
+            let swapper = try loaded[id] ?? CheckpointSwapper(project: project, checkpoint: String(id))
+            loaded[id] = swapper
+            plan.segments.append(MergeSegment(frames: spec.frames, options: options, swapper: swapper,
+                                              faceType: swapper.faceType, name: name))
+            checkpoints.append(id)
+        }
+        plan.skip = try skip.map { try FrameRangeSpec.parse($0, named: false).frames }
+        do { try plan.validate(in: media) } catch let e as FacetError { throw FacetError.file(project.path, e.message) }
+        return (plan, checkpoints)
+    }
+
+    /// The merge's scorer: the landmark predictor, and the recogniser with both persons' centres where the
+    /// descriptors are stored (else identity is left out, with a note).
+    func scoringSetup(_ project: Project, _ media: MediaRecord, checkpointId: Int64,
+                      notes: inout [String]) throws -> MergeScoringSetup {
+        let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
+        var identity: (recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float])?
+        let (centres, why) = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId, media: media)
+        if let centres {
+            do {
+                identity = (try FaceRecognizer(), centres.src, centres.dst)
+            } catch { notes.append("identity not scored: \(error)") }
+        } else if let why { notes.append(why) }
+        return MergeScoringSetup(predictor: predictor, identity: identity,
+                                 identityEvery: scoreIdentityEvery ?? MergeScoringSetup.defaultIdentityEvery)
     }
 
     /// Notes on old option names, printed once the merge has succeeded (a refusal stays one line).

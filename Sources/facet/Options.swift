@@ -189,7 +189,8 @@ func parseFaceSort(_ text: String) throws -> FaceSort {
 
 /// `--checkpoint` and `--model`: one grammar for naming a checkpoint, as compare and export-model take it.
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: "The checkpoint: an id, best (lowest held-out loss), latest, a tag, or MODEL:best / MODEL:latest / MODEL:TAG.")
+    @Option(help: ArgumentHelp("The checkpoint: an id, best (lowest held-out loss, or swap score: checkpoints --best-by), "
+                               + "latest, a tag, or MODEL:best / MODEL:latest / MODEL:TAG."))
     var checkpoint: String
     @Option(help: "The model best, latest and tags refer to, when the project has several (or write MODEL:best).") var model: String?
 }

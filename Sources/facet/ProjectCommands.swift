@@ -59,8 +59,10 @@ struct FaceJSON: Encodable {
     var landmarkScore: Double?
     /// The face's track, and `redetected` / `interpolated` when it was filled into a gap of it.
     var track: Int64?, filled: String?
+    /// The detector that found it (`mtcnn`, `cnn`); null for older or imported faces.
+    var detector: String?
     init(_ f: FaceRecord, tags: [String] = []) {
-        track = f.trackId; filled = f.filled
+        track = f.trackId; filled = f.filled; detector = f.detector
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
         pts = f.pts; status = f.status.rawValue; score = f.score; sharpness = f.blur; blur = f.blur; motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize

@@ -16,9 +16,10 @@ struct DlibFaceDescriber: FaceDescriber {
 /// Facet's detector and 68-point fitter from the model files, for commands that find faces themselves
 /// (detect, score); a missing or damaged model file is a one-line error naming it.
 enum FacePipelines {
-    static func load() throws -> FacePipeline {
+    static func load(detection: FaceDetection = .mtcnn) throws -> FacePipeline {
         try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
-                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()),
+                         cnn: detection.usesCNN ? CNNFaceDetector() : nil, detection: detection)
     }
 }
 

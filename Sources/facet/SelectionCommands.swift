@@ -8,6 +8,8 @@ import FacetTrain
 import FacetVision
 import Foundation
 
+extension BestBy: ExpressibleByArgument {}
+
 /// Bytes for people: 1.2 MB.
 func byteCount(_ n: Int64) -> String {
     let v = Double(n)
@@ -20,24 +22,54 @@ struct CheckpointsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoints",
         abstract: "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading.",
-        discussion: "best (lowest held-out loss) and latest resolve per model wherever a checkpoint is expected; MODEL:best names another model's.")
+        discussion: "best (lowest held-out loss, or with --best-by swap the highest swap score) and latest resolve "
+            + "per model wherever a checkpoint is expected; MODEL:best names another model's.")
     @OptionGroup var target: ProjectArgument
     @Option(help: "Only this model's checkpoints.") var model: String?
     @Option(help: "The loss to project the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
+    @Option(help: "What best follows from now on, stored per model (--model's, else every model's): val_loss or swap.")
+    var bestBy: BestBy?
     @OptionGroup var output: JSONFlag
+    @Flag(help: "Read every stored weight and list the checkpoints holding NaN or infinite values (exit 1 when any).")
+    var scan = false
 
     func validate() throws {
         if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
     }
 
     func run() throws {
-        let p = try Project(path: target.project, mode: .readOnly)
+        var p = try Project(path: target.project, mode: .readOnly)
+        if scan {
+            let found = try scanNonFiniteCheckpoints(project: p, model: model)
+            let checked = try p.checkpoints().filter { !$0.tensorsPruned && (model == nil || $0.modelName == model) }
+                .count
+            for f in found {
+                print("checkpoint #\(f.checkpointId) (model \(f.model), iteration \(f.iteration)): "
+                      + "tensor '\(f.tensor)' holds \(f.count) non-finite values")
+            }
+            let bad = Set(found.map(\.checkpointId)).count
+            print("\(checked) checkpoints with weights read: \(bad) with non-finite weights"
+                  + (bad > 0 ? " (merge or score another checkpoint; resume trains from the latest)" : ""))
+            if bad > 0 { throw ExitCode(1) }
+            return
+        }
+        if let bestBy {
+            // The model checked on a read-only handle, so a refusal leaves the file exactly as it was.
+            if let model { _ = try p.requireModel(named: model) } else if try p.models().isEmpty {
+                throw FacetError.file(p.path, "has no models yet (train one with facet train)", kind: .notFound)
+            }
+            try p.close()
+            try setBestBy(project: try Project(path: target.project), bestBy, model: model)
+            p = try Project(path: target.project, mode: .readOnly)
+        }
         let listing = try listCheckpoints(project: p, model: model, target: targetLoss)
         if output.json { try printJSON(listing); return }
         if listing.models.isEmpty { print("no models yet (train one with facet train)"); return }
         for m in listing.models {
             print("model \(m.name) (\(m.architecture), \(m.resolution) px): \(m.checkpoints) checkpoints, \(m.iterations) iterations"
-                  + (m.best.map { ", best #\($0)" } ?? "") + (m.latest.map { ", latest #\($0)" } ?? ""))
+                  + (m.best.map { ", best #\($0) (by \(m.bestBy == BestBy.swap.rawValue ? "swap score" : "held-out loss"))" }
+                     ?? "")
+                  + (m.latest.map { ", latest #\($0)" } ?? ""))
             if let f = m.convergence { print("  convergence: \(f.summary)") } else { print("  convergence: too few iterations to fit (8 needed)") }
         }
         print("")
@@ -54,7 +86,7 @@ struct CheckpointsCommand: ParsableCommand {
             print("")
             print("swap scores (facet score; held-out dst faces swapped as merge would):")
             print(SwapScoreText.header)
-            for c in scored { print(SwapScoreText.row(id: c.id, c.swapScore!)) }
+            for c in scored { print(SwapScoreText.row(id: c.id, c.swapScore!, swap: c.swap)) }
             print(SwapScoreText.legend)
         }
     }
@@ -63,17 +95,26 @@ struct CheckpointsCommand: ParsableCommand {
 /// The swap score as the commands print it.
 enum SwapScoreText {
     static let header = "\(pad("id", 6)) \(pad("faces", 6)) \(pad("src%", 6)) \(pad("to_src", 7)) \(pad("to_dst", 7)) "
-        + "\(pad("landmarks", 10)) \(pad("eyes+mouth", 11)) \(pad("mouth_r", 8)) \(pad("detail", 7))"
-    static func row(id: Int64, _ s: SwapScore) -> String {
+        + "\(pad("landmarks", 10)) \(pad("eyes+mouth", 11)) \(pad("mouth_r", 8)) \(pad("detail", 7)) swap"
+    static func row(id: Int64, _ s: SwapScore, swap: Double?) -> String {
         func f(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "-" }
         return "\(pad(String(id), 6)) \(pad(String(s.faces - s.missed), 6)) \(pad(f(100 * s.identitySrcShare, 0), 6)) "
             + "\(pad(f(s.identityToSrc), 7)) \(pad(f(s.identityToDst), 7)) \(pad(f(s.landmarks), 10)) \(pad(f(s.eyesMouth), 11)) "
-            + "\(pad(s.mouthCorrelation.map { f($0, 2) } ?? "-", 8)) \(pad(f(s.detail, 2), 7))"
+            + "\(pad(s.mouthCorrelation.map { f($0, 2) } ?? "-", 8)) \(pad(f(s.detail, 2), 7)) "
+            + (swap.map { f($0) } ?? "-")
+    }
+    /// One line for a save: identity share, expression error, detail.
+    static func brief(_ s: SwapScore) -> String {
+        func f(_ v: Double, _ format: String) -> String { v.isFinite ? String(format: format, v) : "-" }
+        return "src " + f(100 * s.identitySrcShare, "%.0f%%") + ", eyes+mouth " + f(s.eyesMouth, "%.3f") + ", detail "
+            + f(s.detail, "%.2f") + " (\(s.faces - s.missed) faces)"
     }
     static let legend = "src%: swapped faces closer to the src person than to the dst (identity); to_src/to_dst: mean face-recognition "
         + "distance (0.6 = same person); landmarks, eyes+mouth: refitted landmarks against the dst's, in eye distances "
         + "(expression and pose; lower is better); mouth_r: mouth opening correlation with the dst; detail: sharpness "
-        + "inside the face, merged over original (1 = as sharp)."
+        + "inside the face, merged over original (1 = as sharp); swap: the combined score best follows under "
+        + "--best-by swap, "
+        + "identity x (expression + detail) / 2 (0...1, higher is better; README \"Swap scores\")."
 }
 
 struct ScoreCommand: ParsableCommand {
@@ -103,7 +144,7 @@ struct ScoreCommand: ParsableCommand {
         print("checkpoint #\(c.id), iteration \(c.iteration): \(s.faces) held-out dst faces swapped, \(s.missed) not found again, "
               + String(format: "%.1f s", s.seconds))
         print(SwapScoreText.header)
-        print(SwapScoreText.row(id: c.id, s))
+        print(SwapScoreText.row(id: c.id, s, swap: CheckpointScores(values: s.metrics, faces: s.faces).combined))
         print(SwapScoreText.legend)
     }
 }
@@ -128,7 +169,8 @@ struct TagCheckpointCommand: ParsableCommand {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side.")
+        abstract: "Evaluate two checkpoints now on the same held-out faces, beside their stored losses and swap "
+            + "scores; --out writes their swaps side by side.")
     @OptionGroup var target: ProjectArgument
     @Argument(help: "Checkpoint A: an id, best, latest, a tag, or MODEL:best.") var a: String
     @Argument(help: "Checkpoint B, named the same ways.") var b: String
@@ -154,6 +196,14 @@ struct CompareCommand: ParsableCommand {
                   + "\(pad(lossText(s.evaluated.mean), 9)) \(pad(lossText(s.storedValLoss.mean), 10)) \(pad(lossText(s.storedLoss.src), 10)) \(lossText(s.storedLoss.dst))")
         }
         print(c.better == "tie" ? "tie on these faces" : "\(c.better.uppercased()) has the lower loss on these faces")
+        print("")
+        print("swap scores (stored: held-out dst faces of each checkpoint's model swapped as merge would):")
+        print("\(pad("", 3)) " + SwapScoreText.header)
+        for (name, s) in [("A", c.a), ("B", c.b)] {
+            print("\(pad(name, 3)) " + (s.swapScore.map { SwapScoreText.row(id: s.id, $0, swap: s.swap) }
+                                        ?? "\(pad(String(s.id), 6)) not scored (facet score PROJECT \(s.id))"))
+        }
+        if let x = c.a.swap, let y = c.b.swap, x != y { print("\(x > y ? "A" : "B") has the higher swap score") }
         if let out { print("wrote \(out)") }
     }
 }
@@ -194,7 +244,8 @@ struct PruneCommand: ParsableCommand {
         abstract: "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay.")
     @OptionGroup var target: ProjectArgument
     @Option(help: "Only this model (default: every model, each keeping its own).") var model: String?
-    @Option(help: "Keep the N checkpoints with the lowest held-out loss.") var keepBest: Int
+    @Option(help: "Keep the N best checkpoints, ranked as best is (held-out loss, or swap score: checkpoints --best-by).")
+    var keepBest: Int
     @Option(help: "Keep the N latest checkpoints (at least 1: training resumes from the latest).") var keepLatest: Int
     @Flag(help: "Then rewrite the file so it shrinks (needs free disk as large as the file).") var vacuum = false
     @Flag(help: "Report what would be pruned without changing anything.") var dryRun = false

@@ -3,12 +3,15 @@ import ArgumentParser
 import Dispatch
 import FacetCore
 import FacetNN
+import FacetSelect
 import FacetStore
 import FacetTrain
+import FacetVision
 import Foundation
 
 extension TrainArchitecture: ExpressibleByArgument {}
 extension OptimizerOptions.Kind: ExpressibleByArgument {}
+extension TrainingColorTransfer: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,14 +35,39 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop when the mean loss of the last 50 iterations, (src + dst) / 2, reaches L.") var targetLoss: Double?
     @Option(help: "Minutes between checkpoints (one is always saved at the end).") var saveEveryMinutes: Double = 10
     @Option(help: "Seed of a new model's weights, split, sampling and augmentation.") var seed: UInt64?
-    @Option(help: "Optimizer of a new model: rmsprop or adam (default: quick96 rmsprop, tiny and h128 adam).") var optimizer: OptimizerOptions.Kind?
+    @Option(help: "Optimizer of a new model: rmsprop, adam or adabelief (default: quick96 rmsprop, tiny and h128 adam).")
+    var optimizer: OptimizerOptions.Kind?
     @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).") var learningRate: Double?
     @Option(help: "A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).")
     var person: String?
+    @Flag(help: "Do not score each saved checkpoint's swaps (facet score does it later).") var noScore = false
+    @Flag(help: "A new model's image loss covers the whole square, not only the face mask (DeepFaceLab's masked_training off).")
+    var noMaskedTraining = false
+    @Flag(inversion: .prefixedNo, help: "A new model weighs the eyes and mouth more (DeepFaceLab's eyes_mouth_prio).")
+    var eyesMouthPriority: Bool?
+    @Flag(inversion: .prefixedNo, help: "A new model draws faces evenly over yaw x pitch bins (DFL's uniform_yaw).")
+    var uniformPose: Bool?
+    @Option(help: "A new model's src faces recoloured towards random dst faces: rct or lct (DeepFaceLab's ct_mode).")
+    var colorTransfer: TrainingColorTransfer?
+    @Option(help: "A new model's learning rate rises linearly over its first N iterations.") var lrWarmup: Int?
+    @Option(help: "A new model's learning rate falls (cosine) over N iterations after the warm-up to --lr-floor.")
+    var lrDecay: Int?
+    @Option(help: "The share of the learning rate left after --lr-decay (default 0.1).") var lrFloor: Double?
+    @Option(help: "A new model's lr dropout: the probability that a weight is updated in a step (1 = always).")
+    var lrDropout: Double?
+    @Flag(help: "This run trains without the random warp (the final, sharpening phase).") var noWarp = false
+    @Option(help: "This run stops the random warp from model iteration N on.") var warpUntil: Int?
+    @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
+    var initFrom: String?
+    @Option(help: "With --init-from: keep this part fixed (encoder: the shared encoder and inter).") var freeze: String?
 
     func validate() throws {
-        if (model == nil) == (resume == nil) { throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME") }
-        if resume != nil && name != nil { throw ValidationError("--name names a new model; --resume already names the model") }
+        if (model == nil) == (resume == nil) {
+            throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME")
+        }
+        if resume != nil && name != nil {
+            throw ValidationError("--name names a new model; --resume already names the model")
+        }
         if resume != nil && (seed != nil || optimizer != nil || learningRate != nil) {
             throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; they cannot change on --resume")
         }
@@ -52,8 +80,28 @@ struct TrainCommand: ParsableCommand {
         if let l = targetLoss, !(l > 0) { throw ValidationError("--target-loss must be positive") }
         if !(saveEveryMinutes > 0) { throw ValidationError("--save-every-minutes must be positive") }
         if let r = learningRate, !(r > 0) { throw ValidationError("--learning-rate must be positive") }
-        if resume != nil && person != nil { throw ValidationError("--person is fixed when a model is created; a resumed model keeps its persons") }
-        if (lighter || pixelLoss) && model != .h128 { throw ValidationError("--lighter and --pixel-loss are options of --model h128") }
+        if resume != nil && person != nil {
+            throw ValidationError("--person is fixed when a model is created; a resumed model keeps its persons")
+        }
+        if (lighter || pixelLoss) && model != .h128 {
+            throw ValidationError("--lighter and --pixel-loss are options of --model h128")
+        }
+        let knobs = noMaskedTraining || eyesMouthPriority != nil || uniformPose != nil || colorTransfer != nil
+            || lrWarmup != nil || lrDecay != nil || lrFloor != nil || lrDropout != nil
+        if resume != nil && knobs {
+            throw ValidationError("masked training, priorities, pose sampling, colour transfer and the lr schedule "
+                                  + "are fixed when a model is created")
+        }
+        if let w = lrWarmup, w < 0 { throw ValidationError("--lr-warmup must be 0 or more") }
+        if let d = lrDecay, d < 0 { throw ValidationError("--lr-decay must be 0 or more") }
+        if let f = lrFloor, !(f > 0 && f <= 1) { throw ValidationError("--lr-floor must be in (0, 1]") }
+        if let p = lrDropout, !(p > 0 && p <= 1) { throw ValidationError("--lr-dropout must be in (0, 1]") }
+        if let w = warpUntil, w < 0 { throw ValidationError("--warp-until must be 0 or more") }
+        if initFrom != nil && resume != nil {
+            throw ValidationError("--init-from starts a new model; --resume carries one on")
+        }
+        if freeze != nil && initFrom == nil { throw ValidationError("--freeze goes with --init-from") }
+        if let f = freeze, !WarmStart.freezable.contains(f) { throw ValidationError("--freeze knows: encoder") }
     }
 
     func run() throws {
@@ -64,15 +112,38 @@ struct TrainCommand: ParsableCommand {
             network.pixelLoss = pixelLoss
             options.h128 = network
         }
-        if let i = iterations { options.stop = .iterations(i) } else if let m = minutes { options.stop = .minutes(m) } else if let l = targetLoss { options.stop = .targetLoss(l) }
-        if let arch = model, optimizer != nil || learningRate != nil {
+        if let i = iterations {
+            options.stop = .iterations(i)
+        } else if let m = minutes {
+            options.stop = .minutes(m)
+        } else if let l = targetLoss {
+            options.stop = .targetLoss(l)
+        }
+        if let arch = model, optimizer != nil || learningRate != nil || lrDropout != nil {
             var o = arch.defaultOptimizer
             if let k = optimizer, k != o.kind {
-                o = k == .rmsprop ? TrainArchitecture.quick96.defaultOptimizer : TrainArchitecture.tiny.defaultOptimizer
+                switch k {
+                case .rmsprop: o = TrainArchitecture.quick96.defaultOptimizer
+                case .adam: o = TrainArchitecture.tiny.defaultOptimizer
+                case .adabelief:
+                    o = OptimizerOptions(kind: .adabelief, learningRate: o.learningRate, lrDropout: o.lrDropout)
+                }
             }
             if let r = learningRate { o.learningRate = r }
+            if let p = lrDropout { o.lrDropout = p }
             options.optimizer = o
         }
+        if noMaskedTraining { options.knobs.maskedTraining = false }
+        options.knobs.eyesMouthPriority = eyesMouthPriority
+        options.knobs.uniformPose = uniformPose
+        options.knobs.colorTransfer = colorTransfer
+        if lrWarmup != nil || lrDecay != nil || lrFloor != nil {
+            options.knobs.schedule = LearningRateSchedule(warmupIterations: lrWarmup ?? 0,
+                                                          decayIterations: lrDecay ?? 0, floor: lrFloor ?? 0.1)
+        }
+        options.noWarp = noWarp
+        options.initFrom = initFrom.map { WarmStart.parse($0, freeze: freeze.map { [$0] } ?? []) }
+        options.warpUntil = warpUntil
 
         let project = try Project(path: target.project)
         if let person {
@@ -82,7 +153,9 @@ struct TrainCommand: ParsableCommand {
         }
         let trainer = try Trainer(project: project, options: options)
         // After the checks, so a refused request stays one line on stderr.
-        if let warning = Engine.blasKernelWarning { FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8)) }
+        if let warning = Engine.blasKernelWarning {
+            FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8))
+        }
         if trainer.replacesUnsavedModel {
             FileHandle.standardError.write(Data("model '\(trainer.model.name)' had no checkpoint (its first run stopped before saving one): starting it afresh\n".utf8))
         }
@@ -93,6 +166,14 @@ struct TrainCommand: ParsableCommand {
             batch \(trainer.runBatchSize))\(from): src \(counts.train[.src] ?? 0) faces + \(counts.validation[.src] ?? 0) held out, \
             dst \(counts.train[.dst] ?? 0) + \(counts.validation[.dst] ?? 0) held out. Ctrl-C saves and stops.\n
             """).utf8))
+
+        // Each save's swaps scored as `facet score` would, within 5% of the run's time (README "Swap scores").
+        let scoring = noScore ? nil : ScoreOnSave(makeScorer: {
+            SwapScorer(pipeline: try FacePipelines.load(), recognizer: try FaceRecognizer())
+        }, note: { FileHandle.standardError.write(Data("facet train: note: \($0)\n".utf8)) })
+        if let scoring {
+            trainer.afterSave = { c, final in scoring.checkpointSaved(c, project: project, final: final) }
+        }
 
         let stop = StopFlag()
         let signals = stop.installSignalHandlers()
@@ -105,8 +186,13 @@ struct TrainCommand: ParsableCommand {
             if case .targetLoss(let t) = options.stop {
                 text += "  target \(t): " + (p.secondsToTarget.map { "~" + Self.duration($0) } ?? "eta unknown")
             }
-            if let c = p.saved {
-                line.finish("saved checkpoint #\(c.id) at iteration \(c.iteration)" + (c.valLoss.map { String(format: " (val loss %.4f)", $0) } ?? ""))
+            if let e = p.event {
+                let kind = e.kind == .nonFinite ? "non-finite step" : e.kind == .spike ? "loss spike" : "stopped"
+                line.finish("guard: \(kind) at iteration \(e.iteration): \(e.detail)")
+            } else if let c = p.saved {
+                let val = c.valLoss.map { String(format: " (val loss %.4f)", $0) } ?? ""
+                let swaps = scoring?.scores[c.id].map { "; swaps: " + SwapScoreText.brief($0) } ?? ""
+                line.finish("saved checkpoint #\(c.id) at iteration \(c.iteration)" + val + swaps)
             } else {
                 line.update(text)
             }
@@ -114,6 +200,14 @@ struct TrainCommand: ParsableCommand {
         let c = result.checkpoint
         print("\(result.interrupted ? "interrupted: " : "")model '\(result.model.name)' checkpoint #\(c.id) at iteration \(c.iteration)"
               + (c.valLoss.map { String(format: ", val loss %.5f", $0) } ?? "") + " (\(result.iterationsThisRun) iterations this run)")
+        if let scoring, !scoring.scores.isEmpty {
+            let total = scoring.scoringSeconds + scoring.otherSeconds
+            let share = total > 0 ? 100 * scoring.scoringSeconds / total : 0
+            let skipped = scoring.skipped.isEmpty ? ""
+                : "; \(scoring.skipped.count) left unscored to stay within 5% (facet score scores them)"
+            print("scored \(scoring.scores.count) checkpoints' swaps in "
+                  + String(format: "%.1f s, %.1f%% of the run", scoring.scoringSeconds, share) + skipped)
+        }
     }
 
     static func duration(_ s: Double) -> String {

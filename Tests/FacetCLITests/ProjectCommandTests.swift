@@ -36,13 +36,15 @@ final class ProjectCommandTests: CLITestCase {
         ("checkpoints", "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading."),
         ("score", "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored."),
         ("tag-checkpoint", "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected."),
-        ("compare", "Evaluate two checkpoints now on the same held-out faces, beside their stored losses; --out writes their swaps side by side."),
+        ("compare", "Evaluate two checkpoints now on the same held-out faces, beside their stored losses and swap "
+            + "scores; --out writes their swaps side by side."),
         ("plot", "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG."),
         ("prune", "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay."),
         ("export-model", "Write a checkpoint for other tools: its weights as safetensors, or its swap graph as ONNX or DeepFaceLive's DFM."),
         ("import-model", "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count)."),
         ("merge", "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio (DeepFaceLab's convert)."),
         ("merge-configs", "List saved merge settings (facet merge --from-config NAME starts from one)."),
+        ("merges", "List the project's merge runs, or with RUN --worst N a run's worst frames and why."),
     ]
 
     func testHelpListsEveryCommandWithItsGoldenLine() throws {

@@ -182,7 +182,11 @@ final class SelectionCLITests: CLITestCase {
         // The text form names both and says which is lower.
         let text = try run(["compare", project, "a:best", "b:best", "--faces", "2"]).stdout
         XCTAssertTrue(text.contains("evaluated on the same 2 src and 2 dst faces (held out by both models)"), text)
-        XCTAssertTrue(text.hasSuffix("on these faces\n"), text)
+        XCTAssertTrue(text.contains("on these faces\n"), text)
+        // Then both stored swap scores: none here (these faces have no descriptors), each saying how to get one.
+        let swapLines = text.components(separatedBy: "swap scores (stored")[1].split(separator: "\n")
+        XCTAssertTrue(swapLines.contains { $0.hasPrefix("A ") && $0.contains("not scored (facet score PROJECT") }, text)
+        XCTAssertTrue(swapLines.contains { $0.hasPrefix("B ") && $0.contains("not scored (facet score PROJECT") }, text)
 
         // Unknown checkpoints, checkpoints of different architectures: one line, exit 1, nothing written.
         let before = snapshot(project)

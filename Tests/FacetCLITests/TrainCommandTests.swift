@@ -133,6 +133,27 @@ final class TrainCommandTests: CLITestCase {
         XCTAssertEqual(losses.map(\.iteration), Array(1...checkpoint.iteration), "every trained iteration is in the curve")
     }
 
+    /// An absurd learning rate: the guard skips the non-finite steps, stops the run with one line saying what to
+    /// change, and no checkpoint is saved (today's build died with "NOT NULL constraint failed: loss.loss_src").
+    func testAbsurdLearningRateStopsWithOneLineAndNoNonFiniteCheckpoint() throws {
+        let file = try projectWithFaces(4)
+        let r = try facet(["train", file, "--model", "tiny", "--batch", "2", "--iterations", "60", "--learning-rate", "1000"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        let last = String(r.stderr.split(separator: "\n").last ?? "")
+        XCTAssertTrue(last.contains("training stopped at iteration") && last.contains("learning rate 1000: train a new model with a lower --learning-rate"),
+                      r.stderr)
+        XCTAssertFalse(r.stderr.contains("NOT NULL"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("guard: non-finite step at iteration"), r.stderr)
+        let scan = try facet(["checkpoints", file, "--scan"])
+        XCTAssertEqual(scan.status, 0, scan.stderr)
+        XCTAssertTrue(scan.stdout.contains("with non-finite weights"), scan.stdout)
+        XCTAssertFalse(scan.stdout.contains("holds"), scan.stdout)
+        let p = try Project(path: file, mode: .readOnly)
+        let model = try XCTUnwrap(try p.model(named: "tiny"))
+        XCTAssertEqual(try p.trainingEvents(modelId: model.id!).last?.kind, .stopped)
+        XCTAssertTrue(try p.losses(modelId: model.id!).allSatisfy { $0.lossSrc.isFinite && $0.lossDst.isFinite })
+    }
+
     func testBadInputIsOneClearLine() throws {
         let file = try projectWithFaces(3, roles: [.src])
         assertFailsCleanly(try facet(["train", file, "--model", "tiny", "--batch", "2"]), mentioning: "has no kept dst faces")

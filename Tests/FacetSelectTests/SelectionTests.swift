@@ -244,6 +244,59 @@ final class SelectionTests: XCTestCase {
         XCTAssertThrowsError(try renderLossPlot(project: p, width: 10, height: 10))
     }
 
+    /// `--best-by swap` is stored per model, and `best` follows it wherever a checkpoint is named: the listing, the
+    /// merge's swapper, compare (which shows both stored scores), export-model and prune's ranking; the other model
+    /// keeps the held-out loss, and `val_loss` takes it back.
+    func testBestFollowsTheModelsChoiceEverywhere() throws {
+        let p = try project()
+        let a = try p.requireModel(named: "a")
+        let cs = try p.checkpoints(modelId: a.id!)
+        XCTAssertEqual(cs.map(\.iteration), [4, 8, 12])
+        let byLoss = try resolveCheckpoint(p, "a:best").id
+        XCTAssertEqual(byLoss, cs.min { $0.valLoss! < $1.valLoss! }!.id)
+        // The first two scored, the earliest best by swap (the latest, unscored, is passed over); as the
+        // trainer stores them. Combined: identity (share and distance margin) x (expression + detail) / 2.
+        func score(share: Double, toSrc: Double, detail: Double) -> SwapScore {
+            SwapScore(faces: 4, missed: 0, identitySrcShare: share, identityToSrc: toSrc, identityToDst: 0.7, landmarks: 0.05,
+                      eyesMouth: 0.06, mouthCorrelation: nil, detail: detail, seconds: 1)
+        }
+        let good = score(share: 1, toSrc: 0.5, detail: 0.3), worse = score(share: 0.5, toSrc: 0.65, detail: 0.3)
+        for (c, s) in [(cs[0], good), (cs[1], worse)] {
+            try p.storeScores(checkpointId: c.id, CheckpointScores(values: s.metrics, faces: s.faces))
+        }
+        let combined = try p.scores().mapValues { $0.combined! }
+        // (1 + 1) / 2 x ((1 - 0.06 / 0.2) + 0.3) / 2 = 0.5; (0.5 + 0.625) / 2 x 0.5 = 0.28125.
+        XCTAssertEqual(combined[cs[0].id]!, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(combined[cs[1].id]!, 0.28125, accuracy: 1e-12)
+        XCTAssertNotEqual(byLoss, cs[0].id, "the test needs best by loss to be another checkpoint")
+
+        XCTAssertEqual(try p.bestBy(modelId: a.id!), .valLoss)
+        try setBestBy(project: p, .swap, model: "a")
+        XCTAssertEqual(try p.bestBy(modelId: a.id!), .swap)
+        XCTAssertEqual(try resolveCheckpoint(p, "a:best").id, cs[0].id)
+        XCTAssertEqual(try resolveCheckpoint(p, "best", model: "a").id, cs[0].id)
+        let listing = try listCheckpoints(project: p)
+        let ma = try XCTUnwrap(listing.models.first { $0.name == "a" }), mb = try XCTUnwrap(listing.models.first { $0.name == "b" })
+        XCTAssertEqual(ma.best, cs[0].id); XCTAssertEqual(ma.bestBy, "swap")
+        XCTAssertEqual(mb.bestBy, "val_loss")
+        let bCheckpoints = try p.checkpoints(modelId: try p.requireModel(named: "b").id!)
+        XCTAssertEqual(mb.best, bCheckpoints.min { $0.valLoss! < $1.valLoss! }!.id)
+        XCTAssertEqual(listing.checkpoints.first { $0.id == cs[0].id }?.swap, 0.5)
+        XCTAssertEqual(try CheckpointSwapper(project: p, checkpoint: "best", model: "a").checkpointId, cs[0].id)
+        let exported = try exportModel(project: p, checkpoint: "a:best", to: dir + "/best.safetensors")
+        XCTAssertEqual(exported.checkpoint, cs[0].id)
+        let c = try compareCheckpoints(project: p, a: "a:best", b: "a:latest", faces: 1).comparison
+        XCTAssertEqual(c.a.id, cs[0].id)
+        XCTAssertEqual(c.a.swapScore?.identityToSrc, 0.5); XCTAssertEqual(c.a.swap, 0.5)
+        XCTAssertNil(c.b.swapScore); XCTAssertNil(c.b.swap)
+        let pruned = try pruneCheckpoints(project: p, model: "a", keepBest: 1, keepLatest: 1, dryRun: true)
+        XCTAssertEqual(pruned.kept.filter { $0.reasons.contains("best") }.map(\.id), [cs[0].id])
+
+        try setBestBy(project: p, .valLoss, model: "a")
+        XCTAssertEqual(try resolveCheckpoint(p, "a:best").id, byLoss)
+        XCTAssertThrowsError(try setBestBy(project: p, .swap, model: "nosuch")) { XCTAssertTrue("\($0)".contains("nosuch"), "\($0)") }
+    }
+
     func testPruneKeepsExactlyBestLatestAndTagged() throws {
         let p = try project()
         let before = try listCheckpoints(project: p)

@@ -126,6 +126,32 @@ final class SwapScoreTests: XCTestCase {
         XCTAssertLessThan(blurred.detail, 0.8 * own.detail)
     }
 
+    /// Detail is taken over the hull's box, not the whole frame: on real frames and real landmarks (and a hull cut
+    /// by the frame's edge) the box gives exactly the whole frame's figure.
+    func testDetailOverTheHullsBoxIsTheWholeFramesFigure() throws {
+        let pipeline = try FacePipeline(detector: MTCNNDetector(), shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+        let decoder = try VideoDecoder(path: Self.videos + "/dst-d19.mp4")
+        var checked = 0
+        while let f = try decoder.nextFrame(), checked < 3 {
+            guard f.index % 40 == 0, let face = pipeline.faces(in: f.image, minFaceSize: 40).first else { continue }
+            let w = f.image.width, h = f.image.height
+            let shifts: [(Double, Double)] = [(0, 0), (-face.landmarks.points.map(\.x).min()! - 20, 0),
+                                              (0, Double(h) - face.landmarks.points.map(\.y).max()! + 15)]
+            for (dx, dy) in shifts {
+                let points = face.landmarks.points.map { Point2($0.x + dx, $0.y + dy) }
+                let mask = hullMask(of: points, width: w, height: h)
+                XCTAssertGreaterThan(mask.pixels.filter { $0 != 0 }.count, 500)
+                let whole = SwapScorer.laplacianVariance(f.image, inside: mask)
+                let boxed = SwapScorer.laplacianVariance(f.image, inside: mask, region: SwapScorer.box(of: points))
+                XCTAssertGreaterThan(whole, 0)
+                XCTAssertEqual(boxed, whole, "frame \(f.index), shifted \(dx), \(dy)")
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, 3)
+        XCTAssertNil(SwapScorer.box(of: [Point2(.nan, 1), Point2(2, 2)]))
+    }
+
     /// The stored form: every metric back as it went in; a file made before scores has none.
     func testScoresAreStoredPerMetric() throws {
         let s = SwapScore(faces: 25, missed: 1, identitySrcShare: 0.96, identityToSrc: 0.41, identityToDst: 0.72, landmarks: 0.06,

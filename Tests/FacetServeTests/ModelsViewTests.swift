@@ -75,14 +75,15 @@ final class ModelsViewTests: XCTestCase {
             XCTAssertEqual(cells[4], String(format: "%.5f", try XCTUnwrap(c.lossSrc)))
             XCTAssertEqual(cells[5], String(format: "%.5f", try XCTUnwrap(c.lossDst)))
             XCTAssertEqual(cells[6], String(format: "%.5f", try XCTUnwrap(c.valLoss)))
-            XCTAssertEqual(cells[8].contains("best"), c.id == best.id, "best only on #\(best.id): \(cells[8])")
-            XCTAssertEqual(cells[8].contains("latest"), c.id == latest.id, "latest only on #\(latest.id): \(cells[8])")
+            XCTAssertEqual(cells[7], "-", "not scored")
+            XCTAssertEqual(cells[9].contains("best"), c.id == best.id, "best only on #\(best.id): \(cells[9])")
+            XCTAssertEqual(cells[9].contains("latest"), c.id == latest.id, "latest only on #\(latest.id): \(cells[9])")
             XCTAssertTrue(row.contains("href=\"/models/checkpoint/\(c.id)\""))
         }
         XCTAssertTrue(html.contains("&lt;b&gt;x&lt;/b&gt;&quot;&#39;"), "tag escaped")
         XCTAssertFalse(html.contains("<b>x</b>"))
         // The model line with its convergence fit (12 iterations are enough to fit).
-        XCTAssertTrue(html.contains("3 checkpoints, 12 iterations, best #\(best.id), latest #\(latest.id)"), html)
+        XCTAssertTrue(html.contains("3 checkpoints, 12 iterations, best #\(best.id) (by val_loss), latest #\(latest.id)"), html)
         // A fit line: a floor, or (a pure power law so far, as short runs often are) none yet.
         XCTAssertTrue(html.contains("convergence: floor ") || html.contains("convergence: no floor in sight yet"), html)
         XCTAssertTrue(html.contains("<img id=\"loss-plot\" src=\"/models/loss.png\" width=\"1000\" height=\"560\""), html)
@@ -134,5 +135,36 @@ final class ModelsViewTests: XCTestCase {
         XCTAssertEqual(n1, 404)
         let (n2, _) = try await page("/models/preview/abc")
         XCTAssertEqual(n2, 400)
+
+        // Swap scores: none yet, so no plot (and its URL is not found); once two checkpoints are scored (stand-in
+        // figures, stored as the trainer stores them), the table shows their combined score and the page plots them
+        // over iterations beside the loss.
+        XCTAssertFalse(html.contains("id=\"swap-plot\""))
+        let (noSwap, _) = try await page("/models/swap.png")
+        XCTAssertEqual(noSwap, 404)
+        let scored = [(checkpoints[0], 0.2, 0.3), (checkpoints[2], 1.0, 0.25)]
+        for (c, share, detail) in scored {
+            try project.storeScores(checkpointId: c.id, CheckpointScores(values: [
+                "identity_src_share": share, "identity_to_src": 0.6, "identity_to_dst": 0.6, "landmarks": 0.05, "eyes_mouth": 0.06,
+                "detail": detail, "missed": 0], faces: 10))
+        }
+        let (c4, withScores) = try await page("/models")
+        XCTAssertEqual(c4, 200)
+        XCTAssertTrue(withScores.contains("<img id=\"swap-plot\" src=\"/models/swap.png\" width=\"1000\" height=\"560\""), withScores)
+        for (c, _, _) in scored {
+            let combined = try XCTUnwrap(try project.scores()[c.id]?.combined)
+            let row = try XCTUnwrap(withScores.components(separatedBy: "id=\"checkpoint-\(c.id)\"").dropFirst().first?
+                .components(separatedBy: "</tr>").first)
+            XCTAssertTrue(row.contains("<td>\(String(format: "%.3f", combined))</td>"), row)
+        }
+        let swapPlot = try await get("/models/swap.png?model=a")
+        XCTAssertEqual(swapPlot.status, 200)
+        XCTAssertEqual(swapPlot.contentType, "image/png")
+        let swapImage = try PNGCodec.decode(swapPlot.body)
+        XCTAssertEqual(swapImage.width, 1000); XCTAssertEqual(swapImage.height, 560)
+        XCTAssertGreaterThan(count(swapImage, (31, 119, 180)), 200, "the model's swap score line")
+        try swapPlot.body.write(to: URL(fileURLWithPath: NSTemporaryDirectory() + "facet-serve-models-swap.png"))
+        let (bad, _) = try await page("/models/swap.png?width=10")
+        XCTAssertEqual(bad, 400)
     }
 }

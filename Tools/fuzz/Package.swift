@@ -44,6 +44,7 @@ let package = Package(
         .executableTarget(name: "fuzz-image", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-pickle", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-faceswap-json", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
+        .executableTarget(name: "fuzz-frame-ranges", dependencies: ["FacetCore"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-where", dependencies: ["FacetCore", "FacetStore"], swiftSettings: fuzzer, linkerSettings: link),
     ],
     swiftLanguageModes: [.v6]

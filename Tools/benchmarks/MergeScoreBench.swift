@@ -1,0 +1,88 @@
+/// `Tools/bench merge-score`: merge frames/s with the per-frame scoring against without, same run, interleaved.
+import Foundation
+import FacetCore
+import FacetMedia
+import FacetMerge
+import FacetSelect
+import FacetStore
+import FacetTestSupport
+import FacetTrain
+import FacetVision
+
+enum MergeScoreBench {
+    /// The dst sample (480x480, 250 frames, a face on every frame as in `Tools/bench merge`) merged by the
+    /// fixture's `tiny` checkpoint (and Quick96 with FACET_BENCH_MODELS="tiny quick96"), Facet's default
+    /// settings, three ways in turn: no scoring; scoring with identity on every 8th frame (the default);
+    /// identity on every frame. Identity centres from Facet's descriptors of the sample faces. Best wall
+    /// time of FACET_BENCH_REPS (default 3) runs each, with the process's CPU time (the machine may be busy).
+    static func run(in work: BenchFolder) throws {
+        let env = ProcessInfo.processInfo.environment
+        let reps = max(1, Int(env["FACET_BENCH_REPS"] ?? "") ?? 3)
+        let models = (env["FACET_BENCH_MODELS"] ?? "tiny").split(separator: " ").map(String.init)
+        let (p, media) = try MergeFixture.trainedCopy(at: work.path("bench.facet"))
+        if models.contains("quick96") {
+            _ = try Trainer(project: p, options: TrainOptions(architecture: .quick96, batchSize: 4, stop: .iterations(2), seed: 5)).run()
+        }
+        let extra = (60..<media.frameCount).map { i -> MergeFixture.Row in
+            var row = MergeFixture.rows[i % MergeFixture.rows.count]
+            row.frame = i
+            return row
+        }
+        try MergeFixture.storeFaces(extra, of: MergeFixture.dstVideo, media: media.id!, role: .dst, crops: false, in: p)
+        let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
+        let recognizer = try FaceRecognizer()
+        func centre(_ video: String, _ rows: [MergeFixture.Row]) throws -> [Float] {
+            let d = try VideoDecoder(path: video)
+            var sum = [Float](repeating: 0, count: 128), n = 0
+            while let f = try d.nextFrame(), f.index < 60 {
+                for r in rows where r.frame == f.index && f.index % 6 == 0 {
+                    let v = recognizer.descriptors(image: f.image, faces: [r.landmarks])[0]
+                    for j in 0..<128 { sum[j] += v[j] }
+                    n += 1
+                }
+            }
+            return sum.map { $0 / Float(max(n, 1)) }
+        }
+        let srcCentre = try centre(MergeFixture.srcVideo, MergeFixture.srcRows), dstCentre = try centre(MergeFixture.dstVideo, MergeFixture.rows)
+        let options = MergeOptions.recommended
+
+        struct Run { var wall: Double; var cpu: Double }
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        let ways: [(name: String, every: Int?)] = [("no scoring", nil), ("scoring, identity every 8th frame", 8),
+                                                   ("scoring, identity every frame", 1)]
+        print("bench-merge-score: dst sample \(media.width)x\(media.height), \(media.frameCount) frames, a face on each; "
+              + "\(reps) runs of each way, interleaved (first way rotating)")
+        for model in models {
+            let swapper = try CheckpointSwapper(project: p, checkpoint: "latest", model: model)
+            var runs = [[Run]](repeating: [], count: ways.count)
+            for i in 0..<reps {
+                for k in 0..<ways.count {
+                    let w = (k + i) % ways.count
+                    let scoring = ways[w].every.map {
+                        MergeScoringSetup(predictor: predictor, identity: (recognizer, srcCentre, dstCentre), identityEvery: $0)
+                    }
+                    let t0 = Date(), c0 = cpuSeconds()
+                    let r = try MergeRuns.merge(project: p, media: media, swapper: swapper, checkpointId: swapper.checkpointId,
+                                                options: options, output: work.path("m-\(model)-\(i)-\(w).mp4"),
+                                                faceType: swapper.faceType, scoring: scoring)
+                    runs[w].append(Run(wall: Date().timeIntervalSince(t0), cpu: cpuSeconds() - c0))
+                    try expect(r.stats.facesMerged == media.frameCount, "faces merged \(r.stats.facesMerged)")
+                    if scoring != nil { try expect(r.run.framesScored == media.frameCount, "frames scored \(r.run.framesScored)") }
+                }
+            }
+            let base = runs[0].min { $0.wall < $1.wall }!
+            for (k, w) in ways.enumerated() {
+                let b = runs[k].min { $0.wall < $1.wall }!
+                let fps = Double(media.frameCount) / b.wall
+                print(String(format: "bench-merge-score: %@ %@: best %.2f s = %.1f frames/s (all: %@ s; CPU %.2f s)", model, w.name, b.wall, fps,
+                             runs[k].map { String(format: "%.2f", $0.wall) }.joined(separator: " "), b.cpu)
+                      + (k == 0 ? "" : String(format: "; %.0f%% of the frames/s without scoring (goal >= 85%%), %.0f%% by CPU time",
+                                              100 * base.wall / b.wall, 100 * base.cpu / b.cpu)))
+            }
+        }
+    }
+}
