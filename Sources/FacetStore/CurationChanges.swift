@@ -7,6 +7,7 @@ import FacetCore
 public struct CurationChangeSummary: Codable, Sendable, Equatable {
     /// The recorded change (nil when nothing changed, so nothing was recorded).
     public var changeId: Int64?
+    /// What the user ran, as recorded in the history.
     public var command: String
     /// Faces whose status or tags changed, in the order given.
     public var changed: [Int64]
@@ -16,8 +17,11 @@ public struct CurationChangeSummary: Codable, Sendable, Equatable {
 
 /// What `undo` reverted.
 public struct UndoSummary: Codable, Sendable, Equatable {
+    /// The recorded change that was reverted.
     public var changeId: Int64
+    /// What the user ran, as recorded in the history.
     public var command: String
+    /// When the change was made (ISO 8601, UTC).
     public var madeAt: String
     /// Faces put back as they were before the change.
     public var faces: [Int64]
@@ -33,10 +37,15 @@ public struct TagCount: Codable, Sendable, Equatable {
 
 /// One entry of the curation history.
 public struct CurationChangeRecord: Codable, Sendable, Equatable {
+    /// The change's id (what `undo` names).
     public var id: Int64
+    /// What the user ran.
     public var command: String
+    /// When the change was made (ISO 8601, UTC).
     public var madeAt: String
+    /// When it was undone (ISO 8601, UTC); nil while it stands.
     public var undoneAt: String?
+    /// Faces the change touched.
     public var faces: Int
 }
 
@@ -48,7 +57,9 @@ extension Project {
         try recordChange(command: command, faceIDs: faceIDs) { db, ids in
             var current: [Int64: String] = [:]
             try forChunks(ids) { chunk in
-                for r in try Row.fetchAll(db, sql: "SELECT id, status FROM face WHERE id IN (\(placeholders(chunk.count)))", arguments: StatementArguments(chunk)) {
+                for r in try Row.fetchAll(db,
+                                          sql: "SELECT id, status FROM face WHERE id IN (\(placeholders(chunk.count)))",
+                                          arguments: StatementArguments(chunk)) {
                     current[r["id"]] = r["status"]
                 }
             }
@@ -56,7 +67,8 @@ extension Project {
             let toChange = ids.filter { current[$0] != status.rawValue }
             return (toChange, { changeId in
                 let upd = try db.cachedStatement(sql: "UPDATE face SET status = ? WHERE id = ?")
-                let rec = try db.cachedStatement(sql: "INSERT INTO curation_change_face(change_id, face_id, field, old_value, new_value) VALUES (?, ?, 'status', ?, ?)")
+                let rec = try db.cachedStatement(sql: "INSERT INTO curation_change_face(change_id, face_id, field, "
+                                                      + "old_value, new_value) VALUES (?, ?, 'status', ?, ?)")
                 for id in toChange {
                     try upd.execute(arguments: [status.rawValue, id])
                     try rec.execute(arguments: [changeId, id, current[id]!, status.rawValue])
@@ -66,28 +78,37 @@ extension Project {
     }
 
     /// Adds (or with `remove`, removes) `tag` on `faceIDs` in one transaction, recording the faces that changed.
-    public func setTag(_ tag: String, on faceIDs: [Int64], remove: Bool = false, command: String) throws -> CurationChangeSummary {
+    public func setTag(_ tag: String, on faceIDs: [Int64], remove: Bool = false,
+                       command: String) throws -> CurationChangeSummary {
         let tag = tag.trimmingCharacters(in: .whitespaces)
         guard !tag.isEmpty, !tag.contains(","), !tag.contains(where: \.isNewline) else {
             throw FacetError("tag '\(tag)': a tag is a non-empty word without commas or line breaks")
         }
         // `tag PROJECT 12 13` would otherwise tag face 13 with "12": a tag never reads as face ids.
         guard tag.contains(where: { !$0.isNumber && $0 != "-" }) else {
-            throw FacetError("tag '\(tag)': a tag is a word, not a number or an id range (the tag comes first, then the face ids)")
+            throw FacetError("tag '\(tag)': a tag is a word, not a number or an id range (the tag comes first, "
+                             + "then the face ids)")
         }
         return try recordChange(command: command, faceIDs: faceIDs) { db, ids in
             var known = Set<Int64>(), tagged = Set<Int64>()
             try forChunks(ids) { chunk in
                 let args = StatementArguments(chunk)
-                known.formUnion(try Int64.fetchAll(db, sql: "SELECT id FROM face WHERE id IN (\(placeholders(chunk.count)))", arguments: args))
-                tagged.formUnion(try Int64.fetchAll(db, sql: "SELECT face_id FROM face_tag WHERE tag = ? AND face_id IN (\(placeholders(chunk.count)))",
+                known.formUnion(try Int64.fetchAll(db,
+                                                   sql: "SELECT id FROM face WHERE id IN "
+                                                        + "(\(placeholders(chunk.count)))", arguments: args))
+                tagged.formUnion(try Int64.fetchAll(db,
+                                                    sql: "SELECT face_id FROM face_tag WHERE tag = ? AND face_id IN "
+                                                         + "(\(placeholders(chunk.count)))",
                                                     arguments: [tag] + args))
             }
             try self.requireKnown(ids, known: known)
             let toChange = ids.filter { tagged.contains($0) == remove }
             return (toChange, { changeId in
-                let change = try db.cachedStatement(sql: remove ? "DELETE FROM face_tag WHERE face_id = ? AND tag = ?" : "INSERT INTO face_tag(face_id, tag) VALUES (?, ?)")
-                let rec = try db.cachedStatement(sql: "INSERT INTO curation_change_face(change_id, face_id, field, old_value, new_value) VALUES (?, ?, ?, NULL, ?)")
+                let change = try db.cachedStatement(sql: remove ? "DELETE FROM face_tag WHERE face_id = "
+                                                                  + "? AND tag = ?" : "INSERT INTO face_tag(face_id, "
+                                                                                      + "tag) VALUES (?, ?)")
+                let rec = try db.cachedStatement(sql: "INSERT INTO curation_change_face(change_id, face_id, field, "
+                                                      + "old_value, new_value) VALUES (?, ?, ?, NULL, ?)")
                 for id in toChange {
                     try change.execute(arguments: [id, tag])
                     try rec.execute(arguments: [changeId, id, remove ? "tag-" : "tag+", tag])
@@ -101,21 +122,30 @@ extension Project {
     /// itself undone first, as undo works backwards).
     public func undoLastChange() throws -> UndoSummary? {
         try write("undo") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, command, made_at FROM curation_change WHERE undone_at IS NULL ORDER BY id DESC LIMIT 1") else {
+            guard let row = try Row.fetchOne(db,
+                                             sql: "SELECT id, command, made_at FROM curation_change WHERE undone_at IS "
+                                                  + "NULL ORDER BY id DESC LIMIT 1") else {
                 return nil
             }
             let changeId: Int64 = row["id"]
             var faces: [Int64] = []
-            for r in try Row.fetchAll(db, sql: "SELECT face_id, field, old_value, new_value FROM curation_change_face WHERE change_id = ? ORDER BY rowid", arguments: [changeId]) {
+            for r in try Row.fetchAll(db,
+                                      sql: "SELECT face_id, field, old_value, "
+                                           + "new_value FROM curation_change_face WHERE change_id = ? ORDER BY rowid",
+                                           arguments: [changeId]) {
                 let id: Int64 = r["face_id"], field: String = r["field"]
                 switch field {
-                case "status": try db.execute(sql: "UPDATE face SET status = ? WHERE id = ?", arguments: [r["old_value"] as String, id])
-                case "tag+": try db.execute(sql: "DELETE FROM face_tag WHERE face_id = ? AND tag = ?", arguments: [id, r["new_value"] as String])
-                default: try db.execute(sql: "INSERT OR IGNORE INTO face_tag(face_id, tag) VALUES (?, ?)", arguments: [id, r["new_value"] as String])
+                case "status": try db.execute(sql: "UPDATE face SET status = ? WHERE id = ?",
+                                              arguments: [r["old_value"] as String, id])
+                case "tag+": try db.execute(sql: "DELETE FROM face_tag WHERE face_id = ? AND tag = ?",
+                                            arguments: [id, r["new_value"] as String])
+                default: try db.execute(sql: "INSERT OR IGNORE INTO face_tag(face_id, tag) VALUES (?, ?)",
+                                        arguments: [id, r["new_value"] as String])
                 }
                 faces.append(id)
             }
-            try db.execute(sql: "UPDATE curation_change SET undone_at = ? WHERE id = ?", arguments: [isoNow(), changeId])
+            try db.execute(sql: "UPDATE curation_change SET undone_at = ? WHERE id = ?",
+                           arguments: [isoNow(), changeId])
             return UndoSummary(changeId: changeId, command: row["command"], madeAt: row["made_at"], faces: faces)
         }
     }
@@ -126,21 +156,28 @@ extension Project {
     public func redoLastUndo() throws -> (redone: UndoSummary?, blockedBy: Int64?) {
         try write("redo") { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT id, command, made_at FROM curation_change WHERE undone_at IS NOT NULL ORDER BY undone_at DESC, id ASC LIMIT 1
+                SELECT id, command, made_at FROM curation_change WHERE undone_at IS NOT NULL \
+                ORDER BY undone_at DESC, id ASC LIMIT 1
                 """) else { return (nil, nil) }
             let changeId: Int64 = row["id"]
-            if let later = try Int64.fetchOne(db, sql: "SELECT max(id) FROM curation_change WHERE undone_at IS NULL AND id > ?",
+            if let later = try Int64.fetchOne(db,
+                                              sql: "SELECT max(id) FROM curation_change WHERE undone_at IS "
+                                                   + "NULL AND id > ?",
                                               arguments: [changeId]) {
                 return (nil, later)
             }
             var faces: [Int64] = []
-            for r in try Row.fetchAll(db, sql: "SELECT face_id, field, new_value FROM curation_change_face WHERE change_id = ? ORDER BY rowid",
+            for r in try Row.fetchAll(db,
+                                      sql: "SELECT face_id, field, new_value FROM curation_change_face WHERE change_id "
+                                           + "= ? ORDER BY rowid",
                                       arguments: [changeId]) {
                 let id: Int64 = r["face_id"], field: String = r["field"], value: String = r["new_value"]
                 switch field {
                 case "status": try db.execute(sql: "UPDATE face SET status = ? WHERE id = ?", arguments: [value, id])
-                case "tag+": try db.execute(sql: "INSERT OR IGNORE INTO face_tag(face_id, tag) VALUES (?, ?)", arguments: [id, value])
-                default: try db.execute(sql: "DELETE FROM face_tag WHERE face_id = ? AND tag = ?", arguments: [id, value])
+                case "tag+": try db.execute(sql: "INSERT OR IGNORE INTO face_tag(face_id, tag) VALUES (?, ?)",
+                                            arguments: [id, value])
+                default: try db.execute(sql: "DELETE FROM face_tag WHERE face_id = ? AND tag = ?",
+                                        arguments: [id, value])
                 }
                 faces.append(id)
             }
@@ -154,7 +191,8 @@ extension Project {
         try read { db in
             var byTag: [String: TagCount] = [:]
             for r in try Row.fetchAll(db, sql: """
-                SELECT t.tag, f.role, f.status, count(*) AS n FROM face_tag t JOIN face f ON f.id = t.face_id GROUP BY 1, 2, 3
+                SELECT t.tag, f.role, f.status, count(*) AS n FROM face_tag t JOIN face f ON f.id = t.face_id \
+                GROUP BY 1, 2, 3
                 """) {
                 let tag: String = r["tag"], n: Int = r["n"], role: String = r["role"], status: String = r["status"]
                 var c = byTag[tag] ?? TagCount(tag: tag, faces: 0, src: 0, dst: 0, kept: 0)
@@ -175,7 +213,8 @@ extension Project {
                        (SELECT count(DISTINCT face_id) FROM curation_change_face f WHERE f.change_id = c.id) AS n
                 FROM curation_change c ORDER BY c.id DESC LIMIT ?
                 """, arguments: [limit]).map { r in
-                CurationChangeRecord(id: r["id"], command: r["command"], madeAt: r["made_at"], undoneAt: r["undone_at"], faces: r["n"])
+                CurationChangeRecord(id: r["id"], command: r["command"], madeAt: r["made_at"], undoneAt: r["undone_at"],
+                                     faces: r["n"])
             }
         }
     }
@@ -185,7 +224,9 @@ extension Project {
         try read { db in
             var out: [Int64: [String]] = [:]
             try forChunks(faceIDs) { chunk in
-                for r in try Row.fetchAll(db, sql: "SELECT face_id, tag FROM face_tag WHERE face_id IN (\(placeholders(chunk.count))) ORDER BY tag",
+                for r in try Row.fetchAll(db,
+                                          sql: "SELECT face_id, tag FROM face_tag WHERE face_id IN "
+                                               + "(\(placeholders(chunk.count))) ORDER BY tag",
                                           arguments: StatementArguments(chunk)) {
                     out[r["face_id"], default: []].append(r["tag"])
                 }
@@ -197,14 +238,17 @@ extension Project {
     /// Every tag in the project with its face count, by name.
     public func allTags() throws -> [(tag: String, faces: Int)] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT tag, count(*) AS n FROM face_tag GROUP BY tag ORDER BY tag").map { ($0["tag"], $0["n"]) }
+            try Row.fetchAll(db, sql: "SELECT tag, count(*) AS n FROM face_tag GROUP BY tag ORDER BY tag").map {
+                ($0["tag"], $0["n"])
+            }
         }
     }
 
     /// The shared shape of a change: inside one write transaction, `plan` reads the current state and
     /// returns the faces to change and how; a change row is recorded only when something changes.
     private func recordChange(command: String, faceIDs: [Int64],
-                              _ plan: @escaping (Database, [Int64]) throws -> ([Int64], (Int64) throws -> Void)) throws -> CurationChangeSummary {
+                              _ plan: @escaping (Database, [Int64]) throws -> ([Int64], (Int64) throws -> Void))
+        throws -> CurationChangeSummary {
         var seen = Set<Int64>()
         let ids = faceIDs.filter { seen.insert($0).inserted }
         return try write(command) { db in
@@ -212,17 +256,20 @@ extension Project {
             guard !toChange.isEmpty else {
                 return CurationChangeSummary(changeId: nil, command: command, changed: [], unchanged: ids.count)
             }
-            try db.execute(sql: "INSERT INTO curation_change(command, made_at) VALUES (?, ?)", arguments: [command, isoNow()])
+            try db.execute(sql: "INSERT INTO curation_change(command, made_at) VALUES (?, ?)",
+                           arguments: [command, isoNow()])
             let changeId = db.lastInsertedRowID
             try apply(changeId)
-            return CurationChangeSummary(changeId: changeId, command: command, changed: toChange, unchanged: ids.count - toChange.count)
+            return CurationChangeSummary(changeId: changeId, command: command, changed: toChange,
+                                         unchanged: ids.count - toChange.count)
         }
     }
 
     private func requireKnown(_ ids: [Int64], known: Set<Int64>) throws {
         let unknown = ids.filter { !known.contains($0) }
         guard unknown.isEmpty else {
-            let shown = unknown.prefix(5).map(String.init).joined(separator: ", ") + (unknown.count > 5 ? ", ... (\(unknown.count) in all)" : "")
+            let shown = unknown.prefix(5).map(String.init).joined(separator: ", ")
+                + (unknown.count > 5 ? ", ... (\(unknown.count) in all)" : "")
             throw FacetError.file(path, "has no face \(shown); nothing changed", kind: .notFound)
         }
     }

@@ -31,8 +31,11 @@ public enum StatusFilter: String, CaseIterable, Sendable {
 
 /// `blur` ascending or `-blur` descending.
 public struct FaceSort: Sendable, Equatable {
+    /// The signature to order by.
     public var field: FaceField
+    /// Largest first (`-FIELD`) instead of smallest first.
     public var descending: Bool
+    /// An order by `field`, smallest first unless `descending`.
     public init(_ field: FaceField, descending: Bool = false) { self.field = field; self.descending = descending }
 
     /// Parses `FIELD` or `-FIELD`; nil for an unknown field.
@@ -45,11 +48,15 @@ public struct FaceSort: Sendable, Equatable {
 
 /// Which faces, in which order. Every part is optional; the default is every face by id.
 public struct FaceQuery: Sendable {
+    /// Only faces of this role; nil means both.
     public var role: Role?
     /// nil means every status.
     public var status: FaceStatus?
+    /// Only faces carrying this tag.
     public var tag: String?
+    /// Only faces of this media.
     public var mediaId: Int64?
+    /// Only these faces (by id).
     public var ids: [Int64]?
     /// Only faces of this person (`facet people`).
     public var person: Int64?
@@ -61,10 +68,14 @@ public struct FaceQuery: Sendable {
     public var ranges: [(field: FaceField, min: Double?, max: Double?)] = []
     /// A user's SQL expression over the `face` table's columns (and `tags`), evaluated read-only.
     public var whereSQL: String?
+    /// The order, first key first; ties end in face id order.
     public var sort: [FaceSort] = []
+    /// At most this many faces (nil: all).
     public var limit: Int?
+    /// Faces to pass over before the first one returned.
     public var offset: Int = 0
 
+    /// A query with the common parts; the others keep their defaults (set them afterwards).
     public init(role: Role? = nil, status: FaceStatus? = nil, tag: String? = nil, whereSQL: String? = nil,
                 sort: [FaceSort] = [], limit: Int? = nil, offset: Int = 0) {
         self.role = role; self.status = status; self.tag = tag; self.whereSQL = whereSQL
@@ -82,7 +93,10 @@ public struct FaceQuery: Sendable {
         if let p = person { parts.append("face.person_id = ?"); args += [p] }
         if let p = notPerson { parts.append("face.person_id IS NOT ?"); args += [p] }
         if let h = hasPerson { parts.append(h ? "face.person_id IS NOT NULL" : "face.person_id IS NULL") }
-        if let t = tag { parts.append("EXISTS (SELECT 1 FROM face_tag ft WHERE ft.face_id = face.id AND ft.tag = ?)"); args += [t] }
+        if let t = tag {
+            parts.append("EXISTS (SELECT 1 FROM face_tag ft WHERE ft.face_id = face.id AND ft.tag = ?)")
+            args += [t]
+        }
         if let ids {
             parts.append(ids.isEmpty ? "0" : "face.id IN (\(ids.map(String.init).joined(separator: ",")))")
         }
@@ -108,13 +122,16 @@ public struct FaceQuery: Sendable {
 /// `sharpness` (the `blur` column under the name of what it measures), and `person` (the person's
 /// number, as `person_id`) and `person_name`.
 let faceSelectSource = """
-    (SELECT face.*, face.blur AS sharpness, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags,
-        face.person_id AS person, (SELECT name FROM person WHERE person.id = face.person_id) AS person_name FROM face) AS face
+    (SELECT face.*, face.blur AS sharpness, (SELECT group_concat(tag, ',') FROM face_tag \
+    WHERE face_tag.face_id = face.id) AS tags,
+        face.person_id AS person, (SELECT name FROM person WHERE person.id = face.person_id) AS person_name \
+    FROM face) AS face
     """
 
 /// `faceSelectSource` for a file from before schema 3 (opened read-only, so not upgraded): no persons.
 let faceSelectSourceWithoutPersons = """
-    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags FROM face) AS face
+    (SELECT face.*, (SELECT group_concat(tag, ',') FROM face_tag WHERE face_tag.face_id = face.id) AS tags \
+    FROM face) AS face
     """
 
 extension Project {
@@ -122,7 +139,11 @@ extension Project {
     public func faces(matching query: FaceQuery) throws -> [FaceRecord] {
         let (w, args) = query.whereClause()
         var sql = "SELECT face.* FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
-        if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" } else if query.offset > 0 { sql += " LIMIT -1 OFFSET \(query.offset)" }
+        if let l = query.limit {
+            sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))"
+        } else if query.offset > 0 {
+            sql += " LIMIT -1 OFFSET \(query.offset)"
+        }
         return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { db, stmt in
             try FaceRecord.fetchAll(stmt)
         }
@@ -133,14 +154,18 @@ extension Project {
         let (w, args) = query.whereClause()
         var sql = "SELECT face.id FROM \(try source(query)) WHERE \(w) ORDER BY \(query.orderClause())"
         if let l = query.limit { sql += " LIMIT \(max(0, l)) OFFSET \(max(0, query.offset))" }
-        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int64.fetchAll(stmt) }
+        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) {
+            _, stmt in try Int64.fetchAll(stmt)
+        }
     }
 
     /// How many faces match `query` (limit and offset ignored).
     public func countFaces(matching query: FaceQuery) throws -> Int {
         let (w, args) = query.whereClause()
         let sql = "SELECT count(*) FROM \(try source(query)) WHERE \(w)"
-        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) { _, stmt in try Int.fetchOne(stmt) ?? 0 }
+        return try checkedRead(sql: sql, arguments: args, userExpression: query.whereSQL) {
+            _, stmt in try Int.fetchOne(stmt) ?? 0
+        }
     }
 
     /// What a query selects from: the face table, or with a user's expression the face table with
@@ -157,7 +182,9 @@ extension Project {
         do {
             return try reader.read { db in
                 let stmt = try db.makeStatement(sql: sql)
-                guard stmt.isReadonly else { throw FacetError.setting("where", "\"\(userExpression ?? sql)\": the expression must only read") }
+                guard stmt.isReadonly else {
+                    throw FacetError.setting("where", "\"\(userExpression ?? sql)\": the expression must only read")
+                }
                 try stmt.setArguments(arguments)
                 return try body(db, stmt)
             }
@@ -178,7 +205,9 @@ extension Project {
         if message.contains("near \")\"") && !expression.contains(")") {
             return "the expression is incomplete (it ends before its last operand or value)"
         }
-        if message.contains("incomplete input") { return "the expression is incomplete (an opening parenthesis or quote is not closed?)" }
+        if message.contains("incomplete input") {
+            return "the expression is incomplete (an opening parenthesis or quote is not closed?)"
+        }
         return message
     }
 }

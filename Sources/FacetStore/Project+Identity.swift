@@ -67,7 +67,9 @@ public enum FaceEmbedding {
     /// `distance` over two arrays of 128 floats.
     public static func distance(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == dimension && b.count == dimension, "a face descriptor has \(dimension) floats")
-        return a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in distance(pa.baseAddress!, pb.baseAddress!) } }
+        return a.withUnsafeBufferPointer {
+            pa in b.withUnsafeBufferPointer { pb in distance(pa.baseAddress!, pb.baseAddress!) }
+        }
     }
 }
 
@@ -84,7 +86,8 @@ public struct EmbeddingMatrix: Sendable {
 
     /// A matrix from rows given in order.
     public init(ids: [Int64], values: [Float], missing: [Int64] = [], persons: [Int64]? = nil) {
-        precondition(values.count == ids.count * FaceEmbedding.dimension, "\(ids.count) faces need \(ids.count * FaceEmbedding.dimension) floats")
+        precondition(values.count == ids.count * FaceEmbedding.dimension,
+                     "\(ids.count) faces need \(ids.count * FaceEmbedding.dimension) floats")
         precondition(persons == nil || persons!.count == ids.count, "one person per row")
         self.ids = ids; self.values = values; self.missing = missing; self.persons = persons
     }
@@ -93,22 +96,28 @@ public struct EmbeddingMatrix: Sendable {
     public var count: Int { ids.count }
 
     /// Row `i`'s descriptor.
-    public func row(_ i: Int) -> [Float] { Array(values[(i * FaceEmbedding.dimension)..<((i + 1) * FaceEmbedding.dimension)]) }
+    public func row(_ i: Int) -> [Float] {
+        Array(values[(i * FaceEmbedding.dimension)..<((i + 1) * FaceEmbedding.dimension)])
+    }
 }
 
 /// A person: faces of one identity in one role, found by `facet people`.
 public struct PersonRecord: Codable, Sendable, Equatable {
+    /// The person's number, stable across reruns of `facet people`.
     public var id: Int64
+    /// The role whose faces it groups.
     public var role: Role
     /// The user's name for the person, if given (`facet people --name`).
     public var name: String?
     /// The mean descriptor of its faces (128 floats).
     public var centre: [Float]
+    /// How many faces belong to it.
     public var faceCount: Int
     /// The face nearest the centre: the one to show for the person.
     public var representativeFaceId: Int64?
     /// The distance the clustering that found it used.
     public var threshold: Double
+    /// When it was last saved (ISO 8601, UTC).
     public var updatedAt: String
 
     /// "alice (person 3)" or "person 3".
@@ -117,7 +126,8 @@ public struct PersonRecord: Codable, Sendable, Equatable {
     init(_ row: Row) {
         id = row["id"]; role = Role(rawValue: row["role"]) ?? .src; name = row["name"]
         centre = unpackFloat32(row["centre"]); faceCount = row["face_count"]
-        representativeFaceId = row["representative_face_id"]; threshold = row["threshold"]; updatedAt = row["updated_at"]
+        representativeFaceId = row["representative_face_id"]; threshold = row["threshold"]
+        updatedAt = row["updated_at"]
     }
 }
 
@@ -125,12 +135,16 @@ public struct PersonRecord: Codable, Sendable, Equatable {
 public struct PersonAssignment: Sendable {
     /// The stored person it continues (keeps its id and name), or nil for a new person.
     public var existingId: Int64?
+    /// The mean descriptor of its faces (128 floats).
     public var centre: [Float]
+    /// Its faces, by id.
     public var faceIDs: [Int64]
+    /// The face nearest the centre: the one to show for the person.
     public var representativeFaceId: Int64?
     /// Creates one person of a clustering.
     public init(existingId: Int64?, centre: [Float], faceIDs: [Int64], representativeFaceId: Int64?) {
-        self.existingId = existingId; self.centre = centre; self.faceIDs = faceIDs; self.representativeFaceId = representativeFaceId
+        self.existingId = existingId; self.centre = centre; self.faceIDs = faceIDs
+        self.representativeFaceId = representativeFaceId
     }
 }
 
@@ -146,7 +160,9 @@ public struct PersonSaveSummary: Sendable {
 
 /// The recogniser of a run, for provenance.
 public struct RecognizerProvenance: Sendable, Equatable {
+    /// The recogniser's name, as the extraction provenance records it.
     public var name: String
+    /// SHA-256 of the recogniser's model file.
     public var sha256: String
     /// The recogniser's name and the SHA-256 of its model file.
     public init(name: String, sha256: String) { self.name = name; self.sha256 = sha256 }
@@ -154,9 +170,13 @@ public struct RecognizerProvenance: Sendable, Equatable {
 
 /// A stored face to describe: where its descriptor comes from (its frame and landmarks).
 public struct FaceToEmbed: Sendable {
+    /// The face's id.
     public var id: Int64
+    /// The media its frame is decoded from.
     public var mediaId: Int64
+    /// The frame the face was found in.
     public var frameIndex: Int
+    /// The extraction run that stored it (whose recogniser provenance is set with the descriptor).
     public var extractionId: Int64
     /// The 68 points in frame coordinates.
     public var landmarks: Landmarks68
@@ -172,7 +192,8 @@ extension Project {
                                 halfway: (() -> Void)? = nil) throws {
         guard !embeddings.isEmpty else { return }
         try write("storing face descriptors") { db in
-            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO face_embedding(face_id, embedding) VALUES (?, ?)")
+            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO face_embedding(face_id, "
+                                                     + "embedding) VALUES (?, ?)")
             for (k, e) in embeddings.enumerated() {
                 if k == embeddings.count / 2 { halfway?() }
                 try insert.execute(arguments: [e.faceId, FaceEmbedding.pack(e.descriptor)])
@@ -180,7 +201,8 @@ extension Project {
             try forChunks(embeddings.map(\.faceId)) { chunk in
                 try db.execute(sql: """
                     UPDATE extraction SET recognizer = ?, recognizer_sha256 = ?
-                    WHERE recognizer IS NULL AND id IN (SELECT DISTINCT extraction_id FROM face WHERE id IN (\(placeholders(chunk.count))))
+                    WHERE recognizer IS NULL AND id IN (SELECT DISTINCT extraction_id FROM face \
+                    WHERE id IN (\(placeholders(chunk.count))))
                     """, arguments: [recognizer.name, recognizer.sha256] + StatementArguments(chunk))
             }
         }
@@ -197,7 +219,9 @@ extension Project {
             let args = Self.roleArguments(role)
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM face f" + filter, arguments: args) ?? 0
             guard try self.hasIdentityTables(db) else { return (0, total) }
-            let with = try Int.fetchOne(db, sql: "SELECT count(*) FROM face f JOIN face_embedding e ON e.face_id = f.id" + filter, arguments: args) ?? 0
+            let with = try Int.fetchOne(db,
+                                        sql: "SELECT count(*) FROM face f JOIN face_embedding e ON "
+                                             + "e.face_id = f.id" + filter, arguments: args) ?? 0
             return (with, total)
         }
     }
@@ -214,7 +238,8 @@ extension Project {
                 ORDER BY f.media_id, f.frame_index, f.face_index LIMIT ?
                 """, arguments: args).compactMap { r in
                 guard let lm = Landmarks68(packed: r["landmarks"]) else { return nil }
-                return FaceToEmbed(id: r["id"], mediaId: r["media_id"], frameIndex: r["frame_index"], extractionId: r["extraction_id"], landmarks: lm)
+                return FaceToEmbed(id: r["id"], mediaId: r["media_id"], frameIndex: r["frame_index"],
+                                   extractionId: r["extraction_id"], landmarks: lm)
             }
         }
     }
@@ -222,7 +247,10 @@ extension Project {
     /// The stored descriptor of one face; nil when it has none (an unknown face is an error).
     public func embedding(faceId: Int64) throws -> [Float]? {
         _ = try face(id: faceId)
-        return try read { db in try Data.fetchOne(db, sql: "SELECT embedding FROM face_embedding WHERE face_id = ?", arguments: [faceId]) }
+        return try read {
+            db in try Data.fetchOne(db, sql: "SELECT embedding FROM face_embedding WHERE face_id = ?",
+                                    arguments: [faceId])
+        }
             .flatMap(FaceEmbedding.unpack)
     }
 
@@ -239,7 +267,9 @@ extension Project {
             if withPersons { persons.reserveCapacity(n) }
             values = [Float](unsafeUninitializedCapacity: n * dim) { _, initialized in initialized = n * dim }
         }) { id, person, descriptor in
-            values.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: rows * dim).update(from: descriptor, count: dim) }
+            values.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.advanced(by: rows * dim).update(from: descriptor, count: dim)
+            }
             ids.append(id)
             if withPersons { persons.append(person) }
             rows += 1
@@ -256,8 +286,10 @@ extension Project {
     /// transaction: the selection's ids in order (from an index), then the descriptor table in its
     /// own (rowid) order merged with them, one sequential pass; a selection under 2,048 faces looks
     /// its rows up instead.
-    public func forEachEmbedding(matching query: FaceQuery, withPersons: Bool = false, selected: (Int) -> Void = { _ in },
-                                 _ body: (_ id: Int64, _ person: Int64, _ descriptor: UnsafePointer<Float>) throws -> Void,
+    public func forEachEmbedding(matching query: FaceQuery, withPersons: Bool = false,
+                                 selected: (Int) -> Void = { _ in },
+                                 _ body: (_ id: Int64, _ person: Int64,
+                                          _ descriptor: UnsafePointer<Float>) throws -> Void,
                                  missing: (Int64) -> Void) throws {
         var q = query
         q.sort = []; q.limit = nil; q.offset = 0
@@ -270,7 +302,8 @@ extension Project {
         let (w, args) = q.whereClause()
         // No ORDER BY: sorted here. With it SQLite walks the face table itself in id order (at 100,000 faces
         // about 80 MB of rows for 0.8 MB of ids); without it, it reads the ids from the smallest covering index.
-        let selection = "SELECT face.id\(withPersons ? ", ifnull(face.person_id, 0)" : "") FROM \(try self.source(q)) WHERE \(w)"
+        let selection = "SELECT face.id\(withPersons ? ", ifnull(face.person_id, 0)" : "") FROM "
+                        + "\(try self.source(q)) WHERE \(w)"
         let bytes = FaceEmbedding.storedBytes
         try withoutActuallyEscaping(body) { body in
             try withoutActuallyEscaping(missing) { missing in
@@ -288,20 +321,28 @@ extension Project {
                         }
                         selected(wanted.count)
                         let scan = wanted.count >= 2048
-                        let table = try db.makeStatement(sql: scan ? "SELECT face_id, embedding FROM face_embedding ORDER BY face_id"
-                                                                   : "SELECT face_id, embedding FROM face_embedding WHERE face_id = ?")
+                        let table = try db.makeStatement(sql: scan ? "SELECT face_id, "
+                                                                     + "embedding FROM face_embedding ORDER BY face_id"
+                                                                   : "SELECT face_id, "
+                                                                     + "embedding FROM face_embedding "
+                                                                     + "WHERE face_id = ?")
                         let t = table.sqliteStatement
                         var buffer = [Float](repeating: 0, count: FaceEmbedding.dimension)
                         try buffer.withUnsafeMutableBufferPointer { out in
                             /// Row `k` of the selection, found at the current row of `t`.
                             func take(_ k: Int) throws {
                                 // The table's CHECK keeps every blob 256 bytes; anything else counts as missing.
-                                guard sqlite3_column_bytes(t, 1) == bytes, let blob = sqlite3_column_blob(t, 1) else { missing(wanted[k]); return }
-                                FaceEmbedding.unpack(UnsafeRawBufferPointer(start: blob, count: bytes), into: out.baseAddress!)
+                                guard sqlite3_column_bytes(t, 1) == bytes, let blob = sqlite3_column_blob(t, 1) else {
+                                    missing(wanted[k])
+                                    return
+                                }
+                                FaceEmbedding.unpack(UnsafeRawBufferPointer(start: blob, count: bytes),
+                                                     into: out.baseAddress!)
                                 try body(wanted[k], withPersons ? wantedPersons[k] : 0, out.baseAddress!)
                             }
                             func fail(_ rc: Int32) -> Error {
-                                DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(t))))
+                                DatabaseError(resultCode: ResultCode(rawValue: rc),
+                                              message: String(cString: sqlite3_errmsg(sqlite3_db_handle(t))))
                             }
                             var k = 0
                             if scan {
@@ -318,7 +359,13 @@ extension Project {
                                 for k in wanted.indices {
                                     sqlite3_bind_int64(t, 1, wanted[k])
                                     let rc = sqlite3_step(t)
-                                    if rc == SQLITE_ROW { try take(k) } else if rc == SQLITE_DONE { missing(wanted[k]) } else { sqlite3_reset(t); throw fail(rc) }
+                                    if rc == SQLITE_ROW {
+                                        try take(k)
+                                    } else if rc == SQLITE_DONE {
+                                        missing(wanted[k])
+                                    } else {
+                                        sqlite3_reset(t); throw fail(rc)
+                                    }
                                     sqlite3_reset(t)
                                 }
                             }
@@ -333,7 +380,9 @@ extension Project {
     /// that says how to compute them.
     public func requireEmbeddings(matching query: FaceQuery, withPersons: Bool = false) throws -> EmbeddingMatrix {
         let m = try embeddingMatrix(matching: query, withPersons: withPersons)
-        guard m.missing.isEmpty else { throw missingEmbeddingsError(m.missing.count, of: m.count + m.missing.count, role: query.role) }
+        guard m.missing.isEmpty else {
+            throw missingEmbeddingsError(m.missing.count, of: m.count + m.missing.count, role: query.role)
+        }
         return m
     }
 
@@ -343,7 +392,10 @@ extension Project {
         while true {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s)))) }
+            guard rc == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc),
+                                    message: String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))
+            }
             try row(s)
         }
     }
@@ -351,7 +403,9 @@ extension Project {
     /// The error every command that needs descriptors gives when some are missing.
     public func missingEmbeddingsError(_ missing: Int, of total: Int, role: Role?) -> FacetError {
         let roleArg = role.map { " --role \($0.rawValue)" } ?? ""
-        return FacetError.file(path, "\(missing) of \(total) faces have no face-recognition descriptor (made before identity was stored): run `facet embed \(path)\(roleArg)` first")
+        return FacetError.file(path,
+                               "\(missing) of \(total) faces have no face-recognition descriptor "
+                               + "(made before identity was stored): run `facet embed \(path)\(roleArg)` first")
     }
 
     /// `[role]` as statement arguments, or none.
@@ -366,8 +420,9 @@ extension Project {
     public func persons(role: Role?) throws -> [PersonRecord] {
         try read { db in
             guard try self.hasIdentityTables(db) else { return [] }
-            return try Row.fetchAll(db, sql: "SELECT * FROM person" + (role == nil ? "" : " WHERE role = ?") + " ORDER BY id",
-                             arguments: Self.roleArguments(role)).map(PersonRecord.init)
+            return try Row.fetchAll(db, sql: "SELECT * FROM person" + (role == nil ? "" : " WHERE role = ?")
+                                             + " ORDER BY id",
+                                    arguments: Self.roleArguments(role)).map(PersonRecord.init)
         }
     }
 
@@ -381,13 +436,19 @@ extension Project {
         let named = all.filter { $0.name == t }
         if named.count == 1 { return named[0] }
         if named.count > 1 {
-            throw FacetError.file(path, "has \(named.count) persons named '\(t)' (\(named.map { "\($0.role.rawValue) \($0.id)" }.joined(separator: ", "))): give its number or --role")
+            throw FacetError.file(path,
+                                  "has \(named.count) persons named '\(t)' "
+                                  + "(\(named.map { "\($0.role.rawValue) \($0.id)" }.joined(separator: ", "))): "
+                                  + "give its number or --role")
         }
         let scope = role.map { "\($0.rawValue) " } ?? ""
         if all.isEmpty {
-            throw FacetError.file(path, "has no \(scope)persons yet: run `facet people \(path)\(role.map { " --role \($0.rawValue)" } ?? "")` first")
+            throw FacetError.file(path,
+                                  "has no \(scope)persons yet: "
+                                  + "run `facet people \(path)\(role.map { " --role \($0.rawValue)" } ?? "")` first")
         }
-        let known = all.prefix(12).map { p in "\(p.id)\(p.name.map { " \($0)" } ?? "") (\(p.role.rawValue), \(p.faceCount) faces)" }.joined(separator: ", ")
+        let known = all.prefix(12).map { p in "\(p.id)\(p.name.map { " \($0)" } ?? "") (\(p.role.rawValue), "
+                                              + "\(p.faceCount) faces)" }.joined(separator: ", ")
         throw FacetError.file(path, "has no \(scope)person '\(t)' (persons: \(known)\(all.count > 12 ? ", ..." : ""))")
     }
 
@@ -397,15 +458,21 @@ extension Project {
     public func namePerson(id: Int64, name: String?) throws -> PersonRecord {
         let name = name?.trimmingCharacters(in: .whitespaces)
         if let n = name {
-            guard !n.isEmpty, !n.contains(where: \.isNewline), n.count <= 100 else { throw FacetError("a person's name is 1 to 100 characters on one line") }
-            guard Int64(n) == nil else { throw FacetError("a person's name cannot be a number ('\(n)' would read as a person number)") }
+            guard !n.isEmpty, !n.contains(where: \.isNewline), n.count <= 100 else {
+                throw FacetError("a person's name is 1 to 100 characters on one line")
+            }
+            guard Int64(n) == nil else {
+                throw FacetError("a person's name cannot be a number ('\(n)' would read as a person number)")
+            }
         }
         return try write("naming person \(id)") { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM person WHERE id = ?", arguments: [id]) else {
                 throw FacetError.file(self.path, "has no person \(id)", kind: .notFound)
             }
             let p = PersonRecord(row)
-            if let n = name, let other = try Int64.fetchOne(db, sql: "SELECT id FROM person WHERE role = ? AND name = ? AND id != ?", arguments: [p.role.rawValue, n, id]) {
+            if let n = name,
+                let other = try Int64.fetchOne(db, sql: "SELECT id FROM person WHERE role = ? AND name = ? AND id != ?",
+                                               arguments: [p.role.rawValue, n, id]) {
                 throw FacetError.file(self.path, "\(p.role.rawValue) person \(other) is already named '\(n)'")
             }
             try db.execute(sql: "UPDATE person SET name = ? WHERE id = ?", arguments: [name, id])
@@ -418,7 +485,10 @@ extension Project {
         try read { db in
             guard try self.hasIdentityTables(db) else { return [:] }
             var out: [Int64: Int64] = [:]
-            let cursor = try Row.fetchCursor(db, sql: "SELECT id, person_id FROM face WHERE role = ? AND person_id IS NOT NULL", arguments: [role.rawValue])
+            let cursor = try Row.fetchCursor(db,
+                                             sql: "SELECT id, "
+                                                  + "person_id FROM face WHERE role = ? AND person_id IS NOT NULL",
+                                                  arguments: [role.rawValue])
             while let r = try cursor.next() { out[r[0]] = r[1] }
             return out
         }
@@ -429,7 +499,8 @@ extension Project {
     /// at its person (only changed rows are written), and the role's persons left without faces are
     /// removed unless named (a named one stays, with 0 faces, so its name is not lost). Faces of the
     /// role not in any assignment lose their person.
-    public func savePersons(role: Role, _ assignments: [PersonAssignment], threshold: Double) throws -> PersonSaveSummary {
+    public func savePersons(role: Role, _ assignments: [PersonAssignment],
+                            threshold: Double) throws -> PersonSaveSummary {
         try write("storing persons") { db in
             // The role's faces and their persons now, by id (0: none).
             var faceIds: [Int64] = [], current: [Int64] = []
@@ -439,24 +510,31 @@ extension Project {
                 faceIds.append(sqlite3_column_int64(s, 0))
                 current.append(sqlite3_column_int64(s, 1))
             }
-            let existing = Set(try Int64.fetchAll(db, sql: "SELECT id FROM person WHERE role = ?", arguments: [role.rawValue]))
+            let existing = Set(try Int64.fetchAll(db, sql: "SELECT id FROM person WHERE role = ?",
+                                                  arguments: [role.rawValue]))
             let now = isoNow()
             var target: [Int64: Int64] = [:]
             var kept = Set<Int64>()
             let ordered = assignments.enumerated().sorted { a, b in
                 if (a.element.existingId == nil) != (b.element.existingId == nil) { return a.element.existingId != nil }
-                return a.element.faceIDs.count != b.element.faceIDs.count ? a.element.faceIDs.count > b.element.faceIDs.count : a.offset < b.offset
+                return a.element.faceIDs.count != b.element.faceIDs.count
+                    ? a.element.faceIDs.count > b.element.faceIDs.count : a.offset < b.offset
             }
             for (_, a) in ordered {
-                precondition(a.centre.count == FaceEmbedding.dimension, "a person's centre has \(FaceEmbedding.dimension) floats")
+                precondition(a.centre.count == FaceEmbedding.dimension,
+                             "a person's centre has \(FaceEmbedding.dimension) floats")
                 let pid: Int64
                 if let e = a.existingId, existing.contains(e) {
-                    try db.execute(sql: "UPDATE person SET centre = ?, face_count = ?, representative_face_id = ?, threshold = ?, updated_at = ? WHERE id = ?",
-                                   arguments: [packFloat32(a.centre), a.faceIDs.count, a.representativeFaceId, threshold, now, e])
+                    try db.execute(sql: "UPDATE person SET centre = ?, face_count = ?, representative_face_id = ?, "
+                                        + "threshold = ?, updated_at = ? WHERE id = ?",
+                                   arguments: [packFloat32(a.centre), a.faceIDs.count, a.representativeFaceId,
+                                               threshold, now, e])
                     pid = e
                 } else {
-                    try db.execute(sql: "INSERT INTO person(role, centre, face_count, representative_face_id, threshold, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: [role.rawValue, packFloat32(a.centre), a.faceIDs.count, a.representativeFaceId, threshold, now])
+                    try db.execute(sql: "INSERT INTO person(role, centre, face_count, representative_face_id, "
+                                        + "threshold, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                   arguments: [role.rawValue, packFloat32(a.centre), a.faceIDs.count,
+                                               a.representativeFaceId, threshold, now])
                     pid = db.lastInsertedRowID
                 }
                 kept.insert(pid)
@@ -475,32 +553,41 @@ extension Project {
                 sqlite3_bind_int64(u, 2, face)
                 let rc = sqlite3_step(u)
                 sqlite3_reset(u)
-                guard rc == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(u)))) }
+                guard rc == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: rc),
+                                        message: String(cString: sqlite3_errmsg(sqlite3_db_handle(u))))
+                }
                 changed += 1
             }
             var removed: [Int64] = []
             for pid in existing.subtracting(kept).sorted() {
-                let named = try String.fetchOne(db, sql: "SELECT name FROM person WHERE id = ?", arguments: [pid]) != nil
+                let named = try String.fetchOne(db, sql: "SELECT name FROM person WHERE id = ?",
+                                                arguments: [pid]) != nil
                 if named {
-                    try db.execute(sql: "UPDATE person SET face_count = 0, representative_face_id = NULL, updated_at = ? WHERE id = ?", arguments: [now, pid])
+                    try db.execute(sql: "UPDATE person SET face_count = 0, representative_face_id = NULL, "
+                                        + "updated_at = ? WHERE id = ?", arguments: [now, pid])
                 } else {
                     try db.execute(sql: "DELETE FROM person WHERE id = ?", arguments: [pid])
                     removed.append(pid)
                 }
             }
-            let persons = try Row.fetchAll(db, sql: "SELECT * FROM person WHERE role = ? ORDER BY id", arguments: [role.rawValue]).map(PersonRecord.init)
+            let persons = try Row.fetchAll(db, sql: "SELECT * FROM person WHERE role = ? ORDER BY id",
+                                           arguments: [role.rawValue]).map(PersonRecord.init)
             return PersonSaveSummary(persons: persons, facesChanged: changed, removed: removed)
         }
     }
 
     /// Per person of `role`: its faces by status and by media name, in one read.
-    public func personBreakdown(role: Role?) throws -> [Int64: (kept: Int, rejected: Int, media: [(name: String, faces: Int)])] {
+    public func personBreakdown(role: Role?) throws -> [Int64: (kept: Int, rejected: Int,
+                                                                media: [(name: String, faces: Int)])] {
         try read { db in
             var out: [Int64: (kept: Int, rejected: Int, media: [(name: String, faces: Int)])] = [:]
             guard try self.hasIdentityTables(db) else { return out }
             let filter = role == nil ? "" : " AND f.role = ?"
             let args = Self.roleArguments(role)
-            for r in try Row.fetchAll(db, sql: "SELECT f.person_id, f.status, count(*) AS n FROM face f WHERE f.person_id IS NOT NULL\(filter) GROUP BY f.person_id, f.status", arguments: args) {
+            for r in try Row.fetchAll(db,
+                                      sql: "SELECT f.person_id, f.status, count(*) AS n FROM face f WHERE f.person_id "
+                                           + "IS NOT NULL\(filter) GROUP BY f.person_id, f.status", arguments: args) {
                 let pid: Int64 = r["person_id"], n: Int = r["n"]
                 var e = out[pid] ?? (0, 0, [])
                 if (r["status"] as String) == FaceStatus.kept.rawValue { e.kept += n } else { e.rejected += n }

@@ -6,7 +6,9 @@ import FacetCore
 /// Bytes of an embedded video, read back by offset from its chunks without a temporary copy.
 /// Thread-confined: one reader per decoder.
 public final class StoredMediaBytes: @unchecked Sendable {
+    /// The media the bytes are of.
     public let mediaId: Int64
+    /// The video's length in bytes.
     public let size: Int64
     private let project: Project
     private var chunkOffsets: [Int64] = []
@@ -18,7 +20,9 @@ public final class StoredMediaBytes: @unchecked Sendable {
         self.project = project
         self.mediaId = mediaId
         let rows = try project.read { db in
-            try Row.fetchAll(db, sql: "SELECT offset, length(data) AS n FROM media_chunk WHERE media_id = ? ORDER BY seq", arguments: [mediaId])
+            try Row.fetchAll(db,
+                             sql: "SELECT offset, length(data) AS n FROM media_chunk WHERE media_id = ? ORDER BY seq",
+                             arguments: [mediaId])
         }
         chunkOffsets = rows.map { $0["offset"] }
         chunkSizes = rows.map { $0["n"] }
@@ -37,7 +41,8 @@ public final class StoredMediaBytes: @unchecked Sendable {
         if cachedSeq != lo {
             let mediaId = self.mediaId, seq = lo
             cached = try project.read { db in
-                try Data.fetchOne(db, sql: "SELECT data FROM media_chunk WHERE media_id = ? AND seq = ?", arguments: [mediaId, seq]) ?? Data()
+                try Data.fetchOne(db, sql: "SELECT data FROM media_chunk WHERE media_id = ? AND seq = ?",
+                                  arguments: [mediaId, seq]) ?? Data()
             }
             cachedSeq = lo
         }
@@ -59,12 +64,15 @@ extension Project {
     /// `chunks` is called repeatedly for the next chunk (nil at the end); its errors abort the import.
     /// Refuses content whose SHA-256 is already in the project.
     @discardableResult
-    public func importMedia(_ media: MediaRecord, chunks: @escaping () throws -> (name: String?, data: Data)?) throws -> MediaRecord {
+    public func importMedia(_ media: MediaRecord,
+                            chunks: @escaping () throws -> (name: String?, data: Data)?) throws -> MediaRecord {
         return try write("import") { db in
             var m = media
-            if let existing = try Row.fetchOne(db, sql: "SELECT id, role, name FROM media WHERE sha256 = ?", arguments: [media.sha256]) {
+            if let existing = try Row.fetchOne(db, sql: "SELECT id, role, name FROM media WHERE sha256 = ?",
+                                               arguments: [media.sha256]) {
                 let name: String = existing["name"], role: String = existing["role"], id: Int64 = existing["id"]
-                throw FacetError("\(media.path ?? media.name): already imported as media \(id) (\(role) \(name)); same content (SHA-256 \(media.sha256.prefix(12))…)", kind: .conflict)
+                throw FacetError("\(media.path ?? media.name): already imported as media \(id) (\(role) \(name)); "
+                                 + "same content (SHA-256 \(media.sha256.prefix(12))…)", kind: .conflict)
             }
             try m.insert(db)
             var seq = 0
@@ -79,13 +87,17 @@ extension Project {
         }
     }
 
+    /// The media of `role` (all when nil), by id.
     public func media(role: Role? = nil) throws -> [MediaRecord] {
         try read { db in
-            if let role { return try MediaRecord.filter(Column("role") == role.rawValue).order(Column("id")).fetchAll(db) }
+            if let role {
+                return try MediaRecord.filter(Column("role") == role.rawValue).order(Column("id")).fetchAll(db)
+            }
             return try MediaRecord.order(Column("id")).fetchAll(db)
         }
     }
 
+    /// Media `id`; throws naming it when the project has none.
     public func media(id: Int64) throws -> MediaRecord {
         guard let m = try read({ db in try MediaRecord.fetchOne(db, key: id) }) else {
             throw FacetError.file(path, "has no media \(id)")
@@ -100,12 +112,18 @@ extension Project {
 
     /// The named files of a stills folder, in frame order.
     public func stillNames(mediaId: Int64) throws -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT coalesce(name, '') FROM media_chunk WHERE media_id = ? ORDER BY seq", arguments: [mediaId]) }
+        try read {
+            db in try String.fetchAll(db,
+                                      sql: "SELECT coalesce(name, '') FROM media_chunk WHERE media_id = ? ORDER BY seq",
+                                      arguments: [mediaId])
+        }
     }
 
     /// The bytes of still number `index` of a stills media.
     public func stillData(mediaId: Int64, index: Int) throws -> Data {
-        guard let d = try read({ db in try Data.fetchOne(db, sql: "SELECT data FROM media_chunk WHERE media_id = ? AND seq = ?", arguments: [mediaId, index]) }) else {
+        guard let d = try read({ db in try Data.fetchOne(db,
+                                                         sql: "SELECT data FROM media_chunk WHERE media_id = "
+                                                              + "? AND seq = ?", arguments: [mediaId, index]) }) else {
             throw FacetError.file(path, "media \(mediaId) has no still \(index)")
         }
         return d

@@ -5,11 +5,15 @@ import FacetCore
 
 /// A saved set of merge settings and the checkpoint they were used with.
 public struct MergeConfigRecord: Sendable, Equatable {
+    /// The configuration's row id.
     public var id: Int64
+    /// Its name (what `merge --from-config` takes).
     public var name: String
+    /// The checkpoint it was used with (nil: none recorded, or deleted since).
     public var checkpointId: Int64?
     /// The merge options as JSON (FacetMerge's `MergeOptions`).
     public var optionsJSON: String
+    /// When it was saved (ISO 8601, UTC).
     public var createdAt: String
 }
 
@@ -20,7 +24,8 @@ extension Project {
     public func saveMergeConfig(name: String, checkpointId: Int64?, optionsJSON: String) throws -> MergeConfigRecord {
         guard !name.isEmpty else { throw FacetError("a merge configuration needs a name") }
         return try write("saving merge configuration '\(name)'") { db in
-            if let c = checkpointId, try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint WHERE id = ?", arguments: [c]) == nil {
+            if let c = checkpointId,
+                try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint WHERE id = ?", arguments: [c]) == nil {
                 throw FacetError.file(self.path, "has no checkpoint \(c)", kind: .notFound)
             }
             try db.execute(sql: """
@@ -35,12 +40,17 @@ extension Project {
 
     /// The configuration saved under `name`, or nil.
     public func mergeConfig(named name: String) throws -> MergeConfigRecord? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM merge_config WHERE name = ?", arguments: [name]).map(MergeConfigRecord.init) }
+        try read {
+            db in try Row.fetchOne(db, sql: "SELECT * FROM merge_config WHERE name = ?",
+                                   arguments: [name]).map(MergeConfigRecord.init)
+        }
     }
 
     /// Every saved configuration, oldest first.
     public func mergeConfigs() throws -> [MergeConfigRecord] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM merge_config ORDER BY id").map(MergeConfigRecord.init) }
+        try read {
+            db in try Row.fetchAll(db, sql: "SELECT * FROM merge_config ORDER BY id").map(MergeConfigRecord.init)
+        }
     }
 }
 

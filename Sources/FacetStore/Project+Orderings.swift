@@ -7,10 +7,15 @@ import FacetCore
 public struct FaceOrderingInfo: Codable, Sendable, Equatable {
     /// Row id, name, role (nil: every role), the sort that made it (as typed), creation time (ISO 8601) and face count.
     public var id: Int64
+    /// The name it was saved under.
     public var name: String
+    /// The role of its faces (nil: every role).
     public var role: String?
+    /// The sort that made it, as typed.
     public var sortSpec: String
+    /// When it was saved (ISO 8601, UTC).
     public var createdAt: String
+    /// How many faces it lists.
     public var faces: Int
 }
 
@@ -25,7 +30,8 @@ extension Project {
             try db.execute(sql: "INSERT INTO face_ordering(name, role, sort_spec, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [name, role?.rawValue, sortSpec, isoNow()])
             let oid = db.lastInsertedRowID
-            let ins = try db.cachedStatement(sql: "INSERT INTO face_ordering_entry(ordering_id, position, face_id) VALUES (?, ?, ?)")
+            let ins = try db.cachedStatement(sql: "INSERT INTO face_ordering_entry(ordering_id, position, "
+                                                  + "face_id) VALUES (?, ?, ?)")
             for (pos, id) in faceIDs.enumerated() { try ins.execute(arguments: [oid, pos, id]) }
             return oid
         }
@@ -35,11 +41,16 @@ extension Project {
     public func orderingFaceIDs(name: String) throws -> [Int64] {
         let path = self.path
         return try read { db in
-            guard let oid = try Int64.fetchOne(db, sql: "SELECT id FROM face_ordering WHERE name = ?", arguments: [name]) else {
+            guard let oid = try Int64.fetchOne(db, sql: "SELECT id FROM face_ordering WHERE name = ?",
+                                               arguments: [name]) else {
                 let names = try String.fetchAll(db, sql: "SELECT name FROM face_ordering ORDER BY name")
-                throw FacetError.file(path, "has no ordering named '\(name)'" + (names.isEmpty ? " (save one with `facet sort --save NAME`)" : " (saved: \(names.joined(separator: ", ")))"))
+                throw FacetError.file(path, "has no ordering named '\(name)'"
+                                          + (names.isEmpty ? " (save one with `facet sort --save NAME`)"
+                                                           : " (saved: \(names.joined(separator: ", ")))"))
             }
-            return try Int64.fetchAll(db, sql: "SELECT face_id FROM face_ordering_entry WHERE ordering_id = ? ORDER BY position", arguments: [oid])
+            return try Int64.fetchAll(db,
+                                      sql: "SELECT face_id FROM face_ordering_entry WHERE ordering_id = ? "
+                                           + "ORDER BY position", arguments: [oid])
         }
     }
 
@@ -51,7 +62,8 @@ extension Project {
                        (SELECT count(*) FROM face_ordering_entry e WHERE e.ordering_id = o.id) AS n
                 FROM face_ordering o ORDER BY o.name
                 """).map { r in
-                FaceOrderingInfo(id: r["id"], name: r["name"], role: r["role"], sortSpec: r["sort_spec"], createdAt: r["created_at"], faces: r["n"])
+                FaceOrderingInfo(id: r["id"], name: r["name"], role: r["role"], sortSpec: r["sort_spec"],
+                                 createdAt: r["created_at"], faces: r["n"])
             }
         }
     }

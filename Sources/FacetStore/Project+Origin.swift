@@ -39,7 +39,9 @@ extension Project {
             var out: [Int64: FaceOrigin] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let part = Array(ids[chunk..<min(ids.count, chunk + 500)])
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM face_origin WHERE face_id IN (\(part.map { _ in "?" }.joined(separator: ",")))",
+                let rows = try Row.fetchAll(db,
+                                            sql: "SELECT * FROM face_origin WHERE face_id IN "
+                                                 + "(\(part.map { _ in "?" }.joined(separator: ",")))",
                                             arguments: StatementArguments(part))
                 for r in rows {
                     var o = FaceOrigin(tool: r["tool"], fileName: r["file_name"])
@@ -61,7 +63,8 @@ extension Project {
     /// Inserts `origin` for `faceId` (inside the caller's write).
     static func insertOrigin(_ o: FaceOrigin, faceId: Int64, db: Database) throws {
         let insert = try db.cachedStatement(sql: """
-            INSERT INTO face_origin(face_id, tool, file_name, source_filename, source_rect, source_landmarks, source_matrix,
+            INSERT INTO face_origin(face_id, tool, file_name, source_filename, source_rect, source_landmarks, \
+            source_matrix,
                 landmarks, seg_ie_polys, xseg_mask, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var args: StatementArguments = [faceId, o.tool, o.fileName, o.sourceFilename, o.sourceRect.map(packFloat64)]

@@ -72,7 +72,8 @@ extension Project {
         try write("saving the checkpoint's swap scores") { db in
             try db.execute(sql: "DELETE FROM checkpoint_score WHERE checkpoint_id = ?", arguments: [checkpointId])
             for (metric, value) in finite.sorted(by: { $0.key < $1.key }) {
-                try db.execute(sql: "INSERT INTO checkpoint_score (checkpoint_id, metric, value, faces) VALUES (?, ?, ?, ?)",
+                try db.execute(sql: "INSERT INTO checkpoint_score (checkpoint_id, metric, value, faces) VALUES "
+                                    + "(?, ?, ?, ?)",
                                arguments: [checkpointId, metric, value, scores.faces])
             }
         }

@@ -1,4 +1,5 @@
-/// Model selection in the project file: pruning several checkpoints' tensors in one transaction, and reclaiming the space.
+/// Model selection in the project file: pruning several checkpoints' tensors in one transaction, and reclaiming the
+/// space.
 import Foundation
 import GRDB
 import FacetCore
@@ -16,7 +17,10 @@ extension Project {
                 guard try Int.fetchOne(db, sql: "SELECT 1 FROM checkpoint WHERE id = ?", arguments: [id]) != nil else {
                     throw FacetError.file(self.path, "has no checkpoint \(id)", kind: .notFound)
                 }
-                freed += try Int64.fetchOne(db, sql: "SELECT coalesce(sum(length(data)), 0) FROM checkpoint_tensor WHERE checkpoint_id = ?", arguments: [id]) ?? 0
+                freed += try Int64.fetchOne(db,
+                                            sql: "SELECT coalesce(sum(length(data)), "
+                                                 + "0) FROM checkpoint_tensor WHERE checkpoint_id = ?",
+                                                 arguments: [id]) ?? 0
                 try db.execute(sql: "DELETE FROM checkpoint_tensor WHERE checkpoint_id = ?", arguments: [id])
                 try db.execute(sql: "UPDATE checkpoint SET tensors_pruned = 1 WHERE id = ?", arguments: [id])
             }
@@ -44,7 +48,9 @@ extension Project {
     /// Bytes of the project on disk: the file and its write-ahead log.
     public func bytesOnDisk() -> Int64 {
         let fm = FileManager.default
-        func size(_ p: String) -> Int64 { ((try? fm.attributesOfItem(atPath: p))?[.size] as? NSNumber)?.int64Value ?? 0 }
+        func size(_ p: String) -> Int64 {
+            ((try? fm.attributesOfItem(atPath: p))?[.size] as? NSNumber)?.int64Value ?? 0
+        }
         return size(path) + size(path + "-wal")
     }
 }

@@ -16,7 +16,9 @@ extension Project {
                 func copy(_ row: Row, column: Int, to r: Int) throws -> Bool {
                     try row.withUnsafeData(atIndex: column) { data -> Bool in
                         guard let data, data.count == 3072 else { return false }
-                        data.withUnsafeBytes { src in (dst.baseAddress! + r * 3072).copyMemory(from: src.baseAddress!, byteCount: 3072) }
+                        data.withUnsafeBytes {
+                            src in (dst.baseAddress! + r * 3072).copyMemory(from: src.baseAddress!, byteCount: 3072)
+                        }
                         filled += 1
                         return true
                     }
@@ -51,7 +53,8 @@ extension Project {
     /// `SimilarityIndex` of the role checks to know it is still complete.
     public func faceStamp(role: Role) throws -> (count: Int, maxID: Int64) {
         try read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(id), 0) FROM face WHERE role = ?", arguments: [role.rawValue])
+            let row = try Row.fetchOne(db, sql: "SELECT count(*), coalesce(max(id), 0) FROM face WHERE role = ?",
+                                       arguments: [role.rawValue])
             return (row?[0] ?? 0, row?[1] ?? 0)
         }
     }

@@ -11,10 +11,15 @@ public enum TensorKind: String, Codable, Sendable {
 
 /// One named tensor as the store keeps it: row-major little-endian float32 bytes.
 public struct StoredTensor: Sendable, Equatable {
+    /// The tensor's path (`encoder.down1.weight`, `optimizer.acc.encoder.down1.weight`).
     public var name: String
+    /// Weights, or optimizer state.
     public var kind: TensorKind
+    /// Its shape, outermost axis first.
     public var shape: [Int]
+    /// Its values, row-major little-endian float32.
     public var data: Data
+    /// A tensor with each field given.
     public init(name: String, kind: TensorKind, shape: [Int], data: Data) {
         self.name = name; self.kind = kind; self.shape = shape; self.data = data
     }
@@ -24,18 +29,27 @@ public struct StoredTensor: Sendable, Equatable {
 
 /// A checkpoint tensor's name, kind, shape and size, without its bytes.
 public struct StoredTensorInfo: Sendable, Equatable {
+    /// The tensor's path.
     public var name: String
+    /// Weights, or optimizer state.
     public var kind: TensorKind
+    /// Its shape, outermost axis first.
     public var shape: [Int]
+    /// Size of its stored bytes.
     public var byteCount: Int
 }
 
 /// The loss of one training iteration (means over the batch) and the training time it ended at.
 public struct LossRow: Codable, Sendable, Equatable {
+    /// The training iteration.
     public var iteration: Int
+    /// The src batch's mean loss at it.
     public var lossSrc: Double
+    /// The dst batch's mean loss at it.
     public var lossDst: Double
+    /// Cumulative training time when it ended, in seconds.
     public var seconds: Double
+    /// A loss row with each field given.
     public init(iteration: Int, lossSrc: Double, lossDst: Double, seconds: Double) {
         self.iteration = iteration; self.lossSrc = lossSrc; self.lossDst = lossDst; self.seconds = seconds
     }
@@ -43,8 +57,11 @@ public struct LossRow: Codable, Sendable, Equatable {
 
 /// Which faces a model trains on and which it holds out, by role.
 public struct ModelFaceSplit: Sendable, Equatable {
+    /// The faces trained on, by role.
     public var train: [Role: [Int64]] = [:]
+    /// The faces held out for validation, by role.
     public var validation: [Role: [Int64]] = [:]
+    /// A split with the given faces.
     public init(train: [Role: [Int64]] = [:], validation: [Role: [Int64]] = [:]) {
         self.train = train; self.validation = validation
     }
@@ -52,19 +69,29 @@ public struct ModelFaceSplit: Sendable, Equatable {
 
 /// The row of a checkpoint about to be saved (its id and time come from the store).
 public struct NewCheckpoint: Sendable {
+    /// The model the checkpoint belongs to.
     public var modelId: Int64
+    /// The training iteration it was saved at.
     public var iteration: Int
+    /// The src loss, smoothed over the last iterations (nil: none measured).
     public var lossSrc: Double?
+    /// The dst loss, smoothed over the last iterations (nil: none measured).
     public var lossDst: Double?
+    /// The src loss on the held-out faces (nil: no validation).
     public var valLossSrc: Double?
+    /// The dst loss on the held-out faces (nil: no validation).
     public var valLossDst: Double?
+    /// Cumulative training time, in seconds.
     public var trainSeconds: Double
     /// The trainer's random state, to resume exactly.
     public var rngState: Data?
-    public init(modelId: Int64, iteration: Int, lossSrc: Double?, lossDst: Double?, valLossSrc: Double?, valLossDst: Double?,
+    /// A checkpoint row with each field given.
+    public init(modelId: Int64, iteration: Int, lossSrc: Double?, lossDst: Double?, valLossSrc: Double?,
+                valLossDst: Double?,
                 trainSeconds: Double, rngState: Data?) {
         self.modelId = modelId; self.iteration = iteration; self.lossSrc = lossSrc; self.lossDst = lossDst
-        self.valLossSrc = valLossSrc; self.valLossDst = valLossDst; self.trainSeconds = trainSeconds; self.rngState = rngState
+        self.valLossSrc = valLossSrc; self.valLossDst = valLossDst; self.trainSeconds = trainSeconds
+        self.rngState = rngState
     }
     /// The mean of the two held-out losses, when both are known.
     public var valLoss: Double? {
@@ -104,13 +131,17 @@ extension Project {
     /// Refuses a name already taken, saying how to resume it instead; with `replacingUnsaved`, a
     /// model of that name that has no checkpoint (its first run was killed before saving one) is
     /// deleted with its split and losses in the same transaction, so the new one starts afresh.
-    public func createModel(_ model: ModelRecord, split: ModelFaceSplit, replacingUnsaved: Bool = false) throws -> ModelRecord {
+    public func createModel(_ model: ModelRecord, split: ModelFaceSplit,
+                            replacingUnsaved: Bool = false) throws -> ModelRecord {
         let name = model.name
         return try write("creating model '\(name)'") { db in
             if let old = try Int64.fetchOne(db, sql: "SELECT id FROM model WHERE name = ?", arguments: [name]) {
-                let saved = try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoint WHERE model_id = ?", arguments: [old]) ?? 0
+                let saved = try Int.fetchOne(db, sql: "SELECT count(*) FROM checkpoint WHERE model_id = ?",
+                                             arguments: [old]) ?? 0
                 guard replacingUnsaved && saved == 0 else {
-                    throw FacetError.file(self.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)", kind: .conflict)
+                    throw FacetError.file(self.path,
+                                          "already has a model named '\(name)' (resume it with --resume \(name), "
+                                          + "or pick another --name)", kind: .conflict)
                 }
                 try db.execute(sql: "DELETE FROM model WHERE id = ?", arguments: [old])
             }
@@ -123,11 +154,14 @@ extension Project {
 
     /// Adds faces to a model's split (faces already in it keep their side).
     public func addModelFaces(modelId: Int64, split: ModelFaceSplit) throws {
-        try write("updating the faces of a model") { db in try Project.insertModelFaces(db, modelId: modelId, split: split) }
+        try write("updating the faces of a model") {
+            db in try Project.insertModelFaces(db, modelId: modelId, split: split)
+        }
     }
 
     private static func insertModelFaces(_ db: Database, modelId: Int64, split: ModelFaceSplit) throws {
-        let stmt = try db.cachedStatement(sql: "INSERT OR IGNORE INTO model_face(model_id, face_id, split) VALUES (?, ?, ?)")
+        let stmt = try db.cachedStatement(sql: "INSERT OR IGNORE INTO model_face(model_id, face_id, "
+                                               + "split) VALUES (?, ?, ?)")
         for (side, byRole) in [("train", split.train), ("validation", split.validation)] {
             for role in Role.allCases {
                 for id in byRole[role] ?? [] { try stmt.execute(arguments: [modelId, id, side]) }
@@ -144,7 +178,10 @@ extension Project {
     public func requireModel(named name: String) throws -> ModelRecord {
         if let m = try model(named: name) { return m }
         let names = try models().map(\.name)
-        throw FacetError.file(path, "has no model named '\(name)'" + (names.isEmpty ? " (it has no models yet: run facet train)" : " (models: \(names.joined(separator: ", ")))"), kind: .notFound)
+        throw FacetError.file(path, "has no model named '\(name)'"
+                                  + (names.isEmpty ? " (it has no models yet: run facet train)"
+                                                   : " (models: \(names.joined(separator: ", ")))"),
+                              kind: .notFound)
     }
 
     /// Every model, oldest first.
@@ -164,7 +201,11 @@ extension Project {
             for r in rows {
                 let role = Role(rawValue: r["role"])!
                 let id: Int64 = r["face_id"]
-                if (r["split"] as String) == "validation" { split.validation[role, default: []].append(id) } else { split.train[role, default: []].append(id) }
+                if (r["split"] as String) == "validation" {
+                    split.validation[role, default: []].append(id)
+                } else {
+                    split.train[role, default: []].append(id)
+                }
             }
             return split
         }
@@ -186,12 +227,15 @@ extension Project {
     /// model of the same name afresh (it had no checkpoint yet), deleting this one.
     private func requireModelRow(_ db: Database, _ modelId: Int64) throws {
         if try Int.fetchOne(db, sql: "SELECT 1 FROM model WHERE id = ?", arguments: [modelId]) == nil {
-            throw FacetError.file(path, "no longer has model #\(modelId) (another facet train started a model of that name afresh before this run saved a checkpoint); this run stops")
+            throw FacetError.file(path,
+                                  "no longer has model #\(modelId) (another facet train started a model of that name "
+                                  + "afresh before this run saved a checkpoint); this run stops")
         }
     }
 
     private static func insertLosses(_ db: Database, modelId: Int64, _ rows: [LossRow]) throws {
-        let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO loss(model_id, iteration, loss_src, loss_dst, seconds) VALUES (?, ?, ?, ?, ?)")
+        let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO loss(model_id, iteration, loss_src, loss_dst, "
+                                               + "seconds) VALUES (?, ?, ?, ?, ?)")
         for r in rows { try stmt.execute(arguments: [modelId, r.iteration, r.lossSrc, r.lossDst, r.seconds]) }
     }
 
@@ -199,7 +243,8 @@ extension Project {
     /// so the curve stays the one the resumed weights come from.
     public func discardLosses(modelId: Int64, after iteration: Int) throws {
         try write("resetting losses") { db in
-            try db.execute(sql: "DELETE FROM loss WHERE model_id = ? AND iteration > ?", arguments: [modelId, iteration])
+            try db.execute(sql: "DELETE FROM loss WHERE model_id = ? AND iteration > ?",
+                           arguments: [modelId, iteration])
         }
     }
 
@@ -212,7 +257,8 @@ extension Project {
                 SELECT iteration, loss_src, loss_dst, seconds FROM loss
                 WHERE model_id = ? AND iteration BETWEEN ? AND ? AND (iteration % ?) = 0 ORDER BY iteration
                 """, arguments: [modelId, lo, hi, step]).map {
-                LossRow(iteration: $0["iteration"], lossSrc: $0["loss_src"], lossDst: $0["loss_dst"], seconds: $0["seconds"])
+                LossRow(iteration: $0["iteration"], lossSrc: $0["loss_src"], lossDst: $0["loss_dst"],
+                        seconds: $0["seconds"])
             }
         }
     }
@@ -241,27 +287,36 @@ extension Project {
                         """, arguments: [c.modelId])
                 }
                 // A checkpoint at the same iteration (a resume saved before training any step) is replaced.
-                try db.execute(sql: "DELETE FROM checkpoint WHERE model_id = ? AND iteration = ?", arguments: [c.modelId, c.iteration])
+                try db.execute(sql: "DELETE FROM checkpoint WHERE model_id = ? AND iteration = ?",
+                               arguments: [c.modelId, c.iteration])
                 try db.execute(sql: """
-                    INSERT INTO checkpoint(model_id, iteration, created_at, loss_src, loss_dst, val_loss_src, val_loss_dst, val_loss,
+                    INSERT INTO checkpoint(model_id, iteration, created_at, loss_src, loss_dst, val_loss_src, \
+                    val_loss_dst, val_loss,
                                            train_seconds, rng_state)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [c.modelId, c.iteration, isoNow(), c.lossSrc, c.lossDst, c.valLossSrc, c.valLossDst, c.valLoss,
-                                     c.trainSeconds, c.rngState])
+                    """, arguments: [c.modelId, c.iteration, isoNow(), c.lossSrc, c.lossDst, c.valLossSrc, c.valLossDst,
+                                     c.valLoss, c.trainSeconds, c.rngState])
                 let id = db.lastInsertedRowID
-                let insert = try db.makeStatement(sql: "INSERT INTO checkpoint_tensor(checkpoint_id, name, kind, dtype, shape, data) VALUES (?, ?, ?, 'f32', ?, ?)")
+                let insert = try db.makeStatement(sql: "INSERT INTO checkpoint_tensor(checkpoint_id, name, kind, "
+                                                       + "dtype, shape, data) VALUES (?, ?, ?, 'f32', ?, ?)")
                 let writer = CheckpointTensorWriter { name, kind, shape, bytes in
                     let expected = shape.reduce(1, *) * 4
                     guard bytes.count == expected else {
-                        throw FacetError("tensor '\(name)': \(bytes.count) bytes for shape \(shape) (expected \(expected))")
+                        throw FacetError("tensor '\(name)': \(bytes.count) bytes for shape \(shape) "
+                                         + "(expected \(expected))")
                     }
                     // No copy here: SQLite copies the bytes while binding.
-                    let data = bytes.count == 0 ? Data() : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count, deallocator: .none)
+                    let data = bytes.count == 0 ? Data()
+                        : Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), count: bytes.count,
+                               deallocator: .none)
                     try insert.execute(arguments: [id, name, kind.rawValue, Project.shapeJSON(shape), data])
                 }
                 try tensors(writer)
-                let previewStmt = try db.makeStatement(sql: "INSERT INTO preview(checkpoint_id, kind, format, data) VALUES (?, ?, 'png', ?)")
-                for (kind, png) in previews.sorted(by: { $0.key < $1.key }) { try previewStmt.execute(arguments: [id, kind, png]) }
+                let previewStmt = try db.makeStatement(sql: "INSERT INTO preview(checkpoint_id, kind, format, "
+                                                            + "data) VALUES (?, ?, 'png', ?)")
+                for (kind, png) in previews.sorted(by: { $0.key < $1.key }) {
+                    try previewStmt.execute(arguments: [id, kind, png])
+                }
                 return id
             }
         }
@@ -274,13 +329,16 @@ extension Project {
         let inner = text.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
         if inner.isEmpty { return [] }
         let dims = inner.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard dims.allSatisfy({ ($0 ?? -1) >= 0 }) else { throw FacetError("tensor '\(name)': unreadable shape \(text); the checkpoint is corrupt") }
+        guard dims.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+            throw FacetError("tensor '\(name)': unreadable shape \(text); the checkpoint is corrupt")
+        }
         return dims.map { $0! }
     }
 
     /// One checkpoint, or a clear error naming the id.
     public func checkpoint(id: Int64) throws -> CheckpointRecord {
-        guard let c = try read({ db in try CheckpointRecord.fetchOne(db, sql: checkpointSelect + " WHERE c.id = ?", arguments: [id]) }) else {
+        guard let c = try read({ db in try CheckpointRecord.fetchOne(
+            db, sql: checkpointSelect + " WHERE c.id = ?", arguments: [id]) }) else {
             throw FacetError.file(path, "has no checkpoint \(id)", kind: .notFound)
         }
         return c
@@ -290,7 +348,9 @@ extension Project {
     public func checkpoints(modelId: Int64? = nil) throws -> [CheckpointRecord] {
         try read { db in
             if let modelId {
-                return try CheckpointRecord.fetchAll(db, sql: checkpointSelect + " WHERE c.model_id = ? ORDER BY c.iteration", arguments: [modelId])
+                return try CheckpointRecord.fetchAll(db,
+                                                     sql: checkpointSelect + " WHERE c.model_id = ? ORDER "
+                                                                             + "BY c.iteration", arguments: [modelId])
             }
             return try CheckpointRecord.fetchAll(db, sql: checkpointSelect + " ORDER BY c.model_id, c.iteration")
         }
@@ -322,9 +382,13 @@ extension Project {
             m = try requireModel(named: model)
         } else {
             let all = try models()
-            guard let only = all.first else { throw FacetError.file(path, "has no models yet (train one with facet train)", kind: .notFound) }
+            guard let only = all.first else {
+                throw FacetError.file(path, "has no models yet (train one with facet train)", kind: .notFound)
+            }
             guard all.count == 1 else {
-                throw FacetError.file(path, "has \(all.count) models (\(all.map(\.name).joined(separator: ", "))): name one with --model")
+                throw FacetError.file(path,
+                                      "has \(all.count) models (\(all.map(\.name).joined(separator: ", "))): "
+                                      + "name one with --model")
             }
             m = only
         }
@@ -341,17 +405,26 @@ extension Project {
             let live = checkpointSelect + " WHERE c.model_id = ? AND c.tensors_pruned = 0"
             switch reference {
             case "latest":
-                return try CheckpointRecord.fetchOne(db, sql: live + " ORDER BY c.iteration DESC LIMIT 1", arguments: [modelId])
+                return try CheckpointRecord.fetchOne(db, sql: live + " ORDER BY c.iteration DESC LIMIT 1",
+                                                     arguments: [modelId])
             default:
-                return try CheckpointRecord.fetchOne(db, sql: live + " AND EXISTS (SELECT 1 FROM checkpoint_tag t WHERE t.checkpoint_id = c.id AND t.tag = ?) ORDER BY c.iteration DESC LIMIT 1",
+                return try CheckpointRecord.fetchOne(db,
+                                                     sql: live + " AND EXISTS "
+                                                                 + "(SELECT 1 FROM checkpoint_tag t WHERE "
+                                                                 + "t.checkpoint_id = c.id AND t.tag = ?) ORDER BY "
+                                                                 + "c.iteration DESC LIMIT 1",
                                                      arguments: [modelId, reference])
             }
         }
         guard let c = found else {
             if reference == "latest" || reference == "best" {
-                throw FacetError.file(path, "model '\(m.name)' has no checkpoint with weights yet (train it with facet train --resume \(m.name))", kind: .notFound)
+                throw FacetError.file(path,
+                                      "model '\(m.name)' has no checkpoint with weights yet "
+                                      + "(train it with facet train --resume \(m.name))", kind: .notFound)
             }
-            throw FacetError.file(path, "model '\(m.name)' has no checkpoint '\(reference)' (use latest, best, a tag or a checkpoint id)", kind: .notFound)
+            throw FacetError.file(path,
+                                  "model '\(m.name)' has no checkpoint '\(reference)' (use latest, best, "
+                                  + "a tag or a checkpoint id)", kind: .notFound)
         }
         return c
     }
@@ -364,21 +437,26 @@ extension Project {
     /// Names, kinds, shapes and sizes of a checkpoint's tensors, in name order, without their bytes.
     public func checkpointTensorInfos(checkpointId: Int64) throws -> [StoredTensorInfo] {
         let rows = try read { db in
-            try Row.fetchAll(db, sql: "SELECT name, kind, shape, length(data) AS n FROM checkpoint_tensor WHERE checkpoint_id = ? ORDER BY name", arguments: [checkpointId])
+            try Row.fetchAll(db,
+                             sql: "SELECT name, kind, shape, length(data) AS n FROM checkpoint_tensor WHERE "
+                                  + "checkpoint_id = ? ORDER BY name", arguments: [checkpointId])
         }
         return try rows.map { r in
             let name: String = r["name"]
-            return StoredTensorInfo(name: name, kind: TensorKind(rawValue: r["kind"]) ?? .weight, shape: try Project.parseShape(r["shape"], name: name), byteCount: r["n"])
+            return StoredTensorInfo(name: name, kind: TensorKind(rawValue: r["kind"]) ?? .weight,
+                                    shape: try Project.parseShape(r["shape"], name: name), byteCount: r["n"])
         }
     }
 
     /// Calls `body` with each tensor of a checkpoint (of `kind`, or all), one at a time in one read
     /// transaction, so only one tensor's bytes are in memory at once.
-    public func forEachCheckpointTensor(checkpointId: Int64, kind: TensorKind? = nil, _ body: (StoredTensor) throws -> Void) throws {
+    public func forEachCheckpointTensor(checkpointId: Int64, kind: TensorKind? = nil,
+                                        _ body: (StoredTensor) throws -> Void) throws {
         try withoutActuallyEscaping(body) { body in
             try read { db in
                 let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT name, kind, shape, data FROM checkpoint_tensor WHERE checkpoint_id = ? AND (? IS NULL OR kind = ?) ORDER BY name
+                    SELECT name, kind, shape, data FROM checkpoint_tensor WHERE checkpoint_id = ? AND (? IS NULL \
+                    OR kind = ?) ORDER BY name
                     """, arguments: [checkpointId, kind?.rawValue, kind?.rawValue])
                 while let r = try cursor.next() {
                     let name: String = r["name"]
@@ -393,7 +471,8 @@ extension Project {
     public func checkpointTensors(checkpointId: Int64, names: [String]) throws -> [String: StoredTensor] {
         try read { db in
             var out: [String: StoredTensor] = [:]
-            let stmt = try db.cachedStatement(sql: "SELECT kind, shape, data FROM checkpoint_tensor WHERE checkpoint_id = ? AND name = ?")
+            let stmt = try db.cachedStatement(sql: "SELECT kind, shape, "
+                                                   + "data FROM checkpoint_tensor WHERE checkpoint_id = ? AND name = ?")
             for name in names {
                 guard let r = try Row.fetchOne(stmt, arguments: [checkpointId, name]) else { continue }
                 out[name] = StoredTensor(name: name, kind: TensorKind(rawValue: r["kind"]) ?? .weight,
@@ -405,7 +484,10 @@ extension Project {
 
     /// A checkpoint's preview of `kind` (PNG bytes), or nil.
     public func preview(checkpointId: Int64, kind: String = "grid") throws -> Data? {
-        try read { db in try Data.fetchOne(db, sql: "SELECT data FROM preview WHERE checkpoint_id = ? AND kind = ?", arguments: [checkpointId, kind]) }
+        try read {
+            db in try Data.fetchOne(db, sql: "SELECT data FROM preview WHERE checkpoint_id = ? AND kind = ?",
+                                    arguments: [checkpointId, kind])
+        }
     }
 
     /// Adds a tag (e.g. `keep`, `candidate`) to a checkpoint.
@@ -413,10 +495,12 @@ extension Project {
         guard !tag.isEmpty else { throw FacetError("a checkpoint tag cannot be empty") }
         _ = try checkpoint(id: id)
         try write("tagging checkpoint \(id)") { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO checkpoint_tag(checkpoint_id, tag) VALUES (?, ?)", arguments: [id, tag])
+            try db.execute(sql: "INSERT OR IGNORE INTO checkpoint_tag(checkpoint_id, tag) VALUES (?, ?)",
+                           arguments: [id, tag])
         }
     }
 
+    /// Removes a tag from a checkpoint (nothing happens when it does not carry it).
     public func untagCheckpoint(id: Int64, tag: String) throws {
         try write("untagging checkpoint \(id)") { db in
             try db.execute(sql: "DELETE FROM checkpoint_tag WHERE checkpoint_id = ? AND tag = ?", arguments: [id, tag])

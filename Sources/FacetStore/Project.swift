@@ -3,10 +3,12 @@ import Foundation
 import GRDB
 import FacetCore
 
+/// Which side of the swap a media or face is on: `src` (the face to put in) or `dst` (the video to change).
 public enum Role: String, Codable, Sendable, CaseIterable {
     case src, dst
 }
 
+/// Whether a face is in the training set (`kept`) or curated out of it (`rejected`).
 public enum FaceStatus: String, Codable, Sendable, CaseIterable {
     case kept, rejected
 }
@@ -14,7 +16,9 @@ public enum FaceStatus: String, Codable, Sendable, CaseIterable {
 /// An open Facet project. Every public method is one transaction, named for what it does.
 /// Thread-safe: GRDB serialises writes and runs reads concurrently (WAL).
 public final class Project: @unchecked Sendable {
+    /// The project file's path, as given when it was opened.
     public let path: String
+    /// Whether it was opened read-only (every write then throws).
     public let isReadOnly: Bool
     let reader: any DatabaseReader
     let writerIfAny: (any DatabaseWriter)?
@@ -22,22 +26,28 @@ public final class Project: @unchecked Sendable {
     /// The writer, or a clear error when the project was opened read-only.
     var writer: any DatabaseWriter {
         get throws {
-            guard let w = writerIfAny else { throw FacetError.file(path, "is open read-only (check the file's permissions)") }
+            guard let w = writerIfAny else {
+                throw FacetError.file(path, "is open read-only (check the file's permissions)")
+            }
             return w
         }
     }
 
+    /// How a project is opened: read-write, or read-only (every write then throws).
     public enum Mode: Sendable { case readWrite, readOnly }
 
     /// Creates a new, empty project. Refuses an existing file unless `force`.
     /// The file appears complete or not at all: it is built beside `path` and renamed into place.
     @discardableResult
-    public static func create(at path: String, force: Bool = false, migrations: [Migration] = ProjectSchema.migrations) throws -> Project {
+    public static func create(at path: String, force: Bool = false,
+                              migrations: [Migration] = ProjectSchema.migrations) throws -> Project {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { throw FacetError.file(path, "is a directory") }
-            guard force else { throw FacetError.file(path, "already exists (use --force to replace it)", kind: .conflict) }
+            guard force else {
+                throw FacetError.file(path, "already exists (use --force to replace it)", kind: .conflict)
+            }
         }
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).creating-\(getpid())"
@@ -49,7 +59,8 @@ public final class Project: @unchecked Sendable {
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try Project.migrate(db, from: 0, migrations: migrations)
-                try db.execute(sql: "INSERT INTO project_info(key, value) VALUES ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ('created_by', 'facet')")
+                try db.execute(sql: "INSERT INTO project_info(key, value) VALUES ('created_at', "
+                                    + "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')), ('created_by', 'facet')")
             }
             try queue.close()
         } catch let e as FacetError {
@@ -78,7 +89,8 @@ public final class Project: @unchecked Sendable {
         let header = try ProjectFileHeader.check(path: path, knownVersion: known)
         self.path = path
         let writable = FileManager.default.isWritableFile(atPath: path)
-            && FileManager.default.isWritableFile(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
+            && FileManager.default.isWritableFile(atPath: (path as NSString).deletingLastPathComponent.isEmpty
+                                                  ? "." : (path as NSString).deletingLastPathComponent)
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
@@ -91,7 +103,9 @@ public final class Project: @unchecked Sendable {
                 }
                 let pool = try DatabasePool(path: path, configuration: config)
                 if header.userVersion < known {
-                    try pool.writeWithoutTransaction { db in try Project.migrate(db, from: Int(header.userVersion), migrations: migrations) }
+                    try pool.writeWithoutTransaction {
+                        db in try Project.migrate(db, from: Int(header.userVersion), migrations: migrations)
+                    }
                 }
                 self.reader = pool
                 self.writerIfAny = pool
@@ -147,7 +161,9 @@ public final class Project: @unchecked Sendable {
             switch e.resultCode {
             case .SQLITE_FULL: return "the disk is full"
             case .SQLITE_READONLY: return "the file is read-only"
-            case .SQLITE_BUSY, .SQLITE_LOCKED: return "the project is busy (another facet command is writing to it); try again when it has finished"
+            case .SQLITE_BUSY,
+                 .SQLITE_LOCKED: return "the project is busy (another facet command is writing to it); "
+                                        + "try again when it has finished"
             case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the file is damaged (\(e.message ?? "corrupt"))"
             case .SQLITE_CANTOPEN: return "cannot open the file"
             default: return e.message ?? "\(e.resultCode)"
