@@ -1,4 +1,5 @@
-/// `facet compare`: two checkpoints evaluated now on the same held-out faces, their stored losses, and their swaps of those faces side by side.
+/// `facet compare`: two checkpoints evaluated now on the same held-out faces, their stored losses, and their swaps of
+/// those faces side by side.
 import Foundation
 import FacetCore
 import FacetMedia
@@ -9,19 +10,25 @@ import FacetTrain
 
 /// Losses per role and their mean.
 public struct RoleLosses: Codable, Sendable, Equatable {
+    /// The src loss (nil: none).
     public var src: Double?
+    /// The dst loss (nil: none).
     public var dst: Double?
+    /// The mean of the two; the one there is when only one is.
     public var mean: Double? {
         guard let s = src, let d = dst else { return src ?? dst }
         return (s + d) / 2
     }
+    /// Losses of the two roles.
     public init(src: Double?, dst: Double?) { self.src = src; self.dst = dst }
 
     enum CodingKeys: String, CodingKey { case src, dst, mean }
+    /// Writes `src`, `dst` and their `mean`.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(src, forKey: .src); try c.encode(dst, forKey: .dst); try c.encode(mean, forKey: .mean)
     }
+    /// Reads `src` and `dst` (the mean is recomputed).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         src = try c.decodeIfPresent(Double.self, forKey: .src); dst = try c.decodeIfPresent(Double.self, forKey: .dst)
@@ -30,12 +37,18 @@ public struct RoleLosses: Codable, Sendable, Equatable {
 
 /// One side of a comparison.
 public struct ComparedCheckpoint: Codable, Sendable, Equatable {
+    /// The checkpoint's id.
     public var id: Int64
+    /// The model it belongs to.
     public var model: String
+    /// That model's architecture.
     public var architecture: String
+    /// The training iteration it was saved at.
     public var iteration: Int
-    /// What was stored at its save: training losses averaged before it, and held-out loss on its own model's held-out faces.
+    /// What was stored at its save: training losses averaged before it, and held-out loss on its own model's held-out
+    /// faces.
     public var storedLoss: RoleLosses
+    /// The held-out losses stored at its save, on its own model's held-out faces.
     public var storedValLoss: RoleLosses
     /// Evaluated now on the comparison's faces.
     public var evaluated: RoleLosses
@@ -45,11 +58,15 @@ public struct ComparedCheckpoint: Codable, Sendable, Equatable {
     public var swap: Double? = nil
 }
 
+/// What `facet compare` found: both checkpoints, the faces they were evaluated on, and which is better.
 public struct Comparison: Codable, Sendable, Equatable {
+    /// The first checkpoint named.
     public var a: ComparedCheckpoint
+    /// The second checkpoint named.
     public var b: ComparedCheckpoint
     /// The faces both were evaluated on, by role, ascending ids (the same for both).
     public var srcFaces: [Int64]
+    /// The dst faces both were evaluated on, ascending ids.
     public var dstFaces: [Int64]
     /// Where the faces came from: held out by both models, or trained on by neither.
     public var faceSource: String
@@ -79,7 +96,9 @@ func image(_ t: Tensor, index: Int) -> Image {
 
 /// The faces to compare on, per role: held out by both models when they share any (always so for
 /// two checkpoints of one model), else kept faces neither trained on. Ascending ids, at most `limit`.
-func comparisonFaces(project: Project, a: ModelRecord, b: ModelRecord, limit: Int) throws -> (src: [Int64], dst: [Int64], source: String) {
+func comparisonFaces(project: Project, a: ModelRecord, b: ModelRecord, limit: Int) throws -> (src: [Int64],
+                                                                                              dst: [Int64],
+                                                                                              source: String) {
     let sa = try project.modelFaces(modelId: a.id!), sb = try project.modelFaces(modelId: b.id!)
     var out: [Role: [Int64]] = [:]
     var sources: Set<String> = []
@@ -94,7 +113,11 @@ func comparisonFaces(project: Project, a: ModelRecord, b: ModelRecord, limit: In
         let trained = Set(sa.train[role] ?? []).union(sb.train[role] ?? [])
         let neither = kept.subtracting(trained)
         guard !neither.isEmpty else {
-            throw FacetError.file(project.path, "models '\(a.name)' and '\(b.name)' hold out no \(role.rawValue) face in common and every kept \(role.rawValue) face trained one of them, so no face is fair to both; compare checkpoints of one model, or of models trained with the same --seed on the same faces")
+            throw FacetError.file(project.path,
+                                  "models '\(a.name)' and '\(b.name)' hold out no \(role.rawValue) face in common and "
+                                  + "every kept \(role.rawValue) face trained one of them, so no face is fair to both; "
+                                  + "compare checkpoints of one model, or of models trained with the same --seed on "
+                                  + "the same faces")
         }
         out[role] = Array(neither.sorted().prefix(limit))
         sources.insert("trained on by neither model")
@@ -111,10 +134,15 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
     let ca = try resolveCheckpoint(project, refA, model: model), cb = try resolveCheckpoint(project, refB, model: model)
     let ma = try project.requireModel(named: ca.modelName), mb = try project.requireModel(named: cb.modelName)
     guard ma.resolution == mb.resolution, ma.faceType == mb.faceType else {
-        throw FacetError("checkpoint \(ca.id) is a \(ma.architecture) model (\(ma.resolution) px, \(ma.faceType) face) and \(cb.id) a \(mb.architecture) model (\(mb.resolution) px, \(mb.faceType) face): their losses are measured on different images and do not compare; compare checkpoints of the same architecture")
+        throw FacetError("checkpoint \(ca.id) is a \(ma.architecture) model (\(ma.resolution) px, "
+                         + "\(ma.faceType) face) and \(cb.id) a \(mb.architecture) model (\(mb.resolution) px, "
+                         + "\(mb.faceType) face): their losses are measured on different images and do not compare; "
+                         + "compare checkpoints of the same architecture")
     }
     for c in [ca, cb] where c.tensorsPruned {
-        throw FacetError.file(project.path, "checkpoint \(c.id) was pruned (its weights are gone); pick one listed with weights by facet checkpoints")
+        throw FacetError.file(project.path,
+                              "checkpoint \(c.id) was pruned (its weights are gone); "
+                              + "pick one listed with weights by facet checkpoints")
     }
     let chosen = try comparisonFaces(project: project, a: ma, b: mb, limit: faces)
     let modelA = try loadModel(project: project, checkpoint: String(ca.id))
@@ -127,7 +155,8 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
     func side(_ c: CheckpointRecord, _ m: ModelRecord, _ sm: SwapModel) throws -> ComparedCheckpoint {
         let now = try sm.evaluate(src: src, dst: dst)
         return ComparedCheckpoint(id: c.id, model: m.name, architecture: m.architecture, iteration: c.iteration,
-                                  storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst), storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
+                                  storedLoss: RoleLosses(src: c.lossSrc, dst: c.lossDst),
+                                  storedValLoss: RoleLosses(src: c.valLossSrc, dst: c.valLossDst),
                                   evaluated: RoleLosses(src: now.src, dst: now.dst))
     }
     var sa = try side(ca, ma, modelA), sb = try side(cb, mb, modelB)
@@ -136,8 +165,10 @@ public func compareCheckpoints(project: Project, a refA: String, b refB: String,
     sb.swapScore = stored[cb.id].flatMap(SwapScore.init(stored:)); sb.swap = stored[cb.id]?.combined
     let la = sa.evaluated.mean ?? .infinity, lb = sb.evaluated.mean ?? .infinity
     let better = abs(la - lb) <= 1e-9 * max(la, lb) ? "tie" : la < lb ? "a" : "b"
-    let comparison = Comparison(a: sa, b: sb, srcFaces: chosen.src, dstFaces: chosen.dst, faceSource: chosen.source, better: better)
-    let preview = renderComparison(comparison, src: Array(src.prefix(previewRows)), dst: Array(dst.prefix(previewRows)), a: modelA, b: modelB)
+    let comparison = Comparison(a: sa, b: sb, srcFaces: chosen.src, dstFaces: chosen.dst, faceSource: chosen.source,
+                                better: better)
+    let preview = renderComparison(comparison, src: Array(src.prefix(previewRows)), dst: Array(dst.prefix(previewRows)),
+                                   a: modelA, b: modelB)
     return (comparison, preview)
 }
 
@@ -163,14 +194,16 @@ func renderComparison(_ c: Comparison, src: [FaceSample], dst: [FaceSample], a: 
     for (col, column) in cells.enumerated() {
         let x0 = gap + col * (cell + gap) + (col >= 3 ? gap * 2 : 0)
         for (row, face) in column.enumerated() {
-            canvas.paste(face.width == cell ? face : face.resized(width: cell, height: cell), x: x0, y: header + gap + row * (cell + gap))
+            canvas.paste(face.width == cell ? face : face.resized(width: cell, height: cell), x: x0,
+                         y: header + gap + row * (cell + gap))
         }
     }
     func caption(_ s: ComparedCheckpoint) -> String {
         "#\(s.id) \(s.model) it \(s.iteration) loss " + (s.evaluated.mean.map { String(format: "%.4f", $0) } ?? "-")
     }
     canvas.text("A = " + caption(c.a) + "   B = " + caption(c.b), x: gap + 4, y: 10, scale: 1, color: .white)
-    canvas.text("same \(c.srcFaces.count) src + \(c.dstFaces.count) dst faces (\(c.faceSource)); lower is better: \(c.better == "tie" ? "tie" : c.better.uppercased())",
+    canvas.text("same \(c.srcFaces.count) src + \(c.dstFaces.count) dst faces (\(c.faceSource)); lower is better: "
+                + "\(c.better == "tie" ? "tie" : c.better.uppercased())",
                 x: gap + 4, y: 24, scale: 1, color: RGB(200, 200, 200))
     for (col, t) in titles.enumerated() {
         let x0 = gap + col * (cell + gap) + (col >= 3 ? gap * 2 : 0)

@@ -1,4 +1,5 @@
-/// Loss-curve analysis: smoothing, and a power-law fit that projects when a target loss is reached and whether the curve has flattened.
+/// Loss-curve analysis: smoothing, and a power-law fit that projects when a target loss is reached and whether the
+/// curve has flattened.
 import Foundation
 
 /// A trailing moving average of `values` over `window` points (fewer at the start).
@@ -23,6 +24,7 @@ public func smoothingWindow(count: Int) -> Int { max(1, min(50, count / 10)) }
 public struct ConvergenceFit: Codable, Sendable, Equatable {
     /// The law `a * k^-b + floor`: scale `a` and exponent `b`.
     public var a: Double
+    /// The exponent: how fast the curve approaches its floor.
     public var b: Double
     /// The projected floor: the loss the curve approaches as training goes on.
     public var floor: Double
@@ -48,10 +50,16 @@ public struct ConvergenceFit: Codable, Sendable, Equatable {
     /// One line for people: floor, where the target falls, flattened or not.
     public var summary: String {
         // A floor fitted at 0 means a pure power law fits the curve so far: no floor to speak of yet.
-        if floor <= 0 && targetIsDefault { return "no floor in sight yet, " + (flattened ? "flattened" : "still falling") }
+        if floor <= 0 && targetIsDefault {
+            return "no floor in sight yet, " + (flattened ? "flattened" : "still falling")
+        }
         let t = targetIsDefault ? "floor+5%" : "target \(format(target))"
         let when: String
-        if let k = targetIteration { when = k <= lastIteration ? "\(t) reached" : "\(t) at it ~\(k)" } else { when = "\(t) not reached" }
+        if let k = targetIteration {
+            when = k <= lastIteration ? "\(t) reached" : "\(t) at it ~\(k)"
+        } else {
+            when = "\(t) not reached"
+        }
         return "floor \(format(floor)), \(when), " + (flattened ? "flattened" : "still falling")
     }
 
@@ -65,7 +73,8 @@ public enum Convergence {
     ///
     /// For each candidate floor c (a grid below the smallest loss, then refined by golden-section
     /// search) log(loss - c) is linear in log k, so a and b come from least squares; the c with
-    /// the least squared relative error wins (so the early, large losses do not outweigh the tail). A curve that does not fall gets b = 0.
+    /// the least squared relative error wins (so the early, large losses do not outweigh the tail). A curve that does
+    /// not fall gets b = 0.
     public static func fit(iterations: [Int], losses: [Double], target: Double? = nil) -> ConvergenceFit? {
         let pairs = zip(iterations, losses).filter { $0.0 >= 1 && $0.1.isFinite && $0.1 > 0 }
         guard pairs.count >= 8 else { return nil }
@@ -121,8 +130,10 @@ public enum Convergence {
         if let r = solve(c), r.sse < fit.sse { fit = (c, r.a, r.b, r.sse) }
 
         let last = pairs.last!.0
-        let result = ConvergenceFit(a: fit.a, b: fit.b, floor: fit.c, lastIteration: last, currentLoss: 0, target: 0, targetIsDefault: target == nil,
-                                    targetIteration: nil, flattened: false, rmse: (fit.sse / Double(ks.count)).squareRoot())
+        let result = ConvergenceFit(a: fit.a, b: fit.b, floor: fit.c, lastIteration: last, currentLoss: 0, target: 0,
+                                    targetIsDefault: target == nil,
+                                    targetIteration: nil, flattened: false,
+                                    rmse: (fit.sse / Double(ks.count)).squareRoot())
         return result.projecting(target: target)
     }
 }
@@ -136,7 +147,8 @@ extension ConvergenceFit {
         f.target = wanted ?? floor * 1.05
         if f.currentLoss <= f.target {
             // Already there: the first iteration where the fitted curve is at or below the target.
-            f.targetIteration = f.target > floor && b > 0 ? min(lastIteration, Int(pow(a / (f.target - floor), 1 / b).rounded(.up))) : lastIteration
+            f.targetIteration = f.target > floor && b > 0 ? min(
+                lastIteration, Int(pow(a / (f.target - floor), 1 / b).rounded(.up))) : lastIteration
         } else if f.target > floor, b > 0 {
             let k = pow(a / (f.target - floor), 1 / b)
             f.targetIteration = k.isFinite && k < Double(Int.max / 2) ? Int(k.rounded(.up)) : nil

@@ -1,4 +1,5 @@
-/// Loss curves of a project's models as one chart (raw and smoothed losses, held-out loss at each checkpoint, the convergence fit), as PNG-ready image or SVG.
+/// Loss curves of a project's models as one chart (raw and smoothed losses, held-out loss at each checkpoint, the
+/// convergence fit), as PNG-ready image or SVG.
 import Foundation
 import FacetCore
 import FacetPlot
@@ -8,8 +9,11 @@ import FacetStore
 public struct ModelLossCurve: Sendable {
     /// The model, and its stored iterations with their src and dst losses (same length).
     public var model: ModelRecord
+    /// The stored iterations, ascending.
     public var iterations: [Int]
+    /// The src loss at each of them.
     public var lossSrc: [Double]
+    /// The dst loss at each of them.
     public var lossDst: [Double]
     /// Held-out loss (mean of the roles) at each checkpoint that has one.
     public var validation: [(iteration: Int, loss: Double)]
@@ -22,12 +26,16 @@ public struct ModelLossCurve: Sendable {
 
 /// The curves of the named models (every model when `models` is empty), in the order given.
 /// An unknown name is a clear error listing the models there are.
-public func lossCurves(project: Project, models names: [String] = [], target: Double? = nil) throws -> [ModelLossCurve] {
+public func lossCurves(project: Project, models names: [String] = [],
+                       target: Double? = nil) throws -> [ModelLossCurve] {
     let models = names.isEmpty ? try project.models() : try names.map { try project.requireModel(named: $0) }
     return try models.map { m in
         let rows = try project.losses(modelId: m.id!)
-        let validation = try project.checkpoints(modelId: m.id!).compactMap { c in c.valLoss.map { (iteration: c.iteration, loss: $0) } }
-        var curve = ModelLossCurve(model: m, iterations: rows.map(\.iteration), lossSrc: rows.map(\.lossSrc), lossDst: rows.map(\.lossDst),
+        let validation = try project.checkpoints(modelId: m.id!).compactMap {
+            c in c.valLoss.map { (iteration: c.iteration, loss: $0) }
+        }
+        var curve = ModelLossCurve(model: m, iterations: rows.map(\.iteration), lossSrc: rows.map(\.lossSrc),
+                                   lossDst: rows.map(\.lossDst),
                                    validation: validation, fit: nil)
         curve.fit = Convergence.fit(iterations: curve.iterations, losses: curve.meanLoss, target: target)
         return curve
@@ -62,13 +70,21 @@ public func lossChart(_ curves: [ModelLossCurve], log: Bool = false) -> Chart {
         let ks = c.iterations.map(Double.init)
         let window = smoothingWindow(count: ks.count)
         let raw = thinned(Array(zip(ks, c.meanLoss)), limit: 4000).map { (x: $0.0, y: $0.1) }
-        chart.series.append(ChartSeries(label: "\(name) raw (src+dst)/2", color: color.mixed(with: .white, 0.68), style: .line(width: 1), points: raw))
-        let src = thinned(Array(zip(ks, movingAverage(c.lossSrc, window: window))), limit: 2000).map { (x: $0.0, y: $0.1) }
-        let dst = thinned(Array(zip(ks, movingAverage(c.lossDst, window: window))), limit: 2000).map { (x: $0.0, y: $0.1) }
-        chart.series.append(ChartSeries(label: "\(name) src, mean of \(window)", color: color, style: .line(width: 2.5), points: src))
-        chart.series.append(ChartSeries(label: "\(name) dst, mean of \(window)", color: color.mixed(with: .black, 0.25), style: .line(width: 2.5, dash: [10, 6]), points: dst))
+        chart.series.append(ChartSeries(label: "\(name) raw (src+dst)/2", color: color.mixed(with: .white, 0.68),
+                                        style: .line(width: 1), points: raw))
+        let src = thinned(Array(zip(ks, movingAverage(c.lossSrc, window: window))), limit: 2000).map {
+            (x: $0.0, y: $0.1)
+        }
+        let dst = thinned(Array(zip(ks, movingAverage(c.lossDst, window: window))), limit: 2000).map {
+            (x: $0.0, y: $0.1)
+        }
+        chart.series.append(ChartSeries(label: "\(name) src, mean of \(window)", color: color, style: .line(width: 2.5),
+                                        points: src))
+        chart.series.append(ChartSeries(label: "\(name) dst, mean of \(window)", color: color.mixed(with: .black, 0.25),
+                                        style: .line(width: 2.5, dash: [10, 6]), points: dst))
         if !c.validation.isEmpty {
-            chart.series.append(ChartSeries(label: "\(name) held-out", color: color.mixed(with: .black, 0.4), style: .markers(radius: 5),
+            chart.series.append(ChartSeries(label: "\(name) held-out", color: color.mixed(with: .black, 0.4),
+                                            style: .markers(radius: 5),
                                             points: c.validation.map { (x: Double($0.iteration), y: $0.loss) }))
         }
         if let fit = c.fit, let first = c.iterations.first {
@@ -87,26 +103,35 @@ public func lossChart(_ curves: [ModelLossCurve], log: Bool = false) -> Chart {
 /// Checks there is something to plot; the error says what to do.
 func checkedCurves(project: Project, models: [String], target: Double?) throws -> [ModelLossCurve] {
     let curves = try lossCurves(project: project, models: models, target: target)
-    if curves.isEmpty { throw FacetError.file(project.path, "has no models yet (train one with facet train)", kind: .notFound) }
+    if curves.isEmpty {
+        throw FacetError.file(project.path, "has no models yet (train one with facet train)", kind: .notFound)
+    }
     if curves.allSatisfy({ $0.iterations.isEmpty }) {
-        throw FacetError.file(project.path, "has no training losses yet for \(curves.map { "'\($0.model.name)'" }.joined(separator: ", ")) (train with facet train)")
+        throw FacetError.file(project.path,
+                              "has no training losses yet for "
+                              + "\(curves.map { "'\($0.model.name)'" }.joined(separator: ", ")) "
+                              + "(train with facet train)")
     }
     return curves
 }
 
 /// The loss curves of `models` (all when empty) on shared axes as an RGB image: what
 /// `facet plot --out loss.png` writes (encode with `PNGCodec.encode`).
-public func renderLossPlot(project: Project, models: [String] = [], log: Bool = false, width: Int = 1200, height: Int = 720,
+public func renderLossPlot(project: Project, models: [String] = [], log: Bool = false, width: Int = 1200,
+                           height: Int = 720,
                            target: Double? = nil) throws -> Image {
     try checkSize(width, height)
-    return lossChart(try checkedCurves(project: project, models: models, target: target), log: log).render(width: width, height: height)
+    return lossChart(try checkedCurves(project: project, models: models, target: target), log: log)
+        .render(width: width, height: height)
 }
 
 /// The same plot as an SVG document.
-public func renderLossPlotSVG(project: Project, models: [String] = [], log: Bool = false, width: Int = 1200, height: Int = 720,
+public func renderLossPlotSVG(project: Project, models: [String] = [], log: Bool = false, width: Int = 1200,
+                              height: Int = 720,
                               target: Double? = nil) throws -> String {
     try checkSize(width, height)
-    return lossChart(try checkedCurves(project: project, models: models, target: target), log: log).svg(width: width, height: height)
+    return lossChart(try checkedCurves(project: project, models: models, target: target), log: log).svg(
+        width: width, height: height)
 }
 
 func checkSize(_ width: Int, _ height: Int) throws {

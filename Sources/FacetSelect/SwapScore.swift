@@ -36,7 +36,8 @@ public struct SwapScore: Sendable, Equatable, Codable {
 
     /// The stored form: metric name to value.
     public var metrics: [String: Double] {
-        var m = ["identity_src_share": identitySrcShare, "identity_to_src": identityToSrc, "identity_to_dst": identityToDst,
+        var m = ["identity_src_share": identitySrcShare, "identity_to_src": identityToSrc,
+                 "identity_to_dst": identityToDst,
                  "landmarks": landmarks, "eyes_mouth": eyesMouth, "detail": detail, "missed": Double(missed)]
         if let mouthCorrelation { m["mouth_correlation"] = mouthCorrelation }
         return m
@@ -57,7 +58,8 @@ public struct SwapScore: Sendable, Equatable, Codable {
                 landmarks: Double, eyesMouth: Double, mouthCorrelation: Double?, detail: Double, seconds: Double) {
         self.faces = faces; self.missed = missed; self.identitySrcShare = identitySrcShare
         self.identityToSrc = identityToSrc; self.identityToDst = identityToDst; self.landmarks = landmarks
-        self.eyesMouth = eyesMouth; self.mouthCorrelation = mouthCorrelation; self.detail = detail; self.seconds = seconds
+        self.eyesMouth = eyesMouth; self.mouthCorrelation = mouthCorrelation; self.detail = detail
+        self.seconds = seconds
     }
 }
 
@@ -87,7 +89,8 @@ public struct SwapScorer {
     /// merged with `options` as the merge places it (its smoothed alignment when `options.smooth` > 0, the
     /// model's face type), and the merged face is found again, described and measured against the src
     /// and dst persons' centres (mean descriptors) and against the dst face's stored landmarks and pixels.
-    public func score(project: Project, swapper: any FaceSwapper, faceType: String?, faceIDs: [Int64], options: MergeOptions,
+    public func score(project: Project, swapper: any FaceSwapper, faceType: String?, faceIDs: [Int64],
+                      options: MergeOptions,
                       srcCentre: [Float], dstCentre: [Float]) throws -> SwapScore {
         let start = Date()
         try options.validate()
@@ -117,14 +120,16 @@ public struct SwapScorer {
                     guard let dstLandmarks = record.landmarks68 else { missed += 1; continue }
                     // The face as the merge places it: of the merge's faces of this frame, the one nearest this face.
                     guard let face = (placed[frame.index] ?? []).min(by: {
-                        meanLandmarkDistance($0.landmarks, dstLandmarks) < meanLandmarkDistance($1.landmarks, dstLandmarks)
+                        meanLandmarkDistance($0.landmarks, dstLandmarks) < meanLandmarkDistance(
+                            $1.landmarks, dstLandmarks)
                     }) else { missed += 1; continue }
                     var merged = frame.image
                     _ = try compositor.merge(frame: &merged, faces: [face], swapper: swapper)
                     let unit = eyeDistance(dstLandmarks)
                     let found = pipeline.faces(in: merged, minFaceSize: 40)
                     guard unit > 0, let again = found.min(by: {
-                        meanLandmarkDistance($0.landmarks, dstLandmarks) < meanLandmarkDistance($1.landmarks, dstLandmarks)
+                        meanLandmarkDistance($0.landmarks, dstLandmarks) < meanLandmarkDistance(
+                            $1.landmarks, dstLandmarks)
                     }), meanLandmarkDistance(again.landmarks, dstLandmarks) < 0.5 * unit else { missed += 1; continue }
                     let d = recognizer.descriptors(image: merged, faces: [again.landmarks])[0]
                     toSrc.append(Double(FaceRecognizer.distance(d, srcCentre)))
@@ -137,7 +142,8 @@ public struct SwapScorer {
                         if p >= 36 { eyesMouth += e }
                     }
                     lm.append(all / 68); em.append(eyesMouth / 32)
-                    mouthSwap.append(Self.mouthOpening(again.landmarks)); mouthDst.append(Self.mouthOpening(dstLandmarks))
+                    mouthSwap.append(Self.mouthOpening(again.landmarks))
+                    mouthDst.append(Self.mouthOpening(dstLandmarks))
                     let hull = hullMask(of: dstLandmarks.points, width: frame.image.width, height: frame.image.height)
                     // The hull's box (its pixels lie within it): the Laplacian is taken there, not over the frame.
                     let box = Self.box(of: dstLandmarks.points)
@@ -152,13 +158,15 @@ public struct SwapScorer {
         return SwapScore(faces: faceIDs.count, missed: missed, identitySrcShare: share, identityToSrc: mean(toSrc),
                          identityToDst: mean(toDst), landmarks: mean(lm), eyesMouth: mean(em),
                          mouthCorrelation: Self.correlation(mouthSwap, mouthDst),
-                         detail: detailOrig > 0 ? detailSwap / detailOrig : .nan, seconds: Date().timeIntervalSince(start))
+                         detail: detailOrig > 0 ? detailSwap / detailOrig : .nan,
+                         seconds: Date().timeIntervalSince(start))
     }
 
     /// The mouth's opening: mean distance of the inner lips (61-67, 62-66, 63-65) over the outer-eye distance.
     static func mouthOpening(_ l: Landmarks68) -> Double {
         let p = l.points
-        let gap = [(61, 67), (62, 66), (63, 65)].reduce(0.0) { $0 + hypot(p[$1.0].x - p[$1.1].x, p[$1.0].y - p[$1.1].y) } / 3
+        let gap = [(61, 67), (62, 66),
+                   (63, 65)].reduce(0.0) { $0 + hypot(p[$1.0].x - p[$1.1].x, p[$1.0].y - p[$1.1].y) } / 3
         return gap / max(eyeDistance(l), 1e-9)
     }
 
@@ -167,7 +175,11 @@ public struct SwapScorer {
         guard a.count >= 3, a.count == b.count else { return nil }
         let n = Double(a.count), ma = a.reduce(0, +) / n, mb = b.reduce(0, +) / n
         var sab = 0.0, saa = 0.0, sbb = 0.0
-        for i in a.indices { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) * (a[i] - ma); sbb += (b[i] - mb) * (b[i] - mb) }
+        for i in a.indices {
+            sab += (a[i] - ma) * (b[i] - mb)
+            saa += (a[i] - ma) * (a[i] - ma)
+            sbb += (b[i] - mb) * (b[i] - mb)
+        }
         guard saa > 1e-12, sbb > 1e-12 else { return nil }
         return sab / (saa * sbb).squareRoot()
     }
@@ -196,7 +208,8 @@ public struct SwapScorer {
         image.pixels.withUnsafeBufferPointer { px in
             for y in (y0 - 1)...(y1 + 1) {
                 for i in (y * w + x0 - 1)...(y * w + x1 + 1) {
-                    grey[i] = c >= 3 ? 0.299 * Float(px[i * c]) + 0.587 * Float(px[i * c + 1]) + 0.114 * Float(px[i * c + 2])
+                    grey[i] = c >= 3
+                        ? 0.299 * Float(px[i * c]) + 0.587 * Float(px[i * c + 1]) + 0.114 * Float(px[i * c + 2])
                         : Float(px[i * c])
                 }
             }
@@ -221,7 +234,8 @@ public enum CheckpointScoring {
     /// held-out dst faces. Reads only (a read-only project will do). Needs descriptors of the model's src faces
     /// and of those dst faces (`facet embed`); a one-line error says so otherwise.
     public static func score(project: Project, checkpoint reference: String, model: String? = nil, limit: Int = 100,
-                             options: MergeOptions? = nil, scorer: SwapScorer) throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
+                             options: MergeOptions? = nil,
+                             scorer: SwapScorer) throws -> (checkpoint: CheckpointRecord, score: SwapScore) {
         try score(project: project, checkpoint: reference, model: model, limit: limit, options: options,
                   scorer: { scorer })
     }
@@ -235,7 +249,8 @@ public enum CheckpointScoring {
         let record = try project.checkpoint(resolving: reference, model: model)
         let faces = try SwapScorer.heldOutFaces(project: project, checkpoint: record, limit: limit)
         guard !faces.isEmpty else {
-            throw FacetError.file(project.path, "checkpoint \(record.id) has no kept held-out dst faces to score its swaps on")
+            throw FacetError.file(project.path,
+                                  "checkpoint \(record.id) has no kept held-out dst faces to score its swaps on")
         }
         // The src person: the faces the model trained on (and held out) of the src role; the dst person: the
         // scored faces themselves, as extracted.
@@ -253,7 +268,9 @@ public enum CheckpointScoring {
 
     /// The mean descriptor of the faces `ids`; a one-line error naming `facet embed` when any has none.
     static func centre(of ids: [Int64], project: Project, role: Role) throws -> [Float] {
-        guard !ids.isEmpty else { throw FacetError.file(project.path, "the model has no \(role.rawValue) faces to score its swaps against") }
+        guard !ids.isEmpty else {
+            throw FacetError.file(project.path, "the model has no \(role.rawValue) faces to score its swaps against")
+        }
         var c = [Float](repeating: 0, count: FaceEmbedding.dimension)
         var missing = 0
         for id in ids {

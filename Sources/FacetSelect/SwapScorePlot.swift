@@ -23,7 +23,8 @@ public func swapScoreChart(project: Project, models names: [String] = []) throws
             scored.compactMap { it, s in value(s).flatMap { $0.isFinite ? (x: Double(it), y: $0) : nil } }
         }
         let combined = series(\.combined)
-        chart.series.append(ChartSeries(label: "\(m.name) swap score", color: color, style: .line(width: 2.5), points: combined))
+        chart.series.append(ChartSeries(label: "\(m.name) swap score", color: color, style: .line(width: 2.5),
+                                        points: combined))
         chart.series.append(ChartSeries(label: nil, color: color, style: .markers(radius: 4), points: combined))
         chart.series.append(ChartSeries(label: "\(m.name) identity", color: color.mixed(with: .black, 0.3),
                                         style: .line(width: 1.5, dash: [10, 6]), points: series(\.identity)))
