@@ -207,7 +207,8 @@ enum ColorTransferOps {
     }
 
     static func invert3(_ m: [Double]) -> [Double]? {
-        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
+        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
+            + m[2] * (m[3] * m[7] - m[4] * m[6])
         guard abs(det) > 1e-18 else { return nil }
         let inv: [Double] = [
             m[4] * m[8] - m[5] * m[7], m[2] * m[7] - m[1] * m[8], m[1] * m[5] - m[2] * m[4],
@@ -267,7 +268,8 @@ enum ColorTransferOps {
     /// (256 bins, 20 rotations, relaxation 1/20): along each axis of a random rotation, match the
     /// 1-D histograms and move the colours a step towards the match. The rotations come from a fixed
     /// seed, so a merge is reproducible.
-    static func iterativeDistribution(_ face: inout [Float], reference: [Float], mask: [Bool], bins: Int = 256, rotations: Int = 20) {
+    static func iterativeDistribution(_ face: inout [Float], reference: [Float], mask: [Bool], bins: Int = 256,
+                                      rotations: Int = 20) {
         let n = face.count / 3
         var d0 = face.map(Double.init)
         let d1 = reference.map(Double.init)
@@ -324,7 +326,8 @@ enum ColorTransferOps {
             rows[i] = rows[i].map { $0 / max(norm, 1e-12) }
         }
         let m = rows.flatMap { $0 }
-        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) + m[2] * (m[3] * m[7] - m[4] * m[6])
+        let det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6])
+            + m[2] * (m[3] * m[7] - m[4] * m[6])
         return det < 0 ? [m[0], m[1], m[2], m[3], m[4], m[5], -m[6], -m[7], -m[8]] : m
     }
 }

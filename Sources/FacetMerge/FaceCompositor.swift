@@ -5,10 +5,14 @@ import Foundation
 /// A destination face as the merge needs it: its stored image-to-face matrix (for an aligned crop
 /// of `cropSize` pixels) and its 68 landmarks in frame coordinates. Never re-detected.
 public struct MergeFace: Sendable, Equatable {
+    /// Frame to aligned-crop coordinates, as stored at extraction.
     public var imageToFace: Affine2D
+    /// Side of the aligned crop `imageToFace` maps to, in pixels.
     public var cropSize: Int
+    /// The 68 points in frame coordinates.
     public var landmarks: Landmarks68
 
+    /// A face with its stored matrix, crop size and landmarks.
     public init(imageToFace: Affine2D, cropSize: Int, landmarks: Landmarks68) {
         self.imageToFace = imageToFace; self.cropSize = cropSize; self.landmarks = landmarks
     }
@@ -17,9 +21,13 @@ public struct MergeFace: Sendable, Equatable {
 /// The window of the frame one face was blended into, and the alpha used at each of its pixels.
 /// Every frame pixel outside the window, or with alpha 0, is exactly the destination's.
 public struct BlendRegion: Sendable {
+    /// Left edge of the window, in frame pixels.
     public var x: Int
+    /// Top edge of the window, in frame pixels.
     public var y: Int
+    /// Width of the window, in pixels.
     public var width: Int
+    /// Height of the window, in pixels.
     public var height: Int
     /// `width * height` values in 0...1, row-major.
     public var alpha: [Float]
@@ -34,6 +42,7 @@ public struct BlendRegion: Sendable {
 
 /// The model-independent half of the merge. A value: share it between threads freely.
 public struct FaceCompositor: Sendable {
+    /// How the faces are put back (mode, mask, erode, blur, colour, face scale).
     public let options: MergeOptions
     /// The model's face side in pixels.
     public let resolution: Int
@@ -41,6 +50,7 @@ public struct FaceCompositor: Sendable {
     /// erode and blur amounts mean what they mean there and edges stay smooth when enlarged.
     public var maskResolution: Int { 4 * resolution }
 
+    /// A compositor for a model of `resolution` pixels.
     public init(options: MergeOptions, resolution: Int) {
         precondition(resolution > 0, "model resolution must be positive")
         self.options = options
@@ -115,7 +125,8 @@ public struct FaceCompositor: Sendable {
         // weights worked out once.
         func taps(_ n: Int, _ source: Int) -> (first: [Int], second: [Int], weight: [Float]) {
             let scale = Double(source) / Double(size)
-            var first = [Int](repeating: 0, count: n), second = [Int](repeating: -1, count: n), weight = [Float](repeating: 0, count: n)
+            var first = [Int](repeating: 0, count: n), second = [Int](repeating: -1, count: n),
+                weight = [Float](repeating: 0, count: n)
             for i in 0..<n {
                 let s = min(Double(source - 1), Double(i) * scale), f = s.rounded(.down)
                 first[i] = Int(f)
@@ -149,13 +160,16 @@ public struct FaceCompositor: Sendable {
     /// mode: overlay, hist-match and raw composite while they warp the face back (`blendOverlay`); seamless warps it,
     /// Poisson-blends it into the frame, then composites (`blendSeamless`).
     @discardableResult
-    public func blend(into frame: inout Image, face: MergeFace, aligned: Image, swapped: (face: Image, mask: Image)) throws -> BlendRegion {
+    public func blend(into frame: inout Image, face: MergeFace, aligned: Image,
+                      swapped: (face: Image, mask: Image)) throws -> BlendRegion {
         let res = resolution
         guard swapped.face.width == res, swapped.face.height == res, swapped.face.channels >= 3 else {
-            throw FacetError("the model returned a \(swapped.face.width)x\(swapped.face.height) face, expected \(res)x\(res) RGB")
+            throw FacetError("the model returned a \(swapped.face.width)x\(swapped.face.height) face, "
+                             + "expected \(res)x\(res) RGB")
         }
         guard swapped.mask.width == res, swapped.mask.height == res else {
-            throw FacetError("the model returned a \(swapped.mask.width)x\(swapped.mask.height) mask, expected \(res)x\(res)")
+            throw FacetError("the model returned a \(swapped.mask.width)x\(swapped.mask.height) mask, "
+                             + "expected \(res)x\(res)")
         }
         guard aligned.width == res, aligned.height == res, frame.channels == 3 else {
             throw FacetError("the aligned face must be \(res)x\(res) and the frame RGB")
@@ -164,7 +178,9 @@ public struct FaceCompositor: Sendable {
         // Colour statistics come from where the processed mask shows the face.
         var area = [Bool](repeating: false, count: res * res)
         let step = maskResolution / res
-        for y in 0..<res { for x in 0..<res { area[y * res + x] = mask.values[(y * step) * maskResolution + x * step] > 0 } }
+        for y in 0..<res {
+            for x in 0..<res { area[y * res + x] = mask.values[(y * step) * maskResolution + x * step] > 0 }
+        }
         var predicted = floats(swapped.face)
         // Colour transfer goes to the predicted face before it is warped back, except in seamless
         // mode: the Poisson blend would undo it (it keeps only the face's gradients), so there, as in
@@ -172,16 +188,20 @@ public struct FaceCompositor: Sendable {
         if options.mode != .raw && options.mode != .seamless {
             let reference = floats(aligned)
             ColorTransferOps.apply(options.color, to: &predicted, reference: reference, mask: area)
-            if options.mode == .histMatch { ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area) }
+            if options.mode == .histMatch {
+                ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area)
+            }
         }
-        guard let window = try BlendWindow(self, face: face, mask: mask, frameWidth: frame.width, frameHeight: frame.height) else {
+        guard let window = try BlendWindow(self, face: face, mask: mask, frameWidth: frame.width,
+                                           frameHeight: frame.height) else {
             return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: [])
         }
         switch options.mode {
         case .overlay, .histMatch, .raw:
             return blendOverlay(into: &frame, window, predicted: predicted, mask: mask)
         case .seamless:
-            return try blendSeamless(into: &frame, window, predicted: predicted, mask: mask, face: face, aligned: aligned, area: area)
+            return try blendSeamless(into: &frame, window, predicted: predicted, mask: mask, face: face,
+                                     aligned: aligned, area: area)
         }
     }
 
@@ -276,7 +296,9 @@ public struct FaceCompositor: Sendable {
                                   warped: inout [Float], face: MergeFace, reference: [Float], area: [Bool]) throws {
         let res = resolution, (x0, y0, w, h) = window
         let toFace = faceMatrix(face)
-        guard let toFrame = toFace.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
+        guard let toFrame = toFace.inverted else {
+            throw FacetError("face matrix is singular: the stored face cannot be put back")
+        }
         var blended = [Float](repeating: 0, count: w * h * 3)
         blended.withUnsafeMutableBufferPointer { bl in
         warped.withUnsafeBufferPointer { wp in
@@ -301,7 +323,8 @@ public struct FaceCompositor: Sendable {
                 return Float(frame.pixels[(cy * frame.width + cx) * 3 + c]) / 255
             }
             let x = Int(xf), y = Int(yf)
-            let top = at(x, y) + ax * (at(x + 1, y) - at(x, y)), bottom = at(x, y + 1) + ax * (at(x + 1, y + 1) - at(x, y + 1))
+            let top = at(x, y) + ax * (at(x + 1, y) - at(x, y)),
+                bottom = at(x, y + 1) + ax * (at(x + 1, y + 1) - at(x, y + 1))
             return top + ay * (bottom - top)
         }
         var out = [Float](repeating: 0, count: res * res * 3)
@@ -370,8 +393,11 @@ struct BlendWindow {
     init?(_ c: FaceCompositor, face: MergeFace, mask: Plane, frameWidth: Int, frameHeight: Int) throws {
         let res = c.resolution
         out = c.outputMatrix(face)
-        guard let back = out.inverted else { throw FacetError("face matrix is singular: the stored face cannot be put back") }
-        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)), Point2(Double(res), Double(res))].map(back.apply)
+        guard let back = out.inverted else {
+            throw FacetError("face matrix is singular: the stored face cannot be put back")
+        }
+        let corners = [Point2(0, 0), Point2(Double(res), 0), Point2(0, Double(res)),
+                       Point2(Double(res), Double(res))].map(back.apply)
         let x0 = max(0, Int(corners.map(\.x).min()!.rounded(.down)) - 1)
         let y0 = max(0, Int(corners.map(\.y).min()!.rounded(.down)) - 1)
         let x1 = min(frameWidth - 1, Int(corners.map(\.x).max()!.rounded(.up)) + 1)
@@ -384,10 +410,12 @@ struct BlendWindow {
         maxCoord = Double(res - 1)
         raw = c.options.mode == .raw
         let box = raw ? nil : mask.bounds(above: 0)
-        let grown = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0, -1, -1)
+        let grown = box.map { (Double($0.x0 - 1), Double($0.y0 - 1), Double($0.x1 + 1), Double($0.y1 + 1)) } ?? (0, 0,
+                                                                                                                 -1, -1)
         bx0 = grown.0; by0 = grown.1; bx1 = grown.2; by1 = grown.3
         let whole = c.options.mode == .seamless || raw
-        let (uLo, uHi, vLo, vHi) = whole ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k, by1 / k)
+        let (uLo, uHi, vLo, vHi) = whole ? (-0.5, maxCoord + 0.5, -0.5, maxCoord + 0.5) : (bx0 / k, bx1 / k, by0 / k,
+                                                                                           by1 / k)
         uReach = uLo...max(uLo, uHi)
         vReach = vLo...max(vLo, vHi)
     }
@@ -467,7 +495,8 @@ func withFloats(_ out1: inout [Float], _ out2: inout [Float], _ a: [Float], _ b:
 
 /// The window columns `lx` (frame x = `x0 + lx`, `0..<width`) of frame row `y` that `m` may take
 /// into `u` x `v`: a superset by a pixel on each side of the exact interval, empty when none can.
-func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Double>, v: ClosedRange<Double>) -> Range<Int> {
+func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Double>,
+             v: ClosedRange<Double>) -> Range<Int> {
     var lo = -Double.infinity, hi = Double.infinity
     for (slope, offset, range) in [(m.a, m.b * y + m.tx, u), (m.c, m.d * y + m.ty, v)] {
         if slope == 0 {
@@ -485,7 +514,8 @@ func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Doubl
 
 /// Bilinear mask sample at (x, y); 0 outside the `size x size` plane.
 @inline(__always)
-@_spi(Benchmarks) public func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> Float {
+@_spi(Benchmarks) public func sampleMask(_ m: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double,
+                                         _ y: Double) -> Float {
     let xf = x.rounded(.down), yf = y.rounded(.down)
     let x0 = Int(xf), y0 = Int(yf)
     if x0 < -1 || y0 < -1 || x0 >= size || y0 >= size { return 0 }
@@ -507,7 +537,8 @@ func rowSpan(_ m: Affine2D, y: Double, x0: Int, width: Int, u: ClosedRange<Doubl
 
 /// Bilinear RGB sample of an interleaved float square at (x, y) already clamped into it.
 @inline(__always)
-@_spi(Benchmarks) public func sampleRGB(_ f: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double, _ y: Double) -> (Float, Float, Float) {
+@_spi(Benchmarks) public func sampleRGB(_ f: UnsafeBufferPointer<Float>, _ size: Int, _ x: Double,
+                                        _ y: Double) -> (Float, Float, Float) {
     let x0 = min(Int(x), size - 1), y0 = min(Int(y), size - 1)
     let x1 = min(x0 + 1, size - 1), y1 = min(y0 + 1, size - 1)
     let ax = Float(x - Double(x0)), ay = Float(y - Double(y0))

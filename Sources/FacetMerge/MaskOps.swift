@@ -125,7 +125,8 @@ enum MaskOps {
     /// is a straight loop over a row, which the compiler vectorises. Cost: O(reach x area of the
     /// bounds); min and max are exact, so the result is the same as any other order of comparisons.
     static func morph(_ mask: inout Plane, diameter: Int, erode: Bool) {
-        if erode { morph(&mask, diameter: diameter, MinimumOp.self) } else { morph(&mask, diameter: diameter, MaximumOp.self) }
+        if erode { morph(&mask, diameter: diameter, MinimumOp.self) } else { morph(
+            &mask, diameter: diameter, MaximumOp.self) }
     }
 
     private static func morph<Op: ExtremeOp>(_ mask: inout Plane, diameter: Int, _: Op.Type) {
@@ -176,7 +177,9 @@ enum MaskOps {
                                     let left = centre - hw, right = centre + hw
                                     for i in 0..<cols { run[i] = Op.pick(run[i], Op.pick(left[i], right[i])) }
                                 }
-                                if slot[hw] >= 0 { (keep + (slot[hw] * rows + sy - rowLo) * cols).update(from: run, count: cols) }
+                                if slot[hw] >= 0 {
+                                    (keep + (slot[hw] * rows + sy - rowLo) * cols).update(from: run, count: cols)
+                                }
                             }
                         }
                     }

@@ -9,7 +9,9 @@ import Foundation
 extension MergeFace {
     /// The merge's view of a stored face; a face row with damaged landmarks is a clear error.
     public init(_ record: FaceRecord) throws {
-        guard let lm = record.landmarks68 else { throw FacetError("face \(record.id): its stored landmarks are damaged (not 68 points)") }
+        guard let lm = record.landmarks68 else {
+            throw FacetError("face \(record.id): its stored landmarks are damaged (not 68 points)")
+        }
         self.init(imageToFace: record.imageToFace, cropSize: record.cropSize, landmarks: lm)
     }
 }
@@ -74,27 +76,41 @@ public struct MergePlan {
     }
 }
 
+/// The merge over a project: the dst video and its faces, the whole video, a preview frame, and the synthetic-media
+/// tags.
 public enum MergeEngine {
     /// The container tags every merged video carries, so players and platforms can tell it is synthetic.
     public static let metadata: [String: String] = [
         "comment": "synthetic media: faces swapped with Facet",
-        "description": "This video was altered with Facet (face swap). The people shown may not have done or said what it shows.",
+        "description": "This video was altered with Facet (face swap). The people shown may not have done or said "
+                       + "what it shows.",
     ]
 
     /// The destination video to merge into: `mediaId`, or the project's only dst video.
     public static func destination(in project: Project, mediaId: Int64?) throws -> MediaRecord {
         if let mediaId {
             let m = try project.media(id: mediaId)
-            guard m.role == .dst else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a src video; merge needs a dst video") }
-            guard m.kind == .video else { throw FacetError.file(project.path, "media \(mediaId) (\(m.name)) is a folder of stills; merge writes a video from a dst video") }
+            guard m.role == .dst else {
+                throw FacetError.file(project.path,
+                                      "media \(mediaId) (\(m.name)) is a src video; merge needs a dst video")
+            }
+            guard m.kind == .video else {
+                throw FacetError.file(project.path,
+                                      "media \(mediaId) (\(m.name)) is a folder of stills; "
+                                      + "merge writes a video from a dst video")
+            }
             return m
         }
         let videos = try project.media(role: .dst).filter { $0.kind == .video }
         guard let only = videos.first else {
-            throw FacetError.file(project.path, "has no dst video: import one with `facet import \(project.path) --role dst VIDEO`")
+            throw FacetError.file(project.path,
+                                  "has no dst video: import one with `facet import \(project.path) --role dst VIDEO`")
         }
         guard videos.count == 1 else {
-            throw FacetError.file(project.path, "has \(videos.count) dst videos (\(videos.compactMap { $0.id }.map(String.init).joined(separator: ", "))): choose one with --media ID")
+            throw FacetError.file(project.path,
+                                  "has \(videos.count) dst videos "
+                                  + "(\(videos.compactMap { $0.id }.map(String.init).joined(separator: ", "))): "
+                                  + "choose one with --media ID")
         }
         return only
     }
@@ -102,35 +118,50 @@ public enum MergeEngine {
     /// The kept faces of `media` by frame index, within `frames` when given, only `person`'s when
     /// given (the other faces are not swapped: their pixels pass through). Refuses a video with no
     /// kept faces, and (when `faceType` is given) faces of another face type than the model's.
-    public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
+    public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil,
+                             faceType: String? = nil,
                              person: Int64? = nil, smoothing: Double = 0) throws -> [Int: [MergeFace]] {
-        try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person, smoothing: smoothing).faces
+        try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person,
+                              smoothing: smoothing).faces
     }
 
     /// The faces as `faces(in:...)` gives them, with how many took the smoothed alignment and the
     /// seconds the smoothing took. With `smoothing` > 0 each face with a track gets its landmarks
     /// and matrix smoothed over the track: the stored ones when they were made at that strength,
     /// else smoothed now from the raw ones. Faces of a media without tracks keep the raw alignment.
-    public static func facesAndSmoothing(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                                         person: Int64? = nil, smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int, seconds: Double) {
+    public static func facesAndSmoothing(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil,
+                                         faceType: String? = nil,
+                                         person: Int64? = nil,
+                                         smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int,
+                                                                       seconds: Double) {
         var query = FaceQuery(role: .dst, status: .kept, sort: [FaceSort(.frameIndex), FaceSort(.faceIndex)])
         query.mediaId = media.id
         query.person = person
-        if let frames { query.ranges = [(field: .frameIndex, min: Double(frames.lowerBound), max: Double(frames.upperBound))] }
+        if let frames {
+            query.ranges = [(field: .frameIndex, min: Double(frames.lowerBound), max: Double(frames.upperBound))]
+        }
         let records = try project.faces(matching: query)
         guard !records.isEmpty else {
-            let where_ = (frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? "") + (person.map { " of person \($0)" } ?? "")
-            throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): run `facet extract \(project.path) --role dst` first")
+            let where_ = (frames.map { " in frames \($0.lowerBound)...\($0.upperBound)" } ?? "")
+                + (person.map { " of person \($0)" } ?? "")
+            throw FacetError.file(project.path,
+                                  "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): "
+                                  + "run `facet extract \(project.path) --role dst` first")
         }
         // A half-face model (H128) trains on faces re-aligned from their landmarks; they are
         // re-aligned the same way here (the merge warps from the frame, which covers any type).
         let realign = faceType == FaceType.half.rawValue
         if let faceType, !realign, let other = records.first(where: { $0.faceType != faceType }) {
-            throw FacetError.file(project.path, "the model was trained on \(faceType) faces but dst face \(other.id) is \(other.faceType): extract the dst video again with --face-type \(faceType)")
+            throw FacetError.file(project.path,
+                                  "the model was trained on \(faceType) faces but dst face \(other.id) is "
+                                  + "\(other.faceType): extract the dst video again with --face-type \(faceType)")
         }
         let began = Date()
         var smoothed: [Int64: (landmarks: Landmarks68, matrix: Affine2D)] = [:]
-        if smoothing > 0 { smoothed = try smoothedAlignments(project: project, media: media, strength: smoothing, faceIDs: records.map(\.id)) }
+        if smoothing > 0 {
+            smoothed = try smoothedAlignments(project: project, media: media, strength: smoothing,
+                                              faceIDs: records.map(\.id))
+        }
         let seconds = Date().timeIntervalSince(began)
         var out: [Int: [MergeFace]] = [:]
         var smoothedCount = 0
@@ -153,7 +184,8 @@ public enum MergeEngine {
     /// stored one when every track was smoothed at that strength, else computed from the raw
     /// landmarks over the stored tracks (`recompute` forces that, to measure its cost).
     public static func smoothedAlignments(project: Project, media: MediaRecord, strength: Double, faceIDs: [Int64],
-                                          recompute: Bool = false) throws -> [Int64: (landmarks: Landmarks68, matrix: Affine2D)] {
+                                          recompute: Bool = false) throws -> [Int64: (landmarks: Landmarks68,
+                                                                                      matrix: Affine2D)] {
         let tracks = try project.tracks(role: .dst, mediaId: media.id!)
         guard !tracks.isEmpty else { return [:] }
         if !recompute && tracks.allSatisfy({ abs($0.smoothing - strength) < 1e-9 }) {
@@ -171,7 +203,8 @@ public enum MergeEngine {
         var out: [Int64: (landmarks: Landmarks68, matrix: Affine2D)] = [:]
         for (_, faces) in byTrack {
             let members = faces.sorted { ordinalOf[$0.frameIndex]! < ordinalOf[$1.frameIndex]! }
-            let aligned = smoothedAlignment(ordinals: members.map { ordinalOf[$0.frameIndex]! }, landmarks: members.map(\.landmarks),
+            let aligned = smoothedAlignment(ordinals: members.map { ordinalOf[$0.frameIndex]! },
+                                            landmarks: members.map(\.landmarks),
                                             faceTypes: members.map { FaceType(rawValue: $0.faceType) ?? .full },
                                             cropSizes: members.map(\.cropSize), smoother: smoother)
             for (m, a) in zip(members, aligned) { out[m.id] = a }
@@ -184,7 +217,8 @@ public enum MergeEngine {
     /// appears only when the whole video is written; on any error nothing is left at `output`. An `observer`
     /// sees every merged frame beside the decoded one (the merge's scoring).
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
-                             output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil, person: Int64? = nil,
+                             output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
+                             person: Int64? = nil,
                              observer: (any MergeFrameObserver)? = nil, plan: MergePlan = MergePlan(),
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
@@ -222,7 +256,8 @@ public enum MergeEngine {
         let audio: AudioSource? = media.hasAudio ? try audioSource(project: project, media: media) : nil
         let span = frames.map { Double($0.lowerBound) / media.fps ..< Double($0.upperBound + 1) / media.fps }
         let encoder = try VideoEncoder(path: output, width: media.width, height: media.height, fps: media.fps,
-                                       crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio, audioSpan: span)
+                                       crf: options.crf, preset: options.preset, metadata: metadata, audioFrom: audio,
+                                       audioSpan: span)
         let range = frames ?? 0...max(0, media.frameCount - 1)
         let expected = frames.map { $0.count } ?? media.frameCount
         let settings = [(FaceCompositor(options: options, resolution: swapper.resolution), swapper)]
@@ -246,7 +281,8 @@ public enum MergeEngine {
         stats.smoothedFaces = smoothedFaces
         stats.smoothingSeconds = smoothingSeconds
         if frames != nil && stats.frames != expected {
-            throw FacetError.file(output, "the dst video ended after \(stats.frames) of the \(expected) frames asked for")
+            throw FacetError.file(output,
+                                  "the dst video ended after \(stats.frames) of the \(expected) frames asked for")
         }
         try encoder.finish()
         return stats
@@ -254,19 +290,23 @@ public enum MergeEngine {
 
     /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
     public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
-                               options: MergeOptions, faceType: String? = nil, person: Int64? = nil) throws -> (image: Image, regions: [BlendRegion]) {
-        let p = try previewWithOriginal(project: project, media: media, frame: index, swapper: swapper, options: options,
+                               options: MergeOptions, faceType: String? = nil,
+                               person: Int64? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+        let p = try previewWithOriginal(project: project, media: media, frame: index, swapper: swapper,
+                                        options: options,
                                         faceType: faceType, person: person)
         return (p.merged, p.regions)
     }
 
     /// `preview`, with the destination frame as it was, for showing both side by side.
-    public static func previewWithOriginal(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
+    public static func previewWithOriginal(project: Project, media: MediaRecord, frame index: Int,
+                                           swapper: any FaceSwapper,
                                            options: MergeOptions, faceType: String? = nil, person: Int64? = nil)
         throws -> (original: Image, merged: Image, regions: [BlendRegion]) {
         try options.validate()
         try check(index...index, in: media)
-        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person, smoothing: options.smooth)
+        let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person,
+                              smoothing: options.smooth)
         let source = try MediaFrames(project: project, media: media)
         while let f = try source.next() {
             guard f.index == index else { continue }
@@ -280,7 +320,8 @@ public enum MergeEngine {
 
     static func check(_ frames: ClosedRange<Int>, in media: MediaRecord) throws {
         guard frames.lowerBound >= 0, frames.upperBound < media.frameCount else {
-            throw FacetError("frames \(frames.lowerBound)...\(frames.upperBound) are outside dst video \(media.id ?? 0) (\(media.name)), which has frames 0...\(media.frameCount - 1)")
+            throw FacetError("frames \(frames.lowerBound)...\(frames.upperBound) are outside dst video "
+                             + "\(media.id ?? 0) (\(media.name)), which has frames 0...\(media.frameCount - 1)")
         }
     }
 

@@ -42,7 +42,9 @@ public enum ColorTransfer: String, Codable, Sendable, CaseIterable {
 /// Everything that decides how a merged frame looks, plus the encoder's quality settings.
 /// Codable with snake_case keys: this is the `options_json` of a `merge_config` row.
 public struct MergeOptions: Codable, Sendable, Equatable {
+    /// How the face is put back: overlay, hist-match, seamless (Poisson) blend or the raw square.
     public var mode: MergeMode = .overlay
+    /// Which mask limits the blend: learned, landmark hull, or both.
     public var mask: MaskKind = .learned
     /// Mask erosion (positive) or dilation (negative) in pixels of the mask's working size (4x the
     /// model resolution), as DeepFaceLab's erode modifier (-400...400).
@@ -52,6 +54,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
     /// Output face scale in percent (-50...50): positive pastes the face smaller, as DeepFaceLab's
     /// output face scale modifier does.
     public var faceScale: Double = 0
+    /// Colour transfer from the destination face onto the swapped one before the blend.
     public var color: ColorTransfer = .none
     /// libx264 quality (0 lossless ... 51 worst).
     public var crf: Int = 18
@@ -61,21 +64,30 @@ public struct MergeOptions: Codable, Sendable, Equatable {
     /// 1: the default, the alignment stored at extraction; other values are recomputed for the merge).
     public var smooth: Double = 1
 
+    /// Options with each field given; the defaults are the overlay merge with the learned mask.
     public init(mode: MergeMode = .overlay, mask: MaskKind = .learned, erode: Int = 0, blur: Int = 0,
-                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium", smooth: Double = 1) {
+                faceScale: Double = 0, color: ColorTransfer = .none, crf: Int = 18, preset: String = "medium",
+                smooth: Double = 1) {
         self.mode = mode; self.mask = mask; self.erode = erode; self.blur = blur
         self.faceScale = faceScale; self.color = color; self.crf = crf; self.preset = preset; self.smooth = smooth
     }
 
     /// Throws a one-line error for a value out of range.
     public func validate() throws {
-        guard (-400...400).contains(erode) else { throw FacetError.setting("erode", "must be -400...400, got \(erode)") }
+        guard (-400...400).contains(erode) else {
+            throw FacetError.setting("erode", "must be -400...400, got \(erode)")
+        }
         guard (0...400).contains(blur) else { throw FacetError.setting("blur", "must be 0...400, got \(blur)") }
-        guard (-50...50).contains(faceScale) else { throw FacetError.setting("face-scale", "must be -50...50 (percent), got \(faceScale)") }
+        guard (-50...50).contains(faceScale) else {
+            throw FacetError.setting("face-scale", "must be -50...50 (percent), got \(faceScale)")
+        }
         guard (0...100).contains(smooth) else { throw FacetError.setting("smooth", "must be 0...100, got \(smooth)") }
         guard (0...51).contains(crf) else { throw FacetError.setting("crf", "must be 0...51, got \(crf)") }
-        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"]
-        guard presets.contains(preset) else { throw FacetError.setting("preset", "'\(preset)' is unknown (use one of \(presets.joined(separator: ", ")))") }
+        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                       "placebo"]
+        guard presets.contains(preset) else {
+            throw FacetError.setting("preset", "'\(preset)' is unknown (use one of \(presets.joined(separator: ", ")))")
+        }
     }
 
     /// Sorted-key JSON, the form stored in `merge_config.options_json`.
@@ -99,6 +111,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case mode, mask, erode, blur, faceScale, color, crf, preset, smooth }
 
+    /// Reads saved options; a field a saved configuration lacks takes its default.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mode = try c.decodeIfPresent(MergeMode.self, forKey: .mode) ?? .overlay
@@ -131,7 +144,8 @@ extension MergeOptions {
     /// Facet's defaults: the learned mask cut to the landmark hull, eroded 10 and blurred 20 pixels,
     /// with Reinhard colour transfer (the settings whose seam measured lowest on the sample pair; see
     /// the README's merge section).
-    public static let recommended = MergeOptions(mode: .overlay, mask: .learnedAndHull, erode: 10, blur: 20, color: .rct)
+    public static let recommended = MergeOptions(mode: .overlay, mask: .learnedAndHull, erode: 10, blur: 20,
+                                                 color: .rct)
 
     /// The settings a merge starts from before a saved configuration and the options given: Facet's
     /// or DeepFaceLab's defaults, and for an `h128` model the seamless mode, as DeepFaceLab's
@@ -145,7 +159,9 @@ extension MergeOptions {
 
 /// The merge settings given for one run; each set one overrides the saved or default value.
 public struct MergeOverrides: Sendable, Equatable {
+    /// The settings given on the command line (nil: keep the saved or default value).
     public var mode: MergeMode?, mask: MaskKind?, erode: Int?, blur: Int?, faceScale: Double?
+    /// The colour transfer and the encoder's settings (nil: keep the saved or default value).
     public var color: ColorTransfer?, crf: Int?, preset: String?
     /// Strength of the alignment smoothing over each face track.
     public var smooth: Double?
@@ -174,7 +190,9 @@ extension MergeOptions {
         guard let saved = try project.mergeConfig(named: name) else {
             let names = try project.mergeConfigs().map(\.name)
             throw FacetError.file(project.path, "has no merge configuration '\(name)'"
-                                  + (names.isEmpty ? " (none saved yet: a merge saves its settings)" : " (saved: \(names.joined(separator: ", ")))"),
+                                  + (names.isEmpty ? " (none saved yet: "
+                                                     + "a merge saves "
+                                                     + "its settings)" : " (saved: \(names.joined(separator: ", ")))"),
                                   kind: .notFound)
         }
         return try MergeOptions(json: saved.optionsJSON)

@@ -4,9 +4,13 @@ import Foundation
 
 /// How far a merge has got, for a progress line.
 public struct MergeProgress: Sendable {
+    /// Frames merged so far.
     public var framesDone: Int
+    /// Frames to merge in all.
     public var frameCount: Int
+    /// Seconds since the merge began.
     public var seconds: Double
+    /// Frames merged per second so far (0 before any time has passed).
     public var framesPerSecond: Double { seconds > 0 ? Double(framesDone) / seconds : 0 }
     /// Seconds left at the rate so far; nil before the first frame.
     public var etaSeconds: Double? { framesDone > 0 ? Double(frameCount - framesDone) / framesPerSecond : nil }
@@ -14,12 +18,17 @@ public struct MergeProgress: Sendable {
 
 /// What a finished merge did.
 public struct MergeStats: Sendable, Equatable {
+    /// Frames written.
     public var frames: Int
+    /// Frames that had a face to swap.
     public var framesWithFaces: Int
+    /// Faces swapped and blended.
     public var facesMerged: Int
+    /// Wall-clock seconds the merge took.
     public var seconds: Double
     /// Faces merged with the alignment smoothed over their track, and the seconds that took.
     public var smoothedFaces = 0
+    /// Seconds spent smoothing those faces' alignment.
     public var smoothingSeconds = 0.0
 }
 
@@ -88,6 +97,7 @@ public protocol MergeFrameObserver: AnyObject {
     func observe(frame: Int, original: Image, merged: Image, faces: [MergeFace]) throws
 }
 
+/// Runs a merge as four overlapping stages (decode, model, blend, encode), each on its own thread.
 public enum MergePipeline {
     /// Merges `frameCount` frames in four overlapping stages, each on its own thread: `nextFrame`
     /// (decoding) yields each frame with its index; the model stage takes the frames `batchFrames`
@@ -222,7 +232,8 @@ public enum MergePipeline {
                 try write(frame)
                 stats.frames += 1
                 if faceCount > 0 { stats.framesWithFaces += 1; stats.facesMerged += faceCount }
-                progress?(MergeProgress(framesDone: stats.frames, frameCount: frameCount, seconds: Date().timeIntervalSince(start)))
+                progress?(MergeProgress(framesDone: stats.frames, frameCount: frameCount,
+                                        seconds: Date().timeIntervalSince(start)))
             }
         } catch {
             // Stop the other stages before leaving, so nothing keeps decoding into the void.

@@ -20,7 +20,8 @@ import Foundation
     /// cache. Memory: the thread's `SeamlessScratch` (about 130 bytes per window pixel, kept).
     public static func blend(source: inout [Float], target: [Float], region: [Bool], width: Int, height: Int) {
         let count = width * height
-        precondition(source.count == count * 3 && target.count == count * 3 && region.count == count, "seamless: size mismatch")
+        precondition(source.count == count * 3 && target.count == count * 3 && region.count == count,
+                     "seamless: size mismatch")
         guard count > 0, region.contains(true) else { return }
         let scratch = SeamlessScratch.forThisThread
         scratch.reset(bytes: PoissonSolver.bytesNeeded(width: width, height: height))
@@ -38,7 +39,8 @@ import Foundation
                         let x = col - 1
                         var sum = SIMD4<Float>()
                         @inline(__always) func add(_ qx: Int, _ qy: Int) {
-                            guard qx >= 0, qy >= 0, qx < width, qy < height, on[(qy + 1) * fine.stride + qx + 1] == 0 else { return }
+                            guard qx >= 0, qy >= 0, qx < width, qy < height,
+                                on[(qy + 1) * fine.stride + qx + 1] == 0 else { return }
                             let q = (qy * width + qx) * 3
                             sum += SIMD4(t[q] - s[q], t[q + 1] - s[q + 1], t[q + 2] - s[q + 2], 0)
                         }
@@ -238,7 +240,11 @@ final class PoissonLevel {
         var col = lo[y]
         if y & 1 == 0 {
             // Even rows: coarse values at even x, the mean of two at odd x.
-            if (col - 1) & 1 == 1 { let c = crow + (col - 1) / 2 + 1; x[row + col] += 0.5 * (cx[c] + cx[c + 1]) * on[row + col]; col += 1 }
+            if (col - 1) & 1 == 1 {
+                let c = crow + (col - 1) / 2 + 1
+                x[row + col] += 0.5 * (cx[c] + cx[c + 1]) * on[row + col]
+                col += 1
+            }
             while col + 1 < hi[y] {
                 let c = crow + (col - 1) / 2 + 1
                 x[row + col] += cx[c] * on[row + col]
@@ -259,7 +265,10 @@ final class PoissonLevel {
                 x[row + col + 1] += 0.25 * (left + right) * on[row + col + 1]
                 col += 2
             }
-            if col < hi[y] { let c = crow + (col - 1) / 2 + 1; x[row + col] += 0.5 * (cx[c] + cx[c + cs]) * on[row + col] }
+            if col < hi[y] {
+                let c = crow + (col - 1) / 2 + 1
+                x[row + col] += 0.5 * (cx[c] + cx[c + cs]) * on[row + col]
+            }
         }
     }
 
@@ -286,7 +295,8 @@ final class PoissonLevel {
     /// Adds the coarse correction (if any), then `sweeps` black-red sweeps (the adjoint of
     /// preSmooth's), in one pass down the rows. With `dotWith`, returns the per-channel sum of
     /// dotWith * x over the unknowns once x is final (0 otherwise).
-    func postSmooth(sweeps: Int, from coarse: PoissonLevel?, dotWith other: UnsafeMutablePointer<SIMD4<Float>>? = nil) -> SIMD4<Double> {
+    func postSmooth(sweeps: Int, from coarse: PoissonLevel?,
+                    dotWith other: UnsafeMutablePointer<SIMD4<Float>>? = nil) -> SIMD4<Double> {
         let first = coarse == nil ? 1 : 0
         let stages = 2 * sweeps + 1 + (other == nil ? 0 : 1)
         var total = SIMD4<Double>()
@@ -312,7 +322,8 @@ final class PoissonLevel {
 
     /// q = A p on row y at the unknowns (p is 0 elsewhere); returns the row's sum of p * q.
     @inline(__always)
-    func applyRow(_ y: Int, _ p: UnsafeMutablePointer<SIMD4<Float>>, into q: UnsafeMutablePointer<SIMD4<Float>>) -> SIMD4<Float> {
+    func applyRow(_ y: Int, _ p: UnsafeMutablePointer<SIMD4<Float>>,
+                  into q: UnsafeMutablePointer<SIMD4<Float>>) -> SIMD4<Float> {
         guard lo[y] < hi[y] else { return SIMD4<Float>() }
         let s = stride, row = (y + 1) * s
         var acc = SIMD4<Float>()
@@ -383,7 +394,8 @@ struct PoissonSolver {
     func solve() -> PoissonBuffer {
         let fine = levels[0]
         let solution = PoissonBuffer(count: fine.size, scratch: scratch)
-        let direction = PoissonBuffer(count: fine.size, scratch: scratch), product = PoissonBuffer(count: fine.size, scratch: scratch)
+        let direction = PoissonBuffer(count: fine.size, scratch: scratch),
+            product = PoissonBuffer(count: fine.size, scratch: scratch)
         // The residual lives in the fine level's right-hand side, which the V-cycle reads (never
         // writes), and the preconditioned residual z in its solution.
         let x = solution.p, r = fine.b.p, p = direction.p, q = product.p, z = fine.x.p
