@@ -26,28 +26,37 @@ enum CheckpointIO {
     /// Checks that checkpoint `checkpoint` holds exactly the weights `network` has, with the same
     /// shapes (and, with `optimizer`, the optimizer state it expects). The error names the model,
     /// the first differing tensor and what to do.
-    static func checkCompatible(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> (hasOptimizerState: Bool, infos: [String: StoredTensorInfo]) {
+    static func checkCompatible(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord,
+                                model: ModelRecord,
+                                optimizer: Bool) throws -> (hasOptimizerState: Bool,
+                                                            infos: [String: StoredTensorInfo]) {
         let infos = try project.checkpointTensorInfos(checkpointId: checkpoint.id)
         let byName = Dictionary(infos.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let mismatch = "model '\(model.name)' (\(model.architecture)): checkpoint \(checkpoint.id) at iteration \(checkpoint.iteration) does not match the \(model.architecture) network of this build"
+        let mismatch = "model '\(model.name)' (\(model.architecture)): checkpoint \(checkpoint.id) at iteration "
+                       + "\(checkpoint.iteration) does not match the \(model.architecture) network of this build"
         let expected = network.namedParameters
         for (name, p) in expected {
             guard let t = byName[name], t.kind == .weight else {
-                throw FacetError("\(mismatch): it has no weight '\(name)'; train a new model (--name) instead of resuming")
+                throw FacetError("\(mismatch): it has no weight '\(name)'; train a new model "
+                                 + "(--name) instead of resuming")
             }
             guard t.shape == p.value.shape, t.byteCount == p.value.count * 4 else {
-                throw FacetError("\(mismatch): weight '\(name)' is \(t.shape) there and \(p.value.shape) here; train a new model (--name) instead of resuming")
+                throw FacetError("\(mismatch): weight '\(name)' is \(t.shape) there and \(p.value.shape) here; "
+                                 + "train a new model (--name) instead of resuming")
             }
         }
         let expectedNames = Set(expected.map(\.name))
         if let extra = infos.first(where: { $0.kind == .weight && !expectedNames.contains($0.name) }) {
-            throw FacetError("\(mismatch): it has a weight '\(extra.name)' this network lacks; train a new model (--name) instead of resuming")
+            throw FacetError("\(mismatch): it has a weight '\(extra.name)' this network lacks; train a new model "
+                             + "(--name) instead of resuming")
         }
         let stored = infos.filter { $0.kind == .optimizer }
         guard optimizer, !stored.isEmpty else { return (false, byName) }
         for s in network.optimizer.stateShapes(for: expected) {
             guard let t = byName[s.name], t.shape == s.shape else {
-                throw FacetError("model '\(model.name)': the optimizer state of checkpoint \(checkpoint.id) does not fit its \(model.architecture) optimizer (tensor '\(s.name)'); the checkpoint is damaged")
+                throw FacetError("model '\(model.name)': the optimizer state of checkpoint \(checkpoint.id) does not "
+                                 + "fit its \(model.architecture) optimizer (tensor '\(s.name)'); "
+                                 + "the checkpoint is damaged")
             }
         }
         return (true, byName)
@@ -56,8 +65,10 @@ enum CheckpointIO {
     /// Loads the weights (and the optimizer state when `optimizer` and stored) of a checkpoint into
     /// `network`, after `checkCompatible`. Returns whether optimizer state was loaded.
     @discardableResult
-    static func load(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord, optimizer: Bool) throws -> Bool {
-        let (hasOptimizer, _) = try checkCompatible(network, project: project, checkpoint: checkpoint, model: model, optimizer: optimizer)
+    static func load(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord,
+                     optimizer: Bool) throws -> Bool {
+        let (hasOptimizer, _) = try checkCompatible(network, project: project, checkpoint: checkpoint, model: model,
+                                                    optimizer: optimizer)
         let parameters = network.namedParameters
         let byName = Dictionary(parameters.map { ($0.name, $0.parameter) }, uniquingKeysWith: { a, _ in a })
         try project.forEachCheckpointTensor(checkpointId: checkpoint.id, kind: .weight) { t in
@@ -72,8 +83,11 @@ enum CheckpointIO {
         for pair in parameters {
             let names = network.optimizer.stateShapes(for: [pair]).map(\.name).filter { $0 != "optimizer.iterations" }
             var state = counter
-            for (name, t) in try project.checkpointTensors(checkpointId: checkpoint.id, names: names) { state[name] = t }
-            try network.optimizer.loadState(state.mapValues { NamedTensor(name: $0.name, shape: $0.shape, data: $0.floats) }, for: [pair])
+            for (name, t) in try project.checkpointTensors(checkpointId: checkpoint.id, names: names) {
+                state[name] = t
+            }
+            try network.optimizer.loadState(state.mapValues { NamedTensor(
+                name: $0.name, shape: $0.shape, data: $0.floats) }, for: [pair])
         }
         return true
     }
@@ -81,9 +95,13 @@ enum CheckpointIO {
 
 /// A model ready to swap faces: the network with a checkpoint's weights, for merge.
 public final class SwapModel {
+    /// The network with the checkpoint's weights, frozen for inference (merge only predicts).
     public let network: any SwapNetwork
+    /// The model the checkpoint belongs to.
     public let model: ModelRecord
+    /// The model's options (architecture, network sizes, optimizer), fixed at its creation.
     public let options: ModelOptions
+    /// The checkpoint whose weights it holds.
     public let checkpoint: CheckpointRecord
 
     init(network: any SwapNetwork, model: ModelRecord, options: ModelOptions, checkpoint: CheckpointRecord) {
@@ -133,7 +151,8 @@ func tensorImage(_ t: Tensor, index: Int, channels: Int) -> Image {
 
 /// Loads a model for merge: `checkpoint` is `latest`, `best` (lowest held-out loss), a tag or an
 /// id; `model` names the model when the project has several. Only weights are read.
-public func loadModel(project: Project, checkpoint reference: String = "latest", model name: String? = nil) throws -> SwapModel {
+public func loadModel(project: Project, checkpoint reference: String = "latest",
+                      model name: String? = nil) throws -> SwapModel {
     let checkpoint = try project.checkpoint(resolving: reference, model: name)
     let model = try project.requireModel(named: checkpoint.modelName)
     let options = try ModelOptions.parse(model.optionsJson, model: model.name)

@@ -15,7 +15,9 @@ public final class CheckpointSwapper: FaceSwapper, @unchecked Sendable {
     public init(project: Project, checkpoint: String, model modelName: String? = nil) throws {
         model = try loadModel(project: project, checkpoint: checkpoint, model: modelName)
         guard model.resolution > 0, model.resolution % 16 == 0 else {
-            throw FacetError.file(project.path, "checkpoint \(model.checkpoint.id) has resolution \(model.resolution), which no Facet model uses")
+            throw FacetError.file(project.path,
+                                  "checkpoint \(model.checkpoint.id) has resolution \(model.resolution), "
+                                  + "which no Facet model uses")
         }
     }
 

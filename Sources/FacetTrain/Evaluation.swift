@@ -9,8 +9,11 @@ import FacetVision
 /// Decodes the stored faces `ids` as training does (area resize to `resolution`, or re-aligned as
 /// `alignAs` when that is another face type; the soft hull of the landmarks as the mask), in the
 /// order given. A face that cannot be decoded is a clear error naming it.
-public func loadFaceSamples(_ ids: [Int64], project: Project, resolution: Int, alignAs faceType: FaceType? = nil) throws -> [FaceSample] {
-    try ids.map { try FaceSample.load(try project.face(id: $0), project: project, resolution: resolution, alignAs: faceType) }
+public func loadFaceSamples(_ ids: [Int64], project: Project, resolution: Int,
+                            alignAs faceType: FaceType? = nil) throws -> [FaceSample] {
+    try ids.map {
+        try FaceSample.load(try project.face(id: $0), project: project, resolution: resolution, alignAs: faceType)
+    }
 }
 
 /// Faces as a [N, R, R, C] tensor in [0, 1], unaugmented (what `Augmenter.fill` gives with no
@@ -32,7 +35,8 @@ func faceTensor(_ images: [Image], channels: Int) -> Tensor {
 /// `evaluate(src:dst:)`; both decoders run in every call, so a role with fewer faces is padded
 /// with the other's (those results are ignored).
 func heldOutLosses(src: [FaceSample], dst: [FaceSample], chunk: Int,
-                   evaluate: (_ src: TrainingBatch, _ dst: TrainingBatch) -> StepLosses) -> (src: Double?, dst: Double?) {
+                   evaluate: (_ src: TrainingBatch, _ dst: TrainingBatch) -> StepLosses) -> (src: Double?,
+                                                                                             dst: Double?) {
     guard !src.isEmpty || !dst.isEmpty else { return (nil, nil) }
     let chunk = max(1, chunk)
     func batch(_ faces: ArraySlice<FaceSample>) -> TrainingBatch {
@@ -66,8 +70,11 @@ extension SwapModel {
     /// the model's own held-out faces this gives back the stored `val_loss_src` / `val_loss_dst`
     /// (to float rounding; `chunk` only changes how the faces are batched).
     public func evaluate(src: [FaceSample], dst: [FaceSample], chunk: Int = 8) throws -> (src: Double?, dst: Double?) {
-        for f in src + dst where f.image.width != resolution || f.image.height != resolution || f.mask.width != resolution {
-            throw FacetError("face \(f.faceId) was loaded at \(f.image.width) px, but model '\(model.name)' works at \(resolution) px: load faces at the model's resolution")
+        for f in src + dst
+        where f.image.width != resolution || f.image.height != resolution || f.mask.width != resolution {
+            throw FacetError("face \(f.faceId) was loaded at \(f.image.width) px, "
+                             + "but model '\(model.name)' works at \(resolution) px: "
+                             + "load faces at the model's resolution")
         }
         return heldOutLosses(src: src, dst: dst, chunk: chunk) { network.evaluate(src: $0, dst: $1) }
     }

@@ -16,8 +16,10 @@ func hullMask(landmarksInFace points: [Point2], size: Int) -> Image {
     // The monotone chain keeps only positive turns, so a point is inside exactly when
     // cross(a->b, a->p) >= 0 for every edge a->b.
     let n = hull.count
-    let minX = max(0, Int((hull.map(\.x).min()! - 1).rounded(.down))), maxX = min(size - 1, Int((hull.map(\.x).max()! + 1).rounded(.up)))
-    let minY = max(0, Int((hull.map(\.y).min()! - 1).rounded(.down))), maxY = min(size - 1, Int((hull.map(\.y).max()! + 1).rounded(.up)))
+    let minX = max(0, Int((hull.map(\.x).min()! - 1).rounded(.down))),
+        maxX = min(size - 1, Int((hull.map(\.x).max()! + 1).rounded(.up)))
+    let minY = max(0, Int((hull.map(\.y).min()! - 1).rounded(.down))),
+        maxY = min(size - 1, Int((hull.map(\.y).max()! + 1).rounded(.up)))
     guard minX <= maxX, minY <= maxY else { return out }
     func inside(_ x: Double, _ y: Double) -> Bool {
         for i in 0..<n {

@@ -27,7 +27,8 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
 
     /// An H128 configuration's sizes in the `network` field's form.
     static func mirror(_ c: H128Config) -> Quick96Config {
-        Quick96Config(resolution: c.resolution, encoderDims: c.encoderDims, aeDims: c.aeDims, decoderDims: c.decoderDims, maskDims: c.decoderDims)
+        Quick96Config(resolution: c.resolution, encoderDims: c.encoderDims, aeDims: c.aeDims,
+                      decoderDims: c.decoderDims, maskDims: c.decoderDims)
     }
 
     /// The aligned face type the model trains on and swaps: H128 takes half faces (the trainer and
@@ -44,7 +45,8 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     /// instead of 32 (5.8 M parameters instead of 9.2 M). Measured on two busy cores at batch 8:
     /// 1.75 it/s against 0.72 for `.tiny`, which left the preview at a blurred mean face after 12
     /// minutes; the faster one gets several times more iterations into the same minutes.
-    public static let tinyNetwork = Quick96Config(resolution: 64, encoderDims: 24, aeDims: 64, decoderDims: 24, maskDims: 8)
+    public static let tinyNetwork = Quick96Config(resolution: 64, encoderDims: 24, aeDims: 64, decoderDims: 24,
+                                                  maskDims: 8)
 
     /// DeepFaceLab fixes Quick96's batch at 4 per device; tiny is cheap enough for 8.
     public var defaultBatchSize: Int {
@@ -69,13 +71,17 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
 public struct OptimizerOptions: Codable, Sendable, Equatable {
     /// RMSprop, Adam or AdaBelief (DeepFaceLab's leras variants).
     public enum Kind: String, Codable, Sendable, CaseIterable { case rmsprop, adam, adabelief }
+    /// Which optimizer.
     public var kind: Kind
+    /// The step size.
     public var learningRate: Double
     /// DeepFaceLab's `lr_dropout`: the probability that a weight is updated in a step (1 = always).
     public var lrDropout: Double
     /// Adam's moment decays (nil: 0.9 and 0.999; H128 uses 0.5 and 0.999).
     public var beta1: Double?
+    /// Adam's second-moment decay (nil: 0.999).
     public var beta2: Double?
+    /// Options with each field given.
     public init(kind: Kind, learningRate: Double, lrDropout: Double, beta1: Double? = nil, beta2: Double? = nil) {
         self.kind = kind; self.learningRate = learningRate; self.lrDropout = lrDropout
         self.beta1 = beta1; self.beta2 = beta2
@@ -83,15 +89,20 @@ public struct OptimizerOptions: Codable, Sendable, Equatable {
 
     /// A fresh optimizer; `seed` keys its lr-dropout masks.
     func make(seed: UInt64) throws -> any Optimizer {
-        guard learningRate > 0, learningRate.isFinite else { throw FacetError("the learning rate must be positive, got \(learningRate)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw FacetError("the learning rate must be positive, got \(learningRate)")
+        }
         guard lrDropout > 0, lrDropout <= 1 else { throw FacetError("lr dropout must be in (0, 1], got \(lrDropout)") }
         let s = UInt32(truncatingIfNeeded: seed)
         switch kind {
         case .rmsprop: return RMSprop(learningRate: Float(learningRate), lrDropout: Float(lrDropout), seed: s)
         case .adam:
             let b1 = beta1 ?? 0.9, b2 = beta2 ?? 0.999
-            guard (0..<1).contains(b1), (0..<1).contains(b2) else { throw FacetError("Adam's beta1 and beta2 must be in [0, 1), got \(b1) and \(b2)") }
-            return Adam(learningRate: Float(learningRate), beta1: Float(b1), beta2: Float(b2), lrDropout: Float(lrDropout), seed: s)
+            guard (0..<1).contains(b1), (0..<1).contains(b2) else {
+                throw FacetError("Adam's beta1 and beta2 must be in [0, 1), got \(b1) and \(b2)")
+            }
+            return Adam(learningRate: Float(learningRate), beta1: Float(b1), beta2: Float(b2),
+                        lrDropout: Float(lrDropout), seed: s)
         case .adabelief:
             let b1 = beta1 ?? 0.9, b2 = beta2 ?? 0.999
             guard (0..<1).contains(b1), (0..<1).contains(b2) else {
@@ -115,6 +126,7 @@ public struct AugmentationOptions: Codable, Sendable, Equatable {
     public var scale: Double = 0.05
     /// Maximum shift as a fraction of the face size (uniform in +-, each axis).
     public var shift: Double = 0.05
+    /// The defaults: half the faces flipped, rotations up to 10 degrees, scales and shifts up to 5%.
     public init() {}
 }
 
@@ -122,16 +134,21 @@ public struct AugmentationOptions: Codable, Sendable, Equatable {
 public struct ModelOptions: Codable, Sendable, Equatable {
     /// Bumped when the meaning of a field changes.
     public var formatVersion: Int = 1
+    /// The network family and preset.
     public var architecture: TrainArchitecture
     /// The network's sizes (kept here so a later change of the preset does not change the model).
     public var network: Quick96Config
     /// The H128 network (widths, `lighter`, `pixel_loss`) of an `h128` model; nil for the others.
     public var h128: H128Config?
+    /// The optimizer and its settings.
     public var optimizer: OptimizerOptions
+    /// Faces per role in each training step.
     public var batchSize: Int
+    /// The random flips, rotations, scales and shifts applied to training faces.
     public var augmentation: AugmentationOptions
     /// Share of each role's kept faces held out for the validation loss (at most `maxValidationFaces`).
     public var validationFraction: Double = 0.1
+    /// The most faces per role held out for the validation loss.
     public var maxValidationFaces: Int = 32
     /// Train only on these persons' faces (`train --person`), by role name: "src" / "dst" to a
     /// person id. Fixed at creation, so a resumed run keeps to the same persons.
@@ -172,6 +189,7 @@ public struct ModelOptions: Codable, Sendable, Equatable {
         self.augmentation = augmentation
     }
 
+    /// Side of the model's square faces, in pixels.
     public var resolution: Int { h128?.resolution ?? network.resolution }
 
     /// The face type this model's faces are aligned as (see `TrainArchitecture.faceType`).
@@ -190,7 +208,9 @@ public struct ModelOptions: Codable, Sendable, Equatable {
         case .quick96, .tiny:
             made = try Quick96(config: network, seed: seed, optimizer: optimizer)
         case .h128:
-            guard let h128 else { throw FacetError("an h128 model's options lack its network ('h128'); the model row is damaged") }
+            guard let h128 else {
+                throw FacetError("an h128 model's options lack its network ('h128'); the model row is damaged")
+            }
             made = try H128(config: h128, seed: seed, optimizer: optimizer)
         }
         made.lossOptions = lossOptions
@@ -212,7 +232,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
         do {
             return try d.decode(ModelOptions.self, from: Data(json.utf8))
         } catch {
-            throw FacetError("model '\(model)': its stored options are not ones this build understands (\(describeDecoding(error))); was it made by a newer Facet?")
+            throw FacetError("model '\(model)': its stored options are not ones this build understands "
+                             + "(\(describeDecoding(error))); was it made by a newer Facet?")
         }
     }
 }

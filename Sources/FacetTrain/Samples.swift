@@ -9,8 +9,11 @@ import FacetVision
 
 /// One face at the model's resolution: RGB and its hull mask, 8-bit (a quarter of float memory).
 public struct FaceSample: Sendable {
+    /// The face's id.
     public var faceId: Int64
+    /// The aligned face at the model's resolution, RGB.
     public var image: Image
+    /// Its landmark hull mask at the same size, one channel.
     public var mask: Image
     /// The eyes-and-mouth mask (`eyesMouthMask`), for the priority term.
     public var eyesMouth: Image
@@ -22,16 +25,20 @@ extension FaceSample {
     /// Decodes a stored face crop, resizes it to `resolution` (area filter) and builds the mask
     /// from its landmarks mapped into the crop. With `faceType` (H128 trains on `half` faces), a
     /// face stored as another type is re-aligned from its crop (see below).
-    static func load(_ face: FaceRecord, project: Project, resolution: Int, alignAs faceType: FaceType? = nil) throws -> FaceSample {
+    static func load(_ face: FaceRecord, project: Project, resolution: Int,
+                     alignAs faceType: FaceType? = nil) throws -> FaceSample {
         let crop = try project.faceCrop(id: face.id)
         let full: Image
         do {
             full = crop.format == "png" ? try PNGCodec.decode(crop.data) : try JPEGCodec.decode(crop.data)
         } catch {
-            throw FacetError.file(project.path, "face \(face.id): its aligned crop cannot be decoded (\(error)); reject it with facet reject and train again")
+            throw FacetError.file(project.path,
+                                  "face \(face.id): its aligned crop cannot be decoded (\(error)); "
+                                  + "reject it with facet reject and train again")
         }
         guard let landmarks = face.landmarks68 else {
-            throw FacetError.file(project.path, "face \(face.id): its landmarks are unreadable; reject it and train again")
+            throw FacetError.file(project.path,
+                                  "face \(face.id): its landmarks are unreadable; reject it and train again")
         }
         if let faceType, face.faceType != faceType.rawValue {
             // Re-aligned from the stored crop rather than the source frame (no video decode): the
@@ -43,10 +50,12 @@ extension FaceSample {
             let k = Double(full.width > 0 ? full.width : face.cropSize) / Double(face.cropSize)
             let cropFromFrame = Affine2D(a: k, b: 0, tx: 0, c: 0, d: k, ty: 0).concatenating(face.imageToFace)
             guard let frameFromCrop = cropFromFrame.inverted else {
-                throw FacetError.file(project.path, "face \(face.id): its stored matrix is singular; reject it and train again")
+                throw FacetError.file(project.path,
+                                      "face \(face.id): its stored matrix is singular; reject it and train again")
             }
             let toFace = alignmentMatrix(landmarks: landmarks, faceType: faceType, size: resolution)
-            let image = full.rgb().warped(by: toFace.concatenating(frameFromCrop), width: resolution, height: resolution, border: .replicate)
+            let image = full.rgb().warped(by: toFace.concatenating(frameFromCrop), width: resolution,
+                                          height: resolution, border: .replicate)
             let points = landmarks.points.map { toFace.apply($0) }
             return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution),
                               eyesMouth: eyesMouthMask(landmarksInFace: points, size: resolution),
@@ -157,7 +166,8 @@ struct Augmenter {
 
     /// Bilinear samples of `image` at `outToSrc(p + warp(p))` for every output pixel p, scaled to
     /// [0, 1], edges replicated (as DeepFaceLab's BORDER_REPLICATE).
-    private func sampleImage(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int, outToSrc m: Affine2D,
+    private func sampleImage(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int,
+                             outToSrc m: Affine2D,
                              warp: WarpField?) {
         let r = resolution, w = image.width, h = image.height
         image.pixels.withUnsafeBufferPointer { src in

@@ -29,6 +29,7 @@ public struct TrainOptions: Sendable {
     public var resume = false
     /// Batch size per role (default: the model's).
     public var batchSize: Int?
+    /// When the run stops (never: only when asked to).
     public var stop: StopCondition = .never
     /// Minutes of training between checkpoints (one is always saved at the end).
     public var saveEveryMinutes: Double = 10
@@ -55,8 +56,11 @@ public struct TrainOptions: Sendable {
     /// A new model starts from another project's checkpoint (`--init-from`).
     public var initFrom: WarmStart?
 
-    public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false, batchSize: Int? = nil,
-                stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil, optimizer: OptimizerOptions? = nil) {
+    /// Options with the common fields given; set the others afterwards.
+    public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false,
+                batchSize: Int? = nil,
+                stop: StopCondition = .never, saveEveryMinutes: Double = 10, seed: UInt64? = nil,
+                optimizer: OptimizerOptions? = nil) {
         self.architecture = architecture; self.name = name; self.resume = resume; self.batchSize = batchSize
         self.stop = stop; self.saveEveryMinutes = saveEveryMinutes; self.seed = seed; self.optimizer = optimizer
     }
@@ -64,11 +68,13 @@ public struct TrainOptions: Sendable {
 
 /// A snapshot of the run for the progress line.
 public struct TrainProgress: Sendable {
+    /// The last completed iteration.
     public var iteration: Int
     /// Iterations per second over the recent window.
     public var iterationsPerSecond: Double
     /// Losses of the latest iteration.
     public var lossSrc: Double
+    /// The dst loss of the latest iteration.
     public var lossDst: Double
     /// Mean of (src + dst) / 2 over the last 50 iterations: what `--target-loss` compares.
     public var recentLoss: Double
@@ -84,9 +90,13 @@ public struct TrainProgress: Sendable {
 
 /// How a run ended.
 public struct TrainResult: Sendable {
+    /// The model trained.
     public var model: ModelRecord
+    /// The checkpoint saved at the end.
     public var checkpoint: CheckpointRecord
+    /// Iterations done by this run.
     public var iterationsThisRun: Int
+    /// Whether it stopped because it was asked to (`shouldStop`, e.g. Ctrl-C) rather than by its stop condition.
     public var interrupted: Bool
 }
 
@@ -100,9 +110,13 @@ struct RandomState: Codable, Equatable {
 /// One training run of one model. Create it (checks the faces, creates or loads the model), then
 /// `run`. Not thread-safe; `shouldStop` may be flipped from another thread.
 public final class Trainer {
+    /// The project the model is stored in.
     public let project: Project
+    /// The model trained (its row as created or loaded).
     public private(set) var model: ModelRecord
+    /// The model's options, fixed at creation.
     public let options: ModelOptions
+    /// The network being trained.
     public let network: any SwapNetwork
     /// The last completed iteration (0 before the first).
     public private(set) var iteration: Int
@@ -149,7 +163,8 @@ public final class Trainer {
     /// have all decoded. Three steps: plan (`TrainingPlan`: the model, its options and faces), load (decode the
     /// faces, build the network), start (`RunStart`: a new model's row, or the resumed checkpoint).
     /// `hooks` inject faults for tests (none unless the running code bound some, see `TrainerTestHooks.current`).
-    public init(project: Project, options run: TrainOptions, hooks: TrainerTestHooks = TrainerTestHooks.current) throws {
+    public init(project: Project, options run: TrainOptions,
+                hooks: TrainerTestHooks = TrainerTestHooks.current) throws {
         self.project = project
         self.hooks = hooks
         self.runOptions = run
@@ -320,7 +335,8 @@ public final class Trainer {
                             collapseGuard.settings.spikeFactor, median, collapseGuard.settings.spikeSteps, loss)
             + "rolled back to \(place), learning rate now \(String(format: "%g", lr))"
         let event = TrainingEvent(modelId: model.id!, iteration: from, kind: .spike, detail: detail, loss: loss,
-                                  medianLoss: median, learningRateScale: collapseGuard.learningRateScale, checkpointId: target?.id)
+                                  medianLoss: median, learningRateScale: collapseGuard.learningRateScale,
+                                  checkpointId: target?.id)
         return (event, target)
     }
 
@@ -340,7 +356,9 @@ public final class Trainer {
     /// Held-out losses over every validation face, unaugmented (nil for a role without any): the
     /// shared definition in `heldOutLosses`, which `SwapModel.evaluate` also uses.
     public func validationLosses() -> (src: Double?, dst: Double?) {
-        heldOutLosses(src: src.validation, dst: dst.validation, chunk: max(1, batchSize)) { network.evaluate(src: $0, dst: $1) }
+        heldOutLosses(src: src.validation, dst: dst.validation, chunk: max(1, batchSize)) {
+            network.evaluate(src: $0, dst: $1)
+        }
     }
 
     /// The preview grid (PNG) over fixed faces: held-out ones first, so it shows generalisation.
@@ -355,9 +373,11 @@ public final class Trainer {
     /// Counts iterations from `iteration` on (a model imported from another tool keeps its count).
     func startAt(iteration: Int) { self.iteration = iteration }
 
+    /// Saves a checkpoint now, with the pending losses, in one transaction.
     public func saveCheckpoint() throws -> CheckpointRecord {
         if let bad = TrainingGuard.firstNonFiniteWeight(network) {
-            throw FacetError("model '\(model.name)': weight '\(bad)' is non-finite at iteration \(iteration); no checkpoint saved",
+            throw FacetError("model '\(model.name)': weight '\(bad)' is non-finite at iteration \(iteration); "
+                             + "no checkpoint saved",
                              kind: .failed)
         }
         let validation = validationLosses()
@@ -367,7 +387,8 @@ public final class Trainer {
         let rng = try JSONEncoder().encode(RandomState(seed: seed, iteration: iteration))
         let png = try previewPNG()
         let c = NewCheckpoint(modelId: model.id!, iteration: iteration, lossSrc: recentSrc, lossDst: recentDst,
-                              valLossSrc: validation.src, valLossDst: validation.dst, trainSeconds: trainSeconds, rngState: rng)
+                              valLossSrc: validation.src, valLossDst: validation.dst, trainSeconds: trainSeconds,
+                              rngState: rng)
         let network = self.network
         savesThisRun += 1
         let killHere = hooks.killDuringSave == savesThisRun
@@ -380,7 +401,8 @@ public final class Trainer {
 
     /// Trains until `options.stop` or `shouldStop()`, flushing losses every few seconds and saving
     /// every `saveEveryMinutes` and at the end. `progress` gets every iteration and every save.
-    public func run(shouldStop: () -> Bool = { false }, progress: (TrainProgress) -> Void = { _ in }) throws -> TrainResult {
+    public func run(shouldStop: () -> Bool = { false },
+                    progress: (TrainProgress) -> Void = { _ in }) throws -> TrainResult {
         let runStart = Date(), startIteration = iteration
         var lastFlush = Date(), lastSave = Date()
         var window: [(time: Date, iteration: Int, loss: Double)] = [(runStart, startIteration, .nan)]
@@ -399,9 +421,12 @@ public final class Trainer {
                     eta = log(current / target) / k
                 }
             }
-            let val: Double? = (lastValidation.src != nil && lastValidation.dst != nil) ? (lastValidation.src! + lastValidation.dst!) / 2 : (lastValidation.src ?? lastValidation.dst)
-            progress(TrainProgress(iteration: iteration, iterationsPerSecond: rate, lossSrc: Double(losses?.srcMean ?? .nan),
-                                   lossDst: Double(losses?.dstMean ?? .nan), recentLoss: recentLoss, validationLoss: val,
+            let val: Double? = (lastValidation.src != nil && lastValidation.dst != nil)
+                ? (lastValidation.src! + lastValidation.dst!) / 2 : (lastValidation.src ?? lastValidation.dst)
+            progress(TrainProgress(iteration: iteration, iterationsPerSecond: rate,
+                                   lossSrc: Double(losses?.srcMean ?? .nan),
+                                   lossDst: Double(losses?.dstMean ?? .nan), recentLoss: recentLoss,
+                                   validationLoss: val,
                                    secondsToTarget: eta, saved: saved, event: event))
         }
         while true {
@@ -441,7 +466,9 @@ public final class Trainer {
             }
             let now = Date()
             window.append((now, iteration, recentLoss))
-            if window.count > 200 || (window.count > 10 && now.timeIntervalSince(window[0].time) > 300) { window.removeFirst() }
+            if window.count > 200 || (window.count > 10 && now.timeIntervalSince(window[0].time) > 300) {
+                window.removeFirst()
+            }
             if now.timeIntervalSince(lastSave) >= runOptions.saveEveryMinutes * 60 {
                 last = try saveCheckpoint()
                 afterSave?(last!, false)
@@ -495,18 +522,25 @@ struct TrainingPlan {
             let m = try project.requireModel(named: name)
             let stored = try ModelOptions.parse(m.optionsJson, model: m.name)
             if let a = run.architecture, a != stored.architecture {
-                throw FacetError("model '\(name)' is a \(stored.architecture.rawValue) model, not \(a.rawValue); drop --model to resume it, or train a new one with --name")
+                throw FacetError("model '\(name)' is a \(stored.architecture.rawValue) model, not \(a.rawValue); "
+                                 + "drop --model to resume it, or train a new one with --name")
             }
             options = stored
             existing = m
         } else {
-            guard let a = run.architecture else { throw FacetError("name an architecture with --model (\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume one with --resume NAME") }
+            guard let a = run.architecture else {
+                throw FacetError("name an architecture with --model "
+                                 + "(\(TrainArchitecture.allCases.map(\.rawValue).joined(separator: ", "))) or resume "
+                                 + "one with --resume NAME")
+            }
             let name = run.name ?? a.rawValue
             if let old = try project.model(named: name) {
                 // A model without a checkpoint is what a first run killed before its first save
                 // leaves: nothing to keep, so the same command starts it afresh.
                 guard try project.checkpoints(modelId: old.id!).isEmpty else {
-                    throw FacetError.file(project.path, "already has a model named '\(name)' (resume it with --resume \(name), or pick another --name)", kind: .conflict)
+                    throw FacetError.file(project.path,
+                                          "already has a model named '\(name)' (resume it with --resume \(name), "
+                                          + "or pick another --name)", kind: .conflict)
                 }
                 replacesUnsavedModel = true
             }
@@ -533,19 +567,28 @@ struct TrainingPlan {
                 split.train[role] = kept.filter { !held.contains($0) }
                 added.train[role] = kept.filter { !known.contains($0) }
             } else {
-                let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: options, seed: mix(seed, role == .src ? 11 : 12))
+                let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: options,
+                                                        seed: mix(seed, role == .src ? 11 : 12))
                 split.train[role] = train
                 split.validation[role] = validation
             }
             let nTrain = split.train[role]?.count ?? 0
             if kept.isEmpty, let person = keptQuery.person {
-                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces of person \(person) to train on (see `facet people \(project.path)`)")
+                throw FacetError.file(project.path,
+                                      "has no kept \(role.rawValue) faces of person \(person) to train on "
+                                      + "(see `facet people \(project.path)`)")
             }
             if kept.isEmpty {
-                throw FacetError.file(project.path, "has no kept \(role.rawValue) faces: import a \(role.rawValue) video and run facet extract --role \(role.rawValue) first")
+                throw FacetError.file(project.path,
+                                      "has no kept \(role.rawValue) faces: "
+                                      + "import a \(role.rawValue) video and run facet extract --role "
+                                      + "\(role.rawValue) first")
             }
             if nTrain < batchSize {
-                throw FacetError.file(project.path, "has \(nTrain) \(role.rawValue) faces to train on, fewer than a batch of \(batchSize): extract more faces, restore rejected ones, or lower --batch")
+                throw FacetError.file(project.path,
+                                      "has \(nTrain) \(role.rawValue) faces to train on, "
+                                      + "fewer than a batch of \(batchSize): extract more faces, "
+                                      + "restore rejected ones, or lower --batch")
             }
         }
     }
@@ -564,28 +607,36 @@ struct RunStart {
     /// Writes the new model's row (with its face split).
     static func create(plan: TrainingPlan, name: String?, project: Project) throws -> RunStart {
         let a = plan.options.architecture
-        let record = ModelRecord(name: name ?? a.rawValue, architecture: a.rawValue, resolution: plan.options.resolution,
-                                 faceType: plan.options.faceType, optionsJson: try plan.options.json(), seed: Int64(bitPattern: plan.seed))
-        return RunStart(model: try project.createModel(record, split: plan.split, replacingUnsaved: plan.replacesUnsavedModel))
+        let record = ModelRecord(name: name ?? a.rawValue, architecture: a.rawValue,
+                                 resolution: plan.options.resolution,
+                                 faceType: plan.options.faceType, optionsJson: try plan.options.json(),
+                                 seed: Int64(bitPattern: plan.seed))
+        return RunStart(model: try project.createModel(record, split: plan.split,
+                                                       replacingUnsaved: plan.replacesUnsavedModel))
     }
 
     /// Adds the faces kept since, loads the newest checkpoint that still has weights into `network` (none: the run
     /// died before its first save, and starts from iteration 0), and discards the losses after it.
-    static func resume(_ m: ModelRecord, plan: TrainingPlan, network: any SwapNetwork, project: Project) throws -> RunStart {
+    static func resume(_ m: ModelRecord, plan: TrainingPlan, network: any SwapNetwork,
+                       project: Project) throws -> RunStart {
         var start = RunStart(model: m)
         if !(plan.added.train[.src]?.isEmpty ?? true) || !(plan.added.train[.dst]?.isEmpty ?? true) {
             try project.addModelFaces(modelId: m.id!, split: plan.added)
         }
         let checkpoints = try project.checkpoints(modelId: m.id!).filter { !$0.tensorsPruned }
         if let c = checkpoints.last {
-            start.resumedOptimizerState = try CheckpointIO.load(network, project: project, checkpoint: c, model: m, optimizer: true)
+            start.resumedOptimizerState = try CheckpointIO.load(
+                network, project: project, checkpoint: c, model: m, optimizer: true)
             start.iteration = c.iteration
             start.trainSeconds = c.trainSeconds
             start.lastValidation = (c.valLossSrc, c.valLossDst)
             start.resumedFrom = c
             if let state = try project.checkpointRNGState(id: c.id),
-               let rs = try? JSONDecoder().decode(RandomState.self, from: state), rs.seed != plan.seed || rs.iteration != c.iteration {
-                throw FacetError("model '\(m.name)': checkpoint \(c.id) holds random state for seed \(rs.seed) at iteration \(rs.iteration), not \(plan.seed) at \(c.iteration); the checkpoint is damaged")
+               let rs = try? JSONDecoder().decode(RandomState.self, from: state),
+               rs.seed != plan.seed || rs.iteration != c.iteration {
+                throw FacetError("model '\(m.name)': checkpoint \(c.id) holds random state for seed \(rs.seed) at "
+                                 + "iteration \(rs.iteration), not \(plan.seed) at \(c.iteration); "
+                                 + "the checkpoint is damaged")
             }
         }
         // Iterations after the checkpoint are redone, so their old losses go.

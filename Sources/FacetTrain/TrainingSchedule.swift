@@ -34,7 +34,9 @@ public struct LearningRateSchedule: Codable, Sendable, Equatable {
         guard warmupIterations >= 0 else {
             throw FacetError.setting("lr-warmup", "must be 0 or more, got \(warmupIterations)")
         }
-        guard decayIterations >= 0 else { throw FacetError.setting("lr-decay", "must be 0 or more, got \(decayIterations)") }
+        guard decayIterations >= 0 else {
+            throw FacetError.setting("lr-decay", "must be 0 or more, got \(decayIterations)")
+        }
         guard floor > 0, floor <= 1 else { throw FacetError.setting("lr-floor", "must be in (0, 1], got \(floor)") }
     }
 }

@@ -54,7 +54,8 @@ public struct WarmStart: Sendable, Equatable {
             throw FacetError.file(path, "checkpoint #\(c.id) is a \(theirs.architecture.rawValue) model "
                                   + "(\(theirs.resolution) px, \(describe(theirs.network))), not the "
                                   + "\(options.architecture.rawValue) network of this model (\(options.resolution) px, "
-                                  + "\(describe(options.network))): --init-from needs the same architecture", kind: .conflict)
+                                  + "\(describe(options.network))): "
+                                  + "--init-from needs the same architecture", kind: .conflict)
         }
         guard !c.tensorsPruned else {
             throw FacetError.file(path, "checkpoint #\(c.id) has no weights left (pruned); pick another one",
