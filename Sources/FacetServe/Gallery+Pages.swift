@@ -48,21 +48,32 @@ extension Gallery {
         let e = HTML.escape
 
         var sortOptions = ""
-        let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist", "hist_dissim", "-hist_dissim",
+        let sortNames = FaceField.allCases.flatMap { [$0.rawValue, "-" + $0.rawValue] } + ["hist", "-hist",
+                                                                                           "hist_dissim",
+                                                                                           "-hist_dissim",
                                                                                           "identity", "-identity"]
         for s in sortNames {
-            let label = s.replacingOccurrences(of: "blur", with: "sharpness").replacingOccurrences(of: "motion_sharpness", with: "motion_blur")
-            sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>\(e(label))</option>"
+            let label = s.replacingOccurrences(of: "blur",
+                                               with: "sharpness").replacingOccurrences(
+                                                   of: "motion_sharpness", with: "motion_blur")
+            sortOptions += "<option value=\"\(e(s))\"\(s == pq.sort.description ? " selected" : "")>"
+                + "\(e(label))</option>"
         }
         var statusOptions = ""
-        for s in ["kept", "rejected", "all"] { statusOptions += "<option\(s == pq.statusName ? " selected" : "")>\(s)</option>" }
+        for s in ["kept", "rejected", "all"] {
+            statusOptions += "<option\(s == pq.statusName ? " selected" : "")>\(s)</option>"
+        }
         var personOptions = "<option value=\"\">anyone</option>"
         for p in try project.persons(role: pq.role) {
             let selected = p.id == pq.person ? " selected" : ""
-            personOptions += "<option value=\"\(p.id)\"\(selected)>\(e(p.name ?? "person \(p.id)")) (\(p.faceCount))</option>"
+            personOptions += "<option value=\"\(p.id)\"\(selected)>\(e(p.name ?? "person \(p.id)")) "
+                             + "(\(p.faceCount))</option>"
         }
         var tagOptions = "<option value=\"\">any tag</option>"
-        for t in tags { tagOptions += "<option value=\"\(e(t.tag))\"\(t.tag == pq.tag ? " selected" : "")>\(e(t.tag)) (\(t.faces))</option>" }
+        for t in tags {
+            tagOptions += "<option value=\"\(e(t.tag))\"\(t.tag == pq.tag ? " selected" : "")>\(e(t.tag)) "
+                          + "(\(t.faces))</option>"
+        }
         var perOptions = ""
         for n in Self.pageSizes { perOptions += "<option\(n == pq.per ? " selected" : "")>\(n)</option>" }
         let back = pq.link()
@@ -73,22 +84,26 @@ extension Gallery {
             let toggle = f.status == .kept ? "rejected" : "kept"
             grid += """
             <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)" tabindex="0">\
-            <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \(f.id)"></a>\
+            <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \
+            \(f.id)"></a>\
             <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))</figcaption>\
             <form method="post" action="/face/\(f.id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
             <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="\(e(back))">\
-            <button type="submit" class="toggle" id="toggle-\(f.id)">\(f.status == .kept ? "reject" : "restore")</button></form></figure>
+            <button type="submit" class="toggle" \
+            id="toggle-\(f.id)">\(f.status == .kept ? "reject" : "restore")</button></form></figure>
             """
         }
         let title = "\(pq.role.rawValue) faces · \((project.path as NSString).lastPathComponent)"
         let body = """
         <header><h1>\(e(title))</h1>
-        <p class="links"><a id="models-link" href="/models">models and checkpoints</a> · <a id="people-link" href="/people">people</a> · \
+        <p class="links"><a id="models-link" href="/models">models and checkpoints</a> · <a id="people-link" \
+        href="/people">people</a> · \
         <a id="merges-link" href="/merges">merges</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
         · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
         <form method="get" action="/faces" class="controls">
-        <label>role <select name="role"><option\(pq.role == .src ? " selected" : "")>src</option><option\(pq.role == .dst ? " selected" : "")>dst</option></select></label>
+        <label>role <select name="role"><option\(pq.role == .src ? " selected" : "")>src</option>\
+        <option\(pq.role == .dst ? " selected" : "")>dst</option></select></label>
         <label>status <select name="status">\(statusOptions)</select></label>
         <label>tag <select name="tag">\(tagOptions)</select></label>
         <label>person <select name="person" id="person">\(personOptions)</select></label>
@@ -97,8 +112,11 @@ extension Gallery {
         <button type="submit">show</button></form>
         <nav>\(pq.page > 1 ? "<a id=\"prev\" href=\"\(e(pq.link(page: pq.page - 1)))\">← previous</a>" : "")
         \(pq.page < pages ? "<a id=\"next\" href=\"\(e(pq.link(page: pq.page + 1)))\">next →</a>" : "")
-        <form method="post" action="/undo" class="inline"><input type="hidden" name="csrf" value="\(csrfToken)"><input type="hidden" name="back" value="\(e(back))"><button type="submit" id="undo">undo last change</button></form></nav>
-        <p class="help">Click a face's button, or move with the arrow keys and press x (reject), r (restore), Enter (open).</p></header>
+        <form method="post" action="/undo" class="inline"><input type="hidden" name="csrf" value="\(csrfToken)"><input \
+        type="hidden" name="back" value="\(e(back))"><button type="submit" id="undo">undo last \
+        change</button></form></nav>
+        <p class="help">Click a face's button, or move with the arrow keys and press x (reject), r (restore), \
+        Enter (open).</p></header>
         <main id="grid">\(grid)</main>
         """
         return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
@@ -126,14 +144,16 @@ extension Gallery {
         case .mediaId: v = Double(f.mediaId)
         case .id: v = Double(f.id)
         }
-        return "\(field.rawValue) " + (abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : String(format: "%.2f", v))
+        return "\(field.rawValue) " + (abs(v) >= 100 || v == v.rounded() ? String(
+            format: "%.0f", v) : String(format: "%.2f", v))
     }
 
     /// What an imported face brought from another tool's file: the file, and the frame it was cut from.
     func originRows(_ id: Int64) throws -> [(String, String)] {
         guard let o = try project.faceOrigins(ids: [id])[id] else { return [] }
         let tool = o.tool == "dfl" ? "DeepFaceLab" : o.tool
-        return [("imported from", "\(tool) file \(o.fileName)")] + (o.sourceFilename.map { [("source frame", $0)] } ?? [])
+        return [("imported from",
+                 "\(tool) file \(o.fileName)")] + (o.sourceFilename.map { [("source frame", $0)] } ?? [])
     }
 
     func facePage(_ id: Int64, similarBy: String? = nil) throws -> Response {
@@ -144,16 +164,22 @@ extension Gallery {
         let size = Double(f.cropSize)
         var dots = ""
         if let lm = f.landmarks68?.transformed(by: f.imageToFace) {
-            for p in lm.points { dots += "<circle cx=\"\(String(format: "%.2f", p.x))\" cy=\"\(String(format: "%.2f", p.y))\" r=\"\(String(format: "%.2f", max(0.8, size / 160)))\"/>" }
+            for p in lm.points {
+                dots += "<circle cx=\"\(String(format: "%.2f", p.x))\" cy=\"\(String(format: "%.2f", p.y))\" "
+                        + "r=\"\(String(format: "%.2f", max(0.8, size / 160)))\"/>"
+            }
         }
         let rows: [(String, String)] = [
             ("role", f.role.rawValue), ("status", f.status.rawValue), ("media", "\(media.name) (#\(media.id ?? 0))"),
             ("frame", "\(f.frameIndex) (\(String(format: "%.3f", f.pts)) s)"), ("face in frame", "\(f.faceIndex)"),
-            ("sharpness (higher is sharper)", String(format: "%.3f", f.blur)), ("motion blur", String(format: "%.3f", f.motionBlur)),
-            ("yaw", String(format: "%.1f°", f.yaw)), ("pitch", String(format: "%.1f°", f.pitch)), ("roll", String(format: "%.1f°", f.roll)),
+            ("sharpness (higher is sharper)", String(format: "%.3f", f.blur)),
+            ("motion blur", String(format: "%.3f", f.motionBlur)),
+            ("yaw", String(format: "%.1f°", f.yaw)), ("pitch", String(format: "%.1f°", f.pitch)),
+            ("roll", String(format: "%.1f°", f.roll)),
             ("brightness", String(format: "%.1f", f.brightness)), ("hue", String(format: "%.1f°", f.hue)),
             ("face size", String(format: "%.1f px", f.faceSize)), ("detector score", String(format: "%.3f", f.score)),
-            ("landmark score", f.landmarkScore.map { String(format: "%.3f", $0) } ?? "not scored (extracted before schema 6)"),
+            ("landmark score",
+             f.landmarkScore.map { String(format: "%.3f", $0) } ?? "not scored (extracted before schema 6)"),
             ("face type", f.faceType), ("crop", "\(f.cropSize) px"), ("tags", tags.joined(separator: ", ")),
             ("track", f.trackId.map { "\($0)" } ?? "none"), ("filled", f.filled ?? "no (extracted)"),
             ("person", try f.personId.map { pid in
@@ -163,11 +189,15 @@ extension Gallery {
         let toggle = f.status == .kept ? "rejected" : "kept"
         let frame = sourceFrame == nil
             ? "<p>Source frame: decoding is not available in this build of the gallery.</p>"
-            : "<figure><img id=\"frame\" src=\"/frame/\(id)\" alt=\"source frame \(f.frameIndex)\" style=\"max-width:100%\"><figcaption>source frame \(f.frameIndex), face box outlined</figcaption></figure>"
+            : "<figure><img id=\"frame\" src=\"/frame/\(id)\" alt=\"source frame \(f.frameIndex)\" "
+              + "style=\"max-width:100%\"><figcaption>source frame \(f.frameIndex), "
+              + "face box outlined</figcaption></figure>"
         let back = "/faces?role=\(f.role.rawValue)&status=all"
         let body = """
-        <header><h1>face \(id)</h1><p><a href="/faces?role=\(f.role.rawValue)">← \(f.role.rawValue) gallery</a></p></header>
-        <div class="facepage"><svg id="crop" viewBox="0 0 \(f.cropSize) \(f.cropSize)" width="\(max(256, f.cropSize))" height="\(max(256, f.cropSize))">\
+        <header><h1>face \(id)</h1><p><a href="/faces?role=\(f.role.rawValue)">← \(f.role.rawValue) \
+        gallery</a></p></header>
+        <div class="facepage"><svg id="crop" viewBox="0 0 \(f.cropSize) \(f.cropSize)" width="\(max(256, f.cropSize))" \
+        height="\(max(256, f.cropSize))">\
         <image href="/crop/\(id)" width="\(f.cropSize)" height="\(f.cropSize)"/><g class="landmarks">\(dots)</g></svg>
         <div><table>\(table)</table>
         <form method="post" action="/face/\(id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
@@ -183,7 +213,9 @@ extension Gallery {
 
     func crop(_ id: Int64) throws -> Response {
         let c = try project.faceCrop(id: id)
-        return Response(status: .ok, headers: [.contentType: c.format == "png" ? "image/png" : "image/jpeg", .cacheControl: "private, max-age=3600",
+        return Response(status: .ok,
+                        headers: [.contentType: c.format == "png" ? "image/png" : "image/jpeg",
+                                  .cacheControl: "private, max-age=3600",
                                                FieldName("X-Content-Type-Options")!: "nosniff"],
                         body: .init(byteBuffer: ByteBuffer(bytes: c.data)))
     }
@@ -195,7 +227,8 @@ extension Gallery {
         var img = try decode(project, media, f.frameIndex)
         Self.outline(&img, x: Int(f.boxX), y: Int(f.boxY), w: Int(f.boxW), h: Int(f.boxH))
         return Response(status: .ok, headers: [.contentType: "image/jpeg", .cacheControl: "private, max-age=3600"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try JPEGCodec.encode(img.channels == 3 ? img : img.rgb(), quality: 85))))
+                        body: .init(byteBuffer: ByteBuffer(
+                            bytes: try JPEGCodec.encode(img.channels == 3 ? img : img.rgb(), quality: 85))))
     }
 
     /// A 2-pixel green rectangle, clipped to the image.
@@ -225,14 +258,17 @@ extension Gallery {
 
     func setStatus(_ id: Int64, form: [String: String], request: Request) throws -> Response {
         try checkCSRF(form, request)
-        guard let s = form["status"], let status = FaceStatus(rawValue: s) else { throw GalleryError(.badRequest, "status must be kept or rejected") }
+        guard let s = form["status"], let status = FaceStatus(rawValue: s) else {
+            throw GalleryError(.badRequest, "status must be kept or rejected")
+        }
         let face = try project.face(id: id)
         let verb = status == .rejected ? "reject" : "restore"
         _ = try project.setStatus(status, faceIDs: [id], command: "facet serve: \(verb) \(id)")
         if wantsJSON(request) {
             let kept = try project.countFaces(matching: FaceQuery(role: face.role, status: .kept))
             let rejected = try project.countFaces(matching: FaceQuery(role: face.role, status: .rejected))
-            return Self.json("{\"id\":\(id),\"status\":\"\(status.rawValue)\",\"kept\":\(kept),\"rejected\":\(rejected)}")
+            return Self.json("{\"id\":\(id),\"status\":\"\(status.rawValue)\","
+                             + "\"kept\":\(kept),\"rejected\":\(rejected)}")
         }
         return Response(status: .seeOther, headers: [.location: Self.safeBack(form["back"])])
     }

@@ -15,7 +15,9 @@ extension Gallery {
     }
 
     func id(_ ctx: BasicRequestContext) throws -> Int64 {
-        guard let id = ctx.parameters.get("id", as: Int64.self) else { throw GalleryError(.badRequest, "a face id is a number") }
+        guard let id = ctx.parameters.get("id", as: Int64.self) else {
+            throw GalleryError(.badRequest, "a face id is a number")
+        }
         return id
     }
 
@@ -34,7 +36,9 @@ extension Gallery {
     static func parseForm(_ s: String) -> [String: String] {
         var out: [String: String] = [:]
         for pair in s.split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
+            let kv = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
             if let k = kv.first { out[k] = kv.count > 1 ? kv[1] : "" }
         }
         return out
@@ -44,7 +48,8 @@ extension Gallery {
 
     /// Runs `body` on a lane (`pageWork` unless told), off the cooperative pool, and turns errors into
     /// pages: a FacetError (unknown face, bad SQL) is a 4xx with the escaped message.
-    func respond(on lane: BlockingLane? = nil, _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
+    func respond(on lane: BlockingLane? = nil,
+                 _ body: @escaping @Sendable () throws -> Response) async throws -> Response {
         try await (lane ?? pageWork).run { try Self.errorsAsPages(body) }
     }
 
@@ -74,11 +79,16 @@ extension Gallery {
     static func html(_ s: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                                            FieldName("X-Content-Type-Options")!: "nosniff",
-                                           FieldName("Content-Security-Policy")!: "default-src 'self'; img-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"],
+                                           FieldName("Content-Security-Policy")!: "default-src 'self'; img-src 'self'; "
+                                                                                  + "style-src 'unsafe-inline'; "
+                                                                                  + "script-src 'unsafe-inline'; "
+                                                                                  + "form-action 'self'; "
+                                                                                  + "frame-ancestors 'none'"],
                  body: .init(byteBuffer: ByteBuffer(string: s)))
     }
 
     static func json(_ s: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(string: s)))
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                 body: .init(byteBuffer: ByteBuffer(string: s)))
     }
 }

@@ -9,7 +9,8 @@ import Hummingbird
 
 /// Decodes the source frame `frameIndex` of a media, for the face page: `Gallery.storedMediaFrame`
 /// (what `facet serve` passes), or a stand-in in tests. Nil: the face page says the frame cannot be shown.
-public typealias SourceFrameDecoder = @Sendable (_ project: Project, _ media: MediaRecord, _ frameIndex: Int) throws -> Image
+public typealias SourceFrameDecoder = @Sendable (_ project: Project, _ media: MediaRecord,
+                                                 _ frameIndex: Int) throws -> Image
 
 /// The gallery: pages of thumbnails for a role, sortable by every signature, filterable by status and
 /// tag; a face page; reject/restore by POST with a CSRF token. Reads the file live (WAL), so it can
@@ -57,7 +58,8 @@ public final class Gallery: Sendable {
     }
 
     /// Serves until cancelled. `onRunning` receives the bound port (useful with port 0).
-    public func run(host: String = "127.0.0.1", port: Int = 8080, onRunning: (@Sendable (Int) async -> Void)? = nil) async throws {
+    public func run(host: String = "127.0.0.1", port: Int = 8080,
+                    onRunning: (@Sendable (Int) async -> Void)? = nil) async throws {
         let app = Application(
             router: router(servingOn: host),
             configuration: .init(address: .hostname(host, port: port), serverName: "facet"),
@@ -82,7 +84,9 @@ public final class Gallery: Sendable {
             return try await self.respond { try self.namePerson(try self.id(ctx), form: form, request: req) }
         }
         router.get("/crop/:id") { _, ctx in try await self.respond { try self.crop(try self.id(ctx)) } }
-        router.get("/frame/:id") { _, ctx in try await self.respond(on: self.frameWork) { try self.frame(try self.id(ctx)) } }
+        router.get("/frame/:id") {
+            _, ctx in try await self.respond(on: self.frameWork) { try self.frame(try self.id(ctx)) }
+        }
         router.get("/counts") { req, _ in try await self.respond { try self.countsJSON(Self.params(req)) } }
         router.post("/face/:id/status") { req, ctx in
             let form = try await self.form(req)

@@ -10,8 +10,10 @@ import Hummingbird
 /// Served on another address (`--host 0.0.0.0`), the user has opened it to the network on purpose
 /// and any Host is answered (POSTs still need the CSRF token).
 public struct GalleryHostPolicy: Sendable {
+    /// Answer only requests whose Host is this machine's loopback (the gallery is served on loopback).
     public let loopbackOnly: Bool
 
+    /// The policy for a gallery served on `host`: loopback-only when that is a loopback address.
     public init(servingOn host: String) {
         loopbackOnly = Self.isLoopback(host)
     }
@@ -44,9 +46,12 @@ public struct GalleryHostPolicy: Sendable {
 
 struct HostCheckMiddleware<Context: RequestContext>: RouterMiddleware {
     let policy: GalleryHostPolicy
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
         guard policy.allows(request.head.authority) else {
-            return Gallery.html(Gallery.errorPage("facet serve answers only to localhost, 127.0.0.1 and [::1] (this request was for \(request.head.authority ?? "no host")); to open it to the network, start it with --host 0.0.0.0"),
+            return Gallery.html(Gallery.errorPage("facet serve answers only to localhost, 127.0.0.1 and [::1] "
+                                                  + "(this request was for \(request.head.authority ?? "no host")); "
+                                                  + "to open it to the network, start it with --host 0.0.0.0"),
                                 status: .misdirectedRequest)
         }
         return try await next(request, context)
@@ -71,9 +76,12 @@ final class InFlightLimit: @unchecked Sendable {
 
 struct ConcurrencyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let inFlight: InFlightLimit
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context,
+                next: (Request, Context) async throws -> Response) async throws -> Response {
         guard inFlight.enter() else {
-            var response = Gallery.html(Gallery.errorPage("the gallery is busy (\(inFlight.limit) requests in progress); try again in a moment"), status: .serviceUnavailable)
+            var response = Gallery.html(Gallery.errorPage("the gallery is busy "
+                                                          + "(\(inFlight.limit) requests in progress); "
+                                                          + "try again in a moment"), status: .serviceUnavailable)
             response.headers[.retryAfter] = "1"
             return response
         }

@@ -18,9 +18,14 @@ extension Gallery {
         var per = 100
 
         init(_ q: [String: String]) throws {
-            if let r = q["role"] { guard let v = Role(rawValue: r) else { throw GalleryError(.badRequest, "role must be src or dst") }; role = v }
+            if let r = q["role"] {
+                guard let v = Role(rawValue: r) else { throw GalleryError(.badRequest, "role must be src or dst") }
+                role = v
+            }
             if let s = q["status"] {
-                guard let v = StatusFilter(rawValue: s) else { throw GalleryError(.badRequest, "status must be kept, rejected or all") }
+                guard let v = StatusFilter(rawValue: s) else {
+                    throw GalleryError(.badRequest, "status must be kept, rejected or all")
+                }
                 status = v.status
             }
             if let t = q["tag"], !t.isEmpty { tag = String(t) }
@@ -29,18 +34,34 @@ extension Gallery {
                 person = v
             }
             if let s = q["sort"], !s.isEmpty {
-                guard let v = CurationSort(parsing: String(s)) else { throw GalleryError(.badRequest, "unknown sort '\(s)'") }
-                if case .best = v { throw GalleryError(.badRequest, "best:N is a selection: use `facet sort best:N --tag T` and filter by the tag") }
+                guard let v = CurationSort(parsing: String(s)) else {
+                    throw GalleryError(.badRequest, "unknown sort '\(s)'")
+                }
+                if case .best = v {
+                    throw GalleryError(.badRequest,
+                                       "best:N is a selection: use `facet sort best:N --tag T` and filter by the tag")
+                }
                 sort = v
             }
-            if let p = q["page"] { guard let v = Int(p), v >= 1, v <= 1_000_000 else { throw GalleryError(.badRequest, "page must be a positive number") }; page = v }
-            if let p = q["per"] { guard let v = Int(p), Gallery.pageSizes.contains(v) else { throw GalleryError(.badRequest, "per must be one of \(Gallery.pageSizes)") }; per = v }
+            if let p = q["page"] {
+                guard let v = Int(p), v >= 1, v <= 1_000_000 else {
+                    throw GalleryError(.badRequest, "page must be a positive number")
+                }
+                page = v
+            }
+            if let p = q["per"] {
+                guard let v = Int(p), Gallery.pageSizes.contains(v) else {
+                    throw GalleryError(.badRequest, "per must be one of \(Gallery.pageSizes)")
+                }
+                per = v
+            }
         }
 
         var statusName: String { StatusFilter(status).rawValue }
 
         func link(page p: Int? = nil, sort s: String? = nil) -> String {
-            var parts = ["role=\(role.rawValue)", "status=\(statusName)", "sort=\(HTML.query(s ?? sort.description))", "per=\(per)", "page=\(p ?? page)"]
+            var parts = ["role=\(role.rawValue)", "status=\(statusName)", "sort=\(HTML.query(s ?? sort.description))",
+                         "per=\(per)", "page=\(p ?? page)"]
             if let tag { parts.append("tag=\(HTML.query(tag))") }
             if let person { parts.append("person=\(person)") }
             return "/faces?" + parts.joined(separator: "&")

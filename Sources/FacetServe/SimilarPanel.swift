@@ -21,10 +21,14 @@ extension Gallery {
         if by != "histogram" {
             let index = try IdentityIndexCache.shared.index(project, role: face.role)
             if index.descriptor(of: face.id) != nil { return try identityPanel(for: face, index: index) }
-            return try histogramPanel(for: face, note: "This face has no face-recognition descriptor: run <code>facet embed</code> on the project "
+            return try histogramPanel(for: face,
+                                      note: "This face has no face-recognition descriptor: "
+                                            + "run <code>facet embed</code> on the project "
                                       + "to find faces by identity. Meanwhile, by colour histogram:")
         }
-        return try histogramPanel(for: face, note: "<a id=\"similar-by-identity\" href=\"/face/\(face.id)\">by identity instead</a>")
+        return try histogramPanel(for: face,
+                                  note: "<a id=\"similar-by-identity\" href=\"/face/\(face.id)\">by "
+                                        + "identity instead</a>")
     }
 
     /// The panel by identity: the `similarCount` faces of the role nearest by descriptor distance.
@@ -38,16 +42,20 @@ extension Gallery {
             let s = rows[n.id]?.status ?? .kept
             let same = n.distance < FaceEmbedding.samePersonThreshold
             tiles += """
-            <figure class="face \(s.rawValue)" id="similar-\(n.id)" data-rank="\(rank + 1)" data-distance="\(String(format: "%.6f", n.distance))">\
-            <a href="/face/\(n.id)"><img src="/crop/\(n.id)" loading="lazy" width="96" height="96" alt="face \(n.id)"></a>\
-            <figcaption>\(n.id) · \(String(format: "%.3f", n.distance))\(same ? "" : " · other?")\(s == .rejected ? " · rejected" : "")</figcaption></figure>
+            <figure class="face \(s.rawValue)" id="similar-\(n.id)" data-rank="\(rank + 1)" \
+            data-distance="\(String(format: "%.6f", n.distance))">\
+            <a href="/face/\(n.id)"><img src="/crop/\(n.id)" loading="lazy" width="96" height="96" alt="face \
+            \(n.id)"></a>\
+            <figcaption>\(n.id) · \(String(format: "%.3f", n.distance))\(same ? "" : " · other?")\
+            \(s == .rejected ? " · rejected" : "")</figcaption></figure>
             """
         }
         let role = HTML.escape(face.role.rawValue)
         return """
         <section id="similar" data-by="identity"><h2>similar faces: same person first</h2>
         <p class="help">The \(near.count) \(role) faces nearest to face \(face.id) by identity (L2 distance of the \
-        face-recognition descriptors, dlib's units: under 0.6 is the same person), nearest first, out of \(index.count - 1). \
+        face-recognition descriptors, dlib's units: under 0.6 is the same person), nearest first, \
+        out of \(index.count - 1). \
         <a id="similar-by-histogram" href="/face/\(face.id)?similar=histogram">by colour histogram instead</a></p>
         <div class="similar" style="display:flex;flex-wrap:wrap;gap:6px">\(tiles)</div></section>
         """
@@ -58,7 +66,8 @@ extension Gallery {
         let index = try SimilarityIndexCache.shared.index(project, role: face.role)
         let e = HTML.escape
         guard let h = index.histogram(of: face.id) else {
-            return "<section id=\"similar\"><h2>similar faces</h2><p>This face has no histogram signature.</p></section>"
+            return "<section id=\"similar\"><h2>similar faces</h2><p>This face has no histogram "
+                   + "signature.</p></section>"
         }
         let near = index.nearest(to: h, k: Self.similarCount, excluding: face.id)
         var q = FaceQuery()
@@ -68,9 +77,12 @@ extension Gallery {
         for (rank, n) in near.enumerated() {
             let s = status[n.id] ?? .kept
             tiles += """
-            <figure class="face \(s.rawValue)" id="similar-\(n.id)" data-rank="\(rank + 1)" data-distance="\(String(format: "%.6f", n.distance))">\
-            <a href="/face/\(n.id)"><img src="/crop/\(n.id)" loading="lazy" width="96" height="96" alt="face \(n.id)"></a>\
-            <figcaption>\(n.id) · \(String(format: "%.3f", n.distance))\(s == .rejected ? " · rejected" : "")</figcaption></figure>
+            <figure class="face \(s.rawValue)" id="similar-\(n.id)" data-rank="\(rank + 1)" \
+            data-distance="\(String(format: "%.6f", n.distance))">\
+            <a href="/face/\(n.id)"><img src="/crop/\(n.id)" loading="lazy" width="96" height="96" alt="face \
+            \(n.id)"></a>\
+            <figcaption>\(n.id) · \
+            \(String(format: "%.3f", n.distance))\(s == .rejected ? " · rejected" : "")</figcaption></figure>
             """
         }
         let role = e(face.role.rawValue)
