@@ -6,7 +6,8 @@ import FacetStore
 import Foundation
 
 /// The sorts the curation commands take, for help texts.
-let sortHelp = "sharpness (higher is sharper; `blur` is its old name), motion_blur, yaw, pitch, roll, face_size, brightness, hue, "
+let sortHelp = "sharpness (higher is sharper; `blur` is its old name), motion_blur, yaw, pitch, roll, face_size, "
+               + "brightness, hue, "
     + "score, ... (any face column), hist, hist_dissim, best:N, ordering:NAME; prefix - to reverse"
 
 /// Whether a higher value of the field is the better face (nil: neither end is better, e.g. yaw).
@@ -28,7 +29,8 @@ func spread(_ values: [Double]) -> String {
     guard !values.isEmpty else { return "none" }
     let v = values.sorted()
     let median = v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
-    return v.count == 1 ? String(format: "%.3g", v[0]) : String(format: "%.3g ... %.3g, median %.3g", v[0], v[v.count - 1], median)
+    return v.count == 1 ? String(format: "%.3g", v[0]) : String(
+        format: "%.3g ... %.3g, median %.3g", v[0], v[v.count - 1], median)
 }
 
 extension ExportFormat: ExpressibleByArgument {}
@@ -49,24 +51,30 @@ func idRanges(_ ids: [Int64], limit: Int = 40) -> String {
         parts.append(i == j ? "\(sorted[i])" : "\(sorted[i])-\(sorted[j])")
         i = j + 1
     }
-    return parts.count > limit ? parts.prefix(limit).joined(separator: ", ") + ", ... (\(parts.count - limit) more runs)" : parts.joined(separator: ", ")
+    return parts.count > limit
+        ? parts.prefix(limit).joined(separator: ", ") + ", ... (\(parts.count - limit) more runs)"
+        : parts.joined(separator: ", ")
 }
 
 struct SortCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sort",
-        abstract: "Order faces by a stored signature, histogram chain, dissimilarity or best-N; print, save or tag the order.",
+        abstract: "Order faces by a stored signature, histogram chain, dissimilarity or best-N; print, "
+                  + "save or tag the order.",
         discussion: """
             A sort never renames or moves anything. SORT is one of: \(sortHelp). Without --role each role is sorted \
             apart (src, then dst). --limit shortens what is printed; --save and --tag-as take the whole order.
             """)
     @OptionGroup var target: ProjectArgument
-    @Option(parsing: .unconditional, help: ArgumentHelp("The sort: \(sortHelp).", valueName: "sort"), transform: parseCurationSort)
+    @Option(parsing: .unconditional, help: ArgumentHelp("The sort: \(sortHelp).", valueName: "sort"),
+            transform: parseCurationSort)
     var sort: CurationSort
     @OptionGroup var filter: FaceFilterOptions
-    @Option(help: "Print only the first N faces of each role's order (--save and --tag-as still take the whole order).") var limit: Int?
+    @Option(help: "Print only the first N faces of each role's order (--save and --tag-as still take the whole order).")
+    var limit: Int?
     @Option(help: "Save the whole order as a named ordering (replaces one of that name).") var save: String?
-    @Option(name: .customLong("tag-as"), help: "Apply this tag to every face of the order (undoable).") var applyTag: String?
+    @Option(name: .customLong("tag-as"), help: "Apply this tag to every face of the order (undoable).")
+    var applyTag: String?
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -87,7 +95,8 @@ struct SortCommand: ParsableCommand {
         let all = orders.flatMap(\.ids)
         if let name = save {
             try p.saveOrdering(name: name, role: filter.role, sort: sort, faceIDs: all)
-            note("saved ordering '\(name)' of \(faces(all.count)) (the whole order\(limit != nil ? "; --limit only shortens the listing" : ""))")
+            note("saved ordering '\(name)' of \(faces(all.count)) "
+                 + "(the whole order\(limit != nil ? "; --limit only shortens the listing" : ""))")
         }
         if let tag = applyTag {
             let r = try p.setTag(tag, on: all, command: commandLine())
@@ -101,12 +110,16 @@ struct SortCommand: ParsableCommand {
         var columns: [FaceField] = []
         if case .column(let s) = sort { columns.append(s.field) }
         for f in [FaceField.blur, .yaw, .pitch] where !columns.contains(f) { columns.append(f) }
-        print("  rank     id role  frame face status  " + columns.map { String(repeating: " ", count: max(0, 10 - displayName($0).count)) + displayName($0) }.joined(separator: " "))
+        print("  rank     id role  frame face status  " + columns.map {
+            String(repeating: " ", count: max(0, 10 - displayName($0).count)) + displayName($0)
+        }.joined(separator: " "))
         var rank = [Role: Int]()
         for f in ordered {
             rank[f.role, default: 0] += 1
             let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : 1, width: 10) }.joined(separator: " ")
-            print("\(String(format: "%6d", rank[f.role]!)) \(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values)")
+            print("\(String(format: "%6d", rank[f.role]!)) \(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) "
+                  + "\(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) "
+                  + "\(pad(f.status.rawValue, 8)) \(values)")
         }
         if filter.role == nil && orders.count > 1 { note("each role sorted apart (src, then dst); --role picks one") }
     }
@@ -122,8 +135,11 @@ extension FaceQuery {
 
 struct SimilarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "similar", abstract: "The faces nearest to a face: by identity (the same person first) or by colour histogram.",
-        discussion: "identity: L2 distance of the face-recognition descriptors, dlib's units (under 0.6: the same person). histogram: summed Bhattacharyya distance of the colour histograms (0 identical, 3 disjoint).")
+        commandName: "similar", abstract: "The faces nearest to a face: by identity "
+                                          + "(the same person first) or by colour histogram.",
+        discussion: "identity: L2 distance of the face-recognition descriptors, dlib's units (under 0.6: "
+                    + "the same person). histogram: summed Bhattacharyya distance of the colour histograms "
+                    + "(0 identical, 3 disjoint).")
     enum By: String, ExpressibleByArgument, CaseIterable { case identity, histogram }
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The face id to compare with.") var faceId: Int64
@@ -141,11 +157,15 @@ struct SimilarCommand: ParsableCommand {
         let near = by == .identity ? try p.similarFacesByIdentity(to: faceId, k: k, role: role.role)
             : try p.similarFaces(to: faceId, k: k, role: role.role)
         if output.json { try printJSON(near); return }
-        let faces = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: near.map(\.id))).map { ($0.id, $0) })
+        let faces = Dictionary(uniqueKeysWithValues: try p.faces(matching: FaceQuery(ids: near.map(\.id))).map { ($0.id,
+                                                                                                                  $0) })
         print("    id role  frame face status    distance person")
         for n in near {
             guard let f = faces[n.id] else { continue }
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(String(format: "%11.6f", n.distance)) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%6d", f.frameIndex)) "
+                  + "\(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) "
+                  + "\(String(format: "%11.6f", n.distance)) "
+                  + "\(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }
@@ -159,11 +179,13 @@ let defaultDuplicateThreshold = 0.03
 struct DuplicatesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duplicates",
-        abstract: "Find near-identical faces (e.g. consecutive frames of a still shot); keep the sharpest of each group.",
+        abstract: "Find near-identical faces (e.g. consecutive frames of a still shot); "
+                  + "keep the sharpest of each group.",
         discussion: """
             The distance of two faces is the sum over R, G and B of the Bhattacharyya distance of their colour \
             histograms: 0 for the same picture, up to 3 for pictures with no colour in common; consecutive frames of \
-            a still shot are under 0.03, while moving ones (a talking head) are 0.07-0.1 apart at 256 px crops (smaller crops \
+            a still shot are under 0.03, while moving ones (a talking head) are 0.07-0.1 apart at 256 px crops \
+            (smaller crops \
             have noisier histograms and larger distances). Each role is checked apart. Without --reject nothing changes.
             """)
     @OptionGroup var target: ProjectArgument
@@ -171,7 +193,8 @@ struct DuplicatesCommand: ParsableCommand {
     @Option(help: "The distance under which two faces count as the same, 0...3 (default \(defaultDuplicateThreshold)).")
     var threshold: Double = defaultDuplicateThreshold
     @Flag(help: "Reject the duplicates (undoable with `facet undo`).") var reject = false
-    @Flag(help: "With --reject and no --role: reject dst duplicates too (their frames are then merged unswapped).") var yes = false
+    @Flag(help: "With --reject and no --role: reject dst duplicates too (their frames are then merged unswapped).")
+    var yes = false
     @OptionGroup var output: JSONFlag
 
     func validate() throws {
@@ -196,16 +219,24 @@ struct DuplicatesCommand: ParsableCommand {
         let dups = groups.flatMap { $0.duplicates.map(\.id) }
         if output.json { try printJSON(groups) } else {
             for g in groups {
-                print("keep \(g.keep): " + g.duplicates.map { "\($0.id) (\(String(format: "%.4f", $0.distance)))" }.joined(separator: ", "))
+                print("keep \(g.keep): " + g.duplicates.map {
+                    "\($0.id) (\(String(format: "%.4f", $0.distance)))"
+                }.joined(separator: ", "))
             }
-            if !groups.isEmpty { print("(each line: the sharpest face of a group, then its duplicates with their histogram distance to it)") }
+            if !groups.isEmpty {
+                print("(each line: the sharpest face of a group, then its duplicates with their histogram "
+                      + "distance to it)")
+            }
             for l in lines { print(l) }
-            print("(histogram distance: summed Bhattacharyya distance of the R, G, B histograms, 0 = the same picture ... 3)")
+            print("(histogram distance: summed Bhattacharyya distance of the R, G, B histograms, "
+                  + "0 = the same picture ... 3)")
             print("\(groups.count) groups, \(dups.count) duplicates at distance < \(threshold)")
         }
         if reject {
             if role.role == nil && dstDuplicates > 0 && !yes {
-                throw FacetError.file(p.path, "would reject \(faces(dstDuplicates)) of dst too, whose frames would then be merged unswapped: "
+                throw FacetError.file(p.path,
+                                      "would reject \(faces(dstDuplicates)) of dst too, "
+                                      + "whose frames would then be merged unswapped: "
                                       + "add --role src, or --role dst or --yes to reject them; nothing changed")
             }
             let r = try p.setStatus(.rejected, faceIDs: dups, command: commandLine())
@@ -228,7 +259,8 @@ struct FaceSelection: ParsableArguments {
         about 11/s for edges blurred over s pixels (typically 1 blurry ... 6 sharp).
         """) var sharpnessBelow: Double?
     @Option(help: ArgumentHelp("The old name of --sharpness-below.", visibility: .hidden)) var blurBelow: Double?
-    @Option(help: "The blurriest N faces, or P% of them (e.g. 5%), among those the command can change.") var blurriest: Amount?
+    @Option(help: "The blurriest N faces, or P% of them (e.g. 5%), among those the command can change.")
+    var blurriest: Amount?
     @Option(parsing: .unconditional, help: ArgumentHelp("With --worst: the measure (\(sortHelp)).", valueName: "sort"),
             transform: parseCurationSort)
     var sort: CurationSort?
@@ -237,8 +269,11 @@ struct FaceSelection: ParsableArguments {
         score, face_size), whichever sign --sort has; for any other sort the last N of its order.
         """) var worst: Amount?
     @Option(help: "The faces of this person (number or name, see `facet people`).") var person: String?
-    @Option(help: "The faces of the person's role that are NOT this person (e.g. reject everyone else).") var notPerson: String?
-    @Flag(help: "Go on where facet would otherwise refuse: rejecting dst faces without --role, or more than half of the faces.")
+    @Option(help: "The faces of the person's role that are NOT this person (e.g. reject everyone else).")
+    var notPerson: String?
+    @Flag(help: """
+        Go on where facet would otherwise refuse: rejecting dst faces without --role, or more than half of the faces.
+        """)
     var yes = false
 
     var role: Role? { roleOption.role }
@@ -246,19 +281,34 @@ struct FaceSelection: ParsableArguments {
 
     /// Notes on old option names, printed once the command has succeeded (a refusal stays one line).
     func renamedOptionNotes() {
-        if blurBelow != nil { note("note: --blur-below is now --sharpness-below (blur was always a sharpness score: higher is sharper)") }
+        if blurBelow != nil {
+            note("note: --blur-below is now --sharpness-below (blur was always a sharpness score: higher is sharper)")
+        }
     }
 
     func validate() throws {
         _ = try FaceIDList.parse(ids)
-        let selectors = [!ids.isEmpty, whereSQL != nil, sharpness != nil, worst != nil, blurriest != nil, person != nil, notPerson != nil]
+        let selectors = [!ids.isEmpty, whereSQL != nil, sharpness != nil, worst != nil, blurriest != nil, person != nil,
+                         notPerson != nil]
             .filter { $0 }.count
         if person != nil && notPerson != nil { throw ValidationError("--person and --not-person do not go together") }
-        if selectors == 0 { throw ValidationError("say which faces: ids, --where SQL, --sharpness-below X, --blurriest N|P%, or --sort F --worst N|P%") }
-        if !ids.isEmpty && selectors > 1 { throw ValidationError("give face ids or a selection (--where, --sharpness-below, --blurriest, --worst), not both") }
-        if (sort == nil) != (worst == nil) { throw ValidationError("--sort and --worst go together: --sort F --worst N") }
-        if worst != nil && blurriest != nil { throw ValidationError("--blurriest is --sort sharpness --worst: give one of them") }
-        if sharpnessBelow != nil && blurBelow != nil { throw ValidationError("--blur-below is the old name of --sharpness-below: give one") }
+        if selectors == 0 {
+            throw ValidationError("say which faces: ids, --where SQL, --sharpness-below X, --blurriest N|P%, "
+                                  + "or --sort F --worst N|P%")
+        }
+        if !ids.isEmpty && selectors > 1 {
+            throw ValidationError("give face ids or a selection (--where, --sharpness-below, --blurriest, "
+                                  + "--worst), not both")
+        }
+        if (sort == nil) != (worst == nil) {
+            throw ValidationError("--sort and --worst go together: --sort F --worst N")
+        }
+        if worst != nil && blurriest != nil {
+            throw ValidationError("--blurriest is --sort sharpness --worst: give one of them")
+        }
+        if sharpnessBelow != nil && blurBelow != nil {
+            throw ValidationError("--blur-below is the old name of --sharpness-below: give one")
+        }
     }
 
     /// What a selection chose, and the line that says what decided it.
@@ -278,27 +328,35 @@ struct FaceSelection: ParsableArguments {
             // a person (else "not P" would take faces nobody has looked at yet).
             // Looked up in --role, else anywhere, so a person of the other role gets a message saying so.
             let who = try (try? resolvePerson(p, text, role: role)) ?? resolvePerson(p, text, role: nil)
-            if let r = role, r != who.role { throw FacetError.file(p.path, "\(who.label) is a \(who.role.rawValue) person, not \(r.rawValue)") }
+            if let r = role, r != who.role {
+                throw FacetError.file(p.path, "\(who.label) is a \(who.role.rawValue) person, not \(r.rawValue)")
+            }
             q.role = who.role
             if person != nil { q.person = who.id } else { q.notPerson = who.id }
             var unassigned = q
             unassigned.notPerson = nil; unassigned.person = nil; unassigned.hasPerson = false
             let n = try p.countFaces(matching: unassigned)
             if n > 0 {
-                throw FacetError.file(p.path, "\(n) \(who.role.rawValue) faces have no person yet: run `facet people \(p.path) --role \(who.role.rawValue)` first")
+                throw FacetError.file(p.path,
+                                      "\(n) \(who.role.rawValue) faces have no person yet: "
+                                      + "run `facet people \(p.path) --role \(who.role.rawValue)` first")
             }
         }
         let candidates = try p.faces(matching: q)
-        let pool = "the \(candidates.count) " + (status.map { "\($0.rawValue) " } ?? "") + (role.map { "\($0.rawValue) " } ?? "")
+        let pool = "the \(candidates.count) " + (status.map { "\($0.rawValue) " } ?? "")
+            + (role.map { "\($0.rawValue) " } ?? "")
             + (candidates.count == 1 ? "face" : "faces")
         if let x = sharpness {
             q.ranges.append((field: .blur, min: nil, max: x.nextDown))
             let chosen = try p.faceIDs(matching: q)
             return Resolved(ids: chosen, candidates: candidates,
-                            decided: "sharpness below \(x) (higher is sharper): \(pool) range \(spread(candidates.map(\.blur)))")
+                            decided: "sharpness below \(x) (higher is sharper): "
+                                     + "\(pool) range \(spread(candidates.map(\.blur)))")
         }
         let measure: CurationSort? = blurriest != nil ? .column(FaceSort(.blur)) : sort
-        guard let measure, let amount = blurriest ?? worst else { return Resolved(ids: try p.faceIDs(matching: q), candidates: candidates) }
+        guard let measure, let amount = blurriest ?? worst else {
+            return Resolved(ids: try p.faceIDs(matching: q), candidates: candidates)
+        }
         let n = amount.of(candidates.count)
         if case .column(let s) = measure {
             let byId = Dictionary(uniqueKeysWithValues: candidates.map { ($0.id, value($0, s.field)) })
@@ -313,31 +371,40 @@ struct FaceSelection: ParsableArguments {
                 how = "the last of --sort \(measure)"
             }
             return Resolved(ids: chosen, candidates: candidates,
-                            decided: "\(faces(chosen.count)) with \(how): \(name) \(spread(chosen.compactMap { byId[$0] })); "
+                            decided: "\(faces(chosen.count)) with \(how): "
+                                     + "\(name) \(spread(chosen.compactMap { byId[$0] })); "
                                 + "\(pool): \(spread(candidates.map { value($0, s.field) }))")
         }
         let chosen = Array(try p.sortedFaceIDs(matching: q, by: measure).suffix(n))
-        return Resolved(ids: chosen, candidates: candidates, decided: "the last \(faces(chosen.count)) of the \(measure) order of \(pool)")
+        return Resolved(ids: chosen, candidates: candidates,
+                        decided: "the last \(faces(chosen.count)) of the \(measure) order of \(pool)")
     }
 
     /// Refuses (one line, nothing changed) a rejection a user would not mean: dst faces without
     /// --role (they leave frames unswapped), or more than half of the faces by a selection.
     func guardRejection(_ r: Resolved, project p: Project) throws {
         if r.candidates == nil {
-            let dst = try p.faces(matching: FaceQuery(ids: r.ids)).filter { $0.role == .dst && $0.status == .kept }.count
-            if dst > 0 { note("note: \(faces(dst)) of dst: their frames will be merged unswapped (facet restore or undo brings them back)") }
+            let dst = try p.faces(matching: FaceQuery(ids: r.ids))
+                .filter { $0.role == .dst && $0.status == .kept }.count
+            if dst > 0 {
+                note("note: \(faces(dst)) of dst: their frames will be merged unswapped "
+                     + "(facet restore or undo brings them back)")
+            }
             return
         }
         guard !yes else { return }
         let roles = try p.faces(matching: FaceQuery(ids: r.ids))
         let dst = roles.filter { $0.role == .dst }.count
         if role == nil && dst > 0 {
-            throw FacetError.file(p.path, "this would reject \(faces(dst)) of dst too, whose frames would then be merged unswapped: "
+            throw FacetError.file(p.path,
+                                  "this would reject \(faces(dst)) of dst too, "
+                                  + "whose frames would then be merged unswapped: "
                                   + "add --role src, or --role dst or --yes to reject them; nothing changed")
         }
         let total = r.candidates!.count
         if r.ids.count * 2 > total {
-            throw FacetError.file(p.path, "this would reject \(r.ids.count) of \(total) faces (\(r.decided ?? "by --where")): "
+            throw FacetError.file(p.path,
+                                  "this would reject \(r.ids.count) of \(total) faces (\(r.decided ?? "by --where")): "
                                   + "narrow the selection, or add --yes; nothing changed")
         }
     }
@@ -345,7 +412,8 @@ struct FaceSelection: ParsableArguments {
 
 extension FaceSelection {
     /// The one path of reject, restore and tag: resolves the selection among `status`, runs `check` on it, notes how it
-    /// was decided, applies `apply` to the chosen faces and prints what changed (`describe`), then any renamed-option note.
+    /// was decided, applies `apply` to the chosen faces and prints what changed (`describe`), then any renamed-option
+    /// note.
     func change(_ p: Project, among status: FaceStatus?, verb: String, what: String = "",
                 check: (Resolved) throws -> Void = { _ in }, apply: ([Int64]) throws -> CurationChangeSummary) throws {
         let r = try resolve(p, among: status)
@@ -385,14 +453,16 @@ struct RejectCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project)
-        try selection.change(p, among: .kept, verb: "rejected", check: { try selection.guardRejection($0, project: p) }) {
+        try selection.change(p, among: .kept, verb: "rejected",
+                             check: { try selection.guardRejection($0, project: p) }) {
             try p.setStatus(.rejected, faceIDs: $0, command: commandLine())
         }
     }
 }
 
 struct RestoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Mark rejected faces kept again (undoable).")
+    static let configuration = CommandConfiguration(commandName: "restore",
+                                                    abstract: "Mark rejected faces kept again (undoable).")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var selection: FaceSelection
 
@@ -422,7 +492,8 @@ struct TagCommand: ParsableCommand {
 }
 
 struct TagsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tags", abstract: "List face tags with how many faces carry each.")
+    static let configuration = CommandConfiguration(commandName: "tags",
+                                                    abstract: "List face tags with how many faces carry each.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var output: JSONFlag
 
@@ -432,12 +503,17 @@ struct TagsCommand: ParsableCommand {
         if output.json { try printJSON(tags); return }
         if tags.isEmpty { print("no face tags yet (facet tag PROJECT TAG IDS... adds one)"); return }
         print("\(pad("tag", 20)) \(pad("faces", 6)) \(pad("src", 6)) \(pad("dst", 6)) kept")
-        for t in tags { print("\(pad(t.tag, 20)) \(pad(String(t.faces), 6)) \(pad(String(t.src), 6)) \(pad(String(t.dst), 6)) \(t.kept)") }
+        for t in tags {
+            print("\(pad(t.tag, 20)) \(pad(String(t.faces), 6)) \(pad(String(t.src), 6)) "
+                  + "\(pad(String(t.dst), 6)) \(t.kept)")
+        }
     }
 }
 
 struct UndoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "undo", abstract: "Undo the last reject, restore or tag change (facet redo applies it again).")
+    static let configuration = CommandConfiguration(commandName: "undo",
+                                                    abstract: "Undo the last reject, restore or tag change "
+                                                              + "(facet redo applies it again).")
     @OptionGroup var target: ProjectArgument
 
     func run() throws {
@@ -446,12 +522,14 @@ struct UndoCommand: ParsableCommand {
             print("nothing to undo")
             return
         }
-        print("undid change \(u.changeId) (\(u.command), \(u.madeAt)): \(faces(u.faces.count)) back as they were: \(idRanges(u.faces)) [`facet redo` applies it again]")
+        print("undid change \(u.changeId) (\(u.command), \(u.madeAt)): \(faces(u.faces.count)) back as they were: "
+              + "\(idRanges(u.faces)) [`facet redo` applies it again]")
     }
 }
 
 struct RedoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "redo", abstract: "Apply again the change the last undo reverted.")
+    static let configuration = CommandConfiguration(commandName: "redo",
+                                                    abstract: "Apply again the change the last undo reverted.")
     @OptionGroup var target: ProjectArgument
 
     func run() throws {
@@ -470,7 +548,8 @@ struct RedoCommand: ParsableCommand {
 }
 
 struct OrderingsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "orderings", abstract: "List saved orderings (from `facet sort --save`).")
+    static let configuration = CommandConfiguration(commandName: "orderings",
+                                                    abstract: "List saved orderings (from `facet sort --save`).")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var output: JSONFlag
 
@@ -479,7 +558,10 @@ struct OrderingsCommand: ParsableCommand {
         let list = try p.orderings()
         if output.json { try printJSON(list); return }
         if list.isEmpty { print("no saved orderings (facet sort --sort SORT --save NAME saves one)"); return }
-        for o in list { print("\(pad(o.name, 16)) \(pad(o.role ?? "both", 4)) \(pad(o.sortSpec, 14)) \(faces(o.faces))  \(o.createdAt)") }
+        for o in list {
+            print("\(pad(o.name, 16)) \(pad(o.role ?? "both", 4)) \(pad(o.sortSpec, 14)) \(faces(o.faces))  "
+                  + "\(o.createdAt)")
+        }
     }
 }
 
@@ -490,7 +572,8 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var target: ProjectArgument
     @OptionGroup var filter: FaceFilterOptions
     @Option(help: "The folder to write (created if missing; must be empty unless --force).") var out: String
-    @Option(parsing: .unconditional, help: ArgumentHelp("The order of the files (\(sortHelp)); default face id.", valueName: "sort"),
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("The order of the files (\(sortHelp)); default face id.", valueName: "sort"),
             transform: parseCurationSort)
     var sort: CurationSort?
     @Option(help: "jpg or png.") var format: ExportFormat = .jpg
@@ -498,14 +581,17 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Write into a non-empty folder, replacing an earlier export there.") var force = false
 
     func validate() throws {
-        if filter.role == nil { throw ValidationError("export needs --role src or --role dst (a face set is one person's)") }
+        if filter.role == nil {
+            throw ValidationError("export needs --role src or --role dst (a face set is one person's)")
+        }
         if let s = size, !(8...4096).contains(s) { throw ValidationError("--size must be 8...4096") }
     }
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
         var progress = ProgressLine()
-        let r = try FaceExport.export(p, query: filter.query, sort: sort, to: out, format: format, size: size, force: force) { done, total in
+        let r = try FaceExport.export(p, query: filter.query, sort: sort, to: out, format: format, size: size,
+                                      force: force) { done, total in
             progress.update("export: \(done)/\(total) faces")
         }
         print("exported \(r.files) faces to \(r.folder) (manifest \(r.manifest))")

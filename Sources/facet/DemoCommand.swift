@@ -11,8 +11,10 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run the whole pipeline on the sample videos: import, extract, curate, train, merge.",
         discussion: "Writes DIR/demo.facet, DIR/swapped.mp4, DIR/side_by_side.mp4, DIR/loss.png and DIR/preview.png.")
     @Option(help: "Folder for the project and the results.") var workdir: String = "demo-out"
-    @Option(help: "Minutes of training (the whole demo takes about this plus 1-2 minutes on 2 cores).") var minutes: Double = 8
-    @Option(help: "Folder holding src-d18.mp4 and dst-d19.mp4 (default: the bundled Tests/Fixtures/video).") var videos: String?
+    @Option(help: "Minutes of training (the whole demo takes about this plus 1-2 minutes on 2 cores).")
+    var minutes: Double = 8
+    @Option(help: "Folder holding src-d18.mp4 and dst-d19.mp4 (default: the bundled Tests/Fixtures/video).")
+    var videos: String?
     @Option(help: "Random seed of the model.") var seed: UInt64 = 1
 
     func validate() throws {
@@ -20,7 +22,8 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = DemoPipeline.Options(workdir: workdir, videos: try videos ?? Self.bundledVideos(), minutes: minutes,
+        let options = DemoPipeline.Options(workdir: workdir, videos: try videos ?? Self.bundledVideos(),
+                                           minutes: minutes,
                                            seed: seed)
         // Descriptors stored at extraction, as `facet extract` stores them (a warning and none without the model).
         let demo = DemoPipeline(options: options, describer: FaceRecognizers.loadIfAvailable(for: "demo"))
@@ -48,13 +51,15 @@ struct DemoCommand: ParsableCommand {
             case .curated(let rejected, let total):
                 print("  rejected \(rejected) of \(total) src faces (undo with: facet undo \(demo.outputs.project))")
             case .training(let p):
-                line.update("  iteration \(p.iteration), \(String(format: "%.2f", p.iterationsPerSecond)) it/s, loss src "
+                line.update("  iteration \(p.iteration), \(String(format: "%.2f", p.iterationsPerSecond)) "
+                            + "it/s, loss src "
                             + "\(String(format: "%.4f", p.lossSrc)) dst \(String(format: "%.4f", p.lossDst))")
             case .trained(let ckpt):
                 line.finish("  checkpoint #\(ckpt.id) at iteration \(ckpt.iteration)"
                             + (ckpt.valLoss.map { String(format: ", validation loss %.4f", $0) } ?? ""))
             case .merging(let p):
-                line.update("  frame \(p.framesDone)/\(p.frameCount), \(String(format: "%.1f", p.framesPerSecond)) frames/s")
+                line.update("  frame \(p.framesDone)/\(p.frameCount), "
+                            + "\(String(format: "%.1f", p.framesPerSecond)) frames/s")
             case .merged(let stats):
                 line.finish("  \(stats.frames) frames, \(stats.facesMerged) faces swapped, "
                             + "\(String(format: "%.1f", stats.seconds)) s")
@@ -85,11 +90,14 @@ struct DemoCommand: ParsableCommand {
         if let exe = Bundle.main.executableURL { dir = exe.resolvingSymlinksInPath().deletingLastPathComponent() }
         for _ in 0..<6 {
             let candidate = dir.appendingPathComponent("Tests/Fixtures/video")
-            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("src-d18.mp4").path) { return candidate.path }
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("src-d18.mp4").path) {
+                return candidate.path
+            }
             dir = dir.deletingLastPathComponent()
         }
         let cwd = FileManager.default.currentDirectoryPath + "/Tests/Fixtures/video"
         if FileManager.default.fileExists(atPath: cwd + "/src-d18.mp4") { return cwd }
-        throw FacetError("the bundled sample videos were not found next to this facet binary: give --videos DIR (a folder with src-d18.mp4 and dst-d19.mp4)")
+        throw FacetError("the bundled sample videos were not found next to this facet binary: give --videos DIR "
+                         + "(a folder with src-d18.mp4 and dst-d19.mp4)")
     }
 }

@@ -8,7 +8,8 @@ import FacetVision
 import Foundation
 
 struct ExtractCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "extract", abstract: "Find, align and score every face in the role's videos.")
+    static let configuration = CommandConfiguration(commandName: "extract",
+                                                    abstract: "Find, align and score every face in the role's videos.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var roleOption: RequiredRoleOption
     @Option(help: "Frames per second to sample (default: every frame).") var fps: Double?
@@ -20,7 +21,9 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Store crops as PNG (lossless, larger).") var png = false
     @Flag(help: "Skip the face-recognition descriptors (faster; `facet embed` adds them later).") var noEmbed = false
     @Option(help: detectorHelp) var detector: FaceDetection = .mtcnn
-    @Option(help: ArgumentHelp("Take each frame's faces from a faceswap alignments JSON file (tools.py alignments -j export) instead of detecting them; their landmarks are kept exactly.",
+    @Option(help: ArgumentHelp("Take each frame's faces from a faceswap alignments JSON file "
+                               + "(tools.py alignments -j export) instead of detecting them; "
+                               + "their landmarks are kept exactly.",
                                valueName: "file.json")) var alignments: String?
 
     func validate() throws {
@@ -35,15 +38,21 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         let p = try Project(path: target.project)
         var o = ExtractionOptions(role: role)
-        o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace; o.maxFaces = maxFaces
+        o.fps = fps; o.faceType = faceTypeOption.faceType.rawValue; o.size = size; o.minFace = minFace
+        o.maxFaces = maxFaces
         o.jpegQuality = jpegQuality; o.png = png; o.alignments = alignments; o.detection = detector
-        let extractor = try Extractor(project: p, options: o, describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
+        let extractor = try Extractor(project: p, options: o,
+                                      describer: noEmbed ? nil : FaceRecognizers.loadIfAvailable(for: "extract"))
         var line = ProgressLine()
         let s = try extractor.run { pr in
             let eta = pr.secondsLeft.map { String(format: "ETA %.0fs", $0) } ?? ""
-            line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, \(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
+            line.update("extract \(pr.media): frame \(pr.framesDone)/\(pr.framesTotal), \(pr.facesFound) faces, "
+                        + "\(String(format: "%.1f", pr.framesPerSecond)) frames/s \(eta)")
         }
-        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed (\(s.framesSkipped) already done), \(s.facesStored) faces stored, \(s.detectionsDropped) detections dropped as not faces (landmarks disagree with the detector), \(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
+        line.finish("extract \(role.rawValue): \(s.framesProcessed) frames processed "
+                    + "(\(s.framesSkipped) already done), \(s.facesStored) faces stored, "
+                    + "\(s.detectionsDropped) detections dropped as not faces (landmarks disagree with the detector), "
+                    + "\(s.framesWithoutFace) frames without a face, \(String(format: "%.1f", s.seconds)) s")
         if let t = s.tracks { print(trackSummaryLine(role: role, t)) }
         for e in s.decodeErrors.prefix(10) { FileHandle.standardError.write(Data("warning: \(e)\n".utf8)) }
     }
@@ -77,7 +86,9 @@ let detectorHelp = ArgumentHelp(
     valueName: "mtcnn|cnn|both|fallback")
 
 struct DetectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "detect", abstract: "Find faces and 68 landmarks in images (no project needed).")
+    static let configuration = CommandConfiguration(commandName: "detect",
+                                                    abstract: "Find faces and 68 landmarks in images "
+                                                              + "(no project needed).")
     @Argument(help: "PNG or JPEG images.") var images: [String]
     @OptionGroup var faceTypeOption: FaceTypeOption
     @Option(help: "Side of the aligned crops in pixels.") var size: Int = 256
@@ -103,8 +114,12 @@ struct DetectCommand: ParsableCommand {
             defer { if all.count == before { faceless.append(path) } }
             let found = pipeline.detectFaces(in: image, faceType: ft, size: size, minFaceSize: minFace, maxFaces: nil)
             for d in found.dropped {
-                let box = [d.box.x, d.box.y, d.box.width, d.box.height].map { String(format: "%.0f", $0) }.joined(separator: ",")
-                FileHandle.standardError.write(Data("\(path): detection at \(box) (score \(String(format: "%.3f", d.score))) dropped: its landmarks are no face's (landmark score \(String(format: "%.3f", d.fit.score)))\n".utf8))
+                let box = [d.box.x, d.box.y, d.box.width,
+                           d.box.height].map { String(format: "%.0f", $0) }.joined(separator: ",")
+                FileHandle.standardError.write(Data("""
+                    \(path): detection at \(box) (score \(String(format: "%.3f", d.score))) dropped: its landmarks are \
+                    no face's (landmark score \(String(format: "%.3f", d.fit.score)))\n
+                    """.utf8))
             }
             let rgb = image.channels == 3 ? image : image.rgb()
             let descriptors = describer?.descriptors(image: rgb, landmarks: found.faces.map(\.landmarks))
@@ -115,10 +130,12 @@ struct DetectCommand: ParsableCommand {
                     cropPath = "\(out)/\(base)_\(f.faceIndex).png"
                     try ImageFile.write(f.crop, path: cropPath!)
                 }
-                all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex, box: [f.box.x, f.box.y, f.box.width, f.box.height],
+                all.append(DetectedFaceJSON(image: path, faceIndex: f.faceIndex,
+                                            box: [f.box.x, f.box.y, f.box.width, f.box.height],
                                             score: f.score, landmarkScore: f.landmarkScore,
                                             detector: f.detector.rawValue, points5: f.points5.map { [$0.x, $0.y] },
-                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values, crop: cropPath,
+                                            landmarks: f.landmarks.points.map { [$0.x, $0.y] }, matrix: f.matrix.values,
+                                            crop: cropPath,
                                             embedding: descriptors?[k]))
             }
         }
@@ -126,7 +143,10 @@ struct DetectCommand: ParsableCommand {
         for path in images {
             if faceless.contains(path) { print("\(path): no face (none of at least \(minFace) px)"); continue }
             for f in all where f.image == path {
-                print("\(f.image) face \(f.faceIndex): box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score \(String(format: "%.3f", f.score)) landmark score \(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
+                print("\(f.image) face \(f.faceIndex): "
+                      + "box \(f.box.map { String(format: "%.0f", $0) }.joined(separator: ",")) score "
+                      + "\(String(format: "%.3f", f.score)) landmark score "
+                      + "\(String(format: "%.3f", f.landmarkScore))\(f.crop.map { " -> \($0)" } ?? "")")
             }
         }
     }

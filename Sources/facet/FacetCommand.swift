@@ -12,18 +12,24 @@ struct Facet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facet",
         abstract: "Face-swap workbench: the whole project (videos, faces, models) in one SQLite file.",
-        discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as synthetic media.",
+        discussion: "Consent of the people shown in the videos is the user's duty. Merged videos are tagged as "
+                    + "synthetic media.",
         version: FacetVersion.string,
         groupedSubcommands: [
-            CommandGroup(name: "Start", subcommands: [InitCommand.self, ImportCommand.self, ImportFacesCommand.self, InfoCommand.self, DemoCommand.self]),
+            CommandGroup(name: "Start",
+                         subcommands: [InitCommand.self, ImportCommand.self, ImportFacesCommand.self, InfoCommand.self,
+                                       DemoCommand.self]),
             CommandGroup(name: "Extract", subcommands: [ExtractCommand.self, DetectCommand.self]),
             CommandGroup(name: "Curate faces", subcommands: [
-                FacesCommand.self, TracksCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self, PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
-                TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self, ExportCommand.self,
+                FacesCommand.self, TracksCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self,
+                PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
+                TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self,
+                ExportCommand.self,
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self, CompareCommand.self,
+                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self,
+                CompareCommand.self,
                 PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),
             CommandGroup(name: "Merge", subcommands: [MergeCommand.self, MergeConfigsCommand.self, MergesCommand.self]),
@@ -84,7 +90,9 @@ extension SimilarCommand: BLASUse { var needsFastBLAS: Bool { by == .histogram }
 /// (sgemm about 3x slower). It reads OPENBLAS_CORETYPE only at start-up, so when it has picked the
 /// generic kernels and the user set nothing, name the right family and start again.
 func selectFastBLASKernels() {
-    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("FACET_BLAS_REEXEC") == nil, Engine.blasKernelWarning != nil else { return }
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("FACET_BLAS_REEXEC") == nil, Engine.blasKernelWarning != nil else {
+        return
+    }
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     let family = cpuinfo.contains(" avx512f") ? "SkylakeX" : cpuinfo.contains(" avx2") ? "Haswell" : nil
     guard let family else { return }
@@ -95,7 +103,8 @@ func selectFastBLASKernels() {
     // execv returned: carry on with the slow kernels rather than fail.
 }
 
-/// Runs `body` with the fault-injection hooks the CLI tests ask for through the environment (`FACET_TEST_MAX_PAGE_COUNT`:
+/// Runs `body` with the fault-injection hooks the CLI tests ask for through the environment
+/// (`FACET_TEST_MAX_PAGE_COUNT`:
 /// a full disk; `FACET_TEST_KILL_DURING_SAVE`: a kill inside a checkpoint save; `FACET_TEST_KILL_DURING_EMBED`: a kill
 /// inside `facet embed`'s N-th batch). Read here, in the CLI's main only, and
 /// bound for the command's run, so that the libraries read no environment and need no hidden option on every command.

@@ -9,7 +9,9 @@ import Foundation
 struct ImportFacesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-faces",
-        abstract: "Import a folder of aligned face images (PNG/JPEG) as faces, signatures computed: landmarks from DeepFaceLab's APP15 block when a file has one (kept as they are, with its source frame, rect, matrix, polygons and mask), found on the image otherwise.")
+        abstract: "Import a folder of aligned face images (PNG/JPEG) as faces, signatures computed: "
+                  + "landmarks from DeepFaceLab's APP15 block when a file has one (kept as they are, "
+                  + "with its source frame, rect, matrix, polygons and mask), found on the image otherwise.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var roleOption: RequiredRoleOption
     @OptionGroup var faceTypeOption: FaceTypeOption
@@ -27,9 +29,11 @@ struct ImportFacesCommand: ParsableCommand {
         let s = try FaceSetImporter.importFaces(plan, faceType: ft, into: p, describer: describer) { done, total in
             line.update("import-faces \(folder): \(done)/\(total)")
         }
-        line.finish("import-faces \(role.rawValue): \(s.facesStored) faces from \(s.media.name) (media #\(s.media.id ?? 0))"
+        line.finish("import-faces \(role.rawValue): \(s.facesStored) faces from \(s.media.name) "
+                    + "(media #\(s.media.id ?? 0))"
             + (s.fromMetadata > 0 ? ", \(s.fromMetadata) with their own landmarks" : "")
-            + (s.withoutDetection > 0 ? ", \(s.withoutDetection) without a detection (landmarks fitted in the aligned face box)" : "")
+            + (s.withoutDetection > 0 ? ", \(s.withoutDetection) without a detection "
+                                        + "(landmarks fitted in the aligned face box)" : "")
             + ", \(String(format: "%.1f", s.seconds)) s")
     }
 }

@@ -16,37 +16,60 @@ extension ColorTransfer: ExpressibleByArgument {}
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio (DeepFaceLab's convert).",
+        abstract: "Swap the destination video's faces with a checkpoint and write an H.264 mp4 with its audio "
+                  + "(DeepFaceLab's convert).",
         discussion: """
-            The output is tagged as synthetic media. Defaults: overlay, learned-and-hull mask, erode 10, blur 20, rct colour \
-            (the lowest seam measured; --dfl-defaults starts from DeepFaceLab's: learned mask, erode 0, blur 0, no colour); \
-            an h128 model merges seamless. A merge saves its settings (as 'last' unless --save-config NAME); a --preview \
-            saves them only with --save-config. facet merge-configs lists the saved ones, --from-config NAME starts from one.
+            The output is tagged as synthetic media. Defaults: overlay, learned-and-hull mask, erode 10, blur 20, \
+            rct colour \
+            (the lowest seam measured; --dfl-defaults starts from DeepFaceLab's: learned mask, erode 0, blur 0, \
+            no colour); \
+            an h128 model merges seamless. A merge saves its settings (as 'last' unless --save-config NAME); \
+            a --preview \
+            saves them only with --save-config. facet merge-configs lists the saved ones, \
+            --from-config NAME starts from one.
             """)
 
     @OptionGroup var target: ProjectArgument
     @OptionGroup var checkpointOptions: CheckpointOptions
     @Option(help: "The dst video's media id, when the project has several.") var media: Int64?
     @Option(help: "Output: a video (.mp4, .mkv, .mov), or with --preview an image (.png, .jpg).") var out: String
-    @Option(help: "overlay, hist-match, seamless or raw (default overlay; seamless for an h128 model).") var mode: MergeMode?
+    @Option(help: "overlay, hist-match, seamless or raw (default overlay; seamless for an h128 model).")
+    var mode: MergeMode?
     @Option(help: "learned, hull or learned-and-hull (default learned-and-hull).") var mask: MaskKind?
-    @Option(help: "Erode (positive) or dilate (negative) the mask, in pixels at 4x the model resolution, -400...400 (default 10).") var erode: Int?
+    @Option(help: """
+        Erode (positive) or dilate (negative) the mask, in pixels at 4x the model resolution, -400...400 (default 10).
+        """)
+    var erode: Int?
     @Option(help: "Blur the mask edge, in the same pixels, 0...400 (default 20).") var blur: Int?
     @Option(help: "Output face scale in percent, -50...50 (positive pastes the face smaller).") var faceScale: Double?
-    @Option(help: "Colour transfer to the destination face: none, rct, lct, hist-match or idt (default rct).") var color: ColorTransfer?
-    @Option(help: "Smooth the alignment over each face track: 0 for the raw per-frame alignment, 1 the default, more is steadier (0...100).")
+    @Option(help: "Colour transfer to the destination face: none, rct, lct, hist-match or idt (default rct).")
+    var color: ColorTransfer?
+    @Option(help: """
+        Smooth the alignment over each face track: 0 for the raw per-frame alignment, 1 the default, \
+        more is steadier (0...100).
+        """)
     var smooth: Double?
     @Option(help: "H.264 quality, 0 (lossless) ... 51 (default 18).") var crf: Int?
     @Option(help: "x264 preset, ultrafast ... veryslow (default medium).") var preset: String?
-    @Flag(help: "Start from DeepFaceLab's converter defaults (learned mask, erode 0, blur 0, no colour transfer).") var dflDefaults = false
-    @Option(help: "Only frames A..B (inclusive) of the dst video, with the audio of their time span.") var frames: String?
-    @Option(help: "Write only this frame (full-rate index) as an image, the original beside the result, to tune settings quickly.")
+    @Flag(help: "Start from DeepFaceLab's converter defaults (learned mask, erode 0, blur 0, no colour transfer).")
+    var dflDefaults = false
+    @Option(help: "Only frames A..B (inclusive) of the dst video, with the audio of their time span.")
+    var frames: String?
+    @Option(help: """
+        Write only this frame (full-rate index) as an image, the original beside the result, to tune settings quickly.
+        """)
     var preview: Int?
-    @Option(help: "Save the settings under this name (default: a merge saves them as 'last', a preview saves nothing).") var saveConfig: String?
+    @Option(help: "Save the settings under this name (default: a merge saves them as 'last', a preview saves nothing).")
+    var saveConfig: String?
     @Option(help: ArgumentHelp("The old name of --save-config.", visibility: .hidden)) var config: String?
-    @Option(help: "Start from settings saved under this name (facet merge-configs lists them); options given here override them.")
+    @Option(help: """
+        Start from settings saved under this name (facet merge-configs lists them); options given here override them.
+        """)
     var fromConfig: String?
-    @Option(help: "Swap only this dst person's faces (number or name, see `facet people`); the others pass through. Default: the person with the most faces when there are several.")
+    @Option(help: """
+        Swap only this dst person's faces (number or name, see `facet people`); the others pass through. Default: the \
+        person with the most faces when there are several.
+        """)
     var person: String?
 
     @Option(help: ArgumentHelp("Merge frames A..B with the settings saved as NAME and their checkpoint (A..B=NAME); "
@@ -78,15 +101,25 @@ struct MergeCommand: ParsableCommand {
             throw ValidationError("--preview shows one frame with one setting: drop --config-for and --skip "
                                   + "(or use --from-config)")
         }
-        if let frames, Self.parseFrames(frames) == nil { throw ValidationError("--frames must be A..B with 0 <= A <= B, got '\(frames)'") }
+        if let frames, Self.parseFrames(frames) == nil {
+            throw ValidationError("--frames must be A..B with 0 <= A <= B, got '\(frames)'")
+        }
         if preview != nil && frames != nil { throw ValidationError("--preview and --frames do not go together") }
-        if saveConfig != nil && config != nil { throw ValidationError("--config is the old name of --save-config: give one") }
-        if dflDefaults && fromConfig != nil { throw ValidationError("--dfl-defaults and --from-config both say where to start: give one") }
+        if saveConfig != nil && config != nil {
+            throw ValidationError("--config is the old name of --save-config: give one")
+        }
+        if dflDefaults && fromConfig != nil {
+            throw ValidationError("--dfl-defaults and --from-config both say where to start: give one")
+        }
         let ext = (out as NSString).pathExtension.lowercased()
         if preview != nil {
-            guard ImageFile.extensions.contains(ext) else { throw ValidationError("with --preview, --out must be a .png or .jpg image") }
+            guard ImageFile.extensions.contains(ext) else {
+                throw ValidationError("with --preview, --out must be a .png or .jpg image")
+            }
         } else {
-            guard ["mp4", "mkv", "mov", "m4v"].contains(ext) else { throw ValidationError("--out must be a video file (.mp4, .mkv or .mov)") }
+            guard ["mp4", "mkv", "mov", "m4v"].contains(ext) else {
+                throw ValidationError("--out must be a video file (.mp4, .mkv or .mov)")
+            }
         }
     }
 
@@ -109,7 +142,10 @@ struct MergeCommand: ParsableCommand {
         guard counts.count > 1 else { return nil }
         counts.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.id < $1.0.id }
         let others = counts.dropFirst().map { "\($0.0.label): \($0.1)" }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("merge: the dst video shows \(counts.count) persons; swapping \(counts[0].0.label) (\(counts[0].1) faces), the one with the most faces (others: \(others)); choose with --person\n".utf8))
+        FileHandle.standardError.write(Data("""
+            merge: the dst video shows \(counts.count) persons; swapping \(counts[0].0.label) (\(counts[0].1) faces), \
+            the one with the most faces (others: \(others)); choose with --person\n
+            """.utf8))
         return counts[0].0.id
     }
 
@@ -131,16 +167,20 @@ struct MergeCommand: ParsableCommand {
         let destination = try MergeEngine.destination(in: project, mediaId: media)
         let saved = try fromConfig.map { try MergeOptions.saved($0, in: project) }
         let who = try mergePerson(project, destination)
-        let swapper = try CheckpointSwapper(project: project, checkpoint: checkpointOptions.checkpoint, model: checkpointOptions.model)
+        let swapper = try CheckpointSwapper(project: project, checkpoint: checkpointOptions.checkpoint,
+                                            model: checkpointOptions.model)
         let options = try MergeOptions.resolve(saved: saved, architecture: swapper.model.model.architecture,
                                                deepFaceLab: dflDefaults, overrides: overrides)
         let saveAs = saveConfig ?? config
 
         if let index = preview {
-            let p = try MergeEngine.previewWithOriginal(project: project, media: destination, frame: index, swapper: swapper,
+            let p = try MergeEngine.previewWithOriginal(project: project, media: destination, frame: index,
+                                                        swapper: swapper,
                                                         options: options, faceType: swapper.faceType, person: who)
             try ImageFile.write(Self.sideBySide(p.original, p.merged), path: out)
-            if let saveAs { try project.saveMergeConfig(name: saveAs, checkpointId: swapper.checkpointId, optionsJSON: options.json) }
+            if let saveAs {
+                try project.saveMergeConfig(name: saveAs, checkpointId: swapper.checkpointId, optionsJSON: options.json)
+            }
             print("wrote \(out): frame \(index), original | merged with checkpoint \(swapper.checkpointId)"
                   + (saveAs.map { " (settings saved as '\($0)')" } ?? " (no settings saved)"))
             renamedOptionNotes()
@@ -160,17 +200,26 @@ struct MergeCommand: ParsableCommand {
                                          faceType: swapper.faceType, person: who, scoring: scoring, notes: notes,
                                          plan: plan, planCheckpoints: planCheckpoints) { p in
             let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "?"
-            line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) frames/s  ETA \(eta)")
+            line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) "
+                        + "frames/s  ETA \(eta)")
         }
         let stats = result.stats
         let name = saveAs ?? "last"
         try project.saveMergeConfig(name: name, checkpointId: swapper.checkpointId, optionsJSON: options.json)
         if options.smooth > 0 && stats.smoothedFaces == 0 {
-            FileHandle.standardError.write(Data("note: the dst faces have no tracks, so they were merged with the raw alignment; run `facet tracks \(project.path) --role dst` to build them\n".utf8))
+            FileHandle.standardError.write(Data("""
+                note: the dst faces have no tracks, so they were merged with the raw alignment; \
+                run `facet tracks \(project.path) --role dst` to build them\n
+                """.utf8))
         } else if options.smooth > 0 {
-            FileHandle.standardError.write(Data("alignment smoothed over face tracks for \(stats.smoothedFaces) of \(stats.facesMerged) faces (strength \(options.smooth), \(String(format: "%.1f", stats.smoothingSeconds * 1000)) ms)\n".utf8))
+            FileHandle.standardError.write(Data("""
+                alignment smoothed over face tracks for \(stats.smoothedFaces) of \(stats.facesMerged) faces \
+                (strength \(options.smooth), \(String(format: "%.1f", stats.smoothingSeconds * 1000)) ms)\n
+                """.utf8))
         }
-        line.finish("merged \(stats.frames) frames (\(stats.facesMerged) faces in \(stats.framesWithFaces) frames) in \(String(format: "%.1f", stats.seconds)) s, \(String(format: "%.1f", Double(stats.frames) / max(stats.seconds, 1e-9))) frames/s")
+        line.finish("merged \(stats.frames) frames (\(stats.facesMerged) faces in \(stats.framesWithFaces) frames) in "
+                    + "\(String(format: "%.1f", stats.seconds)) s, "
+                    + "\(String(format: "%.1f", Double(stats.frames) / max(stats.seconds, 1e-9))) frames/s")
         print("wrote \(out) (synthetic media tag set; settings saved as '\(name)')")
         if scoring != nil {
             let summary = MergeRuns.summary(try project.mergeFrameScores(runId: result.run.id))
@@ -241,7 +290,8 @@ struct MergeCommand: ParsableCommand {
 
 struct MergeConfigsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "merge-configs", abstract: "List saved merge settings (facet merge --from-config NAME starts from one).")
+        commandName: "merge-configs", abstract: "List saved merge settings "
+                                                + "(facet merge --from-config NAME starts from one).")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var output: JSONFlag
 
@@ -251,13 +301,20 @@ struct MergeConfigsCommand: ParsableCommand {
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
-        let list = try p.mergeConfigs().map { Line(name: $0.name, checkpointId: $0.checkpointId, createdAt: $0.createdAt, options: $0.optionsJSON) }
+        let list = try p.mergeConfigs().map {
+            Line(name: $0.name, checkpointId: $0.checkpointId, createdAt: $0.createdAt, options: $0.optionsJSON)
+        }
         if output.json { try printJSON(list); return }
-        if list.isEmpty { print("no saved merge settings (a merge saves its settings as 'last', or under --save-config NAME)"); return }
+        if list.isEmpty {
+            print("no saved merge settings (a merge saves its settings as 'last', or under --save-config NAME)")
+            return
+        }
         for c in list {
             let o = try MergeOptions(json: c.options)
-            print("\(pad(c.name, 16)) checkpoint \(c.checkpointId.map { "#\($0)" } ?? "-")  \(o.mode.rawValue), mask \(o.mask.rawValue), erode \(o.erode), "
-                  + "blur \(o.blur), color \(o.color.rawValue), face scale \(o.faceScale), crf \(o.crf) \(o.preset)  (\(c.createdAt.prefix(19)))")
+            print("\(pad(c.name, 16)) checkpoint \(c.checkpointId.map { "#\($0)" } ?? "-")  \(o.mode.rawValue), "
+                  + "mask \(o.mask.rawValue), erode \(o.erode), "
+                  + "blur \(o.blur), color \(o.color.rawValue), face scale \(o.faceScale), crf \(o.crf) \(o.preset)  "
+                  + "(\(c.createdAt.prefix(19)))")
         }
     }
 }

@@ -26,7 +26,9 @@ extension FaceType: ExpressibleByArgument {}
 
 /// `--face-type`: how faces are aligned (DeepFaceLab's face types), one enum for every command.
 struct FaceTypeOption: ParsableArguments {
-    @Option(help: "How much of the head an aligned crop holds: \(FaceType.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: """
+        How much of the head an aligned crop holds: \(FaceType.allCases.map(\.rawValue).joined(separator: ", ")).
+        """)
     var faceType: FaceType = .full
 }
 
@@ -89,10 +91,12 @@ enum FaceIDList {
     static func parse(_ words: [String]) throws -> [Int64] {
         var ids: [Int64] = []
         for word in words {
-            for part in word.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            for part in word.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+            where !part.isEmpty {
                 if let id = Int64(part), id >= 1 { ids.append(id); continue }
                 let ends = part.split(separator: "-", omittingEmptySubsequences: false)
-                guard ends.count == 2, let a = Int64(ends[0]), let b = Int64(ends[1]), a >= 1, a <= b, b - a < 10_000_000 else {
+                guard ends.count == 2, let a = Int64(ends[0]), let b = Int64(ends[1]), a >= 1, a <= b,
+                    b - a < 10_000_000 else {
                     throw ValidationError("'\(part)' is not a face id: give ids as 12, a range 93-98 or a list 3,4,9")
                 }
                 ids.append(contentsOf: a...b)
@@ -163,11 +167,13 @@ func parseCurationSort(_ text: String) throws -> CurationSort {
     let bare = lower.hasPrefix("-") ? String(lower.dropFirst()) : lower
     if bare == "best" || bare.hasPrefix("best:") || bare.hasPrefix("best=") {
         if lower.hasPrefix("-") { throw ValidationError("best:N is a selection, not an order: it cannot be reversed") }
-        throw ValidationError("best needs a count: best:N, the N sharpest faces spread over yaw and pitch (e.g. best:200)")
+        throw ValidationError("best needs a count: best:N, the N sharpest faces spread over yaw and pitch "
+                              + "(e.g. best:200)")
     }
     if bare == "ordering" || bare.hasPrefix("ordering:") || bare.hasPrefix("ordering=") {
         if lower.hasPrefix("-") {
-            throw ValidationError("a saved ordering cannot be reversed: save the reversed sort instead (facet sort --sort -FIELD --save NAME)")
+            throw ValidationError("a saved ordering cannot be reversed: save the reversed sort instead "
+                                  + "(facet sort --sort -FIELD --save NAME)")
         }
         throw ValidationError("ordering needs a name: ordering:NAME (facet orderings lists them)")
     }
@@ -183,14 +189,19 @@ func parseCurationSort(_ text: String) throws -> CurationSort {
 func parseFaceSort(_ text: String) throws -> FaceSort {
     if let s = FaceSort(parsing: text) { return s }
     let bare = text.hasPrefix("-") ? String(text.dropFirst()) : text
-    let hint = nearest(bare, in: fieldWords).map { ": did you mean \(text.hasPrefix("-") ? "-" : "")\($0 == "blur" ? "sharpness" : $0)?" } ?? ""
-    throw ValidationError("unknown sort field '\(text)'\(hint) (fields: \(fieldWords.joined(separator: ", ")); prefix - for descending)")
+    let hint = nearest(bare, in: fieldWords).map {
+        ": did you mean \(text.hasPrefix("-") ? "-" : "")\($0 == "blur" ? "sharpness" : $0)?"
+    } ?? ""
+    throw ValidationError("unknown sort field '\(text)'\(hint) (fields: \(fieldWords.joined(separator: ", ")); "
+                          + "prefix - for descending)")
 }
 
 /// `--checkpoint` and `--model`: one grammar for naming a checkpoint, as compare and export-model take it.
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The checkpoint: an id, best (lowest held-out loss, or swap score: checkpoints --best-by), "
+    @Option(help: ArgumentHelp("The checkpoint: an id, best (lowest held-out loss, or swap score: "
+                               + "checkpoints --best-by), "
                                + "latest, a tag, or MODEL:best / MODEL:latest / MODEL:TAG."))
     var checkpoint: String
-    @Option(help: "The model best, latest and tags refer to, when the project has several (or write MODEL:best).") var model: String?
+    @Option(help: "The model best, latest and tags refer to, when the project has several (or write MODEL:best).")
+    var model: String?
 }

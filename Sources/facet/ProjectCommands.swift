@@ -16,7 +16,8 @@ struct InitCommand: ParsableCommand {
 }
 
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "Summarise a project: media, faces, models, checkpoints.")
+    static let configuration = CommandConfiguration(commandName: "info",
+                                                    abstract: "Summarise a project: media, faces, models, checkpoints.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var output: JSONFlag
 
@@ -30,7 +31,9 @@ struct InfoCommand: ParsableCommand {
         if let c = s.createdAt { print("created   \(c)") }
         print("\nmedia (\(s.media.count))")
         for m in s.media {
-            print("  #\(m.id) \(pad(m.role, 3)) \(m.name)  \(m.kind) \(m.storage)  \(m.codec) \(m.width)x\(m.height) \(String(format: "%.2f", m.fps)) fps  \(m.frameCount) frames\(m.hasAudio ? "  audio" : "")  extracted \(m.framesExtracted) frames, \(m.faces) faces")
+            print("  #\(m.id) \(pad(m.role, 3)) \(m.name)  \(m.kind) \(m.storage)  \(m.codec) \(m.width)x\(m.height) "
+                  + "\(String(format: "%.2f", m.fps)) fps  \(m.frameCount) frames\(m.hasAudio ? "  audio" : "")  "
+                  + "extracted \(m.framesExtracted) frames, \(m.faces) faces")
         }
         print("\nfaces")
         for role in Role.allCases {
@@ -43,7 +46,8 @@ struct InfoCommand: ParsableCommand {
         print("\nmodels (\(s.models.count)), checkpoints \(s.checkpoints)")
         for m in s.models {
             let best = m.bestValLoss.map { String(format: "%.5f", $0) } ?? "-"
-            print("  \(m.name)  \(m.architecture) \(m.resolution)px  \(m.checkpoints) checkpoints  iteration \(m.lastIteration ?? 0)  best val loss \(best)")
+            print("  \(m.name)  \(m.architecture) \(m.resolution)px  \(m.checkpoints) checkpoints  iteration "
+                  + "\(m.lastIteration ?? 0)  best val loss \(best)")
         }
     }
 }
@@ -64,7 +68,8 @@ struct FaceJSON: Encodable {
     init(_ f: FaceRecord, tags: [String] = []) {
         track = f.trackId; filled = f.filled; detector = f.detector
         id = f.id; role = f.role.rawValue; mediaId = f.mediaId; frameIndex = f.frameIndex; faceIndex = f.faceIndex
-        pts = f.pts; status = f.status.rawValue; score = f.score; sharpness = f.blur; blur = f.blur; motionBlur = f.motionBlur
+        pts = f.pts; status = f.status.rawValue; score = f.score; sharpness = f.blur; blur = f.blur
+        motionBlur = f.motionBlur
         yaw = f.yaw; pitch = f.pitch; roll = f.roll; brightness = f.brightness; hue = f.hue; faceSize = f.faceSize
         box = [f.boxX, f.boxY, f.boxW, f.boxH]; faceType = f.faceType; cropSize = f.cropSize
         self.tags = tags
@@ -80,11 +85,13 @@ struct FaceJSON: Encodable {
 }
 
 struct FacesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "faces", abstract: "List faces: filter, sort by any signature, page.")
+    static let configuration = CommandConfiguration(commandName: "faces",
+                                                    abstract: "List faces: filter, sort by any signature, page.")
     @OptionGroup var target: ProjectArgument
     @OptionGroup var filter: FaceFilterOptions
     @Option(parsing: .unconditionalSingleValue, help: ArgumentHelp(
-        "Sort by FIELD ascending or -FIELD descending (repeat for ties): \(fieldWords.joined(separator: ", ")).", valueName: "field"),
+        "Sort by FIELD ascending or -FIELD descending (repeat for ties): "
+        + "\(fieldWords.joined(separator: ", ")).", valueName: "field"),
         transform: parseFaceSort)
     var sort: [FaceSort] = []
     @Option(help: "At most N faces.") var limit: Int?
@@ -112,10 +119,16 @@ struct FacesCommand: ParsableCommand {
         // The sort's columns first, then the usual ones.
         var columns = sort.map(\.field).filter { ![.id, .mediaId, .frameIndex, .faceIndex].contains($0) }
         for f in [FaceField.blur, .motionBlur, .yaw, .pitch, .roll] where !columns.contains(f) { columns.append(f) }
-        print("    id role media  frame face status   " + columns.map { String(repeating: " ", count: max(0, 11 - displayName($0).count)) + displayName($0) }.joined(separator: " ") + " person")
+        print("    id role media  frame face status   " + columns.map {
+            String(repeating: " ", count: max(0, 11 - displayName($0).count)) + displayName($0)
+        }.joined(separator: " ") + " person")
         for f in faces {
-            let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : $0 == .motionBlur ? 2 : 1, width: 11) }.joined(separator: " ")
-            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) \(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) \(pad(f.status.rawValue, 8)) \(values) \(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
+            let values = columns.map { fmt(value(f, $0), $0 == .blur ? 3 : $0 == .motionBlur ? 2 : 1,
+                                           width: 11) }.joined(separator: " ")
+            print("\(String(format: "%6lld", f.id)) \(pad(f.role.rawValue, 4)) \(String(format: "%5lld", f.mediaId)) "
+                  + "\(String(format: "%6d", f.frameIndex)) \(String(format: "%4d", f.faceIndex)) "
+                  + "\(pad(f.status.rawValue, 8)) \(values) "
+                  + "\(f.personId.map { String(format: "%6lld", $0) } ?? "     -")")
         }
     }
 }

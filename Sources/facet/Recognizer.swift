@@ -8,8 +8,12 @@ import Foundation
 /// FacetVision's recogniser as the engines' `FaceDescriber`: chips cut per frame, descriptors batched.
 struct DlibFaceDescriber: FaceDescriber {
     let recognizer: FaceRecognizer
-    var provenance: RecognizerProvenance { RecognizerProvenance(name: FaceRecognizer.modelName, sha256: recognizer.sha256) }
-    func chips(image: Image, landmarks: [Landmarks68]) -> [Image] { FaceRecognizer.chips(image: image, faces: landmarks) }
+    var provenance: RecognizerProvenance {
+        RecognizerProvenance(name: FaceRecognizer.modelName, sha256: recognizer.sha256)
+    }
+    func chips(image: Image, landmarks: [Landmarks68]) -> [Image] {
+        FaceRecognizer.chips(image: image, faces: landmarks)
+    }
     func descriptors(chips: [Image]) -> [[Float]] { chips.isEmpty ? [] : recognizer.descriptors(chips: chips) }
 }
 
@@ -34,7 +38,10 @@ enum FaceRecognizers {
     /// with one warning line saying what to run later, when it cannot be loaded.
     static func loadIfAvailable(for command: String) -> (any FaceDescriber)? {
         do { return try load() } catch {
-            FileHandle.standardError.write(Data("facet \(command): warning: no face descriptors stored (\(error)); run Tools/fetch-models, then `facet embed`\n".utf8))
+            FileHandle.standardError.write(Data("""
+                facet \(command): warning: no face descriptors stored (\(error)); \
+                run Tools/fetch-models, then `facet embed`\n
+                """.utf8))
             return nil
         }
     }

@@ -13,7 +13,8 @@ extension BestBy: ExpressibleByArgument {}
 /// Bytes for people: 1.2 MB.
 func byteCount(_ n: Int64) -> String {
     let v = Double(n)
-    return v >= 1e9 ? String(format: "%.2f GB", v / 1e9) : v >= 1e6 ? String(format: "%.1f MB", v / 1e6) : v >= 1e3 ? String(format: "%.1f kB", v / 1e3) : "\(n) B"
+    return v >= 1e9 ? String(format: "%.2f GB", v / 1e9) : v >= 1e6 ? String(format: "%.1f MB", v / 1e6)
+        : v >= 1e3 ? String(format: "%.1f kB", v / 1e3) : "\(n) B"
 }
 
 func lossText(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? "-" }
@@ -21,7 +22,8 @@ func lossText(_ v: Double?) -> String { v.map { String(format: "%.5f", $0) } ?? 
 struct CheckpointsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoints",
-        abstract: "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading.",
+        abstract: "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, "
+                  + "latest and where the loss curve is heading.",
         discussion: "best (lowest held-out loss, or with --best-by swap the highest swap score) and latest resolve "
             + "per model wherever a checkpoint is expected; MODEL:best names another model's.")
     @OptionGroup var target: ProjectArgument
@@ -66,20 +68,28 @@ struct CheckpointsCommand: ParsableCommand {
         if output.json { try printJSON(listing); return }
         if listing.models.isEmpty { print("no models yet (train one with facet train)"); return }
         for m in listing.models {
-            print("model \(m.name) (\(m.architecture), \(m.resolution) px): \(m.checkpoints) checkpoints, \(m.iterations) iterations"
-                  + (m.best.map { ", best #\($0) (by \(m.bestBy == BestBy.swap.rawValue ? "swap score" : "held-out loss"))" }
+            print("model \(m.name) (\(m.architecture), \(m.resolution) px): \(m.checkpoints) checkpoints, "
+                  + "\(m.iterations) iterations"
+                  + (m.best.map { ", best #\($0) "
+                                  + "(by \(m.bestBy == BestBy.swap.rawValue ? "swap score" : "held-out loss"))" }
                      ?? "")
                   + (m.latest.map { ", latest #\($0)" } ?? ""))
-            if let f = m.convergence { print("  convergence: \(f.summary)") } else { print("  convergence: too few iterations to fit (8 needed)") }
+            if let f = m.convergence { print("  convergence: \(f.summary)") } else { print("  convergence: "
+                                                                                           + "too few iterations to "
+                                                                                           + "fit (8 needed)") }
         }
         print("")
-        print("\(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("created", 20)) \(pad("loss_src", 9)) \(pad("loss_dst", 9)) \(pad("val_loss", 9)) \(pad("bytes", 10)) tags")
+        print("\(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("created", 20)) \(pad("loss_src", 9)) "
+              + "\(pad("loss_dst", 9)) \(pad("val_loss", 9)) \(pad("bytes", 10)) tags")
         for c in listing.checkpoints {
             let tags = (c.aliases + c.tags + (c.pruned ? ["(pruned)"] : [])).joined(separator: ",")
-            print("\(pad(String(c.id), 6)) \(pad(c.model, 12)) \(pad(String(c.iteration), 8)) \(pad(String(c.createdAt.prefix(19)), 20)) "
-                  + "\(pad(lossText(c.lossSrc), 9)) \(pad(lossText(c.lossDst), 9)) \(pad(lossText(c.valLoss), 9)) \(pad(byteCount(c.bytes), 10)) \(tags)")
+            print("\(pad(String(c.id), 6)) \(pad(c.model, 12)) \(pad(String(c.iteration), 8)) "
+                  + "\(pad(String(c.createdAt.prefix(19)), 20)) "
+                  + "\(pad(lossText(c.lossSrc), 9)) \(pad(lossText(c.lossDst), 9)) \(pad(lossText(c.valLoss), 9)) "
+                  + "\(pad(byteCount(c.bytes), 10)) \(tags)")
         }
-        print("bytes: the checkpoint's tensors. Each model's latest checkpoint also keeps the optimizer state (training resumes "
+        print("bytes: the checkpoint's tensors. Each model's latest checkpoint also keeps the optimizer state "
+              + "(training resumes "
               + "from it only; saving a new one drops it from the older ones), so it is 2-3x the size of the others.")
         let scored = listing.checkpoints.filter { $0.swapScore != nil }
         if !scored.isEmpty {
@@ -99,7 +109,8 @@ enum SwapScoreText {
     static func row(id: Int64, _ s: SwapScore, swap: Double?) -> String {
         func f(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "-" }
         return "\(pad(String(id), 6)) \(pad(String(s.faces - s.missed), 6)) \(pad(f(100 * s.identitySrcShare, 0), 6)) "
-            + "\(pad(f(s.identityToSrc), 7)) \(pad(f(s.identityToDst), 7)) \(pad(f(s.landmarks), 10)) \(pad(f(s.eyesMouth), 11)) "
+            + "\(pad(f(s.identityToSrc), 7)) \(pad(f(s.identityToDst), 7)) \(pad(f(s.landmarks), 10)) "
+            + "\(pad(f(s.eyesMouth), 11)) "
             + "\(pad(s.mouthCorrelation.map { f($0, 2) } ?? "-", 8)) \(pad(f(s.detail, 2), 7)) "
             + (swap.map { f($0) } ?? "-")
     }
@@ -109,7 +120,8 @@ enum SwapScoreText {
         return "src " + f(100 * s.identitySrcShare, "%.0f%%") + ", eyes+mouth " + f(s.eyesMouth, "%.3f") + ", detail "
             + f(s.detail, "%.2f") + " (\(s.faces - s.missed) faces)"
     }
-    static let legend = "src%: swapped faces closer to the src person than to the dst (identity); to_src/to_dst: mean face-recognition "
+    static let legend = "src%: swapped faces closer to the src person than to the dst (identity); to_src/to_dst: "
+                        + "mean face-recognition "
         + "distance (0.6 = same person); landmarks, eyes+mouth: refitted landmarks against the dst's, in eye distances "
         + "(expression and pose; lower is better); mouth_r: mouth opening correlation with the dst; detail: sharpness "
         + "inside the face, merged over original (1 = as sharp); swap: the combined score best follows under "
@@ -120,8 +132,10 @@ enum SwapScoreText {
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored.",
-        discussion: "Needs face-recognition descriptors of the kept src and dst faces (facet embed). The scores are stored with the "
+        abstract: "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, "
+                  + "expression and detail; stored.",
+        discussion: "Needs face-recognition descriptors of the kept src and dst faces "
+                    + "(facet embed). The scores are stored with the "
             + "checkpoint and shown by facet checkpoints.")
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
@@ -138,10 +152,13 @@ struct ScoreCommand: ParsableCommand {
         let p = try Project(path: target.project, mode: .readOnly)
         let pipeline = try FacePipelines.load()
         let scorer = SwapScorer(pipeline: pipeline, recognizer: try FaceRecognizer())
-        let (c, s) = try CheckpointScoring.score(project: p, checkpoint: checkpoint, model: model, limit: faces, scorer: scorer)
-        try Project(path: target.project).storeScores(checkpointId: c.id, CheckpointScores(values: s.metrics, faces: s.faces))
+        let (c, s) = try CheckpointScoring.score(project: p, checkpoint: checkpoint, model: model, limit: faces,
+                                                 scorer: scorer)
+        try Project(path: target.project).storeScores(checkpointId: c.id,
+                                                      CheckpointScores(values: s.metrics, faces: s.faces))
         if output.json { try printJSON(s); return }
-        print("checkpoint #\(c.id), iteration \(c.iteration): \(s.faces) held-out dst faces swapped, \(s.missed) not found again, "
+        print("checkpoint #\(c.id), iteration \(c.iteration): \(s.faces) held-out dst faces swapped, "
+              + "\(s.missed) not found again, "
               + String(format: "%.1f s", s.seconds))
         print(SwapScoreText.header)
         print(SwapScoreText.row(id: c.id, s, swap: CheckpointScores(values: s.metrics, faces: s.faces).combined))
@@ -152,7 +169,8 @@ struct ScoreCommand: ParsableCommand {
 struct TagCheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tag-checkpoint",
-        abstract: "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected.")
+        abstract: "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a "
+                  + "checkpoint is expected.")
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
     @Argument(help: "The tag (a word; not best, latest or a number).") var tag: String
@@ -162,7 +180,8 @@ struct TagCheckpointCommand: ParsableCommand {
     func run() throws {
         let p = try Project(path: target.project)
         let c = try tagCheckpoint(project: p, reference: checkpoint, tag: tag, model: model, remove: remove)
-        print("checkpoint #\(c.id) (\(c.modelName), iteration \(c.iteration)) \(remove ? "untagged" : "tagged") '\(tag)'; its tags: \(c.tags ?? "none")")
+        print("checkpoint #\(c.id) (\(c.modelName), iteration \(c.iteration)) \(remove ? "untagged" : "tagged") "
+              + "'\(tag)'; its tags: \(c.tags ?? "none")")
     }
 }
 
@@ -190,10 +209,14 @@ struct CompareCommand: ParsableCommand {
         if let out { try writeFile(try PNGCodec.encode(preview), to: out) }
         if output.json { try printJSON(c); return }
         print("evaluated on the same \(c.srcFaces.count) src and \(c.dstFaces.count) dst faces (\(c.faceSource))")
-        print("\(pad("", 3)) \(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("now src", 9)) \(pad("now dst", 9)) \(pad("now mean", 9)) \(pad("stored val", 10)) \(pad("stored src", 10)) stored dst")
+        print("\(pad("", 3)) \(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("now src", 9)) "
+              + "\(pad("now dst", 9)) \(pad("now mean", 9)) \(pad("stored val", 10)) "
+              + "\(pad("stored src", 10)) stored dst")
         for (name, s) in [("A", c.a), ("B", c.b)] {
-            print("\(pad(name, 3)) \(pad("#\(s.id)", 6)) \(pad(s.model, 12)) \(pad(String(s.iteration), 8)) \(pad(lossText(s.evaluated.src), 9)) \(pad(lossText(s.evaluated.dst), 9)) "
-                  + "\(pad(lossText(s.evaluated.mean), 9)) \(pad(lossText(s.storedValLoss.mean), 10)) \(pad(lossText(s.storedLoss.src), 10)) \(lossText(s.storedLoss.dst))")
+            print("\(pad(name, 3)) \(pad("#\(s.id)", 6)) \(pad(s.model, 12)) \(pad(String(s.iteration), 8)) "
+                  + "\(pad(lossText(s.evaluated.src), 9)) \(pad(lossText(s.evaluated.dst), 9)) "
+                  + "\(pad(lossText(s.evaluated.mean), 9)) \(pad(lossText(s.storedValLoss.mean), 10)) "
+                  + "\(pad(lossText(s.storedLoss.src), 10)) \(lossText(s.storedLoss.dst))")
         }
         print(c.better == "tie" ? "tie on these faces" : "\(c.better.uppercased()) has the lower loss on these faces")
         print("")
@@ -211,28 +234,34 @@ struct CompareCommand: ParsableCommand {
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to a PNG or SVG.")
+        abstract: "Plot loss curves (raw, smoothed, held-out points, convergence fit) of one or more models to "
+                  + "a PNG or SVG.")
     @OptionGroup var target: ProjectArgument
     @Option(help: "A model to plot (repeat for several; default all).") var model: [String] = []
     @Flag(help: "Logarithmic loss axis.") var log = false
     @Option(help: "The file to write: .png or .svg.") var out: String
     @Option(help: "Width in pixels.") var width: Int = 1200
     @Option(help: "Height in pixels.") var height: Int = 720
-    @Option(help: "The loss the fit projects the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
+    @Option(help: "The loss the fit projects the iteration of (default: 5% above the fitted floor).")
+    var targetLoss: Double?
 
     func validate() throws {
         let o = out.lowercased()
         if !o.hasSuffix(".png") && !o.hasSuffix(".svg") { throw ValidationError("--out must name a .png or .svg file") }
-        if !(400...8000).contains(width) || !(300...8000).contains(height) { throw ValidationError("--width must be 400...8000 and --height 300...8000") }
+        if !(400...8000).contains(width) || !(300...8000).contains(height) {
+            throw ValidationError("--width must be 400...8000 and --height 300...8000")
+        }
         if let t = targetLoss, !(t > 0) { throw ValidationError("--target-loss must be positive") }
     }
 
     func run() throws {
         let p = try Project(path: target.project, mode: .readOnly)
         if out.lowercased().hasSuffix(".svg") {
-            try writeFile(Data(try renderLossPlotSVG(project: p, models: model, log: log, width: width, height: height, target: targetLoss).utf8), to: out)
+            try writeFile(Data(try renderLossPlotSVG(project: p, models: model, log: log, width: width, height: height,
+                                                     target: targetLoss).utf8), to: out)
         } else {
-            try writeFile(try PNGCodec.encode(try renderLossPlot(project: p, models: model, log: log, width: width, height: height, target: targetLoss)), to: out)
+            try writeFile(try PNGCodec.encode(try renderLossPlot(
+                project: p, models: model, log: log, width: width, height: height, target: targetLoss)), to: out)
         }
         print("wrote \(out)")
     }
@@ -241,10 +270,12 @@ struct PlotCommand: ParsableCommand {
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Drop the weights of all but the best, latest and tagged checkpoints; their losses and previews stay.")
+        abstract: "Drop the weights of all but the best, latest and tagged checkpoints; "
+                  + "their losses and previews stay.")
     @OptionGroup var target: ProjectArgument
     @Option(help: "Only this model (default: every model, each keeping its own).") var model: String?
-    @Option(help: "Keep the N best checkpoints, ranked as best is (held-out loss, or swap score: checkpoints --best-by).")
+    @Option(
+        help: "Keep the N best checkpoints, ranked as best is (held-out loss, or swap score: checkpoints --best-by).")
     var keepBest: Int
     @Option(help: "Keep the N latest checkpoints (at least 1: training resumes from the latest).") var keepLatest: Int
     @Flag(help: "Then rewrite the file so it shrinks (needs free disk as large as the file).") var vacuum = false
@@ -253,16 +284,23 @@ struct PruneCommand: ParsableCommand {
 
     func validate() throws {
         if keepBest < 0 { throw ValidationError("--keep-best must be 0 or more") }
-        if keepLatest < 1 { throw ValidationError("--keep-latest must be at least 1: training resumes from the latest checkpoint") }
+        if keepLatest < 1 {
+            throw ValidationError("--keep-latest must be at least 1: training resumes from the latest checkpoint")
+        }
     }
 
     func run() throws {
         let p = try Project(path: target.project)
-        let r = try pruneCheckpoints(project: p, model: model, keepBest: keepBest, keepLatest: keepLatest, vacuum: vacuum, dryRun: dryRun)
+        let r = try pruneCheckpoints(project: p, model: model, keepBest: keepBest, keepLatest: keepLatest,
+                                     vacuum: vacuum, dryRun: dryRun)
         if output.json { try printJSON(r); return }
-        for k in r.kept { print("keep  #\(k.id) \(k.model) iteration \(k.iteration) (\(k.reasons.joined(separator: ", ")))") }
-        print("\(dryRun ? "would prune" : "pruned") \(r.pruned.count) checkpoints" + (r.pruned.isEmpty ? "" : " (\(idRanges(r.pruned)))")
-              + ": \(byteCount(r.tensorBytesFreed)) of tensors" + (r.alreadyPruned.isEmpty ? "" : "; \(r.alreadyPruned.count) were pruned before"))
+        for k in r.kept {
+            print("keep  #\(k.id) \(k.model) iteration \(k.iteration) (\(k.reasons.joined(separator: ", ")))")
+        }
+        print("\(dryRun ? "would prune" : "pruned") "
+              + "\(r.pruned.count) checkpoints" + (r.pruned.isEmpty ? "" : " (\(idRanges(r.pruned)))")
+              + ": \(byteCount(r.tensorBytesFreed)) of tensors"
+              + (r.alreadyPruned.isEmpty ? "" : "; \(r.alreadyPruned.count) were pruned before"))
         if r.vacuumed {
             print("file: \(byteCount(r.fileBytesBefore)) -> \(byteCount(r.fileBytesAfter))")
         } else if !dryRun && r.tensorBytesFreed > 0 {
@@ -279,16 +317,19 @@ enum ModelExportFormat: String, ExpressibleByArgument, CaseIterable {
 struct ExportModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-model",
-        abstract: "Write a checkpoint for other tools: its weights as safetensors, or its swap graph as ONNX or DeepFaceLive's DFM.",
+        abstract: "Write a checkpoint for other tools: its weights as safetensors, "
+                  + "or its swap graph as ONNX or DeepFaceLive's DFM.",
         discussion: """
-            --format onnx: input 'face' [N,R,R,3] RGB; outputs 'swapped_face' [N,R,R,3] RGB and 'swapped_mask' [N,R,R,1]. \
+            --format onnx: input 'face' [N,R,R,3] RGB; outputs 'swapped_face' [N,R,R,3] RGB and 'swapped_mask' \
+            [N,R,R,1]. \
             --format dfm: input 'in_face:0' [N,R,R,3] BGR; outputs 'out_face_mask:0', 'out_celeb_face:0' (BGR), \
             'out_celeb_face_mask:0'. Both NHWC float32 in [0, 1], ONNX opset 12.
             """)
     @OptionGroup var target: ProjectArgument
     @Argument(help: "The checkpoint: an id, best, latest, a tag, or MODEL:best.") var checkpoint: String
     @Option(help: "The model, when the project has several and the checkpoint is not an id.") var model: String?
-    @Option(help: "safetensors (weights), onnx (the swap graph) or dfm (DeepFaceLive's model file).") var format: ModelExportFormat = .safetensors
+    @Option(help: "safetensors (weights), onnx (the swap graph) or dfm (DeepFaceLive's model file).")
+    var format: ModelExportFormat = .safetensors
     @Option(help: "The file to write (replaced if it exists).") var out: String
 
     func run() throws {
@@ -296,11 +337,15 @@ struct ExportModelCommand: ParsableCommand {
         switch format {
         case .safetensors:
             let e = try exportModel(project: p, checkpoint: checkpoint, model: model, to: out)
-            print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration))")
+            print("wrote \(e.path): \(e.tensors) tensors, \(byteCount(e.bytes)) (checkpoint #\(e.checkpoint), "
+                  + "\(e.model), iteration \(e.iteration))")
         case .onnx, .dfm:
-            let e = try exportSwapGraph(project: p, checkpoint: checkpoint, model: model, format: format == .onnx ? .onnx : .dfm, to: out)
-            print("wrote \(e.path): \(e.format) \(e.architecture) \(e.resolution) px, \(e.nodes) nodes, \(byteCount(e.bytes)) "
-                  + "(checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration)); in \(e.input), out \(e.outputs.joined(separator: ", "))")
+            let e = try exportSwapGraph(project: p, checkpoint: checkpoint, model: model,
+                                        format: format == .onnx ? .onnx : .dfm, to: out)
+            print("wrote \(e.path): \(e.format) \(e.architecture) \(e.resolution) px, \(e.nodes) nodes, "
+                  + "\(byteCount(e.bytes)) "
+                  + "(checkpoint #\(e.checkpoint), \(e.model), iteration \(e.iteration)); in \(e.input), "
+                  + "out \(e.outputs.joined(separator: ", "))")
         }
     }
 }
@@ -308,7 +353,8 @@ struct ExportModelCommand: ParsableCommand {
 struct ImportModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-model",
-        abstract: "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint (its weights, its iteration count).")
+        abstract: "Bring a DeepFaceLab Quick96 model folder in as a Facet quick96 model with one checkpoint "
+                  + "(its weights, its iteration count).")
     @OptionGroup var target: ProjectArgument
     @Argument(help: "DeepFaceLab's model folder (<name>_Quick96_*.npy and <name>_Quick96_data.dat).") var folder: String
     @Option(help: "Where the model comes from (only dfl).") var from: String
@@ -321,7 +367,8 @@ struct ImportModelCommand: ParsableCommand {
     func run() throws {
         let p = try Project(path: target.project)
         let s = try DFLModelImport.importQuick96(folder: folder, name: name, into: p)
-        print("imported \(s.folderModelName) (DeepFaceLab Quick96, iteration \(s.iteration)) as model \(s.model): \(s.tensors) tensors, "
+        print("imported \(s.folderModelName) (DeepFaceLab Quick96, iteration \(s.iteration)) as model \(s.model): "
+              + "\(s.tensors) tensors, "
               + "\(s.parameters) parameters, checkpoint #\(s.checkpoint.id)")
     }
 }

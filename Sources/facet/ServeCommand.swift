@@ -21,7 +21,10 @@ struct ServeCommand: ParsableCommand {
     /// (until the process is interrupted, or the server fails to start, e.g. the port is taken).
     func run() throws {
         let p = try Project(path: target.project)
-        if p.isReadOnly { FileHandle.standardError.write(Data("facet: \(p.path) is read-only: the gallery can browse but not reject\n".utf8)) }
+        if p.isReadOnly {
+            FileHandle.standardError.write(
+                Data("facet: \(p.path) is read-only: the gallery can browse but not reject\n".utf8))
+        }
         let gallery = Gallery(project: p, sourceFrame: Gallery.storedMediaFrame)
         let host = self.host, port = self.port
         let done = DispatchSemaphore(value: 0)
@@ -29,7 +32,8 @@ struct ServeCommand: ParsableCommand {
         Task {
             do {
                 try await gallery.run(host: host, port: port) { bound in
-                    FileHandle.standardOutput.write(Data("facet serve: http://\(host):\(bound)/faces?role=src  (Ctrl-C to stop)\n".utf8))
+                    FileHandle.standardOutput.write(
+                        Data("facet serve: http://\(host):\(bound)/faces?role=src  (Ctrl-C to stop)\n".utf8))
                 }
             } catch {
                 failure.error = error

@@ -24,24 +24,36 @@ struct TrainCommand: ParsableCommand {
             """)
 
     @OptionGroup var target: ProjectArgument
-    @Option(help: "Architecture of a new model: quick96 (DeepFaceLab's, 96 px), h128 (DeepFaceLab's H128: half face, 128 px) or tiny (64 px demo).") var model: TrainArchitecture?
+    @Option(help: """
+        Architecture of a new model: quick96 (DeepFaceLab's, 96 px), h128 (DeepFaceLab's H128: half face, \
+        128 px) or tiny (64 px demo).
+        """)
+    var model: TrainArchitecture?
     @Flag(help: "h128 only: DeepFaceLab's lighter H128 (dense 256, decoders 256, 128, 64).") var lighter = false
-    @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).") var pixelLoss = false
+    @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).")
+    var pixelLoss = false
     @Option(help: "Name of the new model (default: the architecture's name).") var name: String?
     @Option(help: "Resume the model with this name from its latest checkpoint.") var resume: String?
     @Option(help: "Faces per role per iteration (default: quick96 and h128 4, tiny 8).") var batch: Int?
     @Option(help: "Stop when the model reaches iteration N (counted over all its runs).") var iterations: Int?
     @Option(help: "Stop after M minutes of this run.") var minutes: Double?
-    @Option(help: "Stop when the mean loss of the last 50 iterations, (src + dst) / 2, reaches L.") var targetLoss: Double?
+    @Option(help: "Stop when the mean loss of the last 50 iterations, (src + dst) / 2, reaches L.")
+    var targetLoss: Double?
     @Option(help: "Minutes between checkpoints (one is always saved at the end).") var saveEveryMinutes: Double = 10
     @Option(help: "Seed of a new model's weights, split, sampling and augmentation.") var seed: UInt64?
-    @Option(help: "Optimizer of a new model: rmsprop, adam or adabelief (default: quick96 rmsprop, tiny and h128 adam).")
+    @Option(
+        help: "Optimizer of a new model: rmsprop, adam or adabelief (default: quick96 rmsprop, tiny and h128 adam).")
     var optimizer: OptimizerOptions.Kind?
-    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).") var learningRate: Double?
-    @Option(help: "A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).")
+    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).")
+    var learningRate: Double?
+    @Option(help: """
+        A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).
+        """)
     var person: String?
     @Flag(help: "Do not score each saved checkpoint's swaps (facet score does it later).") var noScore = false
-    @Flag(help: "A new model's image loss covers the whole square, not only the face mask (DeepFaceLab's masked_training off).")
+    @Flag(help: """
+        A new model's image loss covers the whole square, not only the face mask (DeepFaceLab's masked_training off).
+        """)
     var noMaskedTraining = false
     @Flag(inversion: .prefixedNo, help: "A new model weighs the eyes and mouth more (DeepFaceLab's eyes_mouth_prio).")
     var eyesMouthPriority: Bool?
@@ -69,7 +81,8 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--name names a new model; --resume already names the model")
         }
         if resume != nil && (seed != nil || optimizer != nil || learningRate != nil) {
-            throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; they cannot change on --resume")
+            throw ValidationError("--seed, --optimizer and --learning-rate are fixed when a model is created; "
+                                  + "they cannot change on --resume")
         }
         if [iterations != nil, minutes != nil, targetLoss != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give at most one of --iterations, --minutes and --target-loss")
@@ -149,7 +162,9 @@ struct TrainCommand: ParsableCommand {
         if let person {
             let parts = person.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             if !parts[0].isEmpty { options.persons[.src] = try resolvePerson(project, parts[0], role: .src).id }
-            if parts.count > 1, !parts[1].isEmpty { options.persons[.dst] = try resolvePerson(project, parts[1], role: .dst).id }
+            if parts.count > 1, !parts[1].isEmpty {
+                options.persons[.dst] = try resolvePerson(project, parts[1], role: .dst).id
+            }
         }
         let trainer = try Trainer(project: project, options: options)
         // After the checks, so a refused request stays one line on stderr.
@@ -157,13 +172,21 @@ struct TrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("facet: warning: \(warning)\n".utf8))
         }
         if trainer.replacesUnsavedModel {
-            FileHandle.standardError.write(Data("model '\(trainer.model.name)' had no checkpoint (its first run stopped before saving one): starting it afresh\n".utf8))
+            FileHandle.standardError.write(Data("""
+                model '\(trainer.model.name)' had no checkpoint (its first run stopped before saving one): \
+                starting it afresh\n
+                """.utf8))
         }
         let counts = trainer.faceCounts
-        let from = trainer.resumedFrom.map { " from checkpoint #\($0.id) at iteration \($0.iteration)" + (trainer.resumedOptimizerState ? "" : " (no optimizer state stored: it starts afresh)") } ?? ""
+        let from = trainer.resumedFrom.map {
+            " from checkpoint #\($0.id) at iteration \($0.iteration)"
+                + (trainer.resumedOptimizerState ? "" : " (no optimizer state stored: it starts afresh)")
+        } ?? ""
         FileHandle.standardError.write(Data(("""
-            \(options.resume ? "resuming" : "training") model '\(trainer.model.name)' (\(trainer.model.architecture), \(trainer.options.resolution) px, \
-            batch \(trainer.runBatchSize))\(from): src \(counts.train[.src] ?? 0) faces + \(counts.validation[.src] ?? 0) held out, \
+            \(options.resume ? "resuming" : "training") model '\(trainer.model.name)' (\(trainer.model.architecture), \
+            \(trainer.options.resolution) px, \
+            batch \(trainer.runBatchSize))\(from): src \(counts.train[.src] ?? 0) faces + \
+            \(counts.validation[.src] ?? 0) held out, \
             dst \(counts.train[.dst] ?? 0) + \(counts.validation[.dst] ?? 0) held out. Ctrl-C saves and stops.\n
             """).utf8))
 
@@ -181,7 +204,9 @@ struct TrainCommand: ParsableCommand {
 
         var line = ProgressLine()
         let result = try trainer.run(shouldStop: { stop.isSet }) { p in
-            var text = "iter \(p.iteration)  \(String(format: "%.2f", p.iterationsPerSecond)) it/s  src \(String(format: "%.4f", p.lossSrc)) dst \(String(format: "%.4f", p.lossDst))  mean50 \(String(format: "%.4f", p.recentLoss))"
+            var text = "iter \(p.iteration)  \(String(format: "%.2f", p.iterationsPerSecond)) it/s  src "
+                       + "\(String(format: "%.4f", p.lossSrc)) dst \(String(format: "%.4f", p.lossDst))  mean50 "
+                       + "\(String(format: "%.4f", p.recentLoss))"
             if let v = p.validationLoss { text += "  val \(String(format: "%.4f", v))" }
             if case .targetLoss(let t) = options.stop {
                 text += "  target \(t): " + (p.secondsToTarget.map { "~" + Self.duration($0) } ?? "eta unknown")
@@ -198,8 +223,10 @@ struct TrainCommand: ParsableCommand {
             }
         }
         let c = result.checkpoint
-        print("\(result.interrupted ? "interrupted: " : "")model '\(result.model.name)' checkpoint #\(c.id) at iteration \(c.iteration)"
-              + (c.valLoss.map { String(format: ", val loss %.5f", $0) } ?? "") + " (\(result.iterationsThisRun) iterations this run)")
+        print("\(result.interrupted ? "interrupted: " : "")model '\(result.model.name)' checkpoint #\(c.id) at "
+              + "iteration \(c.iteration)"
+              + (c.valLoss.map { String(format: ", val loss %.5f",
+                                        $0) } ?? "") + " (\(result.iterationsThisRun) iterations this run)")
         if let scoring, !scoring.scores.isEmpty {
             let total = scoring.scoringSeconds + scoring.otherSeconds
             let share = total > 0 ? 100 * scoring.scoringSeconds / total : 0
@@ -213,7 +240,8 @@ struct TrainCommand: ParsableCommand {
     static func duration(_ s: Double) -> String {
         guard s.isFinite else { return "?" }
         let t = Int(s.rounded())
-        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m" : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
+        return t >= 3600 ? "\(t / 3600)h\(String(format: "%02d", t % 3600 / 60))m"
+            : t >= 60 ? "\(t / 60)m\(String(format: "%02d", t % 60))s" : "\(t)s"
     }
 }
 
@@ -236,7 +264,10 @@ final class StopFlag: @unchecked Sendable {
                 set = true
                 lock.unlock()
                 if again { _exit(130) }
-                FileHandle.standardError.write(Data("\nstopping: saving a checkpoint (Ctrl-C again quits without saving; the last checkpoint stays intact)\n".utf8))
+                FileHandle.standardError.write(Data("""
+                    \nstopping: saving a checkpoint (Ctrl-C again quits without saving; \
+                    the last checkpoint stays intact)\n
+                    """.utf8))
             }
             source.resume()
             return source
