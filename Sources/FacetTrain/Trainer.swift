@@ -368,12 +368,11 @@ public final class Trainer {
         return try PreviewGrid.render(network, src: pick(src), dst: pick(dst))
     }
 
-    /// Saves a checkpoint now, with the pending losses, in one transaction.
-    @discardableResult
     /// Counts iterations from `iteration` on (a model imported from another tool keeps its count).
     func startAt(iteration: Int) { self.iteration = iteration }
 
     /// Saves a checkpoint now, with the pending losses, in one transaction.
+    @discardableResult
     public func saveCheckpoint() throws -> CheckpointRecord {
         if let bad = TrainingGuard.firstNonFiniteWeight(network) {
             throw FacetError("model '\(model.name)': weight '\(bad)' is non-finite at iteration \(iteration); "
