@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "FacetCurateTests", dependencies: ["FacetCurate", "FacetTestSupport", "FacetStore", "FacetMedia", "FacetCore"]),
         .testTarget(name: "FacetServeTests", dependencies: ["FacetServe", "FacetTestSupport", "FacetProjectMedia", "FacetCurate",
                                                             "FacetStore", "FacetMedia", "FacetCore", "FacetTrain", "FacetSelect",
-                                                            "FacetMerge", "FacetVision"]),
+                                                            "FacetMerge", "FacetVision", "FacetExtract"]),
         .testTarget(name: "FacetTrainTests", dependencies: ["FacetTrain", "FacetStore", "FacetNN", "FacetMedia", "FacetCore",
                                                             "FacetExtract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "FacetMergeTests", dependencies: ["FacetMerge", "FacetTestSupport", "FacetProjectMedia", "FacetStore", "FacetMedia",
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
                                                              "FacetVision", "FacetCore", "FacetExtract", "FacetMerge", "FacetONNX",
                                                              "FacetNN", "FacetTestSupport"]),
-        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
+        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport", "FacetMedia", "FacetCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,6 +12,7 @@ extension Gallery {
     func pageIDs(_ pq: PageQuery) throws -> (ids: [Int64], total: Int) {
         var q = FaceQuery(role: pq.role, status: pq.status, tag: pq.tag)
         q.person = pq.person
+        q.labelled = pq.labelled
         let total = try project.countFaces(matching: q)
         let offset = (pq.page - 1) * pq.per
         switch pq.sort {
@@ -22,7 +23,9 @@ extension Gallery {
         default:
             let all = try orders.order(project, FaceQuery(role: pq.role, tag: pq.tag), pq.sort)
             var inSet: Set<Int64>? = nil
-            if pq.status != nil || pq.person != nil { inSet = Set(try project.faceIDs(matching: q)) }
+            if pq.status != nil || pq.person != nil || pq.labelled != nil {
+                inSet = Set(try project.faceIDs(matching: q))
+            }
             let filtered = inSet.map { s in all.filter { s.contains($0) } } ?? all
             return (Array(filtered.dropFirst(offset).prefix(pq.per)), filtered.count)
         }
@@ -45,6 +48,8 @@ extension Gallery {
         let rejected = try project.countFaces(matching: FaceQuery(role: pq.role, status: .rejected))
         let pages = max(1, (total + pq.per - 1) / pq.per)
         let tags = try project.allTags()
+        let labelledCounts = try project.labelledFaceCounts()
+        let labelledHere = Set(try project.labelledFaceIDs(role: pq.role)).intersection(ids)
         let e = HTML.escape
 
         var sortOptions = ""
@@ -74,6 +79,11 @@ extension Gallery {
             tagOptions += "<option value=\"\(e(t.tag))\"\(t.tag == pq.tag ? " selected" : "")>\(e(t.tag)) "
                           + "(\(t.faces))</option>"
         }
+        var labelOptions = ""
+        for (value, name) in [("", "any"), ("labelled", "labelled"), ("unlabelled", "unlabelled")] {
+            let on = value == (pq.labelled.map { $0 ? "labelled" : "unlabelled" } ?? "")
+            labelOptions += "<option value=\"\(value)\"\(on ? " selected" : "")>\(name)</option>"
+        }
         var perOptions = ""
         for n in Self.pageSizes { perOptions += "<option\(n == pq.per ? " selected" : "")>\(n)</option>" }
         let back = pq.link()
@@ -86,7 +96,8 @@ extension Gallery {
             <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)" tabindex="0">\
             <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \
             \(f.id)"></a>\
-            <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))</figcaption>\
+            <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))\
+            \(labelledHere.contains(f.id) ? Self.labelledMark : "")</figcaption>\
             <form method="post" action="/face/\(f.id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
             <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="\(e(back))">\
             <button type="submit" class="toggle" \
@@ -100,6 +111,7 @@ extension Gallery {
         href="/people">people</a> · \
         <a id="merges-link" href="/merges">merges</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
+        · <span id="labelled">\(pq.role == .src ? labelledCounts.src : labelledCounts.dst)</span> mask-labelled \
         · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
         <form method="get" action="/faces" class="controls">
         <label>role <select name="role"><option\(pq.role == .src ? " selected" : "")>src</option>\
@@ -107,6 +119,7 @@ extension Gallery {
         <label>status <select name="status">\(statusOptions)</select></label>
         <label>tag <select name="tag">\(tagOptions)</select></label>
         <label>person <select name="person" id="person">\(personOptions)</select></label>
+        <label>masks <select name="labels" id="labels">\(labelOptions)</select></label>
         <label>sort <select name="sort">\(sortOptions)</select></label>
         <label>per page <select name="per">\(perOptions)</select></label>
         <button type="submit">show</button></form>
@@ -121,6 +134,9 @@ extension Gallery {
         """
         return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
     }
+
+    /// What a grid tile's caption ends with when the face has mask labels.
+    static let labelledMark = " <span class=\"lab\" title=\"mask labelled\">◩</span>"
 
     /// The value a face's caption shows: the sort's column (sharpness unless sorted by a column), named.
     static func caption(_ f: FaceRecord, sort: CurationSort) -> String {
@@ -196,9 +212,7 @@ extension Gallery {
         let body = """
         <header><h1>face \(id)</h1><p><a href="/faces?role=\(f.role.rawValue)">← \(f.role.rawValue) \
         gallery</a></p></header>
-        <div class="facepage"><svg id="crop" viewBox="0 0 \(f.cropSize) \(f.cropSize)" width="\(max(256, f.cropSize))" \
-        height="\(max(256, f.cropSize))">\
-        <image href="/crop/\(id)" width="\(f.cropSize)" height="\(f.cropSize)"/><g class="landmarks">\(dots)</g></svg>
+        <div class="facepage">\(try maskEditor(f, landmarkDots: dots))
         <div><table>\(table)</table>
         <form method="post" action="/face/\(id)/status"><input type="hidden" name="csrf" value="\(csrfToken)">\
         <input type="hidden" name="status" value="\(toggle)"><input type="hidden" name="back" value="/face/\(id)">\
@@ -208,7 +222,7 @@ extension Gallery {
         \(try trackPanel(for: f))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """
-        return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: ""))
+        return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: Self.maskScript))
     }
 
     func crop(_ id: Int64) throws -> Response {

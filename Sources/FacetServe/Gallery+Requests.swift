@@ -21,14 +21,14 @@ extension Gallery {
         return id
     }
 
-    /// The url-encoded form of a POST, at most `maxBodyBytes`.
-    func form(_ req: Request) async throws -> [String: String] {
+    /// The url-encoded form of a POST, at most `limit` bytes (`maxBodyBytes` unless told).
+    func form(_ req: Request, limit: Int = Gallery.maxBodyBytes) async throws -> [String: String] {
         var req = req
         let body: ByteBuffer
         do {
-            body = try await req.collectBody(upTo: Self.maxBodyBytes)
+            body = try await req.collectBody(upTo: limit)
         } catch {
-            throw HTTPError(.contentTooLarge, message: "request body over \(Self.maxBodyBytes) bytes")
+            throw HTTPError(.contentTooLarge, message: "request body over \(limit) bytes")
         }
         return Self.parseForm(String(buffer: body))
     }

@@ -97,6 +97,7 @@ public final class Gallery: Sendable {
             return try await self.respond { try self.undo(form: form, request: req) }
         }
         addModelRoutes(to: router)
+        addMaskRoutes(to: router)
         addMergeRoutes(to: router)
         return router
     }

@@ -13,6 +13,8 @@ extension Gallery {
         var tag: String?
         /// Only this person's faces (`facet people`).
         var person: Int64?
+        /// Only faces with (true) or without (false) mask labels.
+        var labelled: Bool?
         var sort: CurationSort = .column(FaceSort(.id))
         var page = 1
         var per = 100
@@ -32,6 +34,12 @@ extension Gallery {
             if let p = q["person"], !p.isEmpty {
                 guard let v = Int64(p) else { throw GalleryError(.badRequest, "person must be a person's number") }
                 person = v
+            }
+            if let l = q["labels"], !l.isEmpty {
+                guard l == "labelled" || l == "unlabelled" else {
+                    throw GalleryError(.badRequest, "labels must be labelled or unlabelled")
+                }
+                labelled = l == "labelled"
             }
             if let s = q["sort"], !s.isEmpty {
                 guard let v = CurationSort(parsing: String(s)) else {
@@ -64,6 +72,7 @@ extension Gallery {
                          "per=\(per)", "page=\(p ?? page)"]
             if let tag { parts.append("tag=\(HTML.query(tag))") }
             if let person { parts.append("person=\(person)") }
+            if let labelled { parts.append("labels=" + (labelled ? "labelled" : "unlabelled")) }
             return "/faces?" + parts.joined(separator: "&")
         }
     }

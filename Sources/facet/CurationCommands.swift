@@ -512,8 +512,8 @@ struct TagsCommand: ParsableCommand {
 
 struct UndoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "undo",
-                                                    abstract: "Undo the last reject, restore or tag change "
-                                                              + "(facet redo applies it again).")
+                                                    abstract: "Undo the last reject, restore, tag or mask "
+                                                              + "labels change (facet redo applies it again).")
     @OptionGroup var target: ProjectArgument
 
     func run() throws {

@@ -23,7 +23,8 @@ struct Facet: ParsableCommand {
             CommandGroup(name: "Curate faces", subcommands: [
                 FacesCommand.self, TracksCommand.self, SortCommand.self, SimilarCommand.self, EmbedCommand.self,
                 PeopleCommand.self, DuplicatesCommand.self, RejectCommand.self, RestoreCommand.self,
-                TagCommand.self, TagsCommand.self, UndoCommand.self, RedoCommand.self, OrderingsCommand.self,
+                TagCommand.self, TagsCommand.self, MaskCommand.self, UndoCommand.self, RedoCommand.self,
+                OrderingsCommand.self,
                 ExportCommand.self,
                 ServeCommand.self,
             ]),
@@ -75,6 +76,7 @@ extension RejectCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension RestoreCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension TagCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension TagsCommand: BLASUse { var needsFastBLAS: Bool { false } }
+extension MaskCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension UndoCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension RedoCommand: BLASUse { var needsFastBLAS: Bool { false } }
 extension OrderingsCommand: BLASUse { var needsFastBLAS: Bool { false } }

@@ -130,3 +130,32 @@ final class MaskPolygonTests: XCTestCase {
                         .points[0], Point2(0, 64))
     }
 }
+
+/// The landmark warp that carries labels from face to face.
+final class LandmarkWarpTests: XCTestCase {
+    /// Control points go exactly where they are sent; when the second set is an affine image of the first, every
+    /// point goes by that affine transform (the weighted fit of exact data is exact), far from the points too.
+    func testControlPointsAndAffineImages() {
+        var rng = SplitMix64(seed: 11)
+        let from = (0..<20).map { _ in Point2(Double(rng.next() % 2000) / 10, Double(rng.next() % 2000) / 10) }
+        let m = Affine2D(a: 1.1, b: -0.2, tx: 7, c: 0.15, d: 0.9, ty: -3)
+        let warp = LandmarkWarp(from: from, to: from.map(m.apply))
+        for p in from { XCTAssertEqual(warp.apply(p), m.apply(p)) }
+        for p in [Point2(13.3, 150.1), Point2(-40, 500), Point2(99.99, 0.5)] {
+            let q = warp.apply(p), r = m.apply(p)
+            XCTAssertEqual(q.x, r.x, accuracy: 1e-9); XCTAssertEqual(q.y, r.y, accuracy: 1e-9)
+        }
+        // One point moved: a point beside it follows most of the way, one beside the control point farthest from it
+        // barely moves.
+        var to = from
+        to[3] = Point2(from[3].x + 10, from[3].y)
+        let bent = LandmarkWarp(from: from, to: to)
+        XCTAssertEqual(bent.apply(from[3]), to[3])
+        let near = bent.apply(Point2(from[3].x + 0.5, from[3].y + 0.5))
+        XCTAssertGreaterThan(near.x - from[3].x - 0.5, 8)
+        let k = from.indices.max { hypot(from[$0].x - from[3].x, from[$0].y - from[3].y)
+                                   < hypot(from[$1].x - from[3].x, from[$1].y - from[3].y) }!
+        let beside = Point2(from[k].x + 0.5, from[k].y + 0.5), moved = bent.apply(beside)
+        XCTAssertLessThan(hypot(moved.x - beside.x, moved.y - beside.y), 0.1)
+    }
+}
