@@ -29,7 +29,8 @@ let package = Package(
     ],
     targets: kernelTargets + [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat"),
+        // A C target in the main package since FFmpeg is opened at first use (dlopen), not linked.
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "FacetCore", swiftSettings: sanitize),
@@ -45,6 +46,7 @@ let package = Package(
         .executableTarget(name: "fuzz-pickle", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-faceswap-json", dependencies: ["FacetCore", "FacetMedia"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-frame-ranges", dependencies: ["FacetCore"], swiftSettings: fuzzer, linkerSettings: link),
+        .executableTarget(name: "fuzz-mask-labels", dependencies: ["FacetCore"], swiftSettings: fuzzer, linkerSettings: link),
         .executableTarget(name: "fuzz-where", dependencies: ["FacetCore", "FacetStore"], swiftSettings: fuzzer, linkerSettings: link),
     ],
     swiftLanguageModes: [.v6]
