@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
                                                              "FacetVision", "FacetCore", "FacetExtract", "FacetMerge", "FacetONNX",
                                                              "FacetNN", "FacetTestSupport"]),
-        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
+        .testTarget(name: "FacetCLITests", dependencies: ["FacetCore", "FacetMedia", "FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
