@@ -31,7 +31,7 @@ struct DemoCommand: ParsableCommand {
         // The checkpoints and the merged frames scored as `facet train` and `facet merge` score them.
         let demo = DemoPipeline(options: options, describer: FaceRecognizers.loadIfAvailable(for: "demo"),
                                 makeSwapScorer: {
-                                    SwapScorer(pipeline: try FacePipelines.load(), recognizer: try FaceRecognizer())
+                                    SwapScorer(pipeline: try FacePipeline.load(), recognizer: try FaceRecognizer())
                                 })
         let started = Date()
         var line = ProgressLine()

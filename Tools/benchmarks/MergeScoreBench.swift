@@ -23,27 +23,10 @@ enum MergeScoreBench {
         if models.contains("quick96") {
             _ = try Trainer(project: p, options: TrainOptions(architecture: .quick96, batchSize: 4, stop: .iterations(2), seed: 5)).run()
         }
-        let extra = (60..<media.frameCount).map { i -> MergeFixture.Row in
-            var row = MergeFixture.rows[i % MergeFixture.rows.count]
-            row.frame = i
-            return row
-        }
-        try MergeFixture.storeFaces(extra, of: MergeFixture.dstVideo, media: media.id!, role: .dst, crops: false, in: p)
+        try MergeFixture.storeFacesOnEveryFrame(media: media, in: p)
         let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
         let recognizer = try FaceRecognizer()
-        func centre(_ video: String, _ rows: [MergeFixture.Row]) throws -> [Float] {
-            let d = try VideoDecoder(path: video)
-            var sum = [Float](repeating: 0, count: 128), n = 0
-            while let f = try d.nextFrame(), f.index < 60 {
-                for r in rows where r.frame == f.index && f.index % 6 == 0 {
-                    let v = recognizer.descriptors(image: f.image, faces: [r.landmarks])[0]
-                    for j in 0..<128 { sum[j] += v[j] }
-                    n += 1
-                }
-            }
-            return sum.map { $0 / Float(max(n, 1)) }
-        }
-        let srcCentre = try centre(MergeFixture.srcVideo, MergeFixture.srcRows), dstCentre = try centre(MergeFixture.dstVideo, MergeFixture.rows)
+        let (srcCentre, dstCentre) = try MergeFixture.identityCentres(recognizer: recognizer)
         let options = MergeOptions.recommended
 
         struct Run { var wall: Double; var cpu: Double }
