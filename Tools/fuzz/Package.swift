@@ -29,7 +29,6 @@ let package = Package(
     ],
     targets: kernelTargets + [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
-        // A C target in the main package since FFmpeg is opened at first use (dlopen), not linked.
         .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
