@@ -152,6 +152,13 @@ extension Project {
         }
     }
 
+    /// Replaces a model's stored options (an SAEHD option changed on resume, as DeepFaceLab allows).
+    public func setModelOptions(modelId: Int64, json: String) throws {
+        try write("updating the options of a model") { db in
+            try db.execute(sql: "UPDATE model SET options_json = ? WHERE id = ?", arguments: [json, modelId])
+        }
+    }
+
     /// Adds faces to a model's split (faces already in it keep their side).
     public func addModelFaces(modelId: Int64, split: ModelFaceSplit) throws {
         try write("updating the faces of a model") {

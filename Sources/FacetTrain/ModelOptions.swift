@@ -12,6 +12,9 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     case tiny
     /// DeepFaceLab's classic H128: half face, 128 px, learned mask, Adam 5e-5 (beta1 0.5), batch 4.
     case h128
+    /// DeepFaceLab's SAEHD: df or liae (-u, -d, -t), 64 to 640 px, any face type, AdaBelief 5e-5, batch 4
+    /// (`SAEHDOptions`).
+    case saehd
 
     /// The network sizes a new model of this architecture gets.
     /// For `h128` the same numbers as its `H128Config.h128` (resolution, encoder, dense and
@@ -22,7 +25,14 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
         case .quick96: return .quick96
         case .tiny: return TrainArchitecture.tinyNetwork
         case .h128: return TrainArchitecture.mirror(.h128)
+        case .saehd: return TrainArchitecture.mirror(.deepFaceLab)
         }
+    }
+
+    /// An SAEHD configuration's sizes in the `network` field's form.
+    static func mirror(_ c: SAEHDConfig) -> Quick96Config {
+        Quick96Config(resolution: c.resolution, encoderDims: c.eDims, aeDims: c.aeDims, decoderDims: c.dDims,
+                      maskDims: c.dMaskDims)
     }
 
     /// An H128 configuration's sizes in the `network` field's form.
@@ -37,7 +47,7 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     public var faceType: String {
         switch self {
         case .h128: return "half"
-        case .quick96, .tiny: return "full"
+        case .quick96, .tiny, .saehd: return "full"
         }
     }
 
@@ -51,7 +61,7 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
     /// DeepFaceLab fixes Quick96's batch at 4 per device; tiny is cheap enough for 8.
     public var defaultBatchSize: Int {
         switch self {
-        case .quick96, .h128: return 4
+        case .quick96, .h128, .saehd: return 4
         case .tiny: return 8
         }
     }
@@ -63,6 +73,7 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
         case .quick96: return OptimizerOptions(kind: .rmsprop, learningRate: 2e-4, lrDropout: 0.3)
         case .tiny: return OptimizerOptions(kind: .adam, learningRate: 5e-4, lrDropout: 1)
         case .h128: return OptimizerOptions(kind: .adam, learningRate: 5e-5, lrDropout: 1, beta1: 0.5, beta2: 0.999)
+        case .saehd: return OptimizerOptions(kind: .adabelief, learningRate: 5e-5, lrDropout: 1)
         }
     }
 }
@@ -166,6 +177,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var colorTransfer: TrainingColorTransfer?
     /// Parts kept fixed in training (`--freeze encoder` of a warm start); nil means none.
     public var frozen: [String]?
+    /// The network, face type and SAEHD-only options of a `saehd` model; nil for the others.
+    public var saehd: SAEHDOptions?
 
     /// The loss knobs the network trains with.
     public var lossOptions: LossOptions {
@@ -176,7 +189,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     /// `h128` sets the network of an `h128` model (default `H128Config.h128`); other
     /// architectures ignore it.
     public init(architecture: TrainArchitecture, batchSize: Int? = nil, optimizer: OptimizerOptions? = nil,
-                augmentation: AugmentationOptions = AugmentationOptions(), h128: H128Config? = nil) {
+                augmentation: AugmentationOptions = AugmentationOptions(), h128: H128Config? = nil,
+                saehd: SAEHDOptions? = nil) {
         self.architecture = architecture
         self.network = architecture.network
         if architecture == .h128 {
@@ -184,19 +198,27 @@ public struct ModelOptions: Codable, Sendable, Equatable {
             self.h128 = c
             self.network = TrainArchitecture.mirror(c)
         }
+        if architecture == .saehd {
+            let o = saehd ?? SAEHDOptions()
+            self.saehd = o
+            self.network = TrainArchitecture.mirror(o.network)
+        }
         self.optimizer = optimizer ?? architecture.defaultOptimizer
         self.batchSize = batchSize ?? architecture.defaultBatchSize
         self.augmentation = augmentation
     }
 
     /// Side of the model's square faces, in pixels.
-    public var resolution: Int { h128?.resolution ?? network.resolution }
+    public var resolution: Int { saehd?.network.resolution ?? h128?.resolution ?? network.resolution }
 
-    /// The face type this model's faces are aligned as (see `TrainArchitecture.faceType`).
-    public var faceType: String { architecture.faceType }
-    /// The face type stored faces are re-aligned to before training (`half` for H128); nil: the
-    /// stored crops as they are.
-    public var realignedFaceType: FaceType? { architecture == .h128 ? .half : nil }
+    /// The face type this model's faces are aligned as (see `TrainArchitecture.faceType`; SAEHD's is its option).
+    public var faceType: String { saehd?.faceType.rawValue ?? architecture.faceType }
+    /// The face type stored faces are re-aligned to before training (`half` for H128, SAEHD's face type); nil:
+    /// the stored crops as they are.
+    public var realignedFaceType: FaceType? {
+        if let saehd { return saehd.faceType }
+        return architecture == .h128 ? .half : nil
+    }
 
     /// A freshly initialised network of these options, weights from `seed`, optimizer lr-dropout
     /// masks from `optimizerSeed`.
@@ -212,6 +234,13 @@ public struct ModelOptions: Codable, Sendable, Equatable {
                 throw FacetError("an h128 model's options lack its network ('h128'); the model row is damaged")
             }
             made = try H128(config: h128, seed: seed, optimizer: optimizer)
+        case .saehd:
+            guard let saehd else {
+                throw FacetError("an saehd model's options lack its network ('saehd'); the model row is damaged")
+            }
+            let net = try SAEHD(config: saehd.network, seed: seed, optimizer: optimizer)
+            net.targetOptions = SAEHDTargetOptions(blurOutMask: saehd.blurOutMask)
+            made = net
         }
         made.lossOptions = lossOptions
         return made

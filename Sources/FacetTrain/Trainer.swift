@@ -55,6 +55,10 @@ public struct TrainOptions: Sendable {
     public var warpUntil: Int?
     /// A new model starts from another project's checkpoint (`--init-from`).
     public var initFrom: WarmStart?
+    /// The network, face type and options of a new `saehd` model (default `SAEHDOptions()`: DeepFaceLab's).
+    public var saehd: SAEHDOptions?
+    /// What a resumed SAEHD model changes of the options DeepFaceLab asks again on resume.
+    public var resumeChanges = SAEHDResumeChanges()
 
     /// Options with the common fields given; set the others afterwards.
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false,
@@ -153,6 +157,9 @@ public final class Trainer {
     let baseLearningRate: Double
     /// The parameters the optimizer updates (all but the frozen parts).
     private(set) var trainable: [(name: String, parameter: Parameter)] = []
+    /// Those updated in a step without the random warp: an SAEHD liae model leaves `inter_AB` as it is then
+    /// (DeepFaceLab trains only the encoder, `inter_B` and the decoder once random warp is off).
+    private(set) var trainableWithoutWarp: [(name: String, parameter: Parameter)] = []
     /// Events of the latest steps not yet stored.
     private var pendingEvents: [TrainingEvent] = []
     /// A spike seen by the latest step, handled by `run` (it rolls back through the store).
@@ -209,6 +216,8 @@ public final class Trainer {
         }
         let frozen = WarmStart.prefixes(plan.options.frozen ?? [])
         trainable = network.namedParameters.filter { p in !frozen.contains { p.name.hasPrefix($0) } }
+        trainableWithoutWarp = plan.options.saehd?.network.isLIAE == true
+            ? trainable.filter { !$0.name.hasPrefix("inter_AB.") } : trainable
         model = start.model
         iteration = start.iteration
         trainSeconds = start.trainSeconds
@@ -263,7 +272,10 @@ public final class Trainer {
                 augmenter.fill(batch, index: k, sample: sample, generator: &g, augment: true, warp: warp)
             }
         }
-        let schedule = options.schedule?.factor(iteration: next) ?? 1
+        var schedule = options.schedule?.factor(iteration: next) ?? 1
+        if options.saehd != nil {
+            schedule *= SAEHDOptions.cosineFactor(iteration: iteration, lrDropout: options.optimizer.lrDropout)
+        }
         network.optimizer.learningRate = Float(baseLearningRate * collapseGuard.learningRateScale * schedule)
         let losses = network.computeGradients(src: srcBatch, dst: dstBatch)
         var (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
@@ -278,7 +290,9 @@ public final class Trainer {
         } else if !TrainingGuard.gradientsFinite(network) {
             nonFiniteStep("a gradient is non-finite", loss: (ls + ld) / 2)
         } else {
-            network.optimizer.step(trainable)
+            let updated = warp ? trainable : trainableWithoutWarp
+            if options.saehd?.clipGradients == true { clipGradients(updated, maxNorm: 1) }
+            network.optimizer.step(updated)
             if let bad = TrainingGuard.firstNonFiniteWeight(network) {
                 nonFiniteStep("weight '\(bad)' became non-finite in the update", loss: (ls + ld) / 2)
             } else {
@@ -511,6 +525,8 @@ struct TrainingPlan {
     var added = ModelFaceSplit()
     /// A model of this name without any checkpoint (a first run killed before its first save) is replaced.
     var replacesUnsavedModel = false
+    /// A resumed model's options differ from its stored ones (an SAEHD option changed on resume).
+    var optionsChanged = false
 
     /// Checks `run` against the project: every bad-input error of a run comes from here.
     init(project: Project, run: TrainOptions) throws {
@@ -526,6 +542,10 @@ struct TrainingPlan {
             }
             options = stored
             existing = m
+            if !run.resumeChanges.isEmpty {
+                options = try run.resumeChanges.apply(to: stored, model: name)
+                optionsChanged = options != stored
+            }
         } else {
             guard let a = run.architecture else {
                 throw FacetError("name an architecture with --model "
@@ -543,8 +563,16 @@ struct TrainingPlan {
                 }
                 replacesUnsavedModel = true
             }
-            options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
+            options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128,
+                                   saehd: run.saehd)
             run.knobs.apply(to: &options)
+            if let s = options.saehd {
+                try s.validate()
+                if options.maskedTraining == false && !s.maskedTrainingIsChoice {
+                    throw FacetError("an saehd model of \(s.faceType.rawValue) faces always trains masked "
+                                     + "(DeepFaceLab offers --no-masked-training for whole_face and head only)")
+                }
+            }
             if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
@@ -619,6 +647,10 @@ struct RunStart {
     static func resume(_ m: ModelRecord, plan: TrainingPlan, network: any SwapNetwork,
                        project: Project) throws -> RunStart {
         var start = RunStart(model: m)
+        if plan.optionsChanged {
+            start.model.optionsJson = try plan.options.json()
+            try project.setModelOptions(modelId: m.id!, json: start.model.optionsJson)
+        }
         if !(plan.added.train[.src]?.isEmpty ?? true) || !(plan.added.train[.dst]?.isEmpty ?? true) {
             try project.addModelFaces(modelId: m.id!, split: plan.added)
         }

@@ -50,7 +50,7 @@ public struct WarmStart: Sendable, Equatable {
         let model = try other.requireModel(named: c.modelName)
         let theirs = try ModelOptions.parse(model.optionsJson, model: model.name)
         guard theirs.architecture == options.architecture, theirs.network == options.network,
-              theirs.h128 == options.h128 else {
+              theirs.h128 == options.h128, theirs.saehd?.network == options.saehd?.network else {
             throw FacetError.file(path, "checkpoint #\(c.id) is a \(theirs.architecture.rawValue) model "
                                   + "(\(theirs.resolution) px, \(describe(theirs.network))), not the "
                                   + "\(options.architecture.rawValue) network of this model (\(options.resolution) px, "

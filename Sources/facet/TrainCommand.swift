@@ -26,9 +26,30 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var target: ProjectArgument
     @Option(help: """
         Architecture of a new model: quick96 (DeepFaceLab's, 96 px), h128 (DeepFaceLab's H128: half face, \
-        128 px) or tiny (64 px demo).
+        128 px), saehd (DeepFaceLab's SAEHD, options below) or tiny (64 px demo).
         """)
     var model: TrainArchitecture?
+    @Option(help: "saehd: df or liae with any of -u, -d, -t (default liae-ud). Fixed at creation.") var archi: String?
+    @Option(help: "saehd: face size, 64 to 640 in steps of 16 (32 with -d or -t; default 128). Fixed at creation.")
+    var resolution: Int?
+    @Option(help: "saehd: half (h), mid_full (mf), full (f), whole_face (wf) or head (default full); fixed.")
+    var faceType: String?
+    @Option(help: "saehd: autoencoder width ae_dims, 32 to 1024 (default 256). Fixed at creation.") var aeDims: Int?
+    @Option(help: "saehd: encoder width e_dims, 16 to 256, even (default 64). Fixed at creation.") var eDims: Int?
+    @Option(help: "saehd: decoder width d_dims, 16 to 256, even (default 64). Fixed at creation.") var dDims: Int?
+    @Option(help: "saehd: mask decoder width d_mask_dims, 16 to 256, even (default d_dims / 3, even: 22).")
+    var dMaskDims: Int?
+    @Option(help: "saehd: cpu = liae-ud, 96 px, ae 128, e 32, d 32, d_mask 12, for two CPU cores (README).")
+    var preset: String?
+    @Flag(inversion: .prefixedNo, help: """
+        saehd: blur the background near the face in the targets (DeepFaceLab's blur_out_mask; default off). \
+        May change on --resume.
+        """)
+    var blurOutMask: Bool?
+    @Flag(inversion: .prefixedNo, help: """
+        saehd: clip the gradients to a global norm of 1 (DeepFaceLab's clipgrad; default off). May change on --resume.
+        """)
+    var clipGradients: Bool?
     @Flag(help: "h128 only: DeepFaceLab's lighter H128 (dense 256, decoders 256, 128, 64).") var lighter = false
     @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).")
     var pixelLoss = false
@@ -65,7 +86,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A new model's learning rate falls (cosine) over N iterations after the warm-up to --lr-floor.")
     var lrDecay: Int?
     @Option(help: "The share of the learning rate left after --lr-decay (default 0.1).") var lrFloor: Double?
-    @Option(help: "A new model's lr dropout: the probability that a weight is updated in a step (1 = always).")
+    @Option(help: """
+        A new model's lr dropout: the probability that a weight is updated in a step (1 = always; saehd: 0.3 is \
+        DeepFaceLab's lr_dropout y, with its lr_cos 500; may change on --resume).
+        """)
     var lrDropout: Double?
     @Flag(help: "This run trains without the random warp (the final, sharpening phase).") var noWarp = false
     @Option(help: "This run stops the random warp from model iteration N on.") var warpUntil: Int?
@@ -75,7 +99,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         if (model == nil) == (resume == nil) {
-            throw ValidationError("give either --model quick96|h128|tiny (a new model) or --resume NAME")
+            throw ValidationError("give either --model quick96|h128|saehd|tiny (a new model) or --resume NAME")
         }
         if resume != nil && name != nil {
             throw ValidationError("--name names a new model; --resume already names the model")
@@ -99,11 +123,15 @@ struct TrainCommand: ParsableCommand {
         if (lighter || pixelLoss) && model != .h128 {
             throw ValidationError("--lighter and --pixel-loss are options of --model h128")
         }
-        let knobs = noMaskedTraining || eyesMouthPriority != nil || uniformPose != nil || colorTransfer != nil
-            || lrWarmup != nil || lrDecay != nil || lrFloor != nil || lrDropout != nil
-        if resume != nil && knobs {
-            throw ValidationError("masked training, priorities, pose sampling, colour transfer and the lr schedule "
-                                  + "are fixed when a model is created")
+        if resume != nil && (lrWarmup != nil || lrDecay != nil || lrFloor != nil) {
+            throw ValidationError("the lr schedule is fixed when a model is created")
+        }
+        if model != nil && model != .saehd && saehdNetworkGiven {
+            throw ValidationError("--archi, --resolution, --face-type, --ae-dims, --e-dims, --d-dims, --d-mask-dims "
+                                  + "and --preset are options of --model saehd")
+        }
+        if model != nil && model != .saehd && (blurOutMask != nil || clipGradients != nil) {
+            throw ValidationError("--blur-out-mask and --clip-gradients are options of --model saehd")
         }
         if let w = lrWarmup, w < 0 { throw ValidationError("--lr-warmup must be 0 or more") }
         if let d = lrDecay, d < 0 { throw ValidationError("--lr-decay must be 0 or more") }
@@ -117,7 +145,48 @@ struct TrainCommand: ParsableCommand {
         if let f = freeze, !WarmStart.freezable.contains(f) { throw ValidationError("--freeze knows: encoder") }
     }
 
+    /// Whether any option fixed at an SAEHD model's creation was given.
+    var saehdNetworkGiven: Bool {
+        archi != nil || resolution != nil || faceType != nil || aeDims != nil || eDims != nil || dDims != nil
+            || dMaskDims != nil || preset != nil
+    }
+
+    /// A new SAEHD model's options from the flags (DeepFaceLab's defaults, or the preset, for those not given).
+    func saehdOptions() throws -> SAEHDOptions {
+        var net = SAEHDConfig.deepFaceLab
+        if let p = preset {
+            guard p == "cpu" else { throw FacetError.setting("preset", "knows: cpu (got '\(p)')") }
+            net = SAEHDOptions.cpuPreset
+        }
+        if let a = archi { net.archi = a.lowercased() }
+        if let r = resolution { net.resolution = r }
+        if let v = aeDims { net.aeDims = v }
+        if let v = eDims { net.eDims = v }
+        if let v = dDims {
+            net.dDims = v
+            if dMaskDims == nil && preset == nil { net.dMaskDims = SAEHDConfig.defaultMaskDims(dDims: v) }
+        }
+        if let v = dMaskDims { net.dMaskDims = v }
+        var o = SAEHDOptions(network: net)
+        if let f = faceType {
+            let short: [String: FaceType] = ["h": .half, "mf": .midFull, "f": .full, "wf": .wholeFace]
+            guard let t = short[f.lowercased()] ?? FaceType(rawValue: f.lowercased()) else {
+                throw FacetError.setting("face-type", "knows half (h), mid_full (mf), full (f), whole_face (wf), "
+                                         + "head; got '\(f)'")
+            }
+            o.faceType = t
+        }
+        o.blurOutMask = blurOutMask ?? false
+        o.clipGradients = clipGradients ?? false
+        try o.validate()
+        return o
+    }
+
     func run() throws {
+        if let r = resume, saehdNetworkGiven {
+            throw FacetError("model '\(r)': archi, resolution, face type and the widths are fixed when a model is "
+                             + "created (DeepFaceLab does not change them on resume either)")
+        }
         var options = TrainOptions(architecture: model, name: resume ?? name, resume: resume != nil, batchSize: batch,
                                    saveEveryMinutes: saveEveryMinutes, seed: seed)
         if model == .h128 {
@@ -134,7 +203,9 @@ struct TrainCommand: ParsableCommand {
         }
         if let arch = model, optimizer != nil || learningRate != nil || lrDropout != nil {
             var o = arch.defaultOptimizer
-            if let k = optimizer, k != o.kind {
+            if arch == .saehd, let k = optimizer, k != o.kind {
+                o = OptimizerOptions(kind: k, learningRate: o.learningRate, lrDropout: o.lrDropout)
+            } else if let k = optimizer, k != o.kind {
                 switch k {
                 case .rmsprop: o = TrainArchitecture.quick96.defaultOptimizer
                 case .adam: o = TrainArchitecture.tiny.defaultOptimizer
@@ -145,6 +216,18 @@ struct TrainCommand: ParsableCommand {
             if let r = learningRate { o.learningRate = r }
             if let p = lrDropout { o.lrDropout = p }
             options.optimizer = o
+        }
+        if model == .saehd { options.saehd = try saehdOptions() }
+        if resume != nil {
+            var c = SAEHDResumeChanges()
+            if noMaskedTraining { c.maskedTraining = false }
+            c.eyesMouthPriority = eyesMouthPriority
+            c.uniformPose = uniformPose
+            if let t = colorTransfer { c.colorTransfer = .some(t) }
+            c.lrDropout = lrDropout
+            c.blurOutMask = blurOutMask
+            c.clipGradients = clipGradients
+            options.resumeChanges = c
         }
         if noMaskedTraining { options.knobs.maskedTraining = false }
         options.knobs.eyesMouthPriority = eyesMouthPriority
@@ -192,7 +275,7 @@ struct TrainCommand: ParsableCommand {
 
         // Each save's swaps scored as `facet score` would, within 5% of the run's time (README "Swap scores").
         let scoring = noScore ? nil : ScoreOnSave(makeScorer: {
-            SwapScorer(pipeline: try FacePipelines.load(), recognizer: try FaceRecognizer())
+            SwapScorer(pipeline: try FacePipeline.load(), recognizer: try FaceRecognizer())
         }, note: { FileHandle.standardError.write(Data("facet train: note: \($0)\n".utf8)) })
         if let scoring {
             trainer.afterSave = { c, final in scoring.checkpointSaved(c, project: project, final: final) }

@@ -391,6 +391,7 @@ try ConvPolicy.with(basePolicy) {
     case "profile": try profileQuick96()
     case "quick96": try benchQuick96()
     case "h128": try benchH128()
+    case "saehd": try benchSAEHD()
     case "conv": benchConvolutions()
     case "frozen": try benchFrozen()
     case "core": print(Engine.blasCoreName)
