@@ -388,7 +388,8 @@ extension Project {
         if let model {
             m = try requireModel(named: model)
         } else {
-            let all = try models()
+            // The segmenter's models (`facet xseg`) are not swap models: a reference without a model skips them.
+            let all = try models().filter { $0.architecture != xsegArchitecture }
             guard let only = all.first else {
                 throw FacetError.file(path, "has no models yet (train one with facet train)", kind: .notFound)
             }
