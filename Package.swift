@@ -83,7 +83,7 @@ let package = Package(
         // faces cut from real video frames; the merge fixtures (a project with the dst sample's real faces, test
         // swappers, seamless windows).
         .target(name: "FacetTestSupport", dependencies: [
-            "FacetCore", "FacetStore", "FacetMedia", "FacetExtract", "FacetMerge", "FacetTrain",
+            "FacetCore", "FacetStore", "FacetMedia", "FacetExtract", "FacetMerge", "FacetTrain", "FacetVision",
         ]),
         // `Tools/bench merge|compositor|seamless`: benchmarks over the test fixtures, an executable of this
         // package (not a package of its own) so it links the modules `swift build` already made instead of compiling
@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "FacetSelectTests", dependencies: ["FacetSelect", "FacetPlot", "FacetTrain", "FacetStore", "FacetMedia",
                                                              "FacetVision", "FacetCore", "FacetExtract", "FacetMerge", "FacetONNX",
                                                              "FacetNN", "FacetTestSupport"]),
-        .testTarget(name: "FacetCLITests", dependencies: ["FacetStore", "FacetTestSupport"]),
+        .testTarget(name: "FacetCLITests", dependencies: ["FacetCore", "FacetMedia", "FacetStore", "FacetTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,9 +4,10 @@ import FacetStore
 import FacetCore
 import COpenBLAS
 
-/// One face and its histogram distance to a reference face.
+/// One face and its distance to a reference face: colour histograms (summed Bhattacharyya, 0...3) or identity
+/// descriptors (Euclidean, 0.6 = same person), as the query that made it says.
 public struct FaceDistance: Codable, Sendable, Equatable {
-    /// The face, and its summed Bhattacharyya distance to the reference face (0...3).
+    /// The face.
     public var id: Int64
     /// Its distance to the reference face, smaller is nearer (histogram or descriptor distance: see the query).
     public var distance: Double

@@ -133,10 +133,9 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
             fileFaces = nil
             self.trackOptions = trackOptions
         }
-        let mtcnnPath = try ModelFiles.mtcnnWeights()
-        let predictorPath = try ModelFiles.shapePredictor()
-        let cnn = options.detection.usesCNN ? try CNNFaceDetector() : nil
-        let mtcnnSHA = try SHA256.hex(ofFile: mtcnnPath)
+        let pipeline = try FacePipeline.load(detection: options.detection)
+        let cnn = pipeline.cnn
+        let mtcnnSHA = try SHA256.hex(ofFile: ModelFiles.mtcnnWeights())
         // Provenance names each detector the run used, in order, with its file's hash.
         switch options.detection {
         case .mtcnn: detectorName = "mtcnn"; detectorSHA = mtcnnSHA
@@ -145,10 +144,8 @@ public final class Extractor: @unchecked Sendable {  // immutable after init
         case .fallback: detectorName = "mtcnn, then \(CNNFaceDetector.modelName) on frames without a face"
             detectorSHA = mtcnnSHA + " " + cnn!.sha256
         }
-        self.landmarkerSHA = try SHA256.hex(ofFile: predictorPath)
-        self.pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: mtcnnPath),
-                                         shapePredictor: ShapePredictor(path: predictorPath),
-                                         cnn: cnn, detection: options.detection)
+        self.landmarkerSHA = try SHA256.hex(ofFile: ModelFiles.shapePredictor())
+        self.pipeline = pipeline
     }
 
     /// Extracts every media of the role, storing faces batch by batch (a rerun carries on after a kill), then

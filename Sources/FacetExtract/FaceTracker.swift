@@ -63,8 +63,7 @@ public final class FaceTracker {
     public convenience init(project: Project, options: TrackBuildOptions = TrackBuildOptions()) throws {
         var pipeline: FacePipeline?
         if options.fillGaps {
-            pipeline = try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
-                                        shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()))
+            pipeline = try FacePipeline.load()
         }
         self.init(project: project, options: options, pipeline: pipeline)
     }

@@ -69,7 +69,7 @@ public struct MergePlan {
     }
 
     /// The setting of frame `index`: -1 skipped, 0 the run's own, k the k-th segment's (1-based).
-    func setting(of index: Int) -> Int {
+    public func setting(of index: Int) -> Int {
         if skip.contains(where: { $0.contains(index) }) { return -1 }
         if let k = segments.firstIndex(where: { $0.frames.contains(index) }) { return k + 1 }
         return 0

@@ -87,8 +87,8 @@ public final class MergeFrameScorer: MergeFrameObserver {
             // Both frames fitted in the same box (from the landmarks the merge placed the face by), so the
             // box's own noise cancels and what is left is the pasted face against the head.
             let box = p.trackingBox(for: face.landmarks)
-            let out = p.landmarks(in: merged, box: box).points
-            let ref = p.landmarks(in: original, box: box).points
+            let (fitOut, fitRef) = p.landmarks(in: merged, and: original, box: box)
+            let out = fitOut.points, ref = fitRef.points
             let unit = eyeDistance(Landmarks68(points: ref))
             guard unit > 1 else { continue }
             var all = 0.0, em = 0.0

@@ -1,4 +1,5 @@
-/// Reject, restore, tag and untag faces, each change recorded in curation_change so `undo` can revert it.
+/// Reject, restore, tag and untag faces, each change recorded in curation_change so `undo` can revert it
+/// (mask labels are recorded alike: Project+MaskLabels).
 import Foundation
 import GRDB
 import FacetCore
@@ -144,6 +145,7 @@ extension Project {
                 }
                 faces.append(id)
             }
+            faces += try Self.restoreMaskChange(db, changeId: changeId, undo: true)
             try db.execute(sql: "UPDATE curation_change SET undone_at = ? WHERE id = ?",
                            arguments: [isoNow(), changeId])
             return UndoSummary(changeId: changeId, command: row["command"], madeAt: row["made_at"], faces: faces)
@@ -181,6 +183,7 @@ extension Project {
                 }
                 faces.append(id)
             }
+            faces += try Self.restoreMaskChange(db, changeId: changeId, undo: false)
             try db.execute(sql: "UPDATE curation_change SET undone_at = NULL WHERE id = ?", arguments: [changeId])
             return (UndoSummary(changeId: changeId, command: row["command"], madeAt: row["made_at"], faces: faces), nil)
         }
@@ -208,9 +211,11 @@ extension Project {
     /// The latest curation changes, newest first.
     public func curationHistory(limit: Int = 20) throws -> [CurationChangeRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: """
+            let masks = try db.tableExists("curation_change_mask")
+            return try Row.fetchAll(db, sql: """
                 SELECT c.id, c.command, c.made_at, c.undone_at,
-                       (SELECT count(DISTINCT face_id) FROM curation_change_face f WHERE f.change_id = c.id) AS n
+                       (SELECT count(DISTINCT face_id) FROM curation_change_face f WHERE f.change_id = c.id)
+                       + \(masks ? "(SELECT count(*) FROM curation_change_mask m WHERE m.change_id = c.id)" : "0") AS n
                 FROM curation_change c ORDER BY c.id DESC LIMIT ?
                 """, arguments: [limit]).map { r in
                 CurationChangeRecord(id: r["id"], command: r["command"], madeAt: r["made_at"], undoneAt: r["undone_at"],

@@ -64,6 +64,8 @@ public struct FaceQuery: Sendable {
     public var notPerson: Int64?
     /// Only faces with (true) or without (false) a person.
     public var hasPerson: Bool?
+    /// Only faces with (true) or without (false) hand-drawn mask polygons (`facet mask`, the gallery's editor).
+    public var labelled: Bool?
     /// Inclusive numeric bounds on stored signatures.
     public var ranges: [(field: FaceField, min: Double?, max: Double?)] = []
     /// A user's SQL expression over the `face` table's columns (and `tags`), evaluated read-only.
@@ -96,6 +98,9 @@ public struct FaceQuery: Sendable {
         if let t = tag {
             parts.append("EXISTS (SELECT 1 FROM face_tag ft WHERE ft.face_id = face.id AND ft.tag = ?)")
             args += [t]
+        }
+        if let l = labelled {
+            parts.append((l ? "" : "NOT ") + "EXISTS (SELECT 1 FROM mask_polygon mp WHERE mp.face_id = face.id)")
         }
         if let ids {
             parts.append(ids.isEmpty ? "0" : "face.id IN (\(ids.map(String.init).joined(separator: ",")))")

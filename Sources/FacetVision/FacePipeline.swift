@@ -114,6 +114,14 @@ public final class FacePipeline: @unchecked Sendable {
         self.detection = detection
     }
 
+    /// Facet's detector (MTCNN, with dlib's CNN detector when `detection` uses it) and 68-point fitter from the
+    /// model files `ModelFiles` finds; a missing or damaged file is a one-line error naming it.
+    public static func load(detection: FaceDetection = .mtcnn) throws -> FacePipeline {
+        try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
+                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()),
+                         cnn: detection.usesCNN ? CNNFaceDetector() : nil, detection: detection)
+    }
+
     /// Every face in `image` at least `minFaceSize` pixels tall, best detector score first, at most
     /// `maxFaces` of them, each aligned as `faceType` into a `size x size` crop.
     public func faces(in image: Image, faceType: FaceType = .full, size: Int = 256, minFaceSize: Int = 40,

@@ -63,6 +63,12 @@ public struct DemoPipeline: Sendable {
         case merging(MergeProgress)
         /// The merged video is written.
         case merged(MergeStats)
+        /// The trained checkpoint's swap score (held-out dst faces swapped and measured, as `facet score`).
+        case scored(CheckpointRecord, SwapScore)
+        /// The merge's per-frame scores, averaged over the run (`facet merges` lists the run).
+        case mergeScored(MergeRunRecord, summary: [String: Double])
+        /// Something the user should know that is not an error (a score left out, and why).
+        case note(String)
     }
 
     /// How many stages `run` announces.
@@ -77,9 +83,15 @@ public struct DemoPipeline: Sendable {
     /// The face recogniser extraction stores descriptors with, as `facet extract` does (nil: none stored).
     public var describer: (any FaceDescriber)?
 
-    /// A demo with these settings, storing face descriptors through `describer` when given.
-    public init(options: Options, describer: (any FaceDescriber)? = nil) {
-        self.options = options; self.describer = describer
+    /// Builds the swap scorer (detector, landmarks, face recogniser) that scores each saved checkpoint and the
+    /// merged frames, as `facet train` and `facet merge` do (nil: nothing is scored).
+    public var makeSwapScorer: (@Sendable () throws -> SwapScorer)?
+
+    /// A demo with these settings, storing face descriptors through `describer` when given, and scoring the
+    /// checkpoints and the merge with the scorer `makeSwapScorer` builds when given.
+    public init(options: Options, describer: (any FaceDescriber)? = nil,
+                makeSwapScorer: (@Sendable () throws -> SwapScorer)? = nil) {
+        self.options = options; self.describer = describer; self.makeSwapScorer = makeSwapScorer
     }
 
     /// Where the outputs go in the work folder.
@@ -126,20 +138,53 @@ public struct DemoPipeline: Sendable {
         let minutes = options.minutes
         let trainOptions = TrainOptions(architecture: .tiny, name: Self.modelName, stop: .minutes(minutes),
                                         saveEveryMinutes: max(1, minutes / 3), seed: options.seed)
-        let result = try Trainer(project: project, options: trainOptions).run(progress: { report(.training($0)) })
+        let trainer = try Trainer(project: project, options: trainOptions)
+        // Each save scored as `facet train` scores it (within 5% of the run's time; the last save always).
+        var notes: [String] = []
+        var built: SwapScorer?
+        let scorer: (() throws -> SwapScorer)? = makeSwapScorer.map { make in
+            { if let built { return built }; let s = try make(); built = s; return s }
+        }
+        let scoring = scorer.map { ScoreOnSave(makeScorer: $0, note: { notes.append($0) }) }
+        if let scoring {
+            trainer.afterSave = { c, final in scoring.checkpointSaved(c, project: project, final: final) }
+        }
+        let result = try trainer.run(progress: { report(.training($0)) })
         let checkpoint = result.checkpoint
         report(.trained(checkpoint))
+        for n in notes { report(.note(n)) }
+        if let score = scoring?.scores[checkpoint.id] { report(.scored(checkpoint, score)) }
 
         report(.stage(number: 5, title: "merging: the src face onto every dst frame"))
         let swapper = try CheckpointSwapper(project: project, checkpoint: "\(checkpoint.id)")
         let mergeOptions = MergeOptions.recommended  // learned-and-hull, erode 10, blur 20, rct: facet merge's defaults
         let dstMedia = try MergeEngine.destination(in: project, mediaId: nil)
         // The merge takes an optional (so escaping) progress closure; it calls it only while it runs.
-        let stats = try withoutActuallyEscaping(report) { report in
-            try MergeEngine.merge(project: project, media: dstMedia, swapper: swapper, options: mergeOptions,
-                                  output: out.swapped) { report(.merging($0)) }
+        // The merge is a run with per-frame scores, as `facet merge` records it (identity where descriptors are).
+        var setup: MergeScoringSetup?
+        var mergeNotes: [String] = []
+        if let scorer {
+            do {
+                let s = try scorer()
+                let (centres, why) = try MergeRuns.identityCentres(project: project, checkpointId: checkpoint.id,
+                                                                   media: dstMedia)
+                if let why { mergeNotes.append(why) }
+                setup = MergeScoringSetup(predictor: s.pipeline.shapePredictor,
+                                          identity: centres.map { (s.recognizer, $0.src, $0.dst) },
+                                          identityEvery: MergeScoringSetup.defaultIdentityEvery)
+            } catch { report(.note("merged frames not scored: \(error)")) }
         }
-        report(.merged(stats))
+        for n in mergeNotes { report(.note(n)) }
+        let merged = try withoutActuallyEscaping(report) { report in
+            try MergeRuns.merge(project: project, media: dstMedia, swapper: swapper, checkpointId: checkpoint.id,
+                                options: mergeOptions, output: out.swapped, faceType: swapper.faceType,
+                                scoring: setup, notes: mergeNotes) { report(.merging($0)) }
+        }
+        report(.merged(merged.stats))
+        if setup != nil {
+            let scores = try project.mergeFrameScores(runId: merged.run.id)
+            report(.mergeScored(merged.run, summary: MergeRuns.summary(scores)))
+        }
 
         report(.stage(number: 6, title: "side by side: destination | result"))
         try Self.writeSideBySide(project: project, dst: dstMedia, swapped: out.swapped, out: out.sideBySide)

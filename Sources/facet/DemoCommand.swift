@@ -1,7 +1,9 @@
 /// `facet demo`: the whole row, video to swapped video, on the bundled sample videos.
 import ArgumentParser
 import FacetCore
+import FacetSelect
 import FacetStore
+import FacetVision
 import FacetWorkflow
 import Foundation
 
@@ -26,7 +28,11 @@ struct DemoCommand: ParsableCommand {
                                            minutes: minutes,
                                            seed: seed)
         // Descriptors stored at extraction, as `facet extract` stores them (a warning and none without the model).
-        let demo = DemoPipeline(options: options, describer: FaceRecognizers.loadIfAvailable(for: "demo"))
+        // The checkpoints and the merged frames scored as `facet train` and `facet merge` score them.
+        let demo = DemoPipeline(options: options, describer: FaceRecognizers.loadIfAvailable(for: "demo"),
+                                makeSwapScorer: {
+                                    SwapScorer(pipeline: try FacePipeline.load(), recognizer: try FaceRecognizer())
+                                })
         let started = Date()
         var line = ProgressLine()
         let out = try demo.run { event in
@@ -63,6 +69,15 @@ struct DemoCommand: ParsableCommand {
             case .merged(let stats):
                 line.finish("  \(stats.frames) frames, \(stats.facesMerged) faces swapped, "
                             + "\(String(format: "%.1f", stats.seconds)) s")
+            case .scored(let ckpt, let score):
+                print("  swap score of #\(ckpt.id): " + SwapScoreText.brief(score)
+                      + " (facet checkpoints \(demo.outputs.project))")
+            case .mergeScored(let run, let summary):
+                print("  run \(run.id): \(run.framesScored) frames scored; " + MergeRunText.summary(summary)
+                      + "; the worst: facet merges \(demo.outputs.project) \(run.id) --worst 10")
+            case .note(let text):
+                line.finish("  note: \(text)")
+                line = ProgressLine()
             }
         }
 

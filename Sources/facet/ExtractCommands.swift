@@ -103,7 +103,7 @@ struct DetectCommand: ParsableCommand {
 
     func run() throws {
         let ft = faceTypeOption.faceType
-        let pipeline = try FacePipelines.load(detection: detector)
+        let pipeline = try FacePipeline.load(detection: detector)
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         let describer = FaceRecognizers.loadIfAvailable(for: "detect")
         var all: [DetectedFaceJSON] = []

@@ -56,7 +56,8 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Only frames A..B (inclusive) of the dst video, with the audio of their time span.")
     var frames: String?
     @Option(help: """
-        Write only this frame (full-rate index) as an image, the original beside the result, to tune settings quickly.
+        Write only this frame (full-rate index) as an image, the original beside the result, to tune settings quickly; \
+        with --config-for or --skip, as the render would make it.
         """)
     var preview: Int?
     @Option(help: "Save the settings under this name (default: a merge saves them as 'last', a preview saves nothing).")
@@ -96,10 +97,6 @@ struct MergeCommand: ParsableCommand {
         }
         for text in skip {
             do { _ = try FrameRangeSpec.parse(text, named: false) } catch { throw ValidationError("--skip: \(error)") }
-        }
-        if preview != nil && !(configFor.isEmpty && skip.isEmpty) {
-            throw ValidationError("--preview shows one frame with one setting: drop --config-for and --skip "
-                                  + "(or use --from-config)")
         }
         if let frames, Self.parseFrames(frames) == nil {
             throw ValidationError("--frames must be A..B with 0 <= A <= B, got '\(frames)'")
@@ -174,14 +171,26 @@ struct MergeCommand: ParsableCommand {
         let saveAs = saveConfig ?? config
 
         if let index = preview {
+            // With --config-for or --skip, the frame is shown as the render would make it: the setting of the
+            // range it falls in (checked like the render's ranges), or unswapped in a skipped range.
+            let (plan, planCheckpoints) = try mergePlan(project, destination, main: swapper)
+            let k = plan.setting(of: index)
+            let segment = k > 0 ? plan.segments[k - 1] : nil
+            let using = segment?.swapper ?? swapper
             let p = try MergeEngine.previewWithOriginal(project: project, media: destination, frame: index,
-                                                        swapper: swapper,
-                                                        options: options, faceType: swapper.faceType, person: who)
-            try ImageFile.write(Self.sideBySide(p.original, p.merged), path: out)
+                                                        swapper: using, options: segment?.options ?? options,
+                                                        faceType: segment?.faceType ?? swapper.faceType, person: who)
+            try ImageFile.write(Self.sideBySide(p.original, k < 0 ? p.original : p.merged), path: out)
             if let saveAs {
                 try project.saveMergeConfig(name: saveAs, checkpointId: swapper.checkpointId, optionsJSON: options.json)
             }
-            print("wrote \(out): frame \(index), original | merged with checkpoint \(swapper.checkpointId)"
+            let how = k < 0 ? "left unswapped (--skip)"
+                : segment.map {
+                    "merged with settings '\($0.name)' (--config-for), "
+                        + "checkpoint \(planCheckpoints[k - 1] ?? swapper.checkpointId)"
+                }
+                ?? "merged with checkpoint \(swapper.checkpointId)"
+            print("wrote \(out): frame \(index), original | \(how)"
                   + (saveAs.map { " (settings saved as '\($0)')" } ?? " (no settings saved)"))
             renamedOptionNotes()
             return

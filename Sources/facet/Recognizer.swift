@@ -17,16 +17,6 @@ struct DlibFaceDescriber: FaceDescriber {
     func descriptors(chips: [Image]) -> [[Float]] { chips.isEmpty ? [] : recognizer.descriptors(chips: chips) }
 }
 
-/// Facet's detector and 68-point fitter from the model files, for commands that find faces themselves
-/// (detect, score); a missing or damaged model file is a one-line error naming it.
-enum FacePipelines {
-    static func load(detection: FaceDetection = .mtcnn) throws -> FacePipeline {
-        try FacePipeline(detector: MTCNNDetector(weightsPath: ModelFiles.mtcnnWeights()),
-                         shapePredictor: ShapePredictor(path: ModelFiles.shapePredictor()),
-                         cnn: detection.usesCNN ? CNNFaceDetector() : nil, detection: detection)
-    }
-}
-
 enum FaceRecognizers {
     /// The recogniser (`Models/dlib_face_recognition_resnet_model_v1.dat`, or in `$FACET_MODELS`), or
     /// a one-line error naming the file and what is wrong with it.

@@ -150,7 +150,7 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         // Scored from a read-only handle, so a refusal leaves the file exactly as it was; stored after.
         let p = try Project(path: target.project, mode: .readOnly)
-        let pipeline = try FacePipelines.load()
+        let pipeline = try FacePipeline.load()
         let scorer = SwapScorer(pipeline: pipeline, recognizer: try FaceRecognizer())
         let (c, s) = try CheckpointScoring.score(project: p, checkpoint: checkpoint, model: model, limit: faces,
                                                  scorer: scorer)

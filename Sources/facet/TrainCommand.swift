@@ -275,7 +275,7 @@ struct TrainCommand: ParsableCommand {
 
         // Each save's swaps scored as `facet score` would, within 5% of the run's time (README "Swap scores").
         let scoring = noScore ? nil : ScoreOnSave(makeScorer: {
-            SwapScorer(pipeline: try FacePipelines.load(), recognizer: try FaceRecognizer())
+            SwapScorer(pipeline: try FacePipeline.load(), recognizer: try FaceRecognizer())
         }, note: { FileHandle.standardError.write(Data("facet train: note: \($0)\n".utf8)) })
         if let scoring {
             trainer.afterSave = { c, final in scoring.checkpointSaved(c, project: project, final: final) }

@@ -1,6 +1,8 @@
 /// `facet merge` records a run with per-frame scores; `facet merges` lists runs and a run's worst frames. On the
 /// trained fixture project (the dst sample's real faces, a `tiny` model trained a few iterations), a few frames.
 import XCTest
+import FacetCore
+import FacetMedia
 import FacetStore
 import FacetTestSupport
 
@@ -85,5 +87,28 @@ final class MergeRunsCLITests: CLITestCase {
         XCTAssertEqual(Set(scores.keys).intersection([6, 7]), [])
         XCTAssertNotNil(scores[3]?["landmarks"])
         try p.close()
+
+        // A preview shows its frame as the render makes it: a --config-for frame with that range's settings (as
+        // --from-config gives them), a --skip frame unswapped, any other frame with the run's own settings.
+        let ranges = ["--config-for", "2..4=soft", "--skip", "6..7"]
+        func preview(_ frame: Int, _ extra: [String], _ name: String) throws -> (Image, Image) {
+            let out = path(name)
+            let r = try facet(["merge", project, "--checkpoint", "latest", "--preview", "\(frame)", "--out", out] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let both = try ImageFile.read(path: out)
+            let w = both.width / 2
+            return (both.cropped(x: 0, y: 0, width: w, height: both.height),
+                    both.cropped(x: w, y: 0, width: w, height: both.height))
+        }
+        let inRange = try preview(3, ranges, "p3.png"), asSaved = try preview(3, ["--from-config", "soft"], "s3.png")
+        let plain3 = try preview(3, [], "q3.png")
+        XCTAssertEqual(inRange.1, asSaved.1, "frame 3 takes the settings saved as 'soft'")
+        XCTAssertNotEqual(inRange.1, plain3.1, "blur 40 against the default changes the frame")
+        let skipped = try preview(6, ranges, "p6.png")
+        XCTAssertEqual(skipped.1, skipped.0, "a skipped frame is shown unswapped")
+        XCTAssertEqual(try preview(8, ranges, "p8.png").1, try preview(8, [], "q8.png").1)
+        assertFailsCleanly(try facet(["merge", project, "--checkpoint", "latest", "--preview", "3", "--out",
+                                      path("x.png"), "--config-for", "1..2=nope"]),
+                           mentioning: "has no merge configuration 'nope'")
     }
 }

@@ -99,7 +99,19 @@ final class PipelineCLITests: CLITestCase {
         XCTAssertEqual(described.faces, src + dstFaces)
         let model = try p.requireModel(named: "demo")
         XCTAssertEqual(model.architecture, "tiny")
-        XCTAssertFalse(try p.checkpoints(modelId: model.id!).isEmpty)
+        let checkpoints = try p.checkpoints(modelId: model.id!)
+        XCTAssertFalse(checkpoints.isEmpty)
+        // The last checkpoint scored as `facet train` scores it, and the merge recorded as a scored run, as
+        // `facet merge` records it: the demo shows both and the project keeps them.
+        let last = try XCTUnwrap(checkpoints.max { $0.iteration < $1.iteration })
+        let stored = try XCTUnwrap(p.scores(checkpointIds: [last.id])[last.id], "the demo's checkpoint was not scored")
+        XCTAssertNotNil(stored.values["identity_src_share"])
+        XCTAssertTrue(r.stdout.contains("swap score of #\(last.id): src "), r.stdout)
+        let run = try XCTUnwrap(p.mergeRuns().last)
+        XCTAssertEqual(run.frames, 40)
+        XCTAssertGreaterThan(run.framesScored, 30)
+        XCTAssertTrue(try p.mergeFrameScores(runId: run.id).values.contains { $0["identity_to_src"] != nil })
+        XCTAssertTrue(r.stdout.contains("run \(run.id): \(run.framesScored) frames scored"), r.stdout)
     }
 
     /// `facet merge` writes a video from the command line: a range of frames with explicit settings saved under a name,

@@ -36,43 +36,16 @@ final class MergeScoringTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// The src sample's first face aligned at `resolution`: a steady src person.
-    static func sourceFace(resolution: Int = 64) throws -> Image {
-        let row = MergeFixture.srcRows[0]
-        let d = try VideoDecoder(path: MergeFixture.srcVideo)
-        while let f = try d.nextFrame() {
-            guard f.index == row.frame else { continue }
-            return FaceCompositor(options: MergeOptions(), resolution: resolution)
-                .alignedFace(from: f.image, face: MergeFace(imageToFace: row.matrix, cropSize: 256, landmarks: row.landmarks))
-        }
-        throw FacetError("no src frame \(row.frame)")
-    }
-
-    /// Mean Facet descriptor of the fixture faces of `video` on every 6th of its first 60 frames.
-    static func centre(_ video: String, _ rows: [MergeFixture.Row], _ recognizer: FaceRecognizer) throws -> [Float] {
-        let d = try VideoDecoder(path: video)
-        var sum = [Float](repeating: 0, count: 128), n = 0
-        while let f = try d.nextFrame(), f.index < 60 {
-            for r in rows where r.frame == f.index && f.index % 6 == 0 {
-                let v = recognizer.descriptors(image: f.image, faces: [r.landmarks])[0]
-                for j in 0..<128 { sum[j] += v[j] }
-                n += 1
-            }
-        }
-        return sum.map { $0 / Float(max(n, 1)) }
-    }
-
     /// 24 frames merged with a steady src face, frame 13 with the dst face itself (the wrong person): scored
     /// with identity on every frame, frame 13 ranks worst of the run; the run is stored finished, one row per
     /// frame and metric, and the identity says src on the others and dst on frame 13.
     func testWrongFaceFrameRanksWorst() throws {
         let (p, media) = try MergeFixture.makeProject(at: dir + "/p.facet", source: true)
         let recognizer = try FaceRecognizer()
+        let centres = try MergeFixture.identityCentres(recognizer: recognizer)
         let setup = MergeScoringSetup(predictor: try ShapePredictor(path: ModelFiles.shapePredictor()),
-                                      identity: (recognizer, try Self.centre(MergeFixture.srcVideo, MergeFixture.srcRows, recognizer),
-                                                 try Self.centre(MergeFixture.dstVideo, MergeFixture.rows, recognizer)),
-                                      identityEvery: 1)
-        let swapper = OneWrongFaceSwapper(face: try Self.sourceFace(), wrongAt: 13)
+                                      identity: (recognizer, centres.src, centres.dst), identityEvery: 1)
+        let swapper = OneWrongFaceSwapper(face: try MergeFixture.sourceFace(), wrongAt: 13)
         let r = try MergeRuns.merge(project: p, media: media, swapper: swapper, checkpointId: nil,
                                     options: MergeOptions(mask: .hull, blur: 10, crf: 12, preset: "ultrafast", smooth: 0),
                                     output: dir + "/out.mp4", frames: 0...23, scoring: setup)
@@ -104,7 +77,7 @@ final class MergeScoringTests: XCTestCase {
         let (p, media) = try MergeFixture.makeProject(at: dir + "/p.facet")
         XCTAssertEqual(try FaceTracker(project: p, pipeline: nil).run(role: .dst).tracks, 1)
         let setup = MergeScoringSetup(predictor: try ShapePredictor(path: ModelFiles.shapePredictor()), identity: nil)
-        let swapper = OneWrongFaceSwapper(face: try Self.sourceFace(), wrongAt: nil)
+        let swapper = OneWrongFaceSwapper(face: try MergeFixture.sourceFace(), wrongAt: nil)
         var jitter: [Double: (rel: Double, ratio: Double)] = [:]
         for smooth in [0.0, 1.0] {
             let r = try MergeRuns.merge(project: p, media: media, swapper: swapper, checkpointId: nil,

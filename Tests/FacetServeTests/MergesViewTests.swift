@@ -37,32 +37,12 @@ final class MergesViewTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let (p, media) = try MergeFixture.makeProject(at: dir + "/m.facet", source: true)
-        // A steady src face: the src sample's first face aligned at 64 px.
-        let row = MergeFixture.srcRows[0]
-        let d = try VideoDecoder(path: MergeFixture.srcVideo)
-        var srcFace: Image?
-        while srcFace == nil, let f = try d.nextFrame() {
-            if f.index == row.frame {
-                srcFace = FaceCompositor(options: MergeOptions(), resolution: 64)
-                    .alignedFace(from: f.image, face: MergeFace(imageToFace: row.matrix, cropSize: 256, landmarks: row.landmarks))
-            }
-        }
+        // A steady src face, and the persons' identity centres from the first 30 frames.
+        let srcFace: Image? = try MergeFixture.sourceFace(resolution: 64)
         let recognizer = try FaceRecognizer()
-        func centre(_ video: String, _ rows: [MergeFixture.Row]) throws -> [Float] {
-            let dec = try VideoDecoder(path: video)
-            var sum = [Float](repeating: 0, count: 128), n = 0
-            while let f = try dec.nextFrame(), f.index < 30 {
-                for r in rows where r.frame == f.index && f.index % 5 == 0 {
-                    let v = recognizer.descriptors(image: f.image, faces: [r.landmarks])[0]
-                    for j in 0..<128 { sum[j] += v[j] }
-                    n += 1
-                }
-            }
-            return sum.map { $0 / Float(n) }
-        }
+        let centres = try MergeFixture.identityCentres(recognizer: recognizer, frames: 30, every: 5)
         let setup = MergeScoringSetup(predictor: try ShapePredictor(path: ModelFiles.shapePredictor()),
-                                      identity: (recognizer, try centre(MergeFixture.srcVideo, MergeFixture.srcRows),
-                                                 try centre(MergeFixture.dstVideo, MergeFixture.rows)), identityEvery: 1)
+                                      identity: (recognizer, centres.src, centres.dst), identityEvery: 1)
         let out = dir + "/out.mp4"
         let run = try MergeRuns.merge(project: p, media: media, swapper: WrongOnceSwapper(face: try XCTUnwrap(srcFace), wrongAt: 5),
                                       checkpointId: nil, options: MergeOptions(mask: .hull, blur: 10, crf: 12, preset: "ultrafast", smooth: 0),

@@ -165,6 +165,29 @@ final class ShapePredictorTests: XCTestCase {
         for r in results { XCTAssertEqual(r, expected) }
     }
 
+    /// Two images fitted in lockstep give exactly each image's lone fit: the astronaut beside a copy with
+    /// its face area changed (brightened and shifted), as a merge changes the face, in both orders.
+    func testPairedFitsEqualLoneFits() throws {
+        let sp = try LandmarkTestData.predictor()
+        for c in try LandmarkTestData.astronautCases() {
+            let image = try LandmarkTestData.image(c.image)
+            var changed = image
+            let ch = image.channels
+            for y in Int(max(0, c.box.top))..<Int(min(Double(image.height), c.box.bottom)) {
+                for x in Int(max(0, c.box.left))..<Int(min(Double(image.width), c.box.right)) {
+                    let src = (y * image.width + min(image.width - 1, x + 3)) * ch
+                    for k in 0..<ch { changed.pixels[(y * image.width + x) * ch + k] = image.pixels[src + k] &+ 17 }
+                }
+            }
+            let (a, b) = sp.landmarks(in: image, and: changed, box: c.box)
+            XCTAssertEqual(a, sp.landmarks(in: image, box: c.box), "box \(c.box)")
+            XCTAssertEqual(b, sp.landmarks(in: changed, box: c.box), "box \(c.box)")
+            XCTAssertNotEqual(a, b, "the change moved no point: the test would not see a mix-up")
+            let (c1, c2) = sp.landmarks(in: changed, and: image, box: c.box)
+            XCTAssertEqual(c1, b)
+            XCTAssertEqual(c2, a)
+        }
+    }
     /// Boxes partly or wholly outside the image read 0 there, as dlib does, and never crash.
     func testBoxesOutsideTheImage() throws {
         let sp = try LandmarkTestData.predictor()

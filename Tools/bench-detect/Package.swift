@@ -10,7 +10,7 @@ let package = Package(
     name: "BenchDetect",
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat"),
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "FacetCore", swiftSettings: fastMath),

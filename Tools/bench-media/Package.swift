@@ -10,7 +10,7 @@ let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let package = Package(
     name: "BenchMedia",
     targets: [
-        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat"),
+        .target(name: "CFFmpeg", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg"),
         .target(name: "FacetCore", swiftSettings: fastMath),

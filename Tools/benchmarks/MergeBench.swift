@@ -27,12 +27,7 @@ enum MergeBench {
             // Before the extra faces below: training reads crops, and those have none.
             _ = try Trainer(project: p, options: TrainOptions(architecture: .quick96, batchSize: 4, stop: .iterations(2), seed: 5)).run()
         }
-        let extra = (60..<media.frameCount).map { i -> MergeFixture.Row in
-            var row = MergeFixture.rows[i % MergeFixture.rows.count]
-            row.frame = i
-            return row
-        }
-        try MergeFixture.storeFaces(extra, of: MergeFixture.dstVideo, media: media.id!, role: .dst, crops: false, in: p)
+        try MergeFixture.storeFacesOnEveryFrame(media: media, in: p)
         let mode = MergeMode(rawValue: env["FACET_BENCH_MODE"] ?? "overlay") ?? .overlay
         let options = MergeOptions(mode: mode, mask: .learnedAndHull, erode: 10, blur: 20, color: .rct, crf: 18, preset: preset)
         let checkpoints = try models.map { try CheckpointSwapper(project: p, checkpoint: "latest", model: $0) }

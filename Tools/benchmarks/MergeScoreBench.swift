@@ -23,27 +23,10 @@ enum MergeScoreBench {
         if models.contains("quick96") {
             _ = try Trainer(project: p, options: TrainOptions(architecture: .quick96, batchSize: 4, stop: .iterations(2), seed: 5)).run()
         }
-        let extra = (60..<media.frameCount).map { i -> MergeFixture.Row in
-            var row = MergeFixture.rows[i % MergeFixture.rows.count]
-            row.frame = i
-            return row
-        }
-        try MergeFixture.storeFaces(extra, of: MergeFixture.dstVideo, media: media.id!, role: .dst, crops: false, in: p)
+        try MergeFixture.storeFacesOnEveryFrame(media: media, in: p)
         let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
         let recognizer = try FaceRecognizer()
-        func centre(_ video: String, _ rows: [MergeFixture.Row]) throws -> [Float] {
-            let d = try VideoDecoder(path: video)
-            var sum = [Float](repeating: 0, count: 128), n = 0
-            while let f = try d.nextFrame(), f.index < 60 {
-                for r in rows where r.frame == f.index && f.index % 6 == 0 {
-                    let v = recognizer.descriptors(image: f.image, faces: [r.landmarks])[0]
-                    for j in 0..<128 { sum[j] += v[j] }
-                    n += 1
-                }
-            }
-            return sum.map { $0 / Float(max(n, 1)) }
-        }
-        let srcCentre = try centre(MergeFixture.srcVideo, MergeFixture.srcRows), dstCentre = try centre(MergeFixture.dstVideo, MergeFixture.rows)
+        let (srcCentre, dstCentre) = try MergeFixture.identityCentres(recognizer: recognizer)
         let options = MergeOptions.recommended
 
         struct Run { var wall: Double; var cpu: Double }
@@ -56,6 +39,7 @@ enum MergeScoreBench {
                                                    ("scoring, identity every frame", 1)]
         print("bench-merge-score: dst sample \(media.width)x\(media.height), \(media.frameCount) frames, a face on each; "
               + "\(reps) runs of each way, interleaved (first way rotating)")
+        try fitCost(predictor: predictor, project: p, media: media)
         for model in models {
             let swapper = try CheckpointSwapper(project: p, checkpoint: "latest", model: model)
             var runs = [[Run]](repeating: [], count: ways.count)
@@ -84,5 +68,45 @@ enum MergeScoreBench {
                                               100 * base.wall / b.wall, 100 * base.cpu / b.cpu)))
             }
         }
+    }
+
+    /// The scorer's 68-point fits: two lone fits (merged frame, then original) against one paired fit, per
+    /// frame, in thread CPU time (a busy machine slows the wall clock, not this), 60 sample frames, 3 rounds
+    /// interleaved, best round each. The merged frame is the original with its face area shifted 3 px and
+    /// brightened, as a swap changes the face and nothing else.
+    static func fitCost(predictor: ShapePredictor, project: Project, media: MediaRecord) throws {
+        func threadCPU() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+        }
+        let decoder = try VideoDecoder(path: MergeFixture.dstVideo)
+        var pairs: [(Image, Image, FaceRect)] = []
+        while let f = try decoder.nextFrame(), f.index < 60 {
+            guard let row = MergeFixture.rows.first(where: { $0.frame == f.index }) else { continue }
+            let box = predictor.trackingBox(for: row.landmarks)
+            var changed = f.image
+            let w = f.image.width, ch = f.image.channels
+            for y in max(0, Int(box.top))..<min(f.image.height, Int(box.bottom)) {
+                for x in max(0, Int(box.left))..<min(w, Int(box.right)) {
+                    for k in 0..<ch {
+                        changed.pixels[(y * w + x) * ch + k] = f.image.pixels[(y * w + min(w - 1, x + 3)) * ch + k] &+ 9
+                    }
+                }
+            }
+            pairs.append((changed, f.image, box))
+        }
+        var lone = Double.infinity, paired = Double.infinity
+        for _ in 0..<3 {
+            var t = threadCPU()
+            for (a, b, box) in pairs { _ = predictor.landmarks(in: a, box: box); _ = predictor.landmarks(in: b, box: box) }
+            lone = min(lone, threadCPU() - t)
+            t = threadCPU()
+            for (a, b, box) in pairs { _ = predictor.landmarks(in: a, and: b, box: box) }
+            paired = min(paired, threadCPU() - t)
+        }
+        print(String(format: "bench-merge-score: 68-point fits per frame (merged and original, %d frames, thread CPU): "
+                     + "two lone fits %.2f ms, one paired fit %.2f ms (%.2fx)", pairs.count,
+                     1000 * lone / Double(pairs.count), 1000 * paired / Double(pairs.count), lone / paired))
     }
 }

@@ -20,3 +20,15 @@ public func fuzzFrameRanges(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt
     }
     return 0
 }
+
+// SwiftPM links an executable's entry point as `fuzz_frame_ranges_main` (main is an alias of it), so libFuzzer's
+// own main is not linked: this one hands the arguments to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("fuzz_frame_ranges_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc, values = argv
+    return LLVMFuzzerRunDriver(&count, &values, fuzzFrameRanges)
+}
