@@ -148,10 +148,11 @@ public enum MergeEngine {
                                   "dst video \(media.id ?? 0) (\(media.name)) has no kept faces\(where_): "
                                   + "run `facet extract \(project.path) --role dst` first")
         }
-        // A half-face model (H128) trains on faces re-aligned from their landmarks; they are
-        // re-aligned the same way here (the merge warps from the frame, which covers any type).
-        let realign = faceType == FaceType.half.rawValue
-        if let faceType, !realign, let other = records.first(where: { $0.faceType != faceType }) {
+        // A model of another face type than the stored faces' (H128's half faces, SAEHD's any type) trains on
+        // faces re-aligned from their landmarks; they are re-aligned the same way here (the merge warps from the
+        // frame, which covers any type).
+        let modelType = faceType.flatMap { FaceType(rawValue: $0) }
+        if let faceType, modelType == nil, let other = records.first(where: { $0.faceType != faceType }) {
             throw FacetError.file(project.path,
                                   "the model was trained on \(faceType) faces but dst face \(other.id) is "
                                   + "\(other.faceType): extract the dst video again with --face-type \(faceType)")
@@ -172,8 +173,8 @@ public enum MergeEngine {
                 face.imageToFace = s.matrix
                 smoothedCount += 1
             }
-            if realign && r.faceType != FaceType.half.rawValue {
-                face.imageToFace = alignmentMatrix(landmarks: face.landmarks, faceType: .half, size: face.cropSize)
+            if let modelType, r.faceType != modelType.rawValue {
+                face.imageToFace = alignmentMatrix(landmarks: face.landmarks, faceType: modelType, size: face.cropSize)
             }
             out[r.frameIndex, default: []].append(face)
         }

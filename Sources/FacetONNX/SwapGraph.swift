@@ -43,7 +43,7 @@ public struct SwapGraphParts {
     /// The destination decoder's mask branch (DFM's mask of the input face).
     public var dstMask: any Layer
 
-    /// The parts of a Facet network (Quick96 and its tiny variant, H128); throws for another.
+    /// The parts of a Facet network (Quick96 and its tiny variant, H128, SAEHD df); throws for another.
     public init(_ network: AnyObject) throws {
         switch network {
         case let q as Quick96:
@@ -54,6 +54,13 @@ public struct SwapGraphParts {
             resolution = h.config.resolution
             encoder = [("encoder", h.encoder)]
             srcImage = h.decoderSrc.image; srcMask = h.decoderSrc.mask; dstMask = h.decoderDst.mask
+        case let s as SAEHD where s.interB == nil:
+            // SAEHD df: the same chain as Quick96's (liae's two inters and code concatenation are not lowered yet).
+            resolution = s.config.resolution
+            encoder = [("encoder", s.encoder), ("inter", s.inter)]
+            srcImage = s.decoderSrc.image; srcMask = s.decoderSrc.mask; dstMask = s.decoderDst.mask
+        case let s as SAEHD:
+            throw FacetError("ONNX export: SAEHD \(s.config.archi) has no ONNX form in Facet yet (df models export)")
         default:
             throw FacetError("ONNX export: a \(type(of: network)) network has no ONNX form in Facet yet")
         }

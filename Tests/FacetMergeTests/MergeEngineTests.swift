@@ -4,6 +4,7 @@ import FacetCore
 import FacetExtract
 import FacetMedia
 import FacetStore
+import FacetVision
 @_spi(Benchmarks) @testable import FacetMerge
 import FacetTestSupport
 
@@ -151,11 +152,20 @@ final class MergeEngineTests: MergeTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".mp4") }, [])
     }
 
-    func testFaceTypeOtherThanTheModelsIsRefused() throws {
+    /// A model of another known face type (SAEHD's whole face here) gets the stored faces re-aligned to its type
+    /// from their landmarks; an unknown type is refused with nothing written.
+    func testFaceTypeOtherThanTheModelsIsRealignedOrRefused() throws {
         let (p, media) = try MergeFixture.makeProject(at: path("work.facet"))
+        let stored = try MergeEngine.facesAndSmoothing(in: p, media: media, smoothing: 0).faces
+        let wide = try MergeEngine.facesAndSmoothing(in: p, media: media, faceType: "whole_face", smoothing: 0).faces
+        let s = try XCTUnwrap(stored.values.first?.first), w = try XCTUnwrap(wide[stored.keys.first!]?.first)
+        XCTAssertEqual(w.imageToFace, alignmentMatrix(landmarks: w.landmarks, faceType: .wholeFace, size: w.cropSize))
+        XCTAssertNotEqual(w.imageToFace, s.imageToFace)
+        // The whole face is wider: the same face is smaller in its crop.
+        XCTAssertLessThan(abs(w.imageToFace.a), abs(s.imageToFace.a))
         XCTAssertThrowsError(try MergeEngine.merge(project: p, media: media, swapper: IdentitySwapper(resolution: 64), options: MergeOptions(),
-                                                   output: path("x.mp4"), faceType: "whole_face")) { e in
-            XCTAssertTrue("\(e)".contains("trained on whole_face faces but dst face"), "\(e)")
+                                                   output: path("x.mp4"), faceType: "chin")) { e in
+            XCTAssertTrue("\(e)".contains("trained on chin faces but dst face"), "\(e)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.mp4")))
     }
