@@ -55,6 +55,9 @@ public struct TrainOptions: Sendable {
     public var warpUntil: Int?
     /// A new model starts from another project's checkpoint (`--init-from`).
     public var initFrom: WarmStart?
+    /// Batches are prepared ahead on a thread of their own while the engine trains (false: in the loop, between
+    /// steps). The same batches either way; off only to measure what it gains.
+    public var prefetch = true
 
     /// Options with the common fields given; set the others afterwards.
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false,
@@ -133,8 +136,12 @@ public final class Trainer {
     let src: RoleSamples
     let dst: RoleSamples
     let augmenter: Augmenter
-    let srcBatch: TrainingBatch
-    let dstBatch: TrainingBatch
+    /// Makes each iteration's batches (on the prefetcher's thread, or here without one).
+    let batchMaker: BatchMaker
+    /// Prepares the coming iterations' batches while the engine trains (nil: `TrainOptions.prefetch` off).
+    let prefetcher: BatchPrefetcher?
+    /// The batch buffers of a run without prefetching.
+    private let srcBatch: TrainingBatch, dstBatch: TrainingBatch
     private var trainSeconds: Double
     private var pendingLosses: [LossRow] = []
     private var recent: [(src: Double, dst: Double)] = []
@@ -190,13 +197,14 @@ public final class Trainer {
 
         network = try plan.options.makeNetwork(seed: seed, optimizerSeed: seed)
         augmenter = Augmenter(resolution: r, options: plan.options.augmentation)
-        let priority = plan.options.lossOptions.eyesMouthWeight > 0, bs = plan.batchSize
-        func batch() -> TrainingBatch {
-            TrainingBatch(warped: Tensor(shape: [bs, r, r, 3]), target: Tensor(shape: [bs, r, r, 3]),
-                          mask: Tensor(shape: [bs, r, r, 1]), priority: priority ? Tensor(shape: [bs, r, r, 1]) : nil)
-        }
-        srcBatch = batch()
-        dstBatch = batch()
+        let noWarp = run.noWarp, warpUntil = run.warpUntil
+        batchMaker = BatchMaker(src: src, dst: dst, augmenter: augmenter, colorTransfer: plan.options.colorTransfer,
+                                seed: seed, batchSize: plan.batchSize, resolution: r,
+                                priority: plan.options.lossOptions.eyesMouthWeight > 0,
+                                warps: { n in !noWarp && (warpUntil.map { n < $0 } ?? true) })
+        srcBatch = batchMaker.emptyBatch()
+        dstBatch = batchMaker.emptyBatch()
+        prefetcher = run.prefetch ? BatchPrefetcher(maker: batchMaker) : nil
 
         let start: RunStart
         if let m = plan.existing {
@@ -245,27 +253,39 @@ public final class Trainer {
     /// The batch size of this run.
     public var runBatchSize: Int { batchSize }
 
-    /// One iteration: draw and augment both batches, train, record the losses.
+    deinit { prefetcher?.stop() }
+
+    /// Fresh tensors holding `iteration`'s batches, as the run draws them (for tests; training takes its batches
+    /// from the prefetcher).
+    func makeBatches(iteration: Int) -> (src: TrainingBatch, dst: TrainingBatch) {
+        let maker = BatchMaker(src: RoleSamples(role: .src, train: src.train, validation: [], seed: seed,
+                                                uniformPose: src.poseBins != nil),
+                               dst: RoleSamples(role: .dst, train: dst.train, validation: [], seed: seed,
+                                                uniformPose: dst.poseBins != nil),
+                               augmenter: augmenter, colorTransfer: batchMaker.colorTransfer, seed: seed,
+                               batchSize: batchSize, resolution: batchMaker.resolution, priority: batchMaker.priority,
+                               warps: batchMaker.warps)
+        let out = (src: maker.emptyBatch(), dst: maker.emptyBatch())
+        maker.fill(src: out.src, dst: out.dst, iteration: iteration)
+        return out
+    }
+
+    /// One iteration: draw and augment both batches (or take them from the prefetcher), train, record the losses.
     @discardableResult
     public func step() -> StepLosses {
         let next = iteration + 1
         let started = Date()
-        let warp = !runOptions.noWarp && (runOptions.warpUntil.map { next < $0 } ?? true)
-        for (samples, batch, salt) in [(src, srcBatch, UInt64(1)), (dst, dstBatch, UInt64(2))] {
-            let indices = samples.batchIndices(iteration: next, batchSize: batchSize)
-            var g = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xA11A))
-            var c = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xC01))
-            for (k, i) in indices.enumerated() {
-                var sample = samples.train[i]
-                if salt == 1, let ct = options.colorTransfer {
-                    sample = sample.colorTransferred(ct, towards: dst.train[Int(c.next() % UInt64(dst.train.count))])
-                }
-                augmenter.fill(batch, index: k, sample: sample, generator: &g, augment: true, warp: warp)
-            }
-        }
         let schedule = options.schedule?.factor(iteration: next) ?? 1
         network.optimizer.learningRate = Float(baseLearningRate * collapseGuard.learningRateScale * schedule)
-        let losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+        let losses: StepLosses
+        if let prefetcher {
+            let batches = prefetcher.take(iteration: next)
+            losses = network.computeGradients(src: batches.src, dst: batches.dst)
+            prefetcher.release(batches.slot)
+        } else {
+            batchMaker.fill(src: srcBatch, dst: dstBatch, iteration: next)
+            losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+        }
         var (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
         if hooks.nonFiniteGradientAt.contains(next), let p = network.namedParameters.first?.parameter {
             p.gradient.data[0] = .nan
@@ -482,6 +502,7 @@ public final class Trainer {
                 report(losses, saved: nil)
             }
         }
+        prefetcher?.pause()
         // The end of a run is always a checkpoint, unless nothing changed since the last one.
         if last == nil || last!.iteration != iteration {
             if iteration == startIteration, let r = resumedFrom {

@@ -73,6 +73,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
     var initFrom: String?
     @Option(help: "With --init-from: keep this part fixed (encoder: the shared encoder and inter).") var freeze: String?
+    @Flag(help: ArgumentHelp("Prepare batches in the loop, not ahead on a thread (Tools/bench train-speed).",
+                             visibility: .hidden))
+    var noPrefetch = false
 
     func validate() throws {
         if (model == nil) == (resume == nil) {
@@ -148,6 +151,7 @@ struct TrainCommand: ParsableCommand {
                                                           decayIterations: lrDecay ?? 0, floor: lrFloor ?? 0.1)
         }
         options.noWarp = noWarp
+        options.prefetch = !noPrefetch
         options.initFrom = initFrom.map { WarmStart.parse($0, freeze: freeze.map { [$0] } ?? []) }
         options.warpUntil = warpUntil
 
