@@ -190,6 +190,9 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var colorTransfer: TrainingColorTransfer?
     /// Parts kept fixed in training (`--freeze encoder` of a warm start); nil means none.
     public var frozen: [String]?
+    /// A generic model (`facet pretrain`): both decoders train on every kept face of the project, any role or
+    /// person; nil means false.
+    public var pretrain: Bool?
 
     /// The loss knobs the network trains with.
     public var lossOptions: LossOptions {

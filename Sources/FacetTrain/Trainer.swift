@@ -55,6 +55,8 @@ public struct TrainOptions: Sendable {
     public var warpUntil: Int?
     /// A new model starts from another project's checkpoint (`--init-from`).
     public var initFrom: WarmStart?
+    /// A new model is a generic one (`facet pretrain`): both decoders train on every kept face, any role or person.
+    public var pretrain = false
     /// Batches are prepared ahead on a thread of their own while the engine trains (false: in the loop, between
     /// steps). The same batches either way; off only to measure what it gains.
     public var prefetch = true
@@ -183,10 +185,14 @@ public final class Trainer {
 
         // Decode every face once, at the model's resolution.
         let r = plan.options.resolution
+        var decoded: [Int64: FaceSample] = [:]   // a generic model's roles share their faces
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map {
-                try FaceSample.load(try project.face(id: $0), project: project, resolution: r,
-                                    alignAs: plan.options.realignedFaceType)
+            try ids.map { id in
+                if let done = decoded[id] { return done }
+                let sample = try FaceSample.load(try project.face(id: id), project: project, resolution: r,
+                                                 alignAs: plan.options.realignedFaceType)
+                decoded[id] = sample
+                return sample
             }
         }
         let uniform = plan.options.uniformPose ?? false
@@ -567,6 +573,7 @@ struct TrainingPlan {
             options = ModelOptions(architecture: a, batchSize: run.batchSize, optimizer: run.optimizer, h128: run.h128)
             run.knobs.apply(to: &options)
             if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
+            if run.pretrain { options.pretrain = true }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
             }
@@ -576,6 +583,10 @@ struct TrainingPlan {
 
         // Which faces: a new model splits the kept faces now; a resumed one keeps its split and
         // trains also on faces kept since (never on its held-out ones, nor on rejected ones).
+        if options.pretrain == true {
+            try pretrainFaces(project: project)
+            return
+        }
         for role in Role.allCases {
             var keptQuery = FaceQuery(role: role, status: .kept)
             keptQuery.person = options.persons?[role.rawValue]
@@ -610,6 +621,38 @@ struct TrainingPlan {
                                       + "fewer than a batch of \(batchSize): extract more faces, "
                                       + "restore rejected ones, or lower --batch")
             }
+        }
+    }
+}
+
+extension TrainingPlan {
+    /// A generic model's faces: every kept face of the project for both roles (one split, so a held-out face is
+    /// held out from both decoders).
+    mutating func pretrainFaces(project: Project) throws {
+        let kept = try project.faceIDs(matching: FaceQuery(status: .kept))
+        if let m = existing {
+            let stored = try project.modelFaces(modelId: m.id!)
+            let held = Set(stored.validation.values.joined())
+            let known = held.union(stored.train.values.joined())
+            for role in Role.allCases {
+                split.validation[role] = kept.filter { held.contains($0) }
+                split.train[role] = kept.filter { !held.contains($0) }
+            }
+            added.train[.src] = kept.filter { !known.contains($0) }
+        } else {
+            let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: options, seed: mix(seed, 13))
+            for role in Role.allCases {
+                split.train[role] = train
+                split.validation[role] = validation
+            }
+        }
+        let nTrain = split.train[.src]?.count ?? 0
+        guard !kept.isEmpty else {
+            throw FacetError.file(project.path, "has no kept faces to pretrain on")
+        }
+        if nTrain < batchSize {
+            throw FacetError.file(project.path, "has \(nTrain) faces to pretrain on, fewer than a batch of "
+                                  + "\(batchSize): add projects with more faces, or lower --batch")
         }
     }
 }
