@@ -1,4 +1,4 @@
-/// Optimizers with per-parameter state: RMSprop and Adam, both with DeepFaceLab's lr dropout.
+/// Optimizers with per-parameter state: RMSprop, Adam (and AdaBelief, in its own file), with DeepFaceLab's lr dropout.
 import Foundation
 import FacetCore
 
@@ -137,56 +137,47 @@ public final class RMSprop: DropoutOptimizerBase, Optimizer {
     }
 }
 
-/// Adam with bias correction: `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-/// w -= lr * m_hat / (sqrt(v_hat) + eps)`, with the same lr dropout as `RMSprop`.
-/// State: `optimizer.m.<parameter>`, `optimizer.v.<parameter>`, `optimizer.iterations`.
-public final class Adam: DropoutOptimizerBase, Optimizer {
+/// The state and update loop Adam and AdaBelief share: two moments per parameter (`optimizer.m.<parameter>` and
+/// `optimizer.<second>.<parameter>`, the second's stored name given by the subclass so checkpoints keep their tensor
+/// names), the step counter (`optimizer.iterations`), and the parallel update with `RMSprop`'s lr dropout. A
+/// subclass gives the per-weight rule (`TwoMomentRule`).
+public class TwoMomentOptimizer: DropoutOptimizerBase {
     /// The step size (`lr`).
     public var learningRate: Float
-    /// Decay of the running mean of gradients (`m`).
-    public let beta1: Float
-    /// Decay of the running mean of squared gradients (`v`).
-    public let beta2: Float
-    /// Added to the root in the denominator, so a zero `v` stays finite.
-    public let epsilon: Float
-    private var moments: [String: (m: Tensor, v: Tensor)] = [:]
+    /// The second moment's name in stored tensors: `v` (Adam), `s` (AdaBelief).
+    public let secondMomentName: String
+    /// The optimizer's name in error messages.
+    let displayName: String
+    private var moments: [String: (first: Tensor, second: Tensor)] = [:]
 
-    /// An Adam optimizer; the defaults are Adam's usual ones (Keras's epsilon).
-    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
-                lrDropout: Float = 1, seed: UInt32 = 0) {
+    init(learningRate: Float, secondMomentName: String, displayName: String, lrDropout: Float, seed: UInt32) {
         self.learningRate = learningRate
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.epsilon = epsilon
+        self.secondMomentName = secondMomentName
+        self.displayName = displayName
         super.init(lrDropout: lrDropout, seed: seed)
     }
 
-    private func state(_ name: String, _ p: Parameter) -> (m: Tensor, v: Tensor) {
+    /// Both moments of one parameter (zeros until its first update).
+    final func moments(_ name: String, _ p: Parameter) -> (first: Tensor, second: Tensor) {
         if let s = moments[name] { return s }
-        let s = (m: Tensor(shape: p.value.shape), v: Tensor(shape: p.value.shape))
+        let s = (first: Tensor(shape: p.value.shape), second: Tensor(shape: p.value.shape))
         moments[name] = s
         return s
     }
 
-    /// One Adam update of every parameter from its current gradient, lr dropout applied.
-    public func step(_ parameters: [(name: String, parameter: Parameter)]) {
-        let t = Double(iterations + 1)
-        let (b1, b2, eps, threshold) = (beta1, beta2, epsilon, keepThreshold)
-        // Bias corrections folded into the step size and epsilon.
-        let c1 = Float(1 - pow(Double(b1), t)), c2 = Float(1 - pow(Double(b2), t))
-        let lrT = learningRate * c2.squareRoot() / c1, epsT = eps * c2.squareRoot()
+    /// One update of every parameter: `w -= rule(g, m, second, keep)` element by element, spread over the workers,
+    /// `keep` the lr-dropout draw (1 or 0) keyed by (seed, step, parameter, element).
+    final func update<Rule: TwoMomentRule>(_ parameters: [(name: String, parameter: Parameter)], rule: Rule) {
+        let threshold = keepThreshold
         for (index, (name, p)) in parameters.enumerated() {
-            let s = state(name, p)
-            let m = s.m.data, v = s.v.data, w = p.value.data, g = p.gradient.data
+            let s = moments(name, p)
+            let m = s.first.data, v = s.second.data, w = p.value.data, g = p.gradient.data
             let key = stream(parameterIndex: index)
+            // Written so LLVM vectorises it: the rule inlines, no branch (see `RMSprop.step`).
             parallelRanges(p.value.count, grain: 32_768) { r in
                 for i in r {
-                    let gi = g[i]
-                    let mi = b1 * m[i] + (1 - b1) * gi, vi = b2 * v[i] + (1 - b2) * gi * gi
-                    m[i] = mi
-                    v[i] = vi
                     let keep: Float = hash32(UInt32(truncatingIfNeeded: i) &* 0x9E37_79B9 &+ key) < threshold ? 1 : 0
-                    w[i] -= keep * lrT * mi / (rootOf(vi) + epsT)
+                    w[i] -= rule.delta(gradient: g[i], first: &m[i], second: &v[i], keep: keep)
                 }
             }
         }
@@ -194,18 +185,18 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
         iterations += 1
     }
 
-    /// `optimizer.m.<parameter>` and `optimizer.v.<parameter>` for each parameter, then `optimizer.iterations`.
+    /// `optimizer.m.<parameter>` and `optimizer.<second>.<parameter>` for each parameter, then `optimizer.iterations`.
     public func stateShapes(for parameters: [(name: String, parameter: Parameter)]) -> [(name: String, shape: [Int])] {
         parameters.flatMap { [(name: "optimizer.m.\($0.name)", shape: $0.parameter.value.shape),
-                              (name: "optimizer.v.\($0.name)", shape: $0.parameter.value.shape)] }
+                              (name: "optimizer.\(secondMomentName).\($0.name)", shape: $0.parameter.value.shape)] }
             + [(name: "optimizer.iterations", shape: [4])]
     }
 
-    /// Both running means and the step counter, as named tensors (zeros for parameters not yet updated).
+    /// Both moments and the step counter, as named tensors (zeros for parameters not yet updated).
     public func stateTensors(for parameters: [(name: String, parameter: Parameter)]) -> [NamedTensor] {
         parameters.flatMap { (name, p) -> [NamedTensor] in
-            let s = state(name, p)
-            return [s.m.named("optimizer.m.\(name)"), s.v.named("optimizer.v.\(name)")]
+            let s = moments(name, p)
+            return [s.first.named("optimizer.m.\(name)"), s.second.named("optimizer.\(secondMomentName).\(name)")]
         } + [counterState]
     }
 
@@ -213,15 +204,65 @@ public final class Adam: DropoutOptimizerBase, Optimizer {
     public func loadState(_ tensors: [String: NamedTensor],
                           for parameters: [(name: String, parameter: Parameter)]) throws {
         for (name, p) in parameters {
-            let s = state(name, p)
-            guard let m = tensors["optimizer.m.\(name)"], let v = tensors["optimizer.v.\(name)"] else {
-                throw FacetError("missing Adam state for '\(name)'")
+            let s = moments(name, p)
+            let second = "optimizer.\(secondMomentName).\(name)"
+            guard let m = tensors["optimizer.m.\(name)"], let v = tensors[second] else {
+                throw FacetError("missing \(displayName) state for '\(name)'")
             }
-            try s.m.load(m)
-            try s.v.load(v)
+            try s.first.load(m)
+            try s.second.load(v)
         }
         guard let c = tensors["optimizer.iterations"] else { throw FacetError("missing tensor 'optimizer.iterations'") }
         try loadCounter(c)
+    }
+}
+
+/// One weight's update of a `TwoMomentOptimizer`: updates both moments in place and returns what to subtract from
+/// the weight (`keep` is 1, or 0 when lr dropout skips the weight this step).
+protocol TwoMomentRule {
+    /// The weight's decrement; `first` and `second` are updated in place.
+    func delta(gradient g: Float, first m: inout Float, second v: inout Float, keep: Float) -> Float
+}
+
+/// Adam with bias correction: `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+/// w -= lr * m_hat / (sqrt(v_hat) + eps)`, with the same lr dropout as `RMSprop`.
+/// State: `optimizer.m.<parameter>`, `optimizer.v.<parameter>`, `optimizer.iterations`.
+public final class Adam: TwoMomentOptimizer, Optimizer {
+    /// Decay of the running mean of gradients (`m`).
+    public let beta1: Float
+    /// Decay of the running mean of squared gradients (`v`).
+    public let beta2: Float
+    /// Added to the root in the denominator, so a zero `v` stays finite.
+    public let epsilon: Float
+
+    /// An Adam optimizer; the defaults are Adam's usual ones (Keras's epsilon).
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7,
+                lrDropout: Float = 1, seed: UInt32 = 0) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        super.init(learningRate: learningRate, secondMomentName: "v", displayName: "Adam", lrDropout: lrDropout,
+                   seed: seed)
+    }
+
+    /// Adam's rule, the bias corrections folded into the step size and epsilon.
+    struct Rule: TwoMomentRule {
+        let b1: Float, b2: Float, lrT: Float, epsT: Float
+        @inline(__always)
+        func delta(gradient gi: Float, first m: inout Float, second v: inout Float, keep: Float) -> Float {
+            let mi = b1 * m + (1 - b1) * gi, vi = b2 * v + (1 - b2) * gi * gi
+            m = mi
+            v = vi
+            return keep * lrT * mi / (rootOf(vi) + epsT)
+        }
+    }
+
+    /// One Adam update of every parameter from its current gradient, lr dropout applied.
+    public func step(_ parameters: [(name: String, parameter: Parameter)]) {
+        let t = Double(iterations + 1)
+        let c1 = Float(1 - pow(Double(beta1), t)), c2 = Float(1 - pow(Double(beta2), t))
+        update(parameters, rule: Rule(b1: beta1, b2: beta2, lrT: learningRate * c2.squareRoot() / c1,
+                                      epsT: epsilon * c2.squareRoot()))
     }
 }
 

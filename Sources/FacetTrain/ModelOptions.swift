@@ -66,6 +66,32 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// The optimizer of `kind` a new model of this architecture gets when it names that kind without a learning
+    /// rate: its own optimizer as `defaultOptimizer`; otherwise RMSprop as Quick96's, Adam as tiny's (h128's
+    /// betas kept), AdaBelief at `adaBeliefLearningRate`.
+    public func defaultOptimizer(kind: OptimizerOptions.Kind) -> OptimizerOptions {
+        let own = defaultOptimizer
+        if kind == own.kind { return own }
+        // SAEHD keeps DeepFaceLab's rate (5e-5) and lr dropout with whichever optimizer is asked for.
+        if self == .saehd { return OptimizerOptions(kind: kind, learningRate: own.learningRate, lrDropout: own.lrDropout) }
+        switch kind {
+        case .rmsprop: return TrainArchitecture.quick96.defaultOptimizer
+        case .adam: return TrainArchitecture.tiny.defaultOptimizer
+        case .adabelief:
+            return OptimizerOptions(kind: .adabelief, learningRate: adaBeliefLearningRate, lrDropout: own.lrDropout)
+        }
+    }
+
+    /// AdaBelief's step size: its second moment (the gradient's spread about its mean) is smaller than Adam's (the
+    /// gradient's square), so its steps at Adam's rate are larger. SAEHD trains with AdaBelief at 5e-5; tiny's
+    /// rate is measured (README, "Training knobs"): AdaBelief at tiny's Adam rate of 5e-4 left the swap at 0% src.
+    public var adaBeliefLearningRate: Double {
+        switch self {
+        case .tiny: return 1.5e-4
+        case .quick96, .h128, .saehd: return 5e-5
+        }
+    }
+
     /// Quick96 keeps DeepFaceLab's optimizer; tiny uses Adam at 5e-4 without lr dropout, which
     /// shows a face several times sooner (RMSprop at 2e-4 with 70% of updates dropped is slow on purpose).
     public var defaultOptimizer: OptimizerOptions {
@@ -179,6 +205,9 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     public var frozen: [String]?
     /// The network, face type and SAEHD-only options of a `saehd` model; nil for the others.
     public var saehd: SAEHDOptions?
+    /// A generic model (`facet pretrain`): both decoders train on every kept face of the project, any role or
+    /// person; nil means false.
+    public var pretrain: Bool?
 
     /// The loss knobs the network trains with.
     public var lossOptions: LossOptions {

@@ -59,6 +59,11 @@ public struct TrainOptions: Sendable {
     public var saehd: SAEHDOptions?
     /// What a resumed SAEHD model changes of the options DeepFaceLab asks again on resume.
     public var resumeChanges = SAEHDResumeChanges()
+    /// A new model is a generic one (`facet pretrain`): both decoders train on every kept face, any role or person.
+    public var pretrain = false
+    /// Batches are prepared ahead on a thread of their own while the engine trains (false: in the loop, between
+    /// steps). The same batches either way; off only to measure what it gains.
+    public var prefetch = true
 
     /// Options with the common fields given; set the others afterwards.
     public init(architecture: TrainArchitecture? = nil, name: String? = nil, resume: Bool = false,
@@ -137,8 +142,12 @@ public final class Trainer {
     let src: RoleSamples
     let dst: RoleSamples
     let augmenter: Augmenter
-    let srcBatch: TrainingBatch
-    let dstBatch: TrainingBatch
+    /// Makes each iteration's batches (on the prefetcher's thread, or here without one).
+    let batchMaker: BatchMaker
+    /// Prepares the coming iterations' batches while the engine trains (nil: `TrainOptions.prefetch` off).
+    let prefetcher: BatchPrefetcher?
+    /// The batch buffers of a run without prefetching.
+    private let srcBatch: TrainingBatch, dstBatch: TrainingBatch
     private var trainSeconds: Double
     private var pendingLosses: [LossRow] = []
     private var recent: [(src: Double, dst: Double)] = []
@@ -183,10 +192,14 @@ public final class Trainer {
 
         // Decode every face once, at the model's resolution.
         let r = plan.options.resolution
+        var decoded: [Int64: FaceSample] = [:]   // a generic model's roles share their faces
         func load(_ ids: [Int64]) throws -> [FaceSample] {
-            try ids.map {
-                try FaceSample.load(try project.face(id: $0), project: project, resolution: r,
-                                    alignAs: plan.options.realignedFaceType)
+            try ids.map { id in
+                if let done = decoded[id] { return done }
+                let sample = try FaceSample.load(try project.face(id: id), project: project, resolution: r,
+                                                 alignAs: plan.options.realignedFaceType)
+                decoded[id] = sample
+                return sample
             }
         }
         let uniform = plan.options.uniformPose ?? false
@@ -197,13 +210,14 @@ public final class Trainer {
 
         network = try plan.options.makeNetwork(seed: seed, optimizerSeed: seed)
         augmenter = Augmenter(resolution: r, options: plan.options.augmentation)
-        let priority = plan.options.lossOptions.eyesMouthWeight > 0, bs = plan.batchSize
-        func batch() -> TrainingBatch {
-            TrainingBatch(warped: Tensor(shape: [bs, r, r, 3]), target: Tensor(shape: [bs, r, r, 3]),
-                          mask: Tensor(shape: [bs, r, r, 1]), priority: priority ? Tensor(shape: [bs, r, r, 1]) : nil)
-        }
-        srcBatch = batch()
-        dstBatch = batch()
+        let noWarp = run.noWarp, warpUntil = run.warpUntil
+        batchMaker = BatchMaker(src: src, dst: dst, augmenter: augmenter, colorTransfer: plan.options.colorTransfer,
+                                seed: seed, batchSize: plan.batchSize, resolution: r,
+                                priority: plan.options.lossOptions.eyesMouthWeight > 0,
+                                warps: { n in !noWarp && (warpUntil.map { n < $0 } ?? true) })
+        srcBatch = batchMaker.emptyBatch()
+        dstBatch = batchMaker.emptyBatch()
+        prefetcher = run.prefetch ? BatchPrefetcher(maker: batchMaker) : nil
 
         let start: RunStart
         if let m = plan.existing {
@@ -254,30 +268,43 @@ public final class Trainer {
     /// The batch size of this run.
     public var runBatchSize: Int { batchSize }
 
-    /// One iteration: draw and augment both batches, train, record the losses.
+    deinit { prefetcher?.stop() }
+
+    /// Fresh tensors holding `iteration`'s batches, as the run draws them (for tests; training takes its batches
+    /// from the prefetcher).
+    func makeBatches(iteration: Int) -> (src: TrainingBatch, dst: TrainingBatch) {
+        let maker = BatchMaker(src: RoleSamples(role: .src, train: src.train, validation: [], seed: seed,
+                                                uniformPose: src.poseBins != nil),
+                               dst: RoleSamples(role: .dst, train: dst.train, validation: [], seed: seed,
+                                                uniformPose: dst.poseBins != nil),
+                               augmenter: augmenter, colorTransfer: batchMaker.colorTransfer, seed: seed,
+                               batchSize: batchSize, resolution: batchMaker.resolution, priority: batchMaker.priority,
+                               warps: batchMaker.warps)
+        let out = (src: maker.emptyBatch(), dst: maker.emptyBatch())
+        maker.fill(src: out.src, dst: out.dst, iteration: iteration)
+        return out
+    }
+
+    /// One iteration: draw and augment both batches (or take them from the prefetcher), train, record the losses.
     @discardableResult
     public func step() -> StepLosses {
         let next = iteration + 1
         let started = Date()
-        let warp = !runOptions.noWarp && (runOptions.warpUntil.map { next < $0 } ?? true)
-        for (samples, batch, salt) in [(src, srcBatch, UInt64(1)), (dst, dstBatch, UInt64(2))] {
-            let indices = samples.batchIndices(iteration: next, batchSize: batchSize)
-            var g = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xA11A))
-            var c = SeededGenerator(seed: mix(seed, UInt64(next), salt, 0xC01))
-            for (k, i) in indices.enumerated() {
-                var sample = samples.train[i]
-                if salt == 1, let ct = options.colorTransfer {
-                    sample = sample.colorTransferred(ct, towards: dst.train[Int(c.next() % UInt64(dst.train.count))])
-                }
-                augmenter.fill(batch, index: k, sample: sample, generator: &g, augment: true, warp: warp)
-            }
-        }
+        let warp = batchMaker.warps(next)
         var schedule = options.schedule?.factor(iteration: next) ?? 1
         if options.saehd != nil {
             schedule *= SAEHDOptions.cosineFactor(iteration: iteration, lrDropout: options.optimizer.lrDropout)
         }
         network.optimizer.learningRate = Float(baseLearningRate * collapseGuard.learningRateScale * schedule)
-        let losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+        let losses: StepLosses
+        if let prefetcher {
+            let batches = prefetcher.take(iteration: next)
+            losses = network.computeGradients(src: batches.src, dst: batches.dst)
+            prefetcher.release(batches.slot)
+        } else {
+            batchMaker.fill(src: srcBatch, dst: dstBatch, iteration: next)
+            losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+        }
         var (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
         if hooks.nonFiniteGradientAt.contains(next), let p = network.namedParameters.first?.parameter {
             p.gradient.data[0] = .nan
@@ -496,6 +523,7 @@ public final class Trainer {
                 report(losses, saved: nil)
             }
         }
+        prefetcher?.pause()
         // The end of a run is always a checkpoint, unless nothing changed since the last one.
         if last == nil || last!.iteration != iteration {
             if iteration == startIteration, let r = resumedFrom {
@@ -574,6 +602,7 @@ struct TrainingPlan {
                 }
             }
             if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
+            if run.pretrain { options.pretrain = true }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })
             }
@@ -583,6 +612,10 @@ struct TrainingPlan {
 
         // Which faces: a new model splits the kept faces now; a resumed one keeps its split and
         // trains also on faces kept since (never on its held-out ones, nor on rejected ones).
+        if options.pretrain == true {
+            try pretrainFaces(project: project)
+            return
+        }
         for role in Role.allCases {
             var keptQuery = FaceQuery(role: role, status: .kept)
             keptQuery.person = options.persons?[role.rawValue]
@@ -617,6 +650,38 @@ struct TrainingPlan {
                                       + "fewer than a batch of \(batchSize): extract more faces, "
                                       + "restore rejected ones, or lower --batch")
             }
+        }
+    }
+}
+
+extension TrainingPlan {
+    /// A generic model's faces: every kept face of the project for both roles (one split, so a held-out face is
+    /// held out from both decoders).
+    mutating func pretrainFaces(project: Project) throws {
+        let kept = try project.faceIDs(matching: FaceQuery(status: .kept))
+        if let m = existing {
+            let stored = try project.modelFaces(modelId: m.id!)
+            let held = Set(stored.validation.values.joined())
+            let known = held.union(stored.train.values.joined())
+            for role in Role.allCases {
+                split.validation[role] = kept.filter { held.contains($0) }
+                split.train[role] = kept.filter { !held.contains($0) }
+            }
+            added.train[.src] = kept.filter { !known.contains($0) }
+        } else {
+            let (train, validation) = Trainer.split(kept, batchSize: batchSize, options: options, seed: mix(seed, 13))
+            for role in Role.allCases {
+                split.train[role] = train
+                split.validation[role] = validation
+            }
+        }
+        let nTrain = split.train[.src]?.count ?? 0
+        guard !kept.isEmpty else {
+            throw FacetError.file(project.path, "has no kept faces to pretrain on")
+        }
+        if nTrain < batchSize {
+            throw FacetError.file(project.path, "has \(nTrain) faces to pretrain on, fewer than a batch of "
+                                  + "\(batchSize): add projects with more faces, or lower --batch")
         }
     }
 }

@@ -65,7 +65,8 @@ struct TrainCommand: ParsableCommand {
     @Option(
         help: "Optimizer of a new model: rmsprop, adam or adabelief (default: quick96 rmsprop, tiny and h128 adam).")
     var optimizer: OptimizerOptions.Kind?
-    @Option(help: "Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4; h128 5e-5).")
+    @Option(help: ArgumentHelp("Learning rate of a new model (default: rmsprop 2e-4, adam 5e-4, adabelief 1.5e-4 "
+                               + "(tiny) or 5e-5; h128 5e-5)."))
     var learningRate: Double?
     @Option(help: """
         A new model trains only on these persons' faces: SRC_P or SRC_P:DST_P (numbers or names, see `facet people`).
@@ -96,6 +97,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
     var initFrom: String?
     @Option(help: "With --init-from: keep this part fixed (encoder: the shared encoder and inter).") var freeze: String?
+    @Flag(help: ArgumentHelp("Prepare batches in the loop, not ahead on a thread (Tools/bench train-speed).",
+                             visibility: .hidden))
+    var noPrefetch = false
 
     func validate() throws {
         if (model == nil) == (resume == nil) {
@@ -202,17 +206,7 @@ struct TrainCommand: ParsableCommand {
             options.stop = .targetLoss(l)
         }
         if let arch = model, optimizer != nil || learningRate != nil || lrDropout != nil {
-            var o = arch.defaultOptimizer
-            if arch == .saehd, let k = optimizer, k != o.kind {
-                o = OptimizerOptions(kind: k, learningRate: o.learningRate, lrDropout: o.lrDropout)
-            } else if let k = optimizer, k != o.kind {
-                switch k {
-                case .rmsprop: o = TrainArchitecture.quick96.defaultOptimizer
-                case .adam: o = TrainArchitecture.tiny.defaultOptimizer
-                case .adabelief:
-                    o = OptimizerOptions(kind: .adabelief, learningRate: o.learningRate, lrDropout: o.lrDropout)
-                }
-            }
+            var o = arch.defaultOptimizer(kind: optimizer ?? arch.defaultOptimizer.kind)
             if let r = learningRate { o.learningRate = r }
             if let p = lrDropout { o.lrDropout = p }
             options.optimizer = o
@@ -238,6 +232,7 @@ struct TrainCommand: ParsableCommand {
                                                           decayIterations: lrDecay ?? 0, floor: lrFloor ?? 0.1)
         }
         options.noWarp = noWarp
+        options.prefetch = !noPrefetch
         options.initFrom = initFrom.map { WarmStart.parse($0, freeze: freeze.map { [$0] } ?? []) }
         options.warpUntil = warpUntil
 

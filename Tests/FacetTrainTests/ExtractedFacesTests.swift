@@ -59,7 +59,7 @@ final class ExtractedFacesTests: TrainTestCase {
             trainer.step()
             let g = (trainer.network as! Quick96).step.imageGradSrc
             // The eyes-and-mouth region of this batch (drawn identically by both runs: same seed, same faces).
-            let region = try XCTUnwrap(priorityRegion ?? trainer.srcBatch.priority)
+            let region = try XCTUnwrap(priorityRegion ?? trainer.makeBatches(iteration: 1).src.priority)
             priorityRegion = region
             var inside = 0.0, all = 0.0
             for i in 0..<g.count {
