@@ -73,7 +73,9 @@ public enum TrainArchitecture: String, Codable, Sendable, CaseIterable {
         let own = defaultOptimizer
         if kind == own.kind { return own }
         // SAEHD keeps DeepFaceLab's rate (5e-5) and lr dropout with whichever optimizer is asked for.
-        if self == .saehd { return OptimizerOptions(kind: kind, learningRate: own.learningRate, lrDropout: own.lrDropout) }
+        if self == .saehd {
+            return OptimizerOptions(kind: kind, learningRate: own.learningRate, lrDropout: own.lrDropout)
+        }
         switch kind {
         case .rmsprop: return TrainArchitecture.quick96.defaultOptimizer
         case .adam: return TrainArchitecture.tiny.defaultOptimizer
