@@ -28,7 +28,8 @@ struct Facet: ParsableCommand {
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, CheckpointsCommand.self, ScoreCommand.self, TagCheckpointCommand.self,
+                TrainCommand.self, XSegCommand.self, CheckpointsCommand.self, ScoreCommand.self,
+                TagCheckpointCommand.self,
                 CompareCommand.self,
                 PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,
             ]),

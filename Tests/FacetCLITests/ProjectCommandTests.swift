@@ -33,6 +33,8 @@ final class ProjectCommandTests: CLITestCase {
         ("export", "Write the curated faces to a folder: images named in sort order, plus manifest.jsonl."),
         ("serve", "Browse, sort and reject faces in a gallery in the browser (reads the project live)."),
         ("train", "Train a face-swap model on the kept src and dst faces (Ctrl-C saves and stops)."),
+        ("xseg", "Train the occlusion segmenter on the labelled faces (xseg train) and store a mask for every face "
+            + "(xseg apply)."),
         ("checkpoints", "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading."),
         ("score", "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored."),
         ("tag-checkpoint", "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected."),
