@@ -11,10 +11,12 @@ public struct MergeFace: Sendable, Equatable {
     public var cropSize: Int
     /// The 68 points in frame coordinates.
     public var landmarks: Landmarks68
+    /// The segmenter's mask of this face over the crop `imageToFace` maps to (grey, any size), for the xseg masks.
+    public var xseg: Image?
 
-    /// A face with its stored matrix, crop size and landmarks.
-    public init(imageToFace: Affine2D, cropSize: Int, landmarks: Landmarks68) {
-        self.imageToFace = imageToFace; self.cropSize = cropSize; self.landmarks = landmarks
+    /// A face with its stored matrix, crop size and landmarks (and, for the xseg masks, its segmenter mask).
+    public init(imageToFace: Affine2D, cropSize: Int, landmarks: Landmarks68, xseg: Image? = nil) {
+        self.imageToFace = imageToFace; self.cropSize = cropSize; self.landmarks = landmarks; self.xseg = xseg
     }
 }
 
@@ -95,10 +97,15 @@ public struct FaceCompositor: Sendable {
             mask = hullMask(face)
         case .learnedAndHull:
             mask = upsampled(learned, to: sub)
-            let hull = hullMask(face)
-            mask.values.withUnsafeMutableBufferPointer { m in
-                hull.values.withUnsafeBufferPointer { hv in for i in 0..<m.count { m[i] *= hv[i] } }
-            }
+            multiply(&mask, by: hullMask(face))
+        case .xseg:
+            mask = xsegMask(face)
+        case .xsegAndLearned:
+            mask = upsampled(learned, to: sub)
+            multiply(&mask, by: xsegMask(face))
+        case .xsegAndHull:
+            mask = hullMask(face)
+            multiply(&mask, by: xsegMask(face))
         }
         // DeepFaceLab's "get rid of noise": a learned mask is never exactly 0 where it should be.
         mask.values.withUnsafeMutableBufferPointer { m in
@@ -106,6 +113,20 @@ public struct FaceCompositor: Sendable {
         }
         if options.mode != .raw { MaskOps.process(&mask, erode: options.erode, blur: options.blur) }
         return mask
+    }
+
+    /// `mask` times `other` (same size), element by element.
+    private func multiply(_ mask: inout Plane, by other: Plane) {
+        mask.values.withUnsafeMutableBufferPointer { m in
+            other.values.withUnsafeBufferPointer { o in for i in 0..<m.count { m[i] *= o[i] } }
+        }
+    }
+
+    /// The face's segmenter mask in face space at the mask resolution (the hull when the face has none: the merge
+    /// refuses to start without one, so only a caller building faces by hand gets here).
+    func xsegMask(_ face: MergeFace) -> Plane {
+        guard let x = face.xseg else { return hullMask(face) }
+        return upsampled(x, to: maskResolution)
     }
 
     /// The convex hull of the stored landmarks, in face space at the mask resolution.

@@ -120,20 +120,24 @@ public enum MergeEngine {
     /// kept faces, and (when `faceType` is given) faces of another face type than the model's.
     public static func faces(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil,
                              faceType: String? = nil,
-                             person: Int64? = nil, smoothing: Double = 0) throws -> [Int: [MergeFace]] {
+                             person: Int64? = nil, smoothing: Double = 0,
+                             xseg: Bool = false) throws -> [Int: [MergeFace]] {
         try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person,
-                              smoothing: smoothing).faces
+                              smoothing: smoothing, xseg: xseg).faces
     }
 
     /// The faces as `faces(in:...)` gives them, with how many took the smoothed alignment and the
     /// seconds the smoothing took. With `smoothing` > 0 each face with a track gets its landmarks
     /// and matrix smoothed over the track: the stored ones when they were made at that strength,
-    /// else smoothed now from the raw ones. Faces of a media without tracks keep the raw alignment.
+    /// else smoothed now from the raw ones. Faces of a media without tracks keep the raw alignment. With `xseg`,
+    /// each face carries its stored segmenter mask, moved to the face's final alignment; a face without one is
+    /// refused (one line saying to run `facet xseg apply`) before anything is merged.
     public static func facesAndSmoothing(in project: Project, media: MediaRecord, frames: ClosedRange<Int>? = nil,
                                          faceType: String? = nil,
                                          person: Int64? = nil,
-                                         smoothing: Double) throws -> (faces: [Int: [MergeFace]], smoothed: Int,
-                                                                       seconds: Double) {
+                                         smoothing: Double,
+                                         xseg: Bool = false) throws -> (faces: [Int: [MergeFace]], smoothed: Int,
+                                                                        seconds: Double) {
         var query = FaceQuery(role: .dst, status: .kept, sort: [FaceSort(.frameIndex), FaceSort(.faceIndex)])
         query.mediaId = media.id
         query.person = person
@@ -176,9 +180,30 @@ public enum MergeEngine {
             if let modelType, r.faceType != modelType.rawValue {
                 face.imageToFace = alignmentMatrix(landmarks: face.landmarks, faceType: modelType, size: face.cropSize)
             }
+            if xseg { face.xseg = try storedMask(project: project, record: r, alignedAs: face.imageToFace) }
             out[r.frameIndex, default: []].append(face)
         }
         return (out, smoothedCount, seconds)
+    }
+
+    /// A dst face's stored segmenter mask over the crop `imageToFace` maps to: as stored when that is the face's
+    /// stored alignment, else warped from the stored crop's coordinates to the new ones (smoothed or re-aligned).
+    static func storedMask(project: Project, record r: FaceRecord, alignedAs imageToFace: Affine2D) throws -> Image {
+        guard let stored = try project.predictedMask(faceID: r.id) else {
+            throw FacetError.file(project.path, "dst face \(r.id) has no predicted mask: run "
+                                  + "`facet xseg apply \(project.path) --role dst` before merging with an xseg mask")
+        }
+        let mask: Image
+        do { mask = try PNGCodec.decode(stored.png).grey() } catch {
+            throw FacetError.file(project.path, "dst face \(r.id): its predicted mask cannot be decoded (\(error)); "
+                                  + "run `facet xseg apply \(project.path) --role dst` again", kind: .corrupt)
+        }
+        guard imageToFace != r.imageToFace, let inverse = r.imageToFace.inverted else { return mask }
+        let k = Double(mask.width) / Double(r.cropSize)
+        let scale = Affine2D(a: k, b: 0, tx: 0, c: 0, d: k, ty: 0)
+        let back = Affine2D(a: 1 / k, b: 0, tx: 0, c: 0, d: 1 / k, ty: 0)
+        let m = scale.concatenating(imageToFace).concatenating(inverse).concatenating(back)
+        return mask.warped(by: m, width: mask.width, height: mask.height, border: .constant(0))
     }
 
     /// The smoothed alignment of the dst faces of `media` that have a track, at `strength`: the
@@ -226,17 +251,19 @@ public enum MergeEngine {
         if let frames { try check(frames, in: media) }
         try plan.validate(in: media)
         let own = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person,
-                                        smoothing: options.smooth)
+                                        smoothing: options.smooth, xseg: options.mask.usesXSeg)
         var faces = own.faces, smoothingSeconds = own.seconds
         let smoothedFaces = own.smoothed
         // Each segment's faces as its settings place them (its smoothing, its model's face type), over its frames.
         var segmentFaces: [[Int: [MergeFace]]] = []
         for s in plan.segments {
-            if s.options.smooth == options.smooth && s.faceType == faceType {
+            if s.options.smooth == options.smooth && s.faceType == faceType
+                && s.options.mask.usesXSeg == options.mask.usesXSeg {
                 segmentFaces.append(faces)
             } else {
                 let r = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: s.faceType,
-                                              person: person, smoothing: s.options.smooth)
+                                              person: person, smoothing: s.options.smooth,
+                                              xseg: s.options.mask.usesXSeg)
                 segmentFaces.append(r.faces)
                 smoothingSeconds += r.seconds
             }
@@ -307,7 +334,7 @@ public enum MergeEngine {
         try options.validate()
         try check(index...index, in: media)
         let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person,
-                              smoothing: options.smooth)
+                              smoothing: options.smooth, xseg: options.mask.usesXSeg)
         let source = try MediaFrames(project: project, media: media)
         while let f = try source.next() {
             guard f.index == index else { continue }

@@ -24,6 +24,15 @@ public enum MaskKind: String, Codable, Sendable, CaseIterable {
     case hull
     /// Both multiplied.
     case learnedAndHull = "learned-and-hull"
+    /// The segmenter's stored mask of the dst face (`facet xseg apply`): what covers the face stays as it is.
+    case xseg
+    /// The learned mask times the dst face's segmenter mask (DeepFaceLab's learned-prd*XSeg-dst).
+    case xsegAndLearned = "xseg-and-learned"
+    /// The landmark hull times the dst face's segmenter mask.
+    case xsegAndHull = "xseg-and-hull"
+
+    /// Whether the merge needs every dst face's stored segmenter mask.
+    public var usesXSeg: Bool { self == .xseg || self == .xsegAndLearned || self == .xsegAndHull }
 }
 
 /// Colour transfer applied to the predicted face, towards the destination face (DeepFaceLab names).

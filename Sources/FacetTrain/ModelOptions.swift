@@ -169,6 +169,14 @@ public struct AugmentationOptions: Codable, Sendable, Equatable {
     public init() {}
 }
 
+/// The face mask a swap model trains with: where its loss counts and what its mask decoder learns.
+public enum TrainingMask: String, Codable, Sendable, CaseIterable {
+    /// The convex hull of the 68 landmarks (DeepFaceLab's full-face mask without XSeg).
+    case hull
+    /// The segmenter's stored mask of each face (`facet xseg apply`): what covers the face is left out.
+    case xseg
+}
+
 /// Everything about a model fixed at creation, stored as JSON in `model.options_json`.
 public struct ModelOptions: Codable, Sendable, Equatable {
     /// Bumped when the meaning of a field changes.
@@ -210,6 +218,8 @@ public struct ModelOptions: Codable, Sendable, Equatable {
     /// A generic model (`facet pretrain`): both decoders train on every kept face of the project, any role or
     /// person; nil means false.
     public var pretrain: Bool?
+    /// Which face mask the masked loss and the mask decoder learn (`train --mask`); nil means the landmark hull.
+    public var trainingMask: TrainingMask?
 
     /// The loss knobs the network trains with.
     public var lossOptions: LossOptions {

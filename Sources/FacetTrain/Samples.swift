@@ -25,8 +25,10 @@ extension FaceSample {
     /// Decodes a stored face crop, resizes it to `resolution` (area filter) and builds the mask
     /// from its landmarks mapped into the crop. With `faceType` (H128 trains on `half` faces), a
     /// face stored as another type is re-aligned from its crop (see below).
+    /// With `xseg` (the face's stored segmenter mask, any size, over the whole crop), the mask is that instead of
+    /// the landmark hull.
     static func load(_ face: FaceRecord, project: Project, resolution: Int,
-                     alignAs faceType: FaceType? = nil) throws -> FaceSample {
+                     alignAs faceType: FaceType? = nil, xseg: Image? = nil) throws -> FaceSample {
         let crop = try project.faceCrop(id: face.id)
         let full: Image
         do {
@@ -57,7 +59,12 @@ extension FaceSample {
             let image = full.rgb().warped(by: toFace.concatenating(frameFromCrop), width: resolution,
                                           height: resolution, border: .replicate)
             let points = landmarks.points.map { toFace.apply($0) }
-            return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution),
+            let mask = xseg.map {
+                $0.grey().resized(width: full.width, height: full.height)
+                    .warped(by: toFace.concatenating(frameFromCrop), width: resolution, height: resolution,
+                            border: .constant(0))
+            } ?? hullMask(landmarksInFace: points, size: resolution)
+            return FaceSample(faceId: face.id, image: image, mask: mask,
                               eyesMouth: eyesMouthMask(landmarksInFace: points, size: resolution),
                               yaw: face.yaw, pitch: face.pitch)
         }
@@ -69,7 +76,9 @@ extension FaceSample {
             let q = m.apply(p)
             return Point2((q.x + 0.5) * s - 0.5, (q.y + 0.5) * s - 0.5)
         }
-        return FaceSample(faceId: face.id, image: image, mask: hullMask(landmarksInFace: points, size: resolution),
+        let mask = xseg.map { $0.grey().resized(width: resolution, height: resolution) }
+            ?? hullMask(landmarksInFace: points, size: resolution)
+        return FaceSample(faceId: face.id, image: image, mask: mask,
                           eyesMouth: eyesMouthMask(landmarksInFace: points, size: resolution),
                           yaw: face.yaw, pitch: face.pitch)
     }

@@ -193,11 +193,13 @@ public final class Trainer {
         // Decode every face once, at the model's resolution.
         let r = plan.options.resolution
         var decoded: [Int64: FaceSample] = [:]   // a generic model's roles share their faces
+        let xseg = plan.options.trainingMask == .xseg
         func load(_ ids: [Int64]) throws -> [FaceSample] {
             try ids.map { id in
                 if let done = decoded[id] { return done }
                 let sample = try FaceSample.load(try project.face(id: id), project: project, resolution: r,
-                                                 alignAs: plan.options.realignedFaceType)
+                                                 alignAs: plan.options.realignedFaceType,
+                                                 xseg: xseg ? try storedXSegMask(project: project, faceID: id) : nil)
                 decoded[id] = sample
                 return sample
             }
@@ -633,6 +635,17 @@ struct TrainingPlan {
                 split.validation[role] = validation
             }
             let nTrain = split.train[role]?.count ?? 0
+            if options.trainingMask == .xseg, !kept.isEmpty {
+                let have = try project.predictedMaskStates(role: role)
+                let used = (split.train[role] ?? []) + (split.validation[role] ?? [])
+                let missing = used.filter { have[$0] == nil }
+                if let first = missing.first {
+                    throw FacetError.file(project.path,
+                                          "\(missing.count) of the \(used.count) \(role.rawValue) faces to train on "
+                                          + "have no predicted mask (face \(first) first): run "
+                                          + "`facet xseg apply \(project.path)` before training with --mask xseg")
+                }
+            }
             if kept.isEmpty, let person = keptQuery.person {
                 throw FacetError.file(project.path,
                                       "has no kept \(role.rawValue) faces of person \(person) to train on "

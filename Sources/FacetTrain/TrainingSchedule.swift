@@ -53,6 +53,8 @@ public struct TrainingKnobs: Sendable, Equatable {
     public var schedule: LearningRateSchedule?
     /// `ModelOptions.colorTransfer`.
     public var colorTransfer: TrainingColorTransfer?
+    /// `ModelOptions.trainingMask`.
+    public var trainingMask: TrainingMask?
 
     /// Nothing set.
     public init() {}
@@ -68,5 +70,6 @@ public struct TrainingKnobs: Sendable, Equatable {
         options.uniformPose = uniformPose ?? d.uniformPose
         options.schedule = schedule ?? d.schedule
         options.colorTransfer = colorTransfer ?? d.colorTransfer
+        options.trainingMask = trainingMask ?? d.trainingMask
     }
 }

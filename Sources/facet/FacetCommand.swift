@@ -29,7 +29,7 @@ struct Facet: ParsableCommand {
                 ServeCommand.self,
             ]),
             CommandGroup(name: "Train and choose a model", subcommands: [
-                TrainCommand.self, PretrainCommand.self, CheckpointsCommand.self, ScoreCommand.self,
+                TrainCommand.self, PretrainCommand.self, XSegCommand.self, CheckpointsCommand.self, ScoreCommand.self,
                 TagCheckpointCommand.self,
                 CompareCommand.self,
                 PlotCommand.self, PruneCommand.self, ExportModelCommand.self, ImportModelCommand.self,

@@ -35,7 +35,10 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Output: a video (.mp4, .mkv, .mov), or with --preview an image (.png, .jpg).") var out: String
     @Option(help: "overlay, hist-match, seamless or raw (default overlay; seamless for an h128 model).")
     var mode: MergeMode?
-    @Option(help: "learned, hull or learned-and-hull (default learned-and-hull).") var mask: MaskKind?
+    @Option(help: """
+        learned, hull, learned-and-hull (default), or with the dst faces' segmenter masks (facet xseg apply): \
+        xseg, xseg-and-learned, xseg-and-hull.
+        """) var mask: MaskKind?
     @Option(help: """
         Erode (positive) or dilate (negative) the mask, in pixels at 4x the model resolution, -400...400 (default 10).
         """)

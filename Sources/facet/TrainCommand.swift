@@ -12,6 +12,7 @@ import Foundation
 extension TrainArchitecture: ExpressibleByArgument {}
 extension OptimizerOptions.Kind: ExpressibleByArgument {}
 extension TrainingColorTransfer: ExpressibleByArgument {}
+extension TrainingMask: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -92,6 +93,10 @@ struct TrainCommand: ParsableCommand {
         DeepFaceLab's lr_dropout y, with its lr_cos 500; may change on --resume).
         """)
     var lrDropout: Double?
+    @Option(help: """
+        A new model's face mask (where the loss counts, what the mask decoder learns): hull (default), or xseg, \
+        each face's segmenter mask (facet xseg apply), which leaves out what covers the face.
+        """) var mask: TrainingMask?
     @Flag(help: "This run trains without the random warp (the final, sharpening phase).") var noWarp = false
     @Option(help: "This run stops the random warp from model iteration N on.") var warpUntil: Int?
     @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
@@ -136,6 +141,9 @@ struct TrainCommand: ParsableCommand {
         }
         if model != nil && model != .saehd && (blurOutMask != nil || clipGradients != nil) {
             throw ValidationError("--blur-out-mask and --clip-gradients are options of --model saehd")
+        }
+        if resume != nil && mask != nil {
+            throw ValidationError("--mask is fixed when a model is created; a resumed model keeps its mask")
         }
         if let w = lrWarmup, w < 0 { throw ValidationError("--lr-warmup must be 0 or more") }
         if let d = lrDecay, d < 0 { throw ValidationError("--lr-decay must be 0 or more") }
@@ -227,6 +235,7 @@ struct TrainCommand: ParsableCommand {
         options.knobs.eyesMouthPriority = eyesMouthPriority
         options.knobs.uniformPose = uniformPose
         options.knobs.colorTransfer = colorTransfer
+        options.knobs.trainingMask = mask
         if lrWarmup != nil || lrDecay != nil || lrFloor != nil {
             options.knobs.schedule = LearningRateSchedule(warmupIterations: lrWarmup ?? 0,
                                                           decayIterations: lrDecay ?? 0, floor: lrFloor ?? 0.1)

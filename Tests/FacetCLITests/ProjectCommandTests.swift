@@ -36,6 +36,8 @@ final class ProjectCommandTests: CLITestCase {
         ("train", "Train a face-swap model on the kept src and dst faces (Ctrl-C saves and stops)."),
         ("pretrain", "Train a generic model on every kept face of several projects (both decoders on all faces), for "
             + "facet train --init-from."),
+        ("xseg", "Train the occlusion segmenter on the labelled faces (xseg train) and store a mask for every face "
+            + "(xseg apply)."),
         ("checkpoints", "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, latest and where the loss curve is heading."),
         ("score", "Score a checkpoint's swaps: held-out dst faces swapped as merge would, judged by identity, expression and detail; stored."),
         ("tag-checkpoint", "Tag a checkpoint (or with --remove, untag it); a tag resolves like best and latest wherever a checkpoint is expected."),
