@@ -39,7 +39,8 @@ extension MergeFixture {
         while let f = try d.nextFrame() {
             guard f.index == row.frame else { continue }
             return FaceCompositor(options: MergeOptions(), resolution: resolution)
-                .alignedFace(from: f.image, face: MergeFace(imageToFace: row.matrix, cropSize: 256, landmarks: row.landmarks))
+                .alignedFace(from: f.image,
+                             face: MergeFace(imageToFace: row.matrix, cropSize: 256, landmarks: row.landmarks))
         }
         throw FacetError("no src frame \(row.frame)")
     }
