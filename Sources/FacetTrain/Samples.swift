@@ -165,41 +165,18 @@ struct Augmenter {
             if options.randomWarp && warpAllowed { warp = WarpField(resolution: r, generator: &g) }
         }
         let px = r * r
-        sampleImage(sample.image, into: batch.warped.data + k * px * 3, channels: 3, outToSrc: outToSrc, warp: warp)
-        sampleImage(sample.image, into: batch.target.data + k * px * 3, channels: 3, outToSrc: outToSrc, warp: nil)
-        sampleImage(sample.mask, into: batch.mask.data + k * px, channels: 1, outToSrc: outToSrc, warp: nil)
+        sampleImage(sample.image, size: resolution, into: batch.warped.data + k * px * 3, channels: 3,
+                    outToSrc: outToSrc, warp: warp)
+        sampleImage(sample.image, size: resolution, into: batch.target.data + k * px * 3, channels: 3,
+                    outToSrc: outToSrc, warp: nil)
+        sampleImage(sample.mask, size: resolution, into: batch.mask.data + k * px, channels: 1,
+                    outToSrc: outToSrc, warp: nil)
         if let priority = batch.priority {
-            sampleImage(sample.eyesMouth, into: priority.data + k * px, channels: 1, outToSrc: outToSrc, warp: nil)
+            sampleImage(sample.eyesMouth, size: resolution, into: priority.data + k * px, channels: 1,
+                        outToSrc: outToSrc, warp: nil)
         }
     }
 
-    /// Bilinear samples of `image` at `outToSrc(p + warp(p))` for every output pixel p, scaled to
-    /// [0, 1], edges replicated (as DeepFaceLab's BORDER_REPLICATE).
-    private func sampleImage(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int,
-                             outToSrc m: Affine2D,
-                             warp: WarpField?) {
-        let r = resolution, w = image.width, h = image.height
-        image.pixels.withUnsafeBufferPointer { src in
-            for y in 0..<r {
-                for x in 0..<r {
-                    var qx = Double(x), qy = Double(y)
-                    if let warp { let d = warp.displacement(x, y); qx += d.x; qy += d.y }
-                    let sx = m.a * qx + m.b * qy + m.tx, sy = m.c * qx + m.d * qy + m.ty
-                    let fx = min(max(sx, 0), Double(w - 1)), fy = min(max(sy, 0), Double(h - 1))
-                    let x0 = min(Int(fx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(fy), h - 2 < 0 ? 0 : h - 2)
-                    let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
-                    let ax = Float(fx - Double(x0)), ay = Float(fy - Double(y0))
-                    let o = out + (y * r + x) * c
-                    for k in 0..<c {
-                        let p00 = Float(src[(y0 * w + x0) * c + k]), p01 = Float(src[(y0 * w + x1) * c + k])
-                        let p10 = Float(src[(y1 * w + x0) * c + k]), p11 = Float(src[(y1 * w + x1) * c + k])
-                        let top = p00 + ax * (p01 - p00), bottom = p10 + ax * (p11 - p10)
-                        o[k] = (top + ay * (bottom - top)) * (1 / 255)
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// DeepFaceLab's random warp (`gen_warp_params`): a coarse grid (cells of R/2, R/4 or R/8) whose
@@ -247,5 +224,33 @@ extension SeededGenerator {
     mutating func normal() -> Double {
         let u1 = max(uniform(0, 1), 1e-300), u2 = uniform(0, 1)
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
+
+/// Bilinear samples of `image` at `outToSrc(p + warp(p))` for every output pixel p, scaled to
+/// [0, 1], edges replicated (as DeepFaceLab's BORDER_REPLICATE), into an `r` x `r` output: the training batches'
+/// and the segmenter's augmentation share it.
+func sampleImage(_ image: Image, size r: Int, into out: UnsafeMutablePointer<Float>, channels c: Int,
+                 outToSrc m: Affine2D, warp: WarpField?) {
+    let w = image.width, h = image.height
+    image.pixels.withUnsafeBufferPointer { src in
+        for y in 0..<r {
+            for x in 0..<r {
+                var qx = Double(x), qy = Double(y)
+                if let warp { let d = warp.displacement(x, y); qx += d.x; qy += d.y }
+                let sx = m.a * qx + m.b * qy + m.tx, sy = m.c * qx + m.d * qy + m.ty
+                let fx = min(max(sx, 0), Double(w - 1)), fy = min(max(sy, 0), Double(h - 1))
+                let x0 = min(Int(fx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(fy), h - 2 < 0 ? 0 : h - 2)
+                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let ax = Float(fx - Double(x0)), ay = Float(fy - Double(y0))
+                let o = out + (y * r + x) * c
+                for k in 0..<c {
+                    let p00 = Float(src[(y0 * w + x0) * c + k]), p01 = Float(src[(y0 * w + x1) * c + k])
+                    let p10 = Float(src[(y1 * w + x0) * c + k]), p11 = Float(src[(y1 * w + x1) * c + k])
+                    let top = p00 + ax * (p01 - p00), bottom = p10 + ax * (p11 - p10)
+                    o[k] = (top + ay * (bottom - top)) * (1 / 255)
+                }
+            }
+        }
     }
 }

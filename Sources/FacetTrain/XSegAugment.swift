@@ -32,8 +32,8 @@ struct XSegAugmenter {
         let warp = g.uniform(0, 1) < 0.75 ? WarpField(resolution: r, generator: &g) : nil
         let px = r * r
         let face = faces.data + k * px * 3, mask = masks.data + k * px
-        resample(sample.image, into: face, channels: 3, outToSrc: outToSrc, warp: warp)
-        resample(sample.mask, into: mask, channels: 1, outToSrc: outToSrc, warp: warp)
+        sampleImage(sample.image, size: resolution, into: face, channels: 3, outToSrc: outToSrc, warp: warp)
+        sampleImage(sample.mask, size: resolution, into: mask, channels: 1, outToSrc: outToSrc, warp: warp)
         // Colour: brightness, contrast about the mean, saturation about the grey, and a gain per channel.
         let brightness = Float(g.uniform(-0.12, 0.12)), contrast = Float(g.uniform(0.7, 1.3))
         let saturation = Float(g.uniform(0.5, 1.5))
@@ -52,32 +52,6 @@ struct XSegAugmenter {
         }
         // A quarter of the faces blurred (sigma 0.5...1.5 px), as out-of-focus and motion-softened frames are.
         if g.uniform(0, 1) < 0.25 { blur(face, sigma: g.uniform(0.5, 1.5)) }
-    }
-
-    /// Bilinear samples of `image` at `outToSrc(p + warp(p))`, 0...1, edges replicated.
-    private func resample(_ image: Image, into out: UnsafeMutablePointer<Float>, channels c: Int, outToSrc m: Affine2D,
-                        warp: WarpField?) {
-        let r = resolution, w = image.width, h = image.height
-        image.pixels.withUnsafeBufferPointer { src in
-            for y in 0..<r {
-                for x in 0..<r {
-                    var qx = Double(x), qy = Double(y)
-                    if let warp { let d = warp.displacement(x, y); qx += d.x; qy += d.y }
-                    let sx = m.a * qx + m.b * qy + m.tx, sy = m.c * qx + m.d * qy + m.ty
-                    let fx = min(max(sx, 0), Double(w - 1)), fy = min(max(sy, 0), Double(h - 1))
-                    let x0 = min(Int(fx), max(0, w - 2)), y0 = min(Int(fy), max(0, h - 2))
-                    let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
-                    let ax = Float(fx - Double(x0)), ay = Float(fy - Double(y0))
-                    let o = out + (y * r + x) * c
-                    for k in 0..<c {
-                        let p00 = Float(src[(y0 * w + x0) * c + k]), p01 = Float(src[(y0 * w + x1) * c + k])
-                        let p10 = Float(src[(y1 * w + x0) * c + k]), p11 = Float(src[(y1 * w + x1) * c + k])
-                        let top = p00 + ax * (p01 - p00), bottom = p10 + ax * (p11 - p10)
-                        o[k] = (top + ay * (bottom - top)) * (1 / 255)
-                    }
-                }
-            }
-        }
     }
 
     /// A separable Gaussian blur of an RGB face in place (edges replicated).
