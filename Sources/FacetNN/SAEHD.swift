@@ -222,6 +222,9 @@ public final class SAEHD: SwapNetwork {
     public var lossOptions = LossOptions()
     /// `blur_out_mask`.
     public var targetOptions = SAEHDTargetOptions()
+    /// The discriminators of `gan_power` and `true_face_power` (none until the trainer attaches them).
+    public lazy var discriminators = SAEHDDiscriminators(resolution: config.resolution,
+                                                         maskBlurSigma: config.maskBlurSigma)
 
     let step = TwoDecoderStep()
     private let terms = ReconstructionTerms()
@@ -304,13 +307,18 @@ public final class SAEHD: SwapNetwork {
     /// holds the gradient of their sum.
     public func computeGradients(src: TrainingBatch, dst: TrainingBatch) -> StepLosses {
         guard let interB else {
+            let codes = HeldTensor()
             return step.run(src: src, dst: dst, model: "SAEHD", resolution: config.resolution,
-                            encode: { inter.forward(encoder.forward($0)) },
+                            encode: { codes.tensor = inter.forward(encoder.forward($0)); return codes.tensor! },
                             decoderSrc: decoderSrc, decoderDst: decoderDst,
                             loss: { role, batch, out, imageGrad, maskGrad in
                                 sideLoss(role, batch, out, imageGrad, maskGrad)
                             },
-                            encoderBackward: { _ = encoder.backward(inter.backward($0)) })
+                            encoderBackward: { g in
+                                addTrueFaceGeneratorTerm(codes: codes.tensor!, srcCount: src.warped.batch,
+                                                         codeGradient: g)
+                                _ = encoder.backward(inter.backward(g))
+                            })
         }
         return liaeGradients(src: src, dst: dst, interB: interB)
     }
@@ -397,6 +405,7 @@ public final class SAEHD: SwapNetwork {
         let v = maskMSE.evaluate(prediction: out.mask, target: batch.mask, gradient: maskGrad, accumulate: false)
         let em = terms.priorityLoss(batch, prediction: out.image, imageGrad: imageGrad, options: lossOptions)
         for i in total.indices { total[i] += v[i] + (em?[i] ?? 0) }
+        addGANGeneratorTerm(role, prediction: out.image, target: target, lossMask: m, imageGrad: imageGrad)
         return total
     }
 

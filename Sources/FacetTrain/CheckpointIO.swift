@@ -21,6 +21,10 @@ enum CheckpointIO {
                 try writer.write(name: t.name, kind: .optimizer, shape: t.shape, values: t.data)
             }
         }
+        // Parts trained beside the network (SAEHD's discriminators), under their own names.
+        for (t, isWeight) in (network as? any AuxiliaryTensors)?.auxiliaryTensors() ?? [] {
+            try writer.write(name: t.name, kind: isWeight ? .weight : .optimizer, shape: t.shape, values: t.data)
+        }
     }
 
     /// Checks that checkpoint `checkpoint` holds exactly the weights `network` has, with the same
@@ -46,7 +50,11 @@ enum CheckpointIO {
             }
         }
         let expectedNames = Set(expected.map(\.name))
-        if let extra = infos.first(where: { $0.kind == .weight && !expectedNames.contains($0.name) }) {
+        let auxiliary = network as? any AuxiliaryTensors
+        if let extra = infos.first(where: {
+            $0.kind == .weight && !expectedNames.contains($0.name)
+                && auxiliary?.ownsAuxiliaryTensor(named: $0.name) != true
+        }) {
             throw FacetError("\(mismatch): it has a weight '\(extra.name)' this network lacks; train a new model "
                              + "(--name) instead of resuming")
         }
@@ -67,8 +75,8 @@ enum CheckpointIO {
     @discardableResult
     static func load(_ network: any SwapNetwork, project: Project, checkpoint: CheckpointRecord, model: ModelRecord,
                      optimizer: Bool) throws -> Bool {
-        let (hasOptimizer, _) = try checkCompatible(network, project: project, checkpoint: checkpoint, model: model,
-                                                    optimizer: optimizer)
+        let (hasOptimizer, infos) = try checkCompatible(network, project: project, checkpoint: checkpoint,
+                                                        model: model, optimizer: optimizer)
         let parameters = network.namedParameters
         let byName = Dictionary(parameters.map { ($0.name, $0.parameter) }, uniquingKeysWith: { a, _ in a })
         try project.forEachCheckpointTensor(checkpointId: checkpoint.id, kind: .weight) { t in
@@ -77,6 +85,13 @@ enum CheckpointIO {
                 UnsafeMutableRawPointer(p.value.data).copyMemory(from: raw.baseAddress!, byteCount: p.value.count * 4)
             }
             p.valueChanged()
+        }
+        // A training run's discriminators take theirs (or start afresh when it has none); merge needs none.
+        if optimizer, let auxiliary = network as? any AuxiliaryTensors {
+            let names = infos.keys.filter { auxiliary.ownsAuxiliaryTensor(named: $0) }.sorted()
+            let stored = names.isEmpty ? [:] : try project.checkpointTensors(checkpointId: checkpoint.id, names: names)
+            auxiliary.loadAuxiliaryTensors(stored.values.map { NamedTensor(name: $0.name, shape: $0.shape,
+                                                                           data: $0.floats) })
         }
         guard hasOptimizer else { return false }
         let counter = try project.checkpointTensors(checkpointId: checkpoint.id, names: ["optimizer.iterations"])

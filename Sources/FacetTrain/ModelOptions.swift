@@ -281,6 +281,7 @@ public struct ModelOptions: Codable, Sendable, Equatable {
             }
             let net = try SAEHD(config: saehd.network, seed: seed, optimizer: optimizer)
             net.targetOptions = SAEHDTargetOptions(blurOutMask: saehd.blurOutMask)
+            try saehd.attachDiscriminators(to: net, optimizer: self.optimizer, seed: seed, pretrain: pretrain == true)
             made = net
         }
         made.lossOptions = lossOptions

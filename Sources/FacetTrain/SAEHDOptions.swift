@@ -15,6 +15,9 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
     public var blurOutMask: Bool
     /// DeepFaceLab's `clipgrad`: the gradients scaled to a global norm of at most 1. Changeable on resume.
     public var clipGradients: Bool
+    /// `gan_power`, `gan_patch_size`, `gan_dims` and `true_face_power` (nil in models stored before them: DeepFaceLab's
+    /// defaults, see `adversarial`). Changeable on resume.
+    public var gan: SAEHDGANOptions?
 
     /// DeepFaceLab's defaults unless given.
     public init(network: SAEHDConfig = .deepFaceLab, faceType: FaceType = .full, blurOutMask: Bool = false,
@@ -23,6 +26,7 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
         self.faceType = faceType
         self.blurOutMask = blurOutMask
         self.clipGradients = clipGradients
+        self.gan = SAEHDGANOptions(resolution: network.resolution)
     }
 
     /// `--preset cpu`: a network for two CPU cores (README "SAEHD"): liae-ud, 96 px, ae 128, e 32, d 32,
@@ -53,6 +57,7 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
             }
         }
         try n.validate()
+        try adversarial.validate(network: n)
     }
 
     /// Whether DeepFaceLab offers masked training as a choice for this face type (whole face and head); for the
@@ -76,6 +81,8 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
     public var blurOutMask: Bool?
     /// `clipgrad`.
     public var clipGradients: Bool?
+    /// `gan_power`, `gan_patch_size`, `gan_dims`, `true_face_power`.
+    public var adversarial = SAEHDAdversarialChanges()
 
     /// Nothing changed.
     public init() {}
@@ -107,6 +114,7 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
         }
         if let b = blurOutMask { s.blurOutMask = b }
         if let c = clipGradients { s.clipGradients = c }
+        try adversarial.apply(to: &s, pretrain: o.pretrain == true)
         o.saehd = s
         return o
     }

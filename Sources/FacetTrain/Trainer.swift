@@ -299,13 +299,20 @@ public final class Trainer {
         }
         network.optimizer.learningRate = Float(baseLearningRate * collapseGuard.learningRateScale * schedule)
         let losses: StepLosses
+        // SAEHD's discriminators train on the batches after the update: they stay taken until the step's end then.
+        let batches: (slot: Int, src: TrainingBatch, dst: TrainingBatch)
         if let prefetcher {
-            let batches = prefetcher.take(iteration: next)
-            losses = network.computeGradients(src: batches.src, dst: batches.dst)
-            prefetcher.release(batches.slot)
+            batches = prefetcher.take(iteration: next)
         } else {
             batchMaker.fill(src: srcBatch, dst: dstBatch, iteration: next)
-            losses = network.computeGradients(src: srcBatch, dst: dstBatch)
+            batches = (-1, srcBatch, dstBatch)
+        }
+        var held = prefetcher != nil
+        defer { if held { prefetcher?.release(batches.slot) } }
+        losses = network.computeGradients(src: batches.src, dst: batches.dst)
+        if held && !trainsDiscriminators {
+            prefetcher?.release(batches.slot)
+            held = false
         }
         var (ls, ld) = (Double(losses.srcMean), Double(losses.dstMean))
         if hooks.nonFiniteGradientAt.contains(next), let p = network.namedParameters.first?.parameter {
@@ -325,6 +332,7 @@ public final class Trainer {
             if let bad = TrainingGuard.firstNonFiniteWeight(network) {
                 nonFiniteStep("weight '\(bad)' became non-finite in the update", loss: (ls + ld) / 2)
             } else {
+                stepDiscriminators(src: batches.src, dst: batches.dst, iteration: next)
                 trainSeconds += Date().timeIntervalSince(started)
                 pendingLosses.append(LossRow(iteration: next, lossSrc: ls, lossDst: ld, seconds: trainSeconds))
                 recent.append((ls, ld))

@@ -51,6 +51,20 @@ struct TrainCommand: ParsableCommand {
         saehd: clip the gradients to a global norm of 1 (DeepFaceLab's clipgrad; default off). May change on --resume.
         """)
     var clipGradients: Bool?
+    @Option(help: """
+        saehd: GAN power, 0 to 5 (default 0: off; DeepFaceLab's gan_power, typically 0.1 once the face is trained, \
+        with lr dropout on and random warp off). May change on --resume.
+        """)
+    var ganPower: Double?
+    @Option(help: "saehd: the GAN discriminator's patch size, 3 to 640 (default resolution / 8). May change on resume.")
+    var ganPatchSize: Int?
+    @Option(help: "saehd: the GAN discriminator's width gan_dims, 4 to 512 (default 16). May change on --resume.")
+    var ganDims: Int?
+    @Option(help: """
+        saehd, df archis: 'true face' power, 0 to 1 (default 0: off; DeepFaceLab's true_face_power, typically 0.01). \
+        May change on --resume.
+        """)
+    var trueFacePower: Double?
     @Flag(help: "h128 only: DeepFaceLab's lighter H128 (dense 256, decoders 256, 128, 64).") var lighter = false
     @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).")
     var pixelLoss = false
@@ -142,6 +156,11 @@ struct TrainCommand: ParsableCommand {
         if model != nil && model != .saehd && (blurOutMask != nil || clipGradients != nil) {
             throw ValidationError("--blur-out-mask and --clip-gradients are options of --model saehd")
         }
+        if model != nil && model != .saehd && (ganPower != nil || ganPatchSize != nil || ganDims != nil
+                                                || trueFacePower != nil) {
+            throw ValidationError("--gan-power, --gan-patch-size, --gan-dims and --true-face-power are options of "
+                                  + "--model saehd")
+        }
         if resume != nil && mask != nil {
             throw ValidationError("--mask is fixed when a model is created; a resumed model keeps its mask")
         }
@@ -190,6 +209,13 @@ struct TrainCommand: ParsableCommand {
         }
         o.blurOutMask = blurOutMask ?? false
         o.clipGradients = clipGradients ?? false
+        var gan = o.adversarial
+        gan.ganPower = ganPower ?? 0
+        gan.ganPatchSize = ganPatchSize ?? gan.ganPatchSize
+        gan.ganDims = ganDims ?? gan.ganDims
+        gan.trueFacePower = trueFacePower ?? 0
+        try SAEHDAdversarialChanges.checkShapeWithoutPower(gan, patchSize: ganPatchSize, dims: ganDims)
+        o.gan = gan
         try o.validate()
         return o
     }
@@ -229,6 +255,8 @@ struct TrainCommand: ParsableCommand {
             c.lrDropout = lrDropout
             c.blurOutMask = blurOutMask
             c.clipGradients = clipGradients
+            c.adversarial = SAEHDAdversarialChanges(ganPower: ganPower, ganPatchSize: ganPatchSize, ganDims: ganDims,
+                                                    trueFacePower: trueFacePower)
             options.resumeChanges = c
         }
         if noMaskedTraining { options.knobs.maskedTraining = false }
