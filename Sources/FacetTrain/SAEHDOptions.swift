@@ -15,6 +15,9 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
     public var blurOutMask: Bool
     /// DeepFaceLab's `clipgrad`: the gradients scaled to a global norm of at most 1. Changeable on resume.
     public var clipGradients: Bool
+    /// DeepFaceLab's `random_hsv_power` (0 to 0.3): each src input's random hue, saturation and value shift
+    /// (`HSVShift`); nil (models made before the option) means 0, off. Changeable on resume.
+    public var randomHsvPower: Double?
 
     /// DeepFaceLab's defaults unless given.
     public init(network: SAEHDConfig = .deepFaceLab, faceType: FaceType = .full, blurOutMask: Bool = false,
@@ -26,9 +29,9 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
     }
 
     /// `--preset cpu`: a network for two CPU cores (README "SAEHD"): liae-ud, 96 px, ae 128, e 32, d 32,
-    /// d_mask 12 (DeepFaceLab's own Quick96 sizes are of this order).
+    /// d_mask 16 (DeepFaceLab's smallest mask width; its own Quick96 sizes are of this order).
     public static let cpuPreset = SAEHDConfig(resolution: 96, archi: "liae-ud", aeDims: 128, eDims: 32, dDims: 32,
-                                              dMaskDims: 12)
+                                              dMaskDims: 16)
 
     /// The learning-rate factor of DeepFaceLab's `lr_cos` at an iteration: with lr dropout SAEHD's optimizer
     /// multiplies the rate by `(cos(2 pi i / 500) + 1) / 2` (`lr_cos = 500`); 1 without lr dropout.
@@ -53,6 +56,13 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
             }
         }
         try n.validate()
+        try SAEHDOptions.checkHSVPower(randomHsvPower)
+    }
+
+    /// Throws one line when a `random_hsv_power` is outside DeepFaceLab's 0 to 0.3.
+    static func checkHSVPower(_ power: Double?) throws {
+        guard let power, !HSVShift.powerRange.contains(power) else { return }
+        throw FacetError.setting("random-hsv-power", "must be 0 to 0.3 (DeepFaceLab's range), got \(power)")
     }
 
     /// Whether DeepFaceLab offers masked training as a choice for this face type (whole face and head); for the
@@ -76,6 +86,8 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
     public var blurOutMask: Bool?
     /// `clipgrad`.
     public var clipGradients: Bool?
+    /// `random_hsv_power` (0 turns it off).
+    public var randomHsvPower: Double?
 
     /// Nothing changed.
     public init() {}
@@ -107,6 +119,10 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
         }
         if let b = blurOutMask { s.blurOutMask = b }
         if let c = clipGradients { s.clipGradients = c }
+        if let p = randomHsvPower {
+            try SAEHDOptions.checkHSVPower(p)
+            s.randomHsvPower = p
+        }
         o.saehd = s
         return o
     }
