@@ -58,6 +58,20 @@ struct GraphBuilder {
         return out
     }
 
+    /// Appends `op` on `inputs` with `count` outputs (e.g. `Split`); returns their fresh names from `hint`.
+    mutating func node(_ op: String, _ inputs: [String], _ attributes: [Onnx_AttributeProto] = [], hint: String,
+                       outputs count: Int) -> [String] {
+        let outs = (0..<count).map { fresh("\(hint)_\($0)") }
+        var n = Onnx_NodeProto()
+        n.opType = op
+        n.name = fresh("\(hint)/\(op)")
+        n.input = inputs
+        n.output = outs
+        n.attribute = attributes
+        nodes.append(n)
+        return outs
+    }
+
     /// A float32 initializer (`raw_data`, little-endian).
     mutating func floats(_ hint: String, shape: [Int], _ values: [Float]) -> String {
         precondition(shape.reduce(1, *) == values.count,
@@ -230,6 +244,34 @@ struct LayerLowering {
         }
         let y = g.node("Concat", outs.map(\.name), [Attr.int("axis", 1)], hint: path + "/concat")
         return GraphValue(name: y, shape: .map(channels: total, height: h, width: w))
+    }
+
+    /// Values joined on `axis`: 1 (channels of feature maps of one size) or 0 (the batch, values of one shape).
+    mutating func concatenate(_ values: [GraphValue], axis: Int, path: String) throws -> GraphValue {
+        let shape: ValueShape
+        switch axis {
+        case 0:
+            guard values.allSatisfy({ $0.shape == values[0].shape }) else {
+                throw FacetError("ONNX export: \(path): values stacked on the batch differ in shape")
+            }
+            shape = values[0].shape
+        case 1:
+            guard case .map(_, let h, let w) = values[0].shape else {
+                throw FacetError("ONNX export: \(path): a channel concatenation needs feature maps")
+            }
+            var total = 0
+            for v in values {
+                guard case .map(let c, h, w) = v.shape else {
+                    throw FacetError("ONNX export: \(path): feature maps of different sizes")
+                }
+                total += c
+            }
+            shape = .map(channels: total, height: h, width: w)
+        default:
+            throw FacetError("ONNX export: \(path): no concatenation on axis \(axis)")
+        }
+        let y = g.node("Concat", values.map(\.name), [Attr.int("axis", axis)], hint: path + "/concat")
+        return GraphValue(name: y, shape: shape)
     }
 
     /// Facet's flat order is NHWC's: a feature map goes to NHWC before it is flattened.

@@ -29,21 +29,25 @@ public enum SwapGraphNames {
     public static let dfmOutputs = ["out_face_mask:0", "out_celeb_face:0", "out_celeb_face_mask:0"]
 }
 
-/// What a swap graph is made of: the shared encoder's layers in order, and the two decoders'
-/// image and mask branches.
+/// What a swap graph is made of: the shared encoder's layers in order, for `liae` its two inters, and the two
+/// decoders' image and mask branches.
 public struct SwapGraphParts {
     /// Side of the square face the network takes and returns, in pixels.
     public var resolution: Int
     /// The shared encoder's layers, in order, each with its path (the prefix of its parameters' names).
     public var encoder: [(name: String, layer: any Layer)]
+    /// SAEHD `liae`'s inters after the encoder: the swap's code is `inter_AB`'s output twice on channels (AB|AB),
+    /// the destination's `inter_B`'s then `inter_AB`'s (B|AB), both read by the one decoder. Nil for the models whose
+    /// encoder chain ends in the code.
+    public var inters: (ab: any Layer, b: any Layer)?
     /// The source decoder's image branch (the swapped face).
     public var srcImage: any Layer
     /// The source decoder's mask branch.
     public var srcMask: any Layer
-    /// The destination decoder's mask branch (DFM's mask of the input face).
+    /// The destination decoder's mask branch (DFM's mask of the input face; `liae`'s one decoder's mask branch).
     public var dstMask: any Layer
 
-    /// The parts of a Facet network (Quick96 and its tiny variant, H128, SAEHD df); throws for another.
+    /// The parts of a Facet network (Quick96 and its tiny variant, H128, SAEHD df and liae); throws for another.
     public init(_ network: AnyObject) throws {
         switch network {
         case let q as Quick96:
@@ -54,13 +58,17 @@ public struct SwapGraphParts {
             resolution = h.config.resolution
             encoder = [("encoder", h.encoder)]
             srcImage = h.decoderSrc.image; srcMask = h.decoderSrc.mask; dstMask = h.decoderDst.mask
-        case let s as SAEHD where s.interB == nil:
-            // SAEHD df: the same chain as Quick96's (liae's two inters and code concatenation are not lowered yet).
-            resolution = s.config.resolution
-            encoder = [("encoder", s.encoder), ("inter", s.inter)]
-            srcImage = s.decoderSrc.image; srcMask = s.decoderSrc.mask; dstMask = s.decoderDst.mask
         case let s as SAEHD:
-            throw FacetError("ONNX export: SAEHD \(s.config.archi) has no ONNX form in Facet yet (df models export)")
+            resolution = s.config.resolution
+            if let interB = s.interB {
+                // liae: the encoder alone is shared by both codes; the inters and the concatenations follow it.
+                encoder = [("encoder", s.encoder)]
+                inters = (s.inter, interB)
+            } else {
+                // df: the same chain as Quick96's.
+                encoder = [("encoder", s.encoder), ("inter", s.inter)]
+            }
+            srcImage = s.decoderSrc.image; srcMask = s.decoderSrc.mask; dstMask = s.decoderDst.mask
         default:
             throw FacetError("ONNX export: a \(type(of: network)) network has no ONNX form in Facet yet")
         }
@@ -84,6 +92,18 @@ public func swapGraphModel(_ parts: SwapGraphParts, format: SwapGraphFormat, nam
     let nchw = low.g.node("Transpose", [nhwc], [Attr.ints("perm", [0, 3, 1, 2])], hint: "in/to_nchw")
     var code = GraphValue(name: nchw, shape: .map(channels: 3, height: r, width: r))
     for (name, layer) in parts.encoder { code = try low.lower(layer, code, path: name) }
+    // liae: the swap reads AB|AB; DFM's mask of the input face reads B|AB (DeepFaceLab's `export_dfm`).
+    var dstCode: GraphValue?
+    if let inters = parts.inters {
+        let encoded = code
+        let ab = try low.lower(inters.ab, encoded, path: "inter_AB")
+        code = try low.concatenate([ab, ab], axis: 1, path: "swap_code")
+        if format == .dfm {
+            let b = try low.lower(inters.b, encoded, path: "inter_B")
+            dstCode = try low.concatenate([b, ab], axis: 1, path: "dst_code")
+        }
+    }
+    let decoderPath = parts.inters == nil ? "decoder_src" : "decoder"
 
     /// NCHW value to an NHWC graph output named `output`, the channels reversed first for BGR.
     func out(_ v: GraphValue, _ output: String, bgr: Bool) throws -> (String, Int) {
@@ -99,14 +119,26 @@ public func swapGraphModel(_ parts: SwapGraphParts, format: SwapGraphFormat, nam
         return (output, c)
     }
     var outputs: [(String, Int)] = []
-    let face = try low.lower(parts.srcImage, code, path: "decoder_src")
-    let mask = try low.lower(parts.srcMask, code, path: "decoder_src")
+    let face = try low.lower(parts.srcImage, code, path: decoderPath)
+    let mask: GraphValue, dstMask: GraphValue?
+    if let dstCode {
+        // liae's one mask branch reads both codes: stacked on the batch axis, run once (its weights stored once),
+        // split in two halves again.
+        let both = try low.concatenate([code, dstCode], axis: 0, path: "mask_codes")
+        let masks = try low.lower(parts.srcMask, both, path: decoderPath)
+        let halves = low.g.node("Split", [masks.name], [Attr.int("axis", 0)], hint: "mask_halves", outputs: 2)
+        mask = GraphValue(name: halves[0], shape: masks.shape)
+        dstMask = GraphValue(name: halves[1], shape: masks.shape)
+    } else {
+        mask = try low.lower(parts.srcMask, code, path: decoderPath)
+        dstMask = try format == .dfm ? low.lower(parts.dstMask, code, path: "decoder_dst") : nil
+    }
     switch format {
     case .onnx:
         outputs.append(try out(face, SwapGraphNames.onnxOutputs[0], bgr: false))
         outputs.append(try out(mask, SwapGraphNames.onnxOutputs[1], bgr: false))
     case .dfm:
-        let dstMask = try low.lower(parts.dstMask, code, path: "decoder_dst")
+        guard let dstMask else { throw FacetError("ONNX export: the DFM graph lacks the input face's mask") }
         outputs.append(try out(dstMask, SwapGraphNames.dfmOutputs[0], bgr: false))
         outputs.append(try out(face, SwapGraphNames.dfmOutputs[1], bgr: true))
         outputs.append(try out(mask, SwapGraphNames.dfmOutputs[2], bgr: false))

@@ -12,6 +12,8 @@ struct BatchMaker: @unchecked Sendable {
     let dst: RoleSamples
     let augmenter: Augmenter
     let colorTransfer: TrainingColorTransfer?
+    /// SAEHD's `random_hsv_power` (0: off): each src input's colour shift (`HSVShift`).
+    var hsvPower: Double = 0
     let seed: UInt64
     let batchSize: Int
     let resolution: Int
@@ -42,6 +44,18 @@ struct BatchMaker: @unchecked Sendable {
                 }
                 augmenter.fill(batch, index: k, sample: sample, generator: &g, augment: true, warp: warp)
             }
+            if salt == 1 && hsvPower > 0 { shiftColors(batch.warped, iteration: next) }
+        }
+    }
+
+    /// `random_hsv_power` on a src batch's inputs: one shift per face from its own stream (keyed by seed and
+    /// iteration, so without it every other draw is as before). DeepFaceLab shifts the face before its warp; here it
+    /// shifts the warped input, the same per-pixel change up to the interpolation between neighbouring pixels.
+    func shiftColors(_ warped: Tensor, iteration next: Int) {
+        var h = SeededGenerator(seed: mix(seed, UInt64(next), 1, 0x45F))
+        let px = resolution * resolution
+        for k in 0..<warped.batch {
+            HSVShift.draw(power: hsvPower, generator: &h).apply(to: warped.data + k * px * 3, pixels: px)
         }
     }
 }

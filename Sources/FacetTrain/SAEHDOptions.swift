@@ -18,6 +18,9 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
     /// `gan_power`, `gan_patch_size`, `gan_dims` and `true_face_power` (nil in models stored before them: DeepFaceLab's
     /// defaults, see `adversarial`). Changeable on resume.
     public var gan: SAEHDGANOptions?
+    /// DeepFaceLab's `random_hsv_power` (0 to 0.3): each src input's random hue, saturation and value shift
+    /// (`HSVShift`); nil (models made before the option) means 0, off. Changeable on resume.
+    public var randomHsvPower: Double?
 
     /// DeepFaceLab's defaults unless given.
     public init(network: SAEHDConfig = .deepFaceLab, faceType: FaceType = .full, blurOutMask: Bool = false,
@@ -30,9 +33,9 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
     }
 
     /// `--preset cpu`: a network for two CPU cores (README "SAEHD"): liae-ud, 96 px, ae 128, e 32, d 32,
-    /// d_mask 12 (DeepFaceLab's own Quick96 sizes are of this order).
+    /// d_mask 16 (DeepFaceLab's smallest mask width; its own Quick96 sizes are of this order).
     public static let cpuPreset = SAEHDConfig(resolution: 96, archi: "liae-ud", aeDims: 128, eDims: 32, dDims: 32,
-                                              dMaskDims: 12)
+                                              dMaskDims: 16)
 
     /// The learning-rate factor of DeepFaceLab's `lr_cos` at an iteration: with lr dropout SAEHD's optimizer
     /// multiplies the rate by `(cos(2 pi i / 500) + 1) / 2` (`lr_cos = 500`); 1 without lr dropout.
@@ -58,6 +61,13 @@ public struct SAEHDOptions: Codable, Sendable, Equatable {
         }
         try n.validate()
         try adversarial.validate(network: n)
+        try SAEHDOptions.checkHSVPower(randomHsvPower)
+    }
+
+    /// Throws one line when a `random_hsv_power` is outside DeepFaceLab's 0 to 0.3.
+    static func checkHSVPower(_ power: Double?) throws {
+        guard let power, !HSVShift.powerRange.contains(power) else { return }
+        throw FacetError.setting("random-hsv-power", "must be 0 to 0.3 (DeepFaceLab's range), got \(power)")
     }
 
     /// Whether DeepFaceLab offers masked training as a choice for this face type (whole face and head); for the
@@ -83,6 +93,8 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
     public var clipGradients: Bool?
     /// `gan_power`, `gan_patch_size`, `gan_dims`, `true_face_power`.
     public var adversarial = SAEHDAdversarialChanges()
+    /// `random_hsv_power` (0 turns it off).
+    public var randomHsvPower: Double?
 
     /// Nothing changed.
     public init() {}
@@ -115,6 +127,10 @@ public struct SAEHDResumeChanges: Sendable, Equatable {
         if let b = blurOutMask { s.blurOutMask = b }
         if let c = clipGradients { s.clipGradients = c }
         try adversarial.apply(to: &s, pretrain: o.pretrain == true)
+        if let p = randomHsvPower {
+            try SAEHDOptions.checkHSVPower(p)
+            s.randomHsvPower = p
+        }
         o.saehd = s
         return o
     }

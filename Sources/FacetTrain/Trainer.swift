@@ -213,10 +213,13 @@ public final class Trainer {
         network = try plan.options.makeNetwork(seed: seed, optimizerSeed: seed)
         augmenter = Augmenter(resolution: r, options: plan.options.augmentation)
         let noWarp = run.noWarp, warpUntil = run.warpUntil
-        batchMaker = BatchMaker(src: src, dst: dst, augmenter: augmenter, colorTransfer: plan.options.colorTransfer,
-                                seed: seed, batchSize: plan.batchSize, resolution: r,
-                                priority: plan.options.lossOptions.eyesMouthWeight > 0,
-                                warps: { n in !noWarp && (warpUntil.map { n < $0 } ?? true) })
+        var maker = BatchMaker(src: src, dst: dst, augmenter: augmenter, colorTransfer: plan.options.colorTransfer,
+                               seed: seed, batchSize: plan.batchSize, resolution: r,
+                               priority: plan.options.lossOptions.eyesMouthWeight > 0,
+                               warps: { n in !noWarp && (warpUntil.map { n < $0 } ?? true) })
+        // DeepFaceLab pretrains without random_hsv_power.
+        maker.hsvPower = plan.options.pretrain == true ? 0 : plan.options.saehd?.randomHsvPower ?? 0
+        batchMaker = maker
         srcBatch = batchMaker.emptyBatch()
         dstBatch = batchMaker.emptyBatch()
         prefetcher = run.prefetch ? BatchPrefetcher(maker: batchMaker) : nil
@@ -275,13 +278,14 @@ public final class Trainer {
     /// Fresh tensors holding `iteration`'s batches, as the run draws them (for tests; training takes its batches
     /// from the prefetcher).
     func makeBatches(iteration: Int) -> (src: TrainingBatch, dst: TrainingBatch) {
-        let maker = BatchMaker(src: RoleSamples(role: .src, train: src.train, validation: [], seed: seed,
+        var maker = BatchMaker(src: RoleSamples(role: .src, train: src.train, validation: [], seed: seed,
                                                 uniformPose: src.poseBins != nil),
                                dst: RoleSamples(role: .dst, train: dst.train, validation: [], seed: seed,
                                                 uniformPose: dst.poseBins != nil),
                                augmenter: augmenter, colorTransfer: batchMaker.colorTransfer, seed: seed,
                                batchSize: batchSize, resolution: batchMaker.resolution, priority: batchMaker.priority,
                                warps: batchMaker.warps)
+        maker.hsvPower = batchMaker.hsvPower
         let out = (src: maker.emptyBatch(), dst: maker.emptyBatch())
         maker.fill(src: out.src, dst: out.dst, iteration: iteration)
         return out

@@ -31,9 +31,22 @@ public struct WarmStart: Sendable, Equatable {
     /// The parts `--freeze` knows.
     public static let freezable = ["encoder"]
 
-    /// The parameter path prefixes a frozen part covers.
+    /// The parameter path prefixes a frozen part covers: `encoder` is the shared encoder and the inter both persons'
+    /// codes go through (`inter`; SAEHD liae's `inter_AB`, while its dst-only `inter_B` trains with the decoder).
     static func prefixes(_ parts: [String]) -> [String] {
-        parts.flatMap { $0 == "encoder" ? ["encoder.", "inter."] : [] }
+        parts.flatMap { $0 == "encoder" ? ["encoder.", "inter.", "inter_AB."] : [] }
+    }
+
+    /// The options of the model whose checkpoint this names (to build a new model of the same network: a new SAEHD
+    /// model given no network options takes the pretrained one's). Opens the file read-only.
+    public func sourceOptions() throws -> ModelOptions {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FacetError.file(path, "not found (--init-from)", kind: .notFound)
+        }
+        let other = try Project(path: path, mode: .readOnly)
+        let c = try other.checkpoint(resolving: checkpoint)
+        let model = try other.requireModel(named: c.modelName)
+        return try ModelOptions.parse(model.optionsJson, model: model.name)
     }
 
     /// Loads the checkpoint's weights into `network` (built from `options`) after checking that the source model has

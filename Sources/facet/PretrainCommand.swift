@@ -22,8 +22,11 @@ struct PretrainCommand: ParsableCommand {
 
     @Argument(help: "The pretraining project to write (created when missing).") var out: String
     @Option(parsing: .upToNextOption, help: "The projects whose kept faces to train on.") var from: [String] = []
-    @Option(help: "Architecture of a new model: quick96, tiny or h128 (default: the existing model's, else tiny).")
+    @Option(help: """
+        Architecture of a new model: quick96, tiny, h128 or saehd (default: the existing model's, else tiny).
+        """)
     var model: TrainArchitecture?
+    @OptionGroup var network: SAEHDNetworkFlags
     @Option(help: "Name of the model in OUT.facet (default: pretrain).") var name = "pretrain"
     @Option(help: "Faces per role per iteration (default: the architecture's).") var batch: Int?
     @Option(help: "Stop when the model reaches iteration N (counted over all its runs).") var iterations: Int?
@@ -35,6 +38,10 @@ struct PretrainCommand: ParsableCommand {
         if from.isEmpty { throw ValidationError("name the projects to pretrain on with --from A.facet B.facet ...") }
         if iterations != nil && minutes != nil { throw ValidationError("give --iterations or --minutes, not both") }
         if let m = minutes, !(m > 0) { throw ValidationError("--minutes must be positive") }
+        if network.given, let m = model, m != .saehd {
+            throw ValidationError("--archi, --resolution, --face-type, --ae-dims, --e-dims, --d-dims, --d-mask-dims "
+                                  + "and --preset are options of --model saehd")
+        }
     }
 
     func run() throws {
@@ -78,6 +85,22 @@ struct PretrainCommand: ParsableCommand {
             try p.close()
         }
 
+        var saehd: SAEHDOptions?
+        if network.given {
+            guard !resume else {
+                throw FacetError.file(out, "model '\(name)': archi, resolution, face type and the widths are fixed "
+                                      + "when a model is created; drop them to carry on", kind: .conflict)
+            }
+            guard architecture == .saehd else {
+                throw FacetError("--archi, --resolution, --face-type, the widths and --preset are options of "
+                                 + "--model saehd")
+            }
+        }
+        if architecture == .saehd && !resume {
+            let o = try network.options()
+            try o.validate()
+            saehd = o
+        }
         let wantedBatch = batch ?? architecture.defaultBatchSize
         let pool = sources.reduce(0) { $0 + $1.faces }
         if !resume, pool < wantedBatch + 1 {
@@ -97,6 +120,7 @@ struct PretrainCommand: ParsableCommand {
         var options = TrainOptions(architecture: resume ? nil : architecture, name: name, resume: resume,
                                    batchSize: batch, saveEveryMinutes: saveEveryMinutes, seed: seed)
         options.pretrain = true
+        options.saehd = saehd
         if let i = iterations { options.stop = .iterations(i) } else if let m = minutes { options.stop = .minutes(m) }
         let trainer = try Trainer(project: project, options: options)
         let counts = trainer.faceCounts

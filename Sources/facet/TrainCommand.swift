@@ -11,7 +11,6 @@ import Foundation
 
 extension TrainArchitecture: ExpressibleByArgument {}
 extension OptimizerOptions.Kind: ExpressibleByArgument {}
-extension TrainingColorTransfer: ExpressibleByArgument {}
 extension TrainingMask: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
@@ -30,18 +29,7 @@ struct TrainCommand: ParsableCommand {
         128 px), saehd (DeepFaceLab's SAEHD, options below) or tiny (64 px demo).
         """)
     var model: TrainArchitecture?
-    @Option(help: "saehd: df or liae with any of -u, -d, -t (default liae-ud). Fixed at creation.") var archi: String?
-    @Option(help: "saehd: face size, 64 to 640 in steps of 16 (32 with -d or -t; default 128). Fixed at creation.")
-    var resolution: Int?
-    @Option(help: "saehd: half (h), mid_full (mf), full (f), whole_face (wf) or head (default full); fixed.")
-    var faceType: String?
-    @Option(help: "saehd: autoencoder width ae_dims, 32 to 1024 (default 256). Fixed at creation.") var aeDims: Int?
-    @Option(help: "saehd: encoder width e_dims, 16 to 256, even (default 64). Fixed at creation.") var eDims: Int?
-    @Option(help: "saehd: decoder width d_dims, 16 to 256, even (default 64). Fixed at creation.") var dDims: Int?
-    @Option(help: "saehd: mask decoder width d_mask_dims, 16 to 256, even (default d_dims / 3, even: 22).")
-    var dMaskDims: Int?
-    @Option(help: "saehd: cpu = liae-ud, 96 px, ae 128, e 32, d 32, d_mask 12, for two CPU cores (README).")
-    var preset: String?
+    @OptionGroup var network: SAEHDNetworkFlags
     @Flag(inversion: .prefixedNo, help: """
         saehd: blur the background near the face in the targets (DeepFaceLab's blur_out_mask; default off). \
         May change on --resume.
@@ -65,6 +53,11 @@ struct TrainCommand: ParsableCommand {
         May change on --resume.
         """)
     var trueFacePower: Double?
+    @Option(help: """
+        saehd: one random hue, saturation and value shift per src input face, 0 to 0.3 (DeepFaceLab's \
+        random_hsv_power; default 0, off; 0.05 is its typical value). May change on --resume.
+        """)
+    var randomHsvPower: Double?
     @Flag(help: "h128 only: DeepFaceLab's lighter H128 (dense 256, decoders 256, 128, 64).") var lighter = false
     @Flag(help: "h128 only: 50 x MSE under the blurred mask instead of 10 x DSSIM (DeepFaceLab's pixel loss).")
     var pixelLoss = false
@@ -96,8 +89,11 @@ struct TrainCommand: ParsableCommand {
     var eyesMouthPriority: Bool?
     @Flag(inversion: .prefixedNo, help: "A new model draws faces evenly over yaw x pitch bins (DFL's uniform_yaw).")
     var uniformPose: Bool?
-    @Option(help: "A new model's src faces recoloured towards random dst faces: rct or lct (DeepFaceLab's ct_mode).")
-    var colorTransfer: TrainingColorTransfer?
+    @Option(help: """
+        Src faces recoloured towards random dst faces: rct, lct or none (DeepFaceLab's ct_mode; default none). \
+        saehd: may change on --resume (none turns it off).
+        """)
+    var colorTransfer: ColorTransferChoice?
     @Option(help: "A new model's learning rate rises linearly over its first N iterations.") var lrWarmup: Int?
     @Option(help: "A new model's learning rate falls (cosine) over N iterations after the warm-up to --lr-floor.")
     var lrDecay: Int?
@@ -113,9 +109,15 @@ struct TrainCommand: ParsableCommand {
         """) var mask: TrainingMask?
     @Flag(help: "This run trains without the random warp (the final, sharpening phase).") var noWarp = false
     @Option(help: "This run stops the random warp from model iteration N on.") var warpUntil: Int?
-    @Option(help: "A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag).")
+    @Option(help: """
+        A new model starts from another project's checkpoint: OTHER.facet:CKPT (id, best, latest, tag); a new saehd \
+        model given no network options takes that model's network and face type.
+        """)
     var initFrom: String?
-    @Option(help: "With --init-from: keep this part fixed (encoder: the shared encoder and inter).") var freeze: String?
+    @Option(help: """
+        With --init-from: keep this part fixed (encoder: the shared encoder and inter; saehd liae: encoder, inter_AB).
+        """)
+    var freeze: String?
     @Flag(help: ArgumentHelp("Prepare batches in the loop, not ahead on a thread (Tools/bench train-speed).",
                              visibility: .hidden))
     var noPrefetch = false
@@ -153,8 +155,9 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--archi, --resolution, --face-type, --ae-dims, --e-dims, --d-dims, --d-mask-dims "
                                   + "and --preset are options of --model saehd")
         }
-        if model != nil && model != .saehd && (blurOutMask != nil || clipGradients != nil) {
-            throw ValidationError("--blur-out-mask and --clip-gradients are options of --model saehd")
+        if model != nil && model != .saehd && (blurOutMask != nil || clipGradients != nil || randomHsvPower != nil) {
+            throw ValidationError("--blur-out-mask, --clip-gradients and --random-hsv-power are options of "
+                                  + "--model saehd")
         }
         if model != nil && model != .saehd && (ganPower != nil || ganPatchSize != nil || ganDims != nil
                                                 || trueFacePower != nil) {
@@ -177,36 +180,11 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Whether any option fixed at an SAEHD model's creation was given.
-    var saehdNetworkGiven: Bool {
-        archi != nil || resolution != nil || faceType != nil || aeDims != nil || eDims != nil || dDims != nil
-            || dMaskDims != nil || preset != nil
-    }
+    var saehdNetworkGiven: Bool { network.given }
 
     /// A new SAEHD model's options from the flags (DeepFaceLab's defaults, or the preset, for those not given).
     func saehdOptions() throws -> SAEHDOptions {
-        var net = SAEHDConfig.deepFaceLab
-        if let p = preset {
-            guard p == "cpu" else { throw FacetError.setting("preset", "knows: cpu (got '\(p)')") }
-            net = SAEHDOptions.cpuPreset
-        }
-        if let a = archi { net.archi = a.lowercased() }
-        if let r = resolution { net.resolution = r }
-        if let v = aeDims { net.aeDims = v }
-        if let v = eDims { net.eDims = v }
-        if let v = dDims {
-            net.dDims = v
-            if dMaskDims == nil && preset == nil { net.dMaskDims = SAEHDConfig.defaultMaskDims(dDims: v) }
-        }
-        if let v = dMaskDims { net.dMaskDims = v }
-        var o = SAEHDOptions(network: net)
-        if let f = faceType {
-            let short: [String: FaceType] = ["h": .half, "mf": .midFull, "f": .full, "wf": .wholeFace]
-            guard let t = short[f.lowercased()] ?? FaceType(rawValue: f.lowercased()) else {
-                throw FacetError.setting("face-type", "knows half (h), mid_full (mf), full (f), whole_face (wf), "
-                                         + "head; got '\(f)'")
-            }
-            o.faceType = t
-        }
+        var o = try network.options()
         o.blurOutMask = blurOutMask ?? false
         o.clipGradients = clipGradients ?? false
         var gan = o.adversarial
@@ -216,6 +194,7 @@ struct TrainCommand: ParsableCommand {
         gan.trueFacePower = trueFacePower ?? 0
         try SAEHDAdversarialChanges.checkShapeWithoutPower(gan, patchSize: ganPatchSize, dims: ganDims)
         o.gan = gan
+        o.randomHsvPower = randomHsvPower ?? 0
         try o.validate()
         return o
     }
@@ -245,24 +224,34 @@ struct TrainCommand: ParsableCommand {
             if let p = lrDropout { o.lrDropout = p }
             options.optimizer = o
         }
-        if model == .saehd { options.saehd = try saehdOptions() }
+        if model == .saehd {
+            var o = try saehdOptions()
+            // A warm start given no network options takes the other model's network and face type.
+            if let from = initFrom, !network.given,
+               let theirs = try WarmStart.parse(from).sourceOptions().saehd {
+                o.network = theirs.network
+                o.faceType = theirs.faceType
+            }
+            options.saehd = o
+        }
         if resume != nil {
             var c = SAEHDResumeChanges()
             if noMaskedTraining { c.maskedTraining = false }
             c.eyesMouthPriority = eyesMouthPriority
             c.uniformPose = uniformPose
-            if let t = colorTransfer { c.colorTransfer = .some(t) }
+            if let t = colorTransfer { c.colorTransfer = .some(t.transfer) }
             c.lrDropout = lrDropout
             c.blurOutMask = blurOutMask
             c.clipGradients = clipGradients
             c.adversarial = SAEHDAdversarialChanges(ganPower: ganPower, ganPatchSize: ganPatchSize, ganDims: ganDims,
                                                     trueFacePower: trueFacePower)
+            c.randomHsvPower = randomHsvPower
             options.resumeChanges = c
         }
         if noMaskedTraining { options.knobs.maskedTraining = false }
         options.knobs.eyesMouthPriority = eyesMouthPriority
         options.knobs.uniformPose = uniformPose
-        options.knobs.colorTransfer = colorTransfer
+        options.knobs.colorTransfer = colorTransfer?.transfer
         options.knobs.trainingMask = mask
         if lrWarmup != nil || lrDecay != nil || lrFloor != nil {
             options.knobs.schedule = LearningRateSchedule(warmupIterations: lrWarmup ?? 0,

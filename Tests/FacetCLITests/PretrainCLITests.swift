@@ -76,6 +76,51 @@ final class PretrainCLITests: CLITestCase {
         try p2.close()
     }
 
+    /// `facet pretrain --model saehd` with SAEHD's network options (a liae-ud at DeepFaceLab's smallest widths); a pair
+    /// started from it with --init-from and no network options takes the pretrained network and face type, and
+    /// --freeze encoder is recorded; network options on a rerun, or for another architecture, are refused.
+    func testSAEHDPretrainsAndAPairStartsFromItsNetwork() throws {
+        let a = try fixture("schema2.facet", as: "a.facet"), b = try fixture("schema2-extra-d20.facet", as: "b.facet")
+        let out = path("generic.facet")
+        let net = ["--archi", "liae-ud", "--face-type", "wf", "--resolution", "64", "--ae-dims", "32", "--e-dims", "16",
+                   "--d-dims", "16", "--d-mask-dims", "16"]
+        let r = try facet(["pretrain", out, "--from", a, b, "--model", "saehd", "--batch", "2", "--iterations", "2",
+                           "--seed", "4"] + net)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("pretraining model 'pretrain' (saehd, 64 px, batch 2)"), r.stderr)
+        XCTAssertTrue(r.stdout.contains("facet train P.facet --model saehd --init-from \(out):"), r.stdout)
+        let p = try Project(path: out, mode: .readOnly)
+        let generic = try XCTUnwrap(try p.model(named: "pretrain"))
+        XCTAssertEqual([generic.architecture, generic.faceType], ["saehd", "whole_face"])
+        XCTAssertTrue(generic.optionsJson.contains("\"archi\":\"liae-ud\""), generic.optionsJson)
+        try p.close()
+
+        assertFailsCleanly(try facet(["pretrain", out, "--from", a, "--iterations", "3", "--archi", "df"]),
+                           mentioning: "archi, resolution, face type and the widths are fixed")
+        let wrong = try facet(["pretrain", path("x.facet"), "--from", a, "--model", "tiny", "--archi", "df"])
+        XCTAssertEqual(wrong.status, 2, wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.facet")))
+
+        let pair = try fixture("schema2.facet", as: "pair.facet")
+        let t = try facet(["train", pair, "--model", "saehd", "--batch", "2", "--iterations", "1", "--no-score",
+                           "--init-from", out + ":latest", "--freeze", "encoder"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let q = try Project(path: pair, mode: .readOnly)
+        let warm = try XCTUnwrap(try q.model(named: "saehd"))
+        XCTAssertEqual([warm.architecture, warm.faceType], ["saehd", "whole_face"])
+        func network(_ json: String) throws -> NSDictionary {
+            let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            return try XCTUnwrap((o["saehd"] as? [String: Any])?["network"] as? NSDictionary)
+        }
+        XCTAssertEqual(try network(warm.optionsJson), try network(generic.optionsJson))
+        XCTAssertTrue(warm.optionsJson.contains("\"frozen\":[\"encoder\"]"), warm.optionsJson)
+        let lineage = try XCTUnwrap(try q.modelInit(modelId: warm.id!))
+        XCTAssertEqual(lineage.sourceModel, "pretrain")
+        XCTAssertEqual(lineage.sourceIteration, 2)
+        XCTAssertEqual(lineage.frozen, "encoder")
+        try q.close()
+    }
+
     func testBadInputIsOneLineAndWritesNothing() throws {
         let a = try fixture("schema2.facet", as: "a.facet")
         let out = path("generic.facet")

@@ -1,6 +1,7 @@
-/// `facet export-model --format onnx|dfm` for every architecture Facet trains (tiny, Quick96, H128), checked with
-/// onnxruntime (Tools/reference/onnx_run.py; an independent ONNX runtime, installed by Tools/setup) on real faces of
-/// the sample videos: its outputs match Facet's own forward pass of the same checkpoint within 1e-4, and the DFM
+/// `facet export-model --format onnx|dfm` for every architecture Facet trains (tiny, Quick96, H128, SAEHD df and
+/// liae), checked with onnxruntime (Tools/reference/onnx_run.py; an independent ONNX runtime, installed by
+/// Tools/setup) on real faces of the sample videos: its outputs match Facet's own forward pass of the same
+/// checkpoint within 1e-4, and the DFM
 /// loads and runs the way DeepFaceLive's DFMModel feeds it (names, shapes, order of outputs, BGR).
 import XCTest
 import FacetCore
@@ -38,8 +39,16 @@ final class ONNXExportTests: XCTestCase {
             var s = TrainOptions(architecture: .saehd, name: "s", batchSize: 2, seed: 4)
             s.saehd = SAEHDOptions(network: SAEHDConfig(resolution: 64, archi: "df-t", aeDims: 32, eDims: 16, dDims: 16,
                                                         dMaskDims: 16), faceType: .wholeFace)
+            // SAEHD liae, whose swap reads inter_AB's code twice and whose DFM mask of the input face reads inter_B's
+            // then inter_AB's: liae-ud (pixel norm, the -d output) on full faces and plain liae on heads.
+            var l = TrainOptions(architecture: .saehd, name: "l", batchSize: 2, seed: 5)
+            l.saehd = SAEHDOptions(network: SAEHDConfig(resolution: 64, archi: "liae-ud", aeDims: 32, eDims: 16, dDims: 16,
+                                                        dMaskDims: 16))
+            var m = TrainOptions(architecture: .saehd, name: "m", batchSize: 2, seed: 6)
+            m.saehd = SAEHDOptions(network: SAEHDConfig(resolution: 64, archi: "liae", aeDims: 32, eDims: 16, dDims: 16,
+                                                        dMaskDims: 16), faceType: .head)
             for (options, steps) in [(TrainOptions(architecture: .quick96, name: "q", batchSize: 2, seed: 2), 2), (h, 6),
-                                     (s, 4)] {
+                                     (s, 4), (l, 4), (m, 4)] {
                 let trainer = try Trainer(project: p, options: options)
                 while trainer.iteration < steps { trainer.step() }
                 try trainer.saveCheckpoint()
@@ -106,10 +115,12 @@ final class ONNXExportTests: XCTestCase {
 
     /// The largest absolute difference, after checking the sizes match and Facet's output is not flat (so that a
     /// comparison of two constant pictures cannot pass).
-    func largestDifference(_ a: [Float], _ facet: Tensor, _ what: String) -> Float {
+    /// `minRange`: plain liae's masks span only about 0.004 after its few steps at DeepFaceLab's rate (at 3e-4 they
+    /// saturate instead); its mask layers are those liae-ud's checked masks have.
+    func largestDifference(_ a: [Float], _ facet: Tensor, _ what: String, minRange: Float = 0.01) -> Float {
         XCTAssertEqual(a.count, facet.count, what)
         let v = facet.values
-        XCTAssertGreaterThan(v.max()! - v.min()!, 0.01, "\(what): Facet's output is flat")
+        XCTAssertGreaterThan(v.max()! - v.min()!, minRange, "\(what): Facet's output is flat")
         return zip(a, v).reduce(0) { max($0, abs($1.0 - $1.1)) }
     }
 
@@ -125,7 +136,7 @@ final class ONNXExportTests: XCTestCase {
     func testEveryArchitectureMatchesFacetsForwardPassInOnnxruntime() throws {
         let p = try Project(path: Self.fixturePath!, mode: .readOnly)
         for (modelName, architecture, r) in [("a", "tiny", 64), ("q", "quick96", 96), ("h", "h128", 64),
-                                                  ("s", "saehd", 64)] {
+                                                  ("s", "saehd", 64), ("l", "saehd", 64), ("m", "saehd", 64)] {
             let model = try loadModel(project: p, checkpoint: "latest", model: modelName)
             XCTAssertEqual(model.model.architecture, architecture)
             let x = try Self.faces(p, resolution: r, faceType: model.options.realignedFaceType)
@@ -142,8 +153,10 @@ final class ONNXExportTests: XCTestCase {
             XCTAssertEqual(shape(inputs.first), ["N", "\(r)", "\(r)", "3"])
             XCTAssertEqual(outputs.map(shape), [["N", "\(r)", "\(r)", "3"], ["N", "\(r)", "\(r)", "1"]])
             let dFace = largestDifference(try XCTUnwrap(o["swapped_face"]), src.image, "\(architecture) swapped_face")
-            let dMask = largestDifference(try XCTUnwrap(o["swapped_mask"]), src.mask, "\(architecture) swapped_mask")
-            print("\(architecture): onnxruntime vs Facet, largest difference face \(dFace), mask \(dMask); \(e.nodes) nodes, \(e.bytes) bytes")
+            let maskRange: Float = modelName == "m" ? 0.002 : 0.01
+            let dMask = largestDifference(try XCTUnwrap(o["swapped_mask"]), src.mask, "\(architecture) swapped_mask",
+                                          minRange: maskRange)
+            print("\(architecture) \(modelName): onnxruntime vs Facet, largest difference face \(dFace), mask \(dMask); \(e.nodes) nodes, \(e.bytes) bytes")
             XCTAssertLessThanOrEqual(dFace, 1e-4, architecture)
             XCTAssertLessThanOrEqual(dMask, 1e-4, architecture)
 
@@ -162,9 +175,11 @@ final class ONNXExportTests: XCTestCase {
             XCTAssertEqual(dfmOutputs.compactMap { ($0 as? [String: Any])?["name"] as? String }, SwapGraphNames.dfmOutputs)
             XCTAssertEqual(dfmOutputs.map(shape), [["N", "\(r)", "\(r)", "1"], ["N", "\(r)", "\(r)", "3"], ["N", "\(r)", "\(r)", "1"]])
             let dCeleb = largestDifference(try XCTUnwrap(f["out_celeb_face:0"]), reversedChannels(src.image), "\(architecture) out_celeb_face")
-            let dCelebMask = largestDifference(try XCTUnwrap(f["out_celeb_face_mask:0"]), src.mask, "\(architecture) out_celeb_face_mask")
-            let dFaceMask = largestDifference(try XCTUnwrap(f["out_face_mask:0"]), dst.mask, "\(architecture) out_face_mask")
-            print("\(architecture) DFM: largest difference celeb face \(dCeleb), celeb mask \(dCelebMask), face mask \(dFaceMask)")
+            let dCelebMask = largestDifference(try XCTUnwrap(f["out_celeb_face_mask:0"]), src.mask, "\(architecture) out_celeb_face_mask",
+                                               minRange: maskRange)
+            let dFaceMask = largestDifference(try XCTUnwrap(f["out_face_mask:0"]), dst.mask, "\(architecture) out_face_mask",
+                                              minRange: maskRange)
+            print("\(architecture) \(modelName) DFM: largest difference celeb face \(dCeleb), celeb mask \(dCelebMask), face mask \(dFaceMask)")
             XCTAssertLessThanOrEqual(max(dCeleb, dCelebMask, dFaceMask), 1e-4, architecture)
         }
     }
@@ -195,9 +210,13 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertThrowsError(try swapGraphModel(parts, format: .onnx, name: "x", metadata: [])) {
             XCTAssertTrue("\($0)".contains("decoder_src.odd is a Odd"), "\($0)")
         }
+        // liae's inter_B is lowered for DFM's mask of the input face only: Facet's interface does not contain it.
         let liae = try SAEHD(config: SAEHDConfig(resolution: 64, archi: "liae-ud", aeDims: 8, eDims: 4, dDims: 4), seed: 1)
-        XCTAssertThrowsError(try SwapGraphParts(liae)) {
-            XCTAssertTrue("\($0)".contains("SAEHD liae-ud has no ONNX form in Facet yet (df models export)"), "\($0)")
+        var lp = try SwapGraphParts(liae)
+        lp.inters = (try XCTUnwrap(lp.inters).ab, Sequential([("odd", Odd())]))
+        XCTAssertThrowsError(try swapGraphModel(lp, format: .dfm, name: "x", metadata: [])) {
+            XCTAssertTrue("\($0)".contains("inter_B.odd is a Odd"), "\($0)")
         }
+        XCTAssertNoThrow(try swapGraphModel(lp, format: .onnx, name: "x", metadata: []))
     }
 }

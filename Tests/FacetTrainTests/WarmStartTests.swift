@@ -41,6 +41,48 @@ final class WarmStartTests: TrainTestCase {
         XCTAssertTrue(resumed.trainable.contains { $0.name.hasPrefix("decoder_src.") })
     }
 
+    /// SAEHD liae: the pretrained tensors exactly, and `--freeze encoder` keeps the encoder and `inter_AB` (the inter
+    /// both persons' codes go through) fixed while `inter_B` and the decoder train; another archi is refused.
+    func testSAEHDLIAEStartsFromTheCheckpointAndFreezesTheSharedParts() throws {
+        func saehd(_ archi: String, name: String, seed: UInt64) -> TrainOptions {
+            var o = TrainOptions(architecture: .saehd, name: name, batchSize: 2, stop: .iterations(2), seed: seed)
+            o.saehd = SAEHDTrainingTests.tiny(archi)
+            return o
+        }
+        let a = try projectWithFaces(src: 6, dst: 6, name: "a.facet")
+        let source = try Trainer(project: a, options: saehd("liae-ud", name: "generic", seed: 2))
+        let c = try source.run().checkpoint
+        let weights = Dictionary(uniqueKeysWithValues: source.network.namedParameters.map { ($0.name, $0.parameter.value.values) })
+
+        let b = try projectWithFaces(src: 6, dst: 6, name: "b.facet")
+        var options = saehd("liae-ud", name: "warm", seed: 9)
+        options.initFrom = WarmStart(path: a.path, checkpoint: String(c.id), freeze: ["encoder"])
+        XCTAssertEqual(try options.initFrom!.sourceOptions().saehd, SAEHDTrainingTests.tiny("liae-ud"))
+        let warm = try Trainer(project: b, options: options)
+        for (name, p) in warm.network.namedParameters { XCTAssertEqual(p.value.values, weights[name], name) }
+        XCTAssertEqual(Set(warm.trainable.map { $0.name.split(separator: ".")[0] }), ["inter_B", "decoder"])
+        try warm.run()
+        var kept = 0, trained = 0
+        for (name, p) in warm.network.namedParameters {
+            if name.hasPrefix("encoder.") || name.hasPrefix("inter_AB.") {
+                XCTAssertEqual(p.value.values, weights[name], "\(name) stays frozen")
+                kept += 1
+            } else if name.hasSuffix(".weight") {
+                XCTAssertNotEqual(p.value.values, weights[name], "\(name) trains")
+                trained += 1
+            }
+        }
+        XCTAssertGreaterThan(kept, 8)
+        XCTAssertGreaterThan(trained, 8)
+
+        var other = saehd("df-ud", name: "df", seed: 9)
+        other.initFrom = WarmStart(path: a.path)
+        XCTAssertThrowsError(try Trainer(project: b, options: other)) { error in
+            XCTAssertTrue("\(error)".hasSuffix("--init-from needs the same architecture"), "\(error)")
+        }
+        XCTAssertNil(try b.model(named: "df"))
+    }
+
     func testADifferentArchitectureIsRefusedWithOneLineBeforeAnythingIsWritten() throws {
         let a = try projectWithFaces(src: 6, dst: 6, name: "a.facet")
         try Trainer(project: a, options: TrainOptions(architecture: .tiny, batchSize: 2, stop: .iterations(1), seed: 2)).run()
