@@ -12,13 +12,32 @@ public struct MaskExportResult: Sendable, Equatable {
     public var labelled: Int
     /// Masks from a predicted mask (faces without labels).
     public var predicted: Int
+    /// Faces with neither labels nor a predicted mask: no file written.
+    public var missing: Int = 0
 }
 
 /// Label files in and out of a project, and masks as image files.
 public enum MaskExport {
     /// A face's predicted mask (`crop_size x crop_size`, 8-bit, row-major), or nil when it has none: the export's
-    /// source for faces without labels.
-    public typealias PredictedMask = @Sendable (FaceRecord) throws -> [UInt8]?
+    /// source for faces without labels (`storedPredictions` reads the ones `facet xseg apply` stored).
+    public typealias PredictedMaskSource = @Sendable (FaceRecord) throws -> [UInt8]?
+
+    /// The segmenter's stored predictions (`facet xseg apply`), scaled from the network's resolution to the crop
+    /// (bilinear, as training and merge scale them). A face has none when it was never applied, or when its stored
+    /// mask is the drawn mask of labels cleared since (a stored mask with a label revision is not a prediction).
+    public static func storedPredictions(_ project: Project) -> PredictedMaskSource {
+        { face in
+            guard let m = try project.predictedMask(faceID: face.id), m.labelRevision.isEmpty else { return nil }
+            let image: Image
+            do { image = try PNGCodec.decode(m.png).grey() } catch {
+                throw FacetError.file(project.path, "face \(face.id): its predicted mask cannot be decoded (\(error)); "
+                                      + "run `facet xseg apply \(project.path)` again", kind: .corrupt)
+            }
+            let size = face.cropSize
+            return image.width == size && image.height == size ? image.pixels
+                : image.resized(width: size, height: size).pixels
+        }
+    }
 
     /// Reads the label file at `path` (JSON lines, see `MaskLabels`) and stores every line's polygons in one
     /// transaction, recorded as one undoable change. A bad line, an unknown face or a point outside a face's crop
@@ -74,11 +93,11 @@ public enum MaskExport {
 
     /// Writes each face's current mask as `f<ID>.png` (8-bit grey, the crop's size) into `folder`: the face's
     /// labels rasterized where it has any, else `predicted`'s mask when it has one; a face with neither gets no
-    /// file. Faces of `role` (nil: both), every status. The files go into a staging folder first and are moved
-    /// into place at the end, so a failure leaves `folder` as it was; a non-empty folder is refused unless `force`
-    /// (files of the same name are then replaced).
+    /// file (counted in `missing`). Faces of `role` (nil: both), every status. The files go into a staging folder
+    /// first and are moved into place at the end, so a failure leaves `folder` as it was; a non-empty folder is
+    /// refused unless `force` (files of the same name are then replaced).
     public static func exportMasks(_ project: Project, role: Role?, to folder: String, force: Bool = false,
-                                   predicted: PredictedMask? = nil,
+                                   predicted: PredictedMaskSource? = nil,
                                    progress: ((Int, Int) -> Void)? = nil) throws -> MaskExportResult {
         let ids = predicted == nil ? try project.labelledFaceIDs(role: role)
                                    : try project.faceIDs(matching: FaceQuery(role: role))
@@ -114,6 +133,7 @@ public enum MaskExport {
                     pixels = mask
                     result.predicted += 1
                 } else {
+                    result.missing += 1
                     continue
                 }
                 let name = "f\(id).png"

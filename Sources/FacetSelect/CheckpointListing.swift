@@ -41,6 +41,9 @@ public struct CheckpointSummary: Codable, Sendable, Equatable {
     public var swapScore: SwapScore? = nil
     /// The combined swap score `best` follows under `--best-by swap` (README "Swap scores"); nil until scored.
     public var swap: Double? = nil
+    /// A segmenter checkpoint's (`facet xseg`) IoU on its held-out labelled faces (its val_loss is 1 - IoU); nil
+    /// for swap models and for a segmenter without held-out faces.
+    public var iou: Double? = nil
 }
 
 /// One model's line above its checkpoints.
@@ -131,7 +134,8 @@ public func listCheckpoints(project: Project, model: String? = nil, target: Doub
                 valLossDst: c.valLossDst,
                 trainSeconds: c.trainSeconds, tags: (c.tags ?? "").split(separator: ",").map(String.init).sorted(),
                 bytes: c.bytes, pruned: c.tensorsPruned, aliases: aliases,
-                swapScore: scores[c.id].flatMap(SwapScore.init(stored:)), swap: scores[c.id]?.combined))
+                swapScore: scores[c.id].flatMap(SwapScore.init(stored:)), swap: scores[c.id]?.combined,
+                iou: m.architecture == xsegArchitecture ? c.valLoss.map { 1 - $0 } : nil))
         }
     }
     return listing

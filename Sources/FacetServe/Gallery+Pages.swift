@@ -50,6 +50,10 @@ extension Gallery {
         let tags = try project.allTags()
         let labelledCounts = try project.labelledFaceCounts()
         let labelledHere = Set(try project.labelledFaceIDs(role: pq.role)).intersection(ids)
+        // Faces with a stored segmenter mask (the overlay toggle), and whether it is out of date.
+        let stored = try project.predictedMaskStates(faceIDs: ids)
+        let revisionsNow = try project.labelRevisionsNow(faceIDs: Array(stored.keys))
+        let predictedCount = try project.predictedMaskCount(role: pq.role)
         let e = HTML.escape
 
         var sortOptions = ""
@@ -92,9 +96,13 @@ extension Gallery {
         grid.reserveCapacity(faces.count * 600)
         for f in faces {
             let toggle = f.status == .kept ? "rejected" : "kept"
+            let xseg = stored[f.id].map {
+                " data-xseg=\"\($0.labelRevision == (revisionsNow[f.id] ?? "") ? "1" : "stale")\""
+            } ?? ""
             grid += """
-            <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)" tabindex="0">\
-            <a href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" alt="face \
+            <figure class="face \(f.status.rawValue)" id="face-\(f.id)" data-id="\(f.id)"\(xseg) tabindex="0">\
+            <a class="tile" href="/face/\(f.id)"><img src="/crop/\(f.id)" loading="lazy" width="96" height="96" \
+            alt="face \
             \(f.id)"></a>\
             <figcaption>\(f.id) · \(Self.caption(f, sort: pq.sort))\
             \(labelledHere.contains(f.id) ? Self.labelledMark : "")</figcaption>\
@@ -112,7 +120,9 @@ extension Gallery {
         <a id="merges-link" href="/merges">merges</a></p>
         <p class="counts"><span id="kept">\(kept)</span> kept · <span id="rejected">\(rejected)</span> rejected \
         · <span id="labelled">\(pq.role == .src ? labelledCounts.src : labelledCounts.dst)</span> mask-labelled \
-        · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))</p>
+        · showing \(faces.count) of \(total) (page \(pq.page) of \(pages))\
+        \(predictedCount > 0 ? " · <label><input type=\"checkbox\" id=\"xseg-overlay\"> overlay the stored masks "
+                              + "(o)</label> (<span id=\"predicted\">\(predictedCount)</span> faces have one)" : "")</p>
         <form method="get" action="/faces" class="controls">
         <label>role <select name="role"><option\(pq.role == .src ? " selected" : "")>src</option>\
         <option\(pq.role == .dst ? " selected" : "")>dst</option></select></label>
@@ -132,7 +142,8 @@ extension Gallery {
         Enter (open).</p></header>
         <main id="grid">\(grid)</main>
         """
-        return Self.html(Self.page(title: title, body: body, csrf: csrfToken, script: Self.galleryScript))
+        return Self.html(Self.page(title: title, body: body, csrf: csrfToken,
+                                   script: Self.galleryScript + Self.gridOverlayScript))
     }
 
     /// What a grid tile's caption ends with when the face has mask labels.
@@ -222,7 +233,8 @@ extension Gallery {
         \(try trackPanel(for: f))
         <p><a href="\(e(back))">all \(f.role.rawValue) faces</a></p>
         """
-        return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken, script: Self.maskScript))
+        return Self.html(Self.page(title: "face \(id)", body: body, csrf: csrfToken,
+                                   script: Self.maskScript + Self.predictedMaskScript))
     }
 
     func crop(_ id: Int64) throws -> Response {

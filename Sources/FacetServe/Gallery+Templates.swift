@@ -23,6 +23,7 @@ extension Gallery {
         figure.face button{font-size:11px;width:96px}.facepage{display:flex;gap:1.5em;align-items:flex-start}
         .landmarks circle{fill:#0f0;stroke:#000;stroke-width:.2}th{text-align:left;padding-right:1em}.error{color:#b00}
         \(maskStyle)
+        \(predictedMaskStyle)
         </style></head><body>\(body)<script>\(script)</script></body></html>
         """
     }

@@ -98,6 +98,7 @@ public final class Gallery: Sendable {
         }
         addModelRoutes(to: router)
         addMaskRoutes(to: router)
+        addPredictedMaskRoutes(to: router)
         addMergeRoutes(to: router)
         return router
     }

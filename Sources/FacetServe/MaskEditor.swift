@@ -100,12 +100,15 @@ extension Gallery {
     func maskEditor(_ f: FaceRecord, landmarkDots: String) throws -> String {
         let s = f.cropSize, shown = max(256, f.cropSize)
         let polygons = try project.maskPolygons(faceIDs: [f.id])[f.id] ?? []
+        let predicted = try predictedMaskInfo(f.id)
+        let layer = predicted.map { _ in Self.predictedMaskLayer(faceID: f.id, size: s) } ?? (defs: "", layer: "")
         return """
         <section id="mask-editor" data-face="\(f.id)" data-size="\(s)">\
         <svg id="crop" viewBox="0 0 \(s) \(s)" width="\(shown)" height="\(shown)" tabindex="0">\
-        <defs><mask id="mask-cut" maskUnits="userSpaceOnUse" x="0" y="0" width="\(s)" height="\(s)"></mask></defs>\
+        <defs><mask id="mask-cut" maskUnits="userSpaceOnUse" x="0" y="0" width="\(s)" height="\(s)"></mask>\
+        \(layer.defs)</defs>\
         <image href="/crop/\(f.id)" width="\(s)" height="\(s)"/>\
-        <rect id="mask-tint" width="\(s)" height="\(s)" mask="url(#mask-cut)"/>\
+        <rect id="mask-tint" width="\(s)" height="\(s)" mask="url(#mask-cut)"/>\(layer.layer)\
         <g class="landmarks">\(landmarkDots)</g><g id="polys"></g></svg>
         <div class="mask-tools"><p>
         <button type="button" id="mode-include">include (i)</button>
@@ -115,14 +118,16 @@ extension Gallery {
         <button type="button" id="mask-undo">undo last saved change</button></p><p>
         <button type="button" id="copy-prev">copy from previous labelled face (p)</button>
         <button type="button" id="copy-next">copy from next (n)</button>
-        <label><input type="checkbox" id="show-mask" checked> show mask (m)</label></p>
+        <label><input type="checkbox" id="show-mask" checked> show the labels' mask (m)</label></p>
+        \(Self.predictedMaskPanel(faceID: f.id, info: predicted))
         <p id="mask-status" aria-live="polite">\(polygons.isEmpty ? "no mask labels" :
             "\(polygons.count) polygon\(polygons.count == 1 ? "" : "s") saved")</p>
         <p class="help">Click on the face to place corners; Enter or a click on the first corner closes the polygon, \
         Escape drops it, Backspace takes back a corner. Click a polygon's outline to select it: drag the outline or \
         the corners, move it with the arrow keys (Shift: 5 px), t flips include/exclude, Delete removes it. \
         Include polygons add to the mask, exclude polygons cut out of it, in order (hands, hair, glasses). Save \
-        stores the polygons as one undoable change.</p></div>
+        stores the polygons as one undoable change. Green: the labels' mask; magenta: the mask stored by \
+        facet xseg apply (the segmenter's prediction, or the drawn labels of a face labelled when it ran).</p></div>
         <script id="mask-data" type="application/json">\(Self.scriptSafe(MaskLabels.json(polygons)))</script>\
         </section>
         """

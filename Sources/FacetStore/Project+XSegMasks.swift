@@ -89,6 +89,36 @@ extension Project {
         }
     }
 
+    /// Checkpoint and label revision of the stored predicted masks of the given faces, by face (faces without one
+    /// are absent).
+    public func predictedMaskStates(faceIDs: [Int64]) throws -> [Int64: PredictedMaskState] {
+        try read { db in
+            guard try self.hasPredictedMaskTable(db) else { return [:] }
+            var out: [Int64: PredictedMaskState] = [:]
+            try forChunks(faceIDs) { chunk in
+                for r in try Row.fetchAll(db, sql: "SELECT face_id, checkpoint_id, label_revision FROM face_xseg_mask "
+                                                   + "WHERE face_id IN (\(placeholders(chunk.count)))",
+                                          arguments: StatementArguments(chunk)) {
+                    out[r["face_id"]] = PredictedMaskState(checkpointId: r["checkpoint_id"],
+                                                           labelRevision: r["label_revision"])
+                }
+            }
+            return out
+        }
+    }
+
+    /// The label revision `xseg apply` would record for each given face now: the revision of its labels (as text)
+    /// where it has polygons, '' where it has none. A stored mask whose `labelRevision` differs is out of date.
+    public func labelRevisionsNow(faceIDs: [Int64]) throws -> [Int64: String] {
+        let polygons = try maskPolygons(faceIDs: faceIDs)
+        let labelled = faceIDs.filter { !(polygons[$0] ?? []).isEmpty }
+        let revisions = try maskLabelRevisions(faceIDs: labelled)
+        var out: [Int64: String] = [:]
+        for id in faceIDs { out[id] = "" }
+        for id in labelled { out[id] = revisions[id].map { String($0) } ?? "" }
+        return out
+    }
+
     /// How many faces of `role` (all when nil) have a predicted mask.
     public func predictedMaskCount(role: Role? = nil) throws -> Int {
         try predictedMaskStates(role: role).count

@@ -50,19 +50,32 @@ public final class XSegModel {
         guard !faces.isEmpty else { return [] }
         let r = resolution, px = r * r
         let x = Tensor(shape: [faces.count, r, r, 3])
-        for (k, f) in faces.enumerated() {
+        let box = UncheckedBox(x.data)
+        DispatchQueue.concurrentPerform(iterations: faces.count) { k in
+            let f = faces[k]
             let small = f.width == r && f.height == r && f.channels == 3 ? f : f.rgb().resized(width: r, height: r,
                                                                                                  filter: .area)
-            let o = x.data + k * px * 3
+            let o = box.value + k * px * 3
             for i in 0..<(px * 3) { o[i] = Float(small.pixels[i]) * (1 / 255) }
         }
-        let p = network.predict(x)
-        return (0..<faces.count).map { k in
-            var m = Image(width: r, height: r, channels: 1)
-            let src = p.data + k * px
-            for i in 0..<px { m.pixels[i] = UInt8(max(0, min(255, (src[i] * 255).rounded()))) }
-            return m
+        return masks(network.predict(x), count: faces.count)
+    }
+
+    /// The first `count` masks of a probability tensor `[N, R, R, 1]`, as 8-bit images.
+    func masks(_ p: Tensor, count: Int) -> [Image] {
+        let r = resolution, px = r * r
+        var out = [Image](repeating: Image(width: r, height: r, channels: 1), count: count)
+        let probabilities = UncheckedBox(p.data)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let box = UncheckedBox(buffer)
+            DispatchQueue.concurrentPerform(iterations: count) { k in
+                var m = Image(width: r, height: r, channels: 1)
+                let src = probabilities.value + k * px
+                for i in 0..<px { m.pixels[i] = UInt8(max(0, min(255, (src[i] * 255).rounded()))) }
+                box.value[k] = m
+            }
         }
+        return out
     }
 }
 
@@ -90,6 +103,10 @@ public struct XSegApplyResult: Sendable {
     public var checkpoint: CheckpointRecord
     /// Seconds the run took.
     public var seconds: Double
+    /// Wall seconds of each phase on the applying thread: reading and decoding the crops, the network, the labelled
+    /// faces' drawn masks, PNG encoding, and waiting for the previous batch's write (the write itself overlaps the
+    /// next batch).
+    public var phaseSeconds: [String: Double] = [:]
 }
 
 /// Applies a segmenter to a project's faces.
@@ -97,7 +114,9 @@ public enum XSegApply {
     /// Stores a mask for every face of `role` (both when nil) whose stored mask is missing, from another checkpoint,
     /// or saw other labels than the face has now. Unlabelled faces get the prediction, labelled faces their drawn
     /// mask (at the network's resolution), both with the checkpoint id and label revision. One transaction per
-    /// `batchSize` faces; `shouldStop` is checked between batches. `force` stores every face's mask again.
+    /// `batchSize` faces, written on a thread of its own while the next batch is read and predicted (so a kill loses
+    /// at most the batch being written and the one being predicted); `shouldStop` is checked between batches.
+    /// `force` stores every face's mask again.
     public static func run(project: Project, model: XSegModel, labels: any XSegLabelSource, role: Role? = nil,
                            batchSize: Int = 32, force: Bool = false, shouldStop: () -> Bool = { false },
                            progress: (XSegApplyProgress) -> Void = { _ in }) throws -> XSegApplyResult {
@@ -115,62 +134,126 @@ public enum XSegApply {
         }
         var result = XSegApplyResult(predicted: 0, labelled: 0, upToDate: ids.count - todo.count,
                                      checkpoint: model.checkpoint, seconds: 0)
-        let r = model.resolution
+        let r = model.resolution, px = r * r
+        let batch = max(1, batchSize)
+        let input = Tensor(shape: [batch, r, r, 3])
+        var phases: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let t = Date()
+            defer { phases[name, default: 0] += Date().timeIntervalSince(t) }
+            return try body()
+        }
+        let writer = BatchWriter(project: project)
+        defer { _ = try? writer.wait() }
         var done = 0
-        for start in stride(from: 0, to: todo.count, by: max(1, batchSize)) {
+        for start in stride(from: 0, to: todo.count, by: batch) {
             if shouldStop() { break }
-            let chunk = Array(todo[start..<min(todo.count, start + max(1, batchSize))])
-            // Decoding and resizing the crops, then encoding the masks, on every core.
-            var images = [Image?](repeating: nil, count: chunk.count)
+            let chunk = Array(todo[start..<min(todo.count, start + batch)])
+            let toPredict = chunk.indices.filter { revisions[chunk[$0]] == nil }
+            // Reading and decoding the crops, resized straight into the network's input, on every core.
             var cropSizes = [Int](repeating: 0, count: chunk.count)
             let failure = ErrorSlot()
-            images.withUnsafeMutableBufferPointer { out in
-                let box = UncheckedBox(out)
+            try timed("decode") {
+                var slot = [Int](repeating: -1, count: chunk.count)
+                for (j, k) in toPredict.enumerated() { slot[k] = j }
+                let frozenSlots = slot
+                let x = UncheckedBox(input.data)
                 cropSizes.withUnsafeMutableBufferPointer { sizes in
                     let sbox = UncheckedBox(sizes)
                     DispatchQueue.concurrentPerform(iterations: chunk.count) { k in
                         do {
                             let crop = try decodeCrop(project: project, faceID: chunk[k])
                             sbox.value[k] = crop.width
-                            if revisions[chunk[k]] == nil {
-                                box.value[k] = crop.rgb().resized(width: r, height: r, filter: .area)
-                            }
+                            guard frozenSlots[k] >= 0 else { return }
+                            let small = crop.rgb().resized(width: r, height: r, filter: .area)
+                            let o = x.value + frozenSlots[k] * px * 3
+                            for i in 0..<(px * 3) { o[i] = Float(small.pixels[i]) * (1 / 255) }
                         } catch { failure.set(error) }
                     }
                 }
+                if let e = failure.error { throw e }
             }
-            if let e = failure.error { throw e }
-            let toPredict = chunk.indices.filter { revisions[chunk[$0]] == nil }
-            let predicted = model.predict(toPredict.map { images[$0]! })
             var masks = [Image?](repeating: nil, count: chunk.count)
-            for (j, k) in toPredict.enumerated() { masks[k] = predicted[j] }
-            for k in chunk.indices where revisions[chunk[k]] != nil {
-                masks[k] = try labels.labelMask(faceID: chunk[k], cropSize: cropSizes[k], size: r)
+            if !toPredict.isEmpty {
+                let predicted = timed("network") {
+                    var x = input
+                    if toPredict.count < batch {
+                        x = Tensor(shape: [toPredict.count, r, r, 3])
+                        x.data.update(from: input.data, count: toPredict.count * px * 3)
+                    }
+                    return model.masks(model.network.predict(x), count: toPredict.count)
+                }
+                for (j, k) in toPredict.enumerated() { masks[k] = predicted[j] }
+            }
+            try timed("labels") {
+                for k in chunk.indices where revisions[chunk[k]] != nil {
+                    masks[k] = try labels.labelMask(faceID: chunk[k], cropSize: cropSizes[k], size: r)
+                }
             }
             let finished = masks
             var rows = [PredictedMask?](repeating: nil, count: chunk.count)
-            rows.withUnsafeMutableBufferPointer { out in
-                let box = UncheckedBox(out)
-                DispatchQueue.concurrentPerform(iterations: chunk.count) { k in
-                    do {
-                        let png = try PNGCodec.encode(finished[k]!)
-                        box.value[k] = PredictedMask(faceId: chunk[k], checkpointId: ckpt,
-                                                     labelRevision: revisions[chunk[k]] ?? "", size: r, png: png)
-                    } catch { failure.set(error) }
+            try timed("encode") {
+                rows.withUnsafeMutableBufferPointer { out in
+                    let box = UncheckedBox(out)
+                    DispatchQueue.concurrentPerform(iterations: chunk.count) { k in
+                        do {
+                            let png = try PNGCodec.encode(finished[k]!)
+                            box.value[k] = PredictedMask(faceId: chunk[k], checkpointId: ckpt,
+                                                         labelRevision: revisions[chunk[k]] ?? "", size: r, png: png)
+                        } catch { failure.set(error) }
+                    }
                 }
+                if let e = failure.error { throw e }
             }
-            if let e = failure.error { throw e }
-            try project.storePredictedMasks(rows.map { $0! })
+            // The previous batch's write must have landed before this one is handed over (and before progress
+            // counts it).
+            try timed("write wait") { try writer.wait() }
+            if start > 0 {
+                let elapsed = Date().timeIntervalSince(started)
+                let rate = Double(done) / max(elapsed, 1e-9)
+                progress(XSegApplyProgress(done: done, total: todo.count, facesPerSecond: rate,
+                                           etaSeconds: Double(todo.count - done) / max(rate, 1e-9)))
+            }
+            writer.submit(rows.map { $0! })
             result.predicted += toPredict.count
             result.labelled += chunk.count - toPredict.count
             done += chunk.count
+        }
+        try timed("write wait") { try writer.wait() }
+        if done > 0 {
             let elapsed = Date().timeIntervalSince(started)
             let rate = Double(done) / max(elapsed, 1e-9)
-            progress(XSegApplyProgress(done: done, total: todo.count, facesPerSecond: rate,
-                                       etaSeconds: Double(todo.count - done) / max(rate, 1e-9)))
+            progress(XSegApplyProgress(done: done, total: todo.count, facesPerSecond: rate, etaSeconds: 0))
         }
         result.seconds = Date().timeIntervalSince(started)
+        result.phaseSeconds = phases
         return result
+    }
+}
+
+/// Writes batches of masks on a thread of its own, one at a time: `submit` hands one over, `wait` blocks until it
+/// is stored and rethrows the write's error.
+final class BatchWriter: @unchecked Sendable {
+    private let project: Project
+    private let queue = DispatchQueue(label: "facet-xseg-apply-writer")
+    private let group = DispatchGroup()
+    private let failure = ErrorSlot()
+
+    init(project: Project) { self.project = project }
+
+    /// Starts storing `masks` (after any batch still being written).
+    func submit(_ masks: [PredictedMask]) {
+        let project = self.project, failure = self.failure
+        queue.async(group: group) {
+            guard failure.error == nil else { return }
+            do { try project.storePredictedMasks(masks) } catch { failure.set(error) }
+        }
+    }
+
+    /// Blocks until every submitted batch is stored; throws the first write error.
+    func wait() throws {
+        group.wait()
+        if let e = failure.error { throw e }
     }
 }
 

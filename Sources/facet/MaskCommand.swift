@@ -16,8 +16,10 @@ struct MaskCommand: ParsableCommand {
             (include fills, exclude cuts out). --import replaces the polygons of each face it names (an empty list \
             clears them) in one undoable change (facet undo takes it back); a bad line is refused with its line \
             number and nothing changes. --export writes f<ID>.png (8-bit grey, crop size, 255 inside the mask) for \
-            every face with labels; faces without labels get no file. The gallery (facet serve) draws labels on \
-            the face page.
+            every face of every status: drawn where a face is labelled, predicted elsewhere (the mask `facet xseg \
+            apply` stored, scaled bilinearly from the segmenter's resolution to the crop). A face with neither \
+            labels nor a prediction (never applied, or its labels cleared since the last apply) gets no file; the \
+            summary counts them. The gallery (facet serve) draws labels on the face page and shows the stored masks.
             """)
     @OptionGroup var target: ProjectArgument
     @Option(name: .customLong("import"), help: ArgumentHelp("Store the labels of a JSON-lines file.",
@@ -28,7 +30,8 @@ struct MaskCommand: ParsableCommand {
                                valueName: "file.jsonl"))
     var exportLabels: String?
     @Option(name: .customLong("export"),
-            help: ArgumentHelp("Write each labelled face's mask as f<ID>.png into a folder.", valueName: "dir"))
+            help: ArgumentHelp("Write each face's mask (drawn where labelled, predicted elsewhere) as f<ID>.png "
+                               + "into a folder.", valueName: "dir"))
     var exportDir: String?
     @OptionGroup var role: RoleOption
     @Flag(help: "With --export: write into a non-empty folder (files of the same name are replaced).")
@@ -69,11 +72,14 @@ struct MaskCommand: ParsableCommand {
         if let dir = exportDir {
             var progress = ProgressLine()
             let r = try MaskExport.exportMasks(p, role: role.role, to: dir, force: force,
+                                               predicted: MaskExport.storedPredictions(p),
                                                progress: { done, total in
                                                    progress.update("mask: \(done)/\(total) faces")
                                                })
             print("wrote \(r.labelled + r.predicted) masks to \(dir) (\(r.labelled) from labels, "
-                  + "\(r.predicted) predicted)")
+                  + "\(r.predicted) predicted)"
+                  + (r.missing > 0 ? "; \(faces(r.missing)) with neither labels nor a predicted mask got no file "
+                                     + "(facet xseg apply \(target.project) predicts them)" : ""))
         }
     }
 }

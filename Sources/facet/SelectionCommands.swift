@@ -25,7 +25,9 @@ struct CheckpointsCommand: ParsableCommand {
         abstract: "List checkpoints: losses (smoothed), held-out loss, tags, size; per model best, "
                   + "latest and where the loss curve is heading.",
         discussion: "best (lowest held-out loss, or with --best-by swap the highest swap score) and latest resolve "
-            + "per model wherever a checkpoint is expected; MODEL:best names another model's.")
+            + "per model wherever a checkpoint is expected; MODEL:best names another model's. A segmenter's "
+            + "checkpoints (facet xseg) show their IoU on the held-out labelled faces in the val_iou column (json: "
+            + "iou); their val_loss is 1 - IoU, so best is the highest IoU.")
     @OptionGroup var target: ProjectArgument
     @Option(help: "Only this model's checkpoints.") var model: String?
     @Option(help: "The loss to project the iteration of (default: 5% above the fitted floor).") var targetLoss: Double?
@@ -70,8 +72,7 @@ struct CheckpointsCommand: ParsableCommand {
         for m in listing.models {
             print("model \(m.name) (\(m.architecture), \(m.resolution) px): \(m.checkpoints) checkpoints, "
                   + "\(m.iterations) iterations"
-                  + (m.best.map { ", best #\($0) "
-                                  + "(by \(m.bestBy == BestBy.swap.rawValue ? "swap score" : "held-out loss"))" }
+                  + (m.best.map { ", best #\($0) (by \(bestByText(m)))" }
                      ?? "")
                   + (m.latest.map { ", latest #\($0)" } ?? ""))
             if let f = m.convergence { print("  convergence: \(f.summary)") } else { print("  convergence: "
@@ -79,14 +80,18 @@ struct CheckpointsCommand: ParsableCommand {
                                                                                            + "fit (8 needed)") }
         }
         print("")
+        // A segmenter's held-out IoU gets a column of its own, shown when the project has a segmenter.
+        let segmenter = listing.models.contains { $0.architecture == xsegArchitecture }
         print("\(pad("id", 6)) \(pad("model", 12)) \(pad("iter", 8)) \(pad("created", 20)) \(pad("loss_src", 9)) "
-              + "\(pad("loss_dst", 9)) \(pad("val_loss", 9)) \(pad("bytes", 10)) tags")
+              + "\(pad("loss_dst", 9)) \(pad("val_loss", 9)) " + (segmenter ? "\(pad("val_iou", 8)) " : "")
+              + "\(pad("bytes", 10)) tags")
         for c in listing.checkpoints {
             let tags = (c.aliases + c.tags + (c.pruned ? ["(pruned)"] : [])).joined(separator: ",")
+            let iou = segmenter ? pad(c.iou.map { String(format: "%.4f", $0) } ?? "-", 8) + " " : ""
             print("\(pad(String(c.id), 6)) \(pad(c.model, 12)) \(pad(String(c.iteration), 8)) "
                   + "\(pad(String(c.createdAt.prefix(19)), 20)) "
                   + "\(pad(lossText(c.lossSrc), 9)) \(pad(lossText(c.lossDst), 9)) \(pad(lossText(c.valLoss), 9)) "
-                  + "\(pad(byteCount(c.bytes), 10)) \(tags)")
+                  + iou + "\(pad(byteCount(c.bytes), 10)) \(tags)")
         }
         print("bytes: the checkpoint's tensors. Each model's latest checkpoint also keeps the optimizer state "
               + "(training resumes "
@@ -100,6 +105,12 @@ struct CheckpointsCommand: ParsableCommand {
             print(SwapScoreText.legend)
         }
     }
+}
+
+/// What a model's `best` follows, in words: the swap score, a segmenter's held-out IoU, or the held-out loss.
+func bestByText(_ m: ModelSummary) -> String {
+    m.bestBy == BestBy.swap.rawValue ? "swap score" : m.architecture == xsegArchitecture ? "held-out IoU"
+        : "held-out loss"
 }
 
 /// The swap score as the commands print it.

@@ -3,6 +3,7 @@
 import XCTest
 import Foundation
 import FacetCore
+import FacetMedia
 import FacetStore
 import FacetTestSupport
 
@@ -52,6 +53,17 @@ final class XSegCLITests: CLITestCase {
         let listing = try facet(["checkpoints", file])
         XCTAssertEqual(listing.status, 0, listing.stderr)
         XCTAssertTrue(listing.stdout.contains("xseg"), listing.stdout)
+        // The held-out IoU has a column (and a JSON field) of its own, the one training printed, 1 - val_loss.
+        let json = try facet(["checkpoints", file, "--json"])
+        let listed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let last = try XCTUnwrap((listed["checkpoints"] as? [[String: Any]])?.last)
+        let iou = try XCTUnwrap(last["iou"] as? Double), valLoss = try XCTUnwrap(last["val_loss"] as? Double)
+        XCTAssertEqual(iou, 1 - valLoss, accuracy: 1e-12)
+        XCTAssertTrue(t2.stdout.contains(String(format: "held-out IoU %.3f", iou)), t2.stdout)
+        XCTAssertTrue(listing.stdout.contains(" val_iou "), listing.stdout)
+        let row = try XCTUnwrap(listing.stdout.split(separator: "\n").first { $0.hasPrefix("\(last["id"]!) ") })
+        XCTAssertTrue(row.contains(String(format: " %.4f ", iou)), String(row))
+        XCTAssertTrue(listing.stdout.contains("(by held-out IoU)"), listing.stdout)
 
         let a = try facet(["xseg", "apply", file, "--role", "dst"])
         XCTAssertEqual(a.status, 0, a.stderr)
@@ -67,6 +79,46 @@ final class XSegCLITests: CLITestCase {
         let third = try facet(["xseg", "apply", file, "--role", "dst"])
         XCTAssertTrue(third.stdout.contains("0 faces predicted, 1 labelled faces given their drawn mask, 59 already"),
                       third.stdout)
+
+        // --export: drawn where labelled, predicted elsewhere. Frame 0's labels are cleared after the last apply:
+        // its stored mask is its old drawing, not a prediction, so it gets no file, like every src face (none applied).
+        let clear = try Project(path: file)
+        _ = try clear.setMaskPolygons(faceID: byFrame[0]!, polygons: [], command: "clear")
+        try clear.close()
+        let out = path("masks")
+        let e = try facet(["mask", file, "--export", out])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.hasPrefix("wrote 59 masks to \(out) (9 from labels, 50 predicted); 31 faces with "
+                                         + "neither labels nor a predicted mask got no file"), e.stdout)
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: out))
+        XCTAssertEqual(files.count, 59)
+        XCTAssertFalse(files.contains("f\(byFrame[0]!).png"))
+        let stored = try Project(path: file, mode: .readOnly)
+        func exported(_ id: Int64) throws -> Image {
+            try PNGCodec.decode(try Data(contentsOf: URL(fileURLWithPath: out + "/f\(id).png")))
+        }
+        // A labelled face (frame 8, relabelled): its labels rasterized at the crop's size.
+        let id8 = byFrame[8]!
+        let drawn = try exported(id8)
+        XCTAssertEqual([drawn.width, drawn.height, drawn.channels], [256, 256, 1])
+        XCTAssertEqual(drawn.pixels, MaskPolygon.rasterize(try XCTUnwrap(try stored.maskPolygons(faceIDs: [id8])[id8]),
+                                                           width: 256, height: 256))
+        // Unlabelled occluded faces: the stored prediction (64 px) scaled to the 256 px crop (bilinear); averaged
+        // back down over 4x4 blocks it is the stored mask within a few grey levels (the two filters together soften
+        // its edges a little: 3.4 levels on average measured on frame 10).
+        for f in [2, 10, 44] {
+            let id = byFrame[f]!
+            let m = try XCTUnwrap(try stored.predictedMask(faceID: id))
+            XCTAssertEqual(m.labelRevision, "", "a prediction")
+            let prediction = try PNGCodec.decode(m.png), mask = try exported(id)
+            XCTAssertEqual([mask.width, mask.height, mask.channels], [256, 256, 1])
+            XCTAssertEqual(mask.pixels, prediction.resized(width: 256, height: 256).pixels)
+            let back = mask.resized(width: 64, height: 64, filter: .area)
+            let diff = zip(back.pixels, prediction.pixels).map { abs(Int($0) - Int($1)) }
+            XCTAssertLessThan(Double(diff.reduce(0, +)) / Double(diff.count), 6, "frame \(f)")
+            XCTAssertGreaterThan(Set(prediction.pixels).count, 8, "a real prediction, not a flat mask")
+        }
+        try stored.close()
 
         // Training with the xseg mask needs every face's: the src faces have none yet.
         assertFailsCleanly(try facet(["train", file, "--model", "tiny", "--mask", "xseg", "--iterations", "1"]),

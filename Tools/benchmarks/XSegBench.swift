@@ -8,6 +8,11 @@ import FacetTestSupport
 import FacetTrain
 import FacetVision
 
+/// The 1-minute load average (from /proc/loadavg), as text.
+func loadAverage() -> String {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+}
+
 enum XSegBench {
     /// A project with the dst sample's 250 frames as faces (256 px JPEG crops cut from each frame with the stored
     /// alignment of frame i % 60, so every crop is a face), 20 of them labelled with their landmark hull. Trains
@@ -60,9 +65,14 @@ enum XSegBench {
             let r = try XSegApply.run(project: p, model: model, labels: labels, force: true)
             try expect(r.predicted + r.labelled == faces.count, "apply stored \(r.predicted + r.labelled) masks")
             best = min(best, r.seconds)
+            let cpu = cpuSeconds() - c
+            let phases = ["decode", "network", "labels", "encode", "write wait"].map {
+                $0 + String(format: " %.2f", r.phaseSeconds[$0] ?? 0)
+            }.joined(separator: ", ")
             print(String(format: "xseg apply run %d: %d faces in %.2f s: %.1f faces/s (crops read, masks stored), "
-                         + "CPU %.1f s", rep, faces.count, r.seconds, Double(faces.count) / r.seconds,
-                         cpuSeconds() - c))
+                         + "CPU %.2f s (%.2f cores busy on average); load ", rep, faces.count, r.seconds,
+                         Double(faces.count) / r.seconds, cpu, cpu / r.seconds) + loadAverage())
+            print("  wall seconds by phase: " + phases)
         }
         print(String(format: "xseg apply best: %.2f s for %d faces, %.1f faces/s (goal: under 10 s on two cores)", best,
                      faces.count, Double(faces.count) / best))

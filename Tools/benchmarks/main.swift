@@ -24,6 +24,7 @@ struct BenchFolder {
 let benchmarks: [(name: String, run: (BenchFolder) throws -> Void)] = [
     ("merge", MergeBench.run), ("compositor", CompositorBench.run), ("seamless", SeamlessBench.run),
     ("merge-score", MergeScoreBench.run), ("xseg", XSegBench.run),
+    ("xseg-quality", XSegQualityBench.run),
 ]
 let arguments = CommandLine.arguments.dropFirst()
 guard let name = arguments.first, let bench = benchmarks.first(where: { $0.name == name }) else {
