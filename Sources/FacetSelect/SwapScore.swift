@@ -144,11 +144,10 @@ public struct SwapScorer {
                     lm.append(all / 68); em.append(eyesMouth / 32)
                     mouthSwap.append(Self.mouthOpening(again.landmarks))
                     mouthDst.append(Self.mouthOpening(dstLandmarks))
-                    let hull = hullMask(of: dstLandmarks.points, width: frame.image.width, height: frame.image.height)
-                    // The hull's box (its pixels lie within it): the Laplacian is taken there, not over the frame.
-                    let box = Self.box(of: dstLandmarks.points)
-                    detailSwap += Self.laplacianVariance(merged, inside: hull, region: box)
-                    detailOrig += Self.laplacianVariance(frame.image, inside: hull, region: box)
+                    let hull = hullSpans(of: dstLandmarks.points, width: frame.image.width,
+                                         height: frame.image.height)
+                    detailSwap += Self.laplacianVariance(merged, spans: hull)
+                    detailOrig += Self.laplacianVariance(frame.image, spans: hull)
                 }
             }
             missed += group.count - next
@@ -184,42 +183,38 @@ public struct SwapScorer {
         return sab / (saa * sbb).squareRoot()
     }
 
-    /// The pixel box (x0, y0, x1, y1) around `points` with a 1-pixel margin, which holds every pixel of their
-    /// `hullMask`; nil (the whole frame) when a point is not finite or far outside any frame.
-    static func box(of points: [Point2]) -> (Int, Int, Int, Int)? {
-        let xs = points.map(\.x), ys = points.map(\.y)
-        guard let minX = xs.min(), let maxX = xs.max(), let minY = ys.min(), let maxY = ys.max(),
-              [minX, maxX, minY, maxY].allSatisfy({ $0.isFinite && abs($0) < 1e7 }) else { return nil }
-        return (Int(minX.rounded(.down)) - 1, Int(minY.rounded(.down)) - 1,
-                Int(maxX.rounded(.up)) + 1, Int(maxY.rounded(.up)) + 1)
-    }
-
-    /// Variance of the 3x3 Laplacian of the grey image (BT.601 luma) over the pixels where `mask` is set
-    /// (borders left out): the sharpness measure of OpenCV's `Laplacian(...).var()`, inside a region.
-    /// `region` (x0, y0, x1, y1, inclusive) bounds the set pixels (a hull's box): only it and its 1-pixel rim are
-    /// converted to grey and visited, in the same order, so the result is the same as over the whole frame.
-    static func laplacianVariance(_ image: Image, inside mask: Image, region: (Int, Int, Int, Int)? = nil) -> Double {
+    /// Variance of the 3x3 Laplacian of the grey image (BT.601 luma) over the pixels of `spans` (a hull's rows,
+    /// `hullSpans`), the image's border pixels left out: the sharpness measure of OpenCV's `Laplacian(...).var()`,
+    /// inside a region. Only the spans' box and its 1-pixel rim are converted to grey; no mask is made.
+    static func laplacianVariance(_ image: Image, spans: [HullSpan]) -> Double {
         let w = image.width, h = image.height, c = image.channels
-        guard w >= 3, h >= 3 else { return 0 }
-        let (rx0, ry0, rx1, ry1) = region ?? (0, 0, w - 1, h - 1)
-        let x0 = max(1, rx0), y0 = max(1, ry0), x1 = min(w - 2, rx1), y1 = min(h - 2, ry1)
-        guard x0 <= x1, y0 <= y1 else { return 0 }
-        var grey = [Float](repeating: 0, count: w * h)
-        image.pixels.withUnsafeBufferPointer { px in
-            for y in (y0 - 1)...(y1 + 1) {
-                for i in (y * w + x0 - 1)...(y * w + x1 + 1) {
-                    grey[i] = c >= 3
-                        ? 0.299 * Float(px[i * c]) + 0.587 * Float(px[i * c + 1]) + 0.114 * Float(px[i * c + 2])
-                        : Float(px[i * c])
+        guard w >= 3, h >= 3, let first = spans.first, let last = spans.last else { return 0 }
+        let minX = spans.map(\.x0).min()!, maxX = spans.map(\.x1).max()!
+        let gx0 = max(0, minX - 1), gx1 = min(w - 1, maxX + 1), gy0 = max(0, first.y - 1), gy1 = min(h - 1, last.y + 1)
+        guard gx0 <= gx1, gy0 <= gy1 else { return 0 }
+        let gw = gx1 - gx0 + 1
+        var sum = 0.0, sumSq = 0.0, n = 0.0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: gw * (gy1 - gy0 + 1)) { grey in
+            image.pixels.withUnsafeBufferPointer { px in
+                for y in gy0...gy1 {
+                    let row = (y - gy0) * gw - gx0
+                    for x in gx0...gx1 {
+                        let i = (y * w + x) * c
+                        grey[row + x] = c >= 3
+                            ? 0.299 * Float(px[i]) + 0.587 * Float(px[i + 1]) + 0.114 * Float(px[i + 2])
+                            : Float(px[i])
+                    }
                 }
             }
-        }
-        var sum = 0.0, sumSq = 0.0, n = 0.0
-        for y in y0...y1 {
-            for x in x0...x1 where mask.pixels[y * w + x] != 0 {
-                let i = y * w + x
-                let v = Double(grey[i - 1] + grey[i + 1] + grey[i - w] + grey[i + w] - 4 * grey[i])
-                sum += v; sumSq += v * v; n += 1
+            for span in spans where span.y >= 1 && span.y <= h - 2 {
+                let x0 = max(1, span.x0), x1 = min(w - 2, span.x1)
+                guard x0 <= x1 else { continue }
+                let row = (span.y - gy0) * gw - gx0
+                for x in x0...x1 {
+                    let i = row + x
+                    let v = Double(grey[i - 1] + grey[i + 1] + grey[i - gw] + grey[i + gw] - 4 * grey[i])
+                    sum += v; sumSq += v * v; n += 1
+                }
             }
         }
         guard n > 1 else { return 0 }

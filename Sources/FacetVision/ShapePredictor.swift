@@ -195,16 +195,22 @@ public final class ShapePredictor: @unchecked Sendable {
     }
 
     /// The 68 landmarks of the face in `box` on two images at once, each exactly what
-    /// `landmarks(in:box:)` gives on it alone. The two cascades run in lockstep, tree by tree, so on two
-    /// nearly equal images (a frame and the same frame with its face replaced) most trees reach the same
-    /// leaf and its 136 values are read from memory once: the leaves (65 MB) are what a fit waits on.
+    /// `landmarks(in:box:)` gives on it alone (see `landmarks(of:)`).
     public func landmarks(in first: Image, and second: Image, box: FaceRect) -> (Landmarks68, Landmarks68) {
+        let both = landmarks(of: [(first, box), (second, box)])
+        return (both[0], both[1])
+    }
+
+    /// The 68 landmarks of each (image, box), each exactly what `landmarks(in:box:)` gives on it alone. The
+    /// cascades run in lockstep, tree by tree, so on similar faces (a frame and the same frame with its face
+    /// replaced; the next frames of a video) most trees reach the same leaf, and its 136 values are read from
+    /// memory once for all of them: the leaves (65 MB) are what a fit waits on, the more so beside other work
+    /// that fills the caches (the merge's other stages).
+    public func landmarks(of faces: [(image: Image, box: FaceRect)]) -> [Landmarks68] {
         precondition(pointCount == 68, "this shape predictor has \(pointCount) points, not 68")
-        var a = [Point2](repeating: Point2(0, 0), count: 68), b = a
-        fitPair(first, second, toImage: BoxTransform(box)) { shape, i, x, y in
-            if shape == 0 { a[i] = Point2(x, y) } else { b[i] = Point2(x, y) }
-        }
-        return (Landmarks68(points: a), Landmarks68(points: b))
+        var out = [[Point2]](repeating: [Point2](repeating: Point2(0, 0), count: 68), count: faces.count)
+        fitMany(faces.map { ($0.image, BoxTransform($0.box)) }) { shape, i, x, y in out[shape][i] = Point2(x, y) }
+        return out.map { Landmarks68(points: $0) }
     }
 
     /// `legacyBoxMapping` reproduces dlib 18.x, which mapped non-square boxes with a similarity
@@ -239,47 +245,46 @@ public final class ShapePredictor: @unchecked Sendable {
         }
     }
 
-    /// `fit` on two images in the same frame, the two cascades in lockstep (see `landmarks(in:and:box:)`).
-    /// Each shape sees exactly the operations, in the same order, that `fit` would apply to it alone.
-    private func fitPair(_ first: Image, _ second: Image, toImage: BoxTransform,
-                         report: (Int, Int, Double, Double) -> Void) {
-        let n2 = 2 * pointCount
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n2) { shapes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * max(1, maxFeatures)) { features in
-                let shape0 = UnsafeMutableBufferPointer(rebasing: shapes[0..<n2])
-                let shape1 = UnsafeMutableBufferPointer(rebasing: shapes[n2..<(2 * n2)])
-                let m = max(1, maxFeatures)
-                let features0 = UnsafeMutableBufferPointer(rebasing: features[0..<m])
-                let features1 = UnsafeMutableBufferPointer(rebasing: features[m..<(2 * m)])
-                _ = shape0.initialize(from: initialShape)
-                _ = shape1.initialize(from: initialShape)
+    /// `fit` on several images (each in its own frame), the cascades in lockstep (see `landmarks(of:)`). Each
+    /// shape sees exactly the operations, in the same order, that `fit` would apply to it alone.
+    private func fitMany(_ faces: [(image: Image, toImage: BoxTransform)], report: (Int, Int, Double, Double) -> Void) {
+        let n = faces.count, n2 = 2 * pointCount, m = max(1, maxFeatures)
+        guard n > 0 else { return }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n * n2) { shapes in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * m) { features in
+                for f in 0..<n {
+                    let shape = UnsafeMutableBufferPointer(rebasing: shapes[(f * n2)..<((f + 1) * n2)])
+                    _ = shape.initialize(from: initialShape)
+                }
                 for stage in 0..<stageCount {
                     let f0 = stageFeatureStart[stage], f1 = stageFeatureStart[stage + 1]
-                    samplePixels(image: first, toImage: toImage, shape: shape0, transform: similarityToCurrent(shape0),
-                                 range: f0..<f1, into: features0)
-                    samplePixels(image: second, toImage: toImage, shape: shape1,
-                                 transform: similarityToCurrent(shape1), range: f0..<f1, into: features1)
-                    addTreesPair(of: stage, features0, shape0, features1, shape1)
+                    for f in 0..<n {
+                        let shape = UnsafeMutableBufferPointer(rebasing: shapes[(f * n2)..<((f + 1) * n2)])
+                        samplePixels(image: faces[f].image, toImage: faces[f].toImage, shape: shape,
+                                     transform: similarityToCurrent(shape), range: f0..<f1,
+                                     into: UnsafeMutableBufferPointer(rebasing: features[(f * m)..<((f + 1) * m)]))
+                    }
+                    addTreesMany(of: stage, count: n, features: features.baseAddress!, featureStride: m,
+                                 shapes: shapes.baseAddress!)
                 }
-                for (k, shape) in [shape0, shape1].enumerated() {
+                for f in 0..<n {
                     for i in 0..<pointCount {
-                        let (x, y) = toImage.apply(Double(shape[2 * i]), Double(shape[2 * i + 1]))
-                        report(k, i, x, y)
+                        let (x, y) = faces[f].toImage.apply(Double(shapes[f * n2 + 2 * i]),
+                                                            Double(shapes[f * n2 + 2 * i + 1]))
+                        report(f, i, x, y)
                     }
                 }
             }
         }
     }
 
-    /// `addTrees` for two shapes, tree by tree: the second walk's leaf is usually the first's, already cached.
+    /// `addTrees` for `count` shapes (`2 * pointCount` floats each, back to back) with their features (`featureStride`
+    /// apart), tree by tree: a leaf another shape already reached is in the cache.
     @inline(__always)
-    private func addTreesPair(of stage: Int, _ features0: UnsafeMutableBufferPointer<Float>,
-                              _ shape0: UnsafeMutableBufferPointer<Float>,
-                              _ features1: UnsafeMutableBufferPointer<Float>,
-                              _ shape1: UnsafeMutableBufferPointer<Float>) {
+    private func addTreesMany(of stage: Int, count n: Int, features: UnsafeMutablePointer<Float>, featureStride: Int,
+                              shapes: UnsafeMutablePointer<Float>) {
         let n2 = 2 * pointCount
         let leafBase = leaves.baseAddress!
-        let s0 = shape0.baseAddress!, s1 = shape1.baseAddress!
         let leafBytes = n2 * MemoryLayout<Float>.size
         treeSplitStart.withUnsafeBufferPointer { splitStart in
             treeSplitCount.withUnsafeBufferPointer { splitCount in
@@ -288,31 +293,31 @@ public final class ShapePredictor: @unchecked Sendable {
                         splitIndex2.withUnsafeBufferPointer { i2 in
                             splitThreshold.withUnsafeBufferPointer { thresh in
                                 let trees = stageTreeStart[stage]..<stageTreeStart[stage + 1]
-                                // First every tree's leaf, then the sums: with the addresses known
+                                // First every tree's leaves, then the sums: with the addresses known
                                 // ahead, the loads of the next leaves overlap the adds of this one.
-                                withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * trees.count) { at in
+                                withUnsafeTemporaryAllocation(of: Int.self, capacity: n * trees.count) { at in
                                 for (k, tree) in trees.enumerated() {
                                     let base = Int(splitStart[tree]), count = Int(splitCount[tree])
-                                    var node0 = 0, node1 = 0
-                                    while node0 < count {
-                                        let s = base + node0
-                                        node0 = features0[Int(i1[s])] - features0[Int(i2[s])] > thresh[s]
-                                            ? 2 * node0 + 1 : 2 * node0 + 2
+                                    for f in 0..<n {
+                                        let feat = features + f * featureStride
+                                        var node = 0
+                                        while node < count {
+                                            let s = base + node
+                                            node = feat[Int(i1[s])] - feat[Int(i2[s])] > thresh[s]
+                                                ? 2 * node + 1 : 2 * node + 2
+                                        }
+                                        let leaf = leafStart[tree] + (node - count) * n2
+                                        at[k * n + f] = leaf
+                                        var seen = false
+                                        for g in 0..<f where at[k * n + g] == leaf { seen = true; break }
+                                        if !seen { facet_prefetch(leafBase + leaf, leafBytes) }
                                     }
-                                    while node1 < count {
-                                        let s = base + node1
-                                        node1 = features1[Int(i1[s])] - features1[Int(i2[s])] > thresh[s]
-                                            ? 2 * node1 + 1 : 2 * node1 + 2
-                                    }
-                                    at[2 * k] = leafStart[tree] + (node0 - count) * n2
-                                    at[2 * k + 1] = leafStart[tree] + (node1 - count) * n2
-                                    facet_prefetch(leafBase + at[2 * k], leafBytes)
-                                    if node1 != node0 { facet_prefetch(leafBase + at[2 * k + 1], leafBytes) }
                                 }
                                 for k in 0..<trees.count {
-                                    let leaf0 = leafBase + at[2 * k], leaf1 = leafBase + at[2 * k + 1]
-                                    for j in 0..<n2 { s0[j] += leaf0[j] }
-                                    for j in 0..<n2 { s1[j] += leaf1[j] }
+                                    for f in 0..<n {
+                                        let leaf = leafBase + at[k * n + f], shape = shapes + f * n2
+                                        for j in 0..<n2 { shape[j] += leaf[j] }
+                                    }
                                 }
                                 }
                             }

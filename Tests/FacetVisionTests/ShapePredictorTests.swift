@@ -188,6 +188,32 @@ final class ShapePredictorTests: XCTestCase {
             XCTAssertEqual(c2, a)
         }
     }
+
+    /// Many fits in lockstep, each with its own image and box (the merge's scorer fits 4 frames' faces at once),
+    /// give exactly each lone fit: 8 consecutive frames of the dst sample, merged-like copies beside them, in a
+    /// mixed order, repeated entries included.
+    func testManyFitsInLockstepEqualLoneFits() throws {
+        let sp = try LandmarkTestData.predictor()
+        let decoder = try VideoDecoder(path: LandmarkTestData.fixtures + "/video/dst-d19.mp4")
+        var faces: [(image: Image, box: FaceRect)] = []
+        var box = FaceRect(left: 150, top: 120, right: 330, bottom: 300)
+        while let f = try decoder.nextFrame(), f.index < 8 {
+            let fit = sp.landmarks(in: f.image, box: box)
+            box = sp.trackingBox(for: fit)
+            var changed = f.image
+            for i in stride(from: 0, to: changed.pixels.count, by: 7) { changed.pixels[i] &+= 23 }
+            faces.append((changed, box)); faces.append((f.image, box))
+        }
+        XCTAssertEqual(faces.count, 16)
+        let order = [3, 0, 15, 7, 7, 1, 12, 8, 2, 4, 9, 5, 11, 6, 10, 13, 14]
+        let together = sp.landmarks(of: order.map { faces[$0] })
+        XCTAssertEqual(together.count, order.count)
+        for (k, i) in order.enumerated() {
+            XCTAssertEqual(together[k], sp.landmarks(in: faces[i].image, box: faces[i].box), "entry \(k) (face \(i))")
+        }
+        XCTAssertNotEqual(together[1], together[2], "different frames gave the same points: the test would not see a mix-up")
+        XCTAssertTrue(sp.landmarks(of: []).isEmpty)
+    }
     /// Boxes partly or wholly outside the image read 0 there, as dlib does, and never crash.
     func testBoxesOutsideTheImage() throws {
         let sp = try LandmarkTestData.predictor()

@@ -96,7 +96,8 @@ enum MergeScoreBench {
             }
             pairs.append((changed, f.image, box))
         }
-        var lone = Double.infinity, paired = Double.infinity
+        var lone = Double.infinity, paired = Double.infinity, four = Double.infinity
+        let frames = MergeFrameScorer.framesPerFit
         for _ in 0..<3 {
             var t = threadCPU()
             for (a, b, box) in pairs { _ = predictor.landmarks(in: a, box: box); _ = predictor.landmarks(in: b, box: box) }
@@ -104,9 +105,16 @@ enum MergeScoreBench {
             t = threadCPU()
             for (a, b, box) in pairs { _ = predictor.landmarks(in: a, and: b, box: box) }
             paired = min(paired, threadCPU() - t)
+            t = threadCPU()
+            for start in stride(from: 0, to: pairs.count, by: frames) {
+                _ = predictor.landmarks(of: pairs[start..<min(pairs.count, start + frames)].flatMap { [($0.0, $0.2), ($0.1, $0.2)] })
+            }
+            four = min(four, threadCPU() - t)
         }
-        print(String(format: "bench-merge-score: 68-point fits per frame (merged and original, %d frames, thread CPU): "
-                     + "two lone fits %.2f ms, one paired fit %.2f ms (%.2fx)", pairs.count,
-                     1000 * lone / Double(pairs.count), 1000 * paired / Double(pairs.count), lone / paired))
+        print(String(format: "bench-merge-score: 68-point fits per frame (merged and original, %d frames, thread CPU, "
+                     + "alone, without the merge's other stages): two lone fits %.2f ms, one paired fit %.2f ms (%.2fx), "
+                     + "%d frames in lockstep %.2f ms (%.2fx)", pairs.count,
+                     1000 * lone / Double(pairs.count), 1000 * paired / Double(pairs.count), lone / paired,
+                     frames, 1000 * four / Double(pairs.count), lone / four))
     }
 }
