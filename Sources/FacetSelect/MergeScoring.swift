@@ -82,9 +82,9 @@ public final class MergeFrameScorer: MergeFrameObserver {
     }
 
     /// Frames fitted together: their faces' 68-point fits (merged and original frame of each) run as one lockstep
-    /// fit (`ShapePredictor.landmarks(of:)`), so a leaf that several reach is read from memory once. Beside the
-    /// merge's other stages, which fill the caches, the leaves are what a fit waits on: in the merge, 4 frames'
-    /// fits cost about half as much per frame as one frame's (`Tools/bench merge-score`).
+    /// fit (`ShapePredictor.landmarks(of:)`), so a leaf that several reach is read from memory once. Inside the
+    /// merge, beside stages that fill the caches, the two fits of a frame cost about twice what they cost alone
+    /// (2.3 against 1.1 ms); `Tools/bench merge-score` prints the lockstep fit's cost alone.
     public static let framesPerFit = 4
 
     /// Fits the waiting frames' faces in one lockstep fit, then scores the frames in order.
