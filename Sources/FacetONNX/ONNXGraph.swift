@@ -232,18 +232,7 @@ struct LayerLowering {
     mutating func concat(_ branches: [(String, any Layer)], _ x: GraphValue, path: String) throws -> GraphValue {
         var outs: [GraphValue] = []
         for (name, l) in branches { outs.append(try lower(l, x, path: "\(path).\(name)")) }
-        guard case .map(_, let h, let w) = outs[0].shape else {
-            throw FacetError("ONNX export: \(path): branches must give feature maps")
-        }
-        var total = 0
-        for o in outs {
-            guard case .map(let c, h, w) = o.shape else {
-                throw FacetError("ONNX export: \(path): branch sizes differ")
-            }
-            total += c
-        }
-        let y = g.node("Concat", outs.map(\.name), [Attr.int("axis", 1)], hint: path + "/concat")
-        return GraphValue(name: y, shape: .map(channels: total, height: h, width: w))
+        return try concatenate(outs, axis: 1, path: path)
     }
 
     /// Values joined on `axis`: 1 (channels of feature maps of one size) or 0 (the batch, values of one shape).

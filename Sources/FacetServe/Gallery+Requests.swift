@@ -91,4 +91,11 @@ extension Gallery {
         Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                  body: .init(byteBuffer: ByteBuffer(string: s)))
     }
+
+    /// `v` as a JSON string literal (JSONEncoder's escaping, `<` as `\u003c` so it is safe inside a page's
+    /// `<script>` too: `scriptSafe`), or `null`.
+    static func jsonLiteral(_ v: String?) -> String {
+        guard let v, let data = try? JSONEncoder().encode(v) else { return "null" }
+        return scriptSafe(String(decoding: data, as: UTF8.self))
+    }
 }

@@ -68,8 +68,7 @@ extension Gallery {
         let name = (form["name"] ?? "").trimmingCharacters(in: .whitespaces)
         let p = try project.namePerson(id: id, name: name.isEmpty ? nil : name)
         if wantsJSON(request) {
-            let encoded = (try? JSONEncoder().encode(p.name)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-            return Self.json("{\"id\":\(p.id),\"name\":\(encoded)}")
+            return Self.json("{\"id\":\(p.id),\"name\":\(Self.jsonLiteral(p.name))}")
         }
         return Response(status: .seeOther, headers: [.location: "/people#person-\(id)"])
     }

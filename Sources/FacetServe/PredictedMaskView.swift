@@ -78,7 +78,7 @@ extension Gallery {
             return Self.json("{\"face\": \(id), \"mask\": null, \"message\": \"face \(id) has no predicted mask: "
                              + "run facet xseg apply\"}", status: .notFound)
         }
-        func s(_ v: String?) -> String { v.map(Self.jsonString) ?? "null" }
+        func s(_ v: String?) -> String { Self.jsonLiteral(v) }
         func n<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "null" }
         let c = info.checkpoint, m = info.mask
         let iou = c?.valLoss.map { String(format: "%.4f", 1 - $0) }
@@ -89,22 +89,6 @@ extension Gallery {
                          + "\"label_revision\": \(s(m.labelRevision)), \"label_revision_now\": "
                          + "\(s(info.labelRevisionNow)), \"predicted_at\": \(s(m.predictedAt)), "
                          + "\"stale\": \(info.staleReason != nil), \"stale_reason\": \(s(info.staleReason))}}")
-    }
-
-    /// A JSON string literal.
-    static func jsonString(_ v: String) -> String {
-        var out = "\""
-        for ch in v.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "<": out += "\\u003c"
-            default:
-                if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
     }
 
     /// What the face page says of a stored mask: where it came from and whether `xseg apply` would redo it.
