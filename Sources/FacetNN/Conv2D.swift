@@ -11,11 +11,25 @@ func samePadding(input: Int, kernel: Int, stride: Int) -> (output: Int, before: 
 }
 
 /// Where a convolution's windows may go: TensorFlow's SAME (zero padding, `ceil(input / stride)`
-/// outputs) or VALID (no padding, `(input - kernel) / stride + 1` outputs, windows wholly inside;
-/// dlib's rule for every strided `con` layer).
-public enum ConvPadding: Sendable, Equatable {
+/// outputs, the odd pixel of padding after), VALID (no padding, `(input - kernel) / stride + 1` outputs, windows
+/// wholly inside; dlib's rule for every strided `con` layer), or symmetric: `kernel / 2` zeros on every side, then
+/// VALID, `(input + 2 (kernel / 2) - kernel) / stride + 1` outputs. Symmetric is what DeepFaceLab's leras calls
+/// SAME (`Conv2D(padding='SAME')`: `tf.pad` then a VALID convolution). At stride 1 with an odd kernel the first and
+/// last are the same; a 5x5 stride-2 kernel on an even size reads one pixel earlier with symmetric padding (2
+/// before, against TensorFlow's 1), for the same output size.
+public enum ConvPadding: String, Sendable, Equatable, Codable {
+    /// TensorFlow's SAME.
     case same
+    /// No padding.
     case valid
+    /// leras's SAME: `kernel / 2` zeros on every side.
+    case symmetric
+
+    /// Whether this padding places a `kernel` x `kernel`, `stride` convolution's windows exactly as TensorFlow's
+    /// SAME does (the Winograd and space-to-depth paths are written for it).
+    func isTensorFlowSame(kernel: Int, stride: Int) -> Bool {
+        self == .same || (self == .symmetric && stride == 1 && kernel % 2 == 1)
+    }
 }
 
 /// Shapes of one convolution call.
@@ -35,6 +49,13 @@ struct ConvGeometry {
                          "Conv2D: a \(k)x\(k) VALID convolution needs an input of at least \(k)x\(k), got \(h)x\(w)")
             (oh, padTop) = ((h - k) / s + 1, 0)
             (ow, padLeft) = ((w - k) / s + 1, 0)
+        case .symmetric:
+            let p = k / 2
+            precondition(h + 2 * p >= k && w + 2 * p >= k,
+                         "Conv2D: a \(k)x\(k) convolution padded \(p) needs an input of at least \(k - 2 * p), "
+                             + "got \(h)x\(w)")
+            (oh, padTop) = ((h + 2 * p - k) / s + 1, p)
+            (ow, padLeft) = ((w + 2 * p - k) / s + 1, p)
         }
     }
 }
@@ -174,18 +195,19 @@ func depthToSpaceGradient(_ d: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin
     }
 }
 
-/// Visits the taps of the 3x3 kernel on the space-to-depth input: tap (ty, tx), phase (py, px)
-/// reads input pixel (2 oy - 1 + 2 (ty - 1) + py + 1, ...) = 5x5 tap ky = 2 ty + py - 1,
-/// kx = 2 tx + px - 1 (TF SAME padding of a 5x5 stride-2 kernel on an even size: 1 before).
+/// Visits the taps of the 3x3 kernel on the space-to-depth input. Output pixel o's 5x5 window starts at input pixel
+/// 2 o - `before` (`before`: 1 for TensorFlow's SAME padding of a 5x5 stride-2 kernel on an even size, 2 for the
+/// symmetric one); the 3x3 tap ty of the space-to-depth convolution reads block o - 1 + ty, whose phase py is input
+/// pixel 2 o - 2 + 2 ty + py, so 5x5 tap ky = 2 ty + py - 2 + `before` (the same for x).
 /// `body(dst, src)`: offsets (in floats) of a `cin * cout` block in the `[3, 3, cd, cout]` kernel
-/// and in the `[5, 5, cin, cout]` one, `src` nil where the 5x5 kernel has no tap (ky or kx = -1).
+/// and in the `[5, 5, cin, cout]` one, `src` nil where the 5x5 kernel has no tap (ky or kx outside 0...4).
 @inline(__always)
-func forEachSpaceToDepthTap(cin: Int, cout: Int, _ body: (_ dst: Int, _ src: Int?) -> Void) {
+func forEachSpaceToDepthTap(cin: Int, cout: Int, before: Int, _ body: (_ dst: Int, _ src: Int?) -> Void) {
     let cd = spaceToDepthChannels(cin)
     for ty in 0..<3 { for tx in 0..<3 { for py in 0..<2 { for px in 0..<2 {
-        let ky = 2 * ty + py - 1, kx = 2 * tx + px - 1
+        let ky = 2 * ty + py - 2 + before, kx = 2 * tx + px - 2 + before
         let dst = ((ty * 3 + tx) * cd + (py * 2 + px) * cin) * cout
-        body(dst, ky >= 0 && kx >= 0 ? (ky * 5 + kx) * cin * cout : nil)
+        body(dst, (0..<5).contains(ky) && (0..<5).contains(kx) ? (ky * 5 + kx) * cin * cout : nil)
     } } } }
 }
 
@@ -198,8 +220,8 @@ enum SpaceToDepthScratch {
     }
 }
 
-/// A 2-D convolution with TensorFlow's SAME (default) or VALID padding: kernel `[k, k, cin, cout]` (TF's HWIO
-/// layout), optional bias `[cout]`, and an activation fused into the output pass.
+/// A 2-D convolution with TensorFlow's SAME (default), VALID or symmetric (leras's SAME) padding: kernel
+/// `[k, k, cin, cout]` (TF's HWIO layout), optional bias `[cout]`, and an activation fused into the output pass.
 ///
 /// Forward and both gradients are single GEMMs (`gemm`, both cores) over the im2col matrix (built in a
 /// shared scratch buffer); 3x3 stride-1 layers use Winograd F(4x4, 3x3) or F(2x2, 3x3) instead
@@ -216,7 +238,8 @@ public final class Conv2D: Layer {
     public let kernelSize: Int
     /// Step between windows, in pixels, on both axes.
     public let stride: Int
-    /// SAME (the default) or VALID; the Winograd and space-to-depth paths take SAME layers only.
+    /// SAME (the default), VALID or symmetric; the Winograd path takes the layers padded as TensorFlow's SAME pads
+    /// them (`isTensorFlowSame`), the space-to-depth path SAME and symmetric ones.
     public let padding: ConvPadding
     /// The nonlinearity applied to the output in the same pass.
     public let activation: Activation
@@ -237,8 +260,8 @@ public final class Conv2D: Layer {
 
     /// Whether this layer can take the Winograd path (shape and settings; see `usesWinograd`).
     public var winogradApplies: Bool {
-        winogradOn && padding == .same && kernelSize == 3 && stride == 1 && inChannels % 8 == 0 && outChannels % 8 == 0
-            && activation != .sigmoid
+        winogradOn && padding.isTensorFlowSame(kernel: kernelSize, stride: stride) && kernelSize == 3 && stride == 1
+            && inChannels % 8 == 0 && outChannels % 8 == 0 && activation != .sigmoid
     }
 
     /// The Winograd output tile side for this call (4, 2), or nil for im2col. Measured on
@@ -261,7 +284,7 @@ public final class Conv2D: Layer {
     /// non-zero), which then runs as Winograd. Needs even input sizes (checked per call), output
     /// channels a multiple of 8, no fused sigmoid. Off with `useWinograd`.
     public var spaceToDepthApplies: Bool {
-        winogradOn && padding == .same && ConvPolicy.current.spaceToDepth && kernelSize == 5 && stride == 2
+        winogradOn && padding != .valid && ConvPolicy.current.spaceToDepth && kernelSize == 5 && stride == 2
             && outChannels % 8 == 0 && activation != .sigmoid
     }
 
@@ -374,7 +397,7 @@ public final class Conv2D: Layer {
                 spaceToDepth(x.data, n: n, h: h, w: w, cin: cin, b[0])
                 let w5 = weight.value.data, w3 = b[1]
                 if !ready {
-                    forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
+                    forEachSpaceToDepthTap(cin: cin, cout: cout, before: g.padTop) { dst, src in
                         if let src {
                             (w3 + dst).update(from: w5 + src, count: cin * cout)
                         } else {
@@ -462,7 +485,7 @@ public final class Conv2D: Layer {
                                  biasGradient: fusedBias,
                                  savedInput: saved)
                 let dw5 = weight.gradient.data, dw3 = b[2]
-                forEachSpaceToDepthTap(cin: cin, cout: cout) { dst, src in
+                forEachSpaceToDepthTap(cin: cin, cout: cout, before: g.padTop) { dst, src in
                     if let src { (dw5 + src).update(from: dw3 + dst, count: cin * cout) }
                 }
                 if computesInputGradient {

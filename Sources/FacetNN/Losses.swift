@@ -26,6 +26,34 @@ func prepare(_ gradient: Tensor, like prediction: Tensor, accumulate: Bool) {
     }
 }
 
+/// The frame of the element-wise losses (MSE, MAE, the sigmoid cross-entropy): per sample `scale * mean(value)` over
+/// its elements (summed in Double), and with `gradient` `k * slope` per element written (or added, with `accumulate`),
+/// `k = slopeScale * scale / elements`; `term(prediction, target)` gives one element's value and slope.
+@inline(__always)
+func elementwiseLoss(_ name: String, prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool,
+                     scale: Float, slopeScale: Float = 1,
+                     _ term: (_ prediction: Float, _ target: Float) -> (value: Float, slope: Float)) -> [Float] {
+    prediction.expectSameShape(target, "\(name): the target")
+    let n = prediction.batch, per = prediction.perSample
+    if let gradient { prepare(gradient, like: prediction, accumulate: accumulate) }
+    var out = [Float](repeating: 0, count: n)
+    let p = prediction.data, t = target.data, g = gradient?.data
+    let k = slopeScale * scale / Float(max(per, 1))
+    out.withUnsafeMutableBufferPointer { o in
+        let op = o.baseAddress!
+        parallelFor(n) { s in
+            var sum: Double = 0
+            for i in (s * per)..<((s + 1) * per) {
+                let (value, slope) = term(p[i], t[i])
+                sum += Double(value)
+                if let g { g[i] += k * slope }
+            }
+            op[s] = scale * Float(sum / Double(max(per, 1)))
+        }
+    }
+    return out
+}
+
 /// `scale * mean((prediction - target)^2)` over each sample's elements.
 public final class MSELoss: ImageLoss {
     /// The factor the mean is multiplied by.
@@ -36,25 +64,11 @@ public final class MSELoss: ImageLoss {
     /// The per-sample `scale * mean((prediction - target)^2)`; with `gradient`, writes (or adds, with
     /// `accumulate`) the gradient of their sum with respect to `prediction`.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
-        prediction.expectSameShape(target, "MSELoss: the target")
-        let n = prediction.batch, per = prediction.perSample
-        if let gradient { prepare(gradient, like: prediction, accumulate: accumulate) }
-        var out = [Float](repeating: 0, count: n)
-        let p = prediction.data, t = target.data, g = gradient?.data
-        let k = 2 * scale / Float(max(per, 1))
-        out.withUnsafeMutableBufferPointer { o in
-            let op = o.baseAddress!
-            parallelFor(n) { s in
-                var sum: Double = 0
-                for i in (s * per)..<((s + 1) * per) {
-                    let d = p[i] - t[i]
-                    sum += Double(d * d)
-                    if let g { g[i] += k * d }
-                }
-                op[s] = scale * Float(sum / Double(max(per, 1)))
-            }
+        elementwiseLoss("MSELoss", prediction: prediction, target: target, gradient: gradient, accumulate: accumulate,
+                        scale: scale, slopeScale: 2) { p, t in
+            let d = p - t
+            return (d * d, d)
         }
-        return out
     }
 }
 

@@ -20,9 +20,10 @@ public final class Upscale: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { conv.namedParameters }
 }
 
-/// conv 5x5 stride 2 + leaky ReLU 0.1: halves the resolution. Parameters: `weight`, `bias`.
-public func downscale(_ cin: Int, _ cout: Int) -> Conv2D {
-    Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: .leakyReLU(0.1))
+/// conv 5x5 stride 2 + leaky ReLU 0.1: halves the resolution. Parameters: `weight`, `bias`. `padding`: TensorFlow's
+/// SAME (DeepFaceLab 1's Keras models, H128) or symmetric (DeepFaceLab 2's leras models, Quick96 and SAEHD).
+public func downscale(_ cin: Int, _ cout: Int, padding: ConvPadding = .same) -> Conv2D {
+    Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, padding: padding, activation: .leakyReLU(0.1))
 }
 
 /// `lrelu(x + conv2(lrelu(conv1(x), 0.2)), 0.2)`. Parameters: `conv1.*`, `conv2.*`.
@@ -45,19 +46,25 @@ public struct Quick96Config: Sendable, Equatable, Codable {
     public var decoderDims: Int
     /// Mask decoder width (`d_mask_dims`).
     public var maskDims: Int
+    /// The padding of the encoder's 5x5 stride-2 downscales: `.symmetric` as DeepFaceLab's leras pads them (Quick96
+    /// models made from 2026-12-07 on, and every imported one); nil is TensorFlow's SAME, one pixel later, which
+    /// the models made before (and the `tiny` demo model) keep, so their trained weights read what they learned on.
+    public var downscalePadding: ConvPadding?
 
     /// A configuration with each width given.
-    public init(resolution: Int, encoderDims: Int, aeDims: Int, decoderDims: Int, maskDims: Int) {
+    public init(resolution: Int, encoderDims: Int, aeDims: Int, decoderDims: Int, maskDims: Int,
+                downscalePadding: ConvPadding? = nil) {
         self.resolution = resolution
         self.encoderDims = encoderDims
         self.aeDims = aeDims
         self.decoderDims = decoderDims
         self.maskDims = maskDims
+        self.downscalePadding = downscalePadding
     }
 
-    /// DeepFaceLab's Quick96: 96 px, e 64, ae 128, d 64, mask 16 (38.3 M parameters).
+    /// DeepFaceLab's Quick96: 96 px, e 64, ae 128, d 64, mask 16 (38.3 M parameters), padded as leras pads.
     public static let quick96 = Quick96Config(resolution: 96, encoderDims: 64, aeDims: 128, decoderDims: 64,
-                                              maskDims: 16)
+                                              maskDims: 16, downscalePadding: .symmetric)
     /// A demo-sized model that visibly trains in minutes on two cores: 64 px, e 32, ae 64, d 32, mask 8.
     public static let tiny = Quick96Config(resolution: 64, encoderDims: 32, aeDims: 64, decoderDims: 32, maskDims: 8)
 
@@ -193,12 +200,12 @@ public final class Quick96 {
         try config.validate()
         self.config = config
         let e = config.encoderDims, low = config.lowestDenseResolution, r16 = config.resolution / 16
-        let first = downscale(3, e)
+        let pad = config.downscalePadding ?? .same
+        let first = downscale(3, e, padding: pad)
         first.computesInputGradient = false
         encoder = Sequential([
-            ("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)), ("down4",
-                                                                                                   downscale(e * 4,
-                                                                                                             e * 8)),
+            ("down1", first), ("down2", downscale(e, e * 2, padding: pad)),
+            ("down3", downscale(e * 2, e * 4, padding: pad)), ("down4", downscale(e * 4, e * 8, padding: pad)),
             ("flatten", Reshape(to: [r16 * r16 * e * 8])), ("norm", PixelNorm()),
         ])
         inter = Sequential([

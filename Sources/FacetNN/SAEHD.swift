@@ -17,16 +17,20 @@ public struct SAEHDConfig: Sendable, Equatable, Codable {
     public var dDims: Int
     /// The mask decoder width (`d_mask_dims`).
     public var dMaskDims: Int
+    /// The padding of the encoder's 5x5 stride-2 downscales: `.symmetric`, as DeepFaceLab's leras pads them (models
+    /// made from 2026-12-07 on); nil is TensorFlow's SAME, one pixel later, which models made before keep.
+    public var downscalePadding: ConvPadding?
 
     /// A configuration with each field given.
     public init(resolution: Int = 128, archi: String = "liae-ud", aeDims: Int = 256, eDims: Int = 64,
-                dDims: Int = 64, dMaskDims: Int? = nil) {
+                dDims: Int = 64, dMaskDims: Int? = nil, downscalePadding: ConvPadding? = .symmetric) {
         self.resolution = resolution
         self.archi = archi
         self.aeDims = aeDims
         self.eDims = eDims
         self.dDims = dDims
         self.dMaskDims = dMaskDims ?? SAEHDConfig.defaultMaskDims(dDims: dDims)
+        self.downscalePadding = downscalePadding
     }
 
     /// DeepFaceLab's defaults: 128 px, `liae-ud`, ae 256, e 64, d 64, d_mask 22.
@@ -153,17 +157,18 @@ extension SAEHDDecoder: TwoBranchDecoder {}
 /// DeepFakeArchi's `Encoder`: 5x5 stride-2 downscales (four of e, 2e, 4e, 8e; with `-t` a residual block after
 /// the first, a fifth of 8e and a residual block after it), flattened, pixel-normalised with `-u`.
 func saehdEncoder(_ c: SAEHDConfig) -> Sequential {
-    let e = c.eDims
-    let first = downscale(3, e)
+    let e = c.eDims, pad = c.downscalePadding ?? .same
+    func down(_ cin: Int, _ cout: Int) -> Conv2D { downscale(cin, cout, padding: pad) }
+    let first = down(3, e)
     first.computesInputGradient = false
     var layers: [(String, any Layer)]
     if c.deeper {
-        layers = [("down1", first), ("res1", resBlock(e)), ("down2", downscale(e, e * 2)),
-                  ("down3", downscale(e * 2, e * 4)), ("down4", downscale(e * 4, e * 8)),
-                  ("down5", downscale(e * 8, e * 8)), ("res5", resBlock(e * 8))]
+        layers = [("down1", first), ("res1", resBlock(e)), ("down2", down(e, e * 2)),
+                  ("down3", down(e * 2, e * 4)), ("down4", down(e * 4, e * 8)),
+                  ("down5", down(e * 8, e * 8)), ("res5", resBlock(e * 8))]
     } else {
-        layers = [("down1", first), ("down2", downscale(e, e * 2)), ("down3", downscale(e * 2, e * 4)),
-                  ("down4", downscale(e * 4, e * 8))]
+        layers = [("down1", first), ("down2", down(e, e * 2)), ("down3", down(e * 2, e * 4)),
+                  ("down4", down(e * 4, e * 8))]
     }
     let o = c.encoderOutResolution
     layers.append(("flatten", Reshape(to: [o * o * e * 8])))

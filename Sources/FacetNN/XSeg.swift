@@ -27,25 +27,10 @@ public final class SigmoidBCELoss: ImageLoss {
     /// The per-sample loss of `prediction` (logits) against `target`; with `gradient`, writes (or
     /// adds, with `accumulate`) the gradient of their sum with respect to the logits.
     public func evaluate(prediction: Tensor, target: Tensor, gradient: Tensor?, accumulate: Bool = false) -> [Float] {
-        prediction.expectSameShape(target, "SigmoidBCELoss: the target")
-        let n = prediction.batch, per = prediction.perSample
-        if let gradient { prepare(gradient, like: prediction, accumulate: accumulate) }
-        var out = [Float](repeating: 0, count: n)
-        let z = prediction.data, t = target.data, g = gradient?.data
-        let k = scale / Float(max(per, 1))
-        out.withUnsafeMutableBufferPointer { o in
-            let op = o.baseAddress!
-            parallelFor(n) { s in
-                var sum: Double = 0
-                for i in (s * per)..<((s + 1) * per) {
-                    let x = z[i], y = t[i]
-                    sum += Double(max(x, 0) - x * y + log1pf(expf(-abs(x))))
-                    if let g { g[i] += k * (1 / (1 + expf(-x)) - y) }
-                }
-                op[s] = scale * Float(sum / Double(max(per, 1)))
-            }
+        elementwiseLoss("SigmoidBCELoss", prediction: prediction, target: target, gradient: gradient,
+                        accumulate: accumulate, scale: scale) { z, y in
+            (max(z, 0) - z * y + log1pf(expf(-abs(z))), 1 / (1 + expf(-z)) - y)
         }
-        return out
     }
 }
 

@@ -178,9 +178,12 @@ struct LayerLowering {
         }
     }
 
-    /// TensorFlow's SAME padding per axis (more after than before when odd), or none for VALID.
+    /// TensorFlow's SAME padding per axis (more after than before when odd), none for VALID, `k / 2` on both
+    /// sides for symmetric (leras's SAME).
     static func pads(_ size: Int, k: Int, stride: Int, padding: ConvPadding) -> (out: Int, before: Int, after: Int) {
         switch padding {
+        case .symmetric:
+            return ((size + 2 * (k / 2) - k) / stride + 1, k / 2, k / 2)
         case .same:
             let out = (size + stride - 1) / stride
             let total = max((out - 1) * stride + k - size, 0)

@@ -615,7 +615,16 @@ struct TrainingPlan {
                                      + "(DeepFaceLab offers --no-masked-training for whole_face and head only)")
                 }
             }
-            if let w = run.initFrom, !w.freeze.isEmpty { options.frozen = w.freeze }
+            if let w = run.initFrom {
+                if !w.freeze.isEmpty { options.frozen = w.freeze }
+                // The new network pads its downscales as the pretrained one does (models made before symmetric
+                // padding keep TensorFlow's), so the weights read what they learned on; an unreadable source is
+                // for `WarmStart.load` to name.
+                if let theirs = try? w.sourceOptions(), theirs.architecture == options.architecture {
+                    options.network.downscalePadding = theirs.network.downscalePadding
+                    if let t = theirs.saehd { options.saehd?.network.downscalePadding = t.network.downscalePadding }
+                }
+            }
             if run.pretrain { options.pretrain = true }
             if !run.persons.isEmpty {
                 options.persons = Dictionary(uniqueKeysWithValues: run.persons.map { ($0.key.rawValue, $0.value) })

@@ -7,10 +7,12 @@ final class ConvolutionTests: XCTestCase {
     // under a policy that takes Winograd from one tile (bound for the test's scope; no global is changed).
     override func invokeTest() { ConvPolicy.with({ $0.winogradMinimumTiles = 1 }) { super.invokeTest() } }
 
-    /// TensorFlow's SAME convolution written out as its definition.
-    func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int) -> [Double] {
+    /// TensorFlow's SAME convolution, or with `symmetric` leras's (`k / 2` zeros on every side, then VALID), written
+    /// out as its definition.
+    func directConvolution(_ x: Tensor, _ w: Tensor, _ b: Tensor, k: Int, s: Int, symmetric: Bool = false) -> [Double] {
         let (n, h, wd, cin) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), cout = w.shape[3]
-        let (oh, pt) = samePadding(input: h, kernel: k, stride: s), (ow, pl) = samePadding(input: wd, kernel: k, stride: s)
+        var (oh, pt) = samePadding(input: h, kernel: k, stride: s), (ow, pl) = samePadding(input: wd, kernel: k, stride: s)
+        if symmetric { (oh, pt, ow, pl) = ((h + 2 * (k / 2) - k) / s + 1, k / 2, (wd + 2 * (k / 2) - k) / s + 1, k / 2) }
         var out = [Double](repeating: 0, count: n * oh * ow * cout)
         for b0 in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for co in 0..<cout {
             var acc = Double(b[co])
@@ -40,20 +42,24 @@ final class ConvolutionTests: XCTestCase {
             // Winograd F(2x2, 3x3) (channels multiples of 8), even and odd sizes.
             (3, 1, 8, 8, 6, 6), (3, 1, 16, 24, 7, 9), (3, 1, 8, 16, 3, 3), (3, 1, 16, 8, 1, 5),
         ]
-        for c in cases {
-            let conv = Conv2D(inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.s)
+        for c in cases { for symmetric in [false, true] {
+            let conv = Conv2D(inChannels: c.cin, outChannels: c.cout, kernelSize: c.k, stride: c.s,
+                              padding: symmetric ? .symmetric : .same)
             conv.useWinograd = true
             conv.initialize(using: &gen)
             XCTAssertEqual(conv.winogradApplies, c.k == 3 && c.s == 1 && c.cin % 8 == 0 && c.cout % 8 == 0)
             for i in 0..<c.cout { conv.bias!.value[i] = gen.nextUnitFloat() - 0.5 }
             let x = randomTensor([2, c.h, c.w, c.cin], &gen)
             let y = conv.forward(x)
-            let expected = directConvolution(x, conv.weight.value, conv.bias!.value, k: c.k, s: c.s)
-            XCTAssertEqual(y.shape, [2, (c.h + c.s - 1) / c.s, (c.w + c.s - 1) / c.s, c.cout], "\(c)")
+            let expected = directConvolution(x, conv.weight.value, conv.bias!.value, k: c.k, s: c.s, symmetric: symmetric)
+            let (oh, ow) = symmetric ? ((c.h + 2 * (c.k / 2) - c.k) / c.s + 1, (c.w + 2 * (c.k / 2) - c.k) / c.s + 1)
+                                     : ((c.h + c.s - 1) / c.s, (c.w + c.s - 1) / c.s)
+            XCTAssertEqual(y.shape, [2, oh, ow, c.cout], "\(c) symmetric \(symmetric)")
             var worst = 0.0
             for i in 0..<expected.count { worst = max(worst, abs(Double(y[i]) - expected[i])) }
-            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w) tile \(ConvPolicy.current.winogradTile ?? 0)")
-        }
+            XCTAssertLessThan(worst, 1e-4, "k\(c.k) s\(c.s) cin\(c.cin) cout\(c.cout) \(c.h)x\(c.w) symmetric \(symmetric) "
+                              + "tile \(ConvPolicy.current.winogradTile ?? 0)")
+        } }
     }
 
     /// The Winograd path and the im2col path agree on forward and both gradients.
@@ -93,10 +99,11 @@ final class ConvolutionTests: XCTestCase {
     func testSpaceToDepthPathMatchesDirectConvolutionAndIm2col() {
         for tile in [2, 4] { ConvPolicy.with({ $0.winogradTile = tile }) {
             var gen = SeededGenerator(seed: 13)
+            for padding in [ConvPadding.same, .symmetric] {
             for (cin, cout, h, w, act) in [(3, 8, 8, 8, Activation.identity), (8, 16, 12, 10, .leakyReLU(0.1)), (5, 8, 6, 14, .leakyReLU(0.2)),
                                            (16, 8, 2, 4, .identity), (2, 24, 10, 6, .leakyReLU(0.1))] {
-                let a = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: act)
-                let b = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, activation: act)
+                let a = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, padding: padding, activation: act)
+                let b = Conv2D(inChannels: cin, outChannels: cout, kernelSize: 5, stride: 2, padding: padding, activation: act)
                 a.initialize(using: &gen)
                 b.weight.value.copy(from: a.weight.value)
                 for i in 0..<cout { a.bias!.value[i] = gen.nextUnitFloat() - 0.5; b.bias!.value[i] = a.bias!.value[i] }
@@ -105,11 +112,12 @@ final class ConvolutionTests: XCTestCase {
                 XCTAssertEqual(a.spaceToDepthTile(height: h, width: w), tile)
                 XCTAssertNil(a.spaceToDepthTile(height: h + 1, width: w))
                 XCTAssertNil(b.spaceToDepthTile(height: h, width: w))
-                let label = "cin \(cin) cout \(cout) \(h)x\(w) tile \(tile)"
+                let label = "cin \(cin) cout \(cout) \(h)x\(w) tile \(tile) \(padding)"
                 let x = randomTensor([2, h, w, cin], &gen)
                 let ya = a.forward(x).values, yb = b.forward(x).values
                 if act == .identity {
-                    let expected = directConvolution(x, a.weight.value, a.bias!.value, k: 5, s: 2)
+                    let expected = directConvolution(x, a.weight.value, a.bias!.value, k: 5, s: 2,
+                                                     symmetric: padding == .symmetric)
                     var worst = 0.0
                     for i in 0..<expected.count { worst = max(worst, abs(Double(ya[i]) - expected[i])) }
                     XCTAssertLessThan(worst, 1e-4, label)
@@ -123,6 +131,7 @@ final class ConvolutionTests: XCTestCase {
                 for i in 0..<ga.count { XCTAssertEqual(ga[i], gb[i], accuracy: 1e-3 * max(1, abs(gb[i])), label) }
                 let ba = a.bias!.gradient.values, bb = b.bias!.gradient.values
                 for i in 0..<ba.count { XCTAssertEqual(ba[i], bb[i], accuracy: 1e-4, label) }
+            }
             }
         } }
     }
@@ -159,6 +168,12 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).output, 48)
         XCTAssertEqual(samePadding(input: 96, kernel: 5, stride: 2).before, 1)
         XCTAssertEqual(samePadding(input: 12, kernel: 3, stride: 1).before, 1)
+        // leras (core/leras/layers/Conv2D.py): SAME is ((k - 1) + 1) // 2 zeros on every side, then VALID: 96 -> 48
+        // with 2 before; the same output size, every window one pixel earlier.
+        let g = ConvGeometry(n: 1, h: 96, w: 94, cin: 1, k: 5, s: 2, cout: 1, padding: .symmetric)
+        XCTAssertEqual([g.oh, g.ow, g.padTop, g.padLeft], [48, 47, 2, 2])
+        XCTAssertTrue(ConvPadding.symmetric.isTensorFlowSame(kernel: 3, stride: 1))
+        XCTAssertFalse(ConvPadding.symmetric.isTensorFlowSame(kernel: 5, stride: 2))
     }
 
     func testDepthToSpaceUsesTensorFlowChannelOrder() {

@@ -9,8 +9,9 @@ final class GradientTests: XCTestCase {
 
     var gen = SeededGenerator(seed: 7)
 
-    func conv(_ cin: Int, _ cout: Int, k: Int, s: Int, _ act: Activation = .identity) -> Conv2D {
-        let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: s, activation: act)
+    func conv(_ cin: Int, _ cout: Int, k: Int, s: Int, _ act: Activation = .identity,
+              padding: ConvPadding = .same) -> Conv2D {
+        let c = Conv2D(inChannels: cin, outChannels: cout, kernelSize: k, stride: s, padding: padding, activation: act)
         c.initialize(using: &gen)
         for i in 0..<cout { c.bias!.value[i] = Float(i) * 0.1 - 0.1 }
         return c
@@ -23,6 +24,19 @@ final class GradientTests: XCTestCase {
             let x = randomTensor([2, 6, 7, 3], &gen)
             let err = checkLayerGradients(layer, input: x)
             XCTAssertLessThan(err, 1e-2, "conv k\(k) s\(s)")
+        }
+    }
+
+    /// Symmetric padding (leras's SAME: `k / 2` zeros on every side), where it differs from TensorFlow's (stride 2,
+    /// even kernels), on even and odd sizes, through im2col.
+    func testSymmetricPaddingConvolutionGradients() {
+        for (k, s, h, w) in [(5, 2, 6, 8), (5, 2, 7, 5), (4, 2, 6, 6), (3, 2, 5, 6), (4, 1, 5, 4)] {
+            let layer = conv(3, 4, k: k, s: s, .leakyReLU(0.1), padding: .symmetric)
+            layer.useWinograd = false
+            let x = randomTensor([2, h, w, 3], &gen)
+            XCTAssertEqual(layer.forward(x).shape, [2, (h + 2 * (k / 2) - k) / s + 1, (w + 2 * (k / 2) - k) / s + 1, 4])
+            let err = checkLayerGradients(layer, input: x)
+            XCTAssertLessThan(err, 1e-2, "symmetric conv k\(k) s\(s) \(h)x\(w)")
         }
     }
 
@@ -42,8 +56,8 @@ final class GradientTests: XCTestCase {
     /// with activations).
     func testSpaceToDepthConvolutionGradients() {
         for tile in [2, 4] { ConvPolicy.with({ $0.winogradTile = tile }) {
-            for cin in [3, 8, 5] {
-                let layer = conv(cin, 8, k: 5, s: 2)
+            for (cin, padding) in [(3, ConvPadding.same), (8, .same), (5, .same), (3, .symmetric), (8, .symmetric)] {
+                let layer = conv(cin, 8, k: 5, s: 2, padding: padding)
                 layer.useWinograd = true
                 XCTAssertEqual(layer.spaceToDepthTile(height: 6, width: 8), tile)
                 checkLayerGradients(layer, input: randomTensor([2, 6, 8, cin], &gen))

@@ -7,10 +7,11 @@ with opts 'ud', core/leras/ops, core/leras/layers/Saveable.py), not copied:
 - files `<name>_Quick96_{encoder,inter,decoder_src,decoder_dst}.npy`, each `pickle.dumps(dict, 4)` of the model's
   variables keyed by their TensorFlow names less the model's scope (`down1/downs_0/conv1/weight:0`), float32 numpy
   arrays; conv kernels [k, k, cin, cout], dense [in, out]; and `<name>_Quick96_data.dat`, a pickled dict with 'iter'.
-- the forward pass in NHWC as leras runs it there: conv SAME (+bias), leaky ReLU 0.1 after each down/upscale conv,
-  flatten in NCHW order (leras transposes NHWC to NCHW first), pixel norm, dense, dense, reshape_4D (NCHW order, back
-  to NHWC), upscale = conv + lrelu + depth_to_space (TensorFlow's order), residual blocks with lrelu 0.2, four output
-  convs concatenated, depth-to-space, sigmoid; mask branch: four upscales, 1x1 conv, sigmoid. Images are BGR in [0, 1].
+- the forward pass in NHWC as leras runs it there: conv SAME as leras pads it (k // 2 zeros on every side, +bias),
+  leaky ReLU 0.1 after each down/upscale conv, flatten in NCHW order (leras transposes NHWC to NCHW first), pixel
+  norm, dense, dense, reshape_4D (NCHW order, back to NHWC), upscale = conv + lrelu + depth_to_space (TensorFlow's
+  order), residual blocks with lrelu 0.2, four output convs concatenated, depth-to-space, sigmoid; mask branch: four
+  upscales, 1x1 conv, sigmoid. Images are BGR in [0, 1].
 
 Usage:
   dfl_model.py write DIR NAME SEED [--res 96 --e 64 --ae 128 --d 64 --m 16] [--iter N] [--drop KEY] [--shape KEY]
@@ -51,11 +52,13 @@ def layers(res, e, ae, d, m):
 
 
 def conv2d(x, w, b, stride=1):
+    # leras's Conv2D(padding='SAME'): ((k - 1) + 1) // 2 zeros on every side (tf.pad), then a VALID convolution. For
+    # a 5x5 stride-2 kernel that is 2 before, where TensorFlow's own SAME pads 1.
     n, h, wd, c = x.shape
     k = w.shape[0]
-    oh, ow = -(-h // stride), -(-wd // stride)
-    ph = max((oh - 1) * stride + k - h, 0); pw = max((ow - 1) * stride + k - wd, 0)
-    xp = np.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
+    p = k // 2
+    oh, ow = (h + 2 * p - k) // stride + 1, (wd + 2 * p - k) // stride + 1
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
     cols = np.empty((n, oh, ow, k, k, c), np.float32)
     for ky in range(k):
         for kx in range(k):
