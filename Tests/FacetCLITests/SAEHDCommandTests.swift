@@ -50,7 +50,7 @@ final class SAEHDCommandTests: CLITestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let options = try sqlite(file, "SELECT options_json FROM model WHERE name = 'saehd'")
         XCTAssertTrue(options.contains("\"network\":{\"ae_dims\":128,\"archi\":\"liae-ud\",\"d_dims\":32,\"d_mask_dims\":16,"
-                                       + "\"e_dims\":32,\"resolution\":96}"), options)
+                                       + "\"downscale_padding\":\"symmetric\",\"e_dims\":32,\"resolution\":96}"), options)
     }
 
     func testWholeFaceModelTrainsResumesAndMerges() throws {
@@ -65,7 +65,7 @@ final class SAEHDCommandTests: CLITestCase {
         XCTAssertEqual(try sqlite(file, "SELECT face_type, resolution FROM model WHERE name = 'saehd'"), "whole_face|64")
         let options = try sqlite(file, "SELECT options_json FROM model WHERE name = 'saehd'")
         XCTAssertTrue(options.contains("\"network\":{\"ae_dims\":32,\"archi\":\"df-ud\",\"d_dims\":16,\"d_mask_dims\":16,"
-                                       + "\"e_dims\":16,\"resolution\":64}"), options)
+                                       + "\"downscale_padding\":\"symmetric\",\"e_dims\":16,\"resolution\":64}"), options)
         XCTAssertTrue(options.contains("\"face_type\":\"whole_face\""), options)
         XCTAssertTrue(options.contains("\"kind\":\"adabelief\""), options)
 
