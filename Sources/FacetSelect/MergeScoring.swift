@@ -38,16 +38,26 @@ public struct MergeScoringSetup {
     /// Identity is scored on every `identityEvery`-th frame (a descriptor costs more than the rest of a
     /// frame's scoring and merge together: see the README's figure); 1: every frame.
     public var identityEvery: Int
+    /// Frames whose faces' 68-point fits (merged and decoded frame of each) run as one lockstep fit
+    /// (`ShapePredictor.landmarks(of:)`), so a leaf that several reach is read from memory once; the scores come
+    /// `framesPerFit` frames late, and that many merged and decoded frames wait in memory.
+    public var framesPerFit: Int
 
     /// A setup from its parts.
     public init(predictor: ShapePredictor,
                 identity: (recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float])?,
-                identityEvery: Int = MergeScoringSetup.defaultIdentityEvery) {
+                identityEvery: Int = MergeScoringSetup.defaultIdentityEvery,
+                framesPerFit: Int = MergeScoringSetup.defaultFramesPerFit) {
         self.predictor = predictor; self.identity = identity; self.identityEvery = max(1, identityEvery)
+        self.framesPerFit = max(1, framesPerFit)
     }
 
     /// Identity on every 8th frame by default (README "Merge runs and their scores").
     public static let defaultIdentityEvery = 8
+    /// Inside the merge, beside stages that fill the caches, the two fits of a frame cost about twice what they cost
+    /// alone (2.3 against 1.1 ms), which the lockstep wins back in part. `Tools/bench merge-score` prints the lockstep
+    /// fit's cost alone and runs the merge with twice this many frames per fit beside it (README).
+    public static let defaultFramesPerFit = 4
 }
 
 /// Scores each merged frame as the merge hands it over (a `MergeFrameObserver`): keeps the scores until
@@ -61,7 +71,7 @@ public final class MergeFrameScorer: MergeFrameObserver {
     private var pending: [Int: [String: Double]] = [:]
     /// Faces of the last frames: centre, refitted points on merged and decoded frame (pixels).
     private var history: [(frame: Int, faces: [(centre: Point2, out: [Point2], ref: [Point2])])] = []
-    /// Frames waiting to be scored (`framesPerFit` at a time).
+    /// Frames waiting to be scored (`setup.framesPerFit` at a time).
     private var queued: [(frame: Int, original: Image, merged: Image, faces: [MergeFace])] = []
     /// Chips waiting for one batched descriptor call, with the frame they came from.
     private var chips: [(frame: Int, chip: Image)] = []
@@ -75,17 +85,11 @@ public final class MergeFrameScorer: MergeFrameObserver {
         self.setup = setup; self.flushEvery = max(1, flushEvery); self.onFlush = flush
     }
 
-    /// Takes one frame; frames are scored `framesPerFit` at a time, in order (see `MergeMetric`).
+    /// Takes one frame; frames are scored `setup.framesPerFit` at a time, in order (see `MergeMetric`).
     public func observe(frame: Int, original: Image, merged: Image, faces: [MergeFace]) throws {
         queued.append((frame, original, merged, faces))
-        if queued.count >= Self.framesPerFit { try scoreQueued() }
+        if queued.count >= setup.framesPerFit { try scoreQueued() }
     }
-
-    /// Frames fitted together: their faces' 68-point fits (merged and original frame of each) run as one lockstep
-    /// fit (`ShapePredictor.landmarks(of:)`), so a leaf that several reach is read from memory once. Inside the
-    /// merge, beside stages that fill the caches, the two fits of a frame cost about twice what they cost alone
-    /// (2.3 against 1.1 ms); `Tools/bench merge-score` prints the lockstep fit's cost alone.
-    public static let framesPerFit = 4
 
     /// Fits the waiting frames' faces in one lockstep fit, then scores the frames in order.
     private func scoreQueued() throws {
@@ -208,8 +212,9 @@ public final class MergeFrameScorer: MergeFrameObserver {
         return best
     }
 
-    /// Laplacian variance inside the hull of `points` in `a` and in `b` (`SwapScorer.laplacianVariance`).
-    static func hullDetail(_ a: Image, _ b: Image, points: [Point2]) -> (Double, Double) {
+    /// Laplacian variance inside the hull of `points` in `a` and in `b` (`SwapScorer.laplacianVariance`): the detail
+    /// the scorer takes of each face, merged and decoded (public for `Tools/bench merge-score`, which times it).
+    public static func hullDetail(_ a: Image, _ b: Image, points: [Point2]) -> (Double, Double) {
         let spans = hullSpans(of: points, width: a.width, height: a.height)
         return (SwapScorer.laplacianVariance(a, spans: spans), SwapScorer.laplacianVariance(b, spans: spans))
     }

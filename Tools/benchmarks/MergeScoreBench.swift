@@ -35,8 +35,12 @@ enum MergeScoreBench {
             getrusage(RUSAGE_SELF.rawValue, &u)
             return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
         }
-        let ways: [(name: String, every: Int?)] = [("no scoring", nil), ("scoring, identity every 8th frame", 8),
-                                                   ("scoring, identity every frame", 1)]
+        let perFit = MergeScoringSetup.defaultFramesPerFit
+        let ways: [(name: String, every: Int?, perFit: Int)] = [
+            ("no scoring", nil, perFit), ("scoring, identity every 8th frame", 8, perFit),
+            ("scoring, identity every frame", 1, perFit),
+            ("scoring, identity every 8th frame, \(2 * perFit) frames per lockstep fit", 8, 2 * perFit),
+        ]
         print("bench-merge-score: dst sample \(media.width)x\(media.height), \(media.frameCount) frames, a face on each; "
               + "\(reps) runs of each way, interleaved (first way rotating)")
         try fitCost(predictor: predictor, project: p, media: media)
@@ -47,7 +51,8 @@ enum MergeScoreBench {
                 for k in 0..<ways.count {
                     let w = (k + i) % ways.count
                     let scoring = ways[w].every.map {
-                        MergeScoringSetup(predictor: predictor, identity: (recognizer, srcCentre, dstCentre), identityEvery: $0)
+                        MergeScoringSetup(predictor: predictor, identity: (recognizer, srcCentre, dstCentre), identityEvery: $0,
+                                          framesPerFit: ways[w].perFit)
                     }
                     let t0 = Date(), c0 = cpuSeconds()
                     let r = try MergeRuns.merge(project: p, media: media, swapper: swapper, checkpointId: swapper.checkpointId,
@@ -82,6 +87,7 @@ enum MergeScoreBench {
         }
         let decoder = try VideoDecoder(path: MergeFixture.dstVideo)
         var pairs: [(Image, Image, FaceRect)] = []
+        var hulls: [[Point2]] = []
         while let f = try decoder.nextFrame(), f.index < 60 {
             guard let row = MergeFixture.rows.first(where: { $0.frame == f.index }) else { continue }
             let box = predictor.trackingBox(for: row.landmarks)
@@ -95,9 +101,10 @@ enum MergeScoreBench {
                 }
             }
             pairs.append((changed, f.image, box))
+            hulls.append(row.landmarks.points)
         }
-        var lone = Double.infinity, paired = Double.infinity, four = Double.infinity
-        let frames = MergeFrameScorer.framesPerFit
+        var lone = Double.infinity, paired = Double.infinity, four = Double.infinity, detail = Double.infinity
+        let frames = MergeScoringSetup.defaultFramesPerFit
         for _ in 0..<3 {
             var t = threadCPU()
             for (a, b, box) in pairs { _ = predictor.landmarks(in: a, box: box); _ = predictor.landmarks(in: b, box: box) }
@@ -110,11 +117,15 @@ enum MergeScoreBench {
                 _ = predictor.landmarks(of: pairs[start..<min(pairs.count, start + frames)].flatMap { [($0.0, $0.2), ($0.1, $0.2)] })
             }
             four = min(four, threadCPU() - t)
+            t = threadCPU()
+            for (k, (a, b, _)) in pairs.enumerated() { _ = MergeFrameScorer.hullDetail(a, b, points: hulls[k]) }
+            detail = min(detail, threadCPU() - t)
         }
         print(String(format: "bench-merge-score: 68-point fits per frame (merged and original, %d frames, thread CPU, "
                      + "alone, without the merge's other stages): two lone fits %.2f ms, one paired fit %.2f ms (%.2fx), "
                      + "%d frames in lockstep %.2f ms (%.2fx)", pairs.count,
                      1000 * lone / Double(pairs.count), 1000 * paired / Double(pairs.count), lone / paired,
-                     frames, 1000 * four / Double(pairs.count), lone / four))
+                     frames, 1000 * four / Double(pairs.count), lone / four)
+              + String(format: "; the detail (both frames) %.2f ms", 1000 * detail / Double(pairs.count)))
     }
 }
