@@ -1,59 +1,10 @@
 /// SAEHD's discriminators as DeepFaceLab builds them: the U-Net patch discriminator of `gan_power` (leras's
 /// `UNetPatchDiscriminator`, `D_src`) and the code discriminator of `true_face_power` (`CodeDiscriminator`), the
-/// layers they need (leras's padded strided convolution, TensorFlow's SAME `conv2d_transpose`), their losses (means of
+/// layers they need (leras's padded convolution, TensorFlow's SAME `conv2d_transpose`), their losses (means of
 /// `sigmoid_cross_entropy_with_logits`) and the terms they add to the generator's loss.
 import COpenBLAS
 import Foundation
 import FacetCore
-
-/// Zero padding of `pad` pixels on every side of an NHWC tensor. leras's `Conv2D(padding='SAME')` pads
-/// `((k - 1) + 1) // 2` on each side and then convolves VALID, which for a strided kernel places the windows one pixel
-/// earlier than TensorFlow's SAME (`Conv2D`'s `.same`); this layer before a `.valid` convolution gives leras's.
-public final class ZeroPad2D: Layer {
-    /// Pixels added on each side.
-    public let pad: Int
-    private let output = Tensor(shape: [0]), inputGradient = Tensor(shape: [0])
-    private var inputShape: [Int] = []
-
-    /// Pads `pad` zero pixels on each side.
-    public init(_ pad: Int) {
-        precondition(pad >= 0, "ZeroPad2D: negative padding \(pad)")
-        self.pad = pad
-    }
-
-    /// `x` `[N, H, W, C]` inside a zero border: `[N, H + 2 pad, W + 2 pad, C]` (owned by the layer).
-    public func forward(_ x: Tensor) -> Tensor {
-        let (n, h, w, c) = x.expectNHWC("ZeroPad2D input")
-        inputShape = x.shape
-        let p = pad, oh = h + 2 * p, ow = w + 2 * p
-        output.resize(to: [n, oh, ow, c])
-        output.fill(0)
-        let s = x.data, d = output.data
-        parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
-            for row in rows {
-                let b = row / h, y = row % h
-                (d + ((b * oh + y + p) * ow + p) * c).update(from: s + row * w * c, count: w * c)
-            }
-        }
-        return output
-    }
-
-    /// The gradient's interior (the border's entries had no input to go to).
-    public func backward(_ dy: Tensor) -> Tensor {
-        output.expectSameShape(dy, "ZeroPad2D.backward gradient")
-        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let p = pad, oh = h + 2 * p, ow = w + 2 * p
-        inputGradient.resize(to: inputShape)
-        let s = dy.data, d = inputGradient.data
-        parallelRanges(n * h, grain: max(1, 8192 / max(1, w * c))) { rows in
-            for row in rows {
-                let b = row / h, y = row % h
-                (d + row * w * c).update(from: s + ((b * oh + y + p) * ow + p) * c, count: w * c)
-            }
-        }
-        return inputGradient
-    }
-}
 
 /// TensorFlow's `conv2d_transpose` with SAME padding, as leras's `Conv2DTranspose` calls it: `[N, H, W, in]` to
 /// `[N, H * stride, W * stride, out]`, the adjoint of a SAME convolution from the larger size with the same kernel
@@ -140,21 +91,11 @@ public final class Conv2DTranspose: Layer {
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 }
 
-/// leras's strided `Conv2D(padding='SAME')`: a `ZeroPad2D` of `k // 2` then a VALID convolution (stride 1 is
-/// TensorFlow's SAME already, and takes `Conv2D`'s faster paths).
-func lerasConv(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, activation: Activation) -> any Layer {
-    if stride == 1 && kernel % 2 == 1 {
-        return Conv2D(inChannels: cin, outChannels: cout, kernelSize: kernel, activation: activation)
-    }
-    return Sequential([("pad", ZeroPad2D(kernel / 2)),
-                       ("conv", Conv2D(inChannels: cin, outChannels: cout, kernelSize: kernel, stride: stride,
-                                       padding: .valid, activation: activation))])
-}
-
-/// The parameters of a leras convolution made by `lerasConv`, as the convolution's own (`weight`, `bias`).
-private func lerasConvParameters(_ layer: any Layer) -> [(name: String, parameter: Parameter)] {
-    guard let s = layer as? Sequential, let conv = s["conv"] else { return layer.namedParameters }
-    return conv.namedParameters
+/// leras's `Conv2D(padding='SAME')`: `k // 2` zeros on every side, then VALID (`Conv2D`'s `.symmetric`, which at
+/// stride 1 with an odd kernel is TensorFlow's SAME and takes its faster paths).
+func lerasConv(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, activation: Activation) -> Conv2D {
+    Conv2D(inChannels: cin, outChannels: cout, kernelSize: kernel, stride: stride, padding: .symmetric,
+           activation: activation)
 }
 
 /// DeepFaceLab's `UNetPatchDiscriminator` (after "A U-Net Based Discriminator for GANs"): a 1x1 convolution to
@@ -246,7 +187,7 @@ public final class UNetPatchDiscriminator {
     /// Every weight with its path, in leras's order.
     public var namedParameters: [(name: String, parameter: Parameter)] {
         var p = prefixed("in_conv", inConv.namedParameters)
-        for (i, c) in convs.enumerated() { p += prefixed("convs.\(i)", lerasConvParameters(c)) }
+        for (i, c) in convs.enumerated() { p += prefixed("convs.\(i)", c.namedParameters) }
         for (i, u) in upconvs.enumerated() { p += prefixed("upconvs.\(i)", u.namedParameters) }
         return p + prefixed("out_conv", outConv.namedParameters) + prefixed("center_out", centerOut.namedParameters)
             + prefixed("center_conv", centerConv.namedParameters)
@@ -360,7 +301,7 @@ public final class CodeDiscriminator {
 
     /// Every weight with its path.
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        convs.enumerated().flatMap { prefixed("convs.\($0.offset)", lerasConvParameters($0.element)) }
+        convs.enumerated().flatMap { prefixed("convs.\($0.offset)", $0.element.namedParameters) }
             + prefixed("out_conv", outConv.namedParameters)
     }
 
