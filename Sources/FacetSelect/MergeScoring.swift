@@ -55,9 +55,11 @@ public struct MergeScoringSetup {
     /// Identity on every 8th frame by default (README "Merge runs and their scores").
     public static let defaultIdentityEvery = 8
     /// Inside the merge, beside stages that fill the caches, the two fits of a frame cost about twice what they cost
-    /// alone (2.3 against 1.1 ms), which the lockstep wins back in part. `Tools/bench merge-score` prints the lockstep
-    /// fit's cost alone and runs the merge with twice this many frames per fit beside it (README).
-    public static let defaultFramesPerFit = 4
+    /// alone (2.3 against 1.1 ms), which the lockstep wins back in part: 8 frames kept 2-5 points more of the
+    /// merge's frames/s than 4 in each of three same-run comparisons (README). `Tools/bench merge-score` prints the
+    /// lockstep fit's cost alone and runs the merge with half this many frames per fit beside it. At 1080p the 8
+    /// frames' two images hold about 100 MB.
+    public static let defaultFramesPerFit = 8
 }
 
 /// Scores each merged frame as the merge hands it over (a `MergeFrameObserver`): keeps the scores until

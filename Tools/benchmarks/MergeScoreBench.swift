@@ -39,7 +39,7 @@ enum MergeScoreBench {
         let ways: [(name: String, every: Int?, perFit: Int)] = [
             ("no scoring", nil, perFit), ("scoring, identity every 8th frame", 8, perFit),
             ("scoring, identity every frame", 1, perFit),
-            ("scoring, identity every 8th frame, \(2 * perFit) frames per lockstep fit", 8, 2 * perFit),
+            ("scoring, identity every 8th frame, \(perFit / 2) frames per lockstep fit", 8, perFit / 2),
         ]
         print("bench-merge-score: dst sample \(media.width)x\(media.height), \(media.frameCount) frames, a face on each; "
               + "\(reps) runs of each way, interleaved (first way rotating)")
