@@ -44,16 +44,4 @@ final class H128CommandTests: CLITestCase {
         XCTAssertEqual(try facet(["merge", file, "--checkpoint", "latest", "--preview", frame, "--mode", "overlay", "--out", path("frame2.png"), "--save-config", "last"]).status, 0)
         XCTAssertTrue(try sqlite(file, "SELECT options_json FROM merge_config WHERE name = 'last'").contains("\"mode\":\"overlay\""))
     }
-
-    func sqlite(_ file: String, _ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [file, sql]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }

@@ -62,16 +62,4 @@ final class SAEHDGANCommandTests: CLITestCase {
         XCTAssertEqual(merge.status, 0, merge.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("frame.png")))
     }
-
-    func sqlite(_ file: String, _ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [file, sql]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }
