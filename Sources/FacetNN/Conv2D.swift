@@ -25,6 +25,21 @@ public enum ConvPadding: String, Sendable, Equatable, Codable {
     /// leras's SAME: `kernel / 2` zeros on every side.
     case symmetric
 
+    /// One axis of `input` pixels under a `kernel`, `stride` convolution: its output size and the zeros before and
+    /// after it (the convolution, its ONNX export and the tests take them from here).
+    public func axis(input: Int, kernel: Int, stride: Int) -> (output: Int, before: Int, after: Int) {
+        switch self {
+        case .same:
+            let (out, before) = samePadding(input: input, kernel: kernel, stride: stride)
+            return (out, before, max((out - 1) * stride + kernel - input, 0) - before)
+        case .valid:
+            return ((input - kernel) / stride + 1, 0, 0)
+        case .symmetric:
+            let p = kernel / 2
+            return ((input + 2 * p - kernel) / stride + 1, p, p)
+        }
+    }
+
     /// Whether this padding places a `kernel` x `kernel`, `stride` convolution's windows exactly as TensorFlow's
     /// SAME does (the Winograd and space-to-depth paths are written for it).
     func isTensorFlowSame(kernel: Int, stride: Int) -> Bool {
@@ -42,21 +57,18 @@ struct ConvGeometry {
         (self.n, self.h, self.w, self.cin, self.k, self.s, self.cout) = (n, h, w, cin, k, s, cout)
         switch padding {
         case .same:
-            (oh, padTop) = samePadding(input: h, kernel: k, stride: s)
-            (ow, padLeft) = samePadding(input: w, kernel: k, stride: s)
+            break
         case .valid:
             precondition(h >= k && w >= k,
                          "Conv2D: a \(k)x\(k) VALID convolution needs an input of at least \(k)x\(k), got \(h)x\(w)")
-            (oh, padTop) = ((h - k) / s + 1, 0)
-            (ow, padLeft) = ((w - k) / s + 1, 0)
         case .symmetric:
             let p = k / 2
             precondition(h + 2 * p >= k && w + 2 * p >= k,
                          "Conv2D: a \(k)x\(k) convolution padded \(p) needs an input of at least \(k - 2 * p), "
                              + "got \(h)x\(w)")
-            (oh, padTop) = ((h + 2 * p - k) / s + 1, p)
-            (ow, padLeft) = ((w + 2 * p - k) / s + 1, p)
         }
+        let y = padding.axis(input: h, kernel: k, stride: s), x = padding.axis(input: w, kernel: k, stride: s)
+        (oh, padTop, ow, padLeft) = (y.output, y.before, x.output, x.before)
     }
 }
 

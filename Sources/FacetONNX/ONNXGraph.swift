@@ -178,21 +178,6 @@ struct LayerLowering {
         }
     }
 
-    /// TensorFlow's SAME padding per axis (more after than before when odd), none for VALID, `k / 2` on both
-    /// sides for symmetric (leras's SAME).
-    static func pads(_ size: Int, k: Int, stride: Int, padding: ConvPadding) -> (out: Int, before: Int, after: Int) {
-        switch padding {
-        case .symmetric:
-            return ((size + 2 * (k / 2) - k) / stride + 1, k / 2, k / 2)
-        case .same:
-            let out = (size + stride - 1) / stride
-            let total = max((out - 1) * stride + k - size, 0)
-            return (out, total / 2, total - total / 2)
-        case .valid:
-            return ((size - k) / stride + 1, 0, 0)
-        }
-    }
-
     mutating func conv(_ x: GraphValue, weight: Tensor, bias: Tensor?, k: Int, stride: Int, padding: ConvPadding,
                        cout: Int, activation a: Activation, path: String) throws -> GraphValue {
         guard case .map(let cin, let h, let w) = x.shape else {
@@ -209,14 +194,14 @@ struct LayerLowering {
         } } } }
         var inputs = [x.name, g.floats(path + ".weight", shape: [cout, cin, k, k], kernel)]
         if let bias { inputs.append(g.floats(path + ".bias", shape: [cout], bias.values)) }
-        let py = Self.pads(h, k: k, stride: stride, padding: padding),
-            px = Self.pads(w, k: k, stride: stride, padding: padding)
+        let py = padding.axis(input: h, kernel: k, stride: stride),
+            px = padding.axis(input: w, kernel: k, stride: stride)
         let y = g.node("Conv", inputs, [
             Attr.ints("kernel_shape", [k, k]), Attr.ints("strides", [stride, stride]),
             Attr.ints("pads", [py.before, px.before, py.after, px.after]), Attr.ints("dilations", [1, 1]),
             Attr.int("group", 1),
         ], hint: path)
-        return activation(GraphValue(name: y, shape: .map(channels: cout, height: py.out, width: px.out)), a,
+        return activation(GraphValue(name: y, shape: .map(channels: cout, height: py.output, width: px.output)), a,
                           path: path)
     }
 

@@ -172,6 +172,10 @@ final class ConvolutionTests: XCTestCase {
         // with 2 before; the same output size, every window one pixel earlier.
         let g = ConvGeometry(n: 1, h: 96, w: 94, cin: 1, k: 5, s: 2, cout: 1, padding: .symmetric)
         XCTAssertEqual([g.oh, g.ow, g.padTop, g.padLeft], [48, 47, 2, 2])
+        for (padding, expected) in [(ConvPadding.same, [48, 1, 2]), (.symmetric, [48, 2, 2]), (.valid, [46, 0, 0])] {
+            let a = padding.axis(input: 96, kernel: 5, stride: 2)
+            XCTAssertEqual([a.output, a.before, a.after], expected, "\(padding)")
+        }
         XCTAssertTrue(ConvPadding.symmetric.isTensorFlowSame(kernel: 3, stride: 1))
         XCTAssertFalse(ConvPadding.symmetric.isTensorFlowSame(kernel: 5, stride: 2))
     }
