@@ -29,6 +29,14 @@ public struct SwapScore: Sendable, Equatable, Codable {
     /// Correlation across faces of the mouth opening (inner lips over the eye distance), swapped against dst;
     /// nil when it is undefined (fewer than 3 faces, or a mouth that never moves).
     public var mouthCorrelation: Double?
+    /// Whether the eyes and mouth move as the dst's do, whatever their shape: each face's eye and mouth landmarks
+    /// (points 36-67, in the dst face's aligned coordinates) less their mean over the scored faces, swapped against
+    /// dst, in eye distances. A constant offset (the src person's own eye and mouth shape, a swap placed a little
+    /// off) does not count, which dominates `eyesMouth` between different people; nil under 3 faces.
+    public var eyesMouthMotion: Double?
+    /// What `eyesMouthMotion` would be for a swap whose eyes and mouth never move: the dst's own movement, the
+    /// same measure against a still face (so a swap that follows scores well below it).
+    public var eyesMouthStill: Double?
     /// Variance of the Laplacian inside the dst face's landmark hull, merged frame over original (1: as sharp).
     public var detail: Double
     /// Seconds the scoring took.
@@ -40,6 +48,8 @@ public struct SwapScore: Sendable, Equatable, Codable {
                  "identity_to_dst": identityToDst,
                  "landmarks": landmarks, "eyes_mouth": eyesMouth, "detail": detail, "missed": Double(missed)]
         if let mouthCorrelation { m["mouth_correlation"] = mouthCorrelation }
+        if let eyesMouthMotion { m["eyes_mouth_motion"] = eyesMouthMotion }
+        if let eyesMouthStill { m["eyes_mouth_still"] = eyesMouthStill }
         return m
     }
 
@@ -50,16 +60,18 @@ public struct SwapScore: Sendable, Equatable, Codable {
               let lm = v["landmarks"], let em = v["eyes_mouth"], let detail = v["detail"] else { return nil }
         self.init(faces: stored.faces, missed: Int(v["missed"] ?? 0), identitySrcShare: share, identityToSrc: toSrc,
                   identityToDst: toDst, landmarks: lm, eyesMouth: em, mouthCorrelation: v["mouth_correlation"],
-                  detail: detail, seconds: 0)
+                  detail: detail, seconds: 0, eyesMouthMotion: v["eyes_mouth_motion"],
+                  eyesMouthStill: v["eyes_mouth_still"])
     }
 
-    /// A score from its parts.
+    /// A score from its parts (the movement measures nil for scores stored before them).
     public init(faces: Int, missed: Int, identitySrcShare: Double, identityToSrc: Double, identityToDst: Double,
-                landmarks: Double, eyesMouth: Double, mouthCorrelation: Double?, detail: Double, seconds: Double) {
+                landmarks: Double, eyesMouth: Double, mouthCorrelation: Double?, detail: Double, seconds: Double,
+                eyesMouthMotion: Double? = nil, eyesMouthStill: Double? = nil) {
         self.faces = faces; self.missed = missed; self.identitySrcShare = identitySrcShare
         self.identityToSrc = identityToSrc; self.identityToDst = identityToDst; self.landmarks = landmarks
         self.eyesMouth = eyesMouth; self.mouthCorrelation = mouthCorrelation; self.detail = detail
-        self.seconds = seconds
+        self.seconds = seconds; self.eyesMouthMotion = eyesMouthMotion; self.eyesMouthStill = eyesMouthStill
     }
 }
 
@@ -98,6 +110,7 @@ public struct SwapScorer {
         records.sort { ($0.mediaId, $0.frameIndex, $0.id) < ($1.mediaId, $1.frameIndex, $1.id) }
         let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
         var toSrc: [Double] = [], toDst: [Double] = [], lm: [Double] = [], em: [Double] = []
+        var swapEyesMouth: [[Point2]] = [], dstEyesMouth: [[Point2]] = [], faceUnits: [Double] = []
         var mouthSwap: [Double] = [], mouthDst: [Double] = []
         var detailSwap = 0.0, detailOrig = 0.0, missed = 0
         var k = 0
@@ -142,6 +155,12 @@ public struct SwapScorer {
                         if p >= 36 { eyesMouth += e }
                     }
                     lm.append(all / 68); em.append(eyesMouth / 32)
+                    let aligned = record.imageToFace
+                    let eyesMouthPoints = { (l: Landmarks68) in l.points[36...].map { aligned.apply($0) } }
+                    swapEyesMouth.append(eyesMouthPoints(again.landmarks))
+                    dstEyesMouth.append(eyesMouthPoints(dstLandmarks))
+                    let e36 = aligned.apply(dstLandmarks.points[36]), e45 = aligned.apply(dstLandmarks.points[45])
+                    faceUnits.append(hypot(e45.x - e36.x, e45.y - e36.y))
                     mouthSwap.append(Self.mouthOpening(again.landmarks))
                     mouthDst.append(Self.mouthOpening(dstLandmarks))
                     let hull = hullSpans(of: dstLandmarks.points, width: frame.image.width,
@@ -153,12 +172,39 @@ public struct SwapScorer {
             missed += group.count - next
         }
         func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+        let movement = Self.movement(swap: swapEyesMouth, dst: dstEyesMouth, unit: mean(faceUnits))
         let share = toSrc.isEmpty ? .nan : Double(zip(toSrc, toDst).filter { $0 < $1 }.count) / Double(toSrc.count)
         return SwapScore(faces: faceIDs.count, missed: missed, identitySrcShare: share, identityToSrc: mean(toSrc),
                          identityToDst: mean(toDst), landmarks: mean(lm), eyesMouth: mean(em),
                          mouthCorrelation: Self.correlation(mouthSwap, mouthDst),
                          detail: detailOrig > 0 ? detailSwap / detailOrig : .nan,
-                         seconds: Date().timeIntervalSince(start))
+                         seconds: Date().timeIntervalSince(start), eyesMouthMotion: movement?.motion,
+                         eyesMouthStill: movement?.still)
+    }
+
+    /// `eyesMouthMotion` and `eyesMouthStill` from each scored face's points (swapped and dst, the same points in the
+    /// same aligned coordinates): the mean distance, over faces and points, of the swap's deviation from its mean
+    /// over the faces to the dst's deviation from its mean; and of the dst's deviation to none. nil under 3 faces.
+    static func movement(swap: [[Point2]], dst: [[Point2]], unit: Double) -> (motion: Double, still: Double)? {
+        guard swap.count >= 3, swap.count == dst.count, unit > 0, let n = swap.first?.count,
+              swap.allSatisfy({ $0.count == n }), dst.allSatisfy({ $0.count == n }) else { return nil }
+        func centre(_ faces: [[Point2]]) -> [Point2] {
+            (0..<n).map { p in
+                Point2(faces.reduce(0.0) { $0 + $1[p].x } / Double(faces.count),
+                       faces.reduce(0.0) { $0 + $1[p].y } / Double(faces.count))
+            }
+        }
+        let sc = centre(swap), dc = centre(dst)
+        var motion = 0.0, still = 0.0
+        for i in swap.indices {
+            for p in 0..<n {
+                let dx = dst[i][p].x - dc[p].x, dy = dst[i][p].y - dc[p].y
+                motion += hypot(swap[i][p].x - sc[p].x - dx, swap[i][p].y - sc[p].y - dy)
+                still += hypot(dx, dy)
+            }
+        }
+        let count = Double(swap.count * n) * unit
+        return (motion / count, still / count)
     }
 
     /// The mouth's opening: mean distance of the inner lips (61-67, 62-66, 63-65) over the outer-eye distance.

@@ -116,12 +116,14 @@ func bestByText(_ m: ModelSummary) -> String {
 /// The swap score as the commands print it.
 enum SwapScoreText {
     static let header = "\(pad("id", 6)) \(pad("faces", 6)) \(pad("src%", 6)) \(pad("to_src", 7)) \(pad("to_dst", 7)) "
-        + "\(pad("landmarks", 10)) \(pad("eyes+mouth", 11)) \(pad("mouth_r", 8)) \(pad("detail", 7)) swap"
+        + "\(pad("landmarks", 10)) \(pad("eyes+mouth", 11)) \(pad("em_motion", 10)) \(pad("em_still", 9)) "
+        + "\(pad("mouth_r", 8)) \(pad("detail", 7)) swap"
     static func row(id: Int64, _ s: SwapScore, swap: Double?) -> String {
         func f(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : "-" }
         return "\(pad(String(id), 6)) \(pad(String(s.faces - s.missed), 6)) \(pad(f(100 * s.identitySrcShare, 0), 6)) "
             + "\(pad(f(s.identityToSrc), 7)) \(pad(f(s.identityToDst), 7)) \(pad(f(s.landmarks), 10)) "
-            + "\(pad(f(s.eyesMouth), 11)) "
+            + "\(pad(f(s.eyesMouth), 11)) \(pad(s.eyesMouthMotion.map { f($0) } ?? "-", 10)) "
+            + "\(pad(s.eyesMouthStill.map { f($0) } ?? "-", 9)) "
             + "\(pad(s.mouthCorrelation.map { f($0, 2) } ?? "-", 8)) \(pad(f(s.detail, 2), 7)) "
             + (swap.map { f($0) } ?? "-")
     }
@@ -134,7 +136,10 @@ enum SwapScoreText {
     static let legend = "src%: swapped faces closer to the src person than to the dst (identity); to_src/to_dst: "
                         + "mean face-recognition "
         + "distance (0.6 = same person); landmarks, eyes+mouth: refitted landmarks against the dst's, in eye distances "
-        + "(expression and pose; lower is better); mouth_r: mouth opening correlation with the dst; detail: sharpness "
+        + "(expression and pose; lower is better); em_motion: the same for the eyes' and mouth's movement from face to "
+        + "face, their mean shape left out (does the swap move them as the dst does, whoever's they are; lower is "
+        + "better), against em_still, what a swap that never moves them scores; mouth_r: mouth opening correlation "
+        + "with the dst; detail: sharpness "
         + "inside the face, merged over original (1 = as sharp); swap: the combined score best follows under "
         + "--best-by swap, "
         + "identity x (expression + detail) / 2 (0...1, higher is better; README \"Swap scores\")."

@@ -121,6 +121,13 @@ final class SwapScoreTests: XCTestCase {
         XCTAssertLessThan(own.eyesMouth, 0.05)
         XCTAssertGreaterThan(src.eyesMouth, own.eyesMouth)
         XCTAssertLessThan(own.landmarks, src.landmarks)
+        // Movement: the dst's own face moves its eyes and mouth as the dst does; the steady src face stays still, so
+        // it scores what a still face scores, whatever its shape.
+        let ownMotion = try XCTUnwrap(own.eyesMouthMotion), srcMotion = try XCTUnwrap(src.eyesMouthMotion)
+        let still = try XCTUnwrap(own.eyesMouthStill)
+        XCTAssertEqual(try XCTUnwrap(src.eyesMouthStill), still, accuracy: 0.1 * still)
+        XCTAssertLessThan(ownMotion, 0.5 * still)
+        XCTAssertEqual(srcMotion, still, accuracy: 0.25 * still)
         // Detail: 64 px loses sharpness; blurring it loses more.
         XCTAssertLessThan(own.detail, 1)
         XCTAssertLessThan(blurred.detail, 0.8 * own.detail)
@@ -169,16 +176,53 @@ final class SwapScoreTests: XCTestCase {
         XCTAssertTrue(hullSpans(of: [Point2(.nan, 1), Point2(2, 2), Point2(5, 9)], width: 20, height: 20).isEmpty)
     }
 
+    /// The movement measure by its definition: a swap that is the dst moved by a constant offset (another person's
+    /// shape, a placement off by a few pixels) moves exactly as the dst does (0); a swap that never moves scores the
+    /// dst's own movement, which is `still`; a swap that moves as much but against the dst scores twice that.
+    func testMovementIgnoresAConstantOffset() throws {
+        var g = SystemRandomNumberGenerator()
+        let dst = (0..<6).map { _ in (0..<32).map { _ in Point2(Double.random(in: 0...100, using: &g),
+                                                                  Double.random(in: 0...100, using: &g)) } }
+        let offset = (0..<32).map { _ in Point2(Double.random(in: -9...9, using: &g), Double.random(in: -9...9, using: &g)) }
+        let shifted = dst.map { face in zip(face, offset).map { Point2($0.x + $1.x, $0.y + $1.y) } }
+        let m = try XCTUnwrap(SwapScorer.movement(swap: shifted, dst: dst, unit: 10))
+        XCTAssertEqual(m.motion, 0, accuracy: 1e-12)
+        XCTAssertGreaterThan(m.still, 1)
+        let frozen = try XCTUnwrap(SwapScorer.movement(swap: Array(repeating: offset, count: 6), dst: dst, unit: 10))
+        XCTAssertEqual(frozen.motion, m.still, accuracy: 1e-12)
+        XCTAssertEqual(frozen.still, m.still)
+        // The still figure by hand: mean distance of each point to its mean over the faces, over the unit.
+        var byHand = 0.0
+        for p in 0..<32 {
+            let cx = dst.reduce(0.0) { $0 + $1[p].x } / 6, cy = dst.reduce(0.0) { $0 + $1[p].y } / 6
+            for face in dst { byHand += hypot(face[p].x - cx, face[p].y - cy) }
+        }
+        XCTAssertEqual(m.still, byHand / (6 * 32 * 10), accuracy: 1e-12)
+        let mirrored = dst.map { face in face.map { Point2(200 - $0.x, 200 - $0.y) } }
+        let against = try XCTUnwrap(SwapScorer.movement(swap: mirrored, dst: dst, unit: 10))
+        XCTAssertEqual(against.motion, 2 * m.still, accuracy: 1e-9)
+        XCTAssertNil(SwapScorer.movement(swap: Array(dst.prefix(2)), dst: Array(dst.prefix(2)), unit: 10))
+    }
+
     /// The stored form: every metric back as it went in; a file made before scores has none.
     func testScoresAreStoredPerMetric() throws {
         let s = SwapScore(faces: 25, missed: 1, identitySrcShare: 0.96, identityToSrc: 0.41, identityToDst: 0.72, landmarks: 0.06,
-                          eyesMouth: 0.07, mouthCorrelation: 0.5, detail: 0.31, seconds: 2)
+                          eyesMouth: 0.07, mouthCorrelation: 0.5, detail: 0.31, seconds: 2, eyesMouthMotion: 0.04,
+                          eyesMouthStill: 0.03)
         var back = try XCTUnwrap(SwapScore(stored: CheckpointScores(values: s.metrics, faces: s.faces)))
         back.seconds = s.seconds
         XCTAssertEqual(back, s)
         var noMouth = s
         noMouth.mouthCorrelation = nil
         XCTAssertNil(noMouth.metrics["mouth_correlation"])
+        // A score stored before the movement measures reads back without them.
+        var before = s.metrics
+        before["eyes_mouth_motion"] = nil
+        before["eyes_mouth_still"] = nil
+        let old = try XCTUnwrap(SwapScore(stored: CheckpointScores(values: before, faces: s.faces)))
+        XCTAssertNil(old.eyesMouthMotion)
+        XCTAssertNil(old.eyesMouthStill)
+        XCTAssertEqual(old.eyesMouth, s.eyesMouth)
         XCTAssertNil(SwapScore(stored: CheckpointScores(values: ["detail": 1], faces: 3)))
     }
 }
