@@ -37,6 +37,10 @@ public struct SwapScore: Sendable, Equatable, Codable {
     /// What `eyesMouthMotion` would be for a swap whose eyes and mouth never move: the dst's own movement, the
     /// same measure against a still face (so a swap that follows scores well below it).
     public var eyesMouthStill: Double?
+    /// How much wider the swap's mouth is open than the dst's, on average over the faces (inner lips apart over the
+    /// eye distance, swapped less dst): the mouth state the movement measures leave out with the mean, such as the
+    /// src person's open mouth held on the dst's closed one. nil for scores stored before it.
+    public var mouthOpenBias: Double?
     /// Variance of the Laplacian inside the dst face's landmark hull, merged frame over original (1: as sharp).
     public var detail: Double
     /// Seconds the scoring took.
@@ -50,6 +54,7 @@ public struct SwapScore: Sendable, Equatable, Codable {
         if let mouthCorrelation { m["mouth_correlation"] = mouthCorrelation }
         if let eyesMouthMotion { m["eyes_mouth_motion"] = eyesMouthMotion }
         if let eyesMouthStill { m["eyes_mouth_still"] = eyesMouthStill }
+        if let mouthOpenBias { m["mouth_open_bias"] = mouthOpenBias }
         return m
     }
 
@@ -61,17 +66,18 @@ public struct SwapScore: Sendable, Equatable, Codable {
         self.init(faces: stored.faces, missed: Int(v["missed"] ?? 0), identitySrcShare: share, identityToSrc: toSrc,
                   identityToDst: toDst, landmarks: lm, eyesMouth: em, mouthCorrelation: v["mouth_correlation"],
                   detail: detail, seconds: 0, eyesMouthMotion: v["eyes_mouth_motion"],
-                  eyesMouthStill: v["eyes_mouth_still"])
+                  eyesMouthStill: v["eyes_mouth_still"], mouthOpenBias: v["mouth_open_bias"])
     }
 
     /// A score from its parts (the movement measures nil for scores stored before them).
     public init(faces: Int, missed: Int, identitySrcShare: Double, identityToSrc: Double, identityToDst: Double,
                 landmarks: Double, eyesMouth: Double, mouthCorrelation: Double?, detail: Double, seconds: Double,
-                eyesMouthMotion: Double? = nil, eyesMouthStill: Double? = nil) {
+                eyesMouthMotion: Double? = nil, eyesMouthStill: Double? = nil, mouthOpenBias: Double? = nil) {
         self.faces = faces; self.missed = missed; self.identitySrcShare = identitySrcShare
         self.identityToSrc = identityToSrc; self.identityToDst = identityToDst; self.landmarks = landmarks
         self.eyesMouth = eyesMouth; self.mouthCorrelation = mouthCorrelation; self.detail = detail
         self.seconds = seconds; self.eyesMouthMotion = eyesMouthMotion; self.eyesMouthStill = eyesMouthStill
+        self.mouthOpenBias = mouthOpenBias
     }
 }
 
@@ -179,7 +185,8 @@ public struct SwapScorer {
                          mouthCorrelation: Self.correlation(mouthSwap, mouthDst),
                          detail: detailOrig > 0 ? detailSwap / detailOrig : .nan,
                          seconds: Date().timeIntervalSince(start), eyesMouthMotion: movement?.motion,
-                         eyesMouthStill: movement?.still)
+                         eyesMouthStill: movement?.still,
+                         mouthOpenBias: mouthSwap.isEmpty ? nil : mean(mouthSwap) - mean(mouthDst))
     }
 
     /// `eyesMouthMotion` and `eyesMouthStill` from each scored face's points (swapped and dst, the same points in the

@@ -128,6 +128,8 @@ final class SwapScoreTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(src.eyesMouthStill), still, accuracy: 0.1 * still)
         XCTAssertLessThan(ownMotion, 0.5 * still)
         XCTAssertEqual(srcMotion, still, accuracy: 0.25 * still)
+        // The mouth's state: the dst's own face opens it as the dst does, on average.
+        XCTAssertEqual(try XCTUnwrap(own.mouthOpenBias), 0, accuracy: 0.02)
         // Detail: 64 px loses sharpness; blurring it loses more.
         XCTAssertLessThan(own.detail, 1)
         XCTAssertLessThan(blurred.detail, 0.8 * own.detail)
@@ -208,7 +210,7 @@ final class SwapScoreTests: XCTestCase {
     func testScoresAreStoredPerMetric() throws {
         let s = SwapScore(faces: 25, missed: 1, identitySrcShare: 0.96, identityToSrc: 0.41, identityToDst: 0.72, landmarks: 0.06,
                           eyesMouth: 0.07, mouthCorrelation: 0.5, detail: 0.31, seconds: 2, eyesMouthMotion: 0.04,
-                          eyesMouthStill: 0.03)
+                          eyesMouthStill: 0.03, mouthOpenBias: 0.08)
         var back = try XCTUnwrap(SwapScore(stored: CheckpointScores(values: s.metrics, faces: s.faces)))
         back.seconds = s.seconds
         XCTAssertEqual(back, s)
@@ -219,9 +221,11 @@ final class SwapScoreTests: XCTestCase {
         var before = s.metrics
         before["eyes_mouth_motion"] = nil
         before["eyes_mouth_still"] = nil
+        before["mouth_open_bias"] = nil
         let old = try XCTUnwrap(SwapScore(stored: CheckpointScores(values: before, faces: s.faces)))
         XCTAssertNil(old.eyesMouthMotion)
         XCTAssertNil(old.eyesMouthStill)
+        XCTAssertNil(old.mouthOpenBias)
         XCTAssertEqual(old.eyesMouth, s.eyesMouth)
         XCTAssertNil(SwapScore(stored: CheckpointScores(values: ["detail": 1], faces: 3)))
     }
