@@ -58,15 +58,7 @@ class CLITestCase: XCTestCase {
 
     /// What the `sqlite3` shell prints for `sql` on `file`, trimmed (rows on lines, columns joined by `|`).
     func sqlite(_ file: String, _ sql: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [file, sql]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try toolOutput("/usr/bin/sqlite3", [file, sql])
     }
 
     /// Rows a listing command prints with `--json` (the command must succeed).

@@ -49,14 +49,6 @@ class MergeTestCase: XCTestCase {
 
     /// ffprobe's answer for one entry of a file, e.g. ("stream", "nb_read_frames") of the video.
     func probe(_ file: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
-        p.arguments = ["-v", "error"] + args + [file]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try toolOutput("/usr/bin/ffprobe", ["-v", "error"] + args + [file])
     }
 }
