@@ -163,10 +163,11 @@ public struct SwapScorer {
                     lm.append(all / 68); em.append(eyesMouth / 32)
                     let aligned = record.imageToFace
                     let eyesMouthPoints = { (l: Landmarks68) in l.points[36...].map { aligned.apply($0) } }
+                    let dstPoints = eyesMouthPoints(dstLandmarks)
                     swapEyesMouth.append(eyesMouthPoints(again.landmarks))
-                    dstEyesMouth.append(eyesMouthPoints(dstLandmarks))
-                    let e36 = aligned.apply(dstLandmarks.points[36]), e45 = aligned.apply(dstLandmarks.points[45])
-                    faceUnits.append(hypot(e45.x - e36.x, e45.y - e36.y))
+                    dstEyesMouth.append(dstPoints)
+                    // The outer eye corners, points 36 and 45, are the first and tenth of these.
+                    faceUnits.append(hypot(dstPoints[9].x - dstPoints[0].x, dstPoints[9].y - dstPoints[0].y))
                     mouthSwap.append(Self.mouthOpening(again.landmarks))
                     mouthDst.append(Self.mouthOpening(dstLandmarks))
                     let hull = hullSpans(of: dstLandmarks.points, width: frame.image.width,
