@@ -1,5 +1,6 @@
 /// Puts one swapped face back into its frame: mask, erode/blur, colour transfer, face scale, warp back, blend.
 import FacetCore
+import FacetVision
 import Foundation
 
 /// A destination face as the merge needs it: its stored image-to-face matrix (for an aligned crop
@@ -51,12 +52,29 @@ public struct FaceCompositor: Sendable {
     /// Masks are processed at 4x the model resolution (DeepFaceLab's mask sub-resolution), so
     /// erode and blur amounts mean what they mean there and edges stay smooth when enlarged.
     public var maskResolution: Int { 4 * resolution }
+    /// Moves the swapped face's eyes and mouth towards the dst's before the blend (`MergeOptions.expression`); nil
+    /// leaves the model's face as it is.
+    public var restorer: ExpressionRestorer?
 
-    /// A compositor for a model of `resolution` pixels.
-    public init(options: MergeOptions, resolution: Int) {
+    /// A compositor for a model of `resolution` pixels; with a `restorer`, the expression restore runs before the
+    /// blend.
+    public init(options: MergeOptions, resolution: Int, restorer: ExpressionRestorer? = nil) {
         precondition(resolution > 0, "model resolution must be positive")
         self.options = options
         self.resolution = resolution
+        self.restorer = restorer
+    }
+
+    /// A compositor for `options`, with the expression restore when they ask for it (`options.expression` > 0),
+    /// which fits landmarks with `predictor`, or without one with dlib's 68-point model from its usual place (loaded
+    /// once per process; missing, a one-line error saying where to get it).
+    public init(options: MergeOptions, resolution: Int, predictor: ShapePredictor?) throws {
+        var restorer: ExpressionRestorer?
+        if options.expression > 0 {
+            restorer = ExpressionRestorer(predictor: try predictor ?? ExpressionRestorer.defaultPredictor(),
+                                          strength: options.expression)
+        }
+        self.init(options: options, resolution: resolution, restorer: restorer)
     }
 
     /// Frame to model-face coordinates: the stored matrix scaled from the crop size to the resolution.
@@ -195,6 +213,16 @@ public struct FaceCompositor: Sendable {
         guard aligned.width == res, aligned.height == res, frame.channels == 3 else {
             throw FacetError("the aligned face must be \(res)x\(res) and the frame RGB")
         }
+        // The expression restore's map is read where the face is warped back, so the face is resampled once (warped
+        // in face space first, then again into the frame, it lost a third of its detail at 96 px).
+        var swapped = swapped
+        var field: WarpField?
+        if let restorer {
+            field = restorer.field(face: swapped.face, aligned: aligned,
+                                   dstPoints: face.landmarks.transformed(by: faceMatrix(face)).points,
+                                   framePoints: face.landmarks.points)
+            if let field { swapped.mask = field.warp(swapped.mask) }
+        }
         let mask = processedMask(face: face, learned: swapped.mask)
         // Colour statistics come from where the processed mask shows the face.
         var area = [Bool](repeating: false, count: res * res)
@@ -213,10 +241,11 @@ public struct FaceCompositor: Sendable {
                 ColorTransferOps.histogramMatch(&predicted, reference: reference, mask: area)
             }
         }
-        guard let window = try BlendWindow(self, face: face, mask: mask, frameWidth: frame.width,
+        guard var window = try BlendWindow(self, face: face, mask: mask, frameWidth: frame.width,
                                            frameHeight: frame.height) else {
             return BlendRegion(x: 0, y: 0, width: 0, height: 0, alpha: [])
         }
+        window.field = field
         switch options.mode {
         case .overlay, .histMatch, .raw:
             return blendOverlay(into: &frame, window, predicted: predicted, mask: mask)
@@ -241,7 +270,10 @@ public struct FaceCompositor: Sendable {
                     al[ly * w + lx] = a
                     guard a > 0 else { continue }
                     var r: Float = 0, g: Float = 0, b: Float = 0
-                    if within { (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord)) }
+                    if within {
+                        let (su, sv) = window.read(u, v)
+                        (r, g, b) = sampleRGB(pf, res, min(max(su, 0), maxCoord), min(max(sv, 0), maxCoord))
+                    }
                     let p = ((y0 + ly) * fw + x0 + lx) * 3
                     px[p] = mixed(px[p], r, a); px[p + 1] = mixed(px[p + 1], g, a); px[p + 2] = mixed(px[p + 2], b, a)
                 }
@@ -268,7 +300,8 @@ public struct FaceCompositor: Sendable {
                     al[q] = window.alpha(mv, u, v, within: within)
                     inside[q] = within
                     guard within else { continue }
-                    let (r, g, b) = sampleRGB(pf, res, min(max(u, 0), maxCoord), min(max(v, 0), maxCoord))
+                    let (su, sv) = window.read(u, v)
+                    let (r, g, b) = sampleRGB(pf, res, min(max(su, 0), maxCoord), min(max(sv, 0), maxCoord))
                     wp[q * 3] = r; wp[q * 3 + 1] = g; wp[q * 3 + 2] = b
                 }
             }
@@ -409,6 +442,8 @@ struct BlendWindow {
     let bx0: Double, by0: Double, bx1: Double, by1: Double
     /// The face-square coordinates a row is visited for: the whole square (seamless, raw) or the mask's box.
     let uReach: ClosedRange<Double>, vReach: ClosedRange<Double>
+    /// The expression restore's backward map over the face square, if any.
+    var field: WarpField?
 
     /// The window of `face` in a `frameWidth` x `frameHeight` frame, or nil when the square falls outside it.
     init?(_ c: FaceCompositor, face: MergeFace, mask: Plane, frameWidth: Int, frameHeight: Int) throws {
@@ -444,6 +479,15 @@ struct BlendWindow {
     /// The window columns of row `ly` that can reach `uReach` x `vReach` (a superset; each pixel is still checked).
     func span(row ly: Int) -> Range<Int> {
         rowSpan(out, y: Double(y0 + ly), x0: x0, width: width, u: uReach, v: vReach)
+    }
+
+    /// Where the face is read for face-square point (u, v): the point itself, or with an expression restore, where
+    /// its map says.
+    @inline(__always)
+    func read(_ u: Double, _ v: Double) -> (Double, Double) {
+        guard let field else { return (u, v) }
+        let d = field.displacement(atX: u, y: v)
+        return (u + d.x, v + d.y)
     }
 
     /// Face-square coordinates of window pixel (lx, ly), and whether they fall on the square (half a pixel around it).

@@ -241,15 +241,24 @@ public enum MergeEngine {
     /// Merges the destination video into `output` (H.264 mp4) with its audio: every frame, or only
     /// `frames` with the audio of their time span (frame A's start to frame B's end). The file
     /// appears only when the whole video is written; on any error nothing is left at `output`. An `observer`
-    /// sees every merged frame beside the decoded one (the merge's scoring).
+    /// sees every merged frame beside the decoded one (the merge's scoring). A setting that restores the expression
+    /// (`MergeOptions.expression`) fits with `predictor` (dlib's 68 points), or without one with the usual model.
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
                              output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                             person: Int64? = nil,
+                             person: Int64? = nil, predictor: ShapePredictor? = nil,
                              observer: (any MergeFrameObserver)? = nil, plan: MergePlan = MergePlan(),
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
         if let frames { try check(frames, in: media) }
         try plan.validate(in: media)
+        // The frames come in order, so each setting's expression restore averages a face's moves over its frames.
+        func compositor(_ o: MergeOptions, _ resolution: Int) throws -> FaceCompositor {
+            var c = try FaceCompositor(options: o, resolution: resolution, predictor: predictor)
+            c.restorer?.smoother = ExpressionSmoother()
+            return c
+        }
+        let settings = try [(compositor(options, swapper.resolution), swapper)]
+            + plan.segments.map { (try compositor($0.options, $0.swapper.resolution), $0.swapper) }
         let own = try facesAndSmoothing(in: project, media: media, frames: frames, faceType: faceType, person: person,
                                         smoothing: options.smooth, xseg: options.mask.usesXSeg)
         var faces = own.faces, smoothingSeconds = own.seconds
@@ -288,8 +297,6 @@ public enum MergeEngine {
                                        audioSpan: span)
         let range = frames ?? 0...max(0, media.frameCount - 1)
         let expected = frames.map { $0.count } ?? media.frameCount
-        let settings = [(FaceCompositor(options: options, resolution: swapper.resolution), swapper)]
-            + plan.segments.map { (FaceCompositor(options: $0.options, resolution: $0.swapper.resolution), $0.swapper) }
         let planned = Handed(plan)
         let facesByFrame = Handed(faces)
         var stats = try MergePipeline.run(
@@ -318,20 +325,21 @@ public enum MergeEngine {
 
     /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
     public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
-                               options: MergeOptions, faceType: String? = nil,
-                               person: Int64? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+                               options: MergeOptions, faceType: String? = nil, person: Int64? = nil,
+                               predictor: ShapePredictor? = nil) throws -> (image: Image, regions: [BlendRegion]) {
         let p = try previewWithOriginal(project: project, media: media, frame: index, swapper: swapper,
-                                        options: options,
-                                        faceType: faceType, person: person)
+                                        options: options, faceType: faceType, person: person, predictor: predictor)
         return (p.merged, p.regions)
     }
 
     /// `preview`, with the destination frame as it was, for showing both side by side.
     public static func previewWithOriginal(project: Project, media: MediaRecord, frame index: Int,
                                            swapper: any FaceSwapper,
-                                           options: MergeOptions, faceType: String? = nil, person: Int64? = nil)
+                                           options: MergeOptions, faceType: String? = nil, person: Int64? = nil,
+                                           predictor: ShapePredictor? = nil)
         throws -> (original: Image, merged: Image, regions: [BlendRegion]) {
         try options.validate()
+        let compositor = try FaceCompositor(options: options, resolution: swapper.resolution, predictor: predictor)
         try check(index...index, in: media)
         let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person,
                               smoothing: options.smooth, xseg: options.mask.usesXSeg)
@@ -339,8 +347,7 @@ public enum MergeEngine {
         while let f = try source.next() {
             guard f.index == index else { continue }
             var image = f.image
-            let regions = try FaceCompositor(options: options, resolution: swapper.resolution)
-                .merge(frame: &image, faces: faces[index] ?? [], swapper: swapper)
+            let regions = try compositor.merge(frame: &image, faces: faces[index] ?? [], swapper: swapper)
             return (f.image, image, regions)
         }
         throw FacetError.file(project.path, "dst video \(media.id ?? 0) (\(media.name)) ended before frame \(index)")

@@ -128,11 +128,13 @@ public enum MergeRuns {
     /// Merges as `MergeEngine.merge` does and records the run: its row appears with the first merged frame
     /// (a refusal before that writes nothing), scores (with `scoring`) are stored every 64 frames, and the
     /// run is marked finished once the video is written. A run stopped by an error keeps the error in its
-    /// notes; one killed stays unfinished. `notes` are stored with the run.
+    /// notes; one killed stays unfinished. `notes` are stored with the run. The expression restore fits with
+    /// `predictor`, or the scorer's (else it loads its own).
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, checkpointId: Int64?,
                              options: MergeOptions, output: String, frames: ClosedRange<Int>? = nil,
                              faceType: String? = nil,
-                             person: Int64? = nil, scoring: MergeScoringSetup?, notes: [String] = [],
+                             person: Int64? = nil, scoring: MergeScoringSetup?, predictor: ShapePredictor? = nil,
+                             notes: [String] = [],
                              plan: MergePlan = MergePlan(), planCheckpoints: [Int64?] = [],
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeRunResult {
         let range = frames ?? 0...max(0, media.frameCount - 1)
@@ -169,7 +171,8 @@ public enum MergeRuns {
         do {
             let stats = try MergeEngine.merge(project: project, media: media, swapper: swapper, options: options,
                                               output: output, frames: frames, faceType: faceType, person: person,
-                                              observer: scorer, plan: plan) { p in
+                                              predictor: predictor ?? scoring?.predictor, observer: scorer,
+                                              plan: plan) { p in
                 _ = try? recorder.started()
                 recorder.lock.lock()
                 recorder.counts.frames = p.framesDone

@@ -114,7 +114,8 @@ public struct SwapScorer {
         try options.validate()
         var records = try faceIDs.map { try project.face(id: $0) }
         records.sort { ($0.mediaId, $0.frameIndex, $0.id) < ($1.mediaId, $1.frameIndex, $1.id) }
-        let compositor = FaceCompositor(options: options, resolution: swapper.resolution)
+        let compositor = try FaceCompositor(options: options, resolution: swapper.resolution,
+                                            predictor: pipeline.shapePredictor)
         var toSrc: [Double] = [], toDst: [Double] = [], lm: [Double] = [], em: [Double] = []
         var swapEyesMouth: [[Point2]] = [], dstEyesMouth: [[Point2]] = [], faceUnits: [Double] = []
         var mouthSwap: [Double] = [], mouthDst: [Double] = []
@@ -327,7 +328,10 @@ public enum CheckpointScoring {
         let dstCentre = try centre(of: faces, project: project, role: .dst)
         let scorer = try makeScorer()
         let swapper = try CheckpointSwapper(project: project, checkpoint: String(record.id))
-        let merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
+        // The model's own swap: the merge's defaults without the expression restore, which would hide how well the
+        // model follows the dst's expression (the merge's per-frame scores show the restore's result).
+        var merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
+        if options == nil { merge.expression = 0 }
         let score = try scorer.score(project: project, swapper: swapper, faceType: swapper.faceType, faceIDs: faces,
                                      options: merge, srcCentre: srcCentre, dstCentre: dstCentre)
         return (record, score)

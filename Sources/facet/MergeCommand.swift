@@ -20,9 +20,9 @@ struct MergeCommand: ParsableCommand {
                   + "(DeepFaceLab's convert).",
         discussion: """
             The output is tagged as synthetic media. Defaults: overlay, learned-and-hull mask, erode 10, blur 20, \
-            rct colour \
-            (the lowest seam measured; --dfl-defaults starts from DeepFaceLab's: learned mask, erode 0, blur 0, \
-            no colour); \
+            rct colour (the lowest seam measured), expression restore 1 (the swap's eyes, mouth and jaw moved onto \
+            the dst's; --dfl-defaults starts from DeepFaceLab's: learned mask, erode 0, blur 0, no colour, no \
+            restore); \
             an h128 model merges seamless. A merge saves its settings (as 'last' unless --save-config NAME); \
             a --preview \
             saves them only with --save-config. facet merge-configs lists the saved ones, \
@@ -52,6 +52,11 @@ struct MergeCommand: ParsableCommand {
         more is steadier (0...100).
         """)
     var smooth: Double?
+    @Option(help: """
+        Expression restore: move the swapped face's eyes and mouth this share of the way towards the dst face's \
+        landmarks before the blend, 0 (off) ... 1 (default 1; 0 with --dfl-defaults).
+        """)
+    var expression: Double?
     @Option(help: "H.264 quality, 0 (lossless) ... 51 (default 18).") var crf: Int?
     @Option(help: "x264 preset, ultrafast ... veryslow (default medium).") var preset: String?
     @Flag(help: "Start from DeepFaceLab's converter defaults (learned mask, erode 0, blur 0, no colour transfer).")
@@ -158,7 +163,7 @@ struct MergeCommand: ParsableCommand {
     var overrides: MergeOverrides {
         var o = MergeOverrides()
         o.mode = mode; o.mask = mask; o.erode = erode; o.blur = blur; o.faceScale = faceScale
-        o.color = color; o.crf = crf; o.preset = preset; o.smooth = smooth
+        o.color = color; o.crf = crf; o.preset = preset; o.smooth = smooth; o.expression = expression
         return o
     }
 

@@ -1,0 +1,331 @@
+/// Expression restore: the swapped face's eyes, mouth and jaw moved towards where the destination face has them, before
+/// the blend, so the swap keeps the dst's expression where the model has not learned it yet (FaceFusion's "expression
+/// restorer" does the same job with a reenactment network; this one warps by landmarks).
+import FacetCore
+import FacetVision
+import Foundation
+
+/// Moves the swapped face's eye, mouth and jaw landmarks (`moved`) a share `strength` of the way to the dst face's,
+/// by a thin-plate-spline warp of the model's output face and mask. Both faces are fitted by dlib's 68-point
+/// predictor in the same box at the same scale (the model's output and its input, enlarged alike), so what the two
+/// fits have in common (the box, the enlargement's softness) cancels, and only the difference of the faces moves
+/// pixels. The brows and nose (points 17-35) and the face square's border stay where they are.
+public struct ExpressionRestorer: Sendable {
+    /// dlib's 68-point predictor.
+    public let predictor: ShapePredictor
+    /// 0: no change; 1: the eyes and mouth land on the dst's points.
+    public let strength: Double
+    /// A face whose eyes and mouth would move more than this many eye distances on average is left as the model made
+    /// it: one of the fits has failed (a face turned away, or the model's output not yet a face).
+    public static let largestMeanMove = 0.3
+    /// Faces are enlarged to at least this many pixels before fitting (the predictor's pixel samples are then
+    /// interpolated rather than repeated).
+    public static let fitSize = 256
+    /// The points that move: the jaw line (0-16) with the eyes (36-47) and the mouth (48-67), so a mouth that closes
+    /// takes the chin up with it instead of stretching the skin between lip and chin. The brows and the nose (17-35)
+    /// stay: moved to the dst's too, they turned the sample swap from the src person into neither (README).
+    public static let moved: Set<Int> = Set(0..<17).union(36..<68)
+
+    /// Within one merge, each face's moves averaged with its own in the frames before (`ExpressionSmoother`); nil:
+    /// every face on its own (a preview, the checkpoint scorer's scattered faces).
+    public var smoother: ExpressionSmoother?
+
+    nonisolated(unsafe) private static var loaded: ShapePredictor?
+    private static let loading = NSLock()
+
+    /// dlib's 68-point predictor from `ModelFiles.shapePredictor()`, loaded on first use and kept.
+    public static func defaultPredictor() throws -> ShapePredictor {
+        loading.lock(); defer { loading.unlock() }
+        if let loaded { return loaded }
+        let p = try ShapePredictor(path: ModelFiles.shapePredictor())
+        loaded = p
+        return p
+    }
+
+    /// A restorer with the predictor and the share of the way to move.
+    public init(predictor: ShapePredictor, strength: Double, smoother: ExpressionSmoother? = nil) {
+        self.predictor = predictor; self.strength = strength; self.smoother = smoother
+    }
+
+    /// The two faces' 68 points in face pixels: the swapped face and the dst face (the model's input), fitted in the
+    /// box of `dstPoints` (the dst's landmarks in face pixels) at `fitSize` or more.
+    public func fits(swapped: Image, aligned: Image, dstPoints: [Point2]) -> (swapped: [Point2], dst: [Point2]) {
+        let res = swapped.width
+        let k = max(1, (Self.fitSize + res - 1) / res)
+        let big = res * k
+        let scale = Double(big) / Double(res)
+        // Pixel centres: face pixel x sits at big pixel (x + 0.5) * k - 0.5.
+        func up(_ p: Point2) -> Point2 { Point2((p.x + 0.5) * scale - 0.5, (p.y + 0.5) * scale - 0.5) }
+        func down(_ p: Point2) -> Point2 { Point2((p.x + 0.5) / scale - 0.5, (p.y + 0.5) / scale - 0.5) }
+        let box = predictor.trackingBox(for: Landmarks68(points: dstPoints.map(up)))
+        let s = swapped.resized(width: big, height: big), d = aligned.resized(width: big, height: big)
+        let (fs, fd) = predictor.landmarks(in: s, and: d, box: box)
+        return (fs.points.map(down), fd.points.map(down))
+    }
+
+    /// The model's face and mask with the eyes and mouth moved (see the type). Unchanged when `strength` is 0, when the
+    /// fits disagree by more than `largestMeanMove`, or when the dst's eye distance is under 2 pixels. `framePoints`,
+    /// the dst face's landmarks in the frame, tell the smoother which face this is.
+    public func restore(face: Image, mask: Image, aligned: Image, dstPoints: [Point2],
+                        framePoints: [Point2]? = nil) -> (face: Image, mask: Image) {
+        guard let field = field(face: face, aligned: aligned, dstPoints: dstPoints, framePoints: framePoints) else {
+            return (face, mask)
+        }
+        return (field.warp(face), field.warp(mask))
+    }
+
+    /// The backward map `restore` warps by (each face pixel reads the model's face at itself plus the map); nil where
+    /// `restore` leaves the face as it is. The merge reads the map while it warps the face back into the frame, so the
+    /// face is resampled once.
+    public func field(face: Image, aligned: Image, dstPoints: [Point2], framePoints: [Point2]? = nil) -> WarpField? {
+        guard strength > 0, dstPoints.count == 68 else { return nil }
+        let f = fits(swapped: face, aligned: aligned, dstPoints: dstPoints)
+        guard let move = Self.meanMove(swapped: f.swapped, dst: f.dst), move > 0, move <= Self.largestMeanMove else {
+            return nil
+        }
+        var dst = f.dst
+        if let smoother, let framePoints, framePoints.count == 68 {
+            let moves = smoother.smoothed(moves: (0..<68).map { Point2(f.dst[$0].x - f.swapped[$0].x,
+                                                                       f.dst[$0].y - f.swapped[$0].y) },
+                                          at: framePoints)
+            dst = (0..<68).map { Point2(f.swapped[$0].x + moves[$0].x, f.swapped[$0].y + moves[$0].y) }
+        }
+        return Self.displacement(swapped: f.swapped, dst: dst, strength: strength, size: face.width)
+    }
+
+    /// The mean distance of the `moved` points from `swapped` to `dst`, in the dst's eye distances; nil when that is
+    /// under 2 pixels.
+    static func meanMove(swapped s: [Point2], dst d: [Point2]) -> Double? {
+        let unit = hypot(d[45].x - d[36].x, d[45].y - d[36].y)
+        guard unit >= 2 else { return nil }
+        var move = 0.0
+        for i in moved { move += hypot(d[i].x - s[i].x, d[i].y - s[i].y) }
+        return move / (Double(moved.count) * unit)
+    }
+
+    /// The backward map that moves `swapped`'s `moved` points a share `strength` of the way to `dst`'s, on a face
+    /// square of `size` pixels; nil when there is nothing to move or the move is too large to trust.
+    static func displacement(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
+        guard let move = meanMove(swapped: s, dst: d), move > 0, move <= largestMeanMove else { return nil }
+        // Control points where the output pixels are (targets), valued with where to read (the swapped face's point).
+        var targets: [Point2] = [], reads: [Point2] = []
+        for i in 0..<68 {
+            let k = moved.contains(i) ? strength : 0
+            targets.append(Point2(s[i].x + k * (d[i].x - s[i].x), s[i].y + k * (d[i].y - s[i].y)))
+            reads.append(s[i])
+        }
+        // The square's border holds still: its corners and edge midpoints.
+        let e = Double(size - 1)
+        for (x, y) in [(0.0, 0.0), (e / 2, 0), (e, 0), (e, e / 2), (e, e), (e / 2, e), (0, e), (0, e / 2)] {
+            targets.append(Point2(x, y)); reads.append(Point2(x, y))
+        }
+        guard let spline = ThinPlateSpline(points: targets, values: reads.indices.map {
+            Point2(reads[$0].x - targets[$0].x, reads[$0].y - targets[$0].y)
+        }, scale: Double(size)) else { return nil }
+        return WarpField(spline: spline, size: size)
+    }
+}
+
+/// Each face's moves (dst fit minus swapped fit, per point, in face pixels) averaged over the frames of a merge, as
+/// an exponential moving average: the two fits' own noise from frame to frame would otherwise shake the eyes and mouth.
+/// A face is the one before whose eyes' midpoint in the frame lay within half an eye distance; one not seen for
+/// `forgetAfter` calls is forgotten. Used by one merge's blend stage, which takes the frames in order; calls are
+/// serialised by a lock all the same.
+public final class ExpressionSmoother: @unchecked Sendable {
+    /// Weight of the faces before: the average is `keep * before + (1 - keep) * now`.
+    public let keep: Double
+    /// Calls after which a face not seen again is forgotten.
+    public let forgetAfter: Int
+    private var faces: [(centre: Point2, moves: [Point2], lastCall: Int)] = []
+    private var calls = 0
+    private let lock = NSLock()
+
+    /// A smoother keeping `keep` of the average so far at each frame.
+    public init(keep: Double = ExpressionSmoother.defaultKeep, forgetAfter: Int = 8) {
+        self.keep = keep; self.forgetAfter = forgetAfter
+    }
+
+    /// The weight measured best (README "Expression restore").
+    public static let defaultKeep = 0.5
+
+    /// `moves` of the face whose landmarks in the frame are `points`, averaged with that face's before.
+    func smoothed(moves: [Point2], at points: [Point2]) -> [Point2] {
+        lock.lock(); defer { lock.unlock() }
+        calls += 1
+        faces.removeAll { calls - $0.lastCall > forgetAfter }
+        let c = Point2((points[36].x + points[45].x) / 2, (points[36].y + points[45].y) / 2)
+        let unit = hypot(points[45].x - points[36].x, points[45].y - points[36].y)
+        if let i = faces.indices.min(by: { hypot(faces[$0].centre.x - c.x, faces[$0].centre.y - c.y)
+                                         < hypot(faces[$1].centre.x - c.x, faces[$1].centre.y - c.y) }),
+           hypot(faces[i].centre.x - c.x, faces[i].centre.y - c.y) < unit / 2, faces[i].moves.count == moves.count {
+            let out = (0..<moves.count).map {
+                Point2(keep * faces[i].moves[$0].x + (1 - keep) * moves[$0].x,
+                       keep * faces[i].moves[$0].y + (1 - keep) * moves[$0].y)
+            }
+            faces[i] = (c, out, calls)
+            return out
+        }
+        faces.append((c, moves, calls))
+        return moves
+    }
+}
+
+/// A 2-D thin-plate spline f(p) = a0 + a1 x + a2 y + sum_j w_j U(|p - c_j|), U(r) = r^2 log r^2, through given
+/// values at control points (a small regulariser `lambda` on the diagonal lets two control points coincide, as the
+/// inner lips' do when the mouth is closed). Coordinates are divided by `scale` so the system is well conditioned.
+struct ThinPlateSpline {
+    let centres: [Point2]
+    let weights: [Point2]
+    let affine: (Point2, Point2, Point2)
+    let scale: Double
+
+    /// Solves for the spline through `values` at `points`; nil when the system is singular.
+    init?(points: [Point2], values: [Point2], scale: Double, lambda: Double = 1e-6) {
+        let n = points.count, m = n + 3
+        let c = points.map { Point2($0.x / scale, $0.y / scale) }
+        var a = [Double](repeating: 0, count: m * m)
+        var bx = [Double](repeating: 0, count: m), by = [Double](repeating: 0, count: m)
+        for i in 0..<n {
+            for j in 0..<n { a[i * m + j] = i == j ? lambda : Self.kernel(c[i], c[j]) }
+            a[i * m + n] = 1; a[i * m + n + 1] = c[i].x; a[i * m + n + 2] = c[i].y
+            a[n * m + i] = 1; a[(n + 1) * m + i] = c[i].x; a[(n + 2) * m + i] = c[i].y
+            bx[i] = values[i].x; by[i] = values[i].y
+        }
+        guard let sol = Self.solve(a, [bx, by], m) else { return nil }
+        centres = c
+        weights = (0..<n).map { Point2(sol[0][$0], sol[1][$0]) }
+        affine = (Point2(sol[0][n], sol[1][n]), Point2(sol[0][n + 1], sol[1][n + 1]),
+                  Point2(sol[0][n + 2], sol[1][n + 2]))
+        self.scale = scale
+    }
+
+    /// U(|p - q|) with U(r) = r^2 log r^2 (0 at r = 0).
+    static func kernel(_ p: Point2, _ q: Point2) -> Double {
+        let r2 = (p.x - q.x) * (p.x - q.x) + (p.y - q.y) * (p.y - q.y)
+        return r2 > 0 ? r2 * log(r2) : 0
+    }
+
+    /// The spline's value at `p` (in the points' pixels).
+    func value(at p: Point2) -> Point2 {
+        let q = Point2(p.x / scale, p.y / scale)
+        var x = affine.0.x + affine.1.x * q.x + affine.2.x * q.y
+        var y = affine.0.y + affine.1.y * q.x + affine.2.y * q.y
+        for j in centres.indices {
+            let u = Self.kernel(q, centres[j])
+            x += weights[j].x * u; y += weights[j].y * u
+        }
+        return Point2(x, y)
+    }
+
+    /// Gaussian elimination with partial pivoting on the m x m matrix `a`, for each right-hand side.
+    static func solve(_ a: [Double], _ rhs: [[Double]], _ m: Int) -> [[Double]]? {
+        var a = a, b = rhs
+        for col in 0..<m {
+            var pivot = col
+            for r in (col + 1)..<m where abs(a[r * m + col]) > abs(a[pivot * m + col]) { pivot = r }
+            guard abs(a[pivot * m + col]) > 1e-12 else { return nil }
+            if pivot != col {
+                for k in 0..<m { a.swapAt(col * m + k, pivot * m + k) }
+                for i in b.indices { b[i].swapAt(col, pivot) }
+            }
+            let p = a[col * m + col]
+            for r in (col + 1)..<m {
+                let f = a[r * m + col] / p
+                guard f != 0 else { continue }
+                for k in col..<m { a[r * m + k] -= f * a[col * m + k] }
+                for i in b.indices { b[i][r] -= f * b[i][col] }
+            }
+        }
+        for i in b.indices {
+            for r in stride(from: m - 1, through: 0, by: -1) {
+                var s = b[i][r]
+                for k in (r + 1)..<m { s -= a[r * m + k] * b[i][k] }
+                b[i][r] = s / a[r * m + r]
+            }
+        }
+        return b
+    }
+}
+
+/// A backward map over a square face: each output pixel reads the input at itself plus the spline's displacement,
+/// evaluated on a grid every `step` pixels and bilinearly between (the spline is smooth at that scale).
+public struct WarpField: Sendable {
+    let size: Int
+    /// Displacement (dx, dy) at every pixel, row-major.
+    let dx: [Float], dy: [Float]
+    static let step = 4
+
+    init(spline: ThinPlateSpline, size: Int) {
+        self.size = size
+        let step = Self.step, cells = (size - 1 + step - 1) / step
+        let g = cells + 1
+        var gx = [Double](repeating: 0, count: g * g), gy = gx
+        for j in 0..<g {
+            for i in 0..<g {
+                let v = spline.value(at: Point2(Double(min(i * step, size - 1)), Double(min(j * step, size - 1))))
+                gx[j * g + i] = v.x; gy[j * g + i] = v.y
+            }
+        }
+        var dx = [Float](repeating: 0, count: size * size), dy = dx
+        for y in 0..<size {
+            let j = min(y / step, cells - 1), y0 = j * step, y1 = min((j + 1) * step, size - 1)
+            let ty = y1 > y0 ? Double(y - y0) / Double(y1 - y0) : 0
+            for x in 0..<size {
+                let i = min(x / step, cells - 1), x0 = i * step, x1 = min((i + 1) * step, size - 1)
+                let tx = x1 > x0 ? Double(x - x0) / Double(x1 - x0) : 0
+                func lerp(_ v: [Double]) -> Double {
+                    let top = v[j * g + i] + tx * (v[j * g + i + 1] - v[j * g + i])
+                    let bottom = v[(j + 1) * g + i] + tx * (v[(j + 1) * g + i + 1] - v[(j + 1) * g + i])
+                    return top + ty * (bottom - top)
+                }
+                dx[y * size + x] = Float(lerp(gx)); dy[y * size + x] = Float(lerp(gy))
+            }
+        }
+        self.dx = dx; self.dy = dy
+    }
+
+    /// The displacement at face point (x, y), bilinearly between pixels (clamped to the square).
+    @inline(__always)
+    func displacement(atX x: Double, y: Double) -> (x: Double, y: Double) {
+        let m = Double(size - 1)
+        let u = min(max(x, 0), m), v = min(max(y, 0), m)
+        let x0 = min(Int(u), max(0, size - 2)), y0 = min(Int(v), max(0, size - 2))
+        let x1 = min(x0 + 1, size - 1), y1 = min(y0 + 1, size - 1)
+        let ax = u - Double(x0), ay = v - Double(y0)
+        func at(_ f: [Float]) -> Double {
+            let t00 = Double(f[y0 * size + x0]), t01 = Double(f[y0 * size + x1])
+            let t10 = Double(f[y1 * size + x0]), t11 = Double(f[y1 * size + x1])
+            let top = t00 + ax * (t01 - t00), bottom = t10 + ax * (t11 - t10)
+            return top + ay * (bottom - top)
+        }
+        return (at(dx), at(dy))
+    }
+
+    /// `image` (size x size, any channels) read through the map, bilinearly, clamped at the edges.
+    func warp(_ image: Image) -> Image {
+        precondition(image.width == size && image.height == size, "the warp is for \(size)x\(size) faces")
+        let c = image.channels, n = size
+        var out = Image(width: n, height: n, channels: c)
+        image.pixels.withUnsafeBufferPointer { src in
+            out.pixels.withUnsafeMutableBufferPointer { dst in
+                let maxCoord = Float(n - 1)
+                for y in 0..<n {
+                    for x in 0..<n {
+                        let q = y * n + x
+                        let u = min(max(Float(x) + dx[q], 0), maxCoord), v = min(max(Float(y) + dy[q], 0), maxCoord)
+                        let x0 = min(Int(u), n - 2 < 0 ? 0 : n - 2), y0 = min(Int(v), n - 2 < 0 ? 0 : n - 2)
+                        let ax = u - Float(x0), ay = v - Float(y0)
+                        let x1 = min(x0 + 1, n - 1), y1 = min(y0 + 1, n - 1)
+                        for k in 0..<c {
+                            let t00 = Float(src[(y0 * n + x0) * c + k]), t01 = Float(src[(y0 * n + x1) * c + k])
+                            let t10 = Float(src[(y1 * n + x0) * c + k]), t11 = Float(src[(y1 * n + x1) * c + k])
+                            let top = t00 + ax * (t01 - t00), bottom = t10 + ax * (t11 - t10)
+                            dst[q * c + k] = UInt8(min(255, max(0, (top + ay * (bottom - top)).rounded())))
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

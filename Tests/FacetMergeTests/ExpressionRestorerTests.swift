@@ -1,0 +1,140 @@
+/// The expression restore: its spline and warp by their definitions, and on real faces (the src sample's face moved
+/// onto the dst sample's landmarks, judged by dlib's predictor fitted again on the result).
+import XCTest
+import FacetCore
+import FacetTestSupport
+import FacetVision
+@_spi(Benchmarks) @testable import FacetMerge
+
+final class ExpressionRestorerTests: XCTestCase {
+    nonisolated(unsafe) static var loaded: ShapePredictor?
+
+    func predictor() throws -> ShapePredictor {
+        if let p = Self.loaded { return p }
+        let p = try ShapePredictor(path: ModelFiles.shapePredictor())
+        Self.loaded = p
+        return p
+    }
+
+    /// Mean distance over `points` of two 68-point sets, in `b`'s eye distances.
+    func distance(_ a: [Point2], _ b: [Point2], _ points: [Int]) -> Double {
+        let unit = hypot(b[45].x - b[36].x, b[45].y - b[36].y)
+        return points.map { hypot(a[$0].x - b[$0].x, a[$0].y - b[$0].y) }.reduce(0, +) / (Double(points.count) * unit)
+    }
+
+    /// The dst sample's face of `frame` as the merge gives it to a model of `res` pixels, and its landmarks there.
+    func dstFace(_ frame: Int, _ res: Int) throws -> (image: Image, points: [Point2], face: MergeFace) {
+        let c = FaceCompositor(options: MergeOptions(), resolution: res)
+        let face = MergeFixture.face(frame)
+        return (c.alignedFace(from: try MergeFixture.frame(frame), face: face),
+                face.landmarks.transformed(by: c.faceMatrix(face)).points, face)
+    }
+
+    func testSplineReproducesAffineMapsAndPassesThroughItsPoints() throws {
+        var rng = SystemRandomNumberGenerator()
+        let points = (0..<40).map { _ in Point2(Double.random(in: 0...63, using: &rng), Double.random(in: 0...63, using: &rng)) }
+        // Values from an affine map: the spline is that map everywhere (its bending part is zero).
+        func affine(_ p: Point2) -> Point2 { Point2(0.3 + 0.02 * p.x - 0.05 * p.y, -1.5 + 0.04 * p.x + 0.01 * p.y) }
+        let flat = try XCTUnwrap(ThinPlateSpline(points: points, values: points.map(affine), scale: 64))
+        for _ in 0..<50 {
+            let p = Point2(Double.random(in: -5...70, using: &rng), Double.random(in: -5...70, using: &rng))
+            let v = flat.value(at: p), w = affine(p)
+            XCTAssertEqual(v.x, w.x, accuracy: 1e-6); XCTAssertEqual(v.y, w.y, accuracy: 1e-6)
+        }
+        // Any values: met at the points (with the regulariser all but off; the merge's 1e-6 misses them by
+        // thousandths of a pixel).
+        let values = points.map { _ in Point2(Double.random(in: -3...3, using: &rng), Double.random(in: -3...3, using: &rng)) }
+        let bent = try XCTUnwrap(ThinPlateSpline(points: points, values: values, scale: 64, lambda: 1e-12))
+        for (p, v) in zip(points, values) {
+            XCTAssertEqual(bent.value(at: p).x, v.x, accuracy: 1e-3); XCTAssertEqual(bent.value(at: p).y, v.y, accuracy: 1e-3)
+        }
+        // Two points at one place (closed lips) still solve.
+        XCTAssertNotNil(ThinPlateSpline(points: points + [points[0]], values: values + [values[0]], scale: 64))
+    }
+
+    func testWarpReadsWhereTheSplineSays() throws {
+        // A constant move of +3 px across: every output pixel is the input 3 px to its right (clamped at the edge).
+        let corners = [Point2(0, 0), Point2(31, 0), Point2(0, 31), Point2(31, 31)]
+        let spline = try XCTUnwrap(ThinPlateSpline(points: corners, values: corners.map { _ in Point2(3, 0) }, scale: 32))
+        let field = WarpField(spline: spline, size: 32)
+        var image = Image(width: 32, height: 32, channels: 3)
+        for y in 0..<32 { for x in 0..<32 { for c in 0..<3 { image[x, y, c] = UInt8(x * 7 + c) } } }
+        let out = field.warp(image)
+        for y in 0..<32 {
+            for x in 0..<32 { XCTAssertEqual(out[x, y, 1], image[min(x + 3, 31), y, 1], "at \(x),\(y)") }
+        }
+    }
+
+    func testSrcFaceTakesTheDstsEyesMouthAndJaw() throws {
+        let p = try predictor()
+        let res = 128
+        let src = try MergeFixture.sourceFace(resolution: res)
+        let dst = try dstFace(30, res)
+        let mask = Image(width: res, height: res, channels: 1, pixels: [UInt8](repeating: 255, count: res * res))
+        let moved = ExpressionRestorer.moved.sorted(), still = Array(17..<36)
+        let before = ExpressionRestorer(predictor: p, strength: 1).fits(swapped: src, aligned: dst.image,
+                                                                         dstPoints: dst.points)
+        let apart = distance(before.swapped, before.dst, moved)
+        XCTAssertGreaterThan(apart, 0.04, "the two people's faces should differ to begin with")
+        var last = apart
+        for strength in [0.5, 1.0] {
+            let r = ExpressionRestorer(predictor: p, strength: strength)
+            let out = r.restore(face: src, mask: mask, aligned: dst.image, dstPoints: dst.points)
+            XCTAssertEqual(out.mask.width, res); XCTAssertEqual(out.mask.channels, 1)
+            let after = r.fits(swapped: out.face, aligned: dst.image, dstPoints: dst.points)
+            let now = distance(after.swapped, after.dst, moved)
+            // Fitted again, the moved points lie nearer the dst's, the more so the stronger.
+            XCTAssertLessThan(now, last, "strength \(strength): \(now) against \(last) before")
+            if strength == 1 { XCTAssertLessThan(now, 0.5 * apart, "strength 1: \(now) against \(apart)") }
+            // The brows and nose stay the src's (their refit moves far less than the moved points did).
+            let drift = distance(after.swapped, before.swapped, still)
+            XCTAssertLessThan(drift, 0.5 * apart, "strength \(strength): brows and nose moved \(drift)")
+            last = now
+        }
+        // Strength 0 is the model's face, byte for byte.
+        let none = ExpressionRestorer(predictor: p, strength: 0)
+            .restore(face: src, mask: mask, aligned: dst.image, dstPoints: dst.points)
+        XCTAssertEqual(none.face, src); XCTAssertEqual(none.mask, mask)
+    }
+
+    func testMovesTooLargeToTrustAreRefused() throws {
+        let d = MergeFixture.face(0).landmarks.points
+        let unit = hypot(d[45].x - d[36].x, d[45].y - d[36].y)
+        // Every point half an eye distance away: a failed fit, not an expression.
+        let far = d.map { Point2($0.x + 0.5 * unit, $0.y) }
+        XCTAssertNil(ExpressionRestorer.displacement(swapped: far, dst: d, strength: 1, size: 512))
+        XCTAssertNil(ExpressionRestorer.displacement(swapped: d, dst: d, strength: 1, size: 512), "nothing to move")
+        let near = d.map { Point2($0.x + 0.1 * unit, $0.y) }
+        XCTAssertNotNil(ExpressionRestorer.displacement(swapped: near, dst: d, strength: 1, size: 512))
+    }
+
+    func testSmootherAveragesEachFaceOverItsFrames() {
+        let s = ExpressionSmoother(keep: 0.5, forgetAfter: 2)
+        let a = MergeFixture.face(0).landmarks.points, b = a.map { Point2($0.x + 200, $0.y) }
+        let one = [Point2](repeating: Point2(2, 0), count: 68), three = [Point2](repeating: Point2(0, 4), count: 68)
+        XCTAssertEqual(s.smoothed(moves: one, at: a)[40], Point2(2, 0), "a new face keeps its own moves")
+        XCTAssertEqual(s.smoothed(moves: three, at: b)[40], Point2(0, 4), "another face elsewhere is its own")
+        XCTAssertEqual(s.smoothed(moves: three, at: a)[40], Point2(1, 2), "half before, half now")
+        // Not seen for more than two calls: forgotten.
+        _ = s.smoothed(moves: one, at: b); _ = s.smoothed(moves: one, at: b); _ = s.smoothed(moves: one, at: b)
+        XCTAssertEqual(s.smoothed(moves: three, at: a)[40], Point2(0, 4))
+    }
+
+    func testSettingIsCheckedAndOldSettingsRenderAsBefore() throws {
+        XCTAssertThrowsError(try MergeOptions(expression: 1.5).validate()) { e in
+            XCTAssertTrue("\(e)".contains("expression") && "\(e)".contains("0...1"), "\(e)")
+        }
+        // Without a predictor given, the usual one is loaded (once).
+        let own = try FaceCompositor(options: MergeOptions(expression: 0.5), resolution: 64, predictor: nil)
+        XCTAssertTrue(own.restorer?.predictor === (try ExpressionRestorer.defaultPredictor()))
+        XCTAssertEqual(own.restorer?.strength, 0.5)
+        XCTAssertNil(try FaceCompositor(options: MergeOptions(), resolution: 64, predictor: nil).restorer)
+        // Settings saved before the option existed have no key: they render without it.
+        var old = MergeOptions.recommended
+        old.expression = 0.8
+        let json = old.json.replacingOccurrences(of: "\"expression\":0.8,", with: "")
+        XCTAssertFalse(json.contains("expression"), json)
+        XCTAssertEqual(try MergeOptions(json: json).expression, 0)
+        XCTAssertEqual(try MergeOptions(json: old.json).expression, 0.8)
+    }
+}
