@@ -65,6 +65,15 @@ final class ExpressionRestorerTests: XCTestCase {
         }
     }
 
+    func testFitsReadAGreyEnlargementWithPixelCentresKept() {
+        // Two RGB pixels, grey 0 and 200 ((r + g + b) / 3), four times wider: output x reads (x + 0.5) / 4 - 0.5.
+        let image = Image(width: 2, height: 1, channels: 3, pixels: [0, 0, 0, 150, 200, 250])
+        let big = ExpressionRestorer.enlargedGrey(image, factor: 4)
+        XCTAssertEqual(big.width, 8); XCTAssertEqual(big.height, 4); XCTAssertEqual(big.channels, 1)
+        XCTAssertEqual(Array(big.pixels[0..<8]), [0, 0, 25, 75, 125, 175, 200, 200])
+        XCTAssertEqual(Array(big.pixels[24..<32]), Array(big.pixels[0..<8]), "rows of a one-row image are alike")
+    }
+
     func testSrcFaceTakesTheDstsEyesMouthAndJaw() throws {
         let p = try predictor()
         let res = 128
