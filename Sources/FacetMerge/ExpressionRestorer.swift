@@ -146,6 +146,23 @@ public struct ExpressionRestorer: Sendable {
     /// square of `size` pixels; nil when there is nothing to move or the move is too large to trust.
     static func displacement(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
         guard let move = meanMove(swapped: s, dst: d), move > 0, move <= largestMeanMove else { return nil }
+        // A large move (a wide-open mouth closing while its corners rise) can fold the map over itself, which twists
+        // the lips, or blow a few pixels up over a wide area, which smears them: such a face moves a shorter way.
+        var k = strength
+        for _ in 0..<4 {
+            if let field = map(swapped: s, dst: d, strength: k, size: size),
+               field.smallestAreaRatio >= smallestAreaRatio { return field }
+            k *= 0.7
+        }
+        return nil
+    }
+
+    /// A read of the face may spread over at most 1 / this of the area it fills (the map's smallest Jacobian
+    /// determinant); below it the map folds or smears (README "Expression restore").
+    static let smallestAreaRatio: Float = 0.2
+
+    /// The spline map for one strength, as `displacement` describes.
+    static func map(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
         // Control points where the output pixels are (targets), valued with where to read (the swapped face's point).
         var targets: [Point2] = [], reads: [Point2] = []
         for i in 0..<68 {
@@ -338,6 +355,21 @@ public struct WarpField: Sendable {
             return top + ay * (bottom - top)
         }
         return (at(dx), at(dy))
+    }
+
+    /// The smallest Jacobian determinant of the map (read area over output area) over the square, every other pixel:
+    /// below 0 the map folds, near 0 a small patch of the face is spread wide.
+    var smallestAreaRatio: Float {
+        var smallest = Float.infinity
+        for y in stride(from: 1, to: size - 1, by: 2) {
+            for x in stride(from: 1, to: size - 1, by: 2) {
+                let q = y * size + x
+                let a = 1 + (dx[q + 1] - dx[q - 1]) / 2, b = (dx[q + size] - dx[q - size]) / 2
+                let c = (dy[q + 1] - dy[q - 1]) / 2, d = 1 + (dy[q + size] - dy[q - size]) / 2
+                smallest = min(smallest, a * d - b * c)
+            }
+        }
+        return smallest
     }
 
     /// `image` (size x size, any channels) read through the map, bilinearly, clamped at the edges.

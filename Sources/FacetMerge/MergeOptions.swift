@@ -163,8 +163,8 @@ extension MergeOptions {
 
     /// Facet's defaults: the learned mask cut to the landmark hull, eroded 10 and blurred 20 pixels,
     /// with Reinhard colour transfer (the settings whose seam measured lowest on the sample pair; see
-    /// the README's merge section), and the full expression restore (eyes and mouth error 0.037-0.050 of the eye
-    /// distance on two pairs, against 0.064-0.112 without; README "Expression restore").
+    /// the README's merge section), and the full expression restore (merged eyes and mouth error 0.036-0.056 of the
+    /// eye distance on two pairs, against 0.064-0.112 without; README "Expression restore").
     public static let recommended = MergeOptions(mode: .overlay, mask: .learnedAndHull, erode: 10, blur: 20,
                                                  color: .rct, expression: 1)
 

@@ -330,8 +330,8 @@ struct MergeConfigsCommand: ParsableCommand {
             let o = try MergeOptions(json: c.options)
             print("\(pad(c.name, 16)) checkpoint \(c.checkpointId.map { "#\($0)" } ?? "-")  \(o.mode.rawValue), "
                   + "mask \(o.mask.rawValue), erode \(o.erode), "
-                  + "blur \(o.blur), color \(o.color.rawValue), face scale \(o.faceScale), crf \(o.crf) \(o.preset)  "
-                  + "(\(c.createdAt.prefix(19)))")
+                  + "blur \(o.blur), color \(o.color.rawValue), face scale \(o.faceScale), smooth \(o.smooth), "
+                  + "expression \(o.expression), crf \(o.crf) \(o.preset)  (\(c.createdAt.prefix(19)))")
         }
     }
 }

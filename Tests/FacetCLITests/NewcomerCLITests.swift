@@ -169,6 +169,10 @@ final class NewcomerCLITests: TemplateProjectTestCase {
         assertFailsCleanly(unknown, mentioning: "saved: mine")
         let listed = try facet(["merge-configs", project])
         XCTAssertTrue(listed.stdout.contains("mine") && listed.stdout.contains("learned-and-hull"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("expression 1.0"), "the restore is on by default: \(listed.stdout)")
+        let tooMuch = try facet(["merge", project, "--checkpoint", "latest", "--expression", "2", "--out", path("c.mp4")])
+        assertFailsCleanly(tooMuch, mentioning: "--expression must be 0...1")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("c.mp4")))
         // The old option name still saves, with a note.
         let second = try XCTUnwrap(try rows(["faces", project, "--role", "dst"]).dropFirst().first?["frame_index"] as? NSNumber)
         r = try facet(["merge", project, "--checkpoint", "latest", "--preview", "\(second)", "--out", path("q.png"), "--config", "old"])

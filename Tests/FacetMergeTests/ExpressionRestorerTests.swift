@@ -117,6 +117,24 @@ final class ExpressionRestorerTests: XCTestCase {
         XCTAssertNotNil(ExpressionRestorer.displacement(swapped: near, dst: d, strength: 1, size: 512))
     }
 
+    func testAMoveThatWouldFoldTheFaceIsTakenShorter() throws {
+        // The dst sample's face at 64 px, and a "swap" whose mouth is turned upside down: its upper lip where the dst
+        // has the lower one. Moved all the way, the map folds over itself (the lips would twist through each other).
+        let dst = try dstFace(30, 64).points
+        var swap = dst
+        let centreY = (48..<68).map { dst[$0].y }.reduce(0, +) / 20
+        for i in 48..<68 { swap[i] = Point2(dst[i].x, 2 * centreY - dst[i].y) }
+        let full = try XCTUnwrap(ExpressionRestorer.map(swapped: swap, dst: dst, strength: 1, size: 64))
+        XCTAssertLessThan(full.smallestAreaRatio, ExpressionRestorer.smallestAreaRatio, "the full move should fold")
+        if let guarded = ExpressionRestorer.displacement(swapped: swap, dst: dst, strength: 1, size: 64) {
+            XCTAssertGreaterThanOrEqual(guarded.smallestAreaRatio, ExpressionRestorer.smallestAreaRatio)
+        }
+        // A shift without folds is a ratio of 1 everywhere, and is taken whole.
+        let shift = try XCTUnwrap(ThinPlateSpline(points: [Point2(0, 0), Point2(63, 0), Point2(0, 63)],
+                                                  values: [Point2(2, 1), Point2(2, 1), Point2(2, 1)], scale: 64))
+        XCTAssertEqual(WarpField(spline: shift, size: 64).smallestAreaRatio, 1, accuracy: 1e-4)
+    }
+
     func testSmootherAveragesEachFaceOverItsFrames() {
         let s = ExpressionSmoother(keep: 0.5, forgetAfter: 2)
         let a = MergeFixture.face(0).landmarks.points, b = a.map { Point2($0.x + 200, $0.y) }
