@@ -9,13 +9,14 @@ import Foundation
 /// by a thin-plate-spline warp of the model's output face and mask. Both faces are fitted by dlib's 68-point
 /// predictor in the same box at the same scale (the model's output and its input, enlarged alike), so what the two
 /// fits have in common (the box, the enlargement's softness) cancels, and only the difference of the faces moves
-/// pixels. The brows and nose (points 17-35) and the face square's border stay where they are.
+/// pixels. The brows and nose (points 17-35) and the face square's border stay where they are. A move whose map would
+/// fold or smear is taken shorter (`displacement`).
 public struct ExpressionRestorer: Sendable {
     /// dlib's 68-point predictor.
     public let predictor: ShapePredictor
-    /// 0: no change; 1: the eyes and mouth land on the dst's points.
+    /// 0: no change; 1: the moved points land on the dst's (unless the fold guard takes the move shorter).
     public let strength: Double
-    /// A face whose eyes and mouth would move more than this many eye distances on average is left as the model made
+    /// A face whose `moved` points would move more than this many eye distances on average is left as the model made
     /// it: one of the fits has failed (a face turned away, or the model's output not yet a face).
     public static let largestMeanMove = 0.3
     /// Faces are enlarged to at least this many pixels before fitting (the predictor's pixel samples are then
@@ -143,7 +144,8 @@ public struct ExpressionRestorer: Sendable {
     }
 
     /// The backward map that moves `swapped`'s `moved` points a share `strength` of the way to `dst`'s, on a face
-    /// square of `size` pixels; nil when there is nothing to move or the move is too large to trust.
+    /// square of `size` pixels, 0.7 times shorter each time it would fold or smear (up to four tries); nil when there
+    /// is nothing to move, the move is too large to trust, or every try folds.
     static func displacement(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
         guard let move = meanMove(swapped: s, dst: d), move > 0, move <= largestMeanMove else { return nil }
         // A large move (a wide-open mouth closing while its corners rise) can fold the map over itself, which twists
@@ -157,8 +159,9 @@ public struct ExpressionRestorer: Sendable {
         return nil
     }
 
-    /// A read of the face may spread over at most 1 / this of the area it fills (the map's smallest Jacobian
-    /// determinant); below it the map folds or smears (README "Expression restore").
+    /// The least the map's Jacobian determinant (area read over area filled) may be: no patch of the model's face is
+    /// spread over more than 1 / this times its own area. Below it the map smears; at 0 or less it folds (README
+    /// "Expression restore").
     static let smallestAreaRatio: Float = 0.2
 
     /// The spline map for one strength, as `displacement` describes.
