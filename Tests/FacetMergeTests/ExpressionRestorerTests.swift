@@ -106,6 +106,53 @@ final class ExpressionRestorerTests: XCTestCase {
         XCTAssertEqual(none.face, src); XCTAssertEqual(none.mask, mask)
     }
 
+    func testTheMergeRestoresInsideTheFaceOnlyAndTheFrameFollowsTheDst() throws {
+        // A "model" that returns the src sample's face whatever it is given: a real other person's face to paste.
+        struct SourceFaceSwapper: FaceSwapper {
+            let face: Image
+            var resolution: Int { face.width }
+            func swap(_ faces: [Image]) throws -> [(face: Image, mask: Image)] {
+                let n = face.width * face.height
+                return faces.map { _ in
+                    (face, Image(width: face.width, height: face.height, channels: 1,
+                                 pixels: [UInt8](repeating: 255, count: n)))
+                }
+            }
+        }
+        let dir = NSTemporaryDirectory() + "facet-expression-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (p, media) = try MergeFixture.makeProject(at: dir + "/e.facet")
+        let swapper = SourceFaceSwapper(face: try MergeFixture.sourceFace(resolution: 96))
+        var off = MergeOptions.recommended
+        off.expression = 0
+        XCTAssertEqual(MergeOptions.recommended.expression, 1, "the restore is on by default")
+        let frame = 30
+        let plain = try MergeEngine.previewWithOriginal(project: p, media: media, frame: frame, swapper: swapper,
+                                                        options: off)
+        let restored = try MergeEngine.previewWithOriginal(project: p, media: media, frame: frame, swapper: swapper,
+                                                           options: .recommended)
+        XCTAssertNotEqual(plain.merged, restored.merged)
+        // Outside the blend (alpha 0) the frame keeps its bytes.
+        let region = try XCTUnwrap(restored.regions.first)
+        var outside = 0
+        for y in 0..<restored.original.height {
+            for x in 0..<restored.original.width where region.alpha(atX: x, y: y) == 0 {
+                for c in 0..<3 { XCTAssertEqual(restored.merged[x, y, c], restored.original[x, y, c]) }
+                outside += 1
+            }
+        }
+        XCTAssertGreaterThan(outside, 100_000)
+        // Fitted again on the merged frames, as the merge's scores do, the moved points lie nearer the dst's.
+        let pr = try predictor()
+        let box = pr.trackingBox(for: MergeFixture.face(frame).landmarks)
+        let dst = pr.landmarks(in: restored.original, box: box).points
+        let moved = ExpressionRestorer.moved.sorted()
+        let before = distance(pr.landmarks(in: plain.merged, box: box).points, dst, moved)
+        let after = distance(pr.landmarks(in: restored.merged, box: box).points, dst, moved)
+        XCTAssertLessThan(after, 0.6 * before, "restored \(after) against \(before) without")
+    }
+
     func testMovesTooLargeToTrustAreRefused() throws {
         let d = MergeFixture.face(0).landmarks.points
         let unit = hypot(d[45].x - d[36].x, d[45].y - d[36].y)
