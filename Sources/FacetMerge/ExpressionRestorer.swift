@@ -103,9 +103,9 @@ public struct ExpressionRestorer: Sendable {
         return out
     }
 
-    /// The model's face and mask with the eyes and mouth moved (see the type). Unchanged when `strength` is 0, when the
-    /// fits disagree by more than `largestMeanMove`, or when the dst's eye distance is under 2 pixels. `framePoints`,
-    /// the dst face's landmarks in the frame, tell the smoother which face this is.
+    /// The model's face and mask with the jaw, eyes and mouth moved (see the type). Unchanged when `strength` is 0,
+    /// when the fits disagree by more than `largestMeanMove`, or when the dst's eye distance is under 2 pixels.
+    /// `framePoints`, the dst face's landmarks in the frame, tell the smoother which face this is.
     public func restore(face: Image, mask: Image, aligned: Image, dstPoints: [Point2],
                         framePoints: [Point2]? = nil) -> (face: Image, mask: Image) {
         guard let field = field(face: face, aligned: aligned, dstPoints: dstPoints, framePoints: framePoints) else {
@@ -387,7 +387,7 @@ public struct WarpField: Sendable {
                     for x in 0..<n {
                         let q = y * n + x
                         let u = min(max(Float(x) + dx[q], 0), maxCoord), v = min(max(Float(y) + dy[q], 0), maxCoord)
-                        let x0 = min(Int(u), n - 2 < 0 ? 0 : n - 2), y0 = min(Int(v), n - 2 < 0 ? 0 : n - 2)
+                        let x0 = min(Int(u), max(0, n - 2)), y0 = min(Int(v), max(0, n - 2))
                         let ax = u - Float(x0), ay = v - Float(y0)
                         let x1 = min(x0 + 1, n - 1), y1 = min(y0 + 1, n - 1)
                         for k in 0..<c {

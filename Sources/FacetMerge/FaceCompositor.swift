@@ -52,7 +52,7 @@ public struct FaceCompositor: Sendable {
     /// Masks are processed at 4x the model resolution (DeepFaceLab's mask sub-resolution), so
     /// erode and blur amounts mean what they mean there and edges stay smooth when enlarged.
     public var maskResolution: Int { 4 * resolution }
-    /// Moves the swapped face's eyes and mouth towards the dst's before the blend (`MergeOptions.expression`); nil
+    /// Moves the swapped face's jaw, eyes and mouth towards the dst's before the blend (`MergeOptions.expression`); nil
     /// leaves the model's face as it is.
     public var restorer: ExpressionRestorer?
 
@@ -213,8 +213,8 @@ public struct FaceCompositor: Sendable {
         guard aligned.width == res, aligned.height == res, frame.channels == 3 else {
             throw FacetError("the aligned face must be \(res)x\(res) and the frame RGB")
         }
-        // The expression restore's map is read where the face is warped back, so the face is resampled once (warped
-        // in face space first, then again into the frame, it lost a third of its detail at 96 px).
+        // The expression restore's map is read where the face is warped back, so the face is resampled once, not
+        // warped in face space first and again into the frame (the scores measured the same both ways: README).
         var swapped = swapped
         var field: WarpField?
         if let restorer {

@@ -72,7 +72,7 @@ public struct MergeOptions: Codable, Sendable, Equatable {
     /// Strength of the alignment smoothing over each face track (0: the raw per-frame alignment;
     /// 1: the default, the alignment stored at extraction; other values are recomputed for the merge).
     public var smooth: Double = 1
-    /// Expression restore (0...1): the share of the way the swapped face's eyes and mouth move towards the dst
+    /// Expression restore (0...1): the share of the way the swapped face's jaw, eyes and mouth move towards the dst
     /// face's landmarks before the blend (`ExpressionRestorer`); 0 leaves the model's face as it is.
     public var expression: Double = 0
 
@@ -186,7 +186,7 @@ public struct MergeOverrides: Sendable, Equatable {
     public var color: ColorTransfer?, crf: Int?, preset: String?
     /// Strength of the alignment smoothing over each face track.
     public var smooth: Double?
-    /// Share of the way the eyes and mouth move towards the dst's (expression restore).
+    /// Share of the way the jaw, eyes and mouth move towards the dst's (expression restore).
     public var expression: Double?
     /// No overrides.
     public init() {}

@@ -53,7 +53,7 @@ struct MergeCommand: ParsableCommand {
         """)
     var smooth: Double?
     @Option(help: """
-        Expression restore: move the swapped face's eyes and mouth this share of the way towards the dst face's \
+        Expression restore: move the swapped face's jaw, eyes and mouth this share of the way towards the dst face's \
         landmarks before the blend, 0 (off) ... 1 (default 1; 0 with --dfl-defaults).
         """)
     var expression: Double?

@@ -7,14 +7,8 @@ import FacetVision
 @_spi(Benchmarks) @testable import FacetMerge
 
 final class ExpressionRestorerTests: XCTestCase {
-    nonisolated(unsafe) static var loaded: ShapePredictor?
-
-    func predictor() throws -> ShapePredictor {
-        if let p = Self.loaded { return p }
-        let p = try ShapePredictor(path: ModelFiles.shapePredictor())
-        Self.loaded = p
-        return p
-    }
+    /// dlib's predictor, loaded once for the whole run by the restorer's own cache.
+    func predictor() throws -> ShapePredictor { try ExpressionRestorer.defaultPredictor() }
 
     /// Mean distance over `points` of two 68-point sets, in `b`'s eye distances.
     func distance(_ a: [Point2], _ b: [Point2], _ points: [Int]) -> Double {
