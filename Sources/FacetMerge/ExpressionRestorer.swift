@@ -30,6 +30,9 @@ public struct ExpressionRestorer: Sendable {
     /// Within one merge, each face's moves averaged with its own in the frames before (`ExpressionSmoother`); nil:
     /// every face on its own (a preview, the checkpoint scorer's scattered faces).
     public var smoother: ExpressionSmoother?
+    /// Judges how much nearer the src person than the dst person a restored face looks, so the restore takes no
+    /// more of the dst's face shape than keeps the swap the src person (`shapeShare`); nil: the whole move.
+    public var identity: IdentityCheck?
 
     nonisolated(unsafe) private static var loaded: ShapePredictor?
     private static let loading = NSLock()
@@ -116,22 +119,91 @@ public struct ExpressionRestorer: Sendable {
 
     /// The backward map `restore` warps by (each face pixel reads the model's face at itself plus the map); nil where
     /// `restore` leaves the face as it is. The merge reads the map while it warps the face back into the frame, so the
-    /// face is resampled once.
-    public func field(face: Image, aligned: Image, dstPoints: [Point2], framePoints: [Point2]? = nil) -> WarpField? {
+    /// face is resampled once. With an `identity` check, `mask` (the model's) shows the face over the dst's as the
+    /// merge will (`shapeShare`).
+    public func field(face: Image, aligned: Image, dstPoints: [Point2], framePoints: [Point2]? = nil,
+                      mask: Image? = nil) -> WarpField? {
         guard strength > 0, dstPoints.count == 68 else { return nil }
         let f = fits(swapped: face, aligned: aligned, dstPoints: dstPoints)
         guard let move = Self.meanMove(swapped: f.swapped, dst: f.dst), move > 0, move <= Self.largestMeanMove else {
             return nil
         }
-        var dst = f.dst
-        if let smoother, let framePoints, framePoints.count == 68 {
-            let moves = smoother.smoothed(moves: (0..<68).map { Point2(f.dst[$0].x - f.swapped[$0].x,
-                                                                       f.dst[$0].y - f.swapped[$0].y) },
-                                          at: framePoints)
-            dst = (0..<68).map { Point2(f.swapped[$0].x + moves[$0].x, f.swapped[$0].y + moves[$0].y) }
+        let tracked = framePoints.flatMap { $0.count == 68 ? $0 : nil }
+        let raw = (0..<68).map { Point2(f.dst[$0].x - f.swapped[$0].x, f.dst[$0].y - f.swapped[$0].y) }
+        var moves = raw, shape = raw
+        if let smoother, let tracked {
+            moves = smoother.smoothed(moves: raw, at: tracked)
+            if let shapes = smoother.shapes { shape = shapes.smoothed(moves: raw, at: tracked) }
         }
-        return Self.displacement(swapped: f.swapped, dst: dst, strength: strength, size: face.width)
+        // The move is the dst's expression (the moves less their average over the track) and a share of the two
+        // persons' difference in shape (that average), as large as the identity check allows.
+        let share = identity.map { shapeShare($0, face: face, mask: mask, aligned: aligned, swapped: f.swapped,
+                                              moves: moves, shape: shape, tracked: tracked) } ?? 1
+        let dst = (0..<68).map {
+            Point2(f.swapped[$0].x + moves[$0].x - (1 - share) * shape[$0].x,
+                   f.swapped[$0].y + moves[$0].y - (1 - share) * shape[$0].y)
+        }
+        return Self.displacement(swapped: f.swapped, dst: dst, strength: strength, size: face.width)?.field
     }
+
+    /// The share of the persons' difference in shape the move takes (1: all of it): the largest of `shares` at which
+    /// the restored face is still `identityKept` as far nearer the src person than the dst person as the model's
+    /// face is (`IdentityCheck.margin`); 1 when the model's face is not nearer the src person. Judged on the face's
+    /// first frame and every `shareEvery` frames after; between, each frame's share moves at most `shareStep`
+    /// towards the last judgement, so the face does not jump.
+    func shapeShare(_ identity: IdentityCheck, face: Image, mask: Image?, aligned: Image, swapped s: [Point2],
+                    moves: [Point2], shape: [Point2], tracked: [Point2]?,
+                    kept: Double = ExpressionRestorer.identityKept) -> Double {
+        let state = tracked.flatMap { smoother?.share(at: $0) }
+        let judging = state.map { $0.age >= Self.shareEvery } ?? true
+        var aim = state?.aim ?? 1
+        if judging {
+            // Judged as the merge shows the face: over the dst's own face square where the model's mask is.
+            func shown(_ face: Image, _ mask: Image?) -> Image {
+                guard let mask, mask.width == face.width, mask.height == face.height else { return face }
+                var out = aligned
+                let c = face.channels, mc = mask.channels, oc = aligned.channels
+                for i in 0..<(face.width * face.height) {
+                    let a = Int(mask.pixels[i * mc])
+                    for k in 0..<min(3, c, oc) {
+                        out.pixels[i * oc + k] = UInt8((Int(face.pixels[i * c + k]) * a
+                                                        + Int(aligned.pixels[i * oc + k]) * (255 - a) + 127) / 255)
+                    }
+                }
+                return out
+            }
+            aim = 1
+            if let before = identity.margin(face: shown(face, mask), points: s), before > 0 {
+                aim = 0
+                for k in Self.shares {
+                    let d = (0..<68).map {
+                        Point2(s[$0].x + moves[$0].x - (1 - k) * shape[$0].x,
+                               s[$0].y + moves[$0].y - (1 - k) * shape[$0].y)
+                    }
+                    guard let m = Self.displacement(swapped: s, dst: d, strength: strength, size: face.width) else {
+                        continue
+                    }
+                    let restored = shown(m.field.warp(face), mask.map { m.field.warp($0) })
+                    if let after = identity.margin(face: restored, points: m.targets), after >= kept * before {
+                        aim = k; break
+                    }
+                }
+            }
+        }
+        let now = state.map { min(max(aim, $0.share - Self.shareStep), $0.share + Self.shareStep) } ?? aim
+        if let tracked { smoother?.setShare(now, aim: aim, judged: judging, at: tracked) }
+        return now
+    }
+
+    /// The shape shares the identity check tries, largest first.
+    static let shares = [1.0, 0.75, 0.5, 0.25]
+    /// The part of the model's identity margin (distance to the dst person less distance to the src person) the
+    /// restored face must keep.
+    static let identityKept = 0.7
+    /// Frames between identity judgements of one face.
+    static let shareEvery = 24
+    /// The most a face's shape share changes from one frame to the next.
+    static let shareStep = 0.05
 
     /// The mean distance of the `moved` points from `swapped` to `dst`, in the dst's eye distances; nil when that is
     /// under 2 pixels.
@@ -144,17 +216,30 @@ public struct ExpressionRestorer: Sendable {
     }
 
     /// The backward map that moves `swapped`'s `moved` points a share `strength` of the way to `dst`'s, on a face
-    /// square of `size` pixels, 0.7 times shorter each time it would fold or smear (up to four tries); nil when there
-    /// is nothing to move, the move is too large to trust, or every try folds.
-    static func displacement(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
+    /// square of `size` pixels, with where it puts them (`targets`); nil when there is nothing to move, the move is too
+    /// large to trust, or the fold guard gives up.
+    ///
+    /// Fold guard: a large move (a wide-open mouth closing while its corners rise) can fold the map over itself,
+    /// which twists the lips, or spread a few pixels over a wide area, which smears them. Where the map's Jacobian
+    /// falls under `smallestAreaRatio`, the points whose targets lie within `guardRadius` of the face square's side
+    /// move 0.7 times as far, and the map is made again, up to `guardTries` times; the other points keep their whole
+    /// move (so a mouth that cannot close all the way does not hold the eyes back).
+    static func displacement(swapped s: [Point2], dst d: [Point2], strength: Double,
+                             size: Int) -> (field: WarpField, targets: [Point2])? {
         guard let move = meanMove(swapped: s, dst: d), move > 0, move <= largestMeanMove else { return nil }
-        // A large move (a wide-open mouth closing while its corners rise) can fold the map over itself, which twists
-        // the lips, or blow a few pixels up over a wide area, which smears them: such a face moves a shorter way.
-        var k = strength
-        for _ in 0..<4 {
-            if let field = map(swapped: s, dst: d, strength: k, size: size),
-               field.smallestAreaRatio >= smallestAreaRatio { return field }
-            k *= 0.7
+        var share = [Double](repeating: strength, count: 68)
+        let radius = guardRadius * Double(size)
+        for _ in 0..<guardTries {
+            let targets = (0..<68).map { i in
+                moved.contains(i) ? Point2(s[i].x + share[i] * (d[i].x - s[i].x), s[i].y + share[i] * (d[i].y - s[i].y))
+                    : s[i]
+            }
+            guard let field = map(swapped: s, targets: targets, size: size) else { return nil }
+            let low = field.pixelsBelow(smallestAreaRatio)
+            if low.isEmpty { return (field, targets) }
+            var near = moved.filter { i in low.contains { hypot($0.x - targets[i].x, $0.y - targets[i].y) < radius } }
+            if near.isEmpty { near = moved }
+            for i in near { share[i] *= 0.7 }
         }
         return nil
     }
@@ -163,16 +248,16 @@ public struct ExpressionRestorer: Sendable {
     /// spread over more than 1 / this times its own area. Below it the map smears; at 0 or less it folds (README
     /// "Expression restore").
     static let smallestAreaRatio: Float = 0.2
+    /// How near (in face-square sides) a moved point's target must lie to a place where the map smears for the fold
+    /// guard to shorten its move.
+    static let guardRadius = 0.125
+    /// How many maps the fold guard makes before it leaves the face as the model made it.
+    static let guardTries = 6
 
-    /// The spline map for one strength, as `displacement` describes.
-    static func map(swapped s: [Point2], dst d: [Point2], strength: Double, size: Int) -> WarpField? {
+    /// The spline map that puts each of `swapped`'s 68 points at `targets`, the face square's border held still.
+    static func map(swapped s: [Point2], targets moved: [Point2], size: Int) -> WarpField? {
         // Control points where the output pixels are (targets), valued with where to read (the swapped face's point).
-        var targets: [Point2] = [], reads: [Point2] = []
-        for i in 0..<68 {
-            let k = moved.contains(i) ? strength : 0
-            targets.append(Point2(s[i].x + k * (d[i].x - s[i].x), s[i].y + k * (d[i].y - s[i].y)))
-            reads.append(s[i])
-        }
+        var targets = moved, reads = s
         // The square's border holds still: its corners and edge midpoints.
         let e = Double(size - 1)
         for (x, y) in [(0.0, 0.0), (e / 2, 0), (e, 0), (e, e / 2), (e, e), (e / 2, e), (0, e), (0, e / 2)] {
@@ -199,10 +284,51 @@ public final class ExpressionSmoother: @unchecked Sendable {
     private var calls = 0
     private let lock = NSLock()
 
-    /// A smoother keeping `keep` of the average so far at each frame.
-    public init(keep: Double = ExpressionSmoother.defaultKeep, forgetAfter: Int = 8) {
+    /// The moves averaged over many frames (`shapeKeep`): the two persons' difference in shape, less their
+    /// expressions; nil in the children.
+    public let shapes: ExpressionSmoother?
+    /// Each face's shape share (`ExpressionRestorer.shapeShare`): now, the last judgement, frames since it.
+    private var shareStates: [(centre: Point2, share: Double, aim: Double, age: Int, lastCall: Int)] = []
+
+    /// A smoother keeping `keep` of the average so far at each frame; with `shapes`, it also keeps the long average
+    /// (`shapeKeep`).
+    public init(keep: Double = ExpressionSmoother.defaultKeep, forgetAfter: Int = 8, shapes: Bool = true) {
         self.keep = keep; self.forgetAfter = forgetAfter
+        self.shapes = shapes ? ExpressionSmoother(keep: Self.shapeKeep, forgetAfter: forgetAfter, shapes: false) : nil
     }
+
+    /// The shape average's weight of the frames before: about the last 20 frames.
+    public static let shapeKeep = 0.95
+
+    /// The shape share of the face at `points` (its eyes' midpoint within half an eye distance of the last one's),
+    /// the judgement it moves towards and the frames since that; nil for a face not seen.
+    func share(at points: [Point2]) -> (share: Double, aim: Double, age: Int)? {
+        lock.lock(); defer { lock.unlock() }
+        let (c, unit) = Self.eyes(points)
+        shareStates.removeAll { calls - $0.lastCall > forgetAfter }
+        guard let i = shareStates.firstIndex(where: { hypot($0.centre.x - c.x, $0.centre.y - c.y) < unit / 2 }) else {
+            return nil
+        }
+        return (shareStates[i].share, shareStates[i].aim, shareStates[i].age)
+    }
+
+    /// Records the face's shape share now and its judgement (`judged`: made this frame).
+    func setShare(_ share: Double, aim: Double, judged: Bool, at points: [Point2]) {
+        lock.lock(); defer { lock.unlock() }
+        let (c, unit) = Self.eyes(points)
+        if let i = shareStates.firstIndex(where: { hypot($0.centre.x - c.x, $0.centre.y - c.y) < unit / 2 }) {
+            shareStates[i] = (c, share, aim, judged ? 1 : shareStates[i].age + 1, calls)
+        } else {
+            shareStates.append((c, share, aim, 1, calls))
+        }
+    }
+
+    /// The eyes' midpoint and the eye distance of 68 frame landmarks.
+    static func eyes(_ points: [Point2]) -> (centre: Point2, unit: Double) {
+        (Point2((points[36].x + points[45].x) / 2, (points[36].y + points[45].y) / 2),
+         hypot(points[45].x - points[36].x, points[45].y - points[36].y))
+    }
+
 
     /// The weight measured best (README "Expression restore").
     public static let defaultKeep = 0.5
@@ -365,14 +491,30 @@ public struct WarpField: Sendable {
     var smallestAreaRatio: Float {
         var smallest = Float.infinity
         for y in stride(from: 1, to: size - 1, by: 2) {
-            for x in stride(from: 1, to: size - 1, by: 2) {
-                let q = y * size + x
-                let a = 1 + (dx[q + 1] - dx[q - 1]) / 2, b = (dx[q + size] - dx[q - size]) / 2
-                let c = (dy[q + 1] - dy[q - 1]) / 2, d = 1 + (dy[q + size] - dy[q - size]) / 2
-                smallest = min(smallest, a * d - b * c)
-            }
+            for x in stride(from: 1, to: size - 1, by: 2) { smallest = min(smallest, areaRatio(x, y)) }
         }
         return smallest
+    }
+
+    /// The face-square pixels (every other one, as `smallestAreaRatio` looks) where the Jacobian determinant is under
+    /// `threshold`.
+    func pixelsBelow(_ threshold: Float) -> [Point2] {
+        var found: [Point2] = []
+        for y in stride(from: 1, to: size - 1, by: 2) {
+            for x in stride(from: 1, to: size - 1, by: 2) where areaRatio(x, y) < threshold {
+                found.append(Point2(Double(x), Double(y)))
+            }
+        }
+        return found
+    }
+
+    /// The Jacobian determinant at pixel (x, y), 0 < x, y < size - 1, by central differences.
+    @inline(__always)
+    private func areaRatio(_ x: Int, _ y: Int) -> Float {
+        let q = y * size + x
+        let a = 1 + (dx[q + 1] - dx[q - 1]) / 2, b = (dx[q + size] - dx[q - size]) / 2
+        let c = (dy[q + 1] - dy[q - 1]) / 2, d = 1 + (dy[q + size] - dy[q - size]) / 2
+        return a * d - b * c
     }
 
     /// `image` (size x size, any channels) read through the map, bilinearly, clamped at the edges.
@@ -401,5 +543,27 @@ public struct WarpField: Sendable {
             }
         }
         return out
+    }
+}
+
+/// How much nearer the src person than the dst person a face looks to dlib's face recogniser: the distance of its
+/// descriptor to the dst person's mean descriptor less that to the src person's (positive: nearer the src).
+public struct IdentityCheck: Sendable {
+    /// dlib's face-recognition network.
+    public let recognizer: FaceRecognizer
+    /// The src and dst persons' mean descriptors.
+    public let srcCentre: [Float], dstCentre: [Float]
+
+    /// A check against the two persons' mean descriptors.
+    public init(recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float]) {
+        self.recognizer = recognizer; self.srcCentre = srcCentre; self.dstCentre = dstCentre
+    }
+
+    /// The margin of `face` (a face square) whose 68 landmarks are `points`; nil when the chip cannot be cut.
+    public func margin(face: Image, points: [Point2]) -> Double? {
+        guard points.count == 68 else { return nil }
+        let descriptors = recognizer.descriptors(image: face, faces: [Landmarks68(points: points)])
+        guard let d = descriptors.first else { return nil }
+        return Double(FaceRecognizer.distance(d, dstCentre)) - Double(FaceRecognizer.distance(d, srcCentre))
     }
 }

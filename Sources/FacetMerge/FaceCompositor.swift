@@ -220,7 +220,7 @@ public struct FaceCompositor: Sendable {
         if let restorer {
             field = restorer.field(face: swapped.face, aligned: aligned,
                                    dstPoints: face.landmarks.transformed(by: faceMatrix(face)).points,
-                                   framePoints: face.landmarks.points)
+                                   framePoints: face.landmarks.points, mask: swapped.mask)
             if let field { swapped.mask = field.warp(swapped.mask) }
         }
         let mask = processedMask(face: face, learned: swapped.mask)

@@ -242,10 +242,11 @@ public enum MergeEngine {
     /// `frames` with the audio of their time span (frame A's start to frame B's end). The file
     /// appears only when the whole video is written; on any error nothing is left at `output`. An `observer`
     /// sees every merged frame beside the decoded one (the merge's scoring). A setting that restores the expression
-    /// (`MergeOptions.expression`) fits with `predictor` (dlib's 68 points), or without one with the usual model.
+    /// (`MergeOptions.expression`) fits with `predictor` (dlib's 68 points), or without one with the usual model, and
+    /// with `identity` takes no more of the dst's face shape than keeps the swap the src person.
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, options: MergeOptions,
                              output: String, frames: ClosedRange<Int>? = nil, faceType: String? = nil,
-                             person: Int64? = nil, predictor: ShapePredictor? = nil,
+                             person: Int64? = nil, predictor: ShapePredictor? = nil, identity: IdentityCheck? = nil,
                              observer: (any MergeFrameObserver)? = nil, plan: MergePlan = MergePlan(),
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeStats {
         try options.validate()
@@ -255,6 +256,7 @@ public enum MergeEngine {
         func compositor(_ o: MergeOptions, _ resolution: Int) throws -> FaceCompositor {
             var c = try FaceCompositor(options: o, resolution: resolution, predictor: predictor)
             c.restorer?.smoother = ExpressionSmoother()
+            c.restorer?.identity = identity
             return c
         }
         let settings = try [(compositor(options, swapper.resolution), swapper)]
@@ -326,20 +328,24 @@ public enum MergeEngine {
     /// One merged frame of the destination video (full-rate index `frame`), for tuning settings.
     public static func preview(project: Project, media: MediaRecord, frame index: Int, swapper: any FaceSwapper,
                                options: MergeOptions, faceType: String? = nil, person: Int64? = nil,
-                               predictor: ShapePredictor? = nil) throws -> (image: Image, regions: [BlendRegion]) {
+                               predictor: ShapePredictor? = nil,
+                               identity: IdentityCheck? = nil) throws -> (image: Image, regions: [BlendRegion]) {
         let p = try previewWithOriginal(project: project, media: media, frame: index, swapper: swapper,
-                                        options: options, faceType: faceType, person: person, predictor: predictor)
+                                        options: options, faceType: faceType, person: person, predictor: predictor,
+                                        identity: identity)
         return (p.merged, p.regions)
     }
 
-    /// `preview`, with the destination frame as it was, for showing both side by side.
+    /// `preview`, with the destination frame as it was, for showing both side by side. With `identity`, the expression
+    /// restore takes no more of the dst's face shape than keeps the face the src person, judged on this frame alone.
     public static func previewWithOriginal(project: Project, media: MediaRecord, frame index: Int,
                                            swapper: any FaceSwapper,
                                            options: MergeOptions, faceType: String? = nil, person: Int64? = nil,
-                                           predictor: ShapePredictor? = nil)
+                                           predictor: ShapePredictor? = nil, identity: IdentityCheck? = nil)
         throws -> (original: Image, merged: Image, regions: [BlendRegion]) {
         try options.validate()
-        let compositor = try FaceCompositor(options: options, resolution: swapper.resolution, predictor: predictor)
+        var compositor = try FaceCompositor(options: options, resolution: swapper.resolution, predictor: predictor)
+        compositor.restorer?.identity = identity
         try check(index...index, in: media)
         let faces = try faces(in: project, media: media, frames: index...index, faceType: faceType, person: person,
                               smoothing: options.smooth, xseg: options.mask.usesXSeg)

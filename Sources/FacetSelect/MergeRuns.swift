@@ -129,12 +129,12 @@ public enum MergeRuns {
     /// (a refusal before that writes nothing), scores (with `scoring`) are stored every 64 frames, and the
     /// run is marked finished once the video is written. A run stopped by an error keeps the error in its
     /// notes; one killed stays unfinished. `notes` are stored with the run. The expression restore fits with
-    /// `predictor`, or the scorer's (else it loads its own).
+    /// `predictor`, or the scorer's (else it loads its own), and checks identity with `identity`, or the scorer's.
     public static func merge(project: Project, media: MediaRecord, swapper: any FaceSwapper, checkpointId: Int64?,
                              options: MergeOptions, output: String, frames: ClosedRange<Int>? = nil,
                              faceType: String? = nil,
                              person: Int64? = nil, scoring: MergeScoringSetup?, predictor: ShapePredictor? = nil,
-                             notes: [String] = [],
+                             identity: IdentityCheck? = nil, notes: [String] = [],
                              plan: MergePlan = MergePlan(), planCheckpoints: [Int64?] = [],
                              progress: ((MergeProgress) -> Void)? = nil) throws -> MergeRunResult {
         let range = frames ?? 0...max(0, media.frameCount - 1)
@@ -171,7 +171,11 @@ public enum MergeRuns {
         do {
             let stats = try MergeEngine.merge(project: project, media: media, swapper: swapper, options: options,
                                               output: output, frames: frames, faceType: faceType, person: person,
-                                              predictor: predictor ?? scoring?.predictor, observer: scorer,
+                                              predictor: predictor ?? scoring?.predictor,
+                                              identity: identity ?? scoring?.identity.map {
+                                                  IdentityCheck(recognizer: $0.recognizer, srcCentre: $0.srcCentre,
+                                                                dstCentre: $0.dstCentre)
+                                              }, observer: scorer,
                                               plan: plan) { p in
                 _ = try? recorder.started()
                 recorder.lock.lock()

@@ -185,9 +185,14 @@ struct MergeCommand: ParsableCommand {
             let k = plan.setting(of: index)
             let segment = k > 0 ? plan.segments[k - 1] : nil
             let using = segment?.swapper ?? swapper
+            let settings = segment?.options ?? options
+            let checkpoint = k > 0 ? planCheckpoints[k - 1] ?? swapper.checkpointId : swapper.checkpointId
+            let identity = settings.expression > 0
+                ? try restoreIdentity(project, destination, checkpointId: checkpoint) : nil
             let p = try MergeEngine.previewWithOriginal(project: project, media: destination, frame: index,
-                                                        swapper: using, options: segment?.options ?? options,
-                                                        faceType: segment?.faceType ?? swapper.faceType, person: who)
+                                                        swapper: using, options: settings,
+                                                        faceType: segment?.faceType ?? swapper.faceType, person: who,
+                                                        identity: identity)
             try ImageFile.write(Self.sideBySide(p.original, k < 0 ? p.original : p.merged), path: out)
             if let saveAs {
                 try project.saveMergeConfig(name: saveAs, checkpointId: swapper.checkpointId, optionsJSON: options.json)
@@ -214,8 +219,11 @@ struct MergeCommand: ParsableCommand {
         let result = try MergeRuns.merge(project: project, media: destination, swapper: swapper,
                                          checkpointId: swapper.checkpointId, options: options, output: out,
                                          frames: frames.flatMap(Self.parseFrames),
-                                         faceType: swapper.faceType, person: who, scoring: scoring, notes: notes,
-                                         plan: plan, planCheckpoints: planCheckpoints) { p in
+                                         faceType: swapper.faceType, person: who, scoring: scoring,
+                                         identity: scoring == nil && options.expression > 0
+                                             ? try restoreIdentity(project, destination,
+                                                                   checkpointId: swapper.checkpointId) : nil,
+                                         notes: notes, plan: plan, planCheckpoints: planCheckpoints) { p in
             let eta = p.etaSeconds.map { String(format: "%.0f s", $0) } ?? "?"
             line.update("merging: frame \(p.framesDone)/\(p.frameCount)  \(String(format: "%.1f", p.framesPerSecond)) "
                         + "frames/s  ETA \(eta)")
@@ -285,6 +293,14 @@ struct MergeCommand: ParsableCommand {
         } else if let why { notes.append(why) }
         return MergeScoringSetup(predictor: predictor, identity: identity,
                                  identityEvery: scoreIdentityEvery ?? MergeScoringSetup.defaultIdentityEvery)
+    }
+
+    /// The expression restore's identity check without the scorer (`--no-score`): the recogniser and both persons'
+    /// centres where the descriptors are stored, else nil (the restore then takes the whole move).
+    func restoreIdentity(_ project: Project, _ media: MediaRecord, checkpointId: Int64) throws -> IdentityCheck? {
+        guard let centres = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId,
+                                                          media: media).0 else { return nil }
+        return IdentityCheck(recognizer: try FaceRecognizer(), srcCentre: centres.src, dstCentre: centres.dst)
     }
 
     /// Notes on old option names, printed once the merge has succeeded (a refusal stays one line).

@@ -165,15 +165,61 @@ final class ExpressionRestorerTests: XCTestCase {
         var swap = dst
         let centreY = (48..<68).map { dst[$0].y }.reduce(0, +) / 20
         for i in 48..<68 { swap[i] = Point2(dst[i].x, 2 * centreY - dst[i].y) }
-        let full = try XCTUnwrap(ExpressionRestorer.map(swapped: swap, dst: dst, strength: 1, size: 64))
+        // Its eyes sit a pixel higher than the dst's: a move that folds nothing.
+        for i in 36..<48 { swap[i].y -= 1 }
+        let full = try XCTUnwrap(ExpressionRestorer.map(swapped: swap, targets: dst, size: 64))
         XCTAssertLessThan(full.smallestAreaRatio, ExpressionRestorer.smallestAreaRatio, "the full move should fold")
-        if let guarded = ExpressionRestorer.displacement(swapped: swap, dst: dst, strength: 1, size: 64) {
-            XCTAssertGreaterThanOrEqual(guarded.smallestAreaRatio, ExpressionRestorer.smallestAreaRatio)
+        let guarded = try XCTUnwrap(ExpressionRestorer.displacement(swapped: swap, dst: dst, strength: 1, size: 64))
+        XCTAssertGreaterThanOrEqual(guarded.field.smallestAreaRatio, ExpressionRestorer.smallestAreaRatio)
+        // Only the points near the fold move a shorter way: the mouth; the eyes, far from it, take their whole move.
+        for i in 36..<48 {
+            XCTAssertEqual(guarded.targets[i].y, dst[i].y, accuracy: 1e-9, "eye point \(i)")
         }
+        let mouthShare = (48..<68).map { i in
+            abs(guarded.targets[i].y - swap[i].y) / max(1e-9, abs(dst[i].y - swap[i].y))
+        }.filter(\.isFinite).max() ?? 1
+        XCTAssertLessThan(mouthShare, 0.75, "the mouth should move at most 0.7 of the way")
         // A shift without folds is a ratio of 1 everywhere, and is taken whole.
         let shift = try XCTUnwrap(ThinPlateSpline(points: [Point2(0, 0), Point2(63, 0), Point2(0, 63)],
                                                   values: [Point2(2, 1), Point2(2, 1), Point2(2, 1)], scale: 64))
         XCTAssertEqual(WarpField(spline: shift, size: 64).smallestAreaRatio, 1, accuracy: 1e-4)
+    }
+
+    func testTheIdentityCheckTakesTheLargestShareThatKeepsTheSrcPerson() throws {
+        // The src sample's face given the dst sample's shape and expression, judged by dlib's face recogniser
+        // against the two sample persons' mean descriptors.
+        let p = try predictor()
+        let recognizer = try FaceRecognizer()
+        let centres = try MergeFixture.identityCentres(recognizer: recognizer)
+        let check = IdentityCheck(recognizer: recognizer, srcCentre: centres.src, dstCentre: centres.dst)
+        let res = 128
+        let src = try MergeFixture.sourceFace(resolution: res)
+        let dst = try dstFace(30, res)
+        let mask = Image(width: res, height: res, channels: 1, pixels: [UInt8](repeating: 255, count: res * res))
+        let r = ExpressionRestorer(predictor: p, strength: 1)
+        let f = r.fits(swapped: src, aligned: dst.image, dstPoints: dst.points)
+        let raw = (0..<68).map { Point2(f.dst[$0].x - f.swapped[$0].x, f.dst[$0].y - f.swapped[$0].y) }
+        let before = try XCTUnwrap(check.margin(face: src, points: f.swapped))
+        XCTAssertGreaterThan(before, 0.05, "the src sample's face should be the src person")
+        func margin(_ k: Double) throws -> Double {
+            let d = (0..<68).map { Point2(f.swapped[$0].x + k * raw[$0].x, f.swapped[$0].y + k * raw[$0].y) }
+            let m = try XCTUnwrap(ExpressionRestorer.displacement(swapped: f.swapped, dst: d, strength: 1, size: res))
+            return try XCTUnwrap(check.margin(face: m.field.warp(src), points: m.targets))
+        }
+        // Taking the dst's shape costs identity.
+        let whole = try margin(1)
+        XCTAssertLessThan(whole, before, "the dst's shape should take the face nearer the dst person")
+        // Without a track, the whole move is the shape; the share chosen is the largest tried that keeps `kept` of
+        // the margin, and the next larger one does not.
+        for kept in [0.5, 0.9, 0.99] {
+            let share = r.shapeShare(check, face: src, mask: mask, aligned: dst.image, swapped: f.swapped,
+                                     moves: raw, shape: raw, tracked: nil, kept: kept)
+            if share > 0 { XCTAssertGreaterThanOrEqual(try margin(share), kept * before, "kept \(kept)") }
+            if let larger = ExpressionRestorer.shares.last(where: { $0 > share }) {
+                XCTAssertLessThan(try margin(larger), kept * before, "kept \(kept): \(larger) would do")
+            }
+            if kept == 0.99 { XCTAssertLessThan(share, 1, "keeping 99% of the margin leaves some shape behind") }
+        }
     }
 
     func testSmootherAveragesEachFaceOverItsFrames() {
@@ -186,6 +232,26 @@ final class ExpressionRestorerTests: XCTestCase {
         // Not seen for more than two calls: forgotten.
         _ = s.smoothed(moves: one, at: b); _ = s.smoothed(moves: one, at: b); _ = s.smoothed(moves: one, at: b)
         XCTAssertEqual(s.smoothed(moves: three, at: a)[40], Point2(0, 4))
+    }
+
+    func testEachFacesShapeShareIsKeptAndForgotten() {
+        let s = ExpressionSmoother(keep: 0.5, forgetAfter: 2)
+        let a = MergeFixture.face(0).landmarks.points, b = a.map { Point2($0.x + 200, $0.y) }
+        let none = [Point2](repeating: Point2(0, 0), count: 68)
+        _ = s.smoothed(moves: none, at: a)
+        XCTAssertNil(s.share(at: a), "a face not judged yet has no share")
+        s.setShare(0.9, aim: 0.5, judged: true, at: a)
+        XCTAssertEqual(s.share(at: a)?.share, 0.9); XCTAssertEqual(s.share(at: a)?.aim, 0.5)
+        XCTAssertEqual(s.share(at: a)?.age, 1)
+        s.setShare(0.85, aim: 0.5, judged: false, at: a)
+        XCTAssertEqual(s.share(at: a)?.age, 2, "frames since the judgement")
+        XCTAssertNil(s.share(at: b), "another face elsewhere is its own")
+        // Not seen for more than two calls: forgotten.
+        for _ in 0..<3 { _ = s.smoothed(moves: none, at: b) }
+        XCTAssertNil(s.share(at: a))
+        // The long average the shape is taken from.
+        XCTAssertEqual(s.shapes?.keep, ExpressionSmoother.shapeKeep)
+        XCTAssertNil(ExpressionSmoother(shapes: false).shapes)
     }
 
     func testSettingIsCheckedAndOldSettingsRenderAsBefore() throws {
