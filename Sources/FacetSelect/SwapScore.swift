@@ -328,13 +328,20 @@ public enum CheckpointScoring {
         let dstCentre = try centre(of: faces, project: project, role: .dst)
         let scorer = try makeScorer()
         let swapper = try CheckpointSwapper(project: project, checkpoint: String(record.id))
-        // The model's own swap: the merge's defaults without the expression restore, which would hide how well the
-        // model follows the dst's expression (the merge's per-frame scores show the restore's result).
-        var merge = options ?? MergeOptions.defaults(architecture: swapper.model.model.architecture)
-        if options == nil { merge.expression = 0 }
+        let merge = mergeOptions(options, architecture: swapper.model.model.architecture)
         let score = try scorer.score(project: project, swapper: swapper, faceType: swapper.faceType, faceIDs: faces,
                                      options: merge, srcCentre: srcCentre, dstCentre: dstCentre)
         return (record, score)
+    }
+
+    /// The settings a checkpoint's swaps are scored with: `options` as given, else the model's merge defaults without
+    /// the expression restore, which would hide how well the model follows the dst's expression (the merge's
+    /// per-frame scores show the restore's result).
+    static func mergeOptions(_ options: MergeOptions?, architecture: String) -> MergeOptions {
+        if let options { return options }
+        var merge = MergeOptions.defaults(architecture: architecture)
+        merge.expression = 0
+        return merge
     }
 
     /// The mean descriptor of the faces `ids`; a one-line error naming `facet embed` when any has none.

@@ -229,4 +229,19 @@ final class SwapScoreTests: XCTestCase {
         XCTAssertEqual(old.eyesMouth, s.eyesMouth)
         XCTAssertNil(SwapScore(stored: CheckpointScores(values: ["detail": 1], faces: 3)))
     }
+
+    func testCheckpointScoresJudgeTheModelsOwnSwapWithoutTheExpressionRestore() {
+        // The merge's defaults restore the expression; a checkpoint's score leaves that out (it would hide the
+        // model's own expression error), and keeps everything else of the defaults.
+        XCTAssertGreaterThan(MergeOptions.recommended.expression, 0)
+        for architecture in ["tiny", "quick96", "h128"] {
+            var expected = MergeOptions.defaults(architecture: architecture)
+            expected.expression = 0
+            XCTAssertEqual(CheckpointScoring.mergeOptions(nil, architecture: architecture), expected, architecture)
+        }
+        // Settings given are scored as given, the restore included.
+        var given = MergeOptions.recommended
+        given.erode = 3
+        XCTAssertEqual(CheckpointScoring.mergeOptions(given, architecture: "tiny"), given)
+    }
 }
