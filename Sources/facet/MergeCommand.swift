@@ -296,11 +296,13 @@ struct MergeCommand: ParsableCommand {
     }
 
     /// The expression restore's identity check without the scorer (`--no-score`): the recogniser and both persons'
-    /// centres where the descriptors are stored, else nil (the restore then takes the whole move).
+    /// centres where the descriptors are stored and the recogniser loads, else nil (the restore then takes the whole
+    /// move).
     func restoreIdentity(_ project: Project, _ media: MediaRecord, checkpointId: Int64) throws -> IdentityCheck? {
         guard let centres = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId,
-                                                          media: media).0 else { return nil }
-        return IdentityCheck(recognizer: try FaceRecognizer(), srcCentre: centres.src, dstCentre: centres.dst)
+                                                          media: media).0,
+              let recognizer = try? FaceRecognizer() else { return nil }
+        return IdentityCheck(recognizer: recognizer, srcCentre: centres.src, dstCentre: centres.dst)
     }
 
     /// Notes on old option names, printed once the merge has succeeded (a refusal stays one line).
