@@ -280,15 +280,19 @@ public final class ExpressionSmoother: @unchecked Sendable {
     public let keep: Double
     /// Calls after which a face not seen again is forgotten.
     public let forgetAfter: Int
-    private var faces: [(centre: Point2, moves: [Point2], lastCall: Int)] = []
-    private var calls = 0
-    private let lock = NSLock()
-
     /// The moves averaged over many frames (`shapeKeep`): the two persons' difference in shape, less their
     /// expressions; nil in the children.
     public let shapes: ExpressionSmoother?
-    /// Each face's shape share (`ExpressionRestorer.shapeShare`): now, the last judgement, frames since it.
-    private var shareStates: [(centre: Point2, share: Double, aim: Double, age: Int, lastCall: Int)] = []
+
+    /// One face: where its eyes were, its averaged moves, the call that last saw it, and its shape share
+    /// (`ExpressionRestorer.shapeShare`: now, the last judgement, frames since it; nil until judged).
+    private struct Face {
+        var centre: Point2, moves: [Point2], lastCall: Int
+        var share: (now: Double, aim: Double, age: Int)?
+    }
+    private var faces: [Face] = []
+    private var calls = 0
+    private let lock = NSLock()
 
     /// A smoother keeping `keep` of the average so far at each frame; with `shapes`, it also keeps the long average
     /// (`shapeKeep`).
@@ -297,61 +301,55 @@ public final class ExpressionSmoother: @unchecked Sendable {
         self.shapes = shapes ? ExpressionSmoother(keep: Self.shapeKeep, forgetAfter: forgetAfter, shapes: false) : nil
     }
 
-    /// The shape average's weight of the frames before: about the last 20 frames.
-    public static let shapeKeep = 0.95
-
-    /// The shape share of the face at `points` (its eyes' midpoint within half an eye distance of the last one's),
-    /// the judgement it moves towards and the frames since that; nil for a face not seen.
-    func share(at points: [Point2]) -> (share: Double, aim: Double, age: Int)? {
-        lock.lock(); defer { lock.unlock() }
-        let (c, unit) = Self.eyes(points)
-        shareStates.removeAll { calls - $0.lastCall > forgetAfter }
-        guard let i = shareStates.firstIndex(where: { hypot($0.centre.x - c.x, $0.centre.y - c.y) < unit / 2 }) else {
-            return nil
-        }
-        return (shareStates[i].share, shareStates[i].aim, shareStates[i].age)
-    }
-
-    /// Records the face's shape share now and its judgement (`judged`: made this frame).
-    func setShare(_ share: Double, aim: Double, judged: Bool, at points: [Point2]) {
-        lock.lock(); defer { lock.unlock() }
-        let (c, unit) = Self.eyes(points)
-        if let i = shareStates.firstIndex(where: { hypot($0.centre.x - c.x, $0.centre.y - c.y) < unit / 2 }) {
-            shareStates[i] = (c, share, aim, judged ? 1 : shareStates[i].age + 1, calls)
-        } else {
-            shareStates.append((c, share, aim, 1, calls))
-        }
-    }
-
-    /// The eyes' midpoint and the eye distance of 68 frame landmarks.
-    static func eyes(_ points: [Point2]) -> (centre: Point2, unit: Double) {
-        (Point2((points[36].x + points[45].x) / 2, (points[36].y + points[45].y) / 2),
-         hypot(points[45].x - points[36].x, points[45].y - points[36].y))
-    }
-
-
     /// The weight measured best (README "Expression restore").
     public static let defaultKeep = 0.5
+    /// The shape average's weight of the frames before: about the last 20 frames.
+    public static let shapeKeep = 0.95
 
     /// `moves` of the face whose landmarks in the frame are `points`, averaged with that face's before.
     func smoothed(moves: [Point2], at points: [Point2]) -> [Point2] {
         lock.lock(); defer { lock.unlock() }
         calls += 1
         faces.removeAll { calls - $0.lastCall > forgetAfter }
-        let c = Point2((points[36].x + points[45].x) / 2, (points[36].y + points[45].y) / 2)
-        let unit = hypot(points[45].x - points[36].x, points[45].y - points[36].y)
-        if let i = faces.indices.min(by: { hypot(faces[$0].centre.x - c.x, faces[$0].centre.y - c.y)
-                                         < hypot(faces[$1].centre.x - c.x, faces[$1].centre.y - c.y) }),
-           hypot(faces[i].centre.x - c.x, faces[i].centre.y - c.y) < unit / 2, faces[i].moves.count == moves.count {
+        let c = Self.eyesCentre(points)
+        if let i = nearest(points), faces[i].moves.count == moves.count {
             let out = (0..<moves.count).map {
                 Point2(keep * faces[i].moves[$0].x + (1 - keep) * moves[$0].x,
                        keep * faces[i].moves[$0].y + (1 - keep) * moves[$0].y)
             }
-            faces[i] = (c, out, calls)
+            faces[i].centre = c; faces[i].moves = out; faces[i].lastCall = calls
             return out
         }
-        faces.append((c, moves, calls))
+        faces.append(Face(centre: c, moves: moves, lastCall: calls))
         return moves
+    }
+
+    /// The shape share of the face at `points` (as `smoothed` matches faces), the judgement it moves towards and the
+    /// frames since that; nil for a face not seen or not judged yet.
+    func share(at points: [Point2]) -> (share: Double, aim: Double, age: Int)? {
+        lock.lock(); defer { lock.unlock() }
+        return nearest(points).flatMap { faces[$0].share }.map { ($0.now, $0.aim, $0.age) }
+    }
+
+    /// Records the shape share now and its judgement (`judged`: made this frame) of a face `smoothed` has seen.
+    func setShare(_ share: Double, aim: Double, judged: Bool, at points: [Point2]) {
+        lock.lock(); defer { lock.unlock() }
+        guard let i = nearest(points) else { return }
+        faces[i].share = (share, aim, judged ? 1 : (faces[i].share?.age ?? 0) + 1)
+    }
+
+    /// The face whose eyes' midpoint lies nearest that of `points`, within half their eye distance.
+    private func nearest(_ points: [Point2]) -> Int? {
+        let c = Self.eyesCentre(points)
+        let unit = hypot(points[45].x - points[36].x, points[45].y - points[36].y)
+        func distance(_ i: Int) -> Double { hypot(faces[i].centre.x - c.x, faces[i].centre.y - c.y) }
+        guard let i = faces.indices.min(by: { distance($0) < distance($1) }), distance(i) < unit / 2 else { return nil }
+        return i
+    }
+
+    /// The midpoint of the outer eye corners of 68 frame landmarks.
+    private static func eyesCentre(_ points: [Point2]) -> Point2 {
+        Point2((points[36].x + points[45].x) / 2, (points[36].y + points[45].y) / 2)
     }
 }
 

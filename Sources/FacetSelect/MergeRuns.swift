@@ -172,10 +172,7 @@ public enum MergeRuns {
             let stats = try MergeEngine.merge(project: project, media: media, swapper: swapper, options: options,
                                               output: output, frames: frames, faceType: faceType, person: person,
                                               predictor: predictor ?? scoring?.predictor,
-                                              identity: identity ?? scoring?.identity.map {
-                                                  IdentityCheck(recognizer: $0.recognizer, srcCentre: $0.srcCentre,
-                                                                dstCentre: $0.dstCentre)
-                                              }, observer: scorer,
+                                              identity: identity ?? scoring?.identity, observer: scorer,
                                               plan: plan) { p in
                 _ = try? recorder.started()
                 recorder.lock.lock()

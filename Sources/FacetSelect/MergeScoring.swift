@@ -33,8 +33,9 @@ public enum MergeMetric {
 public struct MergeScoringSetup {
     /// dlib's 68-point predictor.
     public var predictor: ShapePredictor
-    /// Face-recognition network and the persons' mean descriptors; nil leaves identity out.
-    public var identity: (recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float])?
+    /// Face-recognition network and the persons' mean descriptors (the expression restore's check uses the same);
+    /// nil leaves identity out.
+    public var identity: IdentityCheck?
     /// Identity is scored on every `identityEvery`-th frame (a descriptor costs more than the rest of a
     /// frame's scoring and merge together: see the README's figure); 1: every frame.
     public var identityEvery: Int
@@ -45,7 +46,7 @@ public struct MergeScoringSetup {
 
     /// A setup from its parts.
     public init(predictor: ShapePredictor,
-                identity: (recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float])?,
+                identity: IdentityCheck?,
                 identityEvery: Int = MergeScoringSetup.defaultIdentityEvery,
                 framesPerFit: Int = MergeScoringSetup.defaultFramesPerFit) {
         self.predictor = predictor; self.identity = identity; self.identityEvery = max(1, identityEvery)

@@ -170,7 +170,10 @@ public struct DemoPipeline: Sendable {
                                                                    media: dstMedia)
                 if let why { mergeNotes.append(why) }
                 setup = MergeScoringSetup(predictor: s.pipeline.shapePredictor,
-                                          identity: centres.map { (s.recognizer, $0.src, $0.dst) },
+                                          identity: centres.map {
+                                              IdentityCheck(recognizer: s.recognizer, srcCentre: $0.src,
+                                                            dstCentre: $0.dst)
+                                          },
                                           identityEvery: MergeScoringSetup.defaultIdentityEvery)
             } catch { report(.note("merged frames not scored: \(error)")) }
         }

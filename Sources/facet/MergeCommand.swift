@@ -284,25 +284,33 @@ struct MergeCommand: ParsableCommand {
     func scoringSetup(_ project: Project, _ media: MediaRecord, checkpointId: Int64,
                       notes: inout [String]) throws -> MergeScoringSetup {
         let predictor = try ShapePredictor(path: ModelFiles.shapePredictor())
-        var identity: (recognizer: FaceRecognizer, srcCentre: [Float], dstCentre: [Float])?
-        let (centres, why) = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId, media: media)
-        if let centres {
-            do {
-                identity = (try FaceRecognizer(), centres.src, centres.dst)
-            } catch { notes.append("identity not scored: \(error)") }
-        } else if let why { notes.append(why) }
-        return MergeScoringSetup(predictor: predictor, identity: identity,
+        return MergeScoringSetup(predictor: predictor,
+                                 identity: try identityCheck(project, media, checkpointId: checkpointId, notes: &notes),
                                  identityEvery: scoreIdentityEvery ?? MergeScoringSetup.defaultIdentityEvery)
     }
 
-    /// The expression restore's identity check without the scorer (`--no-score`): the recogniser and both persons'
-    /// centres where the descriptors are stored and the recogniser loads, else nil (the restore then takes the whole
-    /// move).
+    /// The recogniser with both persons' centres where the descriptors are stored and the recogniser loads, else nil
+    /// with a note saying why.
+    func identityCheck(_ project: Project, _ media: MediaRecord, checkpointId: Int64,
+                       notes: inout [String]) throws -> IdentityCheck? {
+        let (centres, why) = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId, media: media)
+        guard let centres else {
+            if let why { notes.append(why) }
+            return nil
+        }
+        do {
+            return IdentityCheck(recognizer: try FaceRecognizer(), srcCentre: centres.src, dstCentre: centres.dst)
+        } catch {
+            notes.append("identity not scored: \(error)")
+            return nil
+        }
+    }
+
+    /// The expression restore's identity check without the scorer (`--no-score`, `--preview`): `identityCheck`, its
+    /// notes unsaid (the restore then takes the whole move).
     func restoreIdentity(_ project: Project, _ media: MediaRecord, checkpointId: Int64) throws -> IdentityCheck? {
-        guard let centres = try MergeRuns.identityCentres(project: project, checkpointId: checkpointId,
-                                                          media: media).0,
-              let recognizer = try? FaceRecognizer() else { return nil }
-        return IdentityCheck(recognizer: recognizer, srcCentre: centres.src, dstCentre: centres.dst)
+        var unsaid: [String] = []
+        return try identityCheck(project, media, checkpointId: checkpointId, notes: &unsaid)
     }
 
     /// Notes on old option names, printed once the merge has succeeded (a refusal stays one line).

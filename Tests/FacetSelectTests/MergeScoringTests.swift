@@ -44,7 +44,9 @@ final class MergeScoringTests: XCTestCase {
         let recognizer = try FaceRecognizer()
         let centres = try MergeFixture.identityCentres(recognizer: recognizer)
         let setup = MergeScoringSetup(predictor: try ShapePredictor(path: ModelFiles.shapePredictor()),
-                                      identity: (recognizer, centres.src, centres.dst), identityEvery: 1)
+                                      identity: IdentityCheck(recognizer: recognizer, srcCentre: centres.src,
+                                                              dstCentre: centres.dst),
+                                      identityEvery: 1)
         let swapper = OneWrongFaceSwapper(face: try MergeFixture.sourceFace(), wrongAt: 13)
         let r = try MergeRuns.merge(project: p, media: media, swapper: swapper, checkpointId: nil,
                                     options: MergeOptions(mask: .hull, blur: 10, crf: 12, preset: "ultrafast", smooth: 0),

@@ -42,7 +42,9 @@ final class MergesViewTests: XCTestCase {
         let recognizer = try FaceRecognizer()
         let centres = try MergeFixture.identityCentres(recognizer: recognizer, frames: 30, every: 5)
         let setup = MergeScoringSetup(predictor: try ShapePredictor(path: ModelFiles.shapePredictor()),
-                                      identity: (recognizer, centres.src, centres.dst), identityEvery: 1)
+                                      identity: IdentityCheck(recognizer: recognizer, srcCentre: centres.src,
+                                                              dstCentre: centres.dst),
+                                      identityEvery: 1)
         let out = dir + "/out.mp4"
         let run = try MergeRuns.merge(project: p, media: media, swapper: WrongOnceSwapper(face: try XCTUnwrap(srcFace), wrongAt: 5),
                                       checkpointId: nil, options: MergeOptions(mask: .hull, blur: 10, crf: 12, preset: "ultrafast", smooth: 0),

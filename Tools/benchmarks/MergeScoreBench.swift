@@ -51,7 +51,8 @@ enum MergeScoreBench {
                 for k in 0..<ways.count {
                     let w = (k + i) % ways.count
                     let scoring = ways[w].every.map {
-                        MergeScoringSetup(predictor: predictor, identity: (recognizer, srcCentre, dstCentre), identityEvery: $0,
+                        MergeScoringSetup(predictor: predictor, identity: IdentityCheck(recognizer: recognizer, srcCentre: srcCentre, dstCentre: dstCentre),
+                                          identityEvery: $0,
                                           framesPerFit: ways[w].perFit)
                     }
                     let t0 = Date(), c0 = cpuSeconds()
